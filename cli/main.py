@@ -1,0 +1,33 @@
+"""Entry point of the `recsys-dr` console script.
+
+Each concern registers its own sub-commands; heavy imports (pulumi, boto3) happen
+inside the handlers so `recsys-dr --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from operations import cli as operations_cli
+from review import cli as review_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recsys-dr",
+        description="Plan, review and operate the two-region recommender deployment.",
+    )
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    review_cli.register(subcommands)
+    operations_cli.register(subcommands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
