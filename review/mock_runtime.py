@@ -1,0 +1,203 @@
+"""Run a Pulumi program under Pulumi's mock runtime and record what it registers.
+
+The mocks answer like AWS and Kubernetes would (ARNs, ids, endpoints, load-balancer
+hostnames), deterministically: every value derives from the resource's type and name,
+so two renders of the same commit are identical. Nothing here talks to a cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ACCOUNT_ID = "123456789012"
+# Types that exist once per account, not per region.
+GLOBAL_AWS_PREFIXES = ("aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
+
+
+def _digest(*parts: str, length: int = 12) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+@dataclass
+class RegisteredResource:
+    """One `RegisterResource` call as the engine would have seen it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps parent and provider of every registration."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[RegisteredResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                RegisteredResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=bool(request.custom),
+                    inputs=rpc.deserialize_properties(request.object),
+                    outputs=self.resources[response.urn].state,
+                )
+            )
+        return response
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Deterministic stand-ins for what AWS and Kubernetes return on create."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        outputs = dict(args.inputs)
+        region = outputs.get("region") or ""
+        token = _digest(args.typ, args.name)
+        resource_id = f"{args.name}-{token[:8]}"
+        typ = args.typ
+
+        if typ.startswith("aws:"):
+            service = typ.split(":")[1].split("/")[0]
+            outputs.setdefault(
+                "arn", f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{typ.split(':')[-1].lower()}/{resource_id}"
+            )
+            outputs.setdefault("tagsAll", outputs.get("tags", {}))
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = outputs.get("bucket") or f"{outputs.get('bucketPrefix', args.name)}{token}"
+            resource_id = bucket
+            outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com")
+        elif typ == "aws:kms/key:Key":
+            resource_id = f"{token[:8]}-{token[8:12]}-4{_digest(token, length=3)}-8{_digest(token, 'b', length=3)}-{_digest(token, 'c')}"
+            outputs.update(keyId=resource_id, arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}")
+        elif typ == "aws:kms/alias:Alias":
+            outputs["arn"] = f"arn:aws:kms:{region}:{ACCOUNT_ID}:{outputs.get('name', 'alias/' + args.name)}"
+        elif typ == "aws:iam/role:Role":
+            role_name = outputs.get("name") or f"{outputs.get('namePrefix', args.name)}{token[:8]}"
+            resource_id = role_name
+            outputs.update(name=role_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}", uniqueId=f"AROA{token.upper()}")
+        elif typ == "aws:eks/cluster:Cluster":
+            cluster_name = outputs.get("name") or args.name
+            resource_id = cluster_name
+            outputs.update(
+                name=cluster_name,
+                arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{cluster_name}",
+                endpoint=f"https://{token.upper()}.gr7.{region}.eks.amazonaws.com",
+                certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{token.upper()}"}]}],
+                status="ACTIVE",
+            )
+        elif typ == "aws:eks/nodeGroup:NodeGroup":
+            group = outputs.get("nodeGroupName") or args.name
+            outputs.update(nodeGroupName=group, arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:nodegroup/{outputs.get('clusterName', '')}/{group}/{token}")
+            resource_id = f"{outputs.get('clusterName', '')}:{group}"
+        elif typ == "aws:route53/zone:Zone":
+            resource_id = f"Z{token.upper()}"
+            outputs.update(zoneId=resource_id, nameServers=[f"ns-{i}.awsdns-{i}.org" for i in range(1, 5)])
+        elif typ == "aws:route53/healthCheck:HealthCheck":
+            resource_id = f"{token[:8]}-{token[8:12]}-hc"
+        elif typ == "aws:route53/record:Record":
+            resource_id = f"{outputs.get('zoneId', '')}_{outputs.get('name', '')}_{outputs.get('type', '')}_{outputs.get('setIdentifier', '')}"
+            outputs.setdefault("fqdn", outputs.get("name", ""))
+        elif typ == "aws:route53recoverycontrol/cluster:Cluster":
+            outputs["clusterEndpoints"] = [
+                {"region": endpoint_region, "endpoint": f"https://{token[:8]}.route53-recovery-cluster.{endpoint_region}.amazonaws.com/v1"}
+                for endpoint_region in ("ap-northeast-1", "ap-southeast-2", "eu-west-1", "us-east-1", "us-west-2")
+            ]
+        elif typ.startswith("aws:ec2/"):
+            prefix = {"vpc": "vpc", "subnet": "subnet", "natGateway": "nat", "eip": "eipalloc", "internetGateway": "igw",
+                      "routeTable": "rtb", "vpcEndpoint": "vpce", "securityGroup": "sg"}
+            kind = typ.split("/")[1].split(":")[0]
+            resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
+        elif typ.startswith("kubernetes:"):
+            metadata = dict(outputs.get("metadata") or {})
+            metadata.setdefault("name", args.name)
+            outputs["metadata"] = metadata
+            if typ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
+                outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{args.name}-{token}.elb.amazonaws.com"}]}}
+            resource_id = f"{metadata.get('namespace', 'default')}/{metadata['name']}"
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        region = args.args.get("region") or "us-east-1"
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {
+                "names": [f"{region}{suffix}" for suffix in "abc"],
+                "zoneIds": [f"{region[:3]}{region.split('-')[-1]}-az{i}" for i in range(1, 4)],
+                "id": region,
+                "region": region,
+            }
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "AIDAPLAN", "id": ACCOUNT_ID}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return {}
+
+
+@dataclass
+class ProgramRun:
+    """What a program registered and exported under the mocks."""
+
+    resources: list[RegisteredResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[RegisteredResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str) -> RegisteredResource:
+        matches = [r for r in self.resources if r.type == type_token and r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_token} named {name!r}, found {len(matches)}")
+        return matches[0]
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    config: dict[str, str] | None = None,
+    project: str = "recsys-dr",
+    stack: str = "test",
+) -> ProgramRun:
+    """Run `program` under the mock runtime and return its registrations and outputs.
+
+    Args:
+        program: a callable that declares resources (and may call `pulumi.export`).
+        config: flat Pulumi config, `{"<namespace>:<key>": "<string or JSON>"}`.
+        project: the Pulumi project name the program sees.
+        stack: the Pulumi stack name the program sees.
+
+    Raises whatever the program raises (for example a configuration error), after the
+    runtime has settled.
+    """
+    pulumi.runtime.set_all_config(config or {})
+    mocks = CloudMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    _sync_await(run_pulumi_func(program))
+    outputs = {key: _resolve(value) for key, value in sorted(get_root_resource().outputs.items())}
+    return ProgramRun(resources=list(monitor.registrations), outputs=outputs)
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    return _sync_await(output.future())
