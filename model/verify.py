@@ -1,0 +1,304 @@
+"""Check a model version against its manifest, locally or in S3.
+
+`verify_local` is what `publish` runs before uploading; `verify_remote` checks a
+bucket's copy (e.g. the standby region's replica) and is reused by
+`recsys-dr status`. Both report every problem, not just the first.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.manifest import (
+    CHUNK_SIZE,
+    MANIFEST_NAME,
+    ManifestError,
+    file_digest,
+    files_by_path,
+    list_files,
+    load_manifest,
+    parse_manifest,
+)
+
+RETRY_CONFIG = {"mode": "adaptive", "max_attempts": 10}
+
+
+def make_s3_client(region_name: str | None = None) -> Any:
+    """A boto3 S3 client with adaptive retries (botocore does the retrying, not us)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", region_name=region_name, config=Config(retries=RETRY_CONFIG))
+
+
+def version_prefix(prefix: str, model_name: str, version: int) -> str:
+    """S3 key prefix of a version, ending in "/": ``models/recommender/3/``."""
+    parts = [p for p in prefix.strip("/").split("/") if p]
+    return "/".join([*parts, model_name, str(version)]) + "/"
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of checking a model version against its manifest.
+
+    Attributes:
+        ok: bool, True when the manifest was found and valid and every listed file
+            is present with the listed size and sha256.
+        manifest_found: bool, False when manifest.json is absent (the version is not
+            published, or replication has not finished).
+        missing: list[str], listed paths that do not exist.
+        mismatched: list[dict], one per listed file with the wrong content: keys
+            path, reason ("size", "sha256" or "s3-checksum"), expected_sha256,
+            actual_sha256 (None when the size already differed), expected_size,
+            actual_size.
+        checked: int, listed files examined.
+        extra: list[str], files present but not listed. Locally this fails the check
+            (the manifest must describe the whole directory); in S3 it is reported
+            but tolerated, because the init container only installs listed files.
+        errors: list[str], problems not tied to one listed file (invalid manifest,
+            access denied, ...).
+        location: str, the directory or s3:// URI checked.
+    """
+
+    ok: bool = False
+    manifest_found: bool = False
+    missing: list[str] = field(default_factory=list)
+    mismatched: list[dict] = field(default_factory=list)
+    checked: int = 0
+    extra: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    location: str = ""
+    model_name: str | None = None
+    version: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line per problem, headed by OK/FAILED; suitable for a CLI."""
+        head = "OK" if self.ok else "FAILED"
+        lines = [f"{head}: {self.location} ({self.checked} files checked)"]
+        if not self.manifest_found:
+            lines.append(f"  manifest: {MANIFEST_NAME} not found")
+        lines += [f"  error: {err}" for err in self.errors]
+        lines += [f"  missing: {path}" for path in self.missing]
+        for item in self.mismatched:
+            if item["reason"] == "size":
+                detail = f"size {item['actual_size']} != expected {item['expected_size']}"
+            elif item["reason"] == "s3-checksum":
+                detail = "S3 checksum validation failed while reading the object"
+            else:
+                detail = (
+                    f"sha256 {str(item['actual_sha256'])[:12]}... != expected "
+                    f"{item['expected_sha256'][:12]}..."
+                )
+            lines.append(f"  mismatched: {item['path']}: {detail}")
+        for path in self.extra:
+            lines.append(f"  extra (not in manifest): {path}")
+        return "\n".join(lines)
+
+    def _finish(self, *, extra_fails: bool = False) -> "VerifyReport":
+        self.ok = self.manifest_found and not (
+            self.missing or self.mismatched or self.errors or (extra_fails and self.extra)
+        )
+        return self
+
+
+def _mismatch(path: str, reason: str, exp_sha: str, act_sha: str | None, exp_size: int, act_size: int) -> dict:
+    return {
+        "path": path,
+        "reason": reason,
+        "expected_sha256": exp_sha,
+        "actual_sha256": act_sha,
+        "expected_size": exp_size,
+        "actual_size": act_size,
+    }
+
+
+def verify_local(version_dir: Path) -> VerifyReport:
+    """Check every file of a local version directory against its manifest.json.
+
+    Args:
+        version_dir: Path, e.g. ``artifacts/recommender/3``.
+    """
+    version_dir = Path(version_dir)
+    report = VerifyReport(location=str(version_dir))
+    manifest_path = version_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        return report._finish()
+    report.manifest_found = True
+    try:
+        manifest = load_manifest(manifest_path)
+    except ManifestError as exc:
+        report.errors.append(str(exc))
+        return report._finish()
+    report.model_name, report.version = manifest["model_name"], manifest["version"]
+
+    expected = files_by_path(manifest)
+    for path, (exp_sha, exp_size) in expected.items():
+        report.checked += 1
+        full = version_dir / path
+        if not full.is_file():
+            report.missing.append(path)
+            continue
+        act_size = full.stat().st_size
+        if act_size != exp_size:
+            report.mismatched.append(_mismatch(path, "size", exp_sha, None, exp_size, act_size))
+            continue
+        act_sha, _ = file_digest(full)
+        if act_sha != exp_sha:
+            report.mismatched.append(_mismatch(path, "sha256", exp_sha, act_sha, exp_size, act_size))
+    try:
+        present = list_files(version_dir)
+    except ManifestError as exc:
+        report.errors.append(str(exc))
+    else:
+        report.extra = [path for path in present if path not in expected]
+    return report._finish(extra_fails=True)
+
+
+def _is_not_found(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def _full_object_sha256(head: dict) -> str | None:
+    """S3's stored SHA256 of the whole object as hex, or None when not usable.
+
+    Single-part uploads sent with ChecksumAlgorithm=SHA256 carry a FULL_OBJECT
+    checksum that S3 validated on upload (and replication preserves). Multipart
+    uploads carry a COMPOSITE checksum (hash of part hashes, "<b64>-<parts>") that
+    cannot be compared with the manifest, so those objects are downloaded and hashed.
+    """
+    value = head.get("ChecksumSHA256")
+    if not value or "-" in value or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    # A multipart ETag ("<md5>-<parts>") also means composite, even where a server
+    # (moto, some S3 clones) omits the "-<parts>" suffix and ChecksumType.
+    if "-" in str(head.get("ETag", "")).strip('"'):
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        return None
+    return raw.hex() if len(raw) == 32 else None
+
+
+def _stream_sha256(s3: Any, bucket: str, key: str) -> str:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    try:
+        for chunk in body.iter_chunks(CHUNK_SIZE):
+            digest.update(chunk)
+    finally:
+        body.close()
+    return digest.hexdigest()
+
+
+def verify_remote(
+    bucket: str,
+    model_name: str,
+    version: int,
+    *,
+    s3_client: Any = None,
+    prefix: str = "models",
+    trust_s3_checksums: bool = True,
+) -> VerifyReport:
+    """Check ``s3://bucket/prefix/model_name/version/`` against its manifest.json.
+
+    Args:
+        bucket: str, bucket name (the regional bucket to check).
+        model_name: str, model name, e.g. "recommender".
+        version: int, model version.
+        s3_client: boto3 S3 client; default `make_s3_client()` (ambient region and
+            credentials, adaptive retries).
+        prefix: str, key prefix of all models; default "models".
+        trust_s3_checksums: bool, default True: when S3 holds a full-object SHA256
+            checksum for an object, compare it instead of downloading the object.
+            False downloads and hashes every object.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
+
+    s3 = s3_client or make_s3_client()
+    base = version_prefix(prefix, model_name, version)
+    report = VerifyReport(location=f"s3://{bucket}/{base}", model_name=model_name, version=version)
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=base + MANIFEST_NAME)["Body"]
+        try:
+            data = body.read()
+        finally:
+            body.close()
+    except ClientError as exc:
+        if not _is_not_found(exc):
+            report.errors.append(f"cannot read {MANIFEST_NAME}: {exc}")
+        return report._finish()
+    report.manifest_found = True
+    try:
+        manifest = parse_manifest(data, source=report.location + MANIFEST_NAME)
+    except ManifestError as exc:
+        report.errors.append(str(exc))
+        return report._finish()
+    if (manifest["model_name"], manifest["version"]) != (model_name, version):
+        report.errors.append(
+            f"manifest describes {manifest['model_name']}/{manifest['version']}, "
+            f"not {model_name}/{version}"
+        )
+        return report._finish()
+
+    # One listing gives presence and sizes of everything under the prefix.
+    present: dict[str, int] = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for obj in page.get("Contents", []):
+                present[obj["Key"][len(base):]] = obj["Size"]
+    except ClientError as exc:
+        report.errors.append(f"cannot list {report.location}: {exc}")
+        return report._finish()
+
+    expected = files_by_path(manifest)
+    for path, (exp_sha, exp_size) in expected.items():
+        report.checked += 1
+        key = base + path
+        if path not in present:
+            report.missing.append(path)
+            continue
+        if present[path] != exp_size:
+            report.mismatched.append(_mismatch(path, "size", exp_sha, None, exp_size, present[path]))
+            continue
+        try:
+            act_sha = None
+            if trust_s3_checksums:
+                head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+                act_sha = _full_object_sha256(head)
+            if act_sha != exp_sha:
+                # No usable stored checksum, or it disagrees: hash the bytes
+                # themselves, so a mismatch is never reported on metadata alone.
+                act_sha = _stream_sha256(s3, bucket, key)
+        except FlexibleChecksumError:
+            # botocore validated the body against S3's checksum and it differed.
+            report.mismatched.append(_mismatch(path, "s3-checksum", exp_sha, None, exp_size, exp_size))
+            continue
+        except ClientError as exc:
+            if _is_not_found(exc):  # deleted between listing and reading
+                report.missing.append(path)
+            else:
+                report.errors.append(f"{path}: {exc}")
+            continue
+        except BotoCoreError as exc:
+            report.errors.append(f"{path}: {exc}")
+            continue
+        if act_sha != exp_sha:
+            report.mismatched.append(_mismatch(path, "sha256", exp_sha, act_sha, exp_size, exp_size))
+    report.extra = sorted(
+        p for p in present if p != MANIFEST_NAME and p not in expected and not p.endswith("/")
+    )
+    return report._finish()

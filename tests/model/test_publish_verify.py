@@ -1,0 +1,209 @@
+"""model.publish / model.verify against moto's in-process S3 (mock_aws)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import boto3
+import pytest
+from boto3.s3.transfer import TransferConfig
+from moto import mock_aws
+
+from model.manifest import MANIFEST_NAME, write_manifest
+from model.publish import CorruptArtifactError, PublishConflictError, publish
+from model.verify import verify_local, verify_remote
+
+BUCKET = "recsys-models-us-east-1"
+BASE = "models/recommender/3/"
+FILES = {
+    "saved_model.pb": b"graph-def" * 50,
+    "variables/variables.index": b"index-bytes",
+    "variables/variables.data-00000-of-00001": b"\x01\x02weights" * 400,
+    "assets.extra/tf_serving_warmup_requests": b"warmup-record",
+}
+
+
+def make_version(root: Path, files: dict[str, bytes] = FILES, version: int = 3) -> Path:
+    version_dir = root / "recommender" / str(version)
+    for rel, data in files.items():
+        (version_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (version_dir / rel).write_bytes(data)
+    write_manifest(version_dir, model_name="recommender", version=version,
+                   metadata={"tensorflow_version": "2.21.0"})
+    return version_dir
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def version_dir(tmp_path: Path) -> Path:
+    return make_version(tmp_path / "a")
+
+
+def keys(s3) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+def test_publish_uploads_every_file_then_verify_ok(s3, version_dir: Path) -> None:
+    result = publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    assert result.uri == f"s3://{BUCKET}/{BASE}"
+    assert result.uploaded[-1] == MANIFEST_NAME  # commit marker last
+    assert sorted(result.uploaded[:-1]) == sorted(FILES)
+    assert result.skipped == []
+    assert keys(s3) == sorted(BASE + p for p in [*FILES, MANIFEST_NAME])
+    for rel, data in FILES.items():
+        obj = s3.get_object(Bucket=BUCKET, Key=BASE + rel)
+        assert obj["Body"].read() == data
+        assert obj["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read() == (
+        version_dir / MANIFEST_NAME
+    ).read_bytes()
+
+    report = verify_remote(BUCKET, "recommender", 3, s3_client=s3)
+    assert report.ok, report.summary()
+    assert report.checked == len(FILES)
+    assert report.to_dict()["missing"] == [] and report.to_dict()["mismatched"] == []
+
+
+def test_verify_remote_downloads_when_not_trusting_checksums(s3, version_dir: Path) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    report = verify_remote(BUCKET, "recommender", 3, s3_client=s3, trust_s3_checksums=False)
+    assert report.ok, report.summary()
+
+
+def test_republish_identical_uploads_nothing(s3, version_dir: Path, tmp_path: Path) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    before = s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read()
+    # Same files re-exported elsewhere (new created_at): still the same version.
+    again = publish(make_version(tmp_path / "b"), BUCKET, s3_client=s3, show_progress=False)
+    assert again.uploaded == []
+    assert sorted(again.skipped) == sorted([*FILES, MANIFEST_NAME])
+    assert s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read() == before
+
+
+def test_conflicting_republish_is_refused_and_uploads_nothing(s3, version_dir: Path, tmp_path: Path) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    snapshot = {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(s3)}
+    changed = dict(FILES, **{"saved_model.pb": b"another graph", "assets/vocab.txt": b"a\nb\n"})
+    other = make_version(tmp_path / "b", changed)
+    with pytest.raises(PublishConflictError, match=r"assets/vocab\.txt, saved_model\.pb") as err:
+        publish(other, BUCKET, s3_client=s3, show_progress=False)
+    assert err.value.paths == ["assets/vocab.txt", "saved_model.pb"]
+    assert {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(s3)} == snapshot
+
+
+def test_verify_remote_names_corrupt_and_missing_objects(s3, version_dir: Path) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    index = FILES["variables/variables.index"]
+    s3.put_object(Bucket=BUCKET, Key=BASE + "variables/variables.index", Body=b"X" * len(index))
+    s3.put_object(Bucket=BUCKET, Key=BASE + "saved_model.pb", Body=b"short")
+    s3.delete_object(Bucket=BUCKET, Key=BASE + "assets.extra/tf_serving_warmup_requests")
+    s3.put_object(Bucket=BUCKET, Key=BASE + "stray.txt", Body=b"?")
+
+    report = verify_remote(BUCKET, "recommender", 3, s3_client=s3)
+    assert not report.ok
+    assert report.missing == ["assets.extra/tf_serving_warmup_requests"]
+    by_path = {m["path"]: m for m in report.mismatched}
+    assert set(by_path) == {"saved_model.pb", "variables/variables.index"}
+    assert by_path["saved_model.pb"]["reason"] == "size"
+    assert by_path["saved_model.pb"]["actual_size"] == 5
+    corrupt = by_path["variables/variables.index"]
+    assert corrupt["reason"] == "sha256"
+    assert corrupt["expected_sha256"] == hashlib.sha256(index).hexdigest()
+    assert corrupt["actual_sha256"] == hashlib.sha256(b"X" * len(index)).hexdigest()
+    assert report.extra == ["stray.txt"]
+    assert report.checked == len(FILES)
+    text = report.summary()
+    assert text.startswith("FAILED")
+    for name in ("assets.extra/tf_serving_warmup_requests", "saved_model.pb", "variables/variables.index"):
+        assert name in text
+
+
+def test_verify_remote_without_manifest(s3, version_dir: Path) -> None:
+    report = verify_remote(BUCKET, "recommender", 3, s3_client=s3)
+    assert not report.ok and not report.manifest_found
+    assert "manifest.json not found" in report.summary()
+
+
+def test_interrupted_publish_leaves_no_manifest_and_resumes(s3, version_dir: Path, monkeypatch) -> None:
+    real_upload = s3.upload_file
+    calls = []
+
+    def flaky_upload(*args, **kwargs):
+        calls.append(args[2])
+        if len(calls) == 3:
+            raise ConnectionError("network went away")
+        return real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(s3, "upload_file", flaky_upload)
+    with pytest.raises(ConnectionError):
+        publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    assert BASE + MANIFEST_NAME not in keys(s3)
+    assert len(keys(s3)) == 2
+    assert not verify_remote(BUCKET, "recommender", 3, s3_client=s3).manifest_found
+
+    monkeypatch.setattr(s3, "upload_file", real_upload)
+    resumed = publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    assert len(resumed.skipped) == 2  # the two files that made it
+    assert resumed.uploaded[-1] == MANIFEST_NAME
+    assert verify_remote(BUCKET, "recommender", 3, s3_client=s3).ok
+
+
+def test_multipart_upload_path(s3, tmp_path: Path) -> None:
+    big = bytes(range(256)) * (6 * 4096)  # 6 MiB -> 2 parts of >= 5 MiB chunks
+    files = dict(FILES, **{"variables/variables.data-00000-of-00001": big})
+    version_dir = make_version(tmp_path, files)
+    config = TransferConfig(multipart_threshold=1 << 20, multipart_chunksize=5 << 20)
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False, transfer_config=config)
+
+    head = s3.head_object(Bucket=BUCKET, Key=BASE + "variables/variables.data-00000-of-00001",
+                          ChecksumMode="ENABLED")
+    assert head["ETag"].strip('"').endswith("-2")  # really a 2-part multipart upload
+    assert "ChecksumSHA256" in head  # uploaded with SHA256 part checksums
+
+    downloaded = []
+    real_get = s3.get_object
+
+    def spy_get(**kwargs):
+        downloaded.append(kwargs["Key"])
+        return real_get(**kwargs)
+
+    s3.get_object = spy_get
+    report = verify_remote(BUCKET, "recommender", 3, s3_client=s3)
+    assert report.ok, report.summary()
+    # Composite (multipart) checksums cannot be compared with the manifest: that
+    # object is hashed; the single-part ones are checked by S3's stored SHA256.
+    assert downloaded == [BASE + MANIFEST_NAME, BASE + "variables/variables.data-00000-of-00001"]
+
+
+def test_publish_refuses_locally_corrupt_artifact(s3, version_dir: Path) -> None:
+    (version_dir / "saved_model.pb").write_bytes(b"tampered" * 10)
+    with pytest.raises(CorruptArtifactError, match="saved_model.pb"):
+        publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    assert keys(s3) == []
+
+
+def test_verify_local_reports_missing_mismatch_and_extra(version_dir: Path) -> None:
+    assert verify_local(version_dir).ok
+    (version_dir / "variables" / "variables.index").unlink()
+    (version_dir / "saved_model.pb").write_bytes(b"g" * len(FILES["saved_model.pb"]))
+    (version_dir / "notes.txt").write_text("unlisted")
+    report = verify_local(version_dir)
+    assert not report.ok
+    assert report.missing == ["variables/variables.index"]
+    assert [m["path"] for m in report.mismatched] == ["saved_model.pb"]
+    assert report.mismatched[0]["reason"] == "sha256"
+    assert report.extra == ["notes.txt"]
+
+
+def test_verify_local_without_manifest(tmp_path: Path) -> None:
+    (tmp_path / "saved_model.pb").write_bytes(b"x")
+    report = verify_local(tmp_path)
+    assert not report.ok and not report.manifest_found
