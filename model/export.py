@@ -1,0 +1,235 @@
+"""Export a trained model as a TF Serving SavedModel version with warmup and manifest.
+
+Layout written by :func:`export_version`::
+
+    <out>/<model-name>/<version>/
+        saved_model.pb, fingerprint.pb, variables/...
+        assets.extra/tf_serving_warmup_requests   PredictionLog records (TF Serving warmup)
+        assets.extra/items.txt                    catalog item ids, one per line, output order
+        manifest.json                             written LAST (see model.manifest)
+
+Signatures (raw strings in, strings and floats out; preprocessing is inside the graph):
+
+* ``serving_default``: ``query: string[None]``, ``history: string[None, L]`` (left-padded
+  with "", most recent last) -> ``item_ids: string[None, K]``, ``scores: float32[None, K]``
+  (softmax probabilities over the whole catalog, best first). Unknown history ids and ""
+  are ignored; an empty history or query is valid.
+* ``score_catalog``: same inputs -> ``scores: float32[None, num_items]`` in
+  ``items.txt`` order (used by ``python -m model evaluate --model-dir``).
+
+The version is written to a hidden staging directory, reloaded and exercised with its own
+warmup requests, renamed to ``<version>`` and only then gets its ``manifest.json``, so a
+directory without a manifest is never a finished version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model import MODEL_NAME_PATTERN
+from model.manifest import write_manifest
+from model.split import Examples
+from model.train import Trained
+
+log = logging.getLogger(__name__)
+
+WARMUP_PATH = "assets.extra/tf_serving_warmup_requests"
+ITEMS_PATH = "assets.extra/items.txt"
+SIGNATURE = "serving_default"
+CATALOG_SIGNATURE = "score_catalog"
+
+
+def next_version(model_dir: Path) -> int:
+    """1 + the largest integer-named subdirectory of ``model_dir`` (1 when none)."""
+    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def check_model_name(name: str) -> str:
+    if not re.match(MODEL_NAME_PATTERN, name):
+        raise ValueError(f"`model_name` must match {MODEL_NAME_PATTERN}. Received: {name!r}")
+    return name
+
+
+def serving_functions(trained: Trained, top_k: int):
+    """Return ``(serve, score_catalog, input_signature)`` tf.functions' Python bodies."""
+    pre, model = trained.preprocessor, trained.model
+    k = min(top_k, pre.num_items)
+    items = tf.constant(pre.items, dtype=tf.string)
+    length = trained.config.history_length
+    signature = [
+        tf.TensorSpec([None], tf.string, name="query"),
+        tf.TensorSpec([None, length], tf.string, name="history"),
+    ]
+
+    def probabilities(query, history):
+        x = {"query_ids": pre.query_ids(query), "history_ids": pre.history_ids(history)}
+        return tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1)
+
+    def serve(query, history):
+        top = tf.math.top_k(probabilities(query, history), k=k)
+        return {"item_ids": tf.gather(items, top.indices), "scores": top.values}
+
+    def score_catalog(query, history):
+        return {"scores": probabilities(query, history)}
+
+    return serve, score_catalog, signature
+
+
+def warmup_requests(trained: Trained, model_name: str, examples: Examples | None = None) -> list[dict[str, np.ndarray]]:
+    """Inputs for the warmup file: an empty history, unknown ids, batches of 1, 8 and 64 real-looking rows."""
+    length = trained.config.history_length
+    items = trained.preprocessor.items
+    reqs = [
+        {"query": np.array([""], object), "history": np.full((1, length), "", object)},
+        {"query": np.array(["no-such-word"], object),
+         "history": np.array([[""] * (length - 1) + ["no-such-item-id"]], object)},
+    ]
+    rng = np.random.default_rng(0)
+    for batch in (1, 8, 64):
+        if examples is not None and len(examples):
+            idx = rng.integers(0, len(examples), size=batch)
+            reqs.append({"query": examples.query[idx].astype(object), "history": examples.history[idx].astype(object)})
+        else:
+            hist = rng.choice(np.array(items, object), size=(batch, length))
+            reqs.append({"query": np.array([""] * batch, object), "history": hist})
+    return reqs
+
+
+def write_warmup(path: Path, model_name: str, requests: list[dict[str, np.ndarray]]) -> int:
+    """Write PredictionLog records (tensorflow-serving-api protos) to ``path``; returns the count."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for req in requests:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SIGNATURE)
+            )
+            for key, value in req.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value.astype(bytes), dtype=tf.string))
+            log_record = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log_record.SerializeToString())
+    return len(requests)
+
+
+def read_warmup(path: Path) -> list[dict[str, tf.Tensor]]:
+    """Parse a warmup file back into ``[{input name: tensor}]`` (what TF Serving replays)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    out = []
+    for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+        record = prediction_log_pb2.PredictionLog.FromString(raw)
+        out.append({k: tf.make_ndarray(v) for k, v in record.predict_log.request.inputs.items()})
+    return out
+
+
+def _spec(spec: tf.TensorSpec) -> dict:
+    return {"dtype": spec.dtype.name, "shape": [-1 if d is None else int(d) for d in spec.shape.as_list()]}
+
+
+def signature_spec(loaded) -> dict:
+    """``{signature: {"inputs": {...}, "outputs": {...}}}`` read back from a loaded SavedModel."""
+    spec = {}
+    for name, fn in loaded.signatures.items():
+        spec[name] = {
+            "inputs": {k: _spec(v) for k, v in sorted(fn.structured_input_signature[1].items())},
+            "outputs": {k: _spec(v) for k, v in sorted(fn.structured_outputs.items())},
+        }
+    return spec
+
+
+def export_version(
+    trained: Trained,
+    out: Path,
+    *,
+    model_name: str = "recommender",
+    version: int | None = None,
+    top_k: int = 10,
+    metrics: dict | None = None,
+    data_fingerprint: str,
+    warmup_examples: Examples | None = None,
+    extra_metadata: dict | None = None,
+) -> Path:
+    """Write ``<out>/<model_name>/<version>/`` and its manifest; return the version dir.
+
+    Args:
+        trained: model and preprocessing from :func:`model.train.train` or ``load_bundle``.
+        out: artifacts root; created if missing.
+        model_name: directory / TF Serving model name; default "recommender".
+        version: positive int; default None -> next free version number.
+        top_k: items returned by ``serving_default`` (capped at the catalog size); default 10.
+        metrics: evaluation results stored in the manifest; default None -> {}.
+        data_fingerprint: ``"sha256:<hex>"`` of the training data (``model.data.fingerprint``).
+        warmup_examples: rows used for warmup requests; default None -> random catalog ids.
+        extra_metadata: more manifest keys (training config, dataset, ...); default None.
+
+    Raises:
+        FileExistsError: the version directory already exists (versions are immutable).
+        ValueError: bad model name, version or top_k.
+    """
+    check_model_name(model_name)
+    if top_k < 1:
+        raise ValueError(f"`top_k` must be >= 1. Received: {top_k}")
+    model_dir = Path(out) / model_name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    version = next_version(model_dir) if version is None else version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be a positive int. Received: {version!r}")
+    final = model_dir / str(version)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
+    staging = model_dir / f".staging-{version}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        serve, score_catalog, signature = serving_functions(trained, top_k)
+        archive = keras.export.ExportArchive()
+        archive.track(trained.model)
+        archive.track(trained.preprocessor.item_lookup)
+        archive.track(trained.preprocessor.query_vectorizer)
+        archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
+        archive.add_endpoint(CATALOG_SIGNATURE, score_catalog, input_signature=signature)
+        archive.write_out(str(staging), verbose=False)
+        (staging / ITEMS_PATH).parent.mkdir(parents=True, exist_ok=True)
+        (staging / ITEMS_PATH).write_text("\n".join(trained.preprocessor.items) + "\n", encoding="utf-8")
+        requests = warmup_requests(trained, model_name, warmup_examples)
+        write_warmup(staging / WARMUP_PATH, model_name, requests)
+        # Reload and replay the warmup records: a version that cannot serve them is never published.
+        loaded = tf.saved_model.load(str(staging))
+        fn = loaded.signatures[SIGNATURE]
+        for req in read_warmup(staging / WARMUP_PATH):
+            res = fn(**{k: tf.constant(v) for k, v in req.items()})
+            if res["item_ids"].shape[0] != req["query"].shape[0]:
+                raise RuntimeError("exported signature returned the wrong batch size on warmup data")
+        spec = signature_spec(loaded)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    metadata = {
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "data_fingerprint": data_fingerprint,
+        "metrics": metrics or {},
+        "signature": spec,
+        "serving": {
+            "signature_name": SIGNATURE,
+            "top_k": min(top_k, trained.preprocessor.num_items),
+            "history_length": trained.config.history_length,
+            "history_padding": "",
+            "num_items": trained.preprocessor.num_items,
+            "warmup_requests": len(requests),
+        },
+        "training": trained.config.to_dict(),
+    } | (extra_metadata or {})
+    write_manifest(final, model_name=model_name, version=version, metadata=metadata)
+    log.info("exported %s", final)
+    return final

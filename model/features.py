@@ -1,0 +1,122 @@
+"""Keras preprocessing: raw query strings and item ids -> integer ids.
+
+The same layers preprocess the training examples (once, eagerly) and run inside the
+exported serving graph, so training and serving can not drift apart.
+
+Id conventions (both lookups):
+
+* ``0`` - padding: "" in a history, no token in a query;
+* ``1`` - out of vocabulary: an item id not in the catalog / an unseen query word;
+* ``2 + i`` - the i-th vocabulary entry. For items, the model's output column ``i`` is
+  catalog item ``i``.
+
+The network ignores ids 0 and 1 when pooling, so unknown ids and empty histories need no
+special casing by callers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Keras' TextVectorization "lower_and_strip_punctuation" regex, mirrored for vocab building.
+_STRIP = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
+FIRST_ID = 2  # ids below this are padding / OOV
+
+
+def standardize(text: str) -> list[str]:
+    """Tokenise like the serving graph: lower-case, strip punctuation, split on whitespace."""
+    return _STRIP.sub("", text.lower()).split()
+
+
+def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20_000, min_count: int = 1) -> list[str]:
+    """Return query tokens ordered by descending count, ties by token (deterministic).
+
+    Args:
+        queries: training query strings.
+        max_tokens: vocabulary cap (excluding padding and OOV); default 20000.
+        min_count: drop tokens seen fewer times; default 1.
+    """
+    counts = Counter(tok for q in queries for tok in standardize(str(q)))
+    toks = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+    return toks[:max_tokens]
+
+
+@dataclass
+class Preprocessor:
+    """Holds the item lookup and the query vectoriser.
+
+    Args:
+        items: catalog item ids in output order.
+        query_vocabulary: query tokens (see :func:`build_query_vocabulary`).
+        query_length: tokens kept per query (longer queries are cut); default 8.
+    """
+
+    items: list[str]
+    query_vocabulary: list[str]
+    query_length: int = 8
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise ValueError("`items` must not be empty")
+        if "" in self.items:
+            raise ValueError('`items` must not contain "" (it is the padding id)')
+        self.item_lookup = keras.layers.StringLookup(
+            vocabulary=list(self.items), mask_token="", num_oov_indices=1, name="item_lookup"
+        )
+        vocab = list(self.query_vocabulary) or ["[no-query-tokens]"]
+        self.query_vectorizer = keras.layers.TextVectorization(
+            vocabulary=vocab,
+            standardize="lower_and_strip_punctuation",
+            split="whitespace",
+            output_mode="int",
+            output_sequence_length=self.query_length,
+            name="query_vectorizer",
+        )
+
+    @property
+    def num_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def query_vocab_size(self) -> int:
+        """Embedding rows needed for query ids (vocabulary + padding + OOV)."""
+        return self.query_vectorizer.vocabulary_size()
+
+    def query_ids(self, query: tf.Tensor) -> tf.Tensor:
+        """``string[B]`` -> ``int64[B, query_length]``."""
+        return tf.cast(self.query_vectorizer(query), tf.int64)
+
+    def history_ids(self, history: tf.Tensor) -> tf.Tensor:
+        """``string[B, L]`` -> ``int64[B, L]`` (0 padding, 1 unknown)."""
+        return tf.cast(self.item_lookup(history), tf.int64)
+
+    def labels(self, targets: np.ndarray) -> np.ndarray:
+        """Catalog column of each target id; raises ``KeyError`` for an unknown target."""
+        index = {item: i for i, item in enumerate(self.items)}
+        try:
+            return np.fromiter((index[t] for t in targets), dtype=np.int64, count=len(targets))
+        except KeyError as err:
+            raise KeyError(f"target item {err.args[0]!r} is not in the catalog") from None
+
+    def transform(self, query: np.ndarray, history: np.ndarray, batch_size: int = 65_536) -> dict[str, np.ndarray]:
+        """Preprocess arrays of raw strings into the network's integer inputs (eagerly)."""
+        qs, hs = [], []
+        for start in range(0, len(query), batch_size):
+            q = tf.constant(np.asarray(query[start : start + batch_size], dtype=object).astype(str))
+            h = tf.constant(np.asarray(history[start : start + batch_size], dtype=object).astype(str))
+            qs.append(self.query_ids(q).numpy())
+            hs.append(self.history_ids(h).numpy())
+        width = history.shape[1] if len(history.shape) == 2 else 0
+        return {
+            "query_ids": np.concatenate(qs) if qs else np.zeros((0, self.query_length), np.int64),
+            "history_ids": np.concatenate(hs) if hs else np.zeros((0, width), np.int64),
+        }
+
+    def to_config(self) -> dict:
+        return {"items": list(self.items), "query_vocabulary": list(self.query_vocabulary), "query_length": self.query_length}
