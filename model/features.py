@@ -78,6 +78,9 @@ class Preprocessor:
             output_sequence_length=self.query_length,
             name="query_vectorizer",
         )
+        # Build both layers now (export refuses unbuilt layers, e.g. after load_bundle).
+        self.query_vectorizer(tf.constant([""]))
+        self.item_lookup(tf.constant([[""]]))
 
     @property
     def num_items(self) -> int:

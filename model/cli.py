@@ -1,0 +1,333 @@
+"""``python -m model build|evaluate|export|publish|verify|inspect``.
+
+Exit codes: 0 success; 1 the operation ran but failed (verification mismatch, publish
+conflict or S3 error, missing/invalid manifest); 2 usage error (bad arguments, unusable
+input data, an existing version directory).
+
+TensorFlow and boto3 are imported inside the handlers, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from model import DEFAULT_MODEL_NAME
+
+log = logging.getLogger("model")
+
+DEFAULT_OUT = Path("artifacts")
+BUNDLES = ".bundles"  # <out>/.bundles/<model-name>/ holds the weights `export` re-exports
+
+
+class UsageError(Exception):
+    """Bad arguments or input: exit code 2."""
+
+
+# ---------------------------------------------------------------- data + training options
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", choices=("synthetic", "movielens", "files"), default=None,
+                   help="data source (default: synthetic; 'files' when --interactions is given)")
+    g.add_argument("--interactions", type=Path, help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type])")
+    g.add_argument("--catalog", type=Path, help="catalog, CSV or Parquet (item_id,title,category)")
+    g.add_argument("--strict", action="store_true", help="fail on interactions with unknown item ids instead of dropping them")
+    g.add_argument("--pseudonym-key", default=None,
+                   help="HMAC key for user ids (default: $RECSYS_PSEUDONYM_KEY, else a dev-only key)")
+    g.add_argument("--synthetic-users", type=int, default=400, help="synthetic shoppers (default: 400)")
+    g.add_argument("--synthetic-seed", type=int, default=0, help="synthetic data seed (default: 0)")
+    g.add_argument("--title-words", type=int, default=1, help="MovieLens: title words per derived query (default: 1)")
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=5, help="default: 5")
+    g.add_argument("--batch-size", type=int, default=256, help="default: 256")
+    g.add_argument("--learning-rate", type=float, default=1e-3, help="default: 0.001")
+    g.add_argument("--embedding-dim", type=int, default=64, help="default: 64")
+    g.add_argument("--hidden-units", default="256", help="comma-separated ReLU layer widths (default: 256)")
+    g.add_argument("--dropout", type=float, default=0.0, help="default: 0.0")
+    g.add_argument("--history-encoder", choices=("mean", "recency"), default="recency", help="default: recency")
+    g.add_argument("--history-length", type=int, default=20, help="history items L (default: 20)")
+    g.add_argument("--query-length", type=int, default=8, help="query tokens Q (default: 8)")
+    g.add_argument("--seed", type=int, default=42, help="training seed (default: 42)")
+
+
+def _add_out_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="artifacts root (default: artifacts/)")
+    p.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help=f"default: {DEFAULT_MODEL_NAME}")
+    p.add_argument("--version", type=int, default=None, help="version number (default: next free one)")
+    p.add_argument("--top-k", type=int, default=10, help="items returned by serving_default (default: 10)")
+
+
+def _load_data(args: argparse.Namespace):
+    from model.data import load_dataset
+
+    source = args.data or ("files" if args.interactions else "synthetic")
+    if source == "files":
+        if not (args.interactions and args.catalog):
+            raise UsageError("--data files needs both --interactions and --catalog")
+        return load_dataset(args.interactions, args.catalog, pseudonym_key=args.pseudonym_key, strict=args.strict)
+    if args.interactions or args.catalog:
+        raise UsageError(f"--interactions/--catalog conflict with --data {source}")
+    if source == "movielens":
+        from model.movielens import load_movielens_100k
+
+        return load_movielens_100k(pseudonym_key=args.pseudonym_key, title_words=args.title_words)
+    from model.synthetic import SyntheticConfig, generate
+
+    return generate(SyntheticConfig(num_users=args.synthetic_users, seed=args.synthetic_seed), pseudonym_key=args.pseudonym_key)
+
+
+def _train_config(args: argparse.Namespace):
+    from model.network import NetworkConfig
+    from model.train import TrainConfig
+
+    try:
+        units = tuple(int(u) for u in str(args.hidden_units).split(",") if u.strip())
+    except ValueError:
+        raise UsageError(f"--hidden-units must be comma-separated integers. Received: {args.hidden_units!r}") from None
+    net = NetworkConfig(embedding_dim=args.embedding_dim, hidden_units=units, dropout=args.dropout,
+                        history_encoder=args.history_encoder)
+    return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
+                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
+
+
+def _write_json(path: Path | None, obj: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- handlers
+def cmd_build(args: argparse.Namespace) -> int:
+    from model.data import fingerprint
+    from model.evaluate import evaluate_all, format_table
+    from model.export import check_model_name, export_version
+    from model.split import leave_last_out
+    from model.train import save_bundle, train
+
+    check_model_name(args.model_name)
+    config = _train_config(args)
+    data = _load_data(args)
+    split = leave_last_out(data, config.history_length)
+    fp = fingerprint(data, history_length=config.history_length)
+    log.info("%s: %d interactions, %d items, %d train / %d test examples; %s",
+             data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.test), data.report.to_dict())
+    trained = train(split, data.item_ids, config, show_progress=not args.no_progress)
+    log.info("trained in %.1f s on %s", trained.train_seconds, trained.device)
+    metrics = evaluate_all(trained.logits, split, data.item_ids) if len(split.test) else {}
+    if metrics:
+        print(format_table(metrics))
+    bundle = save_bundle(trained, args.out / BUNDLES / args.model_name,
+                         extra={"metrics": metrics, "data_fingerprint": fp, "dataset": data.name})
+    version_dir = export_version(
+        trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k, metrics=metrics,
+        data_fingerprint=fp, warmup_examples=split.test,
+        extra_metadata={"dataset": {"name": data.name, **data.report.to_dict()}, "train_seconds": round(trained.train_seconds, 2)},
+    )
+    _write_json(args.metrics_out, {"metrics": metrics, "version_dir": str(version_dir), "data_fingerprint": fp})
+    print(f"exported {version_dir} (training bundle: {bundle})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from model.export import export_version
+    from model.train import load_bundle
+
+    bundle = args.bundle or args.out / BUNDLES / args.model_name
+    try:
+        trained, extra = load_bundle(bundle)
+    except FileNotFoundError as err:
+        raise UsageError(f"{err}; run `python -m model build` first or pass --bundle") from None
+    version_dir = export_version(
+        trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k,
+        metrics=extra.get("metrics", {}), data_fingerprint=extra.get("data_fingerprint", "sha256:unknown"),
+        extra_metadata={"dataset": {"name": extra.get("dataset", "unknown")}},
+    )
+    print(f"exported {version_dir}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import tensorflow as tf
+
+    from model.data import fingerprint
+    from model.evaluate import evaluate_all, format_table
+    from model.export import CATALOG_SIGNATURE, ITEMS_PATH
+    from model.manifest import load_manifest
+    from model.split import leave_last_out
+
+    manifest = load_manifest(args.model_dir / "manifest.json")
+    length = int(manifest["serving"]["history_length"])
+    data = _load_data(args)
+    split = leave_last_out(data, length)
+    if fingerprint(data, history_length=length) != manifest.get("data_fingerprint"):
+        log.warning("data fingerprint differs from the manifest's: held-out items may have been trained on")
+    exported_items = (args.model_dir / ITEMS_PATH).read_text(encoding="utf-8").split()
+    fn = tf.saved_model.load(str(args.model_dir)).signatures[CATALOG_SIGNATURE]
+    col = {item: i for i, item in enumerate(exported_items)}
+    order = np.array([col.get(i, -1) for i in data.item_ids])
+
+    def score(query, history):
+        s = fn(query=tf.constant(query.astype(str)), history=tf.constant(history.astype(str)))["scores"].numpy()
+        out = np.zeros((len(query), len(order)), np.float32)  # catalog items the model never saw score 0
+        out[:, order >= 0] = s[:, order[order >= 0]]
+        return out
+
+    results = evaluate_all(score, split, data.item_ids)
+    print(format_table(results))
+    _write_json(args.json, {"model_dir": str(args.model_dir), "metrics": results})
+    return 0
+
+
+def _s3_client(args: argparse.Namespace):
+    import boto3
+    from botocore.config import Config
+
+    from model.verify import RETRY_CONFIG
+
+    return boto3.client("s3", region_name=args.region, endpoint_url=args.endpoint_url, config=Config(retries=RETRY_CONFIG))
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from model.publish import PublishError, publish
+
+    try:
+        result = publish(args.version_dir, args.bucket, s3_client=_s3_client(args), prefix=args.prefix,
+                         show_progress=not args.no_progress)
+    except PublishError as err:
+        print(f"publish failed: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # botocore errors after retries: the version stays incomplete
+        print(f"publish failed ({type(err).__name__}): {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.to_dict(), indent=2) if args.json else
+          f"published {result.uri}: {len(result.uploaded)} uploaded, {len(result.skipped)} already present")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from model.verify import verify_local, verify_remote
+
+    if args.bucket:
+        if args.version_dir is not None or not args.model_name or args.version is None:
+            raise UsageError("remote verify takes --bucket with --model-name and --version (no VERSION_DIR)")
+        report = verify_remote(args.bucket, args.model_name, args.version, s3_client=_s3_client(args), prefix=args.prefix)
+    elif args.version_dir is not None:
+        report = verify_local(args.version_dir)
+    else:
+        raise UsageError("give a VERSION_DIR, or --bucket with --model-name and --version")
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from model.manifest import ManifestError, load_manifest
+
+    try:
+        m = load_manifest(args.version_dir / "manifest.json")
+    except ManifestError as err:
+        print(f"inspect failed: {err}", file=sys.stderr)
+        return 1
+    out: dict = {k: m.get(k) for k in ("model_name", "version", "created_at", "tensorflow_version", "data_fingerprint")}
+    out["files"] = len(m["files"])
+    out["bytes"] = sum(f["size"] for f in m["files"])
+    out["metrics"] = m.get("metrics", {})
+    out["signature"] = m.get("signature", {})
+    if args.query is not None or args.history is not None:
+        import tensorflow as tf
+
+        length = int(m["serving"]["history_length"])
+        hist = [h for h in (args.history or "").split(",") if h][-length:]
+        hist = [""] * (length - len(hist)) + hist
+        fn = tf.saved_model.load(str(args.version_dir)).signatures["serving_default"]
+        res = fn(query=tf.constant([args.query or ""]), history=tf.constant([hist]))
+        out["prediction"] = [
+            {"item_id": i.decode(), "score": round(float(s), 6)}
+            for i, s in zip(res["item_ids"].numpy()[0], res["scores"].numpy()[0])
+        ]
+    if args.json:
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 0
+    print(f"{out['model_name']} v{out['version']}  created {out['created_at']}  TF {out['tensorflow_version']}")
+    print(f"data {out['data_fingerprint']}  files {out['files']}  {out['bytes']:,} bytes")
+    for name, sig in out["signature"].items():
+        ins = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["inputs"].items())
+        outs = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["outputs"].items())
+        print(f"signature {name}: ({ins}) -> ({outs})")
+    for method, mm in out["metrics"].items():
+        print(f"metrics {method}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in mm.items()))
+    for p in out.get("prediction", []):
+        print(f"  {p['item_id']:<20} {p['score']:.6f}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model", description="Build, evaluate, export, publish, verify and inspect the recommender artifact.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="train, evaluate against baselines and export a new version",
+                       description="Load data, split leave-last-out, train, evaluate (model, most-popular, item-kNN), "
+                                   "save the training bundle and export <out>/<model-name>/<version>/ with manifest.json.")
+    _add_data_args(p)
+    _add_train_args(p)
+    _add_out_args(p)
+    p.add_argument("--metrics-out", type=Path, help="also write the metrics as JSON here")
+    p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
+    p.set_defaults(handler=cmd_build)
+
+    p = sub.add_parser("evaluate", help="rank the held-out items with an exported version and the baselines")
+    p.add_argument("--model-dir", type=Path, required=True, help="exported version directory")
+    _add_data_args(p)
+    p.add_argument("--json", type=Path, help="also write the metrics as JSON here")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a new version from the training bundle saved by build")
+    _add_out_args(p)
+    p.add_argument("--bundle", type=Path, help="training bundle dir (default: <out>/.bundles/<model-name>)")
+    p.set_defaults(handler=cmd_export)
+
+    for name, help_ in (("publish", "upload a version to S3 (manifest.json last)"),
+                        ("verify", "check a local or S3 version against its manifest")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("version_dir", type=Path, nargs="?" if name == "verify" else None, help="version directory")
+        p.add_argument("--bucket", required=name == "publish", help="S3 bucket")
+        p.add_argument("--region", default=os.environ.get("AWS_REGION"), help="AWS region (default: $AWS_REGION)")
+        p.add_argument("--endpoint-url", default=None, help="S3 endpoint, e.g. a moto server")
+        p.add_argument("--prefix", default="models", help="key prefix (default: models)")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        if name == "verify":
+            p.add_argument("--model-name", default=None, help="remote: model name")
+            p.add_argument("--version", type=int, default=None, help="remote: version number")
+            p.set_defaults(handler=cmd_verify)
+        else:
+            p.add_argument("--no-progress", action="store_true", help="no upload progress bar")
+            p.set_defaults(handler=cmd_publish)
+
+    p = sub.add_parser("inspect", help="show a version's manifest, signature and metrics; optionally run a query")
+    p.add_argument("version_dir", type=Path)
+    p.add_argument("--query", default=None, help="run serving_default with this query")
+    p.add_argument("--history", default=None, help="comma-separated item ids, most recent last")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_inspect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="model: %(message)s")
+    from model.data import DataError
+
+    try:
+        return args.handler(args)
+    except (UsageError, DataError, FileExistsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
