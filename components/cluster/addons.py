@@ -1,0 +1,58 @@
+"""Which EKS add-ons a serving cluster runs, and the Helm charts beside them (data only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Needed before any node can become Ready (the cluster is created without self-managed add-ons).
+NODE_PREREQUISITE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+# Need schedulable nodes to become healthy.
+WORKLOAD_ADDONS = ("coredns", "metrics-server")
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    chart: str
+    version: str
+    repository: str
+    namespace: str
+
+
+NVIDIA_DEVICE_PLUGIN = HelmChart(
+    chart="nvidia-device-plugin", version="0.17.1",
+    repository="https://nvidia.github.io/k8s-device-plugin", namespace="kube-system",
+)
+CLUSTER_AUTOSCALER = HelmChart(
+    chart="cluster-autoscaler", version="9.46.6",
+    repository="https://kubernetes.github.io/autoscaler", namespace="kube-system",
+)
+CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+GPU_POOL_LABEL = {"recsys-dr/pool": "gpu"}
+SYSTEM_POOL_LABEL = {"recsys-dr/pool": "system"}
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+
+
+def device_plugin_values() -> dict:
+    """Run the device plugin only on GPU nodes, tolerating their taint."""
+    return {
+        "nodeSelector": dict(GPU_POOL_LABEL),
+        "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+    }
+
+
+def cluster_autoscaler_values(*, cluster_name: str, region: str) -> dict:
+    """Auto-discover the cluster's managed node groups; keep the autoscaler on system nodes."""
+    return {
+        "autoDiscovery": {"clusterName": cluster_name},
+        "awsRegion": region,
+        "cloudProvider": "aws",
+        "rbac": {"serviceAccount": {"create": True, "name": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT}},
+        "nodeSelector": dict(SYSTEM_POOL_LABEL),
+        "extraArgs": {
+            "balance-similar-node-groups": True,
+            "skip-nodes-with-system-pods": False,
+            "expander": "least-waste",
+            # GPU nodes are expensive: give back idle ones quickly.
+            "scale-down-unneeded-time": "5m",
+        },
+    }

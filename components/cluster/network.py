@@ -1,0 +1,137 @@
+"""Network: a VPC with public and private subnets across availability zones in one region."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.validation import raise_if_problems, region_problems
+
+MIN_ZONES, MAX_ZONES = 2, 3
+
+
+def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
+    """(private, public) CIDRs: a quarter of the VPC per private subnet, small public ones.
+
+    Example: `subnet_cidrs("10.0.0.0/16", 2)` ->
+    `(["10.0.0.0/18", "10.0.64.0/18"], ["10.0.192.0/22", "10.0.196.0/22"])`.
+    """
+    quarters = list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=2))
+    public = list(quarters[3].subnets(prefixlen_diff=4))
+    return [str(q) for q in quarters[:zone_count]], [str(p) for p in public[:zone_count]]
+
+
+def network_problems(vpc_cidr: object, zone_count: object) -> list[str]:
+    problems = []
+    try:
+        network = ipaddress.ip_network(vpc_cidr)
+        if network.version != 4 or not 16 <= network.prefixlen <= 20:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(f"`vpc_cidr` must be an IPv4 CIDR from /16 to /20. Received: {vpc_cidr!r}")
+    if isinstance(zone_count, bool) or zone_count not in range(MIN_ZONES, MAX_ZONES + 1):
+        problems.append(f"`availability_zone_count` must be one of: 2, 3. Received: {zone_count!r}")
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    """Arguments of `Network`.
+
+    Attributes:
+        region: AWS region of every resource.
+        vpc_cidr: IPv4 block of the VPC, /16 to /20. Default "10.0.0.0/16".
+        availability_zone_count: zones to spread subnets over, 2 or 3. Default 2.
+        single_nat_gateway: one NAT gateway for all zones (cheaper; losing its zone cuts
+            egress of the others). Default False: one per zone.
+        tags: tags on every resource. Default none.
+    """
+
+    region: str
+    vpc_cidr: str = "10.0.0.0/16"
+    availability_zone_count: int = 2
+    single_nat_gateway: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Network(pulumi.ComponentResource):
+    """Public subnets (NLBs, NAT) and private subnets (nodes) in `availability_zone_count` zones.
+
+    Private subnets reach S3 through a gateway endpoint, so model downloads stay in the
+    region and off the NAT gateways.
+    """
+
+    vpc: aws.ec2.Vpc
+    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_if_problems(
+            "NetworkArgs",
+            region_problems("region", args.region) + network_problems(args.vpc_cidr, args.availability_zone_count),
+        )
+        super().__init__("recsys-dr:components:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        region = args.region
+        tags = dict(args.tags)
+        zones = aws.get_availability_zones_output(state="available", region=region, opts=pulumi.InvokeOutputOptions(parent=self))
+        private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, args.availability_zone_count)
+
+        self.vpc = aws.ec2.Vpc(
+            name, region=region, cidr_block=args.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
+            tags={**tags, "Name": name}, opts=child,
+        )
+        gateway = aws.ec2.InternetGateway(name, region=region, vpc_id=self.vpc.id, tags={**tags, "Name": name}, opts=child)
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public", region=region, vpc_id=self.vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}], tags={**tags, "Name": f"{name}-public"}, opts=child,
+        )
+
+        public_subnets, private_route_tables, private_subnets, nat_gateways = [], [], [], []
+        for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
+            zone = zones.names[index]
+            public = aws.ec2.Subnet(
+                f"{name}-public-{index}", region=region, vpc_id=self.vpc.id, cidr_block=public_cidr, availability_zone=zone,
+                tags={**tags, "Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"}, opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{index}", region=region, subnet_id=public.id, route_table_id=public_routes.id, opts=child
+            )
+            public_subnets.append(public)
+            if index == 0 or not args.single_nat_gateway:
+                address = aws.ec2.Eip(f"{name}-nat-{index}", region=region, domain="vpc", tags={**tags, "Name": f"{name}-nat-{index}"}, opts=child)
+                nat_gateways.append(aws.ec2.NatGateway(
+                    f"{name}-{index}", region=region, subnet_id=public.id, allocation_id=address.id,
+                    tags={**tags, "Name": f"{name}-{index}"}, opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                ))
+            routes = aws.ec2.RouteTable(
+                f"{name}-private-{index}", region=region, vpc_id=self.vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateways[-1].id}],
+                tags={**tags, "Name": f"{name}-private-{index}"}, opts=child,
+            )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{index}", region=region, vpc_id=self.vpc.id, cidr_block=private_cidr, availability_zone=zone,
+                tags={**tags, "Name": f"{name}-private-{index}", "kubernetes.io/role/internal-elb": "1"}, opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}", region=region, subnet_id=private.id, route_table_id=routes.id, opts=child
+            )
+            private_route_tables.append(routes)
+            private_subnets.append(private)
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3", region=region, vpc_id=self.vpc.id, service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway", route_table_ids=[t.id for t in private_route_tables],
+            tags={**tags, "Name": f"{name}-s3"}, opts=child,
+        )
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.register_outputs({
+            "vpcId": self.vpc.id,
+            "privateSubnetIds": self.private_subnet_ids,
+            "publicSubnetIds": self.public_subnet_ids,
+        })

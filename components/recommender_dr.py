@@ -1,0 +1,246 @@
+"""TwoRegionRecommender: the whole disaster-recovery deployment for one primary/standby pair."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
+from components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
+from components.serving import ModelServing, ModelServingArgs
+from components.storage import ModelBucketArgs, ReplicatedModelBucket
+from components.validation import (
+    FAILOVER_CONTROLS,
+    STANDBY_MODES,
+    choice_problems,
+    raise_if_problems,
+    region_pair_problems,
+)
+
+ROLES = ("primary", "standby")
+DEFAULT_VPC_CIDRS = {"primary": "10.0.0.0/16", "standby": "10.1.0.0/16"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoRegionRecommenderArgs:
+    """Arguments of `TwoRegionRecommender`; every field but the first seven has a default.
+
+    Attributes:
+        primary_region / standby_region: the region pair; must differ.
+        model_name / model_version: the pinned model (`models/<name>/<version>/`).
+        record_name: DNS name clients use.
+        zone_id / zone_name: existing hosted zone, or a zone to create (exactly one).
+        standby_mode: "warm" (default; GPU nodes and replicas running, RTO ~ DNS budget)
+            or "pilot-light" (standby GPU pool and Deployment at zero; scale up on failover).
+        failover_control: "health-check" (default, automatic) or "arc" (Route 53 ARC
+            routing controls steer the records; manual, survives control-plane outages).
+        health_check_interval / failure_threshold / ttl / checker_regions: see `DnsFailoverArgs`.
+        gpu_instance_types / gpu_os_family / gpu_capacity_type: GPU pool, both regions.
+        gpu_min_size / gpu_desired_size / gpu_max_size: GPU pool bounds of the primary and of
+            a warm standby. A pilot-light standby uses 0 / 0 / gpu_max_size.
+        min_replicas / max_replicas: serving HPA bounds (both regions). Defaults 1 / 4.
+        kubernetes_version / system_instance_type / system_node_count: see `GpuClusterArgs`.
+        vpc_cidrs: VPC block per role. Default 10.0.0.0/16 and 10.1.0.0/16 (distinct, so
+            the two VPCs can be peered later).
+        availability_zone_count / single_nat_gateway: see `NetworkArgs`.
+        subnet_ids: existing private subnets per role ("primary"/"standby"); a role given
+            here gets no new network. Default none.
+        serving_image / fetcher_image / gpus_per_pod / cpu / memory: see `ModelServingArgs`.
+        force_destroy_buckets: let `pulumi destroy` delete non-empty buckets. Default False.
+        tags: tags on every taggable resource. Default none.
+    """
+
+    primary_region: str
+    standby_region: str
+    model_name: str
+    model_version: int
+    record_name: str
+    zone_id: pulumi.Input[str] | None = None
+    zone_name: str | None = None
+    standby_mode: str = "warm"
+    failover_control: str = "health-check"
+    health_check_interval: int = 10
+    failure_threshold: int = 3
+    ttl: int = 30
+    checker_regions: Sequence[str] | None = None
+    gpu_instance_types: Sequence[str] = ("g5.xlarge",)
+    gpu_os_family: str = "al2023"
+    gpu_capacity_type: str = "ON_DEMAND"
+    gpu_min_size: int = 1
+    gpu_desired_size: int = 1
+    gpu_max_size: int = 2
+    min_replicas: int = 1
+    max_replicas: int = 4
+    kubernetes_version: str = "1.33"
+    system_instance_type: str = "m6i.large"
+    system_node_count: int = 2
+    vpc_cidrs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VPC_CIDRS))
+    availability_zone_count: int = 2
+    single_nat_gateway: bool = False
+    subnet_ids: Mapping[str, Sequence[pulumi.Input[str]]] | None = None
+    serving_image: str = "tensorflow/serving:2.19.0-gpu"
+    fetcher_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    gpus_per_pod: int = 1
+    cpu: str = "3"
+    memory: str = "12Gi"
+    force_destroy_buckets: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def region(self, role: str) -> str:
+        return self.primary_region if role == "primary" else self.standby_region
+
+    def gpu_scaling(self, role: str) -> dict[str, int]:
+        if role == "standby" and self.standby_mode == "pilot-light":
+            return {"minSize": 0, "desiredSize": 0, "maxSize": self.gpu_max_size}
+        return {"minSize": self.gpu_min_size, "desiredSize": self.gpu_desired_size, "maxSize": self.gpu_max_size}
+
+    def serving_replicas(self, role: str) -> int:
+        return 0 if role == "standby" and self.standby_mode == "pilot-light" else self.min_replicas
+
+
+class TwoRegionRecommender(pulumi.ComponentResource):
+    """Replicated buckets, a GPU cluster and TF Serving per region, and DNS failover.
+
+    Each region's serving path uses only its own bucket, key, cluster and load balancer,
+    so losing the primary region leaves the standby whole.
+    """
+
+    def __init__(self, name: str, args: TwoRegionRecommenderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_if_problems(
+            "TwoRegionRecommenderArgs",
+            region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
+            + choice_problems("standby_mode", args.standby_mode, STANDBY_MODES)
+            + choice_problems("failover_control", args.failover_control, FAILOVER_CONTROLS),
+        )
+        super().__init__("recsys-dr:components:TwoRegionRecommender", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"recsys-dr:deployment": name, **args.tags}
+
+        self.buckets = ReplicatedModelBucket(
+            f"{name}-models",
+            ModelBucketArgs(
+                primary_region=args.primary_region, standby_region=args.standby_region,
+                force_destroy=args.force_destroy_buckets, tags=tags,
+            ),
+            opts=child,
+        )
+        regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
+        self.clusters: dict[str, GpuCluster] = {}
+        self.serving: dict[str, ModelServing] = {}
+        for role in ROLES:
+            region = args.region(role)
+            scaling = args.gpu_scaling(role)
+            existing_subnets = (args.subnet_ids or {}).get(role)
+            cluster = GpuCluster(
+                f"{name}-{role}",
+                GpuClusterArgs(
+                    region=region,
+                    kubernetes_version=args.kubernetes_version,
+                    subnet_ids=existing_subnets,
+                    network=None if existing_subnets is not None else NetworkArgs(
+                        region=region, vpc_cidr=args.vpc_cidrs[role],
+                        availability_zone_count=args.availability_zone_count, single_nat_gateway=args.single_nat_gateway,
+                    ),
+                    system_instance_type=args.system_instance_type,
+                    system_node_count=args.system_node_count,
+                    gpu_instance_types=list(args.gpu_instance_types),
+                    gpu_os_family=args.gpu_os_family,
+                    gpu_capacity_type=args.gpu_capacity_type,
+                    gpu_min_size=scaling["minSize"],
+                    gpu_desired_size=scaling["desiredSize"],
+                    gpu_max_size=scaling["maxSize"],
+                    tags={**tags, "recsys-dr:role": role},
+                ),
+                opts=child,
+            )
+            bucket = regional_buckets[role]
+            self.clusters[role] = cluster
+            self.serving[role] = ModelServing(
+                f"{name}-{role}-serving",
+                ModelServingArgs(
+                    region=region,
+                    cluster_name=cluster.cluster.name,
+                    kubernetes_provider=cluster.provider,
+                    bucket_name=bucket.bucket.bucket,
+                    bucket_arn=bucket.bucket.arn,
+                    kms_key_arn=bucket.key.arn,
+                    model_name=args.model_name,
+                    model_version=args.model_version,
+                    replicas=args.serving_replicas(role),
+                    min_replicas=args.min_replicas,
+                    max_replicas=args.max_replicas,
+                    serving_image=args.serving_image,
+                    fetcher_image=args.fetcher_image,
+                    gpus_per_pod=args.gpus_per_pod,
+                    cpu=args.cpu,
+                    memory=args.memory,
+                    tags={**tags, "recsys-dr:role": role},
+                ),
+                # The model must be servable in-region before pods start fetching it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
+            )
+
+        self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
+        self.dns = DnsFailover(
+            f"{name}-dns",
+            DnsFailoverArgs(
+                record_name=args.record_name,
+                zone_id=args.zone_id,
+                zone_name=args.zone_name,
+                primary_endpoint=self.serving["primary"].endpoint,
+                standby_endpoint=self.serving["standby"].endpoint,
+                model_name=args.model_name,
+                health_check_interval=args.health_check_interval,
+                failure_threshold=args.failure_threshold,
+                ttl=args.ttl,
+                checker_regions=args.checker_regions,
+                routing_health_check_ids={role: check.id for role, check in self.arc.health_checks.items()} if self.arc else None,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.failover_budget = self.dns.budget
+        self.stack_outputs = self._stack_outputs(args, regional_buckets)
+        self.register_outputs(self.stack_outputs)
+
+    def _stack_outputs(self, args: TwoRegionRecommenderArgs, regional_buckets: dict) -> dict[str, pulumi.Input]:
+        """The documented stack-output document (README, "Stack outputs")."""
+        regions = {
+            role: {
+                "region": args.region(role),
+                "endpoint": self.serving[role].endpoint,
+                "bucket": regional_buckets[role].bucket.bucket,
+                "kmsKeyArn": regional_buckets[role].key.arn,
+                "clusterName": self.clusters[role].cluster.name,
+                "gpuNodeGroupName": self.clusters[role].gpu_node_group.node_group_name,
+                "healthCheckId": self.dns.health_checks[role].id,
+                "namespace": self.serving[role].namespace,
+                "deploymentName": self.serving[role].deployment_name,
+                "gpuScaling": args.gpu_scaling(role),
+            }
+            for role in ROLES
+        }
+        outputs: dict[str, pulumi.Input] = {
+            "model": {"name": args.model_name, "version": args.model_version},
+            "standbyMode": args.standby_mode,
+            "failoverControl": args.failover_control,
+            "failoverBudgetSeconds": self.failover_budget.total_seconds,
+            "dns": {
+                "zoneId": self.dns.zone_id,
+                "recordName": args.record_name,
+                "ttl": args.ttl,
+                "healthCheckIntervalSeconds": args.health_check_interval,
+                "failureThreshold": args.failure_threshold,
+            },
+            "regions": regions,
+        }
+        if self.arc is not None:
+            outputs["arc"] = {
+                "clusterArn": self.arc.cluster.arn,
+                "clusterEndpoints": self.arc.cluster_endpoints,
+                "controlPanelArn": self.arc.control_panel.arn,
+                "routingControls": {role: control.arn for role, control in self.arc.routing_controls.items()},
+            }
+        return outputs

@@ -1,0 +1,236 @@
+"""Kubernetes objects of TF Serving, as plain dicts (tested without the Pulumi runtime).
+
+The pod runs two steps: an init container copies the pinned model version from the
+region's bucket and verifies every file against `manifest.json`; only when it exits 0
+does TF Serving start. A failed verification leaves the pod un-ready, and with
+`maxUnavailable: 0` the old pods keep serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
+
+REST_PORT = 8501
+GRPC_PORT = 8500
+SERVICE_HTTP_PORT = 80
+MODELS_MOUNT = "/models"
+SCRIPT_MOUNT = "/opt/recsys"
+SCRIPT_NAME = "fetch_and_verify.sh"
+UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingSpec:
+    """What to serve and how, in one region (all plain values).
+
+    Attributes:
+        model_name: TF Serving model name (also the bucket prefix `models/<name>/`).
+        model_version: pinned integer version.
+        bucket: name of the regional model bucket.
+        region: the bucket's region (the init container talks only to it).
+        replicas: Deployment replicas; 0 keeps a pilot-light region scaled down.
+        min_replicas / max_replicas: HorizontalPodAutoscaler bounds.
+        target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
+        serving_image: TF Serving GPU image. Default "tensorflow/serving:2.19.0-gpu".
+        fetcher_image: image with the AWS CLI v2 and sha256sum for the init container.
+        gpus_per_pod: `nvidia.com/gpu` limit. Default 1.
+        cpu / memory: requests and limits of the serving container.
+        script_checksum: sha256 of the init script; a change rolls the pods.
+    """
+
+    model_name: str
+    model_version: int
+    bucket: str
+    region: str
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int = 60
+    serving_image: str = "tensorflow/serving:2.19.0-gpu"
+    fetcher_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    gpus_per_pod: int = 1
+    cpu: str = "3"
+    memory: str = "12Gi"
+    script_checksum: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": self.model_name}
+
+
+def script_checksum(script: str) -> str:
+    return hashlib.sha256(script.encode()).hexdigest()
+
+
+def _restricted_security_context(*, read_only_root: bool = True) -> dict:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "runAsNonRoot": True,
+        "runAsUser": UNPRIVILEGED_UID,
+        "runAsGroup": UNPRIVILEGED_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def model_status_path(model_name: str) -> str:
+    return f"/v1/models/{model_name}"
+
+
+def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_map: str) -> dict:
+    """The Deployment `spec` of TF Serving with its verifying init container."""
+    labels = {**spec.selector, **spec.labels}
+    model_dir = f"{MODELS_MOUNT}/{spec.model_name}"
+    status_probe = {"httpGet": {"path": model_status_path(spec.model_name), "port": "http"}}
+    return {
+        "replicas": spec.replicas,
+        "selector": {"matchLabels": spec.selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "minReadySeconds": 10,
+        "revisionHistoryLimit": 5,
+        "template": {
+            "metadata": {
+                "labels": labels,
+                "annotations": {
+                    "recsys-dr/model-version": str(spec.model_version),
+                    "recsys-dr/fetch-script-sha256": spec.script_checksum,
+                },
+            },
+            "spec": {
+                "serviceAccountName": service_account,
+                "automountServiceAccountToken": True,  # Pod Identity hands credentials through the token.
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": UNPRIVILEGED_UID,
+                    "fsGroup": UNPRIVILEGED_UID,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "nodeSelector": dict(GPU_POOL_LABEL),
+                "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        # ScheduleAnyway: a one-node pilot-light pool must still schedule.
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": spec.selector},
+                    },
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": spec.selector},
+                    },
+                ],
+                "terminationGracePeriodSeconds": 30,
+                "initContainers": [{
+                    "name": "fetch-and-verify-model",
+                    "image": spec.fetcher_image,
+                    "command": ["sh", f"{SCRIPT_MOUNT}/{SCRIPT_NAME}"],
+                    "env": [
+                        {"name": "MODEL_BUCKET", "value": spec.bucket},
+                        {"name": "MODEL_PREFIX", "value": "models"},
+                        {"name": "MODEL_NAME", "value": spec.model_name},
+                        {"name": "MODEL_VERSION", "value": str(spec.model_version)},
+                        {"name": "TARGET_DIR", "value": model_dir},
+                        {"name": "AWS_REGION", "value": spec.region},
+                        {"name": "AWS_DEFAULT_REGION", "value": spec.region},
+                        {"name": "HOME", "value": "/tmp"},
+                    ],
+                    "resources": {
+                        "requests": {"cpu": "500m", "memory": "512Mi"},
+                        "limits": {"cpu": "1", "memory": "1Gi"},
+                    },
+                    "securityContext": _restricted_security_context(),
+                    "volumeMounts": [
+                        {"name": "models", "mountPath": MODELS_MOUNT},
+                        {"name": "fetch-script", "mountPath": SCRIPT_MOUNT, "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }],
+                "containers": [{
+                    "name": "tf-serving",
+                    "image": spec.serving_image,
+                    # Bypass the image's entrypoint script, which adds its own --model_name/--port flags.
+                    "command": ["tensorflow_model_server"],
+                    "args": [
+                        f"--model_name={spec.model_name}",
+                        f"--model_base_path={model_dir}",
+                        f"--port={GRPC_PORT}",
+                        f"--rest_api_port={REST_PORT}",
+                        # The init container already verified this exact version; never poll for others.
+                        "--file_system_poll_wait_seconds=0",
+                    ],
+                    "ports": [
+                        {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+                        {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
+                    ],
+                    "resources": {
+                        "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
+                        "limits": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
+                    },
+                    # Loading plus warm-up can take minutes on a cold GPU node.
+                    "startupProbe": {**status_probe, "periodSeconds": 5, "failureThreshold": 120},
+                    "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
+                    "livenessProbe": {"tcpSocket": {"port": "grpc"}, "periodSeconds": 10, "failureThreshold": 6},
+                    "securityContext": _restricted_security_context(),
+                    "volumeMounts": [
+                        {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }],
+                "volumes": [
+                    {"name": "models", "emptyDir": {}},
+                    {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                    {"name": "fetch-script", "configMap": {"name": script_config_map, "defaultMode": 0o555}},
+                ],
+            },
+        },
+    }
+
+
+def service_spec(spec: ServingSpec) -> dict:
+    """An internet-facing NLB in front of REST (80 -> 8501) and gRPC (8500)."""
+    return {
+        "type": "LoadBalancer",
+        "selector": spec.selector,
+        "externalTrafficPolicy": "Cluster",
+        "ports": [
+            {"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+            {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+        ],
+    }
+
+
+SERVICE_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+}
+
+
+def hpa_spec(spec: ServingSpec, *, deployment_name: str) -> dict:
+    """Scale on CPU (metrics-server); GPU-utilisation scaling needs DCGM + an adapter."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name},
+        "minReplicas": spec.min_replicas,
+        "maxReplicas": spec.max_replicas,
+        "metrics": [{
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": spec.target_cpu_utilization}},
+        }],
+        "behavior": {
+            # New GPU pods are slow to become ready: scale up promptly, down cautiously.
+            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
+            "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
+        },
+    }
+
+
+def pdb_spec(spec: ServingSpec) -> dict:
+    """Voluntary disruptions (node drains, upgrades) take one pod at a time."""
+    return {"maxUnavailable": 1, "selector": {"matchLabels": spec.selector}}

@@ -1,0 +1,190 @@
+"""ModelServing: TF Serving on the GPU pool of one regional cluster, fed from that region's bucket."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.iam import pod_identity_trust_policy
+from components.serving import manifests
+from components.serving.policies import model_reader_policy
+from components.validation import model_problems, raise_if_problems, region_problems
+
+FETCH_SCRIPT = Path(__file__).with_name(manifests.SCRIPT_NAME)
+
+
+def kubernetes_name(model_name: str) -> str:
+    """A DNS-1123 name derived from a TF Serving model name ("Recs_v2.ctr" -> "recs-v2-ctr")."""
+    return re.sub(r"[^a-z0-9-]+", "-", model_name.lower()).strip("-")[:40] or "model"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelServingArgs:
+    """Arguments of `ModelServing`.
+
+    Attributes:
+        region: region of the cluster, bucket and key; the pods touch nothing elsewhere.
+        cluster_name: EKS cluster for the Pod Identity association.
+        kubernetes_provider: provider bound to that cluster.
+        bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
+        model_name / model_version: what to serve (`models/<name>/<version>/` in the bucket).
+        replicas: Deployment replicas at creation; 0 for a pilot-light region.
+        min_replicas / max_replicas: HPA bounds. Defaults 1 / 4.
+        namespace: Kubernetes namespace. Default "recsys".
+        serving_image / fetcher_image / gpus_per_pod / cpu / memory / target_cpu_utilization:
+            see `manifests.ServingSpec`.
+        tags: tags on the IAM role and association. Default none.
+    """
+
+    region: str
+    cluster_name: pulumi.Input[str]
+    kubernetes_provider: k8s.Provider
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    model_name: str
+    model_version: int
+    replicas: int = 1
+    min_replicas: int = 1
+    max_replicas: int = 4
+    namespace: str = "recsys"
+    serving_image: str = "tensorflow/serving:2.19.0-gpu"
+    fetcher_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    gpus_per_pod: int = 1
+    cpu: str = "3"
+    memory: str = "12Gi"
+    target_cpu_utilization: int = 60
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def model_serving_problems(args: ModelServingArgs) -> list[str]:
+    problems = region_problems("region", args.region) + model_problems("model", args.model_name, args.model_version)
+    if args.min_replicas < 1:
+        problems.append(f"`min_replicas` must be >= 1 (an HPA cannot scale from zero). Received: {args.min_replicas}")
+    if args.max_replicas < args.min_replicas:
+        problems.append(
+            f"`min_replicas` must be <= `max_replicas`. Received: min_replicas={args.min_replicas}, max_replicas={args.max_replicas}"
+        )
+    if args.replicas != 0 and not args.min_replicas <= args.replicas <= args.max_replicas:
+        problems.append(
+            f"`replicas` must be 0 (pilot light) or between min_replicas and max_replicas. "
+            f"Received: replicas={args.replicas}, min_replicas={args.min_replicas}, max_replicas={args.max_replicas}"
+        )
+    if args.gpus_per_pod < 1:
+        problems.append(f"`gpus_per_pod` must be >= 1. Received: {args.gpus_per_pod}")
+    return problems
+
+
+class ModelServing(pulumi.ComponentResource):
+    """Namespace, Pod Identity role, verifying init container, TF Serving Deployment, NLB
+    Service, HorizontalPodAutoscaler and PodDisruptionBudget in one region."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    endpoint: pulumi.Output[str]
+    role: aws.iam.Role
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_if_problems("ModelServingArgs", model_serving_problems(args))
+        super().__init__("recsys-dr:components:ModelServing", name, None, opts)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        workload = kubernetes_name(args.model_name)
+        deployment_name = f"{workload}-tf-serving"
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata={
+                "name": args.namespace,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"},
+            },
+            opts=in_cluster,
+        )
+        namespace_name = namespace.metadata.name
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata={"name": deployment_name, "namespace": namespace_name}, opts=in_cluster
+        )
+
+        self.role = aws.iam.Role(
+            f"{name}-model-reader",
+            assume_role_policy=json.dumps(pod_identity_trust_policy()),
+            description=f"TF Serving in {args.region}: read models/{args.model_name}/ from the regional bucket",
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-model-reader",
+            role=self.role.id,
+            policy=pulumi.Output.all(args.bucket_arn, args.kms_key_arn).apply(
+                lambda arns: json.dumps(model_reader_policy(
+                    bucket_arn=arns[0], key_arn=arns[1], model_name=args.model_name, region=args.region
+                ))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-model-reader",
+            region=args.region,
+            cluster_name=args.cluster_name,
+            namespace=namespace_name,
+            service_account=service_account.metadata.name,
+            role_arn=self.role.arn,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        script = FETCH_SCRIPT.read_text()
+        script_map = k8s.core.v1.ConfigMap(
+            f"{name}-fetch-script",
+            metadata={"name": f"{workload}-fetch-script", "namespace": namespace_name},
+            data={manifests.SCRIPT_NAME: script},
+            opts=in_cluster,
+        )
+        spec = pulumi.Output.from_input(args.bucket_name).apply(lambda bucket: manifests.ServingSpec(
+            model_name=args.model_name, model_version=args.model_version, bucket=bucket, region=args.region,
+            replicas=args.replicas, min_replicas=args.min_replicas, max_replicas=args.max_replicas,
+            target_cpu_utilization=args.target_cpu_utilization, serving_image=args.serving_image,
+            fetcher_image=args.fetcher_image, gpus_per_pod=args.gpus_per_pod, cpu=args.cpu, memory=args.memory,
+            script_checksum=manifests.script_checksum(script),
+        ))
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": deployment_name, "namespace": namespace_name, "labels": {"app.kubernetes.io/part-of": "recsys-dr"}},
+            spec=pulumi.Output.all(spec, service_account.metadata.name, script_map.metadata.name).apply(
+                lambda values: manifests.deployment_spec(values[0], service_account=values[1], script_config_map=values[2])
+            ),
+            # Credentials must exist before the init container first asks for them.
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[association])),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": deployment_name, "namespace": namespace_name, "annotations": dict(manifests.SERVICE_ANNOTATIONS)},
+            spec=spec.apply(manifests.service_spec),
+            opts=in_cluster,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata={"name": deployment_name, "namespace": namespace_name},
+            spec=spec.apply(lambda s: manifests.hpa_spec(s, deployment_name=deployment_name)),
+            opts=in_cluster,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": deployment_name, "namespace": namespace_name},
+            spec=spec.apply(manifests.pdb_spec),
+            opts=in_cluster,
+        )
+        self.namespace = namespace_name
+        self.deployment_name = self.deployment.metadata.name
+        self.endpoint = self.service.status.apply(lambda status: status.load_balancer.ingress[0].hostname)
+        self.register_outputs({
+            "endpoint": self.endpoint,
+            "namespace": self.namespace,
+            "deploymentName": self.deployment_name,
+            "roleArn": self.role.arn,
+        })

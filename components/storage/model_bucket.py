@@ -1,0 +1,192 @@
+"""ReplicatedModelBucket: a KMS-encrypted model bucket per region, replicated primary -> standby."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import service_trust_policy
+from components.storage import defaults
+from components.storage.policies import replication_role_policy, replication_rule, tls_only_bucket_policy
+from components.validation import raise_if_problems, region_pair_problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelBucketArgs:
+    """Arguments of `ReplicatedModelBucket`.
+
+    Regions are plain strings, not Inputs: they decide which resources exist where.
+
+    Attributes:
+        primary_region: region that receives publishes (source of replication).
+        standby_region: region that receives replicas; must differ from primary_region.
+        model_prefix: key prefix that is replicated and served. Default "models/".
+        noncurrent_version_days: days before an overwritten or deleted object version is
+            expired. Default 30.
+        force_destroy: let `pulumi destroy` delete non-empty buckets. Default False
+            (production buckets should survive a mistaken destroy).
+        tags: tags added to every taggable resource. Default none.
+    """
+
+    primary_region: str
+    standby_region: str
+    model_prefix: str = defaults.MODEL_PREFIX
+    noncurrent_version_days: pulumi.Input[int] = defaults.NONCURRENT_VERSION_DAYS
+    force_destroy: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegionalBucket:
+    """The bucket and key of one region."""
+
+    region: str
+    bucket: aws.s3.Bucket
+    key: aws.kms.Key
+    versioning: aws.s3.BucketVersioning
+
+
+class ReplicatedModelBucket(pulumi.ComponentResource):
+    """Model artifact buckets in two regions with Replication Time Control between them.
+
+    Each region gets its own KMS key (so the standby never depends on the primary's KMS),
+    versioning, SSE-KMS with bucket keys, blocked public access, a TLS-only policy and a
+    lifecycle rule for noncurrent versions. Objects under `model_prefix` replicate from
+    the primary to the standby within the 15-minute RTC SLA, re-encrypted with the
+    standby key. Delete markers are not replicated (see `defaults.DELETE_MARKER_REPLICATION`).
+    """
+
+    primary: RegionalBucket
+    standby: RegionalBucket
+    replication_role: aws.iam.Role
+    replication: aws.s3.BucketReplicationConfig
+
+    def __init__(self, name: str, args: ModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_if_problems(
+            "ModelBucketArgs",
+            region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region),
+        )
+        super().__init__("recsys-dr:components:ReplicatedModelBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"recsys-dr:component": name, **args.tags}
+
+        self.primary = self._regional_bucket(f"{name}-primary", args.primary_region, args, tags)
+        self.standby = self._regional_bucket(f"{name}-standby", args.standby_region, args, tags)
+
+        self.replication_role = aws.iam.Role(
+            f"{name}-replication",
+            assume_role_policy=json.dumps(service_trust_policy("s3.amazonaws.com")),
+            description="S3 replication of model artifacts to the standby region",
+            tags=tags,
+            opts=child,
+        )
+        policy = pulumi.Output.all(
+            self.primary.bucket.arn, self.standby.bucket.arn, self.primary.key.arn, self.standby.key.arn
+        ).apply(
+            lambda arns: json.dumps(
+                replication_role_policy(
+                    source_bucket_arn=arns[0],
+                    destination_bucket_arn=arns[1],
+                    source_key_arn=arns[2],
+                    destination_key_arn=arns[3],
+                    source_region=args.primary_region,
+                    destination_region=args.standby_region,
+                    prefix=args.model_prefix,
+                )
+            )
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-replication", role=self.replication_role.id, policy=policy, opts=child
+        )
+        rule = pulumi.Output.all(self.standby.bucket.arn, self.standby.key.arn).apply(
+            lambda arns: replication_rule(
+                destination_bucket_arn=arns[0],
+                destination_key_arn=arns[1],
+                rule_id=defaults.REPLICATION_RULE_ID,
+                prefix=args.model_prefix,
+                minutes=defaults.REPLICATION_TIME_MINUTES,
+                delete_markers=defaults.DELETE_MARKER_REPLICATION,
+            )
+        )
+        self.replication = aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            region=args.primary_region,
+            bucket=self.primary.bucket.id,
+            role=self.replication_role.arn,
+            rules=[rule],
+            # S3 rejects replication until versioning is on at both ends.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.primary.versioning, self.standby.versioning, role_policy]
+            ),
+        )
+
+        self.register_outputs({
+            "primaryBucket": self.primary.bucket.bucket,
+            "primaryBucketArn": self.primary.bucket.arn,
+            "primaryKeyArn": self.primary.key.arn,
+            "standbyBucket": self.standby.bucket.bucket,
+            "standbyBucketArn": self.standby.bucket.arn,
+            "standbyKeyArn": self.standby.key.arn,
+            "replicationRoleArn": self.replication_role.arn,
+        })
+
+    def _regional_bucket(self, name: str, region: str, args: ModelBucketArgs, tags: Mapping[str, str]) -> RegionalBucket:
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.kms.Key(
+            f"{name}-key",
+            region=region,
+            description=f"Model artifacts in {region}",
+            enable_key_rotation=True,
+            deletion_window_in_days=defaults.KMS_DELETION_WINDOW_DAYS,
+            tags=dict(tags),
+            opts=child,
+        )
+        bucket = aws.s3.Bucket(
+            name, region=region, force_destroy=args.force_destroy, tags=dict(tags), opts=child
+        )
+        aws.s3.BucketOwnershipControls(
+            name, region=region, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            name, region=region, bucket=bucket.id, **defaults.PUBLIC_ACCESS_BLOCK, opts=child
+        )
+        versioning = aws.s3.BucketVersioning(
+            name, region=region, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            region=region,
+            bucket=bucket.id,
+            rules=[{
+                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                # Bucket keys cut KMS requests (and cost) for the many small SavedModel files.
+                "bucket_key_enabled": True,
+            }],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            name,
+            region=region,
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
+            # The account-level block must settle first or S3 refuses the policy call.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            name,
+            region=region,
+            bucket=bucket.id,
+            rules=[{
+                "id": "expire-noncurrent-versions",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_days},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": defaults.ABORT_INCOMPLETE_MULTIPART_DAYS},
+            }],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        return RegionalBucket(region=region, bucket=bucket, key=key, versioning=versioning)
