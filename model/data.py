@@ -189,15 +189,16 @@ def _timestamps(col: pd.Series, source: str) -> pd.Series:
     num = pd.to_numeric(col, errors="coerce")
     if num.notna().all():
         return num.astype("int64")
-    parsed = pd.to_datetime(col, errors="coerce", utc=True)
-    bad = parsed.isna()
+    parsed = pd.to_datetime(col.where(num.isna()), errors="coerce", utc=True, format="ISO8601")
+    bad = num.isna() & parsed.isna()
     if bad.any():
         first = int(bad.to_numpy().nonzero()[0][0])
         raise DataError(
             f"interactions {source}: timestamp {col.iloc[first]!r} at data row {first + 1} "
             "is neither epoch seconds nor an ISO-8601 date"
         )
-    return (parsed.astype("int64") // 1_000_000_000).astype("int64")
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return num.fillna(seconds).astype("int64")
 
 
 def normalise_catalog(df: pd.DataFrame, source: str, report: DataReport) -> pd.DataFrame:

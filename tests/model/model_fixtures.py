@@ -1,0 +1,67 @@
+"""Shared tiny data / model / export for the tests/model suite, built once per process.
+
+Plain cached functions rather than a conftest fixture so that several test modules reuse
+the same trained model (a session fixture defined in one module cannot be shared without
+a conftest, and tests/model/conftest.py is not ours alone).
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+from model.data import fingerprint
+from model.network import NetworkConfig
+from model.split import leave_last_out
+from model.synthetic import SyntheticConfig, generate
+
+HISTORY = 8
+KEY = "test-pseudonym-key"
+SYNTH = SyntheticConfig(num_users=240, num_categories=6, items_per_category=15, seed=3)
+
+
+def train_config(**overrides):
+    from model.train import TrainConfig
+
+    base = dict(network=NetworkConfig(embedding_dim=32, hidden_units=(64,)), history_length=HISTORY,
+                query_length=6, epochs=3, batch_size=128, learning_rate=3e-3, seed=7)
+    return TrainConfig(**(base | overrides))
+
+
+@functools.lru_cache(maxsize=None)
+def dataset():
+    return generate(SYNTH, pseudonym_key=KEY)
+
+
+@functools.lru_cache(maxsize=None)
+def split():
+    return leave_last_out(dataset(), HISTORY)
+
+
+@functools.lru_cache(maxsize=None)
+def trained():
+    from model.train import train
+
+    return train(split(), dataset().item_ids, train_config(), show_progress=False)
+
+
+@functools.lru_cache(maxsize=None)
+def metrics():
+    from model.evaluate import evaluate_all
+
+    return evaluate_all(trained().logits, split(), dataset().item_ids)
+
+
+@functools.lru_cache(maxsize=None)
+def exported() -> Path:
+    """Version dir of a real export of :func:`trained` (top_k=5), in a process-wide temp dir."""
+    from model.export import export_version
+
+    out = Path(tempfile.mkdtemp(prefix="model-export-test-"))
+    atexit.register(shutil.rmtree, out, True)
+    return export_version(trained(), out, model_name="recommender", version=1, top_k=5, metrics=metrics(),
+                          data_fingerprint=fingerprint(dataset(), history_length=HISTORY),
+                          warmup_examples=split().test)

@@ -1,0 +1,118 @@
+"""Export -> reload -> serving signature with raw strings; warmup file; manifest of a real export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+import model_fixtures as fx
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def version_dir():
+    return fx.exported()
+
+
+@pytest.fixture(scope="module")
+def serving(version_dir):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+
+
+def call(serving, queries, histories):
+    import tensorflow as tf
+
+    out = serving(query=tf.constant(queries), history=tf.constant(histories))
+    return out["item_ids"].numpy().astype(str), out["scores"].numpy()
+
+
+def test_layout_is_model_name_slash_version(version_dir):
+    assert version_dir.name == "1" and version_dir.parent.name == "recommender"
+    for rel in ("saved_model.pb", "variables/variables.index", "assets.extra/tf_serving_warmup_requests", "manifest.json"):
+        assert (version_dir / rel).is_file(), rel
+    assert not [p for p in version_dir.parent.iterdir() if p.name.startswith(".staging")]
+
+
+def test_signature_spec(serving):
+    ins = serving.structured_input_signature[1]
+    assert ins["query"].dtype.name == "string" and ins["query"].shape.as_list() == [None]
+    assert ins["history"].dtype.name == "string" and ins["history"].shape.as_list() == [None, fx.HISTORY]
+    outs = serving.structured_outputs
+    assert outs["item_ids"].shape.as_list() == [None, 5] and outs["item_ids"].dtype.name == "string"
+    assert outs["scores"].shape.as_list() == [None, 5] and outs["scores"].dtype.name == "float32"
+
+
+def test_batch_round_trip_matches_the_keras_model(serving):
+    test = fx.split().test
+    q, h = test.query[:16].astype(str), test.history[:16].astype(str)
+    ids, scores = call(serving, q, h)
+    assert ids.shape == (16, 5) and scores.shape == (16, 5)
+    logits = fx.trained().logits(test.query[:16], test.history[:16])
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    items = np.array(fx.dataset().item_ids)
+    expected = items[np.argsort(-probs, axis=1, kind="stable")[:, :5]]
+    assert (ids[:, 0] == expected[:, 0]).all()
+    np.testing.assert_allclose(scores, -np.sort(-probs, axis=1)[:, :5], rtol=1e-4, atol=1e-6)
+    assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_empty_history_and_unknown_ids_are_served(serving):
+    empty = [""] * fx.HISTORY
+    unknown = [""] * (fx.HISTORY - 2) + ["no-such-item", "also-unknown"]
+    ids, scores = call(serving, ["", "shoes"], [empty, unknown])
+    assert set(ids.ravel()) <= set(fx.dataset().item_ids)
+    assert np.isfinite(scores).all() and (scores > 0).all()
+    # unknown ids are ignored: same answer as an empty history
+    ids2, scores2 = call(serving, ["shoes"], [empty])
+    assert ids2[0].tolist() == ids[1].tolist()
+    np.testing.assert_allclose(scores2[0], scores[1], rtol=1e-5)
+
+
+def test_warmup_records_parse_and_are_accepted(version_dir, serving):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    raw = list(tf.data.TFRecordDataset(str(version_dir / "assets.extra/tf_serving_warmup_requests")).as_numpy_iterator())
+    assert len(raw) >= 3
+    for record in raw:
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+        req = log.predict_log.request
+        assert req.model_spec.name == "recommender" and req.model_spec.signature_name == "serving_default"
+        inputs = {k: tf.make_ndarray(v) for k, v in req.inputs.items()}
+        assert set(inputs) == {"query", "history"}
+        out = serving(query=tf.constant(inputs["query"]), history=tf.constant(inputs["history"]))
+        assert out["item_ids"].shape[0] == inputs["query"].shape[0]
+
+
+def test_manifest_checksums_match_the_files(version_dir):
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    on_disk = sorted(p.relative_to(version_dir).as_posix() for p in version_dir.rglob("*")
+                     if p.is_file() and p.name != "manifest.json")
+    assert [f["path"] for f in manifest["files"]] == on_disk
+    for f in manifest["files"]:
+        data = (version_dir / f["path"]).read_bytes()
+        assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["size"] == len(data)
+    assert manifest["version"] == 1 and manifest["model_name"] == "recommender"
+    assert manifest["data_fingerprint"].startswith("sha256:")
+    assert manifest["signature"]["serving_default"]["inputs"]["history"] == {"dtype": "string", "shape": [-1, fx.HISTORY]}
+    assert manifest["metrics"]["model"]["ndcg@10"] == pytest.approx(fx.metrics()["model"]["ndcg@10"])
+    import tensorflow as tf
+
+    assert manifest["tensorflow_version"] == tf.__version__
+
+
+def test_versions_are_immutable_and_numbered(version_dir):
+    from model.export import export_version, next_version
+
+    assert next_version(version_dir.parent) == 2
+    with pytest.raises(FileExistsError, match="already exists; versions are immutable"):
+        export_version(fx.trained(), version_dir.parent.parent, version=1, data_fingerprint="sha256:x")
+    with pytest.raises(ValueError, match="`model_name` must match"):
+        export_version(fx.trained(), version_dir.parent.parent, model_name="../evil", data_fingerprint="sha256:x")
