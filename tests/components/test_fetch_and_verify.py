@@ -1,0 +1,266 @@
+"""components/serving/fetch_and_verify.sh, run for real with `sh` + the aws CLI against moto_server.
+
+The init container must install a version only when every file matches the manifest,
+and leave nothing behind in TARGET_DIR otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from model.manifest import MANIFEST_NAME, write_manifest
+from model.publish import publish
+
+pytestmark = pytest.mark.slow  # starts a server and runs the aws CLI (a few seconds)
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "components" / "serving" / "fetch_and_verify.sh"
+VENV_BIN = Path(sys.executable).parent
+REGION = "us-east-1"
+MODEL = "recommender"
+FILES = {
+    "saved_model.pb": b"saved-model-graph" * 40,
+    "variables/variables.index": b"variables-index",
+    "variables/variables.data-00000-of-00001": bytes(range(256)) * 64,
+    "assets.extra/tf_serving_warmup_requests": b"warmup-requests",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto_server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {url}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def s3(endpoint):
+    return boto3.client(
+        "s3", region_name=REGION, endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def bucket(s3) -> str:
+    name = f"models-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def make_version(root: Path, version: int = 3, files: dict[str, bytes] = FILES) -> Path:
+    version_dir = root / MODEL / str(version)
+    for rel, data in files.items():
+        (version_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (version_dir / rel).write_bytes(data)
+    write_manifest(version_dir, model_name=MODEL, version=version,
+                   metadata={"data_fingerprint": "sha256:" + "0" * 64, "metrics": {"recall@10": 0.1}})
+    return version_dir
+
+
+@pytest.fixture
+def published(tmp_path, s3, bucket) -> str:
+    publish(make_version(tmp_path / "artifacts"), bucket, s3_client=s3, show_progress=False)
+    return bucket
+
+
+def run_script(endpoint: str, bucket: str, target: Path, **overrides: str) -> subprocess.CompletedProcess:
+    home = target.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "AWS_CONFIG_FILE": str(home / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "MODEL_BUCKET": bucket,
+        "MODEL_NAME": MODEL,
+        "MODEL_VERSION": "3",
+        "TARGET_DIR": str(target),
+    }
+    env.update(overrides)
+    env = {k: v for k, v in env.items() if v is not None and v != "<unset>"}
+    return subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def target(tmp_path) -> Path:
+    path = tmp_path / "models" / MODEL
+    path.mkdir(parents=True)
+    return path
+
+
+def assert_failed_clean(result: subprocess.CompletedProcess, target: Path, *needles: str) -> None:
+    assert result.returncode != 0, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+    assert "was NOT installed" in result.stderr
+    assert list(target.iterdir()) == []  # no version dir, no staging leftovers
+
+
+def test_complete_version_is_installed_and_verified(endpoint, published, target) -> None:
+    result = run_script(endpoint, published, target)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["3"]
+    installed = {
+        p.relative_to(target / "3").as_posix(): p.read_bytes()
+        for p in (target / "3").rglob("*") if p.is_file()
+    }
+    assert installed.pop(MANIFEST_NAME)
+    assert installed == FILES
+    assert "installed and verified 4 files" in result.stderr
+    assert result.stdout == ""  # logs go to stderr
+
+
+def test_corrupted_file_fails_and_leaves_nothing(endpoint, s3, published, target) -> None:
+    key = f"models/{MODEL}/3/variables/variables.index"
+    s3.put_object(Bucket=published, Key=key, Body=b"X" * len(FILES["variables/variables.index"]))
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, "SHA256 MISMATCH: variables/variables.index",
+                        hashlib.sha256(FILES["variables/variables.index"]).hexdigest())
+
+
+def test_truncated_file_fails_on_size(endpoint, s3, published, target) -> None:
+    s3.put_object(Bucket=published, Key=f"models/{MODEL}/3/saved_model.pb", Body=b"short")
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, "SIZE MISMATCH: saved_model.pb is 5 bytes")
+
+
+def test_missing_file_fails_and_leaves_nothing(endpoint, s3, published, target) -> None:
+    s3.delete_object(Bucket=published, Key=f"models/{MODEL}/3/assets.extra/tf_serving_warmup_requests")
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, "MISSING: assets.extra/tf_serving_warmup_requests")
+
+
+def test_missing_manifest_fails_and_leaves_nothing(endpoint, s3, published, target) -> None:
+    s3.delete_object(Bucket=published, Key=f"models/{MODEL}/3/{MANIFEST_NAME}")
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, "manifest.json not found")
+
+
+def test_unpublished_version_fails(endpoint, published, target) -> None:
+    result = run_script(endpoint, published, target, MODEL_VERSION="4")
+    assert_failed_clean(result, target, "manifest.json not found", f"s3://{published}/models/{MODEL}/4/")
+
+
+def _replace_manifest(s3, bucket: str, text: str) -> None:
+    s3.put_object(Bucket=bucket, Key=f"models/{MODEL}/3/{MANIFEST_NAME}", Body=text.encode())
+
+
+def test_unsafe_path_in_manifest_is_rejected(endpoint, s3, published, target) -> None:
+    manifest = json.loads(s3.get_object(Bucket=published, Key=f"models/{MODEL}/3/{MANIFEST_NAME}")["Body"].read())
+    manifest["files"][0]["path"] = "../../escape"
+    _replace_manifest(s3, published, json.dumps(manifest, indent=2, sort_keys=True))
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, 'unsafe path "../../escape"')
+    assert not (target.parent / "escape").exists()
+
+
+def test_unparseable_layout_fails_instead_of_passing(endpoint, s3, published, target) -> None:
+    manifest = json.loads(s3.get_object(Bucket=published, Key=f"models/{MODEL}/3/{MANIFEST_NAME}")["Body"].read())
+    # One entry on a single line: the parser sees fewer entries than "sha256" keys.
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    first = json.dumps(manifest["files"][0], sort_keys=True)
+    lines = text.split("\n")
+    start = lines.index("  \"files\": [")
+    lines[start + 1:start + 6] = ["    " + first + ","]
+    _replace_manifest(s3, published, "\n".join(lines))
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, 'parsed 3 file entries but found 4 "sha256" keys')
+
+
+def test_manifest_for_another_version_is_rejected(endpoint, s3, published, target) -> None:
+    manifest = json.loads(s3.get_object(Bucket=published, Key=f"models/{MODEL}/3/{MANIFEST_NAME}")["Body"].read())
+    manifest["version"] = 2
+    _replace_manifest(s3, published, json.dumps(manifest, indent=2, sort_keys=True))
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, "version is '2', expected '3'")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"MODEL_BUCKET": "<unset>", "TARGET_DIR": "<unset>"}, "missing required environment variable(s): MODEL_BUCKET TARGET_DIR"),
+        ({"MODEL_VERSION": "3a"}, "MODEL_VERSION='3a' must be a positive integer"),
+        ({"MODEL_NAME": "../x"}, "MODEL_NAME='../x' must match"),
+        ({"TARGET_DIR": "relative/dir"}, "TARGET_DIR must be an absolute path"),
+    ],
+)
+def test_bad_environment_fails_before_any_download(endpoint, published, target, overrides, message) -> None:
+    result = run_script(endpoint, published, target, **overrides)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert list(target.iterdir()) == []
+
+
+def test_unlisted_objects_are_not_installed(endpoint, s3, published, target) -> None:
+    s3.put_object(Bucket=published, Key=f"models/{MODEL}/3/stray/notes.txt", Body=b"unverified")
+    result = run_script(endpoint, published, target)
+    assert result.returncode == 0, result.stderr
+    assert not (target / "3" / "stray").exists()
+
+
+def test_restart_reuses_verified_install_and_replaces_corrupt_one(endpoint, published, target) -> None:
+    assert run_script(endpoint, published, target).returncode == 0
+    again = run_script(endpoint, published, target)
+    assert again.returncode == 0, again.stderr
+    assert "already holds this verified version; reusing it" in again.stderr
+
+    (target / "3" / "saved_model.pb").write_bytes(b"bit rot")
+    fixed = run_script(endpoint, published, target)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "does not verify against the manifest; replacing it" in fixed.stderr
+    assert (target / "3" / "saved_model.pb").read_bytes() == FILES["saved_model.pb"]
+    assert sorted(p.name for p in target.iterdir()) == ["3"]
+
+
+def test_other_versions_are_pruned_so_tf_serving_loads_the_pinned_one(endpoint, published, target) -> None:
+    # A rollback to 3 on a volume that still holds 7: TF Serving would load the highest.
+    (target / "7").mkdir()
+    (target / "7" / "saved_model.pb").write_bytes(b"newer")
+    (target / ".staging-3-1").mkdir()  # left by a killed run
+    (target / "keep-me.txt").write_text("not a version dir")
+    result = run_script(endpoint, published, target)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["3", "keep-me.txt"]
