@@ -1,0 +1,111 @@
+"""`python -m model ...`: exit codes and the wiring of build/export/evaluate/publish/verify/inspect."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from model.cli import main
+
+TINY = ["--synthetic-users", "120", "--epochs", "1", "--embedding-dim", "16", "--hidden-units", "32",
+        "--history-length", "6", "--no-progress", "--pseudonym-key", "test"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli-artifacts")
+    assert main(["build", "--out", str(out), *TINY, "--metrics-out", str(out / "metrics.json")]) == 0
+    return out
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    from moto import mock_aws
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        import boto3
+
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="models-primary")
+        yield
+
+
+def test_help_is_fast_and_does_not_import_tensorflow():
+    code = "import sys, runpy; sys.argv=['model','--help']\ntry:\n runpy.run_module('model', run_name='__main__')\nexcept SystemExit as e:\n assert e.code == 0\nassert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_unknown_command_is_a_usage_error():
+    with pytest.raises(SystemExit) as exc:
+        main(["train"])
+    assert exc.value.code == 2
+
+
+def test_bad_hidden_units_is_a_usage_error(tmp_path, capsys):
+    assert main(["build", "--out", str(tmp_path), "--hidden-units", "big"]) == 2
+    assert "--hidden-units must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")
+    (tmp_path / "c.csv").write_text("item_id,title,category\nA,t,c\n")
+    assert main(["build", "--out", str(tmp_path), "--interactions", str(tmp_path / "i.csv"),
+                 "--catalog", str(tmp_path / "c.csv")]) == 2
+    assert "missing required column(s) timestamp" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_build_exports_a_verified_version(built):
+    assert (built / "recommender" / "1" / "manifest.json").is_file()
+    metrics = json.loads((built / "metrics.json").read_text())["metrics"]
+    assert set(metrics) == {"model", "most-popular", "item-knn"}
+    assert main(["verify", str(built / "recommender" / "1")]) == 0
+
+
+@pytest.mark.slow
+def test_inspect_runs_a_query(built, capsys):
+    capsys.readouterr()
+    assert main(["inspect", str(built / "recommender" / "1"), "--query", "shoes", "--history", "bogus", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["version"] == 1 and len(out["prediction"]) == 10
+    assert main(["inspect", str(built / "nothing-here")]) == 1
+
+
+@pytest.mark.slow
+def test_export_from_bundle_then_evaluate_the_artifact(built, capsys):
+    assert main(["export", "--out", str(built), "--top-k", "3"]) == 0
+    assert main(["export", "--out", str(built), "--version", "2"]) == 2  # immutable
+    capsys.readouterr()
+    assert main(["evaluate", "--model-dir", str(built / "recommender" / "2"), "--synthetic-users", "120",
+                 "--pseudonym-key", "test", "--json", str(built / "eval.json")]) == 0
+    built_metrics = json.loads((built / "metrics.json").read_text())["metrics"]["model"]
+    evaluated = json.loads((built / "eval.json").read_text())["metrics"]["model"]
+    assert evaluated["ndcg@10"] == pytest.approx(built_metrics["ndcg@10"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_tampered_version_fails_verification(built, tmp_path):
+    import shutil
+
+    copy = tmp_path / "recommender" / "1"
+    shutil.copytree(built / "recommender" / "1", copy)
+    with open(copy / "assets.extra" / "items.txt", "a") as f:
+        f.write("extra\n")
+    assert main(["verify", str(copy)]) == 1
+
+
+@pytest.mark.slow
+def test_publish_then_verify_remote_and_conflict(built, aws, tmp_path):
+    version = str(built / "recommender" / "1")
+    assert main(["publish", version, "--bucket", "models-primary", "--no-progress"]) == 0
+    assert main(["publish", version, "--bucket", "models-primary", "--no-progress"]) == 0  # idempotent
+    assert main(["verify", "--bucket", "models-primary", "--model-name", "recommender", "--version", "1"]) == 0
+    assert main(["verify", "--bucket", "models-primary", "--model-name", "recommender", "--version", "9"]) == 1
+    other = tmp_path / "other"
+    assert main(["build", "--out", str(other), *TINY, "--seed", "1"]) == 0
+    assert main(["publish", str(other / "recommender" / "1"), "--bucket", "models-primary", "--no-progress"]) == 1
