@@ -157,7 +157,7 @@ def publish(
         version_dir: Path, a version directory holding manifest.json (see model.manifest).
         bucket: str, destination bucket (the primary region's; replication copies it).
         s3_client: boto3 S3 client; default `make_s3_client()` (adaptive retries,
-            max 10 attempts).
+            up to 10 retries).
         prefix: str, key prefix of all models; default "models".
         show_progress: bool, default True: a tqdm byte progress bar on stderr.
         transfer_config: boto3.s3.transfer.TransferConfig; default

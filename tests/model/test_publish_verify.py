@@ -207,3 +207,68 @@ def test_verify_local_without_manifest(tmp_path: Path) -> None:
     (tmp_path / "saved_model.pb").write_bytes(b"x")
     report = verify_local(tmp_path)
     assert not report.ok and not report.manifest_found
+
+
+def test_concurrent_identical_publish_is_accepted(s3, version_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    other = make_version(tmp_path / "b")  # same files, different created_at
+    real_put = s3.put_object
+
+    def racing_put(**kwargs):
+        # Another publisher commits the same version between our plan and our commit.
+        real_put(Bucket=BUCKET, Key=BASE + MANIFEST_NAME, Body=(other / MANIFEST_NAME).read_bytes())
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", racing_put)
+    result = publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    assert result.skipped == [MANIFEST_NAME]
+    assert s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read() == (
+        other / MANIFEST_NAME
+    ).read_bytes()
+
+
+def test_concurrent_different_publish_is_a_conflict(s3, version_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    other = make_version(tmp_path / "b", dict(FILES, **{"saved_model.pb": b"rival graph"}))
+    real_put = s3.put_object
+
+    def racing_put(**kwargs):
+        real_put(Bucket=BUCKET, Key=BASE + MANIFEST_NAME, Body=(other / MANIFEST_NAME).read_bytes())
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", racing_put)
+    with pytest.raises(PublishConflictError, match=r"saved_model\.pb.*published concurrently"):
+        publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    assert s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read() == (
+        other / MANIFEST_NAME
+    ).read_bytes()
+
+
+def test_verify_remote_reports_invalid_manifest(s3, version_dir: Path) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    s3.put_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME, Body=b'{"format": 1}')
+    report = verify_remote(BUCKET, "recommender", 3, s3_client=s3)
+    assert not report.ok and report.manifest_found
+    assert "missing required keys: created_at, files, model_name, version" in report.errors[0]
+
+
+def test_verify_remote_rejects_manifest_of_another_version(s3, version_dir: Path) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    body = s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key="models/recommender/4/" + MANIFEST_NAME, Body=body)
+    report = verify_remote(BUCKET, "recommender", 4, s3_client=s3)
+    assert not report.ok
+    assert report.errors == ["manifest describes recommender/3, not recommender/4"]
+
+
+def test_publish_shows_byte_progress_on_stderr(s3, version_dir: Path, capsys) -> None:
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=True)
+    err = capsys.readouterr().err
+    assert "publish" in err and "100%" in err
+
+
+def test_default_client_uses_adaptive_retries() -> None:
+    from model.verify import make_s3_client
+
+    with mock_aws():
+        client = make_s3_client("us-east-1")
+    # botocore's max_attempts=10 counts retries: 1 initial call + 10 retries.
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 11}
