@@ -1,0 +1,1 @@
+"""The Pulumi program of recsys-dr and its per-environment configuration."""
