@@ -1,0 +1,217 @@
+"""argparse registration of `recsys-dr status`, `failover` and `drill`.
+
+Every command reads the stack outputs from `--outputs FILE` or standard input:
+
+    pulumi stack output --json -s prod > prod-outputs.json      # keep a copy for outages
+    recsys-dr status --outputs prod-outputs.json
+    pulumi stack output --json -s prod | recsys-dr status --json
+
+boto3 and rich are imported inside the handlers so `recsys-dr --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--outputs", metavar="FILE", default=None,
+                        help="stack outputs JSON from `pulumi stack output --json -s <env>`; "
+                             "default: standard input")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    parser.add_argument("--require-warm", action="store_true",
+                        help="fail when the standby is pilot-light (GPU pool not running)")
+    parser.add_argument("--endpoint-url", default=None,
+                        help="send S3/EKS/CloudWatch/Route 53 calls to this endpoint (moto_server in "
+                             "tests); ARC calls always use the cluster endpoints")
+    parser.add_argument("--profile", default=None, help="AWS profile for boto3")
+    parser.add_argument("--http-timeout", type=float, default=5.0, metavar="S",
+                        help="seconds per serving-endpoint request (default 5)")
+    parser.add_argument("--aws-timeout", type=float, default=10.0, metavar="S",
+                        help="read timeout per AWS call (default 10; connect timeout 3, 3 attempts)")
+
+
+def register(subparsers: Any) -> None:
+    """Add `status`, `failover` and `drill` to the `recsys-dr` sub-parsers."""
+    status = subparsers.add_parser(
+        "status", help="can the standby take traffic now? (exit 0 only if yes)",
+        description="One report: model parity, replication, health checks, serving, capacity, budget. "
+                    "Exit 0 only when the standby could take traffic now; 1 with the reasons otherwise; "
+                    "2 on bad input.")
+    _common(status)
+    status.add_argument("--target", choices=("standby", "primary"), default="standby",
+                        help="region whose readiness decides the exit code (default standby; "
+                             "`primary` before a fail-back)")
+    status.set_defaults(handler=handle_status)
+
+    failover = subparsers.add_parser(
+        "failover", help="flip ARC routing controls to the standby or back to the primary",
+        description="Exit codes: 0 switched/already/dry-run ok, 1 refused (target fails checks; --force), "
+                    "2 bad input, 3 no ARC in this environment (prints the manual steps), "
+                    "4 ARC data plane refused or unreachable.")
+    _common(failover)
+    failover.add_argument("--to", required=True, choices=("standby", "primary"), dest="to")
+    failover.add_argument("--force", action="store_true", help="fail over although the target fails its checks")
+    failover.add_argument("--dry-run", action="store_true", help="check and show the change, change nothing")
+    failover.set_defaults(handler=handle_failover)
+
+    drill = subparsers.add_parser(
+        "drill", help="bounded game day: fail over to the standby, measure, fail back",
+        description="Exit codes: 0 passed, 1 failed/aborted (failed back), 2 bad input, 3 no ARC, "
+                    "5 fail-back NOT confirmed (act now).")
+    _common(drill)
+    drill.add_argument("--confirm", required=True, metavar="ENV",
+                       help="the environment name from the outputs, to confirm the drill target")
+    drill.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                       help="max seconds for the standby to answer after the flip (default 300)")
+    drill.add_argument("--failback-timeout", type=float, default=300.0, metavar="S",
+                       help="max seconds for the fail-back (default 300)")
+    drill.add_argument("--poll-interval", type=float, default=5.0, metavar="S", help="default 5")
+    drill.add_argument("--hold", type=float, default=0.0, metavar="S",
+                       help="seconds to keep traffic on the standby once it answers (default 0)")
+    drill.set_defaults(handler=handle_drill)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _load(args: argparse.Namespace):
+    from operations.outputs import OutputsError, load_outputs
+
+    try:
+        return load_outputs(args.outputs)
+    except OutputsError as exc:
+        print(f"recsys-dr {args.command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _clients(args: argparse.Namespace):
+    from operations.clients import ClientFactory
+
+    return ClientFactory(endpoint_url=args.endpoint_url, profile=args.profile, read_timeout=args.aws_timeout)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def build_tools(args: argparse.Namespace, outputs, clients, *, log=None):
+    """(status builder, arc controller or None) for a command; shared by the three handlers."""
+    from operations.arc import ArcController
+    from operations.checks import CheckContext
+    from operations.status import build_report
+
+    arc = None
+    if outputs.arc is not None:
+        arc = ArcController(arc=outputs.arc, client_for=clients.arc_cluster, log=log or (lambda _m: None))
+
+    def build_status(target: str):
+        ctx = CheckContext(outputs=outputs, clients=clients, target=target, require_warm=args.require_warm,
+                           http_timeout=args.http_timeout)
+        return build_report(ctx, arc_controller=arc)
+
+    return build_status, arc
+
+
+def handle_status(args: argparse.Namespace, *, clients=None) -> int:
+    from operations.status import EXIT_NOT_READY, EXIT_READY, render_table
+
+    outputs = _load(args)
+    if outputs is None:
+        return EXIT_BAD_INPUT
+    clients = clients or _clients(args)
+    build_status, _arc = build_tools(args, outputs, clients)
+    report = build_status(getattr(args, "target", "standby"))
+    if args.json:
+        print(report.to_json())
+    else:
+        render_table(report)
+    return EXIT_READY if report.ready else EXIT_NOT_READY
+
+
+def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
+    from rich.console import Console
+
+    from operations.failover import render, run_failover
+    from operations.status import render_table
+
+    outputs = _load(args)
+    if outputs is None:
+        return EXIT_BAD_INPUT
+    clients = clients or _clients(args)
+    err = _stderr_console()
+    build_status, arc = build_tools(args, outputs, clients, log=lambda m: err.print(m, markup=False))
+    result = run_failover(outputs, target=args.to, force=args.force, dry_run=args.dry_run,
+                          build_status=build_status, arc_controller=arc, route53=clients.route53(),
+                          log=lambda m: err.print(m, markup=False))
+    if args.json:
+        print(result.to_json())
+    else:
+        console = Console()
+        if result.status is not None:
+            console.print(f"target {args.to}: {'READY' if result.status['ready'] else 'NOT READY'}")
+            for reason in result.status["reasons"]:
+                console.print(f"  - {reason}", markup=False, highlight=False)
+        render(result, render_table, console=console)
+    return result.exit_code
+
+
+def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=None) -> int:
+    import signal
+    import time
+
+    from operations.checks import probe_serving
+    from operations.drill import DrillSettings, render, run_drill
+
+    outputs = _load(args)
+    if outputs is None:
+        return EXIT_BAD_INPUT
+    if args.confirm != outputs.environment:
+        print(f"recsys-dr drill: --confirm {args.confirm!r} does not match the outputs' environment "
+              f"{outputs.environment!r}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for name in ("timeout", "failback_timeout", "poll_interval"):
+        if getattr(args, name) <= 0:
+            print(f"recsys-dr drill: --{name.replace('_', '-')} must be > 0. Received: {getattr(args, name)}",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+    clients = clients or _clients(args)
+    err = _stderr_console()
+    log = (lambda m: err.print(m, markup=False, highlight=False))
+    build_status, arc = build_tools(args, outputs, clients, log=log)
+
+    def probe(role: str):
+        region = outputs.regions[role]
+        ok, detail, _ = probe_serving(region.endpoint, outputs.model_name, outputs.model_version,
+                                      timeout=args.http_timeout)
+        return ok, detail
+
+    def on_term(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        result = run_drill(
+            outputs, build_status=build_status, arc_controller=arc, route53=clients.route53(),
+            probe_standby=lambda: probe("standby"), probe_primary=lambda: probe("primary"),
+            settings=DrillSettings(timeout=args.timeout, failback_timeout=args.failback_timeout,
+                                   poll_interval=args.poll_interval, hold=args.hold),
+            clock=clock or time.monotonic, sleep=sleep or time.sleep, log=log,
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if args.json:
+        print(result.to_json())
+    else:
+        render(result)
+    return result.exit_code

@@ -1,0 +1,241 @@
+"""`recsys-dr failover --to standby|primary [--force] [--dry-run]`.
+
+With `failoverControl: arc` it flips the Route 53 ARC routing controls through the
+cluster's data-plane endpoints (trying each in turn): target On and the other Off in one
+atomic call, so both are never Off. It first runs the status checks *for the target
+region* and refuses when they fail, unless `--force` (e.g. the checks cannot reach S3 in
+the target region but you know it serves).
+
+With `failoverControl: health-check` there is nothing this command may flip: DNS fails
+over on its own when the primary's Route 53 health check fails, and fails back when it
+passes again. The command then reports the target's readiness and where Route 53 answers
+now, and prints the documented manual override (inverting the primary's health check),
+with the IDs filled in. It changes nothing and exits 3.
+
+Exit codes: 0 switched (or already there, or a dry run that would proceed); 1 refused,
+the target failed its checks (use --force); 2 bad input; 3 not possible without ARC;
+4 the ARC data plane refused or no cluster endpoint answered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from operations.outputs import StackOutputs
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_ARC = 3
+EXIT_ARC_FAILED = 4
+
+
+@dataclass
+class FailoverResult:
+    exit_code: int
+    outcome: str  # switched | already | dry-run | refused | no-arc | arc-failed
+    target: str
+    forced: bool = False
+    dry_run: bool = False
+    before: dict | None = None
+    after: dict | None = None
+    change: list[dict] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    status: dict | None = None
+    arc_attempts: list[dict] = field(default_factory=list)
+    dns_answer: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "exitCode": self.exit_code,
+            "target": self.target,
+            "forced": self.forced,
+            "dryRun": self.dry_run,
+            "before": self.before,
+            "after": self.after,
+            "change": self.change,
+            "reasons": self.reasons,
+            "messages": self.messages,
+            "arcAttempts": self.arc_attempts,
+            "dnsAnswer": self.dns_answer,
+            "status": self.status,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+
+def dns_answer(outputs: StackOutputs, route53: Any) -> dict:
+    """Route 53's authoritative answer for the record now (`TestDNSAnswer`), and which role it is.
+
+    Returns:
+        {"records": [...], "role": "primary" | "standby" | None, "responseCode": ...}
+    """
+    resp = route53.test_dns_answer(HostedZoneId=outputs.dns.zone_id,
+                                   RecordName=outputs.dns.record_name.rstrip("."), RecordType="CNAME")
+    records = [v.rstrip(".").lower() for v in resp.get("RecordData", [])]
+    role = None
+    for name, region in outputs.regions.items():
+        if region.endpoint.split(":")[0].rstrip(".").lower() in records:
+            role = name
+    return {"records": records, "role": role, "responseCode": resp.get("ResponseCode")}
+
+
+def manual_instructions(outputs: StackOutputs, target: str) -> list[str]:
+    """What an operator can do by hand when the environment has no ARC routing controls."""
+    p, s = outputs.primary, outputs.standby
+    budget = f"{outputs.failover_budget_seconds:g}s"
+    lines = [
+        f"failoverControl is 'health-check' in {outputs.environment}: there are no routing controls, so "
+        "recsys-dr cannot move traffic itself.",
+        f"What happens on its own: Route 53 answers the SECONDARY record ({s.region}) when the primary's "
+        f"health check {p.health_check_id} fails (within about {budget}), and the PRIMARY again when it "
+        "passes; the standby is only answered while its own health check passes.",
+    ]
+    if target == "standby":
+        lines += [
+            "To force traffic to the standby while the primary still passes its check (documented manual step):",
+            f"  aws route53 update-health-check --health-check-id {p.health_check_id} --inverted",
+            "  (Route 53 then treats the primary as unhealthy; expect the switch within the budget above.)",
+            "Undo it (fail back) with:",
+            f"  aws route53 update-health-check --health-check-id {p.health_check_id} --no-inverted",
+            "Do not *disable* the primary's check: Route 53 treats a disabled check as healthy, which pins "
+            "traffic to the primary.",
+            "The inversion is drift from the Pulumi state; `pulumi up` does not revert it without "
+            "`pulumi refresh`. Revert it by hand and note it in the incident log.",
+        ]
+    else:
+        lines += [
+            "To fail back: make sure the primary's check is not inverted, then traffic returns on its own once "
+            "the primary passes:",
+            f"  aws route53 update-health-check --health-check-id {p.health_check_id} --no-inverted",
+            "If the standby's check is failing while the primary is healthy, nothing needs doing: the PRIMARY "
+            "record wins whenever its check passes.",
+        ]
+    lines.append("For operator-controlled failover without touching health checks, set "
+                 "failoverControl: arc (Route 53 ARC; billed per cluster-hour, see the runbook).")
+    return lines
+
+
+def run_failover(
+    outputs: StackOutputs,
+    *,
+    target: str,
+    force: bool = False,
+    dry_run: bool = False,
+    build_status: Callable[[str], Any],
+    arc_controller: Any = None,
+    route53: Any = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> FailoverResult:
+    """Decide and (unless dry-run) perform a failover to `target`.
+
+    Args:
+        outputs: StackOutputs.
+        target: str, "standby" or "primary".
+        force: bool, proceed although the target fails its checks. Default False.
+        dry_run: bool, check and print the planned change, change nothing. Default False.
+        build_status: callable(target) -> StatusReport for the target region.
+        arc_controller: ArcController, required when failoverControl is "arc".
+        route53: boto3 Route 53 client for the current DNS answer (optional).
+        log: callable(str) for progress lines.
+    """
+    from operations.arc import ArcError
+
+    result = FailoverResult(exit_code=EXIT_OK, outcome="switched", target=target, forced=force, dry_run=dry_run)
+    report = build_status(target)
+    result.status = report.to_dict()
+    result.reasons = report.reasons
+
+    if route53 is not None:
+        try:
+            result.dns_answer = dns_answer(outputs, route53)
+        except Exception as exc:  # informative only
+            result.dns_answer = {"error": f"{type(exc).__name__}: {exc}"}
+
+    if outputs.failover_control != "arc" or arc_controller is None:
+        result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
+        result.messages = manual_instructions(outputs, target)
+        return result
+
+    if not report.ready:
+        if not force:
+            result.outcome, result.exit_code = "refused", EXIT_REFUSED
+            result.messages.append(f"refusing to fail over to the {target}: it fails its checks "
+                                   "(listed above). Re-run with --force to override.")
+            return result
+        result.messages.append(f"--force: failing over to the {target} although it fails its checks")
+        log(result.messages[-1])
+
+    other = "primary" if target == "standby" else "standby"
+    try:
+        result.before = arc_controller.states()
+    except ArcError as exc:
+        result.outcome, result.exit_code = "arc-failed", EXIT_ARC_FAILED
+        result.arc_attempts = list(arc_controller.attempts)
+        result.messages.append(f"cannot read routing controls: {exc}")
+        return result
+    result.change = [{"role": target, "state": "On"}, {"role": other, "state": "Off"}]
+    if result.before.get(target) == "On" and result.before.get(other) == "Off":
+        result.outcome = "already"
+        result.change = []
+        result.messages.append(f"traffic already goes to the {target} ({target} On, {other} Off); nothing to do")
+        result.after = result.before
+        result.arc_attempts = list(arc_controller.attempts)
+        return result
+    if dry_run:
+        result.outcome = "dry-run"
+        result.messages.append(f"dry run: would set {target} On and {other} Off in one call "
+                               f"(now: primary {result.before.get('primary')}, standby {result.before.get('standby')})")
+        result.arc_attempts = list(arc_controller.attempts)
+        return result
+    try:
+        result.after = arc_controller.activate(target)
+    except ArcError as exc:
+        result.outcome, result.exit_code = "arc-failed", EXIT_ARC_FAILED
+        result.messages.append(f"routing controls NOT changed as requested: {exc}")
+        try:
+            result.after = arc_controller.states()
+        except ArcError:
+            result.after = None
+        result.arc_attempts = list(arc_controller.attempts)
+        return result
+    result.arc_attempts = list(arc_controller.attempts)
+    if result.after.get(target) != "On":
+        result.outcome, result.exit_code = "arc-failed", EXIT_ARC_FAILED
+        result.messages.append(f"after the update the {target} control reads {result.after.get(target)}")
+        return result
+    result.messages.append(
+        f"routing controls: {target} On, {other} {result.after.get(other)}. Route 53 answers the {target} once "
+        f"the RECOVERY_CONTROL health checks update (seconds), clients after the TTL ({outputs.dns.ttl}s). "
+        "Watch it with `recsys-dr status`."
+    )
+    return result
+
+
+def render(result: FailoverResult, report_renderer: Callable[[Any], None] | None, console=None) -> None:
+    from rich.console import Console
+
+    console = console or Console()
+    if result.dns_answer:
+        if "error" in result.dns_answer:
+            console.print(f"Route 53 answer: unknown ({result.dns_answer['error']})", markup=False)
+        else:
+            console.print(f"Route 53 answers now: {', '.join(result.dns_answer['records']) or '-'} "
+                          f"({result.dns_answer['role'] or 'unknown region'})", markup=False)
+    if result.before:
+        console.print("routing controls before: " + ", ".join(f"{k} {v}" for k, v in result.before.items()))
+    for attempt in result.arc_attempts:
+        if attempt.get("error"):
+            console.print(f"  ARC {attempt['operation']} via {attempt['endpoint']} failed: {attempt['error']}",
+                          markup=False, highlight=False)
+    if result.after and result.after is not result.before:
+        console.print("routing controls after:  " + ", ".join(f"{k} {v}" for k, v in result.after.items()))
+    style = {"switched": "bold green", "already": "green", "dry-run": "cyan"}.get(result.outcome, "bold red")
+    console.print(f"[{style}]{result.outcome}[/{style}] (exit {result.exit_code})")
+    for message in result.messages:
+        console.print(message, markup=False, highlight=False)
