@@ -8,13 +8,14 @@ so two renders of the same commit are identical. Nothing here talks to a cloud.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
+from pulumi.runtime import rpc, settings
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -40,6 +41,10 @@ class RegisteredResource:
     custom: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Which resources each input property depends on, as the engine records them
+    # (`{"bucket": ["urn:...Bucket::models"]}`); policies use it to relate resources.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -62,6 +67,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     custom=bool(request.custom),
                     inputs=rpc.deserialize_properties(request.object),
                     outputs=self.resources[response.urn].state,
+                    property_dependencies={
+                        key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
+                    },
+                    dependencies=sorted(request.dependencies),
                 )
             )
         return response
@@ -160,6 +169,8 @@ class ProgramRun:
 
     resources: list[RegisteredResource]
     outputs: dict[str, Any]
+    # Names of stack outputs whose value is a secret (`pulumi.Output.secret` or derived from one).
+    secret_outputs: frozenset[str] = frozenset()
 
     def of_type(self, type_token: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -177,6 +188,8 @@ def run_program(
     config: dict[str, str] | None = None,
     project: str = "recsys-dr",
     stack: str = "test",
+    secret_keys: list[str] | None = None,
+    logger: logging.Logger | None = None,
 ) -> ProgramRun:
     """Run `program` under the mock runtime and return its registrations and outputs.
 
@@ -185,19 +198,32 @@ def run_program(
         config: flat Pulumi config, `{"<namespace>:<key>": "<string or JSON>"}`.
         project: the Pulumi project name the program sees.
         stack: the Pulumi stack name the program sees.
+        secret_keys: config keys the program must treat as secrets (`secure:` values in a
+            stack file); `Config.get_secret`/`require_secret` wrap them as secret outputs.
+        logger: where the program's `pulumi.log` messages go (default: the root logger).
 
     Raises whatever the program raises (for example a configuration error), after the
     runtime has settled.
     """
-    pulumi.runtime.set_all_config(config or {})
+    pulumi.runtime.set_all_config(config or {}, list(secret_keys or ()))
+    # Start every run from a fresh root stack: `set_mocks` only creates one when none
+    # exists, so without this a second run would inherit the first run's exports.
+    settings.ROOT.set(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
     mocks = CloudMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)
     _sync_await(run_pulumi_func(program))
-    outputs = {key: _resolve(value) for key, value in sorted(get_root_resource().outputs.items())}
-    return ProgramRun(resources=list(monitor.registrations), outputs=outputs)
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    for key, value in sorted(get_root_resource().outputs.items()):
+        outputs[key], is_secret = _resolve(value)
+        if is_secret:
+            secret_outputs.add(key)
+    return ProgramRun(resources=list(monitor.registrations), outputs=outputs, secret_outputs=frozenset(secret_outputs))
 
 
-def _resolve(value: Any) -> Any:
+def _resolve(value: Any) -> tuple[Any, bool]:
     output = pulumi.Output.from_input(value)
-    return _sync_await(output.future())
+    return _sync_await(output.future()), bool(_sync_await(output.is_secret()))

@@ -1,0 +1,491 @@
+"""Render a Pulumi program offline into a deterministic plan document.
+
+`render(env)` runs `stacks/__main__.py` with `stacks/Pulumi.<env>.yaml` under the mock
+runtime (`review.mock_runtime`), so it needs neither cloud credentials nor a Pulumi
+backend. The result is a JSON-able dict (`Plan.document`):
+
+    {"format": 1, "project", "environment", "program", "stackConfig", "config",
+     "resources": [{"urn", "type", "name", "parent", "provider", "region", "custom", "inputs"}],
+     "outputs", "summary", "policy"}
+
+Determinism: resources are listed depth-first from the stack, siblings sorted by URN
+(registration order depends on when outputs resolve, so it is not used); JSON keys are
+sorted; whole-number floats (the wire format has only doubles) become ints; no times or
+absolute paths are written. Secrets (from `secure:` config or `Output.secret`) are
+written as "[secret]".
+
+Regions ("global" where a resource is not regional):
+  * providers, `aws:iam/*`, `aws:route53/*`, `aws:route53recoverycontrol/*` -> "global";
+  * `kubernetes:*` -> the `--region` in the exec args of its provider's kubeconfig;
+  * other custom resources -> their `region` input, else their explicit provider's
+    `region` input, else the `aws:region` config (what the default provider would use);
+  * components -> the region of their descendants when all of them agree, else "global"
+    (so a component holding a regional bucket and a global IAM role is "global").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import runpy
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from review.stackconfig import MASK, ConfigurationError, StackConfig, load_stack_config
+
+FORMAT_VERSION = 1
+UNKNOWN = "[unknown]"
+GLOBAL = "global"
+GLOBAL_TYPE_PREFIXES = ("pulumi:providers:", "aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
+STACK_TYPE = "pulumi:pulumi:Stack"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROGRAM_DIR = REPO_ROOT / "stacks"
+
+
+class PlanError(RuntimeError):
+    """The program could not be rendered for a reason other than its configuration."""
+
+
+@dataclass
+class Plan:
+    """A rendered plan: the JSON document plus what the summary and the tests need.
+
+    Attributes:
+        document: the deterministic, JSON-able plan (what `--out` writes).
+        policy_resources: resources as the stack-level policies saw them (outputs, secrets
+            unwrapped); not written to the document.
+        warnings: warnings the program logged through `pulumi.log`.
+    """
+
+    document: dict[str, Any]
+    policy_resources: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        return self.document["resources"]
+
+    def of_type(self, type_token: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_token]
+
+    @property
+    def mandatory_violations(self) -> list[dict[str, Any]]:
+        return [v for v in self.document["policy"]["violations"] if v["enforcement"] == "mandatory"]
+
+    def to_json(self) -> str:
+        return to_json(self.document)
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """Serialise a plan byte-for-byte reproducibly (sorted keys, 2-space indent, final newline)."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def find_project_root(program_dir: Path) -> Path | None:
+    """The nearest folder at or above `program_dir` that holds a `Pulumi.yaml`."""
+    for folder in (program_dir, *program_dir.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return None
+
+
+def project_name(project_root: Path | None) -> str:
+    if project_root is None:
+        return "recsys-dr"
+    try:
+        document = yaml.safe_load((project_root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return "recsys-dr"
+    return str(document.get("name") or "recsys-dr")
+
+
+def _label(path: Path, root: Path | None) -> str:
+    """A path as written into the plan: relative to the project root, never absolute."""
+    path = path.resolve()
+    if root is not None:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(root.resolve()).as_posix() or "."
+    return path.name
+
+
+def load_config(env: str, *, program_dir: Path | None = None, config_dir: Path | None = None) -> StackConfig:
+    """Load the stack file of `env` (see `review.stackconfig.load_stack_config`)."""
+    program_dir = Path(program_dir or DEFAULT_PROGRAM_DIR).resolve()
+    config_dir = Path(config_dir).resolve() if config_dir else program_dir
+    root = find_project_root(program_dir)
+    return load_stack_config(
+        config_dir, env, project_name(root), source_label=_label(config_dir / f"Pulumi.{env}.yaml", root)
+    )
+
+
+def render(env: str, *, program_dir: Path | None = None, config_dir: Path | None = None) -> Plan:
+    """Run the program for `env` under the mocks and build its plan.
+
+    Args:
+        env: environment name; its config is `<config_dir>/Pulumi.<env>.yaml`.
+        program_dir: folder with the program's `__main__.py` (default: the repo's `stacks/`).
+        config_dir: folder with the stack files (default: `program_dir`).
+
+    Raises:
+        ConfigurationError: the stack file is missing or malformed, or the program rejected
+            its configuration (a `ValueError` such as `stacks.settings.ConfigError`, or a
+            missing/mistyped required key); `problems` has one line per problem.
+        PlanError: the program failed for another reason.
+    """
+    from review import mock_runtime
+
+    program_dir = Path(program_dir or DEFAULT_PROGRAM_DIR).resolve()
+    if not (program_dir / "__main__.py").is_file():
+        raise PlanError(f"{program_dir.name}/__main__.py not found: nothing to render")
+    root = find_project_root(program_dir)
+    project = project_name(root)
+    stack_config = load_config(env, program_dir=program_dir, config_dir=config_dir)
+
+    log_records: list[logging.LogRecord] = []
+    logger = _capturing_logger(log_records)
+    try:
+        with _program_context(program_dir):
+            run = mock_runtime.run_program(
+                lambda: runpy.run_path(str(program_dir), run_name="__main__"),
+                config=stack_config.values,
+                project=project,
+                stack=env,
+                secret_keys=list(stack_config.secret_keys),
+                logger=logger,
+            )
+    except ConfigurationError:
+        raise
+    except Exception as error:  # noqa: BLE001 - classified below, never swallowed
+        raise _classify(error, stack_config) from error
+    errors = [r.getMessage() for r in log_records if r.levelno >= logging.ERROR]
+    if errors:
+        raise PlanError("; ".join(errors))
+    warnings = [r.getMessage() for r in log_records if logging.WARNING <= r.levelno < logging.ERROR]
+    return build_plan(run, stack_config, project=project, program_label=_label(program_dir, root), warnings=warnings)
+
+
+def _capturing_logger(records: list[logging.LogRecord]) -> logging.Logger:
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.Logger("recsys-dr.plan.program")
+    logger.propagate = False
+    logger.addHandler(_Keep(level=logging.WARNING))
+    return logger
+
+
+@contextlib.contextmanager
+def _program_context(program_dir: Path):
+    """Run like the Pulumi language host: cwd = program dir, and fresh program-local modules.
+
+    Modules loaded from files inside `program_dir` (e.g. a `settings.py` beside
+    `__main__.py`, or `stacks.*`) are dropped before and after the run so that every render
+    starts from clean module state; library code such as `components` stays cached.
+    """
+    previous_cwd = os.getcwd()
+    _forget_modules_under(program_dir)
+    os.chdir(program_dir)
+    try:
+        yield
+    finally:
+        os.chdir(previous_cwd)
+        _forget_modules_under(program_dir)
+
+
+def _forget_modules_under(folder: Path) -> None:
+    prefix = str(folder) + os.sep
+    for name, module in list(sys.modules.items()):
+        module_file = getattr(module, "__file__", None)
+        if module_file and os.path.abspath(module_file).startswith(prefix):
+            del sys.modules[name]
+
+
+def _classify(error: BaseException, stack_config: StackConfig) -> Exception:
+    """Turn what a program raised into a configuration error or a plan error."""
+    import pulumi
+
+    config_types: tuple[type[BaseException], ...] = (
+        ValueError,
+        pulumi.ConfigMissingError,
+        pulumi.ConfigTypeError,
+    )
+    input_error = getattr(pulumi, "InputPropertiesError", None)
+    if input_error is not None:
+        config_types += (input_error,)
+    if isinstance(error, config_types):
+        message = getattr(error, "message", None) or str(error)
+        details = getattr(error, "errors", None)
+        lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+        if details:
+            lines += [f"{d.property_path}: {d.reason}" for d in details if hasattr(d, "reason")]
+        return ConfigurationError([f"{stack_config.source}: {line}" for line in lines])
+    return PlanError(f"the program failed: {type(error).__name__}: {error}")
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_plan(
+    run: Any,
+    stack_config: StackConfig,
+    *,
+    project: str,
+    program_label: str,
+    warnings: list[str] | None = None,
+) -> Plan:
+    """Build the plan document from a `ProgramRun` (see module docstring for the rules)."""
+    from policy import rules
+
+    stack = stack_config.env
+    stack_urn = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
+    registered = {r.urn: r for r in run.resources}
+    urn_map = _engine_urns(run.resources, stack, project)
+    urn_map.update({r.parent: stack_urn for r in run.resources if r.parent and r.parent not in registered})
+
+    def provider_urn(resource: Any) -> str | None:
+        if not resource.custom or resource.type.startswith("pulumi:providers:"):
+            return None
+        if resource.provider:
+            ref = resource.provider.rsplit("::", 1)[0]
+            return urn_map.get(ref, ref)
+        package = resource.type.split(":")[0]
+        return f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::default"
+
+    by_engine_urn = {urn_map[r.urn]: r for r in run.resources}
+    default_region = stack_config.values.get("aws:region") or GLOBAL
+    regions = _regions(run.resources, urn_map, by_engine_urn, provider_urn, default_region)
+
+    children: dict[str, list[str]] = defaultdict(list)
+    for resource in run.resources:
+        children[urn_map.get(resource.parent, stack_urn)].append(urn_map[resource.urn])
+    ordered: list[str] = []
+    stack_children = sorted(children.get(stack_urn, []))
+    pending = list(reversed(stack_children))
+    while pending:
+        urn = pending.pop()
+        ordered.append(urn)
+        pending.extend(reversed(sorted(children.get(urn, []))))
+    # Anything unreachable (should not happen) still gets listed, sorted.
+    ordered += sorted(set(by_engine_urn) - set(ordered))
+
+    records = []
+    for urn in ordered:
+        resource = by_engine_urn[urn]
+        records.append(
+            {
+                "urn": urn,
+                "type": resource.type,
+                "name": resource.name,
+                "parent": urn_map.get(resource.parent, stack_urn),
+                "provider": provider_urn(resource),
+                "region": regions[resource.urn],
+                "custom": resource.custom,
+                "inputs": jsonable(resource.inputs, mask_secrets=True),
+            }
+        )
+
+    outputs = {
+        key: (MASK if key in getattr(run, "secret_outputs", ()) else jsonable(value, mask_secrets=True))
+        for key, value in sorted(run.outputs.items())
+    }
+
+    violations: list[dict[str, Any]] = []
+    for urn in ordered:
+        resource = by_engine_urn[urn]
+        if not resource.custom:
+            continue
+        for violation in rules.check_resource(resource.type, jsonable(resource.inputs, mask_secrets=False), urn=urn):
+            violations.append(violation.as_dict())
+    policy_resources = [
+        rules.Resource(
+            type=by_engine_urn[urn].type,
+            urn=urn,
+            name=by_engine_urn[urn].name,
+            props=jsonable({**by_engine_urn[urn].inputs, **by_engine_urn[urn].outputs}, mask_secrets=False),
+            provider=provider_urn(by_engine_urn[urn]),
+            parent=urn_map.get(by_engine_urn[urn].parent, stack_urn),
+            region=regions[by_engine_urn[urn].urn],
+            property_dependencies={
+                key: [urn_map.get(dep, dep) for dep in deps]
+                for key, deps in getattr(by_engine_urn[urn], "property_dependencies", {}).items()
+            },
+        )
+        for urn in ordered
+        if by_engine_urn[urn].custom
+    ]
+    violations += [v.as_dict() for v in rules.check_stack(policy_resources)]
+    violations.sort(key=lambda v: (v["enforcement"] != "mandatory", v["rule"], v["urn"] or "", v["message"]))
+
+    document = {
+        "format": FORMAT_VERSION,
+        "project": project,
+        "environment": stack,
+        "program": program_label,
+        "stackConfig": stack_config.source,
+        "config": stack_config.display,
+        "resources": records,
+        "outputs": outputs,
+        "summary": _summary(records, outputs),
+        "policy": {
+            "pack": rules.PACK_NAME,
+            "rules": [
+                {"name": rule.name, "enforcement": rule.enforcement, "scope": rule.scope}
+                for rule in sorted(rules.ALL_RULES, key=lambda r: r.name)
+            ],
+            "violations": violations,
+            "mandatoryViolations": sum(v["enforcement"] == "mandatory" for v in violations),
+            "advisoryViolations": sum(v["enforcement"] == "advisory" for v in violations),
+        },
+    }
+    return Plan(document=document, policy_resources=policy_resources, warnings=sorted(set(warnings or [])))
+
+
+def _engine_urns(resources: list[Any], stack: str, project: str) -> dict[str, str]:
+    """Map mock URNs to the URNs the Pulumi engine would assign.
+
+    The engine qualifies a type with its ancestors' types, leaving out the root stack
+    (`urn:pulumi:dev::recsys-dr::recsys-dr:components:Region$aws:s3/bucket:Bucket::models`);
+    the mock monitor keeps only the immediate parent and includes the stack.
+    """
+    by_urn = {r.urn: r for r in resources}
+    qualified: dict[str, str] = {}
+
+    def qualify(resource: Any) -> str:
+        if resource.urn not in qualified:
+            parent = by_urn.get(resource.parent)
+            prefix = qualify(parent) + "$" if parent is not None else ""
+            qualified[resource.urn] = prefix + resource.type
+        return qualified[resource.urn]
+
+    return {r.urn: f"urn:pulumi:{stack}::{project}::{qualify(r)}::{r.name}" for r in resources}
+
+
+def _regions(resources, urn_map, by_engine_urn, provider_urn, default_region) -> dict[str, str]:
+    """Region of every resource, keyed by mock URN (rules in the module docstring)."""
+    from policy.rules import kubeconfig_region
+
+    result: dict[str, str] = {}
+    for resource in resources:
+        if not resource.custom:
+            continue
+        inputs = unwrap_secrets(resource.inputs)
+        if resource.type.startswith(GLOBAL_TYPE_PREFIXES):
+            region = GLOBAL
+        elif resource.type.startswith("kubernetes:"):
+            provider = by_engine_urn.get(provider_urn(resource) or "")
+            kubeconfig = unwrap_secrets(provider.inputs).get("kubeconfig") if provider is not None else None
+            region = kubeconfig_region(kubeconfig) or GLOBAL
+        elif isinstance(inputs.get("region"), str) and inputs["region"]:
+            region = inputs["region"]
+        else:
+            provider = by_engine_urn.get(provider_urn(resource) or "")
+            provider_region = unwrap_secrets(provider.inputs).get("region") if provider is not None else None
+            region = provider_region if isinstance(provider_region, str) and provider_region else default_region
+        result[resource.urn] = region
+
+    children: dict[str, list[Any]] = defaultdict(list)
+    for resource in resources:
+        children[resource.parent].append(resource)
+
+    def component_region(resource: Any) -> str:
+        if resource.urn in result:
+            return result[resource.urn]
+        found = {component_region(child) for child in children.get(resource.urn, [])}
+        result[resource.urn] = found.pop() if len(found) == 1 else GLOBAL
+        return result[resource.urn]
+
+    for resource in resources:
+        component_region(resource)
+    return result
+
+
+def _summary(records: list[dict[str, Any]], outputs: dict[str, Any]) -> dict[str, Any]:
+    by_region: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for record in records:
+        if record["custom"]:
+            by_region[record["region"]][record["type"]] += 1
+    return {
+        "resourceCount": sum(1 for r in records if r["custom"]),
+        "componentCount": sum(1 for r in records if not r["custom"]),
+        "byRegion": {region: dict(sorted(kinds.items())) for region, kinds in sorted(by_region.items())},
+        "model": outputs.get("model"),
+        "standbyMode": outputs.get("standbyMode"),
+        "failoverControl": outputs.get("failoverControl"),
+        "failoverBudgetSeconds": outputs.get("failoverBudgetSeconds"),
+        "failoverBudgetTargetSeconds": outputs.get("failoverBudgetTargetSeconds"),
+        "dns": outputs.get("dns"),
+    }
+
+
+# --------------------------------------------------------------------------- values
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Strip Pulumi's secret envelopes (`{sig: secret, value: ...}`) recursively."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return unwrap_secrets(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def jsonable(value: Any, *, mask_secrets: bool) -> Any:
+    """Turn deserialized Pulumi property values into plain, stable JSON values.
+
+    Secrets become "[secret]" (or their value when `mask_secrets` is false), unknowns
+    "[unknown]", whole-number floats ints, assets/archives a small description without
+    absolute paths, resource references their URN.
+    """
+    import pulumi
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return MASK if mask_secrets else jsonable(rpc.unwrap_rpc_secret(value), mask_secrets=False)
+    if value is None or isinstance(value, (bool, str)):
+        return UNKNOWN if value == rpc.UNKNOWN else value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, mask_secrets=mask_secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, mask_secrets=mask_secrets) for v in value]
+    if isinstance(value, pulumi.Asset):
+        return {"asset": _asset_description(value)}
+    if isinstance(value, pulumi.Archive):
+        if isinstance(value, pulumi.AssetArchive):
+            return {"archive": {k: jsonable(v, mask_secrets=mask_secrets) for k, v in sorted(value.assets.items())}}
+        return {"archive": _asset_description(value)}
+    if isinstance(value, pulumi.Resource):
+        from pulumi.runtime.sync_await import _sync_await
+
+        return {"resource": _sync_await(value.urn.future())}
+    return {"unsupported": type(value).__name__}
+
+
+def _asset_description(asset: Any) -> dict[str, str]:
+    if getattr(asset, "text", None) is not None:
+        return {"sha256": hashlib.sha256(asset.text.encode()).hexdigest()}
+    if getattr(asset, "path", None) is not None:
+        path = Path(asset.path)
+        described = {"path": path.name if path.is_absolute() else path.as_posix()}
+        if path.is_file():
+            described["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return described
+    if getattr(asset, "uri", None) is not None:
+        return {"uri": asset.uri}
+    return {}

@@ -1,0 +1,166 @@
+"""Read `Pulumi.<env>.yaml` the way the Pulumi CLI hands it to a program.
+
+Pulumi passes every config value to the language host as a string: scalars as their
+text, objects and lists as JSON. Keys without a namespace belong to the project
+(`standbyMode` -> `recsys-dr:standbyMode`). A `secure:` value cannot be decrypted
+offline, so the plan gives the program a placeholder and marks the key secret: the
+program sees a secret, and the plan shows it masked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_PLACEHOLDER = "plan-secret-placeholder"
+MASK = "[secret]"
+_ENV_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class ConfigurationError(ValueError):
+    """The stack's configuration cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = [p for p in problems if p] or ["invalid configuration"]
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Config of one environment, as the program receives it and as the plan shows it.
+
+    Attributes:
+        env: environment (stack) name, e.g. `dev`.
+        source: the stack file's path as given (relative when it was relative).
+        values: flat `{"<namespace>:<key>": "<string or JSON>"}` for the runtime.
+        secret_keys: keys whose value came from `secure:` (the runtime sees placeholders).
+        display: `{"<namespace>:<key>": <YAML value>}` with secrets replaced by `[secret]`.
+    """
+
+    env: str
+    source: str
+    values: dict[str, str]
+    secret_keys: tuple[str, ...]
+    display: dict[str, Any] = field(default_factory=dict)
+
+
+def available_envs(config_dir: Path) -> list[str]:
+    """Names of the environments that have a `Pulumi.<env>.yaml` in `config_dir`."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(config_dir).glob("Pulumi.*.yaml"))
+
+
+def load_stack_config(config_dir: Path, env: str, project: str, *, source_label: str | None = None) -> StackConfig:
+    """Load `config_dir/Pulumi.<env>.yaml`.
+
+    Args:
+        config_dir: folder that holds the stack files.
+        env: environment name; must match `^[A-Za-z0-9][A-Za-z0-9_.-]*$`.
+        project: namespace given to keys without one.
+        source_label: how to name the file in messages and in the plan (default: its path).
+
+    Raises:
+        ConfigurationError: unknown environment, unreadable YAML, or a malformed `config:` map.
+    """
+    config_dir = Path(config_dir)
+    if not _ENV_PATTERN.match(env or ""):
+        raise ConfigurationError(
+            [f"environment {env!r} is not a valid stack name (letters, digits, '_', '.', '-')"]
+        )
+    path = config_dir / f"Pulumi.{env}.yaml"
+    label = source_label or str(path)
+    if not path.is_file():
+        known = ", ".join(available_envs(config_dir)) or "none"
+        raise ConfigurationError([f"{label}: no such stack file; environments with a stack file: {known}"])
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigurationError([f"{label}: not valid YAML{where}: {problem}"]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigurationError([f"{label}: must be a YAML mapping with a `config:` key"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigurationError([f"{label}: `config` must be a mapping of key: value"])
+
+    problems: list[str] = []
+    values: dict[str, str] = {}
+    display: dict[str, Any] = {}
+    secret_keys: list[str] = []
+    for raw_key, raw_value in config.items():
+        key = str(raw_key)
+        if key.count(":") == 0:
+            key = f"{project}:{key}"
+        elif key.count(":") > 1 or not all(key.split(":")):
+            problems.append(f"{label}: config key {raw_key!r} must be `<key>` or `<namespace>:<key>`")
+            continue
+        if key in values:
+            problems.append(f"{label}: config key {key!r} is set twice")
+            continue
+        value, is_secret, shown = _convert(raw_value)
+        values[key] = value
+        display[key] = shown
+        if is_secret:
+            secret_keys.append(key)
+    if problems:
+        raise ConfigurationError(problems)
+    return StackConfig(
+        env=env,
+        source=label,
+        values=dict(sorted(values.items())),
+        secret_keys=tuple(sorted(secret_keys)),
+        display=dict(sorted(display.items())),
+    )
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _replace_secure(value: Any, replacement: str) -> tuple[Any, bool]:
+    """Replace every `{secure: ...}` inside `value`; report whether there was one."""
+    if _is_secure(value):
+        return replacement, True
+    if isinstance(value, dict):
+        found = False
+        out = {}
+        for k, v in value.items():
+            out[str(k)], inner = _replace_secure(v, replacement)
+            found = found or inner
+        return out, found
+    if isinstance(value, list):
+        items = [_replace_secure(v, replacement) for v in value]
+        return [v for v, _ in items], any(f for _, f in items)
+    return value, False
+
+
+def _convert(value: Any) -> tuple[str, bool, Any]:
+    """Return (string for the runtime, is secret, value for display)."""
+    runtime_value, is_secret = _replace_secure(value, SECRET_PLACEHOLDER)
+    shown = MASK if is_secret else _plain(value)
+    if isinstance(runtime_value, (dict, list)):
+        return json.dumps(runtime_value, sort_keys=True, separators=(",", ":"), default=str), is_secret, shown
+    if isinstance(runtime_value, bool):
+        return ("true" if runtime_value else "false"), is_secret, shown
+    if runtime_value is None:
+        return "", is_secret, shown
+    return str(runtime_value), is_secret, shown
+
+
+def _plain(value: Any) -> Any:
+    """YAML value with non-JSON scalars (dates) turned into strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
