@@ -41,6 +41,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--synthetic-users", type=int, default=400, help="synthetic shoppers (default: 400)")
     g.add_argument("--synthetic-seed", type=int, default=0, help="synthetic data seed (default: 0)")
     g.add_argument("--title-words", type=int, default=1, help="MovieLens: title words per derived query (default: 1)")
+    g.add_argument("--exclude-seen", action="store_true",
+                   help="evaluation: drop each user's training items from the ranking (default: rank the full catalog)")
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -120,7 +122,7 @@ def cmd_build(args: argparse.Namespace) -> int:
              data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.test), data.report.to_dict())
     trained = train(split, data.item_ids, config, show_progress=not args.no_progress)
     log.info("trained in %.1f s on %s", trained.train_seconds, trained.device)
-    metrics = evaluate_all(trained.logits, split, data.item_ids) if len(split.test) else {}
+    metrics = evaluate_all(trained.logits, split, data.item_ids, exclude_seen=args.exclude_seen) if len(split.test) else {}
     if metrics:
         print(format_table(metrics))
     bundle = save_bundle(trained, args.out / BUNDLES / args.model_name,
@@ -180,7 +182,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out[:, order >= 0] = s[:, order[order >= 0]]
         return out
 
-    results = evaluate_all(score, split, data.item_ids)
+    results = evaluate_all(score, split, data.item_ids, exclude_seen=args.exclude_seen)
     print(format_table(results))
     _write_json(args.json, {"model_dir": str(args.model_dir), "metrics": results})
     return 0

@@ -7,6 +7,11 @@ counted against the target, so a baseline that cannot tell items apart gets no c
 * ``hit_rate@k`` - share of examples with rank <= k;
 * ``ndcg@k`` - mean of ``1 / log2(rank + 1)`` for rank <= k, else 0 (one relevant item);
 * ``mrr`` - mean of ``1 / rank`` over the full ranking (not truncated).
+
+By default nothing is filtered: the served model does not filter either, and repeat
+purchases are legitimate in a shop. ``exclude_seen=True`` gives the common academic
+protocol instead: items of the user's training sequence (other than the target itself)
+are removed from the ranking, for the model and the baselines alike.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ def target_columns(items: list[str], targets: np.ndarray) -> np.ndarray:
 
 
 def evaluate_scorer(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], split: Split, items: list[str],
-                    k: int = 10, batch_size: int = 1024) -> dict[str, float]:
+                    k: int = 10, batch_size: int = 1024, exclude_seen: bool = False) -> dict[str, float]:
     """Metrics of ``score_fn(query[n], history[n, L]) -> float[n, num_items]`` on ``split.test``.
 
     Args:
@@ -59,18 +64,27 @@ def evaluate_scorer(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], sp
         items: catalog item ids in output order.
         k: cut-off for HitRate and NDCG; default 10.
         batch_size: examples scored at once; default 1024.
+        exclude_seen: drop the user's training items (except the target) from the ranking; default False.
     """
     test = split.test
     cols = target_columns(items, test.target)
+    index = {item: i for i, item in enumerate(items)}
     r = []
     for start in range(0, len(test), batch_size):
         sl = slice(start, start + batch_size)
-        r.append(ranks(np.asarray(score_fn(test.query[sl], test.history[sl])), cols[sl]))
+        raw = np.array(score_fn(test.query[sl], test.history[sl]), dtype=np.float64)
+        scores, tgt = raw, cols[sl]
+        if exclude_seen:
+            scores = raw.copy()
+            for row, user in enumerate(test.user[sl]):
+                scores[row, [index[i] for i in split.train_sequences.get(user, ())]] = -np.inf
+            scores[np.arange(len(tgt)), tgt] = raw[np.arange(len(tgt)), tgt]  # the target stays rankable
+        r.append(ranks(scores, tgt))
     return metrics_from_ranks(np.concatenate(r) if r else np.array([]), k) | {"examples": len(test)}
 
 
 def evaluate_all(model_score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, split: Split,
-                 items: list[str], k: int = 10) -> dict[str, dict[str, float]]:
+                 items: list[str], k: int = 10, exclude_seen: bool = False) -> dict[str, dict[str, float]]:
     """Metrics for the model (if given) and both baselines on the same split.
 
     Args:
@@ -78,13 +92,15 @@ def evaluate_all(model_score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] 
         split: the split to rank.
         items: catalog item ids in output order.
         k: cut-off; default 10.
+        exclude_seen: see :func:`evaluate_scorer`; default False.
     """
     results: dict[str, dict[str, float]] = {}
     if model_score_fn is not None:
-        results["model"] = evaluate_scorer(model_score_fn, split, items, k)
+        results["model"] = evaluate_scorer(model_score_fn, split, items, k, exclude_seen=exclude_seen)
     for baseline in (MostPopular(items), ItemKNN(items)):
         baseline.fit(split.train_sequences)
-        results[baseline.name] = evaluate_scorer(lambda q, h, b=baseline: b.scores(h), split, items, k)
+        results[baseline.name] = evaluate_scorer(lambda q, h, b=baseline: b.scores(h), split, items, k,
+                                                  exclude_seen=exclude_seen)
     return results
 
 

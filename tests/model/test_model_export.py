@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-import model_fixtures as fx
+from tests.model import model_fixtures as fx
 
 pytestmark = pytest.mark.slow
 

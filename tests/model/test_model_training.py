@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-import model_fixtures as fx
+from tests.model import model_fixtures as fx
 from model.baselines import ItemKNN, MostPopular
 from model.evaluate import metrics_from_ranks, ranks
 
@@ -86,3 +87,17 @@ def test_empty_and_unknown_histories_pool_to_the_same_output(encoder):
     out = keras.ops.convert_to_numpy(net({"query_ids": q, "history_ids": h}))
     assert out.shape == (2, 5) and np.isfinite(out).all()
     np.testing.assert_allclose(out[0], out[1])
+
+
+def test_exclude_seen_removes_training_items_but_not_the_target():
+    from model.data import Dataset
+    from model.evaluate import evaluate_scorer
+    from model.split import leave_last_out
+
+    inter = pd.DataFrame({"user_id": ["u"] * 3, "item_id": ["a", "b", "a"], "timestamp": [1, 2, 3],
+                          "query": "", "event_type": "view"})
+    split = leave_last_out(Dataset("t", inter, pd.DataFrame({"item_id": list("abc"), "title": "", "category": ""})), 2)
+    fixed = lambda q, h: np.array([[0.1, 0.9, 0.5]])  # noqa: E731  target "a" is last
+    assert evaluate_scorer(fixed, split, list("abc"), k=1)["mrr"] == pytest.approx(1 / 3)
+    # "b" was seen in training and is removed; "a" is seen too but is the target, so it stays
+    assert evaluate_scorer(fixed, split, list("abc"), k=1, exclude_seen=True)["mrr"] == pytest.approx(1 / 2)
