@@ -222,11 +222,15 @@ def _classify(error: BaseException, stack_config: StackConfig) -> Exception:
     if input_error is not None:
         config_types += (input_error,)
     if isinstance(error, config_types):
-        message = getattr(error, "message", None) or str(error)
+        problems = getattr(error, "problems", None)
         details = getattr(error, "errors", None)
-        lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-        if details:
-            lines += [f"{d.property_path}: {d.reason}" for d in details if hasattr(d, "reason")]
+        if isinstance(problems, (list, tuple)) and problems:
+            lines = [str(p) for p in problems]
+        elif details:
+            lines = [str(getattr(d, "reason", d)) for d in details]
+        else:
+            message = getattr(error, "message", None) or str(error)
+            lines = [line.strip() for line in str(message).splitlines() if line.strip()]
         return ConfigurationError([f"{stack_config.source}: {line}" for line in lines])
     return PlanError(f"the program failed: {type(error).__name__}: {error}")
 

@@ -1,0 +1,138 @@
+"""`recsys-dr plan` and `recsys-dr diff`.
+
+Exit codes:
+    plan: 0 rendered and no mandatory policy violation; 1 mandatory violation(s);
+          2 configuration error (bad/missing stack file, rejected config); 3 the program failed.
+    diff: 0 diff written; 1 with `--fail-on-stateful` when a stateful or expensive resource
+          would be replaced or deleted; 2 a plan file is missing or not a plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_POLICY = 1
+EXIT_CONFIG = 2
+EXIT_PROGRAM = 3
+
+
+def register(subparsers: Any) -> None:
+    """Add `plan` and `diff` to the `recsys-dr` sub-parsers."""
+    plan = subparsers.add_parser(
+        "plan",
+        help="render an environment offline (no credentials, no backend) and check the policies",
+        description="Run the stacks/ program for stacks/Pulumi.<env>.yaml under Pulumi's mock runtime, write a "
+        "deterministic JSON plan and print a summary with the policy results. Exit 0 ok, 1 mandatory policy "
+        "violation, 2 configuration error, 3 program error.",
+    )
+    plan.add_argument("env", help="environment: the <env> of stacks/Pulumi.<env>.yaml (e.g. dev, prod)")
+    plan.add_argument("--out", default=None, metavar="PATH",
+                      help="where to write the plan JSON (default: plan-<env>.json; '-' for stdout)")
+    plan.add_argument("--program-dir", type=Path, default=None, metavar="DIR",
+                      help="folder holding the program's __main__.py (default: the repo's stacks/)")
+    plan.add_argument("--config-dir", type=Path, default=None, metavar="DIR",
+                      help="folder holding Pulumi.<env>.yaml (default: the program dir)")
+    plan.add_argument("--quiet", action="store_true", help="print no summary, only problems")
+    plan.set_defaults(handler=handle_plan)
+
+    diff = subparsers.add_parser(
+        "diff",
+        help="compare two plans (added, removed, changed, replaced resources)",
+        description="List resources added, removed and changed between two plan files, with property-level "
+        "changes, marking replacements of stateful or expensive resources. The markdown form is meant for a "
+        "pull-request comment.",
+    )
+    diff.add_argument("base", type=Path, help="plan JSON of the base commit")
+    diff.add_argument("head", type=Path, help="plan JSON of the head commit")
+    diff.add_argument("--format", choices=("text", "markdown"), default="text")
+    diff.add_argument("--out", default=None, metavar="PATH", help="write the diff here instead of stdout")
+    diff.add_argument("--title", default=None, help="heading of the markdown form (default: 'recsys-dr plan')")
+    diff.add_argument("--fail-on-stateful", action="store_true",
+                      help="exit 1 when a bucket, cluster, node group, KMS key or hosted zone would be replaced or deleted")
+    diff.set_defaults(handler=handle_diff)
+
+
+def _error(message: str) -> None:
+    for line in message.splitlines() or [message]:
+        print(f"recsys-dr: error: {line}", file=sys.stderr)
+
+
+def handle_plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from review.plan import PlanError, render
+    from review.stackconfig import ConfigurationError
+
+    try:
+        plan = render(args.env, program_dir=args.program_dir, config_dir=args.config_dir)
+    except ConfigurationError as error:
+        _error(f"configuration of {args.env!r} is invalid ({len(error.problems)} problem"
+               f"{'s' if len(error.problems) != 1 else ''}):")
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except PlanError as error:
+        _error(str(error))
+        return EXIT_PROGRAM
+
+    text = plan.to_json()
+    out = args.out if args.out is not None else f"plan-{args.env}.json"
+    to_stdout = out == "-"
+    console = Console(stderr=to_stdout, width=max(Console().width, 120) if not to_stdout else 120)
+    if to_stdout:
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+    if not args.quiet:
+        from review.summary import print_summary
+
+        print_summary(plan.document, console, warnings=plan.warnings)
+        if not to_stdout:
+            console.print(f"plan written to {out}")
+    mandatory = plan.mandatory_violations
+    if mandatory:
+        if args.quiet:
+            for v in mandatory:
+                _error(f"policy {v['rule']} on {(v['urn'] or '(stack)').split('::')[-1]}: {v['message']}")
+        _error(f"{len(mandatory)} mandatory policy violation{'s' if len(mandatory) != 1 else ''}")
+        return EXIT_POLICY
+    return EXIT_OK
+
+
+def _load_plan(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot read: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
+        raise ValueError(f"{path}: not a recsys-dr plan (no `resources` list)")
+    return document
+
+
+def handle_diff(args: argparse.Namespace) -> int:
+    from review.diff import diff_plans, render_markdown, render_text
+
+    try:
+        base, head = _load_plan(args.base), _load_plan(args.head)
+        result = diff_plans(base, head)
+    except ValueError as error:
+        _error(str(error))
+        return EXIT_CONFIG
+    text = render_markdown(result, title=args.title) if args.format == "markdown" else render_text(result)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.fail_on_stateful and result.dangerous:
+        _error(f"{len(result.dangerous)} stateful or expensive resource(s) would be replaced or deleted")
+        return EXIT_POLICY
+    return EXIT_OK

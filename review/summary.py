@@ -1,0 +1,102 @@
+"""Human summary of a plan, printed with `rich` tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+GLOBAL = "global"
+
+
+def _region_order(regions: list[str]) -> list[str]:
+    return sorted(r for r in regions if r != GLOBAL) + ([GLOBAL] if GLOBAL in regions else [])
+
+
+def short_kind(type_token: str) -> str:
+    """`aws:s3/bucketVersioning:BucketVersioning` -> `aws:s3:BucketVersioning`; others unchanged."""
+    parts = type_token.split(":")
+    if len(parts) == 3 and "/" in parts[1]:
+        module, leaf = parts[1].split("/", 1)
+        if leaf.lower() == parts[2].lower():
+            return f"{parts[0]}:{module}:{parts[2]}"
+    return type_token
+
+
+def resources_table(document: dict[str, Any]) -> Table:
+    """Resources per kind (rows) and region (columns), custom resources only."""
+    by_region: dict[str, dict[str, int]] = document["summary"]["byRegion"]
+    regions = _region_order(list(by_region))
+    kinds = sorted({kind for counts in by_region.values() for kind in counts})
+    table = Table(title=f"Resources of {document['environment']} by kind and region", title_justify="left")
+    table.add_column("kind")
+    for region in regions:
+        table.add_column(region, justify="right")
+    table.add_column("total", justify="right", style="bold")
+    for kind in kinds:
+        counts = [by_region[region].get(kind, 0) for region in regions]
+        table.add_row(short_kind(kind), *[str(c) if c else "·" for c in counts], str(sum(counts)))
+    totals = [sum(by_region[region].values()) for region in regions]
+    table.add_section()
+    table.add_row("all resources", *[str(t) for t in totals], str(sum(totals)), style="bold")
+    return table
+
+
+def deployment_table(document: dict[str, Any]) -> Table:
+    """Model version, standby mode and failover budget, from the stack outputs."""
+    summary = document["summary"]
+    table = Table(title="Deployment", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    model = summary.get("model") or {}
+    table.add_row("environment", str(document["environment"]))
+    table.add_row("model", f"{model.get('name', '?')} v{model.get('version', '?')}" if model else "not exported")
+    table.add_row("standby mode", str(summary.get("standbyMode") or "not exported"))
+    table.add_row("failover control", str(summary.get("failoverControl") or "not exported"))
+    budget = summary.get("failoverBudgetSeconds")
+    target = summary.get("failoverBudgetTargetSeconds")
+    dns = summary.get("dns") or {}
+    if budget is not None:
+        detail = ""
+        if {"healthCheckIntervalSeconds", "failureThreshold", "ttl"} <= set(dns):
+            detail = f" ({dns['healthCheckIntervalSeconds']} s x {dns['failureThreshold']} checks + TTL {dns['ttl']} s)"
+        verdict = ""
+        if isinstance(target, (int, float)) and isinstance(budget, (int, float)):
+            verdict = " [green]within target[/]" if budget <= target else " [red]ABOVE target[/]"
+        table.add_row("failover budget", f"{budget} s{detail}" + (f", target {target} s" if target is not None else "") + verdict)
+    else:
+        table.add_row("failover budget", "not exported")
+    if dns.get("recordName"):
+        table.add_row("DNS record", str(dns["recordName"]))
+    return table
+
+
+def policy_table(document: dict[str, Any]) -> Table:
+    """Policy results: one row per violation, or a single line when all rules pass."""
+    policy = document["policy"]
+    violations = policy["violations"]
+    title = (
+        f"Policy pack {policy['pack']}: {len(policy['rules'])} rules, "
+        f"{policy['mandatoryViolations']} mandatory and {policy['advisoryViolations']} advisory violations"
+    )
+    table = Table(title=title, title_justify="left", min_width=len(title))
+    table.add_column("level")
+    table.add_column("rule")
+    table.add_column("resource")
+    table.add_column("message")
+    if not violations:
+        table.add_row("[green]ok[/]", "all rules", "-", "no violations")
+    for v in violations:
+        level = "[red]mandatory[/]" if v["enforcement"] == "mandatory" else "[yellow]advisory[/]"
+        resource = (v["urn"] or "(stack)").split("::")[-1]
+        table.add_row(level, v["rule"], resource, v["message"])
+    return table
+
+
+def print_summary(document: dict[str, Any], console: Console, *, warnings: list[str] | None = None) -> None:
+    console.print(deployment_table(document))
+    console.print(resources_table(document))
+    console.print(policy_table(document))
+    for warning in warnings or []:
+        console.print(f"[yellow]program warning:[/] {warning}")

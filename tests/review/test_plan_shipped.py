@@ -1,0 +1,80 @@
+"""The plan of each shipped environment (stacks/Pulumi.dev.yaml, stacks/Pulumi.prod.yaml)."""
+
+import json
+
+from review.plan import render
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+BUCKET = "aws:s3/bucket:Bucket"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+RECORD = "aws:route53/record:Record"
+
+
+def regions_of(plan):
+    regions = plan.document["outputs"]["regions"]
+    return regions["primary"]["region"], regions["standby"]["region"]
+
+
+def test_plan_is_deterministic_on_the_real_program(shipped_plan):
+    again = render(shipped_plan.document["environment"])
+    assert again.to_json() == shipped_plan.to_json()
+
+
+def test_both_regions_have_gpu_node_groups_on_nvidia_amis(shipped_plan):
+    primary, standby = regions_of(shipped_plan)
+    gpu = [r for r in shipped_plan.of_type(NODE_GROUP) if "NVIDIA" in r["inputs"].get("amiType", "")]
+    assert sorted(r["region"] for r in gpu) == sorted([primary, standby])
+    for group in gpu:
+        assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in group["inputs"]["taints"]
+
+
+def test_both_regions_serve(shipped_plan):
+    primary, standby = regions_of(shipped_plan)
+    deployments = shipped_plan.of_type(DEPLOYMENT)
+    assert sorted(d["region"] for d in deployments) == sorted([primary, standby])
+
+
+def test_buckets_are_replicated_from_primary_to_standby(shipped_plan):
+    primary, standby = regions_of(shipped_plan)
+    buckets = {b["region"]: b for b in shipped_plan.of_type(BUCKET)}
+    assert set(buckets) == {primary, standby}
+    outputs = shipped_plan.document["outputs"]["regions"]
+    (replication,) = shipped_plan.of_type(REPLICATION)
+    assert replication["region"] == primary
+    assert replication["inputs"]["bucket"] == outputs["primary"]["bucket"]
+    (rule,) = replication["inputs"]["rules"]
+    assert rule["id"] == "models-to-standby"
+    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{outputs['standby']['bucket']}"
+    assert rule["destination"]["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+
+
+def test_primary_and_secondary_records(shipped_plan):
+    records = {r["inputs"]["failoverRoutingPolicies"][0]["type"]: r for r in shipped_plan.of_type(RECORD)}
+    assert set(records) == {"PRIMARY", "SECONDARY"}
+    assert records["PRIMARY"]["inputs"]["setIdentifier"] == "primary"
+    assert records["SECONDARY"]["inputs"]["setIdentifier"] == "standby"
+    for record in records.values():
+        assert record["inputs"]["healthCheckId"]
+        assert record["inputs"]["ttl"] <= 60
+        assert record["region"] == "global"
+
+
+def test_policies_are_quiet(shipped_plan):
+    assert shipped_plan.document["policy"]["violations"] == []
+
+
+def test_summary_shows_model_standby_mode_and_budget(shipped_plan):
+    summary = shipped_plan.document["summary"]
+    env = shipped_plan.document["environment"]
+    assert summary["model"]["name"] == "recommender"
+    assert summary["standbyMode"] == {"dev": "pilot-light", "prod": "warm"}[env]
+    assert summary["failoverBudgetSeconds"] <= summary["failoverBudgetTargetSeconds"]
+    dns = summary["dns"]
+    assert summary["failoverBudgetSeconds"] == dns["healthCheckIntervalSeconds"] * dns["failureThreshold"] + dns["ttl"]
+
+
+def test_plan_records_only_relative_paths(shipped_plan):
+    assert shipped_plan.document["program"] == "stacks"
+    assert shipped_plan.document["stackConfig"] == f"stacks/Pulumi.{shipped_plan.document['environment']}.yaml"
+    assert "/work/" not in json.dumps(shipped_plan.document)

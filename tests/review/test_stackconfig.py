@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from review.stackconfig import MASK, SECRET_PLACEHOLDER, ConfigurationError, available_envs, load_stack_config
+
+from .conftest import FIXTURE_CONFIG
+
+
+def write(tmp_path, env, text):
+    (tmp_path / f"Pulumi.{env}.yaml").write_text(text)
+    return tmp_path
+
+
+def test_key_without_namespace_gets_the_project():
+    config = load_stack_config(FIXTURE_CONFIG, "fixture", "recsys-dr")
+    assert config.values["recsys-dr:standbyMode"] == "warm"
+    assert "standbyMode" not in config.values
+
+
+def test_objects_are_passed_as_json_strings():
+    config = load_stack_config(FIXTURE_CONFIG, "fixture", "recsys-dr")
+    assert json.loads(config.values["recsys-dr:regions"]) == {"primary": "us-east-1", "standby": "us-west-2"}
+    assert json.loads(config.values["recsys-dr:model"]) == {"name": "recommender", "version": 3}
+    assert config.display["recsys-dr:model"] == {"name": "recommender", "version": 3}
+
+
+def test_secure_values_are_secret_placeholders_and_masked_for_display():
+    config = load_stack_config(FIXTURE_CONFIG, "fixture", "recsys-dr")
+    assert config.secret_keys == ("recsys-dr:grafanaToken",)
+    assert config.values["recsys-dr:grafanaToken"] == SECRET_PLACEHOLDER
+    assert config.display["recsys-dr:grafanaToken"] == MASK
+
+
+def test_nested_secure_value_makes_the_whole_key_secret(tmp_path):
+    write(tmp_path, "x", "config:\n  app:db:\n    host: h\n    password:\n      secure: v1:abc\n")
+    config = load_stack_config(tmp_path, "x", "app")
+    assert config.secret_keys == ("app:db",)
+    assert json.loads(config.values["app:db"]) == {"host": "h", "password": SECRET_PLACEHOLDER}
+    assert config.display["app:db"] == MASK
+
+
+def test_scalars_become_pulumi_strings(tmp_path):
+    write(tmp_path, "x", "config:\n  flag: true\n  count: 3\n  ratio: 0.5\n  name: n\n")
+    values = load_stack_config(tmp_path, "x", "p").values
+    assert values == {"p:count": "3", "p:flag": "true", "p:name": "n", "p:ratio": "0.5"}
+
+
+def test_missing_stack_file_names_the_known_environments():
+    with pytest.raises(ConfigurationError, match=r"Pulumi.nope.yaml: no such stack file; .*badconfig, badyaml, fixture, insecure"):
+        load_stack_config(FIXTURE_CONFIG, "nope", "recsys-dr")
+
+
+def test_invalid_yaml_reports_line_and_column():
+    with pytest.raises(ConfigurationError, match=r"Pulumi.badyaml.yaml: not valid YAML \(line \d+, column \d+\)"):
+        load_stack_config(FIXTURE_CONFIG, "badyaml", "recsys-dr")
+
+
+def test_malformed_keys_are_all_reported(tmp_path):
+    write(tmp_path, "x", "config:\n  a:b:c: 1\n  ':d': 2\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_stack_config(tmp_path, "x", "p")
+    assert len(caught.value.problems) == 2
+    assert all("must be `<key>` or `<namespace>:<key>`" in p for p in caught.value.problems)
+
+
+def test_config_must_be_a_mapping(tmp_path):
+    write(tmp_path, "x", "config: [1, 2]\n")
+    with pytest.raises(ConfigurationError, match="`config` must be a mapping"):
+        load_stack_config(tmp_path, "x", "p")
+
+
+@pytest.mark.parametrize("env", ["../dev", "", "a b", "-x"])
+def test_environment_names_are_validated(env):
+    with pytest.raises(ConfigurationError, match="is not a valid stack name"):
+        load_stack_config(FIXTURE_CONFIG, env, "p")
+
+
+def test_available_envs_lists_stack_files():
+    assert available_envs(FIXTURE_CONFIG) == ["badconfig", "badyaml", "fixture", "insecure"]
