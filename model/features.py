@@ -17,6 +17,7 @@ special casing by callers.
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
 from dataclasses import dataclass
 
@@ -29,9 +30,17 @@ _STRIP = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
 FIRST_ID = 2  # ids below this are padding / OOV
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def standardize(text: str) -> list[str]:
-    """Tokenise like the serving graph: lower-case, strip punctuation, split on whitespace."""
-    return _STRIP.sub("", text.lower()).split()
+    """Tokenise exactly like the serving graph's TextVectorization.
+
+    ``tf.strings.lower`` lower-cases ASCII letters only and ``tf.strings.split`` splits on
+    ASCII whitespace, so this does the same (``"ÉTÉ"`` stays ``"ÉTÉ"``).
+    """
+    return [t for t in _WHITESPACE.split(_STRIP.sub("", text.translate(_ASCII_LOWER))) if t]
 
 
 def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20_000, min_count: int = 1) -> list[str]:

@@ -101,3 +101,15 @@ def test_exclude_seen_removes_training_items_but_not_the_target():
     assert evaluate_scorer(fixed, split, list("abc"), k=1)["mrr"] == pytest.approx(1 / 3)
     # "b" was seen in training and is removed; "a" is seen too but is the target, so it stays
     assert evaluate_scorer(fixed, split, list("abc"), k=1, exclude_seen=True)["mrr"] == pytest.approx(1 / 2)
+
+
+def test_query_vocabulary_matches_the_graph_tokeniser():
+    import tensorflow as tf
+
+    from model.features import Preprocessor, build_query_vocabulary
+
+    queries = ["Red SHOES!", "café ÉTÉ", "tab\tsep   spaces", "naïve-bayes"]
+    pre = Preprocessor(["a"], build_query_vocabulary(queries), query_length=4)
+    ids = pre.query_ids(tf.constant(queries)).numpy()
+    assert (ids != 1).all()  # no token built in Python is out-of-vocabulary in the graph
+    assert (ids[:, 0] >= 2).all()
