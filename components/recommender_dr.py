@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 
 from components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
+from components.cluster.gpu_cluster import gpu_cluster_problems
 from components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
+from components.dns.failover_records import dns_failover_problems
 from components.serving import ModelServing, ModelServingArgs
+from components.serving.model_serving import model_serving_problems
 from components.storage import ModelBucketArgs, ReplicatedModelBucket
 from components.validation import (
     FAILOVER_CONTROLS,
@@ -104,79 +107,54 @@ class TwoRegionRecommender(pulumi.ComponentResource):
     """Replicated buckets, a GPU cluster and TF Serving per region, and DNS failover.
 
     Each region's serving path uses only its own bucket, key, cluster and load balancer,
-    so losing the primary region leaves the standby whole.
+    so losing the primary region leaves the standby whole. Every child's arguments are
+    built and validated before the first resource is registered.
     """
 
     def __init__(self, name: str, args: TwoRegionRecommenderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        raise_if_problems(
-            "TwoRegionRecommenderArgs",
-            region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
-            + choice_problems("standby_mode", args.standby_mode, STANDBY_MODES)
-            + choice_problems("failover_control", args.failover_control, FAILOVER_CONTROLS),
+        tags = {"recsys-dr:deployment": name, **args.tags}
+        problems = choice_problems("standby_mode", args.standby_mode, STANDBY_MODES)
+        problems += choice_problems("failover_control", args.failover_control, FAILOVER_CONTROLS)
+        problems += region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
+        bucket_args = ModelBucketArgs(
+            primary_region=args.primary_region, standby_region=args.standby_region,
+            force_destroy=args.force_destroy_buckets, tags=tags,
         )
+        cluster_args = {role: _cluster_args(args, role, tags) for role in ROLES}
+        # Outputs of other children are filled in (dataclasses.replace) once they exist.
+        serving_args = {role: _serving_args(args, role, tags) for role in ROLES}
+        dns_args = DnsFailoverArgs(
+            record_name=args.record_name, zone_id=args.zone_id, zone_name=args.zone_name,
+            primary_endpoint="", standby_endpoint="", model_name=args.model_name,
+            health_check_interval=args.health_check_interval, failure_threshold=args.failure_threshold,
+            ttl=args.ttl, checker_regions=args.checker_regions, tags=tags,
+        )
+        if not problems:
+            for role in ROLES:
+                problems += [f"{role}: {p}" for p in gpu_cluster_problems(cluster_args[role])]
+                problems += [f"{role}: {p}" for p in model_serving_problems(serving_args[role])]
+            problems += dns_failover_problems(dns_args)
+        raise_if_problems("TwoRegionRecommenderArgs", list(dict.fromkeys(problems)))
+
         super().__init__("recsys-dr:components:TwoRegionRecommender", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"recsys-dr:deployment": name, **args.tags}
-
-        self.buckets = ReplicatedModelBucket(
-            f"{name}-models",
-            ModelBucketArgs(
-                primary_region=args.primary_region, standby_region=args.standby_region,
-                force_destroy=args.force_destroy_buckets, tags=tags,
-            ),
-            opts=child,
-        )
+        self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=child)
         regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
         for role in ROLES:
-            region = args.region(role)
-            scaling = args.gpu_scaling(role)
-            existing_subnets = (args.subnet_ids or {}).get(role)
-            cluster = GpuCluster(
-                f"{name}-{role}",
-                GpuClusterArgs(
-                    region=region,
-                    kubernetes_version=args.kubernetes_version,
-                    subnet_ids=existing_subnets,
-                    network=None if existing_subnets is not None else NetworkArgs(
-                        region=region, vpc_cidr=args.vpc_cidrs[role],
-                        availability_zone_count=args.availability_zone_count, single_nat_gateway=args.single_nat_gateway,
-                    ),
-                    system_instance_type=args.system_instance_type,
-                    system_node_count=args.system_node_count,
-                    gpu_instance_types=list(args.gpu_instance_types),
-                    gpu_os_family=args.gpu_os_family,
-                    gpu_capacity_type=args.gpu_capacity_type,
-                    gpu_min_size=scaling["minSize"],
-                    gpu_desired_size=scaling["desiredSize"],
-                    gpu_max_size=scaling["maxSize"],
-                    tags={**tags, "recsys-dr:role": role},
-                ),
-                opts=child,
-            )
+            cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             bucket = regional_buckets[role]
             self.clusters[role] = cluster
             self.serving[role] = ModelServing(
                 f"{name}-{role}-serving",
-                ModelServingArgs(
-                    region=region,
+                replace(
+                    serving_args[role],
                     cluster_name=cluster.cluster.name,
                     kubernetes_provider=cluster.provider,
                     bucket_name=bucket.bucket.bucket,
                     bucket_arn=bucket.bucket.arn,
                     kms_key_arn=bucket.key.arn,
-                    model_name=args.model_name,
-                    model_version=args.model_version,
-                    replicas=args.serving_replicas(role),
-                    min_replicas=args.min_replicas,
-                    max_replicas=args.max_replicas,
-                    serving_image=args.serving_image,
-                    fetcher_image=args.fetcher_image,
-                    gpus_per_pod=args.gpus_per_pod,
-                    cpu=args.cpu,
-                    memory=args.memory,
-                    tags={**tags, "recsys-dr:role": role},
                 ),
                 # The model must be servable in-region before pods start fetching it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
@@ -185,19 +163,11 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
         self.dns = DnsFailover(
             f"{name}-dns",
-            DnsFailoverArgs(
-                record_name=args.record_name,
-                zone_id=args.zone_id,
-                zone_name=args.zone_name,
+            replace(
+                dns_args,
                 primary_endpoint=self.serving["primary"].endpoint,
                 standby_endpoint=self.serving["standby"].endpoint,
-                model_name=args.model_name,
-                health_check_interval=args.health_check_interval,
-                failure_threshold=args.failure_threshold,
-                ttl=args.ttl,
-                checker_regions=args.checker_regions,
                 routing_health_check_ids={role: check.id for role, check in self.arc.health_checks.items()} if self.arc else None,
-                tags=tags,
             ),
             opts=child,
         )
@@ -244,3 +214,50 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "routingControls": {role: control.arn for role, control in self.arc.routing_controls.items()},
             }
         return outputs
+
+
+def _cluster_args(args: TwoRegionRecommenderArgs, role: str, tags: dict[str, str]) -> GpuClusterArgs:
+    region = args.region(role)
+    scaling = args.gpu_scaling(role)
+    existing_subnets = (args.subnet_ids or {}).get(role)
+    return GpuClusterArgs(
+        region=region,
+        kubernetes_version=args.kubernetes_version,
+        subnet_ids=existing_subnets,
+        network=None if existing_subnets is not None else NetworkArgs(
+            region=region, vpc_cidr=args.vpc_cidrs[role],
+            availability_zone_count=args.availability_zone_count, single_nat_gateway=args.single_nat_gateway,
+        ),
+        system_instance_type=args.system_instance_type,
+        system_node_count=args.system_node_count,
+        gpu_instance_types=list(args.gpu_instance_types),
+        gpu_os_family=args.gpu_os_family,
+        gpu_capacity_type=args.gpu_capacity_type,
+        gpu_min_size=scaling["minSize"],
+        gpu_desired_size=scaling["desiredSize"],
+        gpu_max_size=scaling["maxSize"],
+        tags={**tags, "recsys-dr:role": role},
+    )
+
+
+def _serving_args(args: TwoRegionRecommenderArgs, role: str, tags: dict[str, str]) -> ModelServingArgs:
+    """Serving args with the cluster, provider and bucket still to be filled in."""
+    return ModelServingArgs(
+        region=args.region(role),
+        cluster_name="",
+        kubernetes_provider=None,
+        bucket_name="",
+        bucket_arn="",
+        kms_key_arn="",
+        model_name=args.model_name,
+        model_version=args.model_version,
+        replicas=args.serving_replicas(role),
+        min_replicas=args.min_replicas,
+        max_replicas=args.max_replicas,
+        serving_image=args.serving_image,
+        fetcher_image=args.fetcher_image,
+        gpus_per_pod=args.gpus_per_pod,
+        cpu=args.cpu,
+        memory=args.memory,
+        tags={**tags, "recsys-dr:role": role},
+    )

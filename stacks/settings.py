@@ -139,7 +139,8 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
     ttl = dns.get("ttl", default("ttl"))
     budget_target = dns.get("failoverBudgetTarget")
     if dns:
-        problems += health_check_problems(_key("dns"), interval, threshold, ttl, dns.get("checkerRegions"))
+        timing_problems = health_check_problems(_key("dns"), interval, threshold, ttl, dns.get("checkerRegions"))
+        problems += timing_problems
         record = dns.get("recordName")
         if record is None:
             problems.append(f"`{_key('dns.recordName')}` is required: the DNS name clients use, e.g. recs.shop.example.com")
@@ -159,7 +160,7 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
             problems.append(f"`{_key('dns.zoneId')}` must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ. Received: {zone_id!r}")
         if budget_target is not None and not (_is_int(budget_target) and budget_target > 0):
             problems.append(f"`{_key('dns.failoverBudgetTarget')}` must be a positive number of seconds. Received: {budget_target!r}")
-        elif budget_target is not None and all(_is_int(v) for v in (interval, threshold, ttl)):
+        elif budget_target is not None and not timing_problems:
             budget = failover_budget(interval=interval, failure_threshold=threshold, ttl=ttl)
             if budget.total_seconds > budget_target:
                 problems.append(

@@ -1,0 +1,68 @@
+"""IAM and bucket policy documents, built by plain functions."""
+
+from components.cluster.policies import cluster_autoscaler_policy
+from components.serving.policies import model_reader_policy
+from components.storage.policies import replication_role_policy, tls_only_bucket_policy
+
+PRIMARY_BUCKET = "arn:aws:s3:::models-primary"
+STANDBY_BUCKET = "arn:aws:s3:::models-standby"
+PRIMARY_KEY = "arn:aws:kms:us-east-1:123456789012:key/primary"
+STANDBY_KEY = "arn:aws:kms:us-west-2:123456789012:key/standby"
+
+
+def _resources(document: dict) -> list[str]:
+    resources = []
+    for statement in document["Statement"]:
+        value = statement["Resource"]
+        resources += value if isinstance(value, list) else [value]
+    return resources
+
+
+def _actions(document: dict) -> list[str]:
+    actions = []
+    for statement in document["Statement"]:
+        value = statement["Action"]
+        actions += value if isinstance(value, list) else [value]
+    return actions
+
+
+def test_model_reader_reads_only_its_model_prefix_and_key():
+    policy = model_reader_policy(bucket_arn=STANDBY_BUCKET, key_arn=STANDBY_KEY, model_name="recommender", region="us-west-2")
+    assert set(_resources(policy)) == {STANDBY_BUCKET, f"{STANDBY_BUCKET}/models/recommender/*", STANDBY_KEY}
+    assert set(_actions(policy)) == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
+    listing = next(s for s in policy["Statement"] if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["models/recommender/*"]}}
+    decrypt = next(s for s in policy["Statement"] if s["Action"] == "kms:Decrypt")
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-west-2.amazonaws.com"
+
+
+def test_replication_role_is_scoped_to_both_prefixes_and_keys():
+    policy = replication_role_policy(
+        source_bucket_arn=PRIMARY_BUCKET, destination_bucket_arn=STANDBY_BUCKET, source_key_arn=PRIMARY_KEY,
+        destination_key_arn=STANDBY_KEY, source_region="us-east-1", destination_region="us-west-2",
+    )
+    resources = _resources(policy)
+    assert "*" not in resources
+    assert set(resources) == {PRIMARY_BUCKET, f"{PRIMARY_BUCKET}/models/*", f"{STANDBY_BUCKET}/models/*", PRIMARY_KEY, STANDBY_KEY}
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["DecryptSource"]["Resource"] == PRIMARY_KEY
+    assert statements["EncryptReplica"]["Resource"] == STANDBY_KEY
+    assert statements["EncryptReplica"]["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-west-2.amazonaws.com"
+    assert not any(a.endswith("*") for a in _actions(policy))
+
+
+def test_bucket_policy_denies_plain_http_and_old_tls():
+    policy = tls_only_bucket_policy(PRIMARY_BUCKET)
+    assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}
+    conditions = [s["Condition"] for s in policy["Statement"]]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
+    assert {"NumericLessThan": {"s3:TlsVersion": "1.2"}} in conditions
+    assert all(s["Resource"] == [PRIMARY_BUCKET, f"{PRIMARY_BUCKET}/*"] for s in policy["Statement"])
+
+
+def test_autoscaler_changes_only_groups_owned_by_its_cluster():
+    policy = cluster_autoscaler_policy(cluster_name="recs-primary")
+    scale = next(s for s in policy["Statement"] if s["Sid"] == "ScaleOwnGroups")
+    assert scale["Condition"] == {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/recs-primary": "owned"}}
+    discover = next(s for s in policy["Statement"] if s["Sid"] == "Discover")
+    assert all(action.split(":")[1].startswith(("Describe", "Get")) for action in discover["Action"])

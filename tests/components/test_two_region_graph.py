@@ -1,0 +1,222 @@
+"""The mocked graph of both shipped environments: where things are and how they connect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from review.mock_runtime import GLOBAL_AWS_PREFIXES, ProgramRun, RegisteredResource
+from tests.support import children_of
+
+ROLES = ("primary", "standby")
+REGIONS = {"primary": "us-east-1", "standby": "us-west-2"}
+
+
+@pytest.fixture(params=["dev", "prod"])
+def env(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def run(rendered_stacks, env) -> ProgramRun:
+    return rendered_stacks[env]
+
+
+def component(run: ProgramRun, type_suffix: str, name: str) -> RegisteredResource:
+    return run.one(f"recsys-dr:components:{type_suffix}", name)
+
+
+def regional_aws(resources: list[RegisteredResource]) -> list[RegisteredResource]:
+    return [r for r in resources if r.custom and r.type.startswith("aws:") and not r.type.startswith(GLOBAL_AWS_PREFIXES)]
+
+
+def under(run: ProgramRun, env: str, role: str, type_token: str) -> RegisteredResource:
+    """The one resource of `type_token` in `role`'s serving component."""
+    serving = component(run, "ModelServing", f"recsys-{env}-{role}-serving")
+    matches = [r for r in children_of(run, serving) if r.type == type_token]
+    assert len(matches) == 1, f"{len(matches)} {type_token} under {role}"
+    return matches[0]
+
+
+def bucket_of(run: ProgramRun, env: str, role: str) -> RegisteredResource:
+    return run.one("aws:s3/bucket:Bucket", f"recsys-{env}-models-{role}")
+
+
+def key_of(run: ProgramRun, env: str, role: str) -> RegisteredResource:
+    return run.one("aws:kms/key:Key", f"recsys-{env}-models-{role}-key")
+
+
+def test_every_regional_resource_names_a_region_of_the_pair(run):
+    resources = regional_aws(run.resources)
+    assert len(resources) > 50
+    assert {r.inputs.get("region") for r in resources} == set(REGIONS.values())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_regions_cluster_and_serving_stay_in_that_region(run, env, role):
+    roots = [component(run, "GpuCluster", f"recsys-{env}-{role}"), component(run, "ModelServing", f"recsys-{env}-{role}-serving")]
+    resources = regional_aws([r for root in roots for r in children_of(run, root)])
+    assert resources
+    assert {r.inputs["region"] for r in resources} == {REGIONS[role]}
+
+
+def test_every_resource_hangs_under_a_component(run):
+    roots = [r for r in run.resources if r.parent.endswith(f"pulumi:pulumi:Stack::recsys-dr-{r.urn.split('::')[0].split(':')[-1]}")]
+    assert {r.type for r in roots} == {"pulumi:providers:aws", "recsys-dr:components:TwoRegionRecommender"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_gpu_node_group_is_nvidia_tainted_and_scaled(run, env, role):
+    group = run.one("aws:eks/nodeGroup:NodeGroup", f"recsys-{env}-{role}-gpu")
+    inputs = group.inputs
+    assert inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert inputs["labels"]["recsys-dr/pool"] == "gpu"
+    assert inputs["region"] == REGIONS[role]
+    expected = {
+        ("dev", "primary"): (["g5.xlarge"], {"minSize": 1, "desiredSize": 1, "maxSize": 1}),
+        ("dev", "standby"): (["g5.xlarge"], {"minSize": 0, "desiredSize": 0, "maxSize": 1}),
+        ("prod", "primary"): (["g5.2xlarge", "g6.2xlarge"], {"minSize": 2, "desiredSize": 2, "maxSize": 8}),
+        ("prod", "standby"): (["g5.2xlarge", "g6.2xlarge"], {"minSize": 2, "desiredSize": 2, "maxSize": 8}),
+    }[(env, role)]
+    assert inputs["instanceTypes"] == expected[0]
+    assert inputs["scalingConfig"] == expected[1]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_cluster_encrypts_secrets_with_a_regional_key_and_runs_core_addons(run, env, role):
+    cluster = run.one("aws:eks/cluster:Cluster", f"recsys-{env}-{role}")
+    key = run.one("aws:kms/key:Key", f"recsys-{env}-{role}-secrets")
+    assert cluster.inputs["encryptionConfig"] == {"provider": {"keyArn": key.outputs["arn"]}, "resources": ["secrets"]}
+    assert key.inputs["region"] == REGIONS[role]
+    addons = {r.inputs["addonName"] for r in run.of_type("aws:eks/addon:Addon") if r.inputs["region"] == REGIONS[role]}
+    assert addons == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "metrics-server"}
+    charts = {r.inputs["chart"] for r in children_of(run, component(run, "GpuCluster", f"recsys-{env}-{role}")) if r.type == "kubernetes:helm.sh/v3:Release"}
+    assert charts == {"nvidia-device-plugin", "cluster-autoscaler"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_private_subnets_span_the_configured_zones(run, env, role):
+    subnets = [r for r in run.of_type("aws:ec2/subnet:Subnet") if r.name.startswith(f"recsys-{env}-{role}-net-private-")]
+    zones = {s.inputs["availabilityZone"] for s in subnets}
+    assert len(zones) == {"dev": 2, "prod": 3}[env]
+    assert all(z.startswith(REGIONS[role]) for z in zones)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_kubernetes_objects_go_to_their_own_regions_cluster(run, env, role):
+    provider = run.one("pulumi:providers:kubernetes", f"recsys-{env}-{role}-k8s")
+    kubeconfig = json.loads(provider.inputs["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["args"][-3] == REGIONS[role]
+    serving = children_of(run, component(run, "ModelServing", f"recsys-{env}-{role}-serving"))
+    k8s_objects = [r for r in serving if r.type.startswith("kubernetes:")]
+    assert len(k8s_objects) == 7
+    assert all(r.provider.startswith(provider.urn + "::") for r in k8s_objects)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_serving_reads_only_its_regional_bucket_and_key(run, env, role):
+    deployment = under(run, env, role, "kubernetes:apps/v1:Deployment")
+    init_env = {e["name"]: e["value"] for e in deployment.inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+    assert init_env["MODEL_BUCKET"] == bucket_of(run, env, role).outputs["bucket"]
+    assert init_env["AWS_REGION"] == REGIONS[role]
+
+    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", f"recsys-{env}-{role}-serving-model-reader").inputs["policy"])
+    resources = set()
+    for statement in policy["Statement"]:
+        resources |= set(statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+    bucket_arn = bucket_of(run, env, role).outputs["arn"]
+    assert resources == {bucket_arn, f"{bucket_arn}/models/recommender/*", key_of(run, env, role).outputs["arn"]}
+    association = under(run, env, role, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert association.inputs["region"] == REGIONS[role]
+    assert association.inputs["namespace"] == "recsys"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_serving_deployment_uses_the_gpu_and_rolls_safely(run, env, role):
+    spec = under(run, env, role, "kubernetes:apps/v1:Deployment").inputs["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v1/models/recommender"
+    expected_replicas = {("dev", "primary"): 1, ("dev", "standby"): 0, ("prod", "primary"): 2, ("prod", "standby"): 2}
+    assert spec["replicas"] == expected_replicas[(env, role)]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_hpa_and_pdb_bound_the_serving_pods(run, env, role):
+    hpa = under(run, env, role, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    pdb = under(run, env, role, "kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
+    deployment = under(run, env, role, "kubernetes:apps/v1:Deployment").inputs
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == {"dev": (1, 1), "prod": (2, 8)}[env]
+    assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_replication_targets_the_standby_bucket_with_rtc_and_the_standby_key(run, env):
+    replication = run.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig", f"recsys-{env}-models-replication")
+    assert replication.inputs["region"] == REGIONS["primary"]
+    assert replication.inputs["bucket"] == bucket_of(run, env, "primary").outputs["bucket"]
+    (rule,) = replication.inputs["rules"]
+    destination = rule["destination"]
+    assert destination["bucket"] == bucket_of(run, env, "standby").outputs["arn"]
+    assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+    assert destination["metrics"]["status"] == "Enabled"
+    assert destination["encryptionConfiguration"]["replicaKmsKeyId"] == key_of(run, env, "standby").outputs["arn"]
+    assert rule["filter"] == {"prefix": "models/"}
+    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_bucket_is_versioned_kms_encrypted_private_and_expires_old_versions(run, env, role):
+    name = f"recsys-{env}-models-{role}"
+    assert run.one("aws:s3/bucketVersioning:BucketVersioning", name).inputs["versioningConfiguration"]["status"] == "Enabled"
+    (sse,) = run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", name).inputs["rules"]
+    assert sse["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_of(run, env, role).outputs["arn"]}
+    block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", name).inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    (lifecycle,) = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", name).inputs["rules"]
+    assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    policy = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy", name).inputs["policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert key_of(run, env, role).inputs["enableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_failover_record_points_at_its_regions_endpoint_with_its_health_check(run, env, role):
+    record = run.one("aws:route53/record:Record", f"recsys-{env}-dns-{role}")
+    region_outputs = run.outputs["regions"][role]
+    assert record.inputs["failoverRoutingPolicies"] == [{"type": {"primary": "PRIMARY", "standby": "SECONDARY"}[role]}]
+    assert record.inputs["records"] == [region_outputs["endpoint"]]
+    assert record.inputs["healthCheckId"] == region_outputs["healthCheckId"]
+    assert record.inputs["ttl"] <= 60
+    check = run.one("aws:route53/healthCheck:HealthCheck", f"recsys-{env}-dns-{role}")
+    assert check.inputs["fqdn"] == region_outputs["endpoint"]
+    assert check.inputs["type"] == "HTTP_STR_MATCH"
+    assert check.inputs["resourcePath"] == "/v1/models/recommender"
+    assert check.inputs["searchString"] == "AVAILABLE"
+
+
+def test_primary_and_standby_endpoints_differ(run):
+    assert run.outputs["regions"]["primary"]["endpoint"] != run.outputs["regions"]["standby"]["endpoint"]
+
+
+def test_failover_budget_is_computed_from_the_health_check_and_ttl(run, env):
+    check = run.one("aws:route53/healthCheck:HealthCheck", f"recsys-{env}-dns-primary").inputs
+    record = run.one("aws:route53/record:Record", f"recsys-{env}-dns-primary").inputs
+    assert run.outputs["failoverBudgetSeconds"] == check["requestInterval"] * check["failureThreshold"] + record["ttl"]
+    assert run.outputs["failoverBudgetSeconds"] <= run.outputs["failoverBudgetTargetSeconds"]
+
+
+def test_prod_fails_over_within_sixty_seconds(rendered_stacks):
+    assert rendered_stacks["prod"].outputs["failoverBudgetSeconds"] == 60
+    assert rendered_stacks["prod"].outputs["standbyMode"] == "warm"
+    assert rendered_stacks["dev"].outputs["standbyMode"] == "pilot-light"
+
+
+def test_no_arc_resources_without_arc(run):
+    assert not [r for r in run.resources if r.type.startswith("aws:route53recoverycontrol/")]
+    assert "arc" not in run.outputs

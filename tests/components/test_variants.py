@@ -1,0 +1,100 @@
+"""Options of the top-level component beyond the shipped environments."""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pytest
+
+from components import TwoRegionRecommender, TwoRegionRecommenderArgs
+from review.mock_runtime import ProgramRun
+from tests.support import registrations_before_failure, render
+
+BASE = dict(
+    primary_region="us-east-1", standby_region="us-west-2", model_name="recommender", model_version=4,
+    record_name="recs.shop.example.com", zone_id="Z0TEST",
+)
+
+
+def render_recommender(**overrides) -> ProgramRun:
+    def program() -> None:
+        deployment = TwoRegionRecommender("recs", TwoRegionRecommenderArgs(**{**BASE, **overrides}))
+        for key, value in deployment.stack_outputs.items():
+            pulumi.export(key, value)
+
+    return render(program)
+
+
+@pytest.fixture(scope="module")
+def with_arc() -> ProgramRun:
+    return render_recommender(failover_control="arc")
+
+
+def test_arc_adds_cluster_panel_two_controls_and_a_safety_rule(with_arc):
+    types = [r.type for r in with_arc.resources if r.type.startswith("aws:route53recoverycontrol/")]
+    assert sorted(types) == sorted([
+        "aws:route53recoverycontrol/cluster:Cluster", "aws:route53recoverycontrol/controlPanel:ControlPanel",
+        "aws:route53recoverycontrol/routingControl:RoutingControl", "aws:route53recoverycontrol/routingControl:RoutingControl",
+        "aws:route53recoverycontrol/safetyRule:SafetyRule",
+    ])
+    (rule,) = with_arc.of_type("aws:route53recoverycontrol/safetyRule:SafetyRule")
+    controls = {r.name: r.outputs["arn"] for r in with_arc.of_type("aws:route53recoverycontrol/routingControl:RoutingControl")}
+    assert rule.inputs["ruleConfig"] == {"inverted": False, "threshold": 1, "type": "ATLEAST"}
+    assert sorted(rule.inputs["assertedControls"]) == sorted(controls.values())
+
+
+@pytest.mark.parametrize("role", ["primary", "standby"])
+def test_arc_routing_control_checks_steer_the_records(with_arc, role):
+    control = with_arc.one("aws:route53recoverycontrol/routingControl:RoutingControl", f"recs-arc-{role}")
+    check = with_arc.one("aws:route53/healthCheck:HealthCheck", f"recs-arc-{role}-control")
+    assert check.inputs == {**check.inputs, "type": "RECOVERY_CONTROL", "routingControlArn": control.outputs["arn"]}
+    record = with_arc.one("aws:route53/record:Record", f"recs-dns-{role}")
+    assert record.inputs["healthCheckId"] != with_arc.outputs["regions"][role]["healthCheckId"]
+    assert with_arc.outputs["arc"]["routingControls"][role] == control.outputs["arn"]
+    assert len(with_arc.outputs["arc"]["clusterEndpoints"]) == 5
+
+
+def test_zone_name_creates_the_hosted_zone_the_records_use():
+    run = render_recommender(zone_id=None, zone_name="shop.example.com")
+    (zone,) = run.of_type("aws:route53/zone:Zone")
+    assert zone.inputs["name"] == "shop.example.com"
+    assert {r.inputs["zoneId"] for r in run.of_type("aws:route53/record:Record")} == {run.outputs["dns"]["zoneId"]}
+    assert run.outputs["dns"]["zoneId"].startswith("Z")
+
+
+def test_existing_subnets_replace_the_network():
+    subnets = {"primary": ["subnet-a", "subnet-b"], "standby": ["subnet-c", "subnet-d"]}
+    run = render_recommender(subnet_ids=subnets)
+    assert not run.of_type("aws:ec2/vpc:Vpc")
+    for role, ids in subnets.items():
+        assert run.one("aws:eks/cluster:Cluster", f"recs-{role}").inputs["vpcConfig"]["subnetIds"] == ids
+        assert run.one("aws:eks/nodeGroup:NodeGroup", f"recs-{role}-gpu").inputs["subnetIds"] == ids
+
+
+def test_bottlerocket_gpu_nodes_need_no_device_plugin():
+    run = render_recommender(gpu_os_family="bottlerocket")
+    assert run.one("aws:eks/nodeGroup:NodeGroup", "recs-primary-gpu").inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
+    assert {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cluster-autoscaler"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"standby_region": "us-east-1"}, r"`standby_region` must differ from `primary_region`"),
+        ({"primary_region": "us-north-9"}, r"`primary_region` must be an AWS region .* Received: 'us-north-9'"),
+        ({"standby_mode": "cold"}, r"`standby_mode` must be one of: warm, pilot-light. Received: 'cold'"),
+        ({"failover_control": "manual"}, r"`failover_control` must be one of: health-check, arc. Received: 'manual'"),
+        ({"gpu_instance_types": ["m6i.large"]}, r"`gpu_instance_types` must contain only NVIDIA GPU instance types"),
+        ({"gpu_min_size": 3, "gpu_max_size": 2, "gpu_desired_size": 2}, r"`gpu.minSize` must be <= `gpu.maxSize`. Received: minSize=3, maxSize=2"),
+        ({"ttl": 300}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),
+        ({"zone_id": None}, r"exactly one of `zone_id`"),
+        ({"model_version": 0}, r"`model.version` must be a positive integer"),
+    ],
+)
+def test_invalid_component_args_fail_before_any_resource(monkeypatch, overrides, message):
+    error, registered = registrations_before_failure(
+        monkeypatch, lambda: render_recommender(**overrides), pulumi.InputPropertiesError
+    )
+    assert re.search(message, str(error))
+    assert registered == []

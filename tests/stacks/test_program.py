@@ -1,0 +1,44 @@
+"""The real Pulumi program, run for each shipped environment and with broken config."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.settings import ConfigError
+from tests.support import ENVIRONMENTS, registrations_before_failure, render_stack, stack_config
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_shipped_environment_renders_both_regions(rendered_stacks, env):
+    run = rendered_stacks[env]
+    assert len(run.of_type("aws:eks/cluster:Cluster")) == 2
+    assert len(run.of_type("kubernetes:apps/v1:Deployment")) == 2
+    assert {r.inputs["region"] for r in run.of_type("aws:s3/bucket:Bucket")} == {"us-east-1", "us-west-2"}
+    assert run.outputs["environment"] == env
+    assert set(run.outputs["regions"]) == {"primary", "standby"}
+    assert run.outputs["model"] == {"name": "recommender", "version": 1}
+
+
+def test_stack_exports_what_operators_need(rendered_stacks):
+    outputs = rendered_stacks["prod"].outputs
+    for role in ("primary", "standby"):
+        region = outputs["regions"][role]
+        assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
+                "namespace", "deploymentName", "gpuScaling"} == set(region)
+        assert all(value not in (None, "") for value in region.values())
+    assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 30 s = 60 s"
+    assert outputs["failoverBudgetTargetSeconds"] == 60
+
+
+def test_arc_is_chosen_by_config():
+    run = render_stack("prod", stack_config("prod", failoverControl="arc"))
+    assert len(run.of_type("aws:route53recoverycontrol/routingControl:RoutingControl")) == 2
+    assert set(run.outputs["arc"]["routingControls"]) == {"primary", "standby"}
+
+
+def test_bad_config_stops_the_program_before_any_resource(monkeypatch):
+    config = stack_config("dev", regions={"primary": "us-east-1", "standby": "us-east-1"}, gpu={"instanceTypes": ["c5.xlarge"]})
+    error, registered = registrations_before_failure(monkeypatch, lambda: render_stack("dev", config), ConfigError)
+    assert registered == []
+    assert "`recsys-dr:regions.standby` must differ from `recsys-dr:regions.primary`" in str(error)
+    assert "`recsys-dr:gpu.instanceTypes` must contain only NVIDIA GPU instance types" in str(error)

@@ -1,0 +1,73 @@
+"""Helpers to render programs under Pulumi's mock runtime and look at what they registered."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from review.mock_runtime import ProgramRun, RegisteredResource, run_program
+from review.stackconfig import load_stack_config
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = ROOT / "stacks"
+ENVIRONMENTS = ("dev", "prod")
+
+
+def stack_config(env: str, **overrides: Any) -> dict[str, str]:
+    """The flat config Pulumi would pass for `Pulumi.<env>.yaml`, with top-level keys replaced.
+
+    `overrides` maps a key without namespace to its new value (objects as dicts); None removes it.
+    """
+    values = dict(load_stack_config(STACKS, env, "recsys-dr").values)
+    for key, value in overrides.items():
+        full = f"recsys-dr:{key}"
+        if value is None:
+            values.pop(full, None)
+        else:
+            values[full] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+def render_stack(env: str, config: dict[str, str] | None = None) -> ProgramRun:
+    """Run the real `stacks/__main__.py` for `env` under the mocks."""
+    return run_program(
+        lambda: runpy.run_path(str(STACKS / "__main__.py"), run_name="__main__"),
+        config=config if config is not None else stack_config(env),
+        stack=env,
+    )
+
+
+def children_of(run: ProgramRun, component: RegisteredResource) -> list[RegisteredResource]:
+    """Every resource below `component` in the parent tree."""
+    below, frontier = [], {component.urn}
+    while frontier:
+        layer = [r for r in run.resources if r.parent in frontier]
+        below += layer
+        frontier = {r.urn for r in layer}
+    return below
+
+
+def render(program: Callable[[], None], stack: str = "test") -> ProgramRun:
+    return run_program(program, stack=stack)
+
+
+def registrations_before_failure(monkeypatch, run: Callable[[], Any], expected: type[BaseException]) -> tuple[BaseException, list[RegisteredResource]]:
+    """Run `run` (which renders a program that must fail) and return the error and what got registered."""
+    from review import mock_runtime
+
+    monitors: list[mock_runtime.RecordingMonitor] = []
+
+    class WatchedMonitor(mock_runtime.RecordingMonitor):
+        def __init__(self, mocks) -> None:
+            super().__init__(mocks)
+            monitors.append(self)
+
+    monkeypatch.setattr(mock_runtime, "RecordingMonitor", WatchedMonitor)
+    try:
+        run()
+    except expected as error:
+        return error, [r for m in monitors for r in m.registrations]
+    raise AssertionError(f"expected {expected.__name__}, nothing was raised")
