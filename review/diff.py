@@ -6,7 +6,8 @@ input path forces replacement (`review.replacements`) or its provider changed. C
 that replace or delete a stateful/expensive resource (bucket, cluster, node group, KMS
 key, hosted zone) are listed first, under a caution banner.
 
-Property paths use dots for keys and `[i]` for list items: `spec.template.spec.containers[0].image`.
+Property paths use dots for keys and `[i]` for list items: `spec.template.spec.containers[0].image`;
+`{}` marks a step into a string that holds JSON: `policy{}.Statement[1].Action[0]`.
 """
 
 from __future__ import annotations
@@ -80,8 +81,30 @@ class PlanDiff:
         return not (self.resources or self.outputs or self.new_violations or self.resolved_violations)
 
 
+JSON_MARK = "{}"
+
+
+def _json_container(value: Any) -> Any:
+    """The parsed value of a string holding a JSON object/array (IAM policies, kubeconfigs), else None."""
+    if isinstance(value, str) and value[:1] in ("{", "[") and len(value) > 2:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, (dict, list)) and parsed else None
+    return None
+
+
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """`{"a": {"b": [1, 2]}}` -> `{"a.b[0]": 1, "a.b[1]": 2}`; empty containers stay leaves."""
+    """`{"a": {"b": [1, 2]}}` -> `{"a.b[0]": 1, "a.b[1]": 2}`; empty containers stay leaves.
+
+    A string that holds a JSON object or array is expanded too, marked with `{}`:
+    `{"policy": '{"Statement": [...]}'}` -> `{"policy{}.Statement[0].Effect": "Allow", ...}`,
+    so a changed IAM action shows as one line instead of two long strings.
+    """
+    parsed = _json_container(value)
+    if parsed is not None and prefix:
+        return flatten(parsed, prefix + JSON_MARK)
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key in sorted(value):
@@ -101,7 +124,7 @@ def property_changes(resource_type: str, old: dict[str, Any], new: dict[str, Any
     for path in sorted(set(before) | set(after)):
         a, b = before.get(path, _MISSING), after.get(path, _MISSING)
         if a != b or (a is _MISSING) != (b is _MISSING):
-            changes.append(PropertyChange(path, a, b, forces_replacement(resource_type, path)))
+            changes.append(PropertyChange(path, a, b, forces_replacement(resource_type, path.replace(JSON_MARK, ""))))
     return changes
 
 
