@@ -218,6 +218,21 @@ def kubeconfig_region(kubeconfig: Any) -> str | None:
     return None
 
 
+GLOBAL_TYPE_PREFIXES = ("pulumi:providers:", "aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
+
+
+def resource_region(resource_type: str, props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> str | None:
+    """Region of a resource as the plan defines it: "global" for providers, IAM, Route 53 and
+    Route 53 ARC; a Kubernetes object's cluster region from its provider's kubeconfig; else the
+    `region` property (pulumi-aws v7), falling back to the provider's. None when unknown."""
+    if resource_type.startswith(GLOBAL_TYPE_PREFIXES):
+        return "global"
+    if resource_type.startswith("kubernetes:"):
+        return kubeconfig_region(_get(provider_props, "kubeconfig"))
+    region = _get(props, "region") or _get(provider_props, "region")
+    return str(region) if region else None
+
+
 # --------------------------------------------------------------------------- S3 / KMS
 
 
