@@ -157,7 +157,7 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
         if result.status is not None:
             console.print(f"target {args.to}: {'READY' if result.status['ready'] else 'NOT READY'}")
             for reason in result.status["reasons"]:
-                console.print(f"  - {reason}", markup=False, highlight=False)
+                console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
         render(result, render_table, console=console)
     return result.exit_code
 

@@ -32,6 +32,8 @@ class ClientFactory:
         read_timeout: float, seconds to wait for a response. Default 10.
         max_attempts: int, total attempts per call including the first (botocore
             `standard` retry mode). Default 3.
+        session: boto3.session.Session | None, session to create clients from. Default
+            None (a new session, using `profile`).
     """
 
     endpoint_url: str | None = None
@@ -39,15 +41,15 @@ class ClientFactory:
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     max_attempts: int = 3
+    session: Any = field(default=None, repr=False)
     _cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
-    _session: Any = field(default=None, repr=False)
 
     def _boto_session(self):
-        if self._session is None:
+        if self.session is None:
             import boto3
 
-            self._session = boto3.session.Session(profile_name=self.profile)
-        return self._session
+            self.session = boto3.session.Session(profile_name=self.profile)
+        return self.session
 
     def config(self, *, max_attempts: int | None = None):
         from botocore.config import Config

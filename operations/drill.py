@@ -357,6 +357,6 @@ def render(result: DrillResult, console=None) -> None:
     style = "bold green" if result.exit_code == 0 else "bold red"
     console.print(f"[{style}]{result.outcome}[/{style}] (exit {result.exit_code})")
     for reason in result.reasons:
-        console.print(f"  - {reason}", markup=False, highlight=False)
+        console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
     for message in result.messages:
         console.print(message, markup=False, highlight=False)

@@ -174,8 +174,8 @@ def render_table(report: StatusReport, console=None) -> None:
     else:
         console.print(f"[bold red]NOT READY[/bold red]: the {report.target} cannot take traffic now:")
         for reason in report.reasons:
-            console.print(f"  - {reason}", markup=False, highlight=False)
+            console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
     if report.warnings:
         console.print("warnings:")
         for warning in report.warnings:
-            console.print(f"  - {warning}", markup=False, highlight=False)
+            console.print(f"  - {warning}", markup=False, highlight=False, soft_wrap=True)
