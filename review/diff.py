@@ -21,7 +21,7 @@ from review.replacements import forces_replacement, stateful_label
 _MISSING = object()
 MAX_VALUE_CHARS = 80
 MAX_MARKDOWN_CHARS = 60_000  # GitHub comments hold 65,536 characters
-COMMENT_MARKER = "<!-- recsys-dr-plan-diff -->"
+COMMENT_MARKER = "<!-- recsys-dr-plan-diff:{environment} -->"  # lets CI update its own comment per environment
 ACTION_ORDER = {"replace": 0, "delete": 1, "create": 2, "update": 3}
 ACTION_SYMBOL = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}
 ACTION_EMOJI = {"create": "🟢", "delete": "🔴", "update": "🟡", "replace": "🟣"}
@@ -246,7 +246,7 @@ def _policy_lines(diff: PlanDiff, *, markdown: bool) -> list[str]:
 
 def render_markdown(diff: PlanDiff, *, title: str | None = None) -> str:
     env, counts = _headline(diff)
-    lines = [COMMENT_MARKER, f"### {title or 'recsys-dr plan'}: `{env}`", "", f"**{counts}**"]
+    lines = [COMMENT_MARKER.format(environment=diff.head_environment), f"### {title or 'recsys-dr plan'}: `{env}`", "", f"**{counts}**"]
     if diff.dangerous:
         lines += ["", "> [!CAUTION]", "> **Stateful or expensive resources would be replaced or deleted:**"]
         for change in diff.dangerous:

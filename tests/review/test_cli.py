@@ -108,7 +108,7 @@ def test_diff_markdown(two_plans, capsys):
     base, head = two_plans
     assert main(["diff", str(base), str(head), "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("<!-- recsys-dr-plan-diff -->")
+    assert out.startswith("<!-- recsys-dr-plan-diff:fixture -->")
     assert "> [!CAUTION]" in out  # amiType change replaces both GPU node groups
     assert "| `amiType` | `\"AL2023_x86_64_NVIDIA\"` | `\"AL2023_x86_64_STANDARD\"` | forces replacement |" in out
     assert "| 🔴 | delete | `kubernetes:autoscaling/v2:HorizontalPodAutoscaler` | primary-hpa | us-east-1 |  |" in out

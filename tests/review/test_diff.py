@@ -128,7 +128,7 @@ def test_text_rendering(changed):
 
 def test_markdown_rendering(changed):
     markdown = render_markdown(changed)
-    assert markdown.startswith("<!-- recsys-dr-plan-diff -->\n### recsys-dr plan: `dev`\n")
+    assert markdown.startswith("<!-- recsys-dr-plan-diff:dev -->\n### recsys-dr plan: `dev`\n")
     assert "**1 to create, 1 to update, 1 to replace, 1 to delete**" in markdown
     assert "> [!CAUTION]" in markdown
     assert "> - **replace** `aws:eks/nodeGroup:NodeGroup` **gpu** (us-east-1): EKS node group" in markdown
