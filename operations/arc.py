@@ -81,10 +81,21 @@ class ArcController:
     log: Callable[[str], None] = field(default=lambda _msg: None)
     attempts: list[dict] = field(default_factory=list)
 
+    _preferred: int = 0
+
+    def _rotation(self) -> list[int]:
+        n = len(self.arc.cluster_endpoints)
+        return [(self._preferred + i) % n for i in range(n)]
+
     def call(self, operation: str, **kwargs) -> dict:
-        """Run `operation` on the first cluster endpoint that answers."""
+        """Run `operation` on the first cluster endpoint that answers.
+
+        Starts with the endpoint that answered last (so a dead endpoint costs one
+        failure per command, not one per call), then tries the others in listed order.
+        """
         tried: list[dict] = []
-        for ep in self.arc.cluster_endpoints:
+        for index in self._rotation():
+            ep = self.arc.cluster_endpoints[index]
             client = self.client_for(ep.region, ep.endpoint)
             try:
                 result = getattr(client, operation)(**kwargs)
@@ -100,6 +111,7 @@ class ArcController:
                 continue
             entry = {"operation": operation, "endpoint": ep.endpoint, "region": ep.region, "error": None}
             self.attempts.append(entry)
+            self._preferred = index
             return result
         raise ArcError(
             f"{operation} failed on all {len(tried)} ARC cluster endpoints: "

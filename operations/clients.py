@@ -57,7 +57,7 @@ class ClientFactory:
         return Config(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            retries={"mode": "standard", "max_attempts": max_attempts or self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts or self.max_attempts},
         )
 
     def client(self, service: str, region: str):
