@@ -63,12 +63,19 @@ def deployment_table(document: dict[str, Any]) -> Table:
             detail = f" ({dns['healthCheckIntervalSeconds']} s x {dns['failureThreshold']} checks + TTL {dns['ttl']} s)"
         verdict = ""
         if isinstance(target, (int, float)) and isinstance(budget, (int, float)):
-            verdict = " [green]within target[/]" if budget <= target else " [red]ABOVE target[/]"
-        table.add_row("failover budget", f"{budget} s{detail}" + (f", target {target} s" if target is not None else "") + verdict)
+            verdict = f"; [green]within the {target} s target[/]" if budget <= target else f"; [red]ABOVE the {target} s target[/]"
+        table.add_row("failover budget", f"{budget} s{detail}{verdict}")
     else:
         table.add_row("failover budget", "not exported")
     if dns.get("recordName"):
         table.add_row("DNS record", str(dns["recordName"]))
+    regions = (document.get("outputs") or {}).get("regions") or {}
+    for role in sorted(regions):
+        info = regions[role] if isinstance(regions[role], dict) else {}
+        scaling = info.get("gpuScaling") or {}
+        if {"minSize", "desiredSize", "maxSize"} <= set(scaling):
+            table.add_row(f"{role} GPU nodes", f"{info.get('region', '?')}: min {scaling['minSize']}, "
+                          f"desired {scaling['desiredSize']}, max {scaling['maxSize']}")
     return table
 
 
