@@ -10,26 +10,19 @@ PRIMARY_KEY = "arn:aws:kms:us-east-1:123456789012:key/primary"
 STANDBY_KEY = "arn:aws:kms:us-west-2:123456789012:key/standby"
 
 
-def _resources(document: dict) -> list[str]:
-    resources = []
+def _listed(document: dict, field: str) -> list[str]:
+    """Every value of `field` ("Resource" or "Action") over the statements, lists flattened."""
+    values = []
     for statement in document["Statement"]:
-        value = statement["Resource"]
-        resources += value if isinstance(value, list) else [value]
-    return resources
-
-
-def _actions(document: dict) -> list[str]:
-    actions = []
-    for statement in document["Statement"]:
-        value = statement["Action"]
-        actions += value if isinstance(value, list) else [value]
-    return actions
+        value = statement[field]
+        values += value if isinstance(value, list) else [value]
+    return values
 
 
 def test_model_reader_reads_only_its_model_prefix_and_key():
     policy = model_reader_policy(bucket_arn=STANDBY_BUCKET, key_arn=STANDBY_KEY, model_name="recommender", region="us-west-2")
-    assert set(_resources(policy)) == {STANDBY_BUCKET, f"{STANDBY_BUCKET}/models/recommender/*", STANDBY_KEY}
-    assert set(_actions(policy)) == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
+    assert set(_listed(policy, "Resource")) == {STANDBY_BUCKET, f"{STANDBY_BUCKET}/models/recommender/*", STANDBY_KEY}
+    assert set(_listed(policy, "Action")) == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
     listing = next(s for s in policy["Statement"] if s["Action"] == "s3:ListBucket")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["models/recommender/*"]}}
     decrypt = next(s for s in policy["Statement"] if s["Action"] == "kms:Decrypt")
@@ -41,14 +34,14 @@ def test_replication_role_is_scoped_to_both_prefixes_and_keys():
         source_bucket_arn=PRIMARY_BUCKET, destination_bucket_arn=STANDBY_BUCKET, source_key_arn=PRIMARY_KEY,
         destination_key_arn=STANDBY_KEY, source_region="us-east-1", destination_region="us-west-2",
     )
-    resources = _resources(policy)
+    resources = _listed(policy, "Resource")
     assert "*" not in resources
     assert set(resources) == {PRIMARY_BUCKET, f"{PRIMARY_BUCKET}/models/*", f"{STANDBY_BUCKET}/models/*", PRIMARY_KEY, STANDBY_KEY}
     statements = {s["Sid"]: s for s in policy["Statement"]}
     assert statements["DecryptSource"]["Resource"] == PRIMARY_KEY
     assert statements["EncryptReplica"]["Resource"] == STANDBY_KEY
     assert statements["EncryptReplica"]["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-west-2.amazonaws.com"
-    assert not any(a.endswith("*") for a in _actions(policy))
+    assert not any(a.endswith("*") for a in _listed(policy, "Action"))
 
 
 def test_bucket_policy_denies_plain_http_and_old_tls():
