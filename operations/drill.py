@@ -140,8 +140,10 @@ def run_drill(
     start = clock()
 
     def step(name: str, ok: bool, detail: str, *, since: float | None = None) -> None:
-        ref = start if since is None else since
-        entry = {"step": name, "ok": ok, "atSeconds": round(clock() - ref, 3), "detail": detail}
+        """Record a step: `atSeconds` since the drill started, `phaseSeconds` since its phase began."""
+        now = clock()
+        entry = {"step": name, "ok": ok, "atSeconds": round(now - start, 3),
+                 "phaseSeconds": None if since is None else round(now - since, 3), "detail": detail}
         res.steps.append(entry)
         log(f"[{entry['atSeconds']:>7.1f}s] {'ok  ' if ok else 'FAIL'} {name}: {detail}")
 
@@ -333,11 +335,13 @@ def render(result: DrillResult, console=None) -> None:
     console = console or Console()
     table = Table(title="recsys-dr drill", title_justify="left")
     table.add_column("t (s)", justify="right")
+    table.add_column("phase (s)", justify="right")
     table.add_column("step")
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for s in result.steps:
-        table.add_row(f"{s['atSeconds']:.1f}", s["step"], "[green]ok[/green]" if s["ok"] else "[bold red]FAIL[/bold red]",
+        phase = "" if s.get("phaseSeconds") is None else f"{s['phaseSeconds']:.1f}"
+        table.add_row(f"{s['atSeconds']:.1f}", phase, s["step"], "[green]ok[/green]" if s["ok"] else "[bold red]FAIL[/bold red]",
                       s["detail"])
     console.print(table)
 
@@ -359,4 +363,4 @@ def render(result: DrillResult, console=None) -> None:
     for reason in result.reasons:
         console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
     for message in result.messages:
-        console.print(message, markup=False, highlight=False)
+        console.print(message, markup=False, highlight=False, soft_wrap=True)

@@ -238,4 +238,4 @@ def render(result: FailoverResult, report_renderer: Callable[[Any], None] | None
     style = {"switched": "bold green", "already": "green", "dry-run": "cyan"}.get(result.outcome, "bold red")
     console.print(f"[{style}]{result.outcome}[/{style}] (exit {result.exit_code})")
     for message in result.messages:
-        console.print(message, markup=False, highlight=False)
+        console.print(message, markup=False, highlight=False, soft_wrap=True)

@@ -317,3 +317,28 @@ class FakeArcCluster:
 
     def role_states(self) -> dict[str, str]:
         return {"primary": self.states[RC_PRIMARY], "standby": self.states[RC_STANDBY]}
+
+
+PRIMARY_HOST, STANDBY_HOST = "primary-nlb.elb.us-east-1.amazonaws.com", "standby-nlb.elb.us-west-2.amazonaws.com"
+
+
+def outputs_doc(control: str = "arc") -> dict:
+    """Static, valid stack outputs (no AWS behind them) for tests that fake every call."""
+    def region(role, name, host):
+        return {"region": name, "endpoint": host, "bucket": f"b-{role}", "kmsKeyArn": "arn:aws:kms:x",
+                "clusterName": f"c-{role}", "gpuNodeGroupName": f"gpu-{role}", "healthCheckId": f"hc-{role}",
+                "namespace": "recsys", "deploymentName": "tf-serving",
+                "gpuScaling": {"minSize": 1, "desiredSize": 1, "maxSize": 4}}
+
+    doc = {"environment": "prod", "model": {"name": "recommender", "version": 3}, "standbyMode": "warm",
+           "failoverControl": control, "failoverBudgetSeconds": 60, "failoverBudgetTargetSeconds": 60,
+           "dns": {"zoneId": "Z1", "recordName": "recs.shop.example.com", "ttl": 30,
+                   "healthCheckIntervalSeconds": 10, "failureThreshold": 3},
+           "regions": {"primary": region("primary", "us-east-1", PRIMARY_HOST),
+                       "standby": region("standby", "us-west-2", STANDBY_HOST)}}
+    if control == "arc":
+        doc["arc"] = {"clusterArn": "arn:c", "controlPanelArn": "arn:p",
+                      "clusterEndpoints": [{"region": "us-east-1", "endpoint": "https://a.example/v1"},
+                                           {"region": "us-west-2", "endpoint": "https://b.example/v1"}],
+                      "routingControls": {"primary": RC_PRIMARY, "standby": RC_STANDBY}}
+    return doc

@@ -1,0 +1,242 @@
+"""`recsys-dr drill`: bounded, always fails back, never both Off, reports time vs budget.
+
+Fakes (moto has neither the ARC data plane nor `TestDNSAnswer`): `FakeArcCluster` for the
+routing controls, `DnsFollower` for Route 53's answer (switches to whichever region's
+control is On after a configurable delay), a fake clock whose `sleep` advances time, and
+lambdas for the serving probes. One end-to-end CLI run uses moto + the fake TF Serving
+endpoints with real (sub-second) timeouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from operations import cli as ops_cli
+from operations.arc import ArcController
+from operations.drill import (
+    EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillSettings, run_drill,
+)
+from operations.outputs import parse_outputs
+from tests.operations.ops_fixtures import (
+    PRIMARY_HOST, RC_PRIMARY, RC_STANDBY, STANDBY_HOST, FakeArcCluster, Route53Status, client_factory, outputs_doc,
+)
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+        self.interrupt_at: float | None = None
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+        if self.interrupt_at is not None and self.now >= self.interrupt_at:
+            self.interrupt_at = None
+            raise KeyboardInterrupt()
+
+
+class DnsFollower:
+    """Route 53 stand-in: answers the region whose control is On, `delay` s after it changed."""
+
+    def __init__(self, cluster: FakeArcCluster, clock, delay: float, hosts=(PRIMARY_HOST, STANDBY_HOST)):
+        self.cluster, self.clock, self.delay = cluster, clock, delay
+        self.hosts = dict(zip(("primary", "standby"), hosts))
+        self.shown = "primary"
+        self.pending: tuple[str, float] | None = None
+
+    def test_dns_answer(self, **kwargs):
+        states = self.cluster.role_states()
+        active = "standby" if states["standby"] == "On" and states["primary"] == "Off" else "primary"
+        if active != self.shown:
+            if self.pending is None or self.pending[0] != active:
+                self.pending = (active, self.clock())
+            if self.clock() - self.pending[1] >= self.delay:
+                self.shown, self.pending = active, None
+        return {"RecordData": [self.hosts[self.shown]], "ResponseCode": "NOERROR"}
+
+
+class Ready:
+    def __init__(self, ready=True):
+        self.ready = ready
+        self.reasons = [] if ready else ["serving[standby]: serves v2, pinned v3 not loaded"]
+
+    def to_dict(self):
+        return {"ready": self.ready, "reasons": self.reasons}
+
+
+def drill(*, dns_delay=12.0, ready=True, cluster=None, settings=None, time_=None, standby_ok=lambda: (True, "v3 AVAILABLE"),
+          control="arc"):
+    outputs = parse_outputs(outputs_doc(control))
+    time_ = time_ or FakeTime()
+    cluster = cluster or FakeArcCluster()
+    arc = ArcController(arc=outputs.arc, client_for=lambda r, u: cluster) if outputs.arc else None
+    route53 = DnsFollower(cluster, time_.clock, dns_delay)
+    result = run_drill(outputs, build_status=lambda target: Ready(ready), arc_controller=arc, route53=route53,
+                       probe_standby=standby_ok, probe_primary=lambda: (True, "v3 AVAILABLE"),
+                       settings=settings or DrillSettings(timeout=120, failback_timeout=120, poll_interval=5),
+                       clock=time_.clock, sleep=time_.sleep)
+    return result, cluster, time_
+
+
+def never_both_off(cluster: FakeArcCluster) -> bool:
+    return all("On" in states.values() for states in cluster.history)
+
+
+def test_drill_passes_measures_switch_and_fails_back():
+    result, cluster, _ = drill(dns_delay=12)
+    assert result.exit_code == EXIT_PASSED and result.outcome == "passed"
+    assert result.dns_seconds == 15 and result.switch_seconds == 15  # polls at 0, 5, 10, 15 s
+    assert result.client_visible_seconds == 45  # + TTL 30
+    assert result.failback_seconds == 15
+    assert result.failed_back is True
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+    assert never_both_off(cluster)
+    assert cluster.calls.count("update_routing_control_states") == 2
+    assert [s["step"] for s in result.steps] == [
+        "preflight.status", "preflight.arc", "preflight.dns", "switch", "dns.standby", "standby.answers",
+        "failback", "dns.primary"]
+
+
+def test_drill_report_json_puts_measured_time_beside_the_budget():
+    result, _, _ = drill(dns_delay=12)
+    doc = json.loads(result.to_json())
+    assert doc["measured"] == {"dnsSwitchSeconds": 15, "switchSeconds": 15, "clientVisibleSeconds": 45,
+                               "failbackSeconds": 15, "polls": 4}
+    assert doc["budget"] == {"seconds": 60, "targetSeconds": 60, "ttlSeconds": 30}
+
+
+def test_switch_slower_than_target_fails_after_failing_back():
+    result, cluster, _ = drill(dns_delay=40)
+    assert result.exit_code == EXIT_FAILED and result.outcome == "over-target"
+    assert "switch 40s + TTL 30s = 70s exceeds the target 60s" in result.reasons[0]
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+
+
+def test_standby_never_answering_times_out_and_fails_back():
+    settings = DrillSettings(timeout=20, failback_timeout=30, poll_interval=5)
+    result, cluster, t = drill(dns_delay=10_000, settings=settings)
+    assert result.exit_code == EXIT_FAILED and result.outcome == "timeout"
+    assert "standby did not answer within 20s" in result.reasons[0]
+    assert result.switch_seconds is None and result.failed_back is True
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+    assert never_both_off(cluster)
+    assert t.now <= settings.timeout + settings.failback_timeout  # bounded
+
+
+def test_standby_dns_switches_but_serving_fails_times_out():
+    settings = DrillSettings(timeout=15, failback_timeout=15, poll_interval=5)
+    result, cluster, _ = drill(dns_delay=0, settings=settings, standby_ok=lambda: (False, "HTTP 503"))
+    assert result.outcome == "timeout" and result.dns_seconds == 0 and result.switch_seconds is None
+    assert "serving: HTTP 503" in result.reasons[0]
+    assert cluster.role_states()["primary"] == "On"
+
+
+def test_not_ready_standby_aborts_without_touching_anything():
+    result, cluster, _ = drill(ready=False)
+    assert result.exit_code == EXIT_FAILED and result.outcome == "not-ready"
+    assert result.reasons == ["serving[standby]: serves v2, pinned v3 not loaded"]
+    assert cluster.calls == []
+
+
+def test_drill_refuses_to_start_outside_the_normal_state():
+    cluster = FakeArcCluster({RC_PRIMARY: "Off", RC_STANDBY: "On"})
+    result, cluster, _ = drill(cluster=cluster)
+    assert result.exit_code == EXIT_FAILED and "expected primary On / standby Off" in result.reasons[0]
+    assert not [c for c in cluster.calls if c.startswith("update")]
+
+
+def test_ctrl_c_while_polling_fails_back():
+    t = FakeTime()
+    t.interrupt_at = 7
+    result, cluster, _ = drill(dns_delay=30, time_=t)
+    assert result.exit_code == EXIT_INTERRUPTED and result.outcome == "interrupted"
+    assert result.failed_back is True
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+
+
+def test_arc_error_during_switch_aborts_and_fails_back():
+    from botocore.exceptions import ClientError
+
+    cluster = FakeArcCluster()
+    cluster.fail["update_routing_control_states"] = [ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "UpdateRoutingControlStates")]
+    result, cluster, _ = drill(cluster=cluster)
+    assert result.exit_code == EXIT_FAILED and result.outcome == "aborted"
+    assert "AccessDeniedException" in result.reasons[0]
+    assert result.failed_back is True and cluster.role_states() == {"primary": "On", "standby": "Off"}
+
+
+def test_failback_failure_exits_5_with_manual_commands():
+    from botocore.exceptions import EndpointConnectionError
+
+    cluster = FakeArcCluster()
+    settings = DrillSettings(timeout=60, failback_timeout=10, poll_interval=5)
+
+    def lose_arc_after_switch():
+        # Once traffic is on the standby, every ARC endpoint goes dark.
+        cluster.fail["update_routing_control_states"] = [EndpointConnectionError(endpoint_url="x")] * 100
+        return True, "v3 AVAILABLE"
+
+    result, cluster, t = drill(dns_delay=0, cluster=cluster, settings=settings, standby_ok=lose_arc_after_switch)
+    assert result.exit_code == EXIT_FAILBACK_FAILED and result.outcome == "failback-failed"
+    assert result.failed_back is False and result.reasons[-1].startswith("FAIL-BACK FAILED")
+    text = "\n".join(result.messages)
+    assert text.startswith("MANUAL ACTION REQUIRED")
+    assert "--endpoint-url https://a.example/v1" in text and "--endpoint-url https://b.example/v1" in text
+    assert f"RoutingControlArn={RC_PRIMARY},RoutingControlState=On" in text
+    assert t.now <= 60 + settings.failback_timeout + settings.poll_interval
+
+
+def test_drill_without_arc_exits_3():
+    result, _, _ = drill(control="health-check")
+    assert result.exit_code == EXIT_NO_ARC
+    assert "drill needs failoverControl: arc" in result.messages[0]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="recsys-dr")
+    ops_cli.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_cli_drill_requires_matching_confirm(tmp_path, capsys):
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(outputs_doc()))
+    args = parse(["drill", "--outputs", str(path), "--confirm", "dev"])
+    assert args.handler(args) == 2
+    assert "does not match the outputs' environment 'prod'" in capsys.readouterr().err
+
+
+def test_cli_drill_end_to_end_on_moto(arc_env, tmp_path, capsys):
+    """Real wall clock, sub-second bounds: moto + fake TF Serving + FakeArcCluster + DNS stand-in."""
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(arc_env.outputs))
+    cluster = FakeArcCluster()
+    factory = client_factory()
+    route53 = Route53Status(factory.route53())
+
+    def answer():
+        states = cluster.role_states()
+        return [arc_env.hosts["standby" if states["standby"] == "On" else "primary"]]
+
+    route53.answer = answer
+    factory.set_client("route53", "us-east-1", route53)
+    factory.arc_cluster = lambda region, url: cluster
+    args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--timeout", "3",
+                  "--failback-timeout", "3", "--poll-interval", "0.05", "--http-timeout", "2"])
+    assert ops_cli.handle_drill(args, clients=factory) == EXIT_PASSED
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["outcome"] == "passed" and doc["failedBack"] is True
+    assert doc["measured"]["switchSeconds"] < 3
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+    assert never_both_off(cluster)
+    assert arc_env.serving["standby"].requests >= 2  # preflight status + the poll
