@@ -126,16 +126,20 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.missing: set[str] = set()
 
     def get(self, obj: Any, path: str, kind: type | tuple[type, ...], *, optional: bool = False):
         node = obj
-        for part in path.split("."):
+        parts = path.split(".")
+        for i, part in enumerate(parts):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
                 continue
             if not isinstance(node, dict) or part not in node:
-                if not optional:
-                    self.problems.append(f"`{path}` is missing")
+                missing = ".".join(parts[: i + 1])  # report a missing object once, not each key
+                if not optional and missing not in self.missing:
+                    self.missing.add(missing)
+                    self.problems.append(f"`{missing}` is missing")
                 return None
             node = node[part]
         if node == SECRET_PLACEHOLDER:
