@@ -281,4 +281,4 @@ def test_cli_status_bad_outputs_exit_2(tmp_path, capsys):
     assert args.handler(args) == 2
     err = capsys.readouterr().err
     assert "`standbyMode` must be one of: warm, pilot-light. Received: 'cold'" in err
-    assert "`regions.standby.bucket` is missing" in err
+    assert "`regions` is missing" in err
