@@ -1,6 +1,7 @@
 """`recsys-dr plan` / `recsys-dr diff` through the real argument parser."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -136,3 +137,18 @@ def test_diff_of_missing_or_invalid_file_exits_2(tmp_path, capsys):
     assert err[0].endswith("none.json: no such file")
     assert "not JSON (line 1, column 2" in err[1]
     assert err[2].endswith("y.json: not a recsys-dr plan (no `resources` list)")
+
+
+def test_two_processes_with_different_hash_seeds_write_identical_plans(tmp_path):
+    """`recsys-dr plan dev` run twice on the same commit: byte-identical files (set order,
+    registration order and the working directory must not leak into the plan)."""
+    outputs = []
+    for seed, cwd in (("1", tmp_path), ("2", REPO)):
+        out = tmp_path / f"plan-{seed}.json"
+        result = subprocess.run(
+            [sys.executable, "-m", "cli", "plan", "dev", "--quiet", "--out", str(out)],
+            capture_output=True, text=True, cwd=cwd, timeout=180, env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
