@@ -189,7 +189,7 @@ def _md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _headline(diff: PlanDiff) -> str:
+def _headline(diff: PlanDiff) -> tuple[str, str]:
     env = diff.head_environment if diff.base_environment == diff.head_environment else (
         f"{diff.base_environment} → {diff.head_environment}")
     counts = ", ".join(f"{diff.count(a)} to {a}" for a in ("create", "update", "replace", "delete"))
