@@ -568,13 +568,19 @@ def _depends_on(resource: Resource, prop: str, candidates: Sequence[Resource]) -
 
 
 def _bucket_for(resource: Resource, buckets: Sequence[Resource]) -> Resource | None:
-    """The bucket a bucket-configuration resource (versioning, SSE, ...) applies to."""
+    """The bucket a bucket-configuration resource (versioning, SSE, ...) applies to.
+
+    Property dependencies first (known even in a preview, when an auto-named bucket's name
+    is not), then the `bucket` value.
+    """
+    linked = _depends_on(resource, "bucket", buckets)
+    if len(linked) == 1:
+        return linked[0]
     value = _get(resource.props, "bucket")
     for bucket in buckets:
         if value and value in (_get(bucket.props, "bucket"), _get(bucket.props, "id")):
             return bucket
-    linked = _depends_on(resource, "bucket", buckets)
-    return linked[0] if len(linked) == 1 else None
+    return None
 
 
 def check_buckets_guarded(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
@@ -687,9 +693,10 @@ def check_failover_pairs(resources: Sequence[Resource]) -> list[tuple[str | None
 
 
 def check_serving_regions_complete(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    serving = sorted({d.region for d in _of(resources, DEPLOYMENT) if d.region and d.region != "global"})
-    if not _of(resources, DEPLOYMENT):
-        return []
+    deployments = _of(resources, DEPLOYMENT)
+    if not deployments or any(d.region is None for d in deployments):
+        return []  # no serving, or a cluster region not known yet (kubeconfig unknown in a first preview)
+    serving = sorted({d.region for d in deployments if d.region != "global"})
     problems: list[tuple[str | None, str]] = []
     if len(serving) < 2:
         problems.append((None, f"serving Deployments run in {serving or 'no known region'}; disaster recovery needs two regions"))

@@ -328,6 +328,12 @@ def test_stack_rules_link_by_dependencies_when_names_are_unknown():
     assert "s3-bucket-guarded" not in {rule for rule, _ in fired(stack)}
 
 
+def test_regions_rule_waits_when_a_cluster_region_is_unknown():
+    """First preview: the kubeconfig (hence a Deployment's region) is not known yet."""
+    stack = replace(drop(good_stack(), "standby-gpu"), "standby-serving", region=None)
+    assert "dr-serving-regions-complete" not in {rule for rule, _ in fired(stack)}
+
+
 def test_registry_is_complete_and_consistent():
     names = [r.name for r in rules.ALL_RULES]
     assert len(names) == len(set(names)) >= 12
