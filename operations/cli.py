@@ -111,10 +111,10 @@ def build_tools(args: argparse.Namespace, outputs, clients, *, log=None):
     if outputs.arc is not None:
         arc = ArcController(arc=outputs.arc, client_for=clients.arc_cluster, log=log or (lambda _m: None))
 
-    def build_status(target: str):
+    def build_status(target: str, *, target_only: bool = False):
         ctx = CheckContext(outputs=outputs, clients=clients, target=target, require_warm=args.require_warm,
                            http_timeout=args.http_timeout)
-        return build_report(ctx, arc_controller=arc)
+        return build_report(ctx, arc_controller=arc, target_only=target_only)
 
     return build_status, arc
 
@@ -148,7 +148,8 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     err = _stderr_console()
     build_status, arc = build_tools(args, outputs, clients, log=lambda m: err.print(m, markup=False))
     result = run_failover(outputs, target=args.to, force=args.force, dry_run=args.dry_run,
-                          build_status=build_status, arc_controller=arc, route53=clients.route53(),
+                          build_status=lambda target: build_status(target, target_only=True),
+                          arc_controller=arc, route53=clients.route53(),
                           log=lambda m: err.print(m, markup=False))
     if args.json:
         print(result.to_json())

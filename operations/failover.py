@@ -2,9 +2,11 @@
 
 With `failoverControl: arc` it flips the Route 53 ARC routing controls through the
 cluster's data-plane endpoints (trying each in turn): target On and the other Off in one
-atomic call, so both are never Off. It first runs the status checks *for the target
-region* and refuses when they fail, unless `--force` (e.g. the checks cannot reach S3 in
-the target region but you know it serves).
+atomic call, so both are never Off. It first runs the status checks on the *target
+region's own resources* (its bucket copy of the pinned version, its health check, its
+serving endpoint, its GPU pool; plus the DNS records) and refuses when they fail, unless
+`--force` (e.g. the checks cannot reach S3 in the target region but you know it serves).
+Nothing is asked of the other region, so a region that is down costs no timeouts.
 
 With `failoverControl: health-check` there is nothing this command may flip: DNS fails
 over on its own when the primary's Route 53 health check fails, and fails back when it

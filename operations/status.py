@@ -78,7 +78,8 @@ def _arc_states_result(ctx: CheckContext, arc_controller) -> CheckResult:
                        + f" (traffic -> {' + '.join(on)})")
 
 
-def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8) -> StatusReport:
+def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8,
+                 target_only: bool = False) -> StatusReport:
     """Run every check for `ctx.target` and return the report.
 
     Args:
@@ -86,6 +87,10 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
         arc_controller: ArcController | None; when the environment uses ARC, its routing
             control states are read (through the data-plane endpoints) and reported.
         max_workers: int, threads running checks concurrently. Default 8.
+        target_only: bool, run only the checks on the target region's own resources
+            (its bucket copy, health check, serving, GPU pool) plus the DNS records, the
+            routing controls and the budget; nothing is sent to the other region, so a dead
+            region costs no timeouts. `failover` uses this. Default False (everything).
     """
     o = ctx.outputs
     # boto3 sessions are not thread-safe: create every client here, before the threads.
@@ -95,15 +100,17 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
     ctx.clients.cloudwatch(o.primary.region)
     ctx.clients.route53()
 
+    roles = (ctx.target,) if target_only else ("standby", "primary")
     thunks: list[Callable[[], CheckResult]] = []
-    for role in ("standby", "primary"):
+    for role in roles:
         region = o.regions[role]
         thunks.append(lambda r=region: c.check_model(ctx, r))
-    thunks.append(lambda: c.check_model_parity(ctx))
-    thunks += [lambda r=o.primary: c.check_versioning(ctx, r), lambda r=o.standby: c.check_versioning(ctx, r)]
-    thunks.append(lambda: c.check_replication_rule(ctx))
-    thunks.append(lambda: c.check_replication_metrics(ctx))
-    for role in ("standby", "primary"):
+    if not target_only:
+        thunks.append(lambda: c.check_model_parity(ctx))
+        thunks += [lambda r=o.primary: c.check_versioning(ctx, r), lambda r=o.standby: c.check_versioning(ctx, r)]
+        thunks.append(lambda: c.check_replication_rule(ctx))
+        thunks.append(lambda: c.check_replication_metrics(ctx))
+    for role in roles:
         region = o.regions[role]
         thunks.append(lambda r=region: c.check_health(ctx, r))
         thunks.append(lambda r=region: c.check_serving(ctx, r))
@@ -129,6 +136,7 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
         "requireWarm": ctx.require_warm,
         "failoverControl": o.failover_control,
         "regions": {role: r.region for role, r in o.regions.items()},
+        "scope": "target" if target_only else "all",
         "budget": {"seconds": o.failover_budget_seconds, "targetSeconds": o.failover_budget_target_seconds,
                    "computedSeconds": c.computed_budget_seconds(o)},
     }

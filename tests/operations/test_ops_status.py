@@ -282,3 +282,25 @@ def test_cli_status_bad_outputs_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "`standbyMode` must be one of: warm, pilot-light. Received: 'cold'" in err
     assert "`regions` is missing" in err
+
+
+def test_target_only_scope_never_calls_the_other_region(env):
+    """`failover` gates on the target's own resources; a dead primary must cost nothing."""
+    clients = client_factory()
+
+    class Forbidden:
+        def __getattr__(self, name):
+            raise AssertionError(f"called the primary region: {name}")
+
+    clients.set_client("s3", PRIMARY_REGION, Forbidden())
+    clients.set_client("eks", PRIMARY_REGION, Forbidden())
+    clients.set_client("cloudwatch", PRIMARY_REGION, Forbidden())
+    env.serving["primary"].stop()
+    r53 = Route53Status(clients.route53())
+    clients.set_client("route53", "us-east-1", r53)
+    ctx = CheckContext(outputs=parse_outputs(env.outputs), clients=clients, http_timeout=2)
+    report = build_report(ctx, target_only=True)
+    assert report.ready, report.reasons
+    assert {r.label for r in report.results} == {
+        "model[standby]", "health[standby]", "serving[standby]", "capacity[standby]", "dns.records", "budget"}
+    assert env.serving["primary"].requests == 0
