@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo benchmark clean
+POLICY_VENV := .venv-policy
+
+.PHONY: install test test-policy-pack demo benchmark clean
 
 install: $(STAMP)
 
@@ -17,8 +19,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps 'recbole==1.2.1'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) $(POLICY_VENV)/.installed
+	$(MAKE) --no-print-directory test-policy-pack
 	$(BIN)/python -m pytest
+
+# pulumi-policy pins protobuf 5.x and TensorFlow needs >= 6.31: the pack gets its own venv.
+$(POLICY_VENV)/.installed: policy/requirements.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet -r policy/requirements.txt 'pytest>=8,<10' 'PyYAML>=6,<7'
+	touch $@
+
+test-policy-pack: $(POLICY_VENV)/.installed
+	$(POLICY_VENV)/bin/python -m pytest tests/policy_pack
 
 demo: $(STAMP)
 	$(BIN)/python -m model build --out artifacts
@@ -28,4 +40,4 @@ benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.model_benchmark
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache
+	rm -rf $(VENV) $(POLICY_VENV) artifacts .pytest_cache

@@ -44,7 +44,8 @@ class TwoRegionRecommenderArgs:
         gpu_min_size / gpu_desired_size / gpu_max_size: GPU pool bounds of the primary and of
             a warm standby. A pilot-light standby uses 0 / 0 / gpu_max_size.
         min_replicas / max_replicas: serving HPA bounds (both regions). Defaults 1 / 4.
-        kubernetes_version / system_instance_type / system_node_count: see `GpuClusterArgs`.
+        kubernetes_version / system_instance_type / system_node_count / public_access_cidrs:
+            see `GpuClusterArgs`.
         vpc_cidrs: VPC block per role. Default 10.0.0.0/16 and 10.1.0.0/16 (distinct, so
             the two VPCs can be peered later).
         availability_zone_count / single_nat_gateway: see `NetworkArgs`.
@@ -79,6 +80,7 @@ class TwoRegionRecommenderArgs:
     kubernetes_version: str = "1.33"
     system_instance_type: str = "m6i.large"
     system_node_count: int = 2
+    public_access_cidrs: Sequence[str] = ("0.0.0.0/0",)
     vpc_cidrs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VPC_CIDRS))
     availability_zone_count: int = 2
     single_nat_gateway: bool = False
@@ -230,6 +232,7 @@ def _cluster_args(args: TwoRegionRecommenderArgs, role: str, tags: dict[str, str
         ),
         system_instance_type=args.system_instance_type,
         system_node_count=args.system_node_count,
+        public_access_cidrs=list(args.public_access_cidrs),
         gpu_instance_types=list(args.gpu_instance_types),
         gpu_os_family=args.gpu_os_family,
         gpu_capacity_type=args.gpu_capacity_type,

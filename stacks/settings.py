@@ -6,6 +6,7 @@ written in `Pulumi.<env>.yaml`), the value received and what is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "gpu": ("instanceTypes", "minSize", "desiredSize", "maxSize", "osFamily", "capacityType"),
     "serving": ("minReplicas", "maxReplicas", "image", "fetcherImage", "gpusPerPod", "cpu", "memory"),
     "cluster": ("kubernetesVersion", "systemInstanceType", "systemNodeCount", "availabilityZones",
-                "singleNatGateway", "vpcCidrs", "subnetIds"),
+                "singleNatGateway", "vpcCidrs", "subnetIds", "publicAccessCidrs"),
     "tags": None,
 }
 REQUIRED = ("regions", "model", "dns")
@@ -72,6 +73,13 @@ def _key(name: str) -> str:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_cidr(value: object) -> bool:
+    try:
+        return isinstance(value, str) and ipaddress.ip_network(value).version == 4
+    except ValueError:
+        return False
 
 
 def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
@@ -194,6 +202,10 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
     zones = typed("cluster", cluster, "availabilityZones", lambda v: v in (2, 3) and _is_int(v), "one of: 2, 3", "availability_zone_count")
     single_nat = typed("cluster", cluster, "singleNatGateway", lambda v: isinstance(v, bool), "true or false", "single_nat_gateway")
     vpc_cidrs = typed("cluster", cluster, "vpcCidrs", lambda v: isinstance(v, Mapping) and set(v) == {"primary", "standby"}, "an object with keys primary, standby", "vpc_cidrs")
+    public_cidrs = typed(
+        "cluster", cluster, "publicAccessCidrs", lambda v: isinstance(v, (list, tuple)) and bool(v) and all(_is_cidr(c) for c in v),
+        "a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]", "public_access_cidrs",
+    )
     subnet_ids = cluster.get("subnetIds")
     if subnet_ids is not None and not (
         isinstance(subnet_ids, Mapping) and set(subnet_ids) <= {"primary", "standby"}
@@ -218,6 +230,7 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
         gpu_min_size=gpu_sizes[0], gpu_desired_size=gpu_sizes[1], gpu_max_size=gpu_sizes[2],
         min_replicas=min_replicas, max_replicas=max_replicas,
         kubernetes_version=kubernetes_version, system_instance_type=system_type, system_node_count=system_nodes,
+        public_access_cidrs=list(public_cidrs),
         vpc_cidrs=dict(vpc_cidrs), availability_zone_count=zones, single_nat_gateway=single_nat,
         subnet_ids={role: list(ids) for role, ids in subnet_ids.items()} if subnet_ids else None,
         serving_image=serving_image, fetcher_image=fetcher_image, gpus_per_pod=gpus_per_pod, cpu=cpu, memory=memory,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,13 @@ def gpu_cluster_problems(args: GpuClusterArgs) -> list[str]:
         problems.append("`subnet_ids` conflicts with `network`: pass existing subnets or network settings, not both")
     if args.subnet_ids is not None and len(args.subnet_ids) < 2:
         problems.append(f"`subnet_ids` must name subnets in at least two zones. Received: {len(args.subnet_ids)} subnet(s)")
+    for cidr in args.public_access_cidrs:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            problems.append(f"`public_access_cidrs` must hold IPv4 CIDRs such as 203.0.113.0/24. Received: {cidr!r}")
+    if not args.public_access_cidrs:
+        problems.append("`public_access_cidrs` must name at least one CIDR (the API is always reachable privately too)")
     if args.system_node_count < 1:
         problems.append(f"`system_node_count` must be >= 1. Received: {args.system_node_count}")
     return problems

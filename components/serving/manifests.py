@@ -31,7 +31,8 @@ class ServingSpec:
         model_version: pinned integer version.
         bucket: name of the regional model bucket.
         region: the bucket's region (the init container talks only to it).
-        replicas: Deployment replicas; 0 keeps a pilot-light region scaled down.
+        replicas: 0 keeps a pilot-light region scaled down; any other value leaves the
+            replica count to the HorizontalPodAutoscaler (the Deployment then omits it).
         min_replicas / max_replicas: HorizontalPodAutoscaler bounds.
         target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
         serving_image: TF Serving GPU image. Default "tensorflow/serving:2.19.0-gpu".
@@ -87,8 +88,11 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
     labels = {**spec.selector, **spec.labels}
     model_dir = f"{MODELS_MOUNT}/{spec.model_name}"
     status_probe = {"httpGet": {"path": model_status_path(spec.model_name), "port": "http"}}
+    # Only a pilot light pins the count (an HPA does not act on a zero-replica Deployment);
+    # otherwise the HPA owns `replicas` and `pulumi up` must not reset a scaled-out fleet.
+    replicas = {"replicas": 0} if spec.replicas == 0 else {}
     return {
-        "replicas": spec.replicas,
+        **replicas,
         "selector": {"matchLabels": spec.selector},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "minReadySeconds": 10,

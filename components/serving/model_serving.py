@@ -35,7 +35,8 @@ class ModelServingArgs:
         kubernetes_provider: provider bound to that cluster.
         bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
         model_name / model_version: what to serve (`models/<name>/<version>/` in the bucket).
-        replicas: Deployment replicas at creation; 0 for a pilot-light region.
+        replicas: 0 for a pilot-light region (Deployment pinned at zero); otherwise the
+            HPA owns the count and this value only has to lie within its bounds. Default 1.
         min_replicas / max_replicas: HPA bounds. Defaults 1 / 4.
         namespace: Kubernetes namespace. Default "recsys".
         serving_image / fetcher_image / gpus_per_pod / cpu / memory / target_cpu_utilization:

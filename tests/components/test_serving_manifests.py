@@ -1,5 +1,7 @@
 """TF Serving Kubernetes objects, built by plain functions."""
 
+import dataclasses
+
 import pytest
 
 from components.serving import manifests
@@ -17,6 +19,12 @@ def spec() -> ServingSpec:
 @pytest.fixture
 def pod(spec) -> dict:
     return deployment_spec(spec, service_account="reader", script_config_map="fetch-script")["template"]["spec"]
+
+
+def test_hpa_owns_the_replica_count_unless_pilot_light(spec):
+    assert "replicas" not in deployment_spec(spec, service_account="sa", script_config_map="cm")
+    pilot_light = dataclasses.replace(spec, replicas=0)
+    assert deployment_spec(pilot_light, service_account="sa", script_config_map="cm")["replicas"] == 0
 
 
 def test_rolling_update_never_removes_a_serving_pod_first(spec):

@@ -72,6 +72,12 @@ def test_existing_subnets_replace_the_network():
         assert run.one("aws:eks/nodeGroup:NodeGroup", f"recs-{role}-gpu").inputs["subnetIds"] == ids
 
 
+def test_api_endpoint_can_be_limited_to_known_networks():
+    run = render_recommender(public_access_cidrs=["203.0.113.0/24"])
+    for role in ("primary", "standby"):
+        assert run.one("aws:eks/cluster:Cluster", f"recs-{role}").inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
 def test_bottlerocket_gpu_nodes_need_no_device_plugin():
     run = render_recommender(gpu_os_family="bottlerocket")
     assert run.one("aws:eks/nodeGroup:NodeGroup", "recs-primary-gpu").inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"

@@ -98,6 +98,8 @@ BAD_INPUTS = [
      r"`recsys-dr:gpu.maxsize` is not a known key. Allowed: instanceTypes, minSize, desiredSize, maxSize"),
     ("too few checker regions", "dns", "checkerRegions", ["us-east-1", "eu-west-1"],
      r"`recsys-dr:dns.checkerRegions` must list at least 3 distinct Route 53 checker regions"),
+    ("API open to a malformed CIDR", "cluster", "publicAccessCidrs", ["10.0.0.0/33"],
+     r"`recsys-dr:cluster.publicAccessCidrs` must be a non-empty list of IPv4 CIDRs such as \[203.0.113.0/24\]. Received: \['10.0.0.0/33'\]"),
     ("min replicas above max", "serving", "minReplicas", 9,
      r"`recsys-dr:serving.minReplicas` must be <= `recsys-dr:serving.maxReplicas`. Received: minReplicas=9, maxReplicas=8"),
 ]
