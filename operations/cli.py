@@ -61,8 +61,9 @@ def register(subparsers: Any) -> None:
 
     drill = subparsers.add_parser(
         "drill", help="bounded game day: fail over to the standby, measure, fail back",
-        description="Exit codes: 0 passed, 1 failed/aborted (failed back), 2 bad input, 3 no ARC, "
-                    "5 fail-back NOT confirmed (act now).")
+        description="Exit codes: 0 passed, 1 failed/aborted (failed back), 2 bad input, 3 no way to move "
+                    "traffic (health-check environment without --via-health-check-inversion), "
+                    "5 fail-back NOT confirmed (act now), 130 interrupted (after failing back).")
     _common(drill)
     drill.add_argument("--confirm", required=True, metavar="ENV",
                        help="the environment name from the outputs, to confirm the drill target")
@@ -73,6 +74,9 @@ def register(subparsers: Any) -> None:
     drill.add_argument("--poll-interval", type=float, default=5.0, metavar="S", help="default 5")
     drill.add_argument("--hold", type=float, default=0.0, metavar="S",
                        help="seconds to keep traffic on the standby once it answers (default 0)")
+    drill.add_argument("--via-health-check-inversion", action="store_true",
+                       help="health-check environments only: move traffic by inverting the primary's Route 53 "
+                            "health check for the drill (restored on fail-back); measures the automatic path")
     drill.set_defaults(handler=handle_drill)
 
 
@@ -182,10 +186,18 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
             print(f"recsys-dr drill: --{name.replace('_', '-')} must be > 0. Received: {getattr(args, name)}",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.via_health_check_inversion and outputs.failover_control == "arc":
+        print("recsys-dr drill: --via-health-check-inversion is for failoverControl 'health-check'; "
+              f"{outputs.environment} uses ARC routing controls", file=sys.stderr)
+        return EXIT_BAD_INPUT
     clients = clients or _clients(args)
     err = _stderr_console()
     log = (lambda m: err.print(m, markup=False, highlight=False))
-    build_status, arc = build_tools(args, outputs, clients, log=log)
+    build_status, switcher = build_tools(args, outputs, clients, log=log)
+    if args.via_health_check_inversion:
+        from operations.inversion import HealthCheckInversion
+
+        switcher = HealthCheckInversion(route53=clients.route53(), health_check_id=outputs.primary.health_check_id)
 
     def probe(role: str):
         region = outputs.regions[role]
@@ -202,7 +214,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         previous = None
     try:
         result = run_drill(
-            outputs, build_status=build_status, arc_controller=arc, route53=clients.route53(),
+            outputs, build_status=build_status, switcher=switcher, route53=clients.route53(),
             probe_standby=lambda: probe("standby"), probe_primary=lambda: probe("primary"),
             settings=DrillSettings(timeout=args.timeout, failback_timeout=args.failback_timeout,
                                    poll_interval=args.poll_interval, hold=args.hold),

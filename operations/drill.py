@@ -1,28 +1,34 @@
-"""`recsys-dr drill`: a bounded game day against a real environment (ARC only).
+"""`recsys-dr drill`: a bounded game day against a real environment.
 
-Steps, each timed from the moment the standby's routing control is flipped:
+Traffic is moved by a *switcher*: the ARC routing controls (`failoverControl: arc`), or,
+in a health-check environment and only with `--via-health-check-inversion`, by inverting
+the primary's Route 53 health check (`operations.inversion`). Steps, each timed:
 
-1. preflight: the standby passes `status`, the routing controls read primary On /
-   standby Off, Route 53 answers the primary endpoint. Anything else aborts with no change.
-2. switch: routing controls -> standby On, primary Off (one atomic call).
+1. preflight: the standby passes `status`; traffic is in the normal state (routing
+   controls primary On / standby Off, or the primary's check not inverted); Route 53
+   answers the primary endpoint. Anything else aborts with no change.
+2. switch: standby On and primary Off in one atomic ARC call (or invert the primary's check).
 3. poll every `poll_interval` s until `timeout`: Route 53's authoritative answer for the
    record (`TestDNSAnswer`) is the standby endpoint AND the standby's
    `/v1/models/<model>` serves the pinned version. That moment is the measured switch time.
 4. optional hold: keep checking the standby for `hold` seconds.
-5. fail back: routing controls -> primary On, standby Off; poll until Route 53 answers the
-   primary again (bounded by `failback_timeout`).
+5. fail back: primary On / standby Off (or restore the check); poll until Route 53 answers
+   the primary again (bounded by `failback_timeout`).
 
-Any error, timeout or Ctrl-C/SIGTERM after step 2 fails back before returning. Flips are
-always "one On, the other Off" in a single call, so both are never Off.
+Any error, timeout or Ctrl-C/SIGTERM after step 2 fails back before returning. ARC flips
+are always "one On, the other Off" in a single call, and the inversion never touches the
+standby's check, so both regions are never off.
 
 The measured time is Route 53's authoritative answer; resolvers may keep the old answer
 for up to the record TTL, so the report shows `measured + TTL` (client-visible worst case)
-beside the computed budget (health-check interval x threshold + TTL) and the target.
+beside the computed budget (health-check interval x threshold + TTL) and the target. With
+ARC there is no detection delay (the flip is explicit); with the inversion the measurement
+includes it, so it checks the automatic path's budget end to end.
 
 Exit codes: 0 passed (switched within the target and failed back); 1 failed or aborted
-(failed back, reasons listed); 2 bad input; 3 not possible without ARC; 5 fail-back NOT
-confirmed - routing controls may still send traffic to the standby: act now; 130
-interrupted (Ctrl-C / SIGTERM) after failing back.
+(failed back, reasons listed); 2 bad input; 3 no way to move traffic (health-check
+environment without --via-health-check-inversion); 5 fail-back NOT confirmed - traffic may
+still go to the standby: act now; 130 interrupted (Ctrl-C / SIGTERM) after failing back.
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ EXIT_INTERRUPTED = 130
 
 class DrillAborted(Exception):
     """Raised inside the drill to stop it; the fail-back still runs."""
+
+
+class DrillTimeout(DrillAborted):
+    """The standby did not answer within the drill's timeout."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +85,7 @@ class DrillResult:
     target_seconds: float = 0.0
     ttl_seconds: int = 0
     failed_back: bool | None = None
+    method: str | None = None
     reasons: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     status: dict | None = None
@@ -88,6 +99,7 @@ class DrillResult:
         return {
             "outcome": self.outcome,
             "exitCode": self.exit_code,
+            "method": self.method,
             "measured": {
                 "dnsSwitchSeconds": self.dns_seconds,
                 "switchSeconds": self.switch_seconds,
@@ -112,7 +124,7 @@ def run_drill(
     outputs: StackOutputs,
     *,
     build_status: Callable[[str], Any],
-    arc_controller: Any,
+    switcher: Any,
     route53: Any,
     probe_standby: Callable[[], tuple[bool, str]],
     probe_primary: Callable[[], tuple[bool, str]] | None = None,
@@ -126,15 +138,15 @@ def run_drill(
     Args:
         outputs: StackOutputs of the environment.
         build_status: callable(target) -> StatusReport.
-        arc_controller: ArcController (None when the environment has no ARC).
+        switcher: how traffic is moved and moved back: an `ArcController` (routing
+            controls), a `HealthCheckInversion` (health-check environments, opt-in), or
+            None (no way to drill: exit 3).
         route53: boto3 Route 53 client (us-east-1), used for `test_dns_answer`.
         probe_standby / probe_primary: callables -> (ok, detail) for the serving endpoints.
         settings: DrillSettings, the time bounds.
         clock, sleep: injectable time functions (tests).
         log: callable(str), progress lines.
     """
-    from operations.arc import ArcError
-
     res = DrillResult(budget_seconds=outputs.failover_budget_seconds,
                       target_seconds=outputs.failover_budget_target_seconds, ttl_seconds=outputs.dns.ttl)
     start = clock()
@@ -147,11 +159,14 @@ def run_drill(
         res.steps.append(entry)
         log(f"[{entry['atSeconds']:>7.1f}s] {'ok  ' if ok else 'FAIL'} {name}: {detail}")
 
-    if outputs.failover_control != "arc" or arc_controller is None:
+    if switcher is None:
         res.outcome, res.exit_code = "no-arc", EXIT_NO_ARC
-        res.messages = ["drill needs failoverControl: arc (routing controls it can flip and flip back)."]
+        res.messages = ["drill needs failoverControl: arc (routing controls it can flip and flip back), or, in a "
+                        "health-check environment, --via-health-check-inversion (inverts the primary's health "
+                        "check for the drill and restores it)."]
         res.messages += manual_instructions(outputs, "standby")
         return res
+    res.method = getattr(switcher, "kind", "routing controls")
 
     # 1. preflight - nothing changed yet, so any failure just returns.
     report = build_status("standby")
@@ -163,17 +178,18 @@ def run_drill(
         return res
     step("preflight.status", True, "standby ready")
     try:
-        before = arc_controller.states()
-    except ArcError as exc:
-        res.reasons = [f"cannot read routing controls: {exc}"]
-        step("preflight.arc", False, res.reasons[0])
+        before = switcher.states()
+    except Exception as exc:
+        res.reasons = [f"cannot read the {res.method} state: {type(exc).__name__}: {exc}"]
+        step("preflight.control", False, res.reasons[0])
         return res
-    if before.get("primary") != "On" or before.get("standby") != "Off":
-        res.reasons = [f"routing controls are {before}, expected primary On / standby Off; "
+    if not _is_normal(switcher, before):
+        res.reasons = [f"{res.method} state is {before}, expected traffic on the primary (primary On"
+                       f"{', standby Off' if res.method == 'routing controls' else ''}); "
                        "not drilling outside the normal state"]
-        step("preflight.arc", False, res.reasons[0])
+        step("preflight.control", False, res.reasons[0])
         return res
-    step("preflight.arc", True, "primary On, standby Off")
+    step("preflight.control", True, f"{res.method}: " + ", ".join(f"{k} {v}" for k, v in before.items()))
     try:
         answer = dns_answer(outputs, route53)
     except Exception as exc:
@@ -190,8 +206,8 @@ def run_drill(
     flip_at = None
     try:
         flip_at = clock()
-        states = arc_controller.activate("standby")
-        step("switch", True, f"routing controls now {states}", since=flip_at)
+        states = switcher.activate("standby")
+        step("switch", True, f"{res.method} now {states}", since=flip_at)
         deadline = flip_at + settings.timeout
         while True:
             res.polls += 1
@@ -205,7 +221,7 @@ def run_drill(
                 step("standby.answers", True, detail, since=flip_at)
                 break
             if now >= deadline:
-                raise DrillAborted(f"standby did not answer within {settings.timeout:g}s ({detail})")
+                raise DrillTimeout(f"standby did not answer within {settings.timeout:g}s ({detail})")
             sleep(max(0.0, min(settings.poll_interval, deadline - now)))
         if settings.hold > 0:
             hold_end = clock() + settings.hold
@@ -216,23 +232,23 @@ def run_drill(
                     raise DrillAborted(f"standby stopped answering during the hold: {detail}")
             step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
     except DrillAborted as exc:
-        res.outcome = "timeout" if "within" in str(exc) else "aborted"
+        res.outcome = "timeout" if isinstance(exc, DrillTimeout) else "aborted"
         res.reasons.append(str(exc))
         step("abort", False, str(exc), since=flip_at)
-    except ArcError as exc:
-        res.outcome = "aborted"
-        res.reasons.append(f"ARC: {exc}")
-        step("abort", False, f"ARC: {exc}", since=flip_at)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into KeyboardInterrupt by the CLI
         res.outcome = "interrupted"
         res.reasons.append(f"interrupted ({exc or 'Ctrl-C'})")
         step("abort", False, res.reasons[-1], since=flip_at)
-    except BaseException as exc:  # a bug: fail back, then let it surface
-        res.reasons.append(f"crashed: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # ARC/Route 53 refusals, unreachable APIs, bugs: fail back and report
+        res.outcome = "aborted"
+        res.reasons.append(f"{type(exc).__name__}: {exc}")
         step("abort", False, res.reasons[-1], since=flip_at)
-        _fail_back(outputs, res, arc_controller, route53, probe_primary, settings, clock, sleep, step)
+    except BaseException as exc:  # SystemExit and the like: fail back, then let it surface
+        res.reasons.append(f"stopped: {type(exc).__name__}: {exc}")
+        step("abort", False, res.reasons[-1], since=flip_at)
+        _fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step)
         raise
-    _fail_back(outputs, res, arc_controller, route53, probe_primary, settings, clock, sleep, step)
+    _fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step)
 
     if res.failed_back is False:
         res.outcome, res.exit_code = "failback-failed", EXIT_FAILBACK_FAILED
@@ -267,18 +283,22 @@ def _poll(outputs: StackOutputs, route53: Any, probe: Callable[[], tuple[bool, s
     return dns_ok, serve_ok, f"{dns_detail}; serving: {serve_detail}"
 
 
-def _fail_back(outputs, res: DrillResult, arc_controller, route53, probe_primary, settings: DrillSettings,
-               clock, sleep, step) -> None:
-    """Primary On / standby Off (retrying across endpoints until the deadline), then wait for DNS."""
-    from operations.arc import ArcError
+def _is_normal(switcher: Any, states: dict[str, str]) -> bool:
+    if hasattr(switcher, "is_normal"):
+        return switcher.is_normal(states)
+    return states.get("primary") == "On" and states.get("standby") == "Off"
 
+
+def _fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, settings: DrillSettings,
+               clock, sleep, step) -> None:
+    """Traffic back to the primary (retrying until the deadline), then wait for Route 53 to answer it."""
     started = clock()
     deadline = started + settings.failback_timeout
     last_error = None
     while True:
         try:
-            states = arc_controller.activate("primary")
-        except ArcError as exc:
+            states = switcher.activate("primary")
+        except Exception as exc:
             last_error = exc
             if clock() >= deadline:
                 break
@@ -286,7 +306,7 @@ def _fail_back(outputs, res: DrillResult, arc_controller, route53, probe_primary
             continue
         if states.get("primary") == "On":
             last_error = None
-            step("failback", True, f"routing controls now {states}", since=started)
+            step("failback", True, f"{res.method} now {states}", since=started)
             break
         last_error = RuntimeError(f"primary control reads {states.get('primary')} after the update")
         if clock() >= deadline:
@@ -296,7 +316,8 @@ def _fail_back(outputs, res: DrillResult, arc_controller, route53, probe_primary
         res.failed_back = False
         res.reasons.append(f"FAIL-BACK FAILED: {last_error}")
         step("failback", False, str(last_error), since=started)
-        res.messages += _manual_failback(outputs)
+        res.messages += (switcher.manual_failback() if hasattr(switcher, "manual_failback")
+                         else _manual_failback(outputs))
         return
     res.failed_back = True
     while True:

@@ -76,7 +76,7 @@ def drill(*, dns_delay=12.0, ready=True, cluster=None, settings=None, time_=None
     cluster = cluster or FakeArcCluster()
     arc = ArcController(arc=outputs.arc, client_for=lambda r, u: cluster) if outputs.arc else None
     route53 = DnsFollower(cluster, time_.clock, dns_delay)
-    result = run_drill(outputs, build_status=lambda target: Ready(ready), arc_controller=arc, route53=route53,
+    result = run_drill(outputs, build_status=lambda target: Ready(ready), switcher=arc, route53=route53,
                        probe_standby=standby_ok, probe_primary=lambda: (True, "v3 AVAILABLE"),
                        settings=settings or DrillSettings(timeout=120, failback_timeout=120, poll_interval=5),
                        clock=time_.clock, sleep=time_.sleep)
@@ -98,7 +98,7 @@ def test_drill_passes_measures_switch_and_fails_back():
     assert never_both_off(cluster)
     assert cluster.calls.count("update_routing_control_states") == 2
     assert [s["step"] for s in result.steps] == [
-        "preflight.status", "preflight.arc", "preflight.dns", "switch", "dns.standby", "standby.answers",
+        "preflight.status", "preflight.control", "preflight.dns", "switch", "dns.standby", "standby.answers",
         "failback", "dns.primary"]
 
 
@@ -146,7 +146,7 @@ def test_not_ready_standby_aborts_without_touching_anything():
 def test_drill_refuses_to_start_outside_the_normal_state():
     cluster = FakeArcCluster({RC_PRIMARY: "Off", RC_STANDBY: "On"})
     result, cluster, _ = drill(cluster=cluster)
-    assert result.exit_code == EXIT_FAILED and "expected primary On / standby Off" in result.reasons[0]
+    assert result.exit_code == EXIT_FAILED and "expected traffic on the primary (primary On, standby Off)" in result.reasons[0]
     assert not [c for c in cluster.calls if c.startswith("update")]
 
 
@@ -197,6 +197,7 @@ def test_drill_without_arc_exits_3():
     result, _, _ = drill(control="health-check")
     assert result.exit_code == EXIT_NO_ARC
     assert "drill needs failoverControl: arc" in result.messages[0]
+    assert "--via-health-check-inversion" in result.messages[0]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -240,3 +241,106 @@ def test_cli_drill_end_to_end_on_moto(arc_env, tmp_path, capsys):
     assert cluster.role_states() == {"primary": "On", "standby": "Off"}
     assert never_both_off(cluster)
     assert arc_env.serving["standby"].requests >= 2  # preflight status + the poll
+
+
+# --------------------------------------------------------------------------- health-check inversion
+
+
+class InvertingRoute53:
+    """Route 53 stand-in for the inversion drill: health-check config plus a DNS answer that
+    follows the primary check's `Inverted` flag after `delay` s (detection + propagation)."""
+
+    def __init__(self, clock, delay: float):
+        self.clock, self.delay = clock, delay
+        self.inverted = {"hc-primary": False, "hc-standby": False}
+        self.changed_at = float("-inf")
+        self.updates: list[tuple[str, bool]] = []
+
+    def get_health_check(self, HealthCheckId):  # noqa: N803
+        return {"HealthCheck": {"HealthCheckConfig": {"Type": "HTTP_STR_MATCH", "Inverted": self.inverted[HealthCheckId]}}}
+
+    def update_health_check(self, HealthCheckId, Inverted):  # noqa: N803
+        self.updates.append((HealthCheckId, Inverted))
+        if self.inverted[HealthCheckId] != Inverted:
+            self.inverted[HealthCheckId] = Inverted
+            self.changed_at = self.clock()
+        return {}
+
+    def test_dns_answer(self, **kwargs):
+        settled = self.clock() - self.changed_at >= self.delay
+        standby = self.inverted["hc-primary"] if settled else not self.inverted["hc-primary"]
+        return {"RecordData": [STANDBY_HOST if standby else PRIMARY_HOST]}
+
+
+def inversion_drill(*, delay, settings=None):
+    from operations.inversion import HealthCheckInversion
+
+    outputs = parse_outputs(outputs_doc("health-check"))
+    t = FakeTime()
+    route53 = InvertingRoute53(t.clock, delay)
+    switcher = HealthCheckInversion(route53=route53, health_check_id="hc-primary")
+    result = run_drill(outputs, build_status=lambda target: Ready(True), switcher=switcher, route53=route53,
+                       probe_standby=lambda: (True, "v3 AVAILABLE"), probe_primary=lambda: (True, "v3 AVAILABLE"),
+                       settings=settings or DrillSettings(timeout=120, failback_timeout=120, poll_interval=5),
+                       clock=t.clock, sleep=t.sleep)
+    return result, route53
+
+
+def test_inversion_drill_measures_the_automatic_path_and_restores_the_check():
+    result, route53 = inversion_drill(delay=22)  # detection (10 s x 2-3) + propagation
+    assert result.exit_code == EXIT_PASSED and result.method == "health-check inversion"
+    assert result.switch_seconds == 25 and result.client_visible_seconds == 55
+    assert route53.updates == [("hc-primary", True), ("hc-primary", False)]  # the standby's check untouched
+    assert route53.inverted == {"hc-primary": False, "hc-standby": False}
+
+
+def test_inversion_drill_over_budget_is_reported_and_restored():
+    result, route53 = inversion_drill(delay=40)
+    assert result.exit_code == EXIT_FAILED and result.outcome == "over-target"
+    assert route53.inverted["hc-primary"] is False
+
+
+def test_inversion_drill_refuses_when_the_check_is_already_inverted():
+    from operations.inversion import HealthCheckInversion
+
+    t = FakeTime()
+    route53 = InvertingRoute53(t.clock, 0)
+    route53.inverted["hc-primary"] = True
+    result = run_drill(parse_outputs(outputs_doc("health-check")), build_status=lambda target: Ready(True),
+                       switcher=HealthCheckInversion(route53=route53, health_check_id="hc-primary"),
+                       route53=route53, probe_standby=lambda: (True, ""), clock=t.clock, sleep=t.sleep)
+    assert result.exit_code == EXIT_FAILED and "not drilling outside the normal state" in result.reasons[0]
+    assert route53.updates == []
+
+
+def test_cli_inversion_flag_is_rejected_for_arc_environments(tmp_path, capsys):
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(outputs_doc("arc")))
+    args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--via-health-check-inversion"])
+    assert args.handler(args) == 2
+    assert "uses ARC routing controls" in capsys.readouterr().err
+
+
+def test_cli_inversion_drill_end_to_end_on_moto(env, tmp_path, capsys):
+    """moto keeps the health checks (and the Inverted flag); Route53Status answers DNS from that flag."""
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(env.outputs))
+    factory = client_factory()
+    route53 = Route53Status(factory.route53())
+    primary_check = env.health_check_ids["primary"]
+
+    def answer():
+        config = route53.get_health_check(HealthCheckId=primary_check)["HealthCheck"]["HealthCheckConfig"]
+        return [env.hosts["standby" if config.get("Inverted") else "primary"]]
+
+    route53.answer = answer
+    factory.set_client("route53", "us-east-1", route53)
+    args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--timeout", "3",
+                  "--failback-timeout", "3", "--poll-interval", "0.05", "--http-timeout", "2",
+                  "--via-health-check-inversion"])
+    assert ops_cli.handle_drill(args, clients=factory) == EXIT_PASSED
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["outcome"] == "passed" and doc["method"] == "health-check inversion"
+    for role in ("primary", "standby"):
+        config = route53.get_health_check(HealthCheckId=env.health_check_ids[role])["HealthCheck"]["HealthCheckConfig"]
+        assert not config.get("Inverted")

@@ -1,0 +1,52 @@
+"""Drill without ARC: invert the primary's Route 53 health check, then restore it.
+
+With `failoverControl: health-check` there are no routing controls. Inverting the
+primary's health check makes Route 53 treat the primary as unhealthy, so the failover
+records answer the SECONDARY (standby) - the same path a real regional failure takes,
+detection delay included (interval x failure threshold). Restoring `Inverted=false` fails
+back. Documented by AWS: "If you invert a health check, Route 53 considers the health
+check to be unhealthy when the status is healthy and vice versa"
+(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-invert.html).
+
+Only `recsys-dr drill --via-health-check-inversion` uses this, because the drill restores
+the flag itself within its time bound. The inversion is drift from the Pulumi state while
+it lasts; if the drill process is killed, run the printed `--no-inverted` command.
+The standby's check is never touched, so both regions are never "off".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class HealthCheckInversion:
+    """A drill switcher over the primary's health check.
+
+    Args:
+        route53: boto3 Route 53 client (us-east-1).
+        health_check_id: str, the primary region's health check (`regions.primary.healthCheckId`).
+    """
+
+    route53: Any
+    health_check_id: str
+    kind: str = "health-check inversion"
+
+    def states(self) -> dict[str, str]:
+        """{"primary": "On" unless its check is inverted, "standby": "On"} (eligibility for traffic)."""
+        config = self.route53.get_health_check(HealthCheckId=self.health_check_id)["HealthCheck"]["HealthCheckConfig"]
+        return {"primary": "Off" if config.get("Inverted") else "On", "standby": "On"}
+
+    def activate(self, target: str) -> dict[str, str]:
+        """Standby: invert the primary's check. Primary: restore it."""
+        self.route53.update_health_check(HealthCheckId=self.health_check_id, Inverted=(target == "standby"))
+        return self.states()
+
+    def is_normal(self, states: dict[str, str]) -> bool:
+        return states.get("primary") == "On"
+
+    def manual_failback(self) -> list[str]:
+        return ["MANUAL ACTION REQUIRED: the primary's health check may still be inverted (traffic on the "
+                "standby). Restore it:",
+                f"  aws route53 update-health-check --health-check-id {self.health_check_id} --no-inverted"]
