@@ -118,6 +118,7 @@ def manual_instructions(outputs: StackOutputs, target: str) -> list[str]:
             "If the standby's check is failing while the primary is healthy, nothing needs doing: the PRIMARY "
             "record wins whenever its check passes.",
         ]
+    lines.append("To rehearse this path with automatic restore, use `recsys-dr drill --via-health-check-inversion`.")
     lines.append("For operator-controlled failover without touching health checks, set "
                  "failoverControl: arc (Route 53 ARC; billed per cluster-hour, see the runbook).")
     return lines
