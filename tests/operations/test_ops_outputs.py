@@ -102,3 +102,14 @@ def test_parse_does_not_mutate_input():
     before = copy.deepcopy(doc)
     parse_outputs(doc)
     assert doc == before
+
+
+def test_operations_never_import_tensorflow_or_pulumi():
+    import subprocess
+    import sys
+
+    code = ("import sys, operations.cli, operations.status, operations.failover, operations.drill, "
+            "operations.inversion, model.verify; "
+            "bad = [m for m in ('tensorflow', 'pulumi', 'keras') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
