@@ -4,7 +4,8 @@ Traffic is moved by a *switcher*: the ARC routing controls (`failoverControl: ar
 in a health-check environment and only with `--via-health-check-inversion`, by inverting
 the primary's Route 53 health check (`operations.inversion`). Steps, each timed:
 
-1. preflight: the standby passes `status`; traffic is in the normal state (routing
+1. preflight: the standby passes `status` and the primary serves and passes its health
+   check (it is where the drill fails back to); traffic is in the normal state (routing
    controls primary On / standby Off, or the primary's check not inverted); Route 53
    answers the primary endpoint. Anything else aborts with no change.
 2. switch: standby On and primary Off in one atomic ARC call (or invert the primary's check).
@@ -176,7 +177,14 @@ def run_drill(
         res.reasons = report.reasons
         step("preflight.status", False, "standby not ready: " + "; ".join(report.reasons))
         return res
-    step("preflight.status", True, "standby ready")
+    primary_down = [f"{r.label}: {r.detail}" for r in getattr(report, "results", [])
+                    if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
+    if primary_down:
+        res.outcome = "not-ready"
+        res.reasons = ["the primary must be healthy to drill (the drill fails back to it)"] + primary_down
+        step("preflight.status", False, "; ".join(res.reasons))
+        return res
+    step("preflight.status", True, "standby ready, primary healthy")
     try:
         before = switcher.states()
     except Exception as exc:

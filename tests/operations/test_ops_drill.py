@@ -344,3 +344,22 @@ def test_cli_inversion_drill_end_to_end_on_moto(env, tmp_path, capsys):
     for role in ("primary", "standby"):
         config = route53.get_health_check(HealthCheckId=env.health_check_ids[role])["HealthCheck"]["HealthCheckConfig"]
         assert not config.get("Inverted")
+
+
+def test_drill_refuses_when_the_primary_is_unhealthy(arc_env, tmp_path, capsys):
+    """Nothing to fail back to: the drill must not start."""
+    arc_env.serving["primary"].versions = {"2": "AVAILABLE"}
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(arc_env.outputs))
+    cluster = FakeArcCluster()
+    factory = client_factory()
+    factory.set_client("route53", "us-east-1", Route53Status(factory.route53()))
+    factory.arc_cluster = lambda region, url: cluster
+    args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--timeout", "1",
+                  "--failback-timeout", "1", "--poll-interval", "0.05", "--http-timeout", "2"])
+    assert ops_cli.handle_drill(args, clients=factory) == EXIT_FAILED
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["outcome"] == "not-ready"
+    assert doc["reasons"] == ["the primary must be healthy to drill (the drill fails back to it)",
+                              "serving[primary]: serves v2, pinned v3 not loaded"]
+    assert cluster.calls == ["get_routing_control_state", "get_routing_control_state"]  # status read only
