@@ -95,6 +95,17 @@ def set_seed(seed: int) -> str:
     return "CPU"
 
 
+def _network_for(pre: Preprocessor, config: TrainConfig) -> keras.Model:
+    """The network shaped by a fitted preprocessor and a training config."""
+    return build_network(
+        num_items=pre.num_items,
+        query_vocab_size=pre.query_vocab_size,
+        query_length=config.query_length,
+        history_length=config.history_length,
+        config=config.network,
+    )
+
+
 def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *, show_progress: bool = True) -> Trained:
     """Fit a fresh network on ``split.train``.
 
@@ -116,13 +127,7 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
     )
     x = pre.transform(split.train.query, split.train.history)
     y = pre.labels(split.train.target)
-    model = build_network(
-        num_items=pre.num_items,
-        query_vocab_size=pre.query_vocab_size,
-        query_length=config.query_length,
-        history_length=config.history_length,
-        config=config.network,
-    )
+    model = _network_for(pre, config)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -164,12 +169,6 @@ def load_bundle(directory: Path) -> tuple[Trained, dict]:
     cfg = json.loads((directory / "config.json").read_text())
     config = TrainConfig.from_dict(cfg["train"])
     pre = Preprocessor(**json.loads((directory / "preprocessor.json").read_text()))
-    model = build_network(
-        num_items=pre.num_items,
-        query_vocab_size=pre.query_vocab_size,
-        query_length=config.query_length,
-        history_length=config.history_length,
-        config=config.network,
-    )
+    model = _network_for(pre, config)
     model.load_weights(directory / "model.weights.h5")
     return Trained(model, pre, config), cfg.get("extra", {})
