@@ -11,7 +11,7 @@ from components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
 from components.cluster.gpu_cluster import gpu_cluster_problems
 from components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from components.dns.failover_records import dns_failover_problems
-from components.serving import ModelServing, ModelServingArgs
+from components.serving import ModelServing, ModelServingArgs, manifests
 from components.serving.model_serving import model_serving_problems
 from components.storage import ModelBucketArgs, ReplicatedModelBucket
 from components.validation import (
@@ -85,8 +85,8 @@ class TwoRegionRecommenderArgs:
     availability_zone_count: int = 2
     single_nat_gateway: bool = False
     subnet_ids: Mapping[str, Sequence[pulumi.Input[str]]] | None = None
-    serving_image: str = "tensorflow/serving:2.19.0-gpu"
-    fetcher_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    serving_image: str = manifests.DEFAULT_SERVING_IMAGE
+    fetcher_image: str = manifests.DEFAULT_FETCHER_IMAGE
     gpus_per_pod: int = 1
     cpu: str = "3"
     memory: str = "12Gi"

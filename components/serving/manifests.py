@@ -19,6 +19,9 @@ SERVICE_HTTP_PORT = 80
 MODELS_MOUNT = "/models"
 SCRIPT_MOUNT = "/opt/recsys"
 SCRIPT_NAME = "fetch_and_verify.sh"
+# Same TensorFlow release as the exporter (`model` extra), so every op in the SavedModel is known.
+DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
+DEFAULT_FETCHER_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
 UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
 
 
@@ -35,8 +38,9 @@ class ServingSpec:
             replica count to the HorizontalPodAutoscaler (the Deployment then omits it).
         min_replicas / max_replicas: HorizontalPodAutoscaler bounds.
         target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
-        serving_image: TF Serving GPU image. Default "tensorflow/serving:2.19.0-gpu".
+        serving_image: TF Serving GPU image. Default `DEFAULT_SERVING_IMAGE`.
         fetcher_image: image with the AWS CLI v2 and sha256sum for the init container.
+            Default `DEFAULT_FETCHER_IMAGE`.
         gpus_per_pod: `nvidia.com/gpu` limit. Default 1.
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
@@ -50,8 +54,8 @@ class ServingSpec:
     min_replicas: int
     max_replicas: int
     target_cpu_utilization: int = 60
-    serving_image: str = "tensorflow/serving:2.19.0-gpu"
-    fetcher_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    serving_image: str = DEFAULT_SERVING_IMAGE
+    fetcher_image: str = DEFAULT_FETCHER_IMAGE
     gpus_per_pod: int = 1
     cpu: str = "3"
     memory: str = "12Gi"

@@ -56,8 +56,8 @@ class ModelServingArgs:
     min_replicas: int = 1
     max_replicas: int = 4
     namespace: str = "recsys"
-    serving_image: str = "tensorflow/serving:2.19.0-gpu"
-    fetcher_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    serving_image: str = manifests.DEFAULT_SERVING_IMAGE
+    fetcher_image: str = manifests.DEFAULT_FETCHER_IMAGE
     gpus_per_pod: int = 1
     cpu: str = "3"
     memory: str = "12Gi"
