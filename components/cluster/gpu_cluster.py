@@ -240,7 +240,7 @@ class GpuCluster(pulumi.ComponentResource):
         )
         aws.iam.RolePolicy(
             f"{name}-autoscaler", role=role.id,
-            policy=self.cluster.name.apply(lambda cluster_name: json.dumps(cluster_autoscaler_policy(cluster_name=cluster_name))),
+            policy=self.cluster.name.apply(lambda cluster_name: json.dumps(cluster_autoscaler_policy(cluster_name=cluster_name, region=region))),
             opts=pulumi.ResourceOptions(parent=self),
         )
         chart = addons.CLUSTER_AUTOSCALER

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 
-def cluster_autoscaler_policy(*, cluster_name: str) -> dict:
-    """Cluster Autoscaler: read everywhere (AWS offers no resource scoping for Describe*),
-    but change only Auto Scaling groups tagged as owned by this cluster."""
+def cluster_autoscaler_policy(*, cluster_name: str, region: str) -> dict:
+    """Cluster Autoscaler: discover everywhere (those Describe calls take no resource ARN),
+    read only this cluster's node groups, and resize only Auto Scaling groups in `region`
+    that are tagged as owned by this cluster."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -22,15 +23,21 @@ def cluster_autoscaler_policy(*, cluster_name: str) -> dict:
                     "ec2:DescribeInstanceTypes",
                     "ec2:DescribeLaunchTemplateVersions",
                     "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
                 ],
                 "Resource": "*",
+            },
+            {
+                # Scale-from-zero reads labels and taints of managed node groups here.
+                "Sid": "DescribeOwnNodegroups",
+                "Effect": "Allow",
+                "Action": "eks:DescribeNodegroup",
+                "Resource": f"arn:aws:eks:{region}:*:nodegroup/{cluster_name}/*",
             },
             {
                 "Sid": "ScaleOwnGroups",
                 "Effect": "Allow",
                 "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-                "Resource": "*",
+                "Resource": f"arn:aws:autoscaling:{region}:*:autoScalingGroup:*:autoScalingGroupName/*",
                 "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
             },
         ],

@@ -26,6 +26,7 @@ fail() { log "ERROR: $*"; exit 1; }
 STAGE=""     # staging dir, removed on any exit unless installed
 OLD=""       # previous install moved aside during the swap
 FINAL=""
+# shellcheck disable=SC2329  # invoked by the EXIT trap below
 cleanup() {
     rc=$?
     if [ -n "$STAGE" ] && [ -d "$STAGE" ]; then rm -rf -- "$STAGE"; fi
@@ -175,7 +176,9 @@ verify_dir() {
 $ENTRIES
 EOF
     # Non-directory entries anywhere below (ls lines starting with a file-type letter
-    # other than "d"); coreutils only, as the image may lack findutils.
+    # other than "d"); coreutils only, as the image may lack findutils. Manifest paths
+    # are limited to [A-Za-z0-9._+=@,-/], so ls output cannot be ambiguous here.
+    # shellcheck disable=SC2010
     _present=$(ls -AlR "$_dir" | grep -c '^[-lpscb]')
     if [ "$_present" -ne $((n_entries + 1)) ]; then
         log "UNEXPECTED CONTENT: $_dir holds $_present entries, expected $((n_entries + 1)) (listed files + manifest.json)"

@@ -182,6 +182,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                         "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
                         "limits": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
                     },
+                    # tensorflow_model_server opens its ports only after the initial version has
+                    # loaded and replayed its warm-up requests, so a 200 here means AVAILABLE.
                     # Loading plus warm-up can take minutes on a cold GPU node.
                     "startupProbe": {**status_probe, "periodSeconds": 5, "failureThreshold": 120},
                     "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},

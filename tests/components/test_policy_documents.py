@@ -53,9 +53,12 @@ def test_bucket_policy_denies_plain_http_and_old_tls():
     assert all(s["Resource"] == [PRIMARY_BUCKET, f"{PRIMARY_BUCKET}/*"] for s in policy["Statement"])
 
 
-def test_autoscaler_changes_only_groups_owned_by_its_cluster():
-    policy = cluster_autoscaler_policy(cluster_name="recs-primary")
+def test_autoscaler_changes_only_groups_owned_by_its_cluster_in_its_region():
+    policy = cluster_autoscaler_policy(cluster_name="recs-primary", region="us-east-1")
     scale = next(s for s in policy["Statement"] if s["Sid"] == "ScaleOwnGroups")
     assert scale["Condition"] == {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/recs-primary": "owned"}}
+    assert scale["Resource"].startswith("arn:aws:autoscaling:us-east-1:")
+    nodegroups = next(s for s in policy["Statement"] if s["Sid"] == "DescribeOwnNodegroups")
+    assert nodegroups["Resource"] == "arn:aws:eks:us-east-1:*:nodegroup/recs-primary/*"
     discover = next(s for s in policy["Statement"] if s["Sid"] == "Discover")
     assert all(action.split(":")[1].startswith(("Describe", "Get")) for action in discover["Action"])
