@@ -52,6 +52,9 @@ class TwoRegionRecommenderArgs:
         subnet_ids: existing private subnets per role ("primary"/"standby"); a role given
             here gets no new network. Default none.
         serving_image / fetcher_image / gpus_per_pod / cpu / memory: see `ModelServingArgs`.
+        tls_certificate_arns: ACM certificate per role ("primary"/"standby", each in its own
+            region) for HTTPS on 443. Both or neither: clients must not lose TLS on failover.
+            Default none.
         force_destroy_buckets: let `pulumi destroy` delete non-empty buckets. Default False.
         tags: tags on every taggable resource. Default none.
     """
@@ -90,6 +93,7 @@ class TwoRegionRecommenderArgs:
     gpus_per_pod: int = 1
     cpu: str = "3"
     memory: str = "12Gi"
+    tls_certificate_arns: Mapping[str, str] | None = None
     force_destroy_buckets: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -118,6 +122,11 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         problems = choice_problems("standby_mode", args.standby_mode, STANDBY_MODES)
         problems += choice_problems("failover_control", args.failover_control, FAILOVER_CONTROLS)
         problems += region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
+        if args.tls_certificate_arns is not None and set(args.tls_certificate_arns) != set(ROLES):
+            problems.append(
+                "`tls_certificate_arns` must name a certificate for both primary and standby "
+                f"(clients would lose TLS on failover). Received keys: {sorted(args.tls_certificate_arns)}"
+            )
         bucket_args = ModelBucketArgs(
             primary_region=args.primary_region, standby_region=args.standby_region,
             force_destroy=args.force_destroy_buckets, tags=tags,
@@ -262,5 +271,6 @@ def _serving_args(args: TwoRegionRecommenderArgs, role: str, tags: dict[str, str
         gpus_per_pod=args.gpus_per_pod,
         cpu=args.cpu,
         memory=args.memory,
+        tls_certificate_arn=(args.tls_certificate_arns or {}).get(role),
         tags={**tags, "recsys-dr:role": role},
     )

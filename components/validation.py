@@ -33,6 +33,7 @@ STANDBY_MODES = ("warm", "pilot-light")
 FAILOVER_CONTROLS = ("health-check", "arc")
 # TF Serving model names become URL path segments and directory names.
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ACM_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
 DNS_NAME_PATTERN = re.compile(r"^(?=.{1,253}\.?$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
 
 
@@ -133,6 +134,18 @@ def model_problems(prefix: str, name: object, version: object) -> list[str]:
 def dns_name_problems(key: str, name: object) -> list[str]:
     if not isinstance(name, str) or not DNS_NAME_PATTERN.match(name):
         return [f"`{key}` must be a lower-case DNS name such as recs.shop.example.com. Received: {name!r}"]
+    return []
+
+
+def certificate_problems(key: str, arn: object, region: str) -> list[str]:
+    """An ACM certificate must live in the region of the load balancer that presents it."""
+    if arn is None:
+        return []
+    match = ACM_ARN_PATTERN.match(arn) if isinstance(arn, str) else None
+    if match is None:
+        return [f"`{key}` must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>). Received: {arn!r}"]
+    if match.group("region") != region:
+        return [f"`{key}` must be a certificate in {region} (ACM certificates are regional). Received: {arn}"]
     return []
 
 

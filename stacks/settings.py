@@ -19,6 +19,7 @@ from components.dns import failover_budget
 from components.validation import (
     FAILOVER_CONTROLS,
     STANDBY_MODES,
+    certificate_problems,
     choice_problems,
     dns_name_problems,
     gpu_instance_problems,
@@ -38,7 +39,8 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "dns": ("zoneId", "zoneName", "recordName", "ttl", "healthCheckInterval", "failureThreshold",
             "checkerRegions", "failoverBudgetTarget"),
     "gpu": ("instanceTypes", "minSize", "desiredSize", "maxSize", "osFamily", "capacityType"),
-    "serving": ("minReplicas", "maxReplicas", "image", "fetcherImage", "gpusPerPod", "cpu", "memory"),
+    "serving": ("minReplicas", "maxReplicas", "image", "fetcherImage", "gpusPerPod", "cpu", "memory",
+                "tlsCertificateArns"),
     "cluster": ("kubernetesVersion", "systemInstanceType", "systemNodeCount", "availabilityZones",
                 "singleNatGateway", "vpcCidrs", "subnetIds", "publicAccessCidrs"),
     "tags": None,
@@ -196,6 +198,17 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
     cpu = str(typed("serving", serving, "cpu", lambda v: isinstance(v, (str, int)), "a Kubernetes CPU quantity such as \"3\"", "cpu"))
     memory = typed("serving", serving, "memory", non_empty, "a Kubernetes memory quantity such as 12Gi", "memory")
 
+    tls_certificates = serving.get("tlsCertificateArns")
+    if tls_certificates is not None:
+        if not isinstance(tls_certificates, Mapping) or set(tls_certificates) != {"primary", "standby"}:
+            problems.append(
+                f"`{_key('serving.tlsCertificateArns')}` must map both primary and standby to an ACM certificate ARN "
+                f"in that region (clients would lose TLS on failover). Received: {tls_certificates!r}"
+            )
+        elif regions:
+            for role in ("primary", "standby"):
+                problems += certificate_problems(_key(f"serving.tlsCertificateArns.{role}"), tls_certificates[role], regions.get(role))
+
     kubernetes_version = str(typed("cluster", cluster, "kubernetesVersion", lambda v: isinstance(v, str) and v.count(".") == 1, 'a "major.minor" string such as "1.33"', "kubernetes_version"))
     system_type = typed("cluster", cluster, "systemInstanceType", lambda v: isinstance(v, str) and "." in v, "an EC2 instance type", "system_instance_type")
     system_nodes = typed("cluster", cluster, "systemNodeCount", lambda v: _is_int(v) and 1 <= v <= 10, "an integer from 1 to 10", "system_node_count")
@@ -233,6 +246,7 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
         public_access_cidrs=list(public_cidrs),
         vpc_cidrs=dict(vpc_cidrs), availability_zone_count=zones, single_nat_gateway=single_nat,
         subnet_ids={role: list(ids) for role, ids in subnet_ids.items()} if subnet_ids else None,
+        tls_certificate_arns=dict(tls_certificates) if tls_certificates else None,
         serving_image=serving_image, fetcher_image=fetcher_image, gpus_per_pod=gpus_per_pod, cpu=cpu, memory=memory,
         tags={"environment": environment, **tags},
     )

@@ -16,6 +16,8 @@ from components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
 REST_PORT = 8501
 GRPC_PORT = 8500
 SERVICE_HTTP_PORT = 80
+SERVICE_HTTPS_PORT = 443
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 MODELS_MOUNT = "/models"
 SCRIPT_MOUNT = "/opt/recsys"
 SCRIPT_NAME = "fetch_and_verify.sh"
@@ -44,6 +46,7 @@ class ServingSpec:
         gpus_per_pod: `nvidia.com/gpu` limit. Default 1.
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
+        tls_certificate_arn: ACM certificate (same region) for HTTPS on 443. Default none.
     """
 
     model_name: str
@@ -60,6 +63,7 @@ class ServingSpec:
     cpu: str = "3"
     memory: str = "12Gi"
     script_checksum: str = ""
+    tls_certificate_arn: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -205,22 +209,33 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
 
 
 def service_spec(spec: ServingSpec) -> dict:
-    """An internet-facing NLB in front of REST (80 -> 8501) and gRPC (8500)."""
-    return {
-        "type": "LoadBalancer",
-        "selector": spec.selector,
-        "externalTrafficPolicy": "Cluster",
-        "ports": [
-            {"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
-            {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
-        ],
+    """An internet-facing NLB: REST on 80 (and 443 with TLS) -> 8501, gRPC 8500 -> 8500."""
+    ports = [
+        {"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+        {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+    ]
+    if spec.tls_certificate_arn:
+        ports.append({"name": "https", "port": SERVICE_HTTPS_PORT, "targetPort": "http", "protocol": "TCP"})
+    return {"type": "LoadBalancer", "selector": spec.selector, "externalTrafficPolicy": "Cluster", "ports": ports}
+
+
+def service_annotations(spec: ServingSpec) -> dict[str, str]:
+    """NLB settings; with a certificate the NLB terminates TLS 1.2+ on 443 for clients.
+
+    Port 80 stays for the Route 53 health checkers (they do not validate certificates,
+    so HTTPS would add nothing to the check).
+    """
+    annotations = {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
     }
-
-
-SERVICE_ANNOTATIONS = {
-    "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
-}
+    if spec.tls_certificate_arn:
+        annotations.update({
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": spec.tls_certificate_arn,
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
+        })
+    return annotations
 
 
 def hpa_spec(spec: ServingSpec, *, deployment_name: str) -> dict:

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from components.iam import pod_identity_trust_policy
 from components.serving import manifests
 from components.serving.policies import model_reader_policy
-from components.validation import model_problems, raise_if_problems, region_problems
+from components.validation import certificate_problems, model_problems, raise_if_problems, region_problems
 
 FETCH_SCRIPT = Path(__file__).with_name(manifests.SCRIPT_NAME)
 
@@ -41,6 +41,8 @@ class ModelServingArgs:
         namespace: Kubernetes namespace. Default "recsys".
         serving_image / fetcher_image / gpus_per_pod / cpu / memory / target_cpu_utilization:
             see `manifests.ServingSpec`.
+        tls_certificate_arn: ACM certificate in `region` for HTTPS on port 443. Default none
+            (plain HTTP on 80 only).
         tags: tags on the IAM role and association. Default none.
     """
 
@@ -62,6 +64,7 @@ class ModelServingArgs:
     cpu: str = "3"
     memory: str = "12Gi"
     target_cpu_utilization: int = 60
+    tls_certificate_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -80,6 +83,7 @@ def model_serving_problems(args: ModelServingArgs) -> list[str]:
         )
     if args.gpus_per_pod < 1:
         problems.append(f"`gpus_per_pod` must be >= 1. Received: {args.gpus_per_pod}")
+    problems += certificate_problems("tls_certificate_arn", args.tls_certificate_arn, args.region)
     return problems
 
 
@@ -151,7 +155,7 @@ class ModelServing(pulumi.ComponentResource):
             replicas=args.replicas, min_replicas=args.min_replicas, max_replicas=args.max_replicas,
             target_cpu_utilization=args.target_cpu_utilization, serving_image=args.serving_image,
             fetcher_image=args.fetcher_image, gpus_per_pod=args.gpus_per_pod, cpu=args.cpu, memory=args.memory,
-            script_checksum=manifests.script_checksum(script),
+            script_checksum=manifests.script_checksum(script), tls_certificate_arn=args.tls_certificate_arn,
         ))
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -164,7 +168,7 @@ class ModelServing(pulumi.ComponentResource):
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": deployment_name, "namespace": namespace_name, "annotations": dict(manifests.SERVICE_ANNOTATIONS)},
+            metadata={"name": deployment_name, "namespace": namespace_name, "annotations": spec.apply(manifests.service_annotations)},
             spec=spec.apply(manifests.service_spec),
             opts=in_cluster,
         )

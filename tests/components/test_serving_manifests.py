@@ -4,8 +4,7 @@ import dataclasses
 
 import pytest
 
-from components.serving import manifests
-from components.serving.manifests import ServingSpec, deployment_spec, hpa_spec, pdb_spec, service_spec
+from components.serving.manifests import ServingSpec, deployment_spec, hpa_spec, pdb_spec, service_annotations, service_spec
 
 
 @pytest.fixture
@@ -103,4 +102,16 @@ def test_service_is_an_nlb_for_rest_and_grpc(spec):
     service = service_spec(spec)
     assert service["type"] == "LoadBalancer"
     assert {(p["port"], p["targetPort"]) for p in service["ports"]} == {(80, "http"), (8500, "grpc")}
-    assert manifests.SERVICE_ANNOTATIONS["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    annotations = service_annotations(spec)
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    assert not any("ssl" in key for key in annotations)
+
+
+def test_a_certificate_adds_tls_on_443(spec):
+    arn = "arn:aws:acm:us-west-2:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"
+    with_tls = dataclasses.replace(spec, tls_certificate_arn=arn)
+    assert (443, "http") in {(p["port"], p["targetPort"]) for p in service_spec(with_tls)["ports"]}
+    annotations = service_annotations(with_tls)
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == arn
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "https"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"].startswith("ELBSecurityPolicy-TLS13")

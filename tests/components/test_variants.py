@@ -78,6 +78,18 @@ def test_api_endpoint_can_be_limited_to_known_networks():
         assert run.one("aws:eks/cluster:Cluster", f"recs-{role}").inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
 
 
+def test_tls_certificates_reach_each_regions_load_balancer():
+    arns = {
+        "primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666",
+        "standby": "arn:aws:acm:us-west-2:123456789012:certificate/1d3e1c55-1111-4222-8333-944445555666",
+    }
+    run = render_recommender(tls_certificate_arns=arns)
+    for role, arn in arns.items():
+        service = run.one("kubernetes:core/v1:Service", f"recs-{role}-serving-service").inputs
+        assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == arn
+        assert 443 in {p["port"] for p in service["spec"]["ports"]}
+
+
 def test_bottlerocket_gpu_nodes_need_no_device_plugin():
     run = render_recommender(gpu_os_family="bottlerocket")
     assert run.one("aws:eks/nodeGroup:NodeGroup", "recs-primary-gpu").inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
@@ -96,6 +108,12 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
         ({"ttl": 300}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),
         ({"zone_id": None}, r"exactly one of `zone_id`"),
         ({"model_version": 0}, r"`model.version` must be a positive integer"),
+        ({"tls_certificate_arns": {"primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"}},
+         r"`tls_certificate_arns` must name a certificate for both primary and standby"),
+        ({"tls_certificate_arns": {
+            "primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666",
+            "standby": "arn:aws:acm:us-east-1:123456789012:certificate/1d3e1c55-1111-4222-8333-944445555666"}},
+         r"standby: `tls_certificate_arn` must be a certificate in us-west-2 \(ACM certificates are regional\)"),
     ],
 )
 def test_invalid_component_args_fail_before_any_resource(monkeypatch, overrides, message):
