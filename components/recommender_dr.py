@@ -11,9 +11,12 @@ from components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
 from components.cluster.gpu_cluster import gpu_cluster_problems
 from components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from components.dns.failover_records import dns_failover_problems
+from components.monitoring import DrAlarms, DrAlarmsArgs
+from components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
 from components.serving import ModelServing, ModelServingArgs, manifests
 from components.serving.model_serving import model_serving_problems
 from components.storage import ModelBucketArgs, ReplicatedModelBucket
+from components.storage.defaults import REPLICATION_RULE_ID, REPLICATION_TIME_MINUTES
 from components.validation import (
     FAILOVER_CONTROLS,
     STANDBY_MODES,
@@ -55,6 +58,9 @@ class TwoRegionRecommenderArgs:
         tls_certificate_arns: ACM certificate per role ("primary"/"standby", each in its own
             region) for HTTPS on 443. Both or neither: clients must not lose TLS on failover.
             Default none.
+        alarm_topic_arns: SNS topics for the DR alarms (health checks in us-east-1, replication
+            in the primary region): one per alarm region, or none. Default none.
+        replication_latency_alarm_seconds: alarm when replication lags longer. Default 900.
         force_destroy_buckets: let `pulumi destroy` delete non-empty buckets. Default False.
         tags: tags on every taggable resource. Default none.
     """
@@ -94,6 +100,8 @@ class TwoRegionRecommenderArgs:
     cpu: str = "3"
     memory: str = "12Gi"
     tls_certificate_arns: Mapping[str, str] | None = None
+    alarm_topic_arns: Sequence[str] = ()
+    replication_latency_alarm_seconds: int = REPLICATION_TIME_MINUTES * 60
     force_destroy_buckets: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -122,6 +130,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         problems = choice_problems("standby_mode", args.standby_mode, STANDBY_MODES)
         problems += choice_problems("failover_control", args.failover_control, FAILOVER_CONTROLS)
         problems += region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
+        problems += alarm_topic_problems("alarm_topic_arns", args.alarm_topic_arns, [ROUTE53_METRICS_REGION, args.primary_region])
         if args.tls_certificate_arns is not None and set(args.tls_certificate_arns) != set(ROLES):
             problems.append(
                 "`tls_certificate_arns` must name a certificate for both primary and standby "
@@ -182,6 +191,22 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # A pilot-light standby fails its health check by design: alarming on it is noise.
+        watched = [role for role in ROLES if not (role == "standby" and args.standby_mode == "pilot-light")]
+        self.alarms = DrAlarms(
+            f"{name}-alarms",
+            DrAlarmsArgs(
+                replication_region=args.primary_region,
+                health_check_ids={role: self.dns.health_checks[role].id for role in watched},
+                source_bucket=self.buckets.primary.bucket.bucket,
+                destination_bucket=self.buckets.standby.bucket.bucket,
+                replication_rule_id=REPLICATION_RULE_ID,
+                replication_latency_seconds=args.replication_latency_alarm_seconds,
+                alarm_topic_arns=list(args.alarm_topic_arns),
+                tags=tags,
+            ),
+            opts=child,
+        )
         self.failover_budget = self.dns.budget
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
@@ -216,6 +241,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "failureThreshold": args.failure_threshold,
             },
             "regions": regions,
+            "alarms": {key: alarm.name for key, alarm in self.alarms.alarms.items()},
         }
         if self.arc is not None:
             outputs["arc"] = {

@@ -16,6 +16,7 @@ from pulumi.runtime import config as pulumi_config
 
 from components import TwoRegionRecommenderArgs
 from components.dns import failover_budget
+from components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
 from components.validation import (
     FAILOVER_CONTROLS,
     STANDBY_MODES,
@@ -43,6 +44,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
                 "tlsCertificateArns"),
     "cluster": ("kubernetesVersion", "systemInstanceType", "systemNodeCount", "availabilityZones",
                 "singleNatGateway", "vpcCidrs", "subnetIds", "publicAccessCidrs"),
+    "alarms": ("topicArns", "replicationLatencySeconds"),
     "tags": None,
 }
 REQUIRED = ("regions", "model", "dns")
@@ -120,7 +122,9 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
                 problems.append(f"`{_key(name)}.{field_name}` is not a known key. Allowed: {', '.join(fields)}")
         sections[name] = dict(value)
 
-    regions, model, dns, gpu, serving, cluster = (sections[s] for s in ("regions", "model", "dns", "gpu", "serving", "cluster"))
+    regions, model, dns, gpu, serving, cluster, alarms = (
+        sections[s] for s in ("regions", "model", "dns", "gpu", "serving", "cluster", "alarms")
+    )
     defaults = TwoRegionRecommenderArgs.__dataclass_fields__
 
     def default(field_name: str) -> Any:
@@ -209,6 +213,14 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
             for role in ("primary", "standby"):
                 problems += certificate_problems(_key(f"serving.tlsCertificateArns.{role}"), tls_certificates[role], regions.get(role))
 
+    topic_arns = alarms.get("topicArns", [])
+    if regions:
+        problems += alarm_topic_problems(_key("alarms.topicArns"), topic_arns, [ROUTE53_METRICS_REGION, regions.get("primary")])
+    latency_alarm = typed(
+        "alarms", alarms, "replicationLatencySeconds", lambda v: _is_int(v) and 60 <= v <= 86400,
+        "an integer from 60 to 86400 seconds", "replication_latency_alarm_seconds",
+    )
+
     kubernetes_version = str(typed("cluster", cluster, "kubernetesVersion", lambda v: isinstance(v, str) and v.count(".") == 1, 'a "major.minor" string such as "1.33"', "kubernetes_version"))
     system_type = typed("cluster", cluster, "systemInstanceType", lambda v: isinstance(v, str) and "." in v, "an EC2 instance type", "system_instance_type")
     system_nodes = typed("cluster", cluster, "systemNodeCount", lambda v: _is_int(v) and 1 <= v <= 10, "an integer from 1 to 10", "system_node_count")
@@ -247,6 +259,7 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
         vpc_cidrs=dict(vpc_cidrs), availability_zone_count=zones, single_nat_gateway=single_nat,
         subnet_ids={role: list(ids) for role, ids in subnet_ids.items()} if subnet_ids else None,
         tls_certificate_arns=dict(tls_certificates) if tls_certificates else None,
+        alarm_topic_arns=list(topic_arns), replication_latency_alarm_seconds=latency_alarm,
         serving_image=serving_image, fetcher_image=fetcher_image, gpus_per_pod=gpus_per_pod, cpu=cpu, memory=memory,
         tags={"environment": environment, **tags},
     )

@@ -26,7 +26,7 @@ def with_change(env: str, section: str, key: str | None, value) -> dict:
     elif value is None:
         raw[section].pop(key)
     else:
-        raw[section][key] = value
+        raw.setdefault(section, {})[key] = value
     return raw
 
 
@@ -107,6 +107,8 @@ BAD_INPUTS = [
     ("certificate for one region only", "serving", "tlsCertificateArns",
      {"primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"},
      r"`recsys-dr:serving.tlsCertificateArns` must map both primary and standby"),
+    ("alarm topic that is not SNS", "alarms", "topicArns", ["arn:aws:sqs:us-east-1:123456789012:q"],
+     r"`recsys-dr:alarms.topicArns` must be a list of SNS topic ARNs"),
     ("min replicas above max", "serving", "minReplicas", 9,
      r"`recsys-dr:serving.minReplicas` must be <= `recsys-dr:serving.maxReplicas`. Received: minReplicas=9, maxReplicas=8"),
 ]
@@ -120,7 +122,7 @@ def test_invalid_setting_is_refused_with_key_value_and_allowed(section, key, val
 
 def test_unknown_top_level_key_is_refused():
     raw = {**shipped("dev"), "gpus": "4"}
-    with pytest.raises(ConfigError, match=r"`recsys-dr:gpus` is not a setting of this project. Allowed: cluster, dns"):
+    with pytest.raises(ConfigError, match=r"`recsys-dr:gpus` is not a setting of this project. Allowed: alarms, cluster, dns"):
         load_settings(raw, "dev")
 
 
