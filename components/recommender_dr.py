@@ -9,6 +9,7 @@ import pulumi
 
 from components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
 from components.cluster.gpu_cluster import gpu_cluster_problems
+from components.cluster.network import overlapping_cidr_problems
 from components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from components.dns.failover_records import dns_failover_problems
 from components.monitoring import DrAlarms, DrAlarmsArgs
@@ -58,6 +59,7 @@ class TwoRegionRecommenderArgs:
         tls_certificate_arns: ACM certificate per role ("primary"/"standby", each in its own
             region) for HTTPS on 443. Both or neither: clients must not lose TLS on failover.
             Default none.
+        await_rollout: see `ModelServingArgs` (False only for the first deployment). Default True.
         alarm_topic_arns: SNS topics for the DR alarms (health checks in us-east-1, replication
             in the primary region): one per alarm region, or none. Default none.
         replication_latency_alarm_seconds: alarm when replication lags longer. Default 900.
@@ -100,6 +102,7 @@ class TwoRegionRecommenderArgs:
     cpu: str = "3"
     memory: str = "12Gi"
     tls_certificate_arns: Mapping[str, str] | None = None
+    await_rollout: bool = True
     alarm_topic_arns: Sequence[str] = ()
     replication_latency_alarm_seconds: int = REPLICATION_TIME_MINUTES * 60
     force_destroy_buckets: bool = False
@@ -129,7 +132,9 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         tags = {"recsys-dr:deployment": name, **args.tags}
         problems = choice_problems("standby_mode", args.standby_mode, STANDBY_MODES)
         problems += choice_problems("failover_control", args.failover_control, FAILOVER_CONTROLS)
-        problems += region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
+        pair_problems = region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region)
+        problems += pair_problems
+        problems += overlapping_cidr_problems("vpc_cidrs", dict(args.vpc_cidrs))
         problems += alarm_topic_problems("alarm_topic_arns", args.alarm_topic_arns, [ROUTE53_METRICS_REGION, args.primary_region])
         if args.tls_certificate_arns is not None and set(args.tls_certificate_arns) != set(ROLES):
             problems.append(
@@ -149,7 +154,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             health_check_interval=args.health_check_interval, failure_threshold=args.failure_threshold,
             ttl=args.ttl, checker_regions=args.checker_regions, tags=tags,
         )
-        if not problems:
+        # With a bad region every child would repeat it; report the pair once instead.
+        if not pair_problems:
             for role in ROLES:
                 problems += [f"{role}: {p}" for p in gpu_cluster_problems(cluster_args[role])]
                 problems += [f"{role}: {p}" for p in model_serving_problems(serving_args[role])]
@@ -262,7 +268,7 @@ def _cluster_args(args: TwoRegionRecommenderArgs, role: str, tags: dict[str, str
         kubernetes_version=args.kubernetes_version,
         subnet_ids=existing_subnets,
         network=None if existing_subnets is not None else NetworkArgs(
-            region=region, vpc_cidr=args.vpc_cidrs[role],
+            region=region, vpc_cidr=args.vpc_cidrs.get(role),
             availability_zone_count=args.availability_zone_count, single_nat_gateway=args.single_nat_gateway,
         ),
         system_instance_type=args.system_instance_type,
@@ -298,5 +304,6 @@ def _serving_args(args: TwoRegionRecommenderArgs, role: str, tags: dict[str, str
         cpu=args.cpu,
         memory=args.memory,
         tls_certificate_arn=(args.tls_certificate_arns or {}).get(role),
+        await_rollout=args.await_rollout,
         tags={**tags, "recsys-dr:role": role},
     )

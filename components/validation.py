@@ -31,8 +31,9 @@ HEALTH_CHECK_INTERVALS = (10, 30)
 MAX_RECORD_TTL = 60
 STANDBY_MODES = ("warm", "pilot-light")
 FAILOVER_CONTROLS = ("health-check", "arc")
-# TF Serving model names become URL path segments and directory names.
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# TF Serving model names become URL path segments, directory names and Kubernetes label
+# values (which must start and end with a letter or digit).
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 ACM_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
 DNS_NAME_PATTERN = re.compile(r"^(?=.{1,253}\.?$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
 
@@ -43,7 +44,7 @@ def _closed_set(values: Sequence) -> str:
 
 def region_problems(key: str, region: object) -> list[str]:
     if region not in KNOWN_REGIONS:
-        return [f"`{key}` must be an AWS region with EKS, for example us-east-1. Received: {region!r}"]
+        return [f"`{key}` must be an AWS region with EKS, one of: {_closed_set(KNOWN_REGIONS)}. Received: {region!r}"]
     return []
 
 
@@ -67,7 +68,7 @@ def gpu_instance_problems(key: str, instance_types: object) -> list[str]:
         if family is None:
             problems.append(
                 f"`{key}` must contain only NVIDIA GPU instance types (families g4dn, g5, g5g, g6, g6e, gr6, "
-                f"p3, p4d, p4de, p5, p5e, p5en, p6-b200). Received: {instance_type!r}"
+                f"p3, p3dn, p4d, p4de, p5, p5e, p5en, p6-b200). Received: {instance_type!r}"
             )
         else:
             architectures.add(family.architecture)
@@ -123,8 +124,8 @@ def model_problems(prefix: str, name: object, version: object) -> list[str]:
     problems = []
     if not isinstance(name, str) or not MODEL_NAME_PATTERN.match(name):
         problems.append(
-            f"`{prefix}.name` must be 1-63 characters of letters, digits, '_', '.', '-', starting with a letter "
-            f"or digit (TF Serving uses it in URLs and paths). Received: {name!r}"
+            f"`{prefix}.name` must be 1-63 characters of letters, digits, '_', '.', '-', starting and ending with a "
+            f"letter or digit (TF Serving uses it in URLs and paths, Kubernetes in labels). Received: {name!r}"
         )
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         problems.append(f"`{prefix}.version` must be a positive integer (a TF Serving version directory). Received: {version!r}")

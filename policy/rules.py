@@ -58,7 +58,9 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA_TYPES = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
 
-GPU_INSTANCE_FAMILIES = ("g4dn", "g4ad", "g5", "g5g", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6")
+# Kept in step with components/cluster/instances.py (tests/policy/test_gpu_families.py) plus
+# g4ad: an AMD GPU group still counts as a GPU group here, and then fails the NVIDIA-AMI rule.
+GPU_INSTANCE_FAMILIES = ("g4dn", "g4ad", "g5", "g5g", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200")
 GPU_TAINT_KEY = "nvidia.com/gpu"
 MAX_FAILOVER_TTL = 60
 RTC_MINUTES = 15

@@ -227,7 +227,8 @@ def _classify(error: BaseException, stack_config: StackConfig) -> Exception:
         if isinstance(problems, (list, tuple)) and problems:
             lines = [str(p) for p in problems]
         elif details:
-            lines = [str(getattr(d, "reason", d)) for d in details]
+            # InputPropertyErrorDetails is a TypedDict: a dict at run time.
+            lines = [str(d.get("reason", d) if isinstance(d, dict) else getattr(d, "reason", d)) for d in details]
         else:
             message = getattr(error, "message", None) or str(error)
             lines = [line.strip() for line in str(message).splitlines() if line.strip()]

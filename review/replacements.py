@@ -20,7 +20,7 @@ resources) and `metadata.name`/`metadata.namespace` (Kubernetes objects) always 
 | aws:iam/role:Role | name, namePrefix, path |
 | aws:s3/bucketReplicationConfig:BucketReplicationConfig | bucket, region |
 | kubernetes:apps/v1:Deployment | spec.selector (plus metadata.name/namespace) |
-| kubernetes:core/v1:Service | spec.clusterIP, spec.type (ExternalName <-> other) |
+| kubernetes:core/v1:Service | spec.clusterIP |
 
 Stateful or expensive types (a replacement or deletion is flagged loudly in the diff):
 S3 bucket (every model version), EKS cluster (control plane, all workloads), node group

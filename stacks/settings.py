@@ -7,6 +7,7 @@ written in `Pulumi.<env>.yaml`), the value received and what is allowed.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 
 from components import TwoRegionRecommenderArgs
+from components.cluster.network import overlapping_cidr_problems, vpc_cidr_problems
 from components.dns import failover_budget
 from components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
 from components.validation import (
@@ -41,13 +43,15 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
             "checkerRegions", "failoverBudgetTarget"),
     "gpu": ("instanceTypes", "minSize", "desiredSize", "maxSize", "osFamily", "capacityType"),
     "serving": ("minReplicas", "maxReplicas", "image", "fetcherImage", "gpusPerPod", "cpu", "memory",
-                "tlsCertificateArns"),
+                "tlsCertificateArns", "awaitRollout"),
     "cluster": ("kubernetesVersion", "systemInstanceType", "systemNodeCount", "availabilityZones",
                 "singleNatGateway", "vpcCidrs", "subnetIds", "publicAccessCidrs"),
     "alarms": ("topicArns", "replicationLatencySeconds"),
     "tags": None,
 }
 REQUIRED = ("regions", "model", "dns")
+CPU_QUANTITY = re.compile(r"\d+(\.\d+)?m?")
+MEMORY_QUANTITY = re.compile(r"\d+(Ki|Mi|Gi|Ti|K|M|G|T)?")
 
 
 class ConfigError(pulumi.InputPropertiesError, ValueError):
@@ -199,9 +203,12 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
     non_empty = lambda v: isinstance(v, str) and bool(v.strip())  # noqa: E731
     serving_image = typed("serving", serving, "image", non_empty, "a container image reference", "serving_image")
     fetcher_image = typed("serving", serving, "fetcherImage", non_empty, "a container image reference", "fetcher_image")
-    cpu = str(typed("serving", serving, "cpu", lambda v: isinstance(v, (str, int)), "a Kubernetes CPU quantity such as \"3\"", "cpu"))
-    memory = typed("serving", serving, "memory", non_empty, "a Kubernetes memory quantity such as 12Gi", "memory")
+    cpu = str(typed("serving", serving, "cpu", lambda v: _is_int(v) or (isinstance(v, str) and CPU_QUANTITY.fullmatch(v) is not None),
+                    'a Kubernetes CPU quantity such as "3" or "1500m"', "cpu"))
+    memory = typed("serving", serving, "memory", lambda v: isinstance(v, str) and MEMORY_QUANTITY.fullmatch(v) is not None,
+                   "a Kubernetes memory quantity such as 12Gi or 16384Mi", "memory")
 
+    await_rollout = typed("serving", serving, "awaitRollout", lambda v: isinstance(v, bool), "true or false", "await_rollout")
     tls_certificates = serving.get("tlsCertificateArns")
     if tls_certificates is not None:
         if not isinstance(tls_certificates, Mapping) or set(tls_certificates) != {"primary", "standby"}:
@@ -221,12 +228,16 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
         "an integer from 60 to 86400 seconds", "replication_latency_alarm_seconds",
     )
 
-    kubernetes_version = str(typed("cluster", cluster, "kubernetesVersion", lambda v: isinstance(v, str) and v.count(".") == 1, 'a "major.minor" string such as "1.33"', "kubernetes_version"))
+    kubernetes_version = str(typed("cluster", cluster, "kubernetesVersion", lambda v: isinstance(v, str) and re.fullmatch(r"1\.\d{2}", v) is not None, 'an EKS "major.minor" version string such as "1.33"', "kubernetes_version"))
     system_type = typed("cluster", cluster, "systemInstanceType", lambda v: isinstance(v, str) and "." in v, "an EC2 instance type", "system_instance_type")
     system_nodes = typed("cluster", cluster, "systemNodeCount", lambda v: _is_int(v) and 1 <= v <= 10, "an integer from 1 to 10", "system_node_count")
     zones = typed("cluster", cluster, "availabilityZones", lambda v: v in (2, 3) and _is_int(v), "one of: 2, 3", "availability_zone_count")
     single_nat = typed("cluster", cluster, "singleNatGateway", lambda v: isinstance(v, bool), "true or false", "single_nat_gateway")
     vpc_cidrs = typed("cluster", cluster, "vpcCidrs", lambda v: isinstance(v, Mapping) and set(v) == {"primary", "standby"}, "an object with keys primary, standby", "vpc_cidrs")
+    if isinstance(vpc_cidrs, Mapping) and set(vpc_cidrs) == {"primary", "standby"}:
+        for role in ("primary", "standby"):
+            problems += vpc_cidr_problems(_key(f"cluster.vpcCidrs.{role}"), vpc_cidrs[role])
+        problems += overlapping_cidr_problems(_key("cluster.vpcCidrs"), dict(vpc_cidrs))
     public_cidrs = typed(
         "cluster", cluster, "publicAccessCidrs", lambda v: isinstance(v, (list, tuple)) and bool(v) and all(_is_cidr(c) for c in v),
         "a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]", "public_access_cidrs",
@@ -260,6 +271,7 @@ def load_settings(raw: Mapping[str, Any], environment: str) -> StackSettings:
         subnet_ids={role: list(ids) for role, ids in subnet_ids.items()} if subnet_ids else None,
         tls_certificate_arns=dict(tls_certificates) if tls_certificates else None,
         alarm_topic_arns=list(topic_arns), replication_latency_alarm_seconds=latency_alarm,
+        await_rollout=await_rollout,
         serving_image=serving_image, fetcher_image=fetcher_image, gpus_per_pod=gpus_per_pod, cpu=cpu, memory=memory,
         tags={"environment": environment, **tags},
     )

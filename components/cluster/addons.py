@@ -40,9 +40,14 @@ def device_plugin_values() -> dict:
     }
 
 
-def cluster_autoscaler_values(*, cluster_name: str, region: str) -> dict:
-    """Auto-discover the cluster's managed node groups; keep the autoscaler on system nodes."""
+def cluster_autoscaler_values(*, cluster_name: str, region: str, kubernetes_version: str) -> dict:
+    """Auto-discover the cluster's managed node groups; keep the autoscaler on system nodes.
+
+    The image follows the cluster's minor version, as the autoscaler project asks
+    (the chart's own default trails the newest Kubernetes release).
+    """
     return {
+        "image": {"tag": f"v{kubernetes_version}.0"},
         "autoDiscovery": {"clusterName": cluster_name},
         "awsRegion": region,
         "cloudProvider": "aws",

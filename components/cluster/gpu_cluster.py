@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import addons
 from components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from components.cluster.kubeconfig import eks_kubeconfig
-from components.cluster.network import Network, NetworkArgs
+from components.cluster.network import Network, NetworkArgs, network_problems
 from components.cluster.policies import cluster_autoscaler_policy
 from components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
 from components.validation import gpu_instance_problems, raise_if_problems, region_problems, scaling_problems
@@ -73,6 +74,8 @@ def gpu_cluster_problems(args: GpuClusterArgs) -> list[str]:
         problems.append(f"`gpu_os_family` must be one of: {', '.join(GPU_OS_FAMILIES)}. Received: {args.gpu_os_family!r}")
     if args.gpu_capacity_type not in ("ON_DEMAND", "SPOT"):
         problems.append(f"`gpu_capacity_type` must be one of: ON_DEMAND, SPOT. Received: {args.gpu_capacity_type!r}")
+    if args.network is not None:
+        problems += network_problems(args.network.vpc_cidr, args.network.availability_zone_count)
     if args.subnet_ids is not None and args.network is not None:
         problems.append("`subnet_ids` conflicts with `network`: pass existing subnets or network settings, not both")
     if args.subnet_ids is not None and len(args.subnet_ids) < 2:
@@ -84,6 +87,8 @@ def gpu_cluster_problems(args: GpuClusterArgs) -> list[str]:
             problems.append(f"`public_access_cidrs` must hold IPv4 CIDRs such as 203.0.113.0/24. Received: {cidr!r}")
     if not args.public_access_cidrs:
         problems.append("`public_access_cidrs` must name at least one CIDR (the API is always reachable privately too)")
+    if not re.fullmatch(r"1\.\d{2}", str(args.kubernetes_version)):
+        problems.append(f"`kubernetes_version` must be an EKS version such as \"1.33\". Received: {args.kubernetes_version!r}")
     if args.system_node_count < 1:
         problems.append(f"`system_node_count` must be >= 1. Received: {args.system_node_count}")
     return problems
@@ -208,7 +213,7 @@ class GpuCluster(pulumi.ComponentResource):
                 repository_opts={"repo": chart.repository}, namespace=chart.namespace,
                 values=addons.device_plugin_values(), opts=in_cluster,
             )
-        self._cluster_autoscaler(name, region, tags, in_cluster)
+        self._cluster_autoscaler(name, region, args.kubernetes_version, tags, in_cluster)
 
         self.register_outputs({
             "clusterName": self.cluster.name,
@@ -233,7 +238,9 @@ class GpuCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
         )
 
-    def _cluster_autoscaler(self, name: str, region: str, tags: dict, in_cluster: pulumi.ResourceOptions) -> None:
+    def _cluster_autoscaler(
+        self, name: str, region: str, kubernetes_version: str, tags: dict, in_cluster: pulumi.ResourceOptions
+    ) -> None:
         role = aws.iam.Role(
             f"{name}-autoscaler", assume_role_policy=json.dumps(pod_identity_trust_policy()), tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -252,6 +259,8 @@ class GpuCluster(pulumi.ComponentResource):
         k8s.helm.v3.Release(
             f"{name}-cluster-autoscaler", chart=chart.chart, version=chart.version,
             repository_opts={"repo": chart.repository}, namespace=chart.namespace,
-            values=self.cluster.name.apply(lambda cluster_name: addons.cluster_autoscaler_values(cluster_name=cluster_name, region=region)),
+            values=self.cluster.name.apply(lambda cluster_name: addons.cluster_autoscaler_values(
+                cluster_name=cluster_name, region=region, kubernetes_version=kubernetes_version,
+            )),
             opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[association])),
         )

@@ -28,6 +28,7 @@ GPU_FAMILIES = {
         GpuFamily("g6e", "x86_64", "L40S"),
         GpuFamily("gr6", "x86_64", "L4"),
         GpuFamily("p3", "x86_64", "V100"),
+        GpuFamily("p3dn", "x86_64", "V100"),
         GpuFamily("p4d", "x86_64", "A100"),
         GpuFamily("p4de", "x86_64", "A100"),
         GpuFamily("p5", "x86_64", "H100"),

@@ -12,6 +12,18 @@ import pulumi_aws as aws
 from components.validation import raise_if_problems, region_problems
 
 MIN_ZONES, MAX_ZONES = 2, 3
+# Zones where EKS does not place control-plane subnets (AWS EKS user guide, "subnet requirements").
+EKS_UNSUPPORTED_ZONE_IDS = ("use1-az3", "usw1-az2", "cac1-az3")
+
+
+def usable_zones(names: list[str], count: int, region: str) -> list[str]:
+    """The first `count` zones, or a clear error when the region has fewer usable ones."""
+    if len(names) < count:
+        raise ValueError(
+            f"{region} has {len(names)} availability zones usable by EKS ({', '.join(names)}); "
+            f"`availability_zone_count` is {count}"
+        )
+    return names[:count]
 
 
 def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
@@ -25,17 +37,32 @@ def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
     return [str(q) for q in quarters[:zone_count]], [str(p) for p in public[:zone_count]]
 
 
-def network_problems(vpc_cidr: object, zone_count: object) -> list[str]:
-    problems = []
+def vpc_cidr_problems(key: str, vpc_cidr: object) -> list[str]:
     try:
         network = ipaddress.ip_network(vpc_cidr)
-        if network.version != 4 or not 16 <= network.prefixlen <= 20:
-            raise ValueError
+        if network.version == 4 and 16 <= network.prefixlen <= 20:
+            return []
     except (TypeError, ValueError):
-        problems.append(f"`vpc_cidr` must be an IPv4 CIDR from /16 to /20. Received: {vpc_cidr!r}")
+        pass
+    return [f"`{key}` must be an IPv4 CIDR from /16 to /20. Received: {vpc_cidr!r}"]
+
+
+def network_problems(vpc_cidr: object, zone_count: object) -> list[str]:
+    problems = vpc_cidr_problems("vpc_cidr", vpc_cidr)
     if isinstance(zone_count, bool) or zone_count not in range(MIN_ZONES, MAX_ZONES + 1):
         problems.append(f"`availability_zone_count` must be one of: 2, 3. Received: {zone_count!r}")
     return problems
+
+
+def overlapping_cidr_problems(key: str, cidrs: dict[str, object]) -> list[str]:
+    """The two regions' VPCs must not overlap, so they can be peered later."""
+    try:
+        primary, standby = (ipaddress.ip_network(cidrs[role]) for role in ("primary", "standby"))
+    except (KeyError, TypeError, ValueError):
+        return []  # reported by network_problems
+    if primary.overlaps(standby):
+        return [f"`{key}` must not overlap between primary and standby. Received: primary={primary}, standby={standby}"]
+    return []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +105,10 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
         tags = dict(args.tags)
-        zones = aws.get_availability_zones_output(state="available", region=region, opts=pulumi.InvokeOutputOptions(parent=self))
+        zones = aws.get_availability_zones_output(
+            state="available", region=region, exclude_zone_ids=list(EKS_UNSUPPORTED_ZONE_IDS),
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).names.apply(lambda names: usable_zones(names, args.availability_zone_count, region))
         private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, args.availability_zone_count)
 
         self.vpc = aws.ec2.Vpc(
@@ -93,7 +123,7 @@ class Network(pulumi.ComponentResource):
 
         public_subnets, private_route_tables, private_subnets, nat_gateways = [], [], [], []
         for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
-            zone = zones.names[index]
+            zone = zones[index]
             public = aws.ec2.Subnet(
                 f"{name}-public-{index}", region=region, vpc_id=self.vpc.id, cidr_block=public_cidr, availability_zone=zone,
                 tags={**tags, "Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"}, opts=child,

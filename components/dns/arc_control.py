@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dns.failover_records import ROLES
+from components.validation import raise_if_problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,12 @@ class ArcControlArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+def arc_control_problems(args: ArcControlArgs) -> list[str]:
+    if isinstance(args.safety_wait_ms, bool) or not isinstance(args.safety_wait_ms, int) or args.safety_wait_ms <= 0:
+        return [f"`safety_wait_ms` must be a positive integer of milliseconds. Received: {args.safety_wait_ms!r}"]
+    return []
+
+
 class ArcControl(pulumi.ComponentResource):
     """A recovery cluster, a control panel, one routing control per region, a safety rule
     that keeps at least one region on, and RECOVERY_CONTROL health checks for the records.
@@ -42,6 +49,7 @@ class ArcControl(pulumi.ComponentResource):
     health_checks: dict[str, aws.route53.HealthCheck]
 
     def __init__(self, name: str, args: ArcControlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_if_problems("ArcControlArgs", arc_control_problems(args))
         super().__init__("recsys-dr:components:ArcControl", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)

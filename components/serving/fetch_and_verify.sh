@@ -12,7 +12,7 @@
 # (no find/cmp/jq/python are assumed).
 # The manifest is parsed line by line, which works because publish writes
 # it with json.dumps(indent=2, sort_keys=True) and paths are restricted to
-# [A-Za-z0-9._+=@,-/] (see model/manifest.py and CONTRACTS.md).
+# [A-Za-z0-9._+=@,-/] (see model/manifest.py and the README's "Model artifacts" section).
 #
 # Env: MODEL_BUCKET, MODEL_NAME, MODEL_VERSION, TARGET_DIR (absolute), AWS_REGION,
 #      MODEL_PREFIX (default "models"). AWS_ENDPOINT_URL is honoured by the CLI itself.

@@ -9,7 +9,7 @@ does TF Serving start. A failed verification leaves the pod un-ready, and with
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
 
@@ -64,7 +64,6 @@ class ServingSpec:
     memory: str = "12Gi"
     script_checksum: str = ""
     tls_certificate_arn: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def selector(self) -> dict[str, str]:
@@ -93,7 +92,6 @@ def model_status_path(model_name: str) -> str:
 
 def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_map: str) -> dict:
     """The Deployment `spec` of TF Serving with its verifying init container."""
-    labels = {**spec.selector, **spec.labels}
     model_dir = f"{MODELS_MOUNT}/{spec.model_name}"
     status_probe = {"httpGet": {"path": model_status_path(spec.model_name), "port": "http"}}
     # Only a pilot light pins the count (an HPA does not act on a zero-replica Deployment);
@@ -107,7 +105,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
         "revisionHistoryLimit": 5,
         "template": {
             "metadata": {
-                "labels": labels,
+                "labels": spec.selector,
                 "annotations": {
                     "recsys-dr/model-version": str(spec.model_version),
                     "recsys-dr/fetch-script-sha256": spec.script_checksum,
@@ -115,7 +113,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
             },
             "spec": {
                 "serviceAccountName": service_account,
-                "automountServiceAccountToken": True,  # Pod Identity hands credentials through the token.
+                # Pod Identity mounts its own audience-scoped token; the API token is not needed.
+                "automountServiceAccountToken": False,
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": UNPRIVILEGED_UID,

@@ -43,6 +43,9 @@ class ModelServingArgs:
             see `manifests.ServingSpec`.
         tls_certificate_arn: ACM certificate in `region` for HTTPS on port 443. Default none
             (plain HTTP on 80 only).
+        await_rollout: `pulumi up` waits until the new pods are ready (they are only once the
+            pinned version verified). Default True. Set False for the very first deployment,
+            before any model is published into the bucket this deployment creates.
         tags: tags on the IAM role and association. Default none.
     """
 
@@ -65,6 +68,7 @@ class ModelServingArgs:
     memory: str = "12Gi"
     target_cpu_utilization: int = 60
     tls_certificate_arn: str | None = None
+    await_rollout: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -159,7 +163,12 @@ class ModelServing(pulumi.ComponentResource):
         ))
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata={"name": deployment_name, "namespace": namespace_name, "labels": {"app.kubernetes.io/part-of": "recsys-dr"}},
+            metadata={
+                "name": deployment_name,
+                "namespace": namespace_name,
+                "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
+                "annotations": {} if args.await_rollout else {"pulumi.com/skipAwait": "true"},
+            },
             spec=pulumi.Output.all(spec, service_account.metadata.name, script_map.metadata.name).apply(
                 lambda values: manifests.deployment_spec(values[0], service_account=values[1], script_config_map=values[2])
             ),

@@ -96,6 +96,10 @@ def test_cluster_encrypts_secrets_with_a_regional_key_and_runs_core_addons(run, 
     assert addons == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "metrics-server"}
     charts = {r.inputs["chart"] for r in children_of(run, component(run, "GpuCluster", f"recsys-{env}-{role}")) if r.type == "kubernetes:helm.sh/v3:Release"}
     assert charts == {"nvidia-device-plugin", "cluster-autoscaler"}
+    autoscaler = run.one("kubernetes:helm.sh/v3:Release", f"recsys-{env}-{role}-cluster-autoscaler").inputs["values"]
+    assert autoscaler["image"]["tag"] == f"v{cluster.inputs['version']}.0"
+    assert autoscaler["autoDiscovery"]["clusterName"] == cluster.outputs["name"]
+    assert autoscaler["awsRegion"] == REGIONS[role]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from components import TwoRegionRecommender, TwoRegionRecommenderArgs
+from components.cluster.network import EKS_UNSUPPORTED_ZONE_IDS, usable_zones
 from review.mock_runtime import ProgramRun
 from tests.support import registrations_before_failure, render
 
@@ -100,7 +101,7 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
     ("overrides", "message"),
     [
         ({"standby_region": "us-east-1"}, r"`standby_region` must differ from `primary_region`"),
-        ({"primary_region": "us-north-9"}, r"`primary_region` must be an AWS region .* Received: 'us-north-9'"),
+        ({"primary_region": "us-north-9"}, r"`primary_region` must be an AWS region with EKS, one of: .* Received: 'us-north-9'"),
         ({"standby_mode": "cold"}, r"`standby_mode` must be one of: warm, pilot-light. Received: 'cold'"),
         ({"failover_control": "manual"}, r"`failover_control` must be one of: health-check, arc. Received: 'manual'"),
         ({"gpu_instance_types": ["m6i.large"]}, r"`gpu_instance_types` must contain only NVIDIA GPU instance types"),
@@ -108,6 +109,10 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
         ({"ttl": 300}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),
         ({"zone_id": None}, r"exactly one of `zone_id`"),
         ({"model_version": 0}, r"`model.version` must be a positive integer"),
+        ({"vpc_cidrs": {"primary": "10.0.0.0/8", "standby": "10.1.0.0/16"}}, r"primary: `vpc_cidr` must be an IPv4 CIDR from /16 to /20"),
+        ({"vpc_cidrs": {"primary": "10.0.0.0/16"}}, r"standby: `vpc_cidr` must be an IPv4 CIDR from /16 to /20. Received: None"),
+        ({"availability_zone_count": 4}, r"`availability_zone_count` must be one of: 2, 3. Received: 4"),
+        ({"model_name": "recommender-"}, r"starting and ending with a letter or digit"),
         ({"tls_certificate_arns": {"primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"}},
          r"`tls_certificate_arns` must name a certificate for both primary and standby"),
         ({"tls_certificate_arns": {
@@ -121,4 +126,37 @@ def test_invalid_component_args_fail_before_any_resource(monkeypatch, overrides,
         monkeypatch, lambda: render_recommender(**overrides), pulumi.InputPropertiesError
     )
     assert re.search(message, str(error))
+    assert registered == []
+
+
+def test_network_asks_only_for_zones_eks_supports(monkeypatch):
+    from review import mock_runtime
+
+    calls = []
+    answer = mock_runtime.CloudMocks.call
+
+    def recording_call(self, args):
+        calls.append((args.token, dict(args.args)))
+        return answer(self, args)
+
+    monkeypatch.setattr(mock_runtime.CloudMocks, "call", recording_call)
+    render_recommender()
+    lookups = [a for token, a in calls if token == "aws:index/getAvailabilityZones:getAvailabilityZones"]
+    assert sorted(a["region"] for a in lookups) == ["us-east-1", "us-west-2"]
+    assert all(a["excludeZoneIds"] == list(EKS_UNSUPPORTED_ZONE_IDS) and a["state"] == "available" for a in lookups)
+
+
+def test_usable_zones_takes_the_first_n_or_fails_clearly():
+    assert usable_zones(["us-west-1a", "us-west-1c", "us-west-1d"], 2, "us-west-1") == ["us-west-1a", "us-west-1c"]
+    with pytest.raises(ValueError, match=r"us-west-1 has 2 availability zones usable by EKS .*`availability_zone_count` is 3"):
+        usable_zones(["us-west-1a", "us-west-1c"], 3, "us-west-1")
+
+
+def test_arc_refuses_a_non_positive_safety_wait(monkeypatch):
+    from components import ArcControl, ArcControlArgs
+
+    error, registered = registrations_before_failure(
+        monkeypatch, lambda: render(lambda: ArcControl("arc", ArcControlArgs(safety_wait_ms=0))), pulumi.InputPropertiesError
+    )
+    assert "`safety_wait_ms` must be a positive integer of milliseconds. Received: 0" in str(error)
     assert registered == []

@@ -82,6 +82,18 @@ def test_shipped_config_error_through_the_console_script_has_no_traceback(tmp_pa
     assert "`recsys-dr:standbyMode`" in result.stderr and "lukewarm" in result.stderr
 
 
+def test_component_argument_error_is_reported_as_its_reason(tmp_path, capsys):
+    """Components raise InputPropertiesError whose details are dicts; the reason is printed, not the dict."""
+    (tmp_path / "__main__.py").write_text(
+        "from components import ArcControl, ArcControlArgs\nArcControl('arc', ArcControlArgs(safety_wait_ms=0))\n"
+    )
+    (tmp_path / "Pulumi.x.yaml").write_text("config: {}\n")
+    assert main(["plan", "x", "--program-dir", str(tmp_path), "--quiet", "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert "`safety_wait_ms` must be a positive integer of milliseconds. Received: 0" in err
+    assert "property_path" not in err
+
+
 def test_program_failure_exits_3(tmp_path, capsys):
     (tmp_path / "__main__.py").write_text("import json\njson.loads('{')\n")
     (tmp_path / "Pulumi.x.yaml").write_text("config: {}\n")

@@ -45,3 +45,13 @@ def test_bad_config_stops_the_program_before_any_resource(monkeypatch):
     assert registered == []
     assert "`recsys-dr:regions.standby` must differ from `recsys-dr:regions.primary`" in str(error)
     assert "`recsys-dr:gpu.instanceTypes` must contain only NVIDIA GPU instance types" in str(error)
+
+
+def test_first_deployment_can_skip_waiting_for_the_model():
+    deployments = render_stack("dev", stack_config("dev", serving={"awaitRollout": False})).of_type("kubernetes:apps/v1:Deployment")
+    assert [d.inputs["metadata"]["annotations"] for d in deployments] == [{"pulumi.com/skipAwait": "true"}] * 2
+
+
+def test_rollouts_are_awaited_by_default(rendered_stacks):
+    deployments = rendered_stacks["dev"].of_type("kubernetes:apps/v1:Deployment")
+    assert all("pulumi.com/skipAwait" not in d.inputs["metadata"].get("annotations", {}) for d in deployments)
