@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics_unseen = evaluate_all(trained.logits, split, data.item_ids, exclude_seen=True)
 
     out = args.out or Path(tempfile.mkdtemp(prefix="model-benchmark-"))
-    version_dir = export_version(trained, out, metrics=metrics, warmup_examples=split.test,
+    version_dir = export_version(trained, out, metrics=metrics,
                                  data_fingerprint=fingerprint(data, history_length=config.history_length))
     size = sum(f.stat().st_size for f in version_dir.rglob("*") if f.is_file())
 

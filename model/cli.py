@@ -1,8 +1,10 @@
 """``python -m model build|evaluate|export|publish|verify|inspect``.
 
 Exit codes: 0 success; 1 the operation ran but failed (verification mismatch, publish
-conflict or S3 error, missing/invalid manifest); 2 usage error (bad arguments, unusable
-input data, an existing version directory).
+conflict, S3 / connection / credential error, missing or invalid manifest, any unexpected
+error - one line on stderr, the traceback with ``-v``); 2 usage error (bad arguments,
+unusable input data, real data without a pseudonymisation key, an existing version
+directory).
 
 TensorFlow and boto3 are imported inside the handlers, so ``--help`` is fast.
 """
@@ -37,7 +39,10 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--catalog", type=Path, help="catalog, CSV or Parquet (item_id,title,category)")
     g.add_argument("--strict", action="store_true", help="fail on interactions with unknown item ids instead of dropping them")
     g.add_argument("--pseudonym-key", default=None,
-                   help="HMAC key for user ids (default: $RECSYS_PSEUDONYM_KEY, else a dev-only key)")
+                   help="HMAC key for user ids (default: $RECSYS_PSEUDONYM_KEY; synthetic/MovieLens fall back to a "
+                        "public dev-only key, --data files refuses to unless --allow-dev-key)")
+    g.add_argument("--allow-dev-key", action="store_true",
+                   help="--data files: accept the public development pseudonym key (test data only, never real users)")
     g.add_argument("--synthetic-users", type=int, default=400, help="synthetic shoppers (default: 400)")
     g.add_argument("--synthetic-seed", type=int, default=0, help="synthetic data seed (default: 0)")
     g.add_argument("--title-words", type=int, default=1, help="MovieLens: title words per derived query (default: 1)")
@@ -73,7 +78,8 @@ def _load_data(args: argparse.Namespace):
     if source == "files":
         if not (args.interactions and args.catalog):
             raise UsageError("--data files needs both --interactions and --catalog")
-        return load_dataset(args.interactions, args.catalog, pseudonym_key=args.pseudonym_key, strict=args.strict)
+        return load_dataset(args.interactions, args.catalog, pseudonym_key=args.pseudonym_key, strict=args.strict,
+                            allow_dev_key=args.allow_dev_key)
     if args.interactions or args.catalog:
         raise UsageError(f"--interactions/--catalog conflict with --data {source}")
     if source == "movielens":
@@ -93,10 +99,28 @@ def _train_config(args: argparse.Namespace):
         units = tuple(int(u) for u in str(args.hidden_units).split(",") if u.strip())
     except ValueError:
         raise UsageError(f"--hidden-units must be comma-separated integers. Received: {args.hidden_units!r}") from None
-    net = NetworkConfig(embedding_dim=args.embedding_dim, hidden_units=units, dropout=args.dropout,
-                        history_encoder=args.history_encoder)
-    return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
-                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
+    try:  # the configs validate their values; a bad value is a usage error
+        net = NetworkConfig(embedding_dim=args.embedding_dim, hidden_units=units, dropout=args.dropout,
+                            history_encoder=args.history_encoder)
+        return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
+                           epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                           seed=args.seed)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _check_out_args(args: argparse.Namespace) -> None:
+    """Validate --model-name, --version and --top-k before any work (usage errors)."""
+    from model.manifest import ManifestError, check_model_name
+
+    try:
+        check_model_name(args.model_name)
+    except ManifestError as err:
+        raise UsageError(f"--model-name: {err}") from None
+    if args.version is not None and args.version < 1:
+        raise UsageError(f"--version must be a positive integer. Received: {args.version}")
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be >= 1. Received: {args.top_k}")
 
 
 def _write_json(path: Path | None, obj: dict) -> None:
@@ -109,11 +133,11 @@ def _write_json(path: Path | None, obj: dict) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from model.data import fingerprint
     from model.evaluate import evaluate_all, format_table
-    from model.export import check_model_name, export_version
+    from model.export import export_version
     from model.split import leave_last_out
     from model.train import save_bundle, train
 
-    check_model_name(args.model_name)
+    _check_out_args(args)
     config = _train_config(args)
     data = _load_data(args)
     split = leave_last_out(data, config.history_length)
@@ -129,7 +153,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                          extra={"metrics": metrics, "data_fingerprint": fp, "dataset": data.name})
     version_dir = export_version(
         trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k, metrics=metrics,
-        data_fingerprint=fp, warmup_examples=split.test,
+        data_fingerprint=fp,
         extra_metadata={"dataset": {"name": data.name, **data.report.to_dict()}, "train_seconds": round(trained.train_seconds, 2)},
     )
     _write_json(args.metrics_out, {"metrics": metrics, "version_dir": str(version_dir), "data_fingerprint": fp})
@@ -141,6 +165,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from model.export import export_version
     from model.train import load_bundle
 
+    _check_out_args(args)
     bundle = args.bundle or args.out / BUNDLES / args.model_name
     try:
         trained, extra = load_bundle(bundle)
@@ -189,12 +214,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _s3_client(args: argparse.Namespace):
-    import boto3
-    from botocore.config import Config
+    from model.verify import make_s3_client
 
-    from model.verify import RETRY_CONFIG
-
-    return boto3.client("s3", region_name=args.region, endpoint_url=args.endpoint_url, config=Config(retries=RETRY_CONFIG))
+    return make_s3_client(args.region, args.endpoint_url)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -220,7 +242,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.bucket:
         if args.version_dir is not None or not args.model_name or args.version is None:
             raise UsageError("remote verify takes --bucket with --model-name and --version (no VERSION_DIR)")
-        report = verify_remote(args.bucket, args.model_name, args.version, s3_client=_s3_client(args), prefix=args.prefix)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            report = verify_remote(args.bucket, args.model_name, args.version, s3_client=_s3_client(args),
+                                   prefix=args.prefix)
+        except (BotoCoreError, ClientError) as err:  # no connection / credentials / region, after retries
+            print(f"verify failed ({type(err).__name__}): {err}", file=sys.stderr)
+            return 1
     elif args.version_dir is not None:
         report = verify_local(args.version_dir)
     else:
@@ -330,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.handler(args)
-    except (UsageError, DataError, FileExistsError, ValueError) as err:
+    except (UsageError, DataError, FileExistsError) as err:  # input / usage problems only
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # the command ran and failed (invalid manifest, TF error, ...)
+        log.debug("traceback", exc_info=True)
+        print(f"error ({type(err).__name__}): {err}" + ("" if args.verbose else " (-v for the traceback)"),
+              file=sys.stderr)
+        return 1

@@ -11,7 +11,11 @@ Interaction log (CSV or Parquet) columns:
 
 Catalog columns: ``item_id``, ``title``, ``category`` (all required).
 
-Treatment of bad input (each one tested in ``tests/model/test_data.py``):
+User ids of real files are pseudonymised with ``--pseudonym-key`` / ``$RECSYS_PSEUDONYM_KEY``;
+:func:`load_dataset` refuses (:class:`DataError`) to fall back to the public development
+key unless ``allow_dev_key=True`` (``--allow-dev-key``).
+
+Treatment of bad input (each one tested in ``tests/model/test_model_data.py``):
 
 * missing file, empty file, missing required column, null ``user_id`` / ``item_id`` /
   ``timestamp``, unparsable timestamp, non-UTF-8 bytes -> :class:`DataError` naming the
@@ -59,7 +63,6 @@ class DataReport:
     duplicates_dropped: int = 0
     unknown_items_dropped: int = 0
     catalog_duplicates_dropped: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -93,17 +96,28 @@ class Dataset:
         return self.catalog["item_id"].tolist()
 
 
-def resolve_pseudonym_key(key: str | None = None) -> str:
+def resolve_pseudonym_key(key: str | None = None, *, allow_dev_key: bool = True) -> str:
     """Return the pseudonymisation key: ``key``, else ``$RECSYS_PSEUDONYM_KEY``, else the dev key.
 
     Args:
         key: explicit key (``--pseudonym-key``); default None.
+        allow_dev_key: fall back to :data:`DEV_PSEUDONYM_KEY` when no key is given;
+            default True (synthetic and MovieLens data). False for real logs.
+
+    Raises:
+        DataError: no key given and ``allow_dev_key`` is False.
     """
     if key:
         return key
     env = os.environ.get(PSEUDONYM_KEY_ENV)
     if env:
         return env
+    if not allow_dev_key:
+        raise DataError(
+            f"real interaction files need a secret pseudonymisation key: set ${PSEUDONYM_KEY_ENV} "
+            "(or pass --pseudonym-key). The public development key would let anyone re-identify "
+            "users; pass --allow-dev-key only for test data that holds no real user ids"
+        )
     log.warning("using the development pseudonym key; set $%s for real data", PSEUDONYM_KEY_ENV)
     return DEV_PSEUDONYM_KEY
 
@@ -260,7 +274,6 @@ def normalise_interactions(
                 f"catalog, e.g. {unknown[:5]}"
             )
         report.unknown_items_dropped = int((~known).sum())
-        report.notes.append(f"dropped {report.unknown_items_dropped} interaction(s) with unknown items")
         out = out[known]
     if out.empty:
         raise DataError(f"interactions {source}: no usable rows left after validation")
@@ -274,22 +287,30 @@ def load_dataset(
     pseudonym_key: str | None = None,
     strict: bool = False,
     name: str | None = None,
+    allow_dev_key: bool = False,
 ) -> Dataset:
     """Load an interaction log and a catalog from CSV/Parquet files.
 
     Args:
         interactions_path: interactions file (see module docstring for columns).
         catalog_path: catalog file.
-        pseudonym_key: HMAC key; default None -> :func:`resolve_pseudonym_key`.
+        pseudonym_key: HMAC key; default None -> ``$RECSYS_PSEUDONYM_KEY``
+            (:func:`resolve_pseudonym_key`).
         strict: raise on unknown item ids instead of dropping them; default False.
         name: dataset label; default the interactions file stem.
+        allow_dev_key: use the public development key when no key is given; default
+            False (real logs must not be pseudonymised with a public key).
+
+    Raises:
+        DataError: bad input (see the module docstring), or no key and not ``allow_dev_key``.
     """
+    key = resolve_pseudonym_key(pseudonym_key, allow_dev_key=allow_dev_key)
     report = DataReport()
     catalog = normalise_catalog(read_table(catalog_path, "catalog"), str(catalog_path), report)
     inter = normalise_interactions(
         read_table(interactions_path, "interactions"),
         catalog,
-        pseudonym_key=resolve_pseudonym_key(pseudonym_key),
+        pseudonym_key=key,
         source=str(interactions_path),
         report=report,
         strict=strict,

@@ -4,7 +4,8 @@ Layout written by :func:`export_version`::
 
     <out>/<model-name>/<version>/
         saved_model.pb, fingerprint.pb, variables/...
-        assets.extra/tf_serving_warmup_requests   PredictionLog records (TF Serving warmup)
+        assets.extra/tf_serving_warmup_requests   PredictionLog records (TF Serving warmup),
+                                                  synthetic: catalog ids + query vocabulary
         assets.extra/items.txt                    catalog item ids, one per line, output order
         manifest.json                             written LAST (see model.manifest)
 
@@ -20,13 +21,18 @@ Signatures (raw strings in, strings and floats out; preprocessing is inside the 
 The version is written to a hidden staging directory, reloaded and exercised with its own
 warmup requests, renamed to ``<version>`` and only then gets its ``manifest.json``, so a
 directory without a manifest is never a finished version.
+
+The bytes are reproducible: the same trained weights (same data and seed on CPU), exported
+by a fresh process (``python -m model build``), give byte-identical files, so every manifest ``files`` entry matches between rebuilds (only
+``created_at`` differs) - see :func:`_stable_variable_order` and
+:func:`_stable_fingerprint_uuid`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -34,9 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model import MODEL_NAME_PATTERN
-from model.manifest import write_manifest
-from model.split import Examples
+from model.manifest import check_model_name, write_manifest
 from model.train import Trained
 
 log = logging.getLogger(__name__)
@@ -51,12 +55,6 @@ def next_version(model_dir: Path) -> int:
     """1 + the largest integer-named subdirectory of ``model_dir`` (1 when none)."""
     versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
     return max(versions, default=0) + 1
-
-
-def check_model_name(name: str) -> str:
-    if not re.match(MODEL_NAME_PATTERN, name):
-        raise ValueError(f"`model_name` must match {MODEL_NAME_PATTERN}. Received: {name!r}")
-    return name
 
 
 def serving_functions(trained: Trained, top_k: int):
@@ -84,23 +82,52 @@ def serving_functions(trained: Trained, top_k: int):
     return serve, score_catalog, signature
 
 
-def warmup_requests(trained: Trained, model_name: str, examples: Examples | None = None) -> list[dict[str, np.ndarray]]:
-    """Inputs for the warmup file: an empty history, unknown ids, batches of 1, 8 and 64 real-looking rows."""
+WARMUP_BATCHES = (1, 8, 64)
+WARMUP_UNKNOWN_ITEM = "warmup-unknown-item"
+WARMUP_UNKNOWN_WORD = "warmupunknownword"
+
+
+def warmup_requests(trained: Trained, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Synthetic warmup inputs made from the catalog and the query vocabulary only.
+
+    No row comes from the interaction data, so the artifact carries no user's behaviour
+    (not even pseudonymised). Requests, in order:
+
+    * an empty query with an empty history;
+    * an unknown query word with one unknown item id;
+    * batches of 1, 8 and 64 rows (numpy generator seeded with ``seed``): each history
+      holds between ``min(5, L)`` and ``L`` random catalog ids, left-padded with ""; every
+      4th row also ends with an unknown id and every 8th row is an empty history; each
+      query is 0-3 random vocabulary tokens, every 5th row with an unknown word appended.
+
+    Args:
+        trained: the model whose catalog (``preprocessor.items``), query vocabulary and
+            history length L the requests use.
+        seed: generator seed; default 0 (the same model always gets the same file).
+    """
+    from model.split import pad_history
+
     length = trained.config.history_length
-    items = trained.preprocessor.items
+    items = np.array(trained.preprocessor.items, object)
+    vocab = np.array(trained.preprocessor.query_vocabulary or [""], object)
+    rng = np.random.default_rng(seed)
     reqs = [
         {"query": np.array([""], object), "history": np.full((1, length), "", object)},
-        {"query": np.array(["no-such-word"], object),
-         "history": np.array([[""] * (length - 1) + ["no-such-item-id"]], object)},
+        {"query": np.array([WARMUP_UNKNOWN_WORD], object),
+         "history": np.array([pad_history([WARMUP_UNKNOWN_ITEM], length)], object)},
     ]
-    rng = np.random.default_rng(0)
-    for batch in (1, 8, 64):
-        if examples is not None and len(examples):
-            idx = rng.integers(0, len(examples), size=batch)
-            reqs.append({"query": examples.query[idx].astype(object), "history": examples.history[idx].astype(object)})
-        else:
-            hist = rng.choice(np.array(items, object), size=(batch, length))
-            reqs.append({"query": np.array([""] * batch, object), "history": hist})
+    for batch in WARMUP_BATCHES:
+        queries, histories = [], []
+        for row in range(batch):
+            words = [str(w) for w in rng.choice(vocab, size=int(rng.integers(0, 4)))]
+            if row % 5 == 4:
+                words.append(WARMUP_UNKNOWN_WORD)
+            queries.append(" ".join(w for w in words if w))
+            hist = [str(i) for i in rng.choice(items, size=int(rng.integers(min(5, length), length + 1)))]
+            if row % 4 == 3:
+                hist = hist[1:] + [WARMUP_UNKNOWN_ITEM]
+            histories.append(pad_history([] if row % 8 == 7 else hist, length))
+        reqs.append({"query": np.array(queries, object), "history": np.array(histories, object)})
     return reqs
 
 
@@ -117,7 +144,7 @@ def write_warmup(path: Path, model_name: str, requests: list[dict[str, np.ndarra
             for key, value in req.items():
                 request.inputs[key].CopyFrom(tf.make_tensor_proto(value.astype(bytes), dtype=tf.string))
             log_record = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-            writer.write(log_record.SerializeToString())
+            writer.write(log_record.SerializeToString(deterministic=True))  # stable map order
     return len(requests)
 
 
@@ -147,6 +174,45 @@ def signature_spec(loaded) -> dict:
     return spec
 
 
+def _stable_variable_order(archive, tracked) -> None:
+    """Make ``write_out`` list the variables in layer order, not in trace-capture order.
+
+    Keras collects the endpoints' variables (``_all_variables``) in the order the traced
+    functions captured them, which changes from run to run; that order decides the
+    checkpoint keys and so the bytes of ``variables/*`` and ``saved_model.pb``. Sorting it
+    by the tracked layers' own (construction) order makes a rebuild with the same seed
+    byte-identical. Relies on Keras' private ``_filter_and_track_resources`` hook;
+    ``tests/model/test_model_export.py`` checks the result, so a Keras change that breaks
+    it fails a test instead of silently changing the bytes.
+    """
+    rank: dict[int, int] = {}
+    for obj in tracked:
+        for v in obj.variables:
+            rank.setdefault(id(getattr(v, "value", v)), len(rank))
+    collect = archive._filter_and_track_resources
+
+    def ordered() -> None:
+        collect()
+        found = archive._tf_trackable._all_variables
+        archive._tf_trackable._all_variables = sorted(found, key=lambda v: rank.get(id(v), len(rank)))
+
+    archive._filter_and_track_resources = ordered
+
+
+def _stable_fingerprint_uuid(path: Path) -> None:
+    """Replace the random ``uuid`` TensorFlow writes into ``fingerprint.pb`` by one derived
+    from the fingerprint's content hashes (same SavedModel -> same file bytes)."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    if not path.is_file():
+        return
+    fp = fingerprint_pb2.FingerprintDef.FromString(path.read_bytes())
+    fp.uuid = ""
+    digest = hashlib.sha256(fp.SerializeToString(deterministic=True)).digest()
+    fp.uuid = str(int.from_bytes(digest[:16], "big"))
+    path.write_bytes(fp.SerializeToString(deterministic=True))
+
+
 def export_version(
     trained: Trained,
     out: Path,
@@ -156,7 +222,6 @@ def export_version(
     top_k: int = 10,
     metrics: dict | None = None,
     data_fingerprint: str,
-    warmup_examples: Examples | None = None,
     extra_metadata: dict | None = None,
 ) -> Path:
     """Write ``<out>/<model_name>/<version>/`` and its manifest; return the version dir.
@@ -169,7 +234,6 @@ def export_version(
         top_k: items returned by ``serving_default`` (capped at the catalog size); default 10.
         metrics: evaluation results stored in the manifest; default None -> {}.
         data_fingerprint: ``"sha256:<hex>"`` of the training data (``model.data.fingerprint``).
-        warmup_examples: rows used for warmup requests; default None -> random catalog ids.
         extra_metadata: more manifest keys (training config, dataset, ...); default None.
 
     Raises:
@@ -191,16 +255,18 @@ def export_version(
     shutil.rmtree(staging, ignore_errors=True)
     try:
         serve, score_catalog, signature = serving_functions(trained, top_k)
+        tracked = (trained.model, trained.preprocessor.item_lookup, trained.preprocessor.query_vectorizer)
         archive = keras.export.ExportArchive()
-        archive.track(trained.model)
-        archive.track(trained.preprocessor.item_lookup)
-        archive.track(trained.preprocessor.query_vectorizer)
+        for obj in tracked:
+            archive.track(obj)
         archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
         archive.add_endpoint(CATALOG_SIGNATURE, score_catalog, input_signature=signature)
+        _stable_variable_order(archive, tracked)
         archive.write_out(str(staging), verbose=False)
+        _stable_fingerprint_uuid(staging / "fingerprint.pb")
         (staging / ITEMS_PATH).parent.mkdir(parents=True, exist_ok=True)
         (staging / ITEMS_PATH).write_text("\n".join(trained.preprocessor.items) + "\n", encoding="utf-8")
-        requests = warmup_requests(trained, model_name, warmup_examples)
+        requests = warmup_requests(trained)
         write_warmup(staging / WARMUP_PATH, model_name, requests)
         # Reload and replay the warmup records: a version that cannot serve them is never published.
         loaded = tf.saved_model.load(str(staging))

@@ -5,7 +5,7 @@ serving init container (`components/serving/fetch_and_verify.sh`): it lists the
 sha256 and size of every file of the version directory, so a reader can tell a
 complete, intact version from a partial or corrupt one.
 
-Format (see /work/notes/CONTRACTS.md), written with
+Format (README, "Model artifacts"), written with
 ``json.dumps(obj, indent=2, sort_keys=True)``::
 
     {
@@ -35,11 +35,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from model import MODEL_NAME_PATTERN
+
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
 CHUNK_SIZE = 1 << 20  # 1 MiB: bounded memory for multi-GB variable shards.
 
-MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+MODEL_NAME_RE = re.compile(MODEL_NAME_PATTERN)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CREATED_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 # One path segment. Deliberately narrow (ASCII letters, digits and ._+=@,-): the
@@ -121,11 +123,13 @@ def list_files(version_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def _check_model_name(model_name: Any) -> None:
+def check_model_name(model_name: Any) -> str:
+    """Return `model_name` if it matches :data:`model.MODEL_NAME_PATTERN`, else raise ManifestError."""
     if not isinstance(model_name, str) or not MODEL_NAME_RE.match(model_name):
         raise ManifestError(
             f"`model_name` must match {MODEL_NAME_RE.pattern}. Received: {model_name!r}"
         )
+    return model_name
 
 
 def _check_version(version: Any) -> None:
@@ -162,7 +166,7 @@ def write_manifest(
         ...                version=3, metadata={"tensorflow_version": "2.21.0"})
     """
     version_dir = Path(version_dir)
-    _check_model_name(model_name)
+    check_model_name(model_name)
     _check_version(version)
     clash = sorted(set(metadata) & set(RESERVED_KEYS))
     if clash:
@@ -211,7 +215,7 @@ def validate_manifest(manifest: Any, *, source: str = "manifest") -> dict:
         isinstance(manifest["format"], bool) or manifest["format"] != FORMAT
     ):
         problems.append(f"`format` must be {FORMAT}. Received: {manifest['format']!r}")
-    for key, check in (("model_name", _check_model_name), ("version", _check_version)):
+    for key, check in (("model_name", check_model_name), ("version", _check_version)):
         if key in manifest:
             try:
                 check(manifest[key])

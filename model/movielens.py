@@ -36,7 +36,7 @@ import pandas as pd
 from model.data import DataError, DataReport, Dataset, pseudonymise, resolve_pseudonym_key
 
 STOP_WORDS = frozenset(
-    "the and for with from that this his her its les los las der die das des une the "
+    "the and for with from that this his her its les los las der die das des une "
     "one two three are was who what".split()
 )
 _RESOURCE = ("recbole", "dataset_example", "ml-100k")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from model.manifest import MANIFEST_NAME, ManifestError, files_by_path, file_digest, load_manifest, parse_manifest
-from model.verify import make_s3_client, verify_local, version_prefix
+from model.verify import error_code, is_not_found, make_s3_client, verify_local, version_prefix
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,6 @@ def default_transfer_config() -> Any:
     )
 
 
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
 def _remote_manifest(s3: Any, bucket: str, key: str, uri: str) -> dict | None:
     """The version's manifest in S3, None if absent; a conflict if unreadable."""
     from botocore.exceptions import ClientError
@@ -102,7 +98,7 @@ def _remote_manifest(s3: Any, bucket: str, key: str, uri: str) -> dict | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
-        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             return None
         raise
     try:
@@ -126,7 +122,7 @@ def _already_uploaded(s3: Any, bucket: str, key: str, sha256: str, size: int) ->
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             return False
         raise
     return head.get("Metadata", {}).get("sha256") == sha256 and head.get("ContentLength") == size
@@ -242,7 +238,7 @@ def publish(
             IfNoneMatch="*",
         )
     except ClientError as exc:
-        if _error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+        if error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
             raise
         winner = _remote_manifest(s3, bucket, manifest_key, uri)
         differing = _differing(manifest, winner) if winner is not None else [MANIFEST_NAME]

@@ -38,9 +38,6 @@ class Examples:
     def __len__(self) -> int:
         return len(self.target)
 
-    def take(self, idx: np.ndarray | slice) -> "Examples":
-        return Examples(self.query[idx], self.history[idx], self.target[idx], self.user[idx])
-
 
 @dataclass
 class Split:

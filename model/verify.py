@@ -27,12 +27,18 @@ from model.manifest import (
 RETRY_CONFIG = {"mode": "adaptive", "max_attempts": 10}
 
 
-def make_s3_client(region_name: str | None = None) -> Any:
-    """A boto3 S3 client with adaptive retries (botocore does the retrying, not us)."""
+def make_s3_client(region_name: str | None = None, endpoint_url: str | None = None) -> Any:
+    """A boto3 S3 client with adaptive retries (botocore does the retrying, not us).
+
+    Args:
+        region_name: AWS region; default None (ambient configuration).
+        endpoint_url: S3 endpoint, e.g. a moto server; default None (AWS).
+    """
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", region_name=region_name, config=Config(retries=RETRY_CONFIG))
+    return boto3.client("s3", region_name=region_name, endpoint_url=endpoint_url,
+                        config=Config(retries=RETRY_CONFIG))
 
 
 def version_prefix(prefix: str, model_name: str, version: int) -> str:
@@ -161,13 +167,15 @@ def verify_local(version_dir: Path) -> VerifyReport:
     return report._finish(extra_fails=True)
 
 
-def _is_not_found(exc: Exception) -> bool:
-    from botocore.exceptions import ClientError
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ``ClientError`` ("" for anything else)."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
-    if not isinstance(exc, ClientError):
-        return False
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
+
+def is_not_found(exc: BaseException) -> bool:
+    """True for S3's "no such object" answers (404 / NoSuchKey / NotFound)."""
+    return error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 def _full_object_sha256(head: dict) -> str | None:
@@ -238,7 +246,7 @@ def verify_remote(
         finally:
             body.close()
     except ClientError as exc:
-        if not _is_not_found(exc):
+        if not is_not_found(exc):
             report.errors.append(f"cannot read {MANIFEST_NAME}: {exc}")
         return report._finish()
     report.manifest_found = True
@@ -288,7 +296,7 @@ def verify_remote(
             report.mismatched.append(_mismatch(path, "s3-checksum", exp_sha, None, exp_size, exp_size))
             continue
         except ClientError as exc:
-            if _is_not_found(exc):  # deleted between listing and reading
+            if is_not_found(exc):  # deleted between listing and reading
                 report.missing.append(path)
             else:
                 report.errors.append(f"{path}: {exc}")

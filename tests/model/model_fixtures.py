@@ -63,5 +63,4 @@ def exported() -> Path:
     out = Path(tempfile.mkdtemp(prefix="model-export-test-"))
     atexit.register(shutil.rmtree, out, True)
     return export_version(trained(), out, model_name="recommender", version=1, top_k=5, metrics=metrics(),
-                          data_fingerprint=fingerprint(dataset(), history_length=HISTORY),
-                          warmup_examples=split().test)
+                          data_fingerprint=fingerprint(dataset(), history_length=HISTORY))

@@ -55,8 +55,70 @@ def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")
     (tmp_path / "c.csv").write_text("item_id,title,category\nA,t,c\n")
     assert main(["build", "--out", str(tmp_path), "--interactions", str(tmp_path / "i.csv"),
-                 "--catalog", str(tmp_path / "c.csv")]) == 2
+                 "--catalog", str(tmp_path / "c.csv"), "--pseudonym-key", "k"]) == 2
     assert "missing required column(s) timestamp" in capsys.readouterr().err
+
+
+def test_real_files_refuse_the_dev_pseudonym_key(tmp_path, capsys, monkeypatch):
+    from model.data import PSEUDONYM_KEY_ENV
+
+    monkeypatch.delenv(PSEUDONYM_KEY_ENV, raising=False)
+    (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")  # never read: refused first
+    (tmp_path / "c.csv").write_text("item_id,title,category\nA,t,c\n")
+    files = ["--interactions", str(tmp_path / "i.csv"), "--catalog", str(tmp_path / "c.csv")]
+    assert main(["build", "--out", str(tmp_path), *files]) == 2
+    err = capsys.readouterr().err
+    assert f"need a secret pseudonymisation key: set ${PSEUDONYM_KEY_ENV}" in err and "--allow-dev-key" in err
+    assert not (tmp_path / "recommender").exists()
+    # an explicit opt-in, or a key from the environment, gets past the check to the data itself
+    assert main(["build", "--out", str(tmp_path), *files, "--allow-dev-key"]) == 2
+    assert "missing required column(s) timestamp" in capsys.readouterr().err
+    monkeypatch.setenv(PSEUDONYM_KEY_ENV, "secret")
+    assert main(["build", "--out", str(tmp_path), *files]) == 2
+    assert "missing required column(s) timestamp" in capsys.readouterr().err
+
+
+def test_bad_option_values_are_usage_errors(tmp_path, capsys):
+    assert main(["build", "--out", str(tmp_path), "--history-length", "0"]) == 2
+    assert "`history_length` must be >= 1" in capsys.readouterr().err
+    assert main(["build", "--out", str(tmp_path), "--model-name", "../evil"]) == 2
+    assert "--model-name: `model_name` must match" in capsys.readouterr().err
+    assert main(["export", "--out", str(tmp_path), "--top-k", "0"]) == 2
+
+
+def test_missing_manifest_is_a_failure_not_a_usage_error(tmp_path, capsys):
+    assert main(["evaluate", "--model-dir", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error (ManifestError):") and "manifest not found" in err and "Traceback" not in err
+
+
+def test_other_errors_exit_1_with_one_line(monkeypatch, capsys):
+    import model.cli as cli
+
+    def boom(args):
+        raise ValueError("internal shape mismatch")
+
+    monkeypatch.setattr(cli, "cmd_inspect", boom)
+    assert main(["inspect", "somewhere"]) == 1
+    assert capsys.readouterr().err.strip() == "error (ValueError): internal shape mismatch (-v for the traceback)"
+
+
+def test_verify_bucket_connection_error_is_one_line_exit_1(monkeypatch, capsys):
+    import socket
+
+    import model.verify as verify
+
+    monkeypatch.setattr(verify, "RETRY_CONFIG", {"mode": "standard", "max_attempts": 1})  # no 30 s of retries
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["verify", "--bucket", "b", "--model-name", "recommender", "--version", "1",
+                 "--endpoint-url", f"http://127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("verify failed (EndpointConnectionError): Could not connect to the endpoint URL")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 @pytest.mark.slow
@@ -86,6 +148,20 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys):
     built_metrics = json.loads((built / "metrics.json").read_text())["metrics"]["model"]
     evaluated = json.loads((built / "eval.json").read_text())["metrics"]["model"]
     assert evaluated["ndcg@10"] == pytest.approx(built_metrics["ndcg@10"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_two_builds_with_the_same_seed_give_identical_files(tmp_path):
+    """Fresh processes, like two CI runs: every manifest file entry (path, sha256, size) matches."""
+    outs = [tmp_path / "a", tmp_path / "b"]
+    procs = [subprocess.Popen([sys.executable, "-m", "model", "build", "--out", str(o), *TINY],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for o in outs]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-2000:]
+    a, b = (json.loads((o / "recommender" / "1" / "manifest.json").read_text()) for o in outs)
+    assert len(a["files"]) >= 6
+    assert a["files"] == b["files"]
 
 
 @pytest.mark.slow

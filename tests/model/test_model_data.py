@@ -46,6 +46,27 @@ def test_pseudonym_key_comes_from_env_then_dev_default(monkeypatch):
     assert resolve_pseudonym_key("explicit") == "explicit"
     monkeypatch.delenv(PSEUDONYM_KEY_ENV)
     assert resolve_pseudonym_key(None) == DEV_PSEUDONYM_KEY
+    with pytest.raises(DataError, match="need a secret pseudonymisation key"):
+        resolve_pseudonym_key(None, allow_dev_key=False)
+
+
+def test_real_files_never_fall_back_to_the_dev_key(files, monkeypatch):
+    monkeypatch.delenv(PSEUDONYM_KEY_ENV, raising=False)
+    with pytest.raises(DataError, match="--allow-dev-key only for test data"):
+        load_dataset(*files())
+    ds = load_dataset(*files(), allow_dev_key=True)
+    assert set(ds.interactions["user_id"]) == set(pseudonymise(pd.Series(["alice", "bob"]), DEV_PSEUDONYM_KEY))
+    monkeypatch.setenv(PSEUDONYM_KEY_ENV, "from-env")
+    ds = load_dataset(*files())
+    assert set(ds.interactions["user_id"]) == set(pseudonymise(pd.Series(["alice", "bob"]), "from-env"))
+
+
+def test_missing_file_is_named(files, tmp_path):
+    i, c = files()
+    with pytest.raises(DataError, match=r"interactions file .*nope\.csv does not exist"):
+        load_dataset(tmp_path / "nope.csv", c, pseudonym_key="k")
+    with pytest.raises(DataError, match=r"catalog file .*nope\.csv does not exist"):
+        load_dataset(i, tmp_path / "nope.csv", pseudonym_key="k")
 
 
 def test_missing_column_is_named(files):
@@ -74,6 +95,12 @@ def test_null_user_id(files):
         load_dataset(*files(INTER + ",A,500,\n"), pseudonym_key="k")
 
 
+@pytest.mark.parametrize("row, column", [("carol,,500,\n", "item_id"), ("carol,A,,\n", "timestamp")])
+def test_null_item_id_or_timestamp(files, row, column):
+    with pytest.raises(DataError, match=f"column {column} has 1 empty value\\(s\\), first at data row 6"):
+        load_dataset(*files(INTER + row), pseudonym_key="k")
+
+
 def test_bad_timestamp(files):
     with pytest.raises(DataError, match="timestamp 'yesterday' at data row 6"):
         load_dataset(*files(INTER + "carol,A,yesterday,\n"), pseudonym_key="k")
@@ -97,6 +124,13 @@ def test_unknown_items_are_dropped_or_rejected_when_strict(files):
     assert "ZZZ" not in set(ds.interactions["item_id"])
     with pytest.raises(DataError, match=r"not in the catalog, e.g. \['ZZZ'\]"):
         load_dataset(i, c, pseudonym_key="k", strict=True)
+
+
+def test_exact_duplicate_catalog_rows_are_dropped_and_counted(files):
+    ds = load_dataset(*files(catalog=CATALOG + "A,Red Shoe,shoes\nC, Grey Lamp ,lamps\n"), pseudonym_key="k")
+    assert ds.report.catalog_duplicates_dropped == 2  # after stripping whitespace
+    assert ds.catalog["item_id"].tolist() == ["A", "B", "C"]
+    assert ds.report.to_dict()["catalog_duplicates_dropped"] == 2
 
 
 def test_conflicting_catalog_rows(files):
@@ -138,6 +172,14 @@ def test_synthetic_is_seeded():
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
     assert a["query"].str.len().gt(0).mean() > 0.5
+
+
+def test_movielens_stop_words_are_the_documented_25():
+    from model.movielens import STOP_WORDS
+
+    documented = ("the and for with from that this his her its les los las der die das des une "
+                  "one two three are was who what").split()  # README, "MovieLens-100K"
+    assert len(documented) == 25 and STOP_WORDS == frozenset(documented)
 
 
 def test_movielens_query_derivation():

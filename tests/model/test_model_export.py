@@ -80,7 +80,7 @@ def test_warmup_records_parse_and_are_accepted(version_dir, serving):
     from tensorflow_serving.apis import prediction_log_pb2
 
     raw = list(tf.data.TFRecordDataset(str(version_dir / "assets.extra/tf_serving_warmup_requests")).as_numpy_iterator())
-    assert len(raw) >= 3
+    assert len(raw) == 5
     for record in raw:
         log = prediction_log_pb2.PredictionLog.FromString(record)
         req = log.predict_log.request
@@ -89,6 +89,30 @@ def test_warmup_records_parse_and_are_accepted(version_dir, serving):
         assert set(inputs) == {"query", "history"}
         out = serving(query=tf.constant(inputs["query"]), history=tf.constant(inputs["history"]))
         assert out["item_ids"].shape[0] == inputs["query"].shape[0]
+
+
+def test_warmup_is_synthetic_not_user_rows(version_dir):
+    from model.export import WARMUP_PATH, WARMUP_UNKNOWN_ITEM, WARMUP_UNKNOWN_WORD, read_warmup, warmup_requests
+    from model.features import standardize
+
+    requests = read_warmup(version_dir / WARMUP_PATH)
+    assert [r["query"].shape[0] for r in requests] == [1, 1, 1, 8, 64]
+    histories = [tuple(row) for r in requests for row in r["history"].astype(str).tolist()]
+    queries = [q for r in requests for q in r["query"].astype(str).tolist()]
+    split = fx.split()
+    data_rows = {tuple(row) for ex in (split.train, split.test) for row in ex.history.astype(str).tolist()}
+    empty = ("",) * fx.HISTORY
+    # The all-padding row (an empty history) carries nothing about anyone; every other row
+    # must differ from every training and held-out history of the input data.
+    assert empty in histories and sum(h != empty for h in histories) >= 60
+    assert not [h for h in histories if h != empty and h in data_rows]
+    catalog, vocab = set(fx.dataset().item_ids), set(fx.trained().preprocessor.query_vocabulary)
+    assert {i for h in histories for i in h} <= catalog | {"", WARMUP_UNKNOWN_ITEM}
+    assert {t for q in queries for t in standardize(q)} <= vocab | {WARMUP_UNKNOWN_WORD}
+    assert any(WARMUP_UNKNOWN_ITEM in h for h in histories) and any(not q for q in queries)
+    # seeded: the same model always gets the same requests
+    again = warmup_requests(fx.trained())
+    assert all((a[k].astype(str) == b[k].astype(str)).all() for a, b in zip(requests, again) for k in a)
 
 
 def test_manifest_checksums_match_the_files(version_dir):
