@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from operations.errors import error_text
 from operations.outputs import ArcOutputs
 
 RETRYABLE_CODES = {
@@ -53,16 +54,6 @@ def _retryable(exc: BaseException) -> bool:
         return code in RETRYABLE_CODES or status >= 500 or status == 429
     # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, SSL errors, ...
     return isinstance(exc, BotoCoreError)
-
-
-def _describe(exc: BaseException) -> str:
-    from botocore.exceptions import ClientError
-
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return f"{err.get('Code', '?')} (HTTP {status}): {err.get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(kw_only=True)
@@ -101,13 +92,13 @@ class ArcController:
                 result = getattr(client, operation)(**kwargs)
             except Exception as exc:
                 entry = {"operation": operation, "endpoint": ep.endpoint, "region": ep.region,
-                         "error": _describe(exc)}
+                         "error": error_text(exc)}
                 tried.append(entry)
                 self.attempts.append(entry)
                 if not _retryable(exc):
-                    raise ArcError(f"{operation} refused by {ep.endpoint}: {_describe(exc)}",
+                    raise ArcError(f"{operation} refused by {ep.endpoint}: {error_text(exc)}",
                                    tried, definitive=True) from exc
-                self.log(f"ARC endpoint {ep.endpoint} ({ep.region}) failed: {_describe(exc)}; trying next")
+                self.log(f"ARC endpoint {ep.endpoint} ({ep.region}) failed: {error_text(exc)}; trying next")
                 continue
             entry = {"operation": operation, "endpoint": ep.endpoint, "region": ep.region, "error": None}
             self.attempts.append(entry)
@@ -146,7 +137,7 @@ class ArcController:
             if not (exc.definitive and isinstance(cause, ClientError)
                     and cause.response.get("Error", {}).get("Code") == "ValidationException"):
                 raise
-            self.log(f"batched update rejected ({_describe(cause)}); falling back to target On, then other Off")
+            self.log(f"batched update rejected ({error_text(cause)}); falling back to target On, then other Off")
             self.call("update_routing_control_state", RoutingControlArn=self.arc.routing_controls[target],
                       RoutingControlState="On")
             if self.states()[target] != "On":
@@ -155,3 +146,14 @@ class ArcController:
             self.call("update_routing_control_state", RoutingControlArn=self.arc.routing_controls[other],
                       RoutingControlState="Off")
         return self.states()
+
+    def undo_commands(self) -> list[str]:
+        """What to run by hand to send traffic back to the primary (header line, then one command per endpoint)."""
+        entries = (f"RoutingControlArn={self.arc.routing_controls['primary']},RoutingControlState=On "
+                   f"RoutingControlArn={self.arc.routing_controls['standby']},RoutingControlState=Off")
+        lines = ["Set primary On and standby Off with one call, trying each cluster endpoint in turn until one "
+                 "answers:"]
+        for ep in self.arc.cluster_endpoints:
+            lines.append(f"  aws route53-recovery-cluster update-routing-control-states --region {ep.region} "
+                         f"--endpoint-url {ep.endpoint} --update-routing-control-state-entries {entries}")
+        return lines

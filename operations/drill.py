@@ -16,7 +16,10 @@ the primary's Route 53 health check (`operations.inversion`). Steps, each timed:
 5. fail back: primary On / standby Off (or restore the check); poll until Route 53 answers
    the primary again (bounded by `failback_timeout`).
 
-Any error, timeout or Ctrl-C/SIGTERM after step 2 fails back before returning. ARC flips
+Any error, timeout or Ctrl-C/SIGTERM after step 2 fails back before returning. During the
+fail-back further SIGINT/SIGTERM are deferred (`operations.shield`) until it is confirmed or
+`failback_timeout` expires; the undo commands are logged before the switch and again if
+the fail-back is not confirmed. ARC flips
 are always "one On, the other Off" in a single call, and the inversion never touches the
 standby's check, so both regions are never off.
 
@@ -29,24 +32,25 @@ includes it, so it checks the automatic path's budget end to end.
 Exit codes: 0 passed (switched within the target and failed back); 1 failed or aborted
 (failed back, reasons listed); 2 bad input; 3 no way to move traffic (health-check
 environment without --via-health-check-inversion); 5 fail-back NOT confirmed - traffic may
-still go to the standby: act now; 130 interrupted (Ctrl-C / SIGTERM) after failing back.
+still go to the standby: act now (whatever interrupted the drill); 130 interrupted (Ctrl-C /
+SIGTERM) and the fail-back was confirmed.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from operations.drill_report import (
+    EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillResult, render,
+)
 from operations.failover import dns_answer, manual_instructions
 from operations.outputs import StackOutputs
+from operations.shield import SignalShield
 
-EXIT_PASSED = 0
-EXIT_FAILED = 1
-EXIT_NO_ARC = 3
-EXIT_FAILBACK_FAILED = 5
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_FAILBACK_FAILED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_ARC", "EXIT_PASSED", "DrillAborted",
+           "DrillResult", "DrillSettings", "DrillTimeout", "render", "run_drill"]
 
 
 class DrillAborted(Exception):
@@ -74,53 +78,6 @@ class DrillSettings:
     hold: float = 0.0
 
 
-@dataclass
-class DrillResult:
-    exit_code: int = EXIT_FAILED
-    outcome: str = "aborted"  # passed | over-target | not-ready | aborted | timeout | failback-failed | no-arc
-    steps: list[dict] = field(default_factory=list)
-    switch_seconds: float | None = None
-    dns_seconds: float | None = None
-    failback_seconds: float | None = None
-    budget_seconds: float = 0.0
-    target_seconds: float = 0.0
-    ttl_seconds: int = 0
-    failed_back: bool | None = None
-    method: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    status: dict | None = None
-    polls: int = 0
-
-    @property
-    def client_visible_seconds(self) -> float | None:
-        return None if self.switch_seconds is None else self.switch_seconds + self.ttl_seconds
-
-    def to_dict(self) -> dict:
-        return {
-            "outcome": self.outcome,
-            "exitCode": self.exit_code,
-            "method": self.method,
-            "measured": {
-                "dnsSwitchSeconds": self.dns_seconds,
-                "switchSeconds": self.switch_seconds,
-                "clientVisibleSeconds": self.client_visible_seconds,
-                "failbackSeconds": self.failback_seconds,
-                "polls": self.polls,
-            },
-            "budget": {"seconds": self.budget_seconds, "targetSeconds": self.target_seconds,
-                       "ttlSeconds": self.ttl_seconds},
-            "failedBack": self.failed_back,
-            "reasons": self.reasons,
-            "messages": self.messages,
-            "steps": self.steps,
-            "status": self.status,
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=str)
-
-
 def run_drill(
     outputs: StackOutputs,
     *,
@@ -133,6 +90,7 @@ def run_drill(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = lambda _m: None,
+    shield: Callable[..., Any] = SignalShield,
 ) -> DrillResult:
     """Run the game day. See the module docstring for the steps and exit codes.
 
@@ -147,6 +105,8 @@ def run_drill(
         settings: DrillSettings, the time bounds.
         clock, sleep: injectable time functions (tests).
         log: callable(str), progress lines.
+        shield: context-manager factory `shield(log=..., note=...)` deferring SIGINT/SIGTERM
+            during the fail-back. Default `SignalShield`.
     """
     res = DrillResult(budget_seconds=outputs.failover_budget_seconds,
                       target_seconds=outputs.failover_budget_target_seconds, ttl_seconds=outputs.dns.ttl)
@@ -211,7 +171,10 @@ def run_drill(
     step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
 
     # 2-4. switch, poll, hold - from here on, every exit path fails back.
+    for line in ["if this drill is killed before it fails back, undo it by hand:"] + _undo_commands(switcher, outputs):
+        log(line)
     flip_at = None
+    caught: BaseException | None = None
     try:
         flip_at = clock()
         states = switcher.activate("standby")
@@ -239,28 +202,36 @@ def run_drill(
                 if not ok:
                     raise DrillAborted(f"standby stopped answering during the hold: {detail}")
             step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
-    except DrillAborted as exc:
-        res.outcome = "timeout" if isinstance(exc, DrillTimeout) else "aborted"
-        res.reasons.append(str(exc))
-        step("abort", False, str(exc), since=flip_at)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into KeyboardInterrupt by the CLI
-        res.outcome = "interrupted"
-        res.reasons.append(f"interrupted ({exc or 'Ctrl-C'})")
-        step("abort", False, res.reasons[-1], since=flip_at)
-    except Exception as exc:  # ARC/Route 53 refusals, unreachable APIs, bugs: fail back and report
-        res.outcome = "aborted"
-        res.reasons.append(f"{type(exc).__name__}: {exc}")
-        step("abort", False, res.reasons[-1], since=flip_at)
-    except BaseException as exc:  # SystemExit and the like: fail back, then let it surface
-        res.reasons.append(f"stopped: {type(exc).__name__}: {exc}")
-        step("abort", False, res.reasons[-1], since=flip_at)
-        _fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step)
-        raise
-    _fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step)
+    except BaseException as exc:  # noqa: BLE001 - classified below, under the shield
+        caught = exc
 
-    if res.failed_back is False:
+    # 5. fail back, with SIGINT/SIGTERM deferred until it is done or its time bound expires.
+    with shield(log=log, note=f" (at most {settings.failback_timeout:g}s)") as guard:
+        if caught is not None:
+            if isinstance(caught, DrillAborted):
+                res.outcome = "timeout" if isinstance(caught, DrillTimeout) else "aborted"
+                res.reasons.append(str(caught))
+            elif isinstance(caught, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into it by the CLI
+                res.outcome = "interrupted"
+                res.reasons.append(f"interrupted ({str(caught) or 'Ctrl-C'})")
+            elif isinstance(caught, Exception):  # ARC/Route 53 refusals, unreachable APIs, bugs
+                res.outcome = "aborted"
+                res.reasons.append(f"{type(caught).__name__}: {caught}")
+            else:  # SystemExit and the like: fail back, then let it surface
+                res.reasons.append(f"stopped: {type(caught).__name__}: {caught}")
+            step("abort", False, res.reasons[-1], since=flip_at)
+        interrupts = _fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step, log,
+                                guard)
+    if interrupts and res.outcome != "interrupted":
+        res.outcome = "interrupted"
+        res.reasons.append(f"interrupted during fail-back ({', '.join(interrupts)}; deferred until it finished)")
+
+    if res.failed_back is False:  # never 130 (or a bare SystemExit) unless the fail-back was confirmed
         res.outcome, res.exit_code = "failback-failed", EXIT_FAILBACK_FAILED
         return res
+    if caught is not None and not isinstance(caught, Exception):
+        if not isinstance(caught, KeyboardInterrupt):
+            raise caught
     if res.outcome == "interrupted":
         res.exit_code = EXIT_INTERRUPTED
         return res
@@ -297,99 +268,96 @@ def _is_normal(switcher: Any, states: dict[str, str]) -> bool:
     return states.get("primary") == "On" and states.get("standby") == "Off"
 
 
+def _undo_commands(switcher: Any, outputs: StackOutputs) -> list[str]:
+    if hasattr(switcher, "undo_commands"):
+        return switcher.undo_commands()
+    return [f"  recsys-dr failover --to primary   # environment {outputs.environment}"]
+
+
 def _fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, settings: DrillSettings,
-               clock, sleep, step) -> None:
-    """Traffic back to the primary (retrying until the deadline), then wait for Route 53 to answer it."""
+               clock, sleep, step, log, guard) -> list[str]:
+    """Traffic back to the primary (retrying until the deadline), then wait for Route 53 to answer it.
+
+    Runs under `guard` (a SignalShield): signals are deferred, and a KeyboardInterrupt that still
+    gets through (a signal outside the main thread, or one raised inside a call) counts as a failed
+    attempt, not as the end of the fail-back. Returns the interrupts seen, e.g. ["SIGTERM"].
+    When the switch back is not confirmed, `res.failed_back` is False and the manual commands are
+    in `res.messages` and already logged.
+
+    """
     started = clock()
     deadline = started + settings.failback_timeout
-    last_error = None
-    while True:
+    interrupts: list[str] = []
+
+    def seen() -> list[str]:
+        import signal
+
+        return [signal.Signals(s).name for s in getattr(guard, "received", [])] + interrupts
+
+    def pause() -> None:
         try:
-            states = switcher.activate("primary")
-        except Exception as exc:
-            last_error = exc
+            sleep(max(0.0, min(settings.poll_interval, deadline - clock())))
+        except KeyboardInterrupt:
+            interrupts.append("KeyboardInterrupt")
+
+    confirmed = False
+    last_error: BaseException | None = None
+    try:
+        while True:
+            try:
+                states = switcher.activate("primary")
+            except BaseException as exc:  # noqa: BLE001 - keep trying until the deadline
+                if isinstance(exc, KeyboardInterrupt):
+                    interrupts.append("KeyboardInterrupt")
+                    log("interrupt during fail-back: retrying until it is confirmed or "
+                        f"{settings.failback_timeout:g}s have passed")
+                last_error = exc
+            else:
+                if states.get("primary") == "On":
+                    confirmed, last_error = True, None
+                    step("failback", True, f"{res.method} now {states}", since=started)
+                    break
+                last_error = RuntimeError(f"primary control reads {states.get('primary')} after the update")
             if clock() >= deadline:
                 break
-            sleep(max(0.0, min(settings.poll_interval, deadline - clock())))
-            continue
-        if states.get("primary") == "On":
-            last_error = None
-            step("failback", True, f"{res.method} now {states}", since=started)
-            break
-        last_error = RuntimeError(f"primary control reads {states.get('primary')} after the update")
-        if clock() >= deadline:
-            break
-        sleep(max(0.0, min(settings.poll_interval, deadline - clock())))
-    if last_error is not None:
-        res.failed_back = False
-        res.reasons.append(f"FAIL-BACK FAILED: {last_error}")
-        step("failback", False, str(last_error), since=started)
-        res.messages += (switcher.manual_failback() if hasattr(switcher, "manual_failback")
-                         else _manual_failback(outputs))
-        return
+            pause()
+    finally:
+        if not confirmed:
+            error = last_error or RuntimeError("fail-back did not complete")
+            res.failed_back = False
+            res.reasons.append(f"FAIL-BACK FAILED: {type(error).__name__}: {error}")
+            step("failback", False, str(error), since=started)
+            manual = (["MANUAL ACTION REQUIRED: traffic may still go to the standby."]
+                      + _undo_commands(switcher, outputs))
+            res.messages += manual
+            for line in manual:
+                log(line)
+    if not confirmed:
+        return seen()
     res.failed_back = True
     while True:
-        dns_ok, serve_ok, detail = _poll(outputs, route53, probe_primary or (lambda: (True, "not checked")), "primary")
+        try:
+            dns_ok, serve_ok, detail = _poll(outputs, route53, probe_primary or (lambda: (True, "not checked")),
+                                             "primary")
+        except KeyboardInterrupt:
+            interrupts.append("KeyboardInterrupt")
+            dns_ok, serve_ok, detail = False, False, "interrupted"
         if dns_ok:
             res.failback_seconds = round(clock() - started, 3)
             step("dns.primary", True, detail, since=started)
             if not serve_ok:
                 res.messages.append(f"primary back in DNS but its serving check fails: {detail}")
-            return
+            return seen()
+        if seen():  # the switch back is confirmed; an operator asked to stop, so stop waiting for DNS
+            res.messages.append(f"the switch back to the primary is confirmed ({res.method}); stopped waiting for "
+                                f"Route 53 to answer the primary because of {', '.join(seen())}; keep watching")
+            res.reasons.append("fail-back DNS answer not awaited (interrupted)")
+            step("dns.primary", False, f"not awaited: {detail}", since=started)
+            return seen()
         if clock() >= deadline:
-            res.messages.append(f"routing controls are back on the primary, but Route 53 did not answer the "
-                                f"primary within {settings.failback_timeout:g}s ({detail}); keep watching")
+            res.messages.append(f"the switch back to the primary is confirmed ({res.method}), but Route 53 did not "
+                                f"answer the primary within {settings.failback_timeout:g}s ({detail}); keep watching")
             res.reasons.append("fail-back DNS answer not confirmed in time")
             step("dns.primary", False, detail, since=started)
-            return
-        sleep(max(0.0, min(settings.poll_interval, deadline - clock())))
-
-
-def _manual_failback(outputs: StackOutputs) -> list[str]:
-    arc = outputs.arc
-    lines = ["MANUAL ACTION REQUIRED: traffic may still go to the standby. Set primary On and standby Off "
-             "with one call, trying each cluster endpoint in turn:"]
-    entries = (f"RoutingControlArn={arc.routing_controls['primary']},RoutingControlState=On "
-               f"RoutingControlArn={arc.routing_controls['standby']},RoutingControlState=Off")
-    for ep in arc.cluster_endpoints:
-        lines.append(f"  aws route53-recovery-cluster update-routing-control-states --region {ep.region} "
-                     f"--endpoint-url {ep.endpoint} --update-routing-control-state-entries {entries}")
-    return lines
-
-
-def render(result: DrillResult, console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    table = Table(title="recsys-dr drill", title_justify="left")
-    table.add_column("t (s)", justify="right")
-    table.add_column("phase (s)", justify="right")
-    table.add_column("step")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
-    for s in result.steps:
-        phase = "" if s.get("phaseSeconds") is None else f"{s['phaseSeconds']:.1f}"
-        table.add_row(f"{s['atSeconds']:.1f}", phase, s["step"], "[green]ok[/green]" if s["ok"] else "[bold red]FAIL[/bold red]",
-                      s["detail"])
-    console.print(table)
-
-    def fmt(value):
-        return "-" if value is None else f"{value:g}s"
-
-    summary = Table(title="switch time vs budget", title_justify="left")
-    summary.add_column("measure")
-    summary.add_column("seconds", justify="right")
-    summary.add_row("Route 53 answers standby", fmt(result.dns_seconds))
-    summary.add_row("standby answers (DNS + serving)", fmt(result.switch_seconds))
-    summary.add_row(f"client-visible worst case (+ TTL {result.ttl_seconds}s)", fmt(result.client_visible_seconds))
-    summary.add_row("computed budget (interval x threshold + TTL)", fmt(result.budget_seconds))
-    summary.add_row("target", fmt(result.target_seconds))
-    summary.add_row("fail-back (Route 53 answers primary)", fmt(result.failback_seconds))
-    console.print(summary)
-    style = "bold green" if result.exit_code == 0 else "bold red"
-    console.print(f"[{style}]{result.outcome}[/{style}] (exit {result.exit_code})")
-    for reason in result.reasons:
-        console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-    for message in result.messages:
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
+            return seen()
+        pause()

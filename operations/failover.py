@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from operations.outputs import StackOutputs
+from operations.outputs import StackOutputs, endpoint_host
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -82,7 +82,7 @@ def dns_answer(outputs: StackOutputs, route53: Any) -> dict:
     records = [v.rstrip(".").lower() for v in resp.get("RecordData", [])]
     role = None
     for name, region in outputs.regions.items():
-        if region.endpoint.split(":")[0].rstrip(".").lower() in records:
+        if endpoint_host(region.endpoint) in records:
             role = name
     return {"records": records, "role": role, "responseCode": resp.get("ResponseCode")}
 

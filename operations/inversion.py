@@ -10,7 +10,8 @@ check to be unhealthy when the status is healthy and vice versa"
 
 Only `recsys-dr drill --via-health-check-inversion` uses this, because the drill restores
 the flag itself within its time bound. The inversion is drift from the Pulumi state while
-it lasts; if the drill process is killed, run the printed `--no-inverted` command.
+it lasts; the drill prints the `--no-inverted` undo command before it inverts the check, so
+if the drill process is killed (`kill -9`), run that command.
 The standby's check is never touched, so both regions are never "off".
 """
 
@@ -46,7 +47,7 @@ class HealthCheckInversion:
     def is_normal(self, states: dict[str, str]) -> bool:
         return states.get("primary") == "On"
 
-    def manual_failback(self) -> list[str]:
-        return ["MANUAL ACTION REQUIRED: the primary's health check may still be inverted (traffic on the "
-                "standby). Restore it:",
+    def undo_commands(self) -> list[str]:
+        """What to run by hand to fail back (header line, then the command)."""
+        return ["The primary's health check may still be inverted (traffic on the standby). Restore it:",
                 f"  aws route53 update-health-check --health-check-id {self.health_check_id} --no-inverted"]

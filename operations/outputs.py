@@ -53,6 +53,12 @@ class OutputsError(ValueError):
         super().__init__(f"stack outputs ({source}) are not usable:\n{lines}")
 
 
+def endpoint_host(endpoint: str) -> str:
+    """The DNS name of a serving endpoint (`host[:port]`), as Route 53 records hold it: no port, no
+    trailing dot, lower case."""
+    return endpoint.split(":")[0].rstrip(".").lower()
+
+
 @dataclass(frozen=True, kw_only=True)
 class RegionOutputs:
     """One region's outputs (`regions.primary` / `regions.standby`)."""
@@ -95,7 +101,7 @@ class ArcOutputs:
 
 @dataclass(frozen=True, kw_only=True)
 class StackOutputs:
-    """Typed view of the stack outputs (see /work/notes/CONTRACTS.md "Stack outputs")."""
+    """Typed view of the stack outputs (`pulumi stack output --json`, produced by stacks/__main__.py)."""
 
     environment: str
     model_name: str

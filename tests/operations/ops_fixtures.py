@@ -6,6 +6,9 @@
   failover CNAMEs and HTTP_STR_MATCH health checks; plus one TF-Serving-like HTTP server
   per region on 127.0.0.1 (random port, own thread). `outputs` is the stack-outputs dict.
 * `FakeServing`: `http.server` answering `GET /v1/models/<model>` as TF Serving's REST API.
+* `S3ReplicationEcho`: wraps a moto S3 client; moto's GetBucketReplication answers every rule
+  with `Filter: {Prefix: ""}` and drops `SourceSelectionCriteria`, so the configuration last
+  put is answered verbatim (after moto has answered, so its errors still surface).
 * `Route53Status`: wraps the moto Route 53 client; moto always reports health checks as
   healthy and lacks `test_dns_answer`, so those two calls are answered here.
 * `FakeArcCluster`: an in-memory ARC data plane (routing control states + the
@@ -38,10 +41,46 @@ _CLIENTS: dict[tuple[str, str], Any] = {}
 
 
 def client(service: str, region: str) -> Any:
-    """A boto3 client reused across tests (creating one costs ~30 ms; moto intercepts it anyway)."""
+    """A boto3 client reused across tests (creating one costs ~30 ms; moto intercepts it anyway).
+
+    S3 clients come wrapped in `S3ReplicationEcho` (moto gap, see the module docstring).
+    """
     if (service, region) not in _CLIENTS:
-        _CLIENTS[(service, region)] = boto3.client(service, region_name=region)
+        raw = boto3.client(service, region_name=region)
+        _CLIENTS[(service, region)] = S3ReplicationEcho(raw) if service == "s3" else raw
     return _CLIENTS[(service, region)]
+
+
+class S3ReplicationEcho:
+    """A moto S3 client whose `get_bucket_replication` returns the configuration as it was put.
+
+    moto 5 stores the whole configuration but answers each rule with `Filter: {Prefix: ""}` and
+    without `SourceSelectionCriteria`, which would hide exactly what `replication.rule` checks.
+    """
+
+    _configs: dict[str, dict] = {}  # bucket -> last configuration put (shared by all regions' clients)
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def put_bucket_replication(self, *, Bucket: str, ReplicationConfiguration: dict, **kwargs) -> dict:  # noqa: N803
+        answer = self._inner.put_bucket_replication(Bucket=Bucket, ReplicationConfiguration=ReplicationConfiguration,
+                                                    **kwargs)
+        self._configs[Bucket] = json.loads(json.dumps(ReplicationConfiguration))
+        return answer
+
+    def get_bucket_replication(self, *, Bucket: str, **kwargs) -> dict:  # noqa: N803
+        answer = self._inner.get_bucket_replication(Bucket=Bucket, **kwargs)  # NotFound etc. from moto
+        if Bucket in self._configs:
+            answer = {**answer, "ReplicationConfiguration": json.loads(json.dumps(self._configs[Bucket]))}
+        return answer
+
+    def delete_bucket_replication(self, *, Bucket: str, **kwargs) -> dict:  # noqa: N803
+        self._configs.pop(Bucket, None)
+        return self._inner.delete_bucket_replication(Bucket=Bucket, **kwargs)
 
 
 def client_factory() -> Any:
@@ -203,19 +242,26 @@ class Environment:
             }
 
     def replication(self, *, status: str = "Enabled", rtc: str = "Enabled") -> dict:
+        """The rule as components/storage/policies.py `replication_rule` creates it."""
         return {"Role": f"arn:aws:iam::{ACCOUNT}:role/replication", "Rules": [{
             "ID": "models-to-standby", "Priority": 1, "Filter": {"Prefix": "models/"}, "Status": status,
             "DeleteMarkerReplication": {"Status": "Disabled"},
-            "Destination": {"Bucket": f"arn:aws:s3:::{self.standby_bucket}",
+            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+            "Destination": {"Bucket": f"arn:aws:s3:::{self.standby_bucket}", "StorageClass": "STANDARD",
+                            "EncryptionConfiguration": {"ReplicaKmsKeyID": self.kms_key_arn("standby")},
                             "ReplicationTime": {"Status": rtc, "Time": {"Minutes": 15}},
                             "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}}]}
+
+    @staticmethod
+    def kms_key_arn(role: str) -> str:
+        return f"arn:aws:kms:{PRIMARY_REGION if role == 'primary' else STANDBY_REGION}:{ACCOUNT}:key/k-{role}"
 
     def region_outputs(self, role: str) -> dict:
         return {
             "region": PRIMARY_REGION if role == "primary" else STANDBY_REGION,
             "endpoint": self.endpoints[role],
             "bucket": self.primary_bucket if role == "primary" else self.standby_bucket,
-            "kmsKeyArn": f"arn:aws:kms:{PRIMARY_REGION if role == 'primary' else STANDBY_REGION}:{ACCOUNT}:key/k",
+            "kmsKeyArn": self.kms_key_arn(role),
             "clusterName": f"recsys-{role}",
             "gpuNodeGroupName": f"gpu-{role}",
             "healthCheckId": self.health_check_ids[role],

@@ -286,6 +286,26 @@ def inversion_drill(*, delay, settings=None):
     return result, route53
 
 
+def test_inversion_drill_prints_the_undo_command_before_inverting():
+    """If the drill is killed -9 after the switch, the `--no-inverted` command is already on screen."""
+    from operations.inversion import HealthCheckInversion
+
+    t = FakeTime()
+    route53 = InvertingRoute53(t.clock, 22)
+    logged_before_switch: list[str] = []
+
+    def log(line):
+        if not route53.updates:
+            logged_before_switch.append(line)
+
+    run_drill(parse_outputs(outputs_doc("health-check")), build_status=lambda target: Ready(True),
+              switcher=HealthCheckInversion(route53=route53, health_check_id="hc-primary"), route53=route53,
+              probe_standby=lambda: (True, ""), clock=t.clock, sleep=t.sleep, log=log)
+    assert route53.updates == [("hc-primary", True), ("hc-primary", False)]
+    assert any("killed before it fails back" in line for line in logged_before_switch)
+    assert "  aws route53 update-health-check --health-check-id hc-primary --no-inverted" in logged_before_switch
+
+
 def test_inversion_drill_measures_the_automatic_path_and_restores_the_check():
     result, route53 = inversion_drill(delay=22)  # detection (10 s x 2-3) + propagation
     assert result.exit_code == EXIT_PASSED and result.method == "health-check inversion"
@@ -363,3 +383,137 @@ def test_drill_refuses_when_the_primary_is_unhealthy(arc_env, tmp_path, capsys):
     assert doc["reasons"] == ["the primary must be healthy to drill (the drill fails back to it)",
                               "serving[primary]: serves v2, pinned v3 not loaded"]
     assert cluster.calls == ["get_routing_control_state", "get_routing_control_state"]  # status read only
+
+
+# --------------------------------------------------------------------------- interrupts during fail-back
+
+
+def interrupted_drill(failback_activate, *, settings=None, control="arc", route53=None):
+    """First Ctrl-C while polling (fake clock, t=7 s); `failback_activate(orig)` runs for activate("primary")."""
+    outputs = parse_outputs(outputs_doc(control))
+    t = FakeTime()
+    t.interrupt_at = 7
+    cluster = FakeArcCluster()
+    arc = ArcController(arc=outputs.arc, client_for=lambda r, u: cluster)
+    orig = arc.activate
+
+    def activate(target):
+        return orig(target) if target == "standby" else failback_activate(orig)
+
+    arc.activate = activate
+    logs: list[str] = []
+    result = run_drill(outputs, build_status=lambda _t: Ready(True), switcher=arc,
+                       route53=route53 or DnsFollower(cluster, t.clock, 30),
+                       probe_standby=lambda: (True, "v3 AVAILABLE"), probe_primary=lambda: (True, "v3 AVAILABLE"),
+                       settings=settings or DrillSettings(timeout=120, failback_timeout=60, poll_interval=5),
+                       clock=t.clock, sleep=t.sleep, log=logs.append)
+    return result, cluster, t, logs
+
+
+def test_second_ctrl_c_inside_the_failback_call_is_retried_not_fatal():
+    """The audit's case: a KeyboardInterrupt raised inside activate("primary") used to escape run_drill."""
+    calls = []
+
+    def failback(orig):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt("second Ctrl-C")
+        return orig("primary")
+
+    result, cluster, _, logs = interrupted_drill(failback)
+    assert len(calls) == 2
+    assert result.failed_back is True and cluster.role_states() == {"primary": "On", "standby": "Off"}
+    assert result.exit_code == EXIT_INTERRUPTED and result.outcome == "interrupted"
+    assert any("interrupt during fail-back: retrying" in line for line in logs)
+    assert never_both_off(cluster)
+
+
+def test_failback_never_confirmed_exits_5_never_130():
+    """Every fail-back attempt is interrupted: bounded by failback_timeout, exit 5, commands printed."""
+    def failback(orig):
+        raise KeyboardInterrupt("Ctrl-C again")
+
+    settings = DrillSettings(timeout=120, failback_timeout=20, poll_interval=5)
+    result, cluster, t, logs = interrupted_drill(failback, settings=settings)
+    assert result.exit_code == EXIT_FAILBACK_FAILED and result.outcome == "failback-failed"
+    assert result.failed_back is False
+    assert cluster.role_states() == {"primary": "Off", "standby": "On"}
+    assert t.now <= 7 + settings.failback_timeout + settings.poll_interval
+    manual = [line for line in logs if "update-routing-control-states" in line]
+    # logged before the switch, and again when the fail-back failed (stderr, even if rendering never happens)
+    assert len(manual) == 4
+    assert "MANUAL ACTION REQUIRED: traffic may still go to the standby." in logs
+    assert result.messages[0].startswith("MANUAL ACTION REQUIRED")
+    assert f"RoutingControlArn={RC_PRIMARY},RoutingControlState=On" in result.messages[-1]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_real_signal_during_failback_is_deferred_until_it_finishes(signame):
+    """A real signal sent to this process while the fail-back call runs: deferred, not raised.
+
+    SIGTERM gets the CLI's handler (raise KeyboardInterrupt) outside the fail-back, as in `handle_drill`.
+    """
+    import os
+    import signal
+
+    def as_interrupt(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    class StuckDns:
+        """Answers the primary until the fail-back starts, then keeps answering the standby."""
+        stuck = False
+
+        def test_dns_answer(self, **kwargs):
+            return {"RecordData": [STANDBY_HOST if self.stuck else PRIMARY_HOST]}
+
+    sig = getattr(signal, signame)
+    calls = []
+    dns = StuckDns()
+
+    def failback(orig):
+        calls.append(1)
+        dns.stuck = True
+        os.kill(os.getpid(), sig)  # delivered to the Python handler before the next bytecode
+        for _ in range(1000):
+            pass
+        return orig("primary")
+
+    previous = signal.signal(signal.SIGTERM, as_interrupt)
+    try:
+        result, cluster, t, logs = interrupted_drill(failback, route53=dns)
+        assert signal.getsignal(signal.SIGTERM) is as_interrupt  # the shield restored the CLI's handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert calls == [1]
+    assert any(f"{signame} received: deferred until fail-back finishes (at most 60s)" in line for line in logs)
+    assert result.failed_back is True and cluster.role_states() == {"primary": "On", "standby": "Off"}
+    assert result.exit_code == EXIT_INTERRUPTED
+    # The switch back is confirmed; the operator asked to stop, so the DNS wait ends at once.
+    assert result.steps[-1]["step"] == "dns.primary" and result.steps[-1]["detail"].startswith("not awaited")
+    assert t.now == 10  # the first Ctrl-C came with the poll sleep ending at 10 s; no fail-back time spent
+    assert f"interrupted during fail-back ({signame}; deferred until it finished)" not in result.reasons
+    assert result.reasons[0] == "interrupted (Ctrl-C)"
+
+
+def test_signal_during_failback_after_a_timeout_is_reported_as_interrupted():
+    import os
+    import signal
+
+    def failback(orig):
+        os.kill(os.getpid(), signal.SIGINT)
+        return orig("primary")
+
+    outputs = parse_outputs(outputs_doc("arc"))
+    t = FakeTime()
+    cluster = FakeArcCluster()
+    arc = ArcController(arc=outputs.arc, client_for=lambda r, u: cluster)
+    orig = arc.activate
+    arc.activate = lambda target: orig(target) if target == "standby" else failback(orig)
+    result = run_drill(outputs, build_status=lambda _t: Ready(True), switcher=arc,
+                       route53=DnsFollower(cluster, t.clock, 10_000), probe_standby=lambda: (True, ""),
+                       settings=DrillSettings(timeout=10, failback_timeout=10, poll_interval=5),
+                       clock=t.clock, sleep=t.sleep)
+    assert result.exit_code == EXIT_INTERRUPTED and result.failed_back is True
+    assert "standby did not answer within 10s" in result.reasons[0]
+    assert "interrupted during fail-back (SIGINT; deferred until it finished)" in result.reasons

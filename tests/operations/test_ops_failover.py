@@ -306,3 +306,79 @@ def test_cli_failover_without_arc_exits_3(env, tmp_path, capsys):
     args = parse(["failover", "--to", "standby", "--outputs", str(path), "--http-timeout", "2"])
     assert ops_cli.handle_failover(args, clients=cli_factory(FakeArcCluster())) == EXIT_NO_ARC
     assert "--inverted" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- Route 53 API (us-east-1) unreachable
+
+
+class Route53Unreachable:
+    """Every Route 53 control-plane call fails as when us-east-1 cannot be reached."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        from botocore.exceptions import EndpointConnectionError
+
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            raise EndpointConnectionError(endpoint_url="https://route53.amazonaws.com/2013-04-01/healthcheck")
+        return call
+
+
+def test_failover_proceeds_when_the_route53_api_is_unreachable(arc_env, tmp_path, capsys):
+    """us-east-1 down takes the Route 53 API with it; ARC does not need it, so it must not block."""
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(arc_env.outputs))
+    cluster = FakeArcCluster()
+    factory = cli_factory(cluster)
+    route53 = Route53Unreachable()
+    factory.set_client("route53", "us-east-1", route53)
+    args = parse(["failover", "--to", "standby", "--outputs", str(path), "--json", "--http-timeout", "2"])
+    assert ops_cli.handle_failover(args, clients=factory) == EXIT_OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["outcome"] == "switched" and doc["reasons"] == []
+    warnings = doc["status"]["warnings"]
+    assert {w.split(":")[0] for w in warnings} == {"health[standby]", "dns.records"}
+    assert all("Route 53 API unreachable" in w for w in warnings)
+    assert {"get_health_check", "list_resource_record_sets", "test_dns_answer"} <= set(route53.calls)
+    assert cluster.role_states() == {"primary": "Off", "standby": "On"}
+
+
+def test_reachable_route53_reporting_the_target_unhealthy_still_refuses(arc_env, tmp_path, capsys):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(arc_env.outputs))
+    cluster = FakeArcCluster()
+    factory = client_factory()
+    route53 = Route53Status(factory.route53())
+    route53.unhealthy = {arc_env.health_check_ids["standby"]}
+    factory.set_client("route53", "us-east-1", route53)
+    factory.arc_cluster = lambda region, url: cluster
+    args = parse(["failover", "--to", "standby", "--outputs", str(path), "--json", "--http-timeout", "2"])
+    assert ops_cli.handle_failover(args, clients=factory) == EXIT_REFUSED
+    doc = json.loads(capsys.readouterr().out)
+    assert [r.split(":")[0] for r in doc["reasons"]] == ["health[standby]"]
+    assert "0/4 checkers healthy" in doc["reasons"][0]
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+
+
+def test_route53_access_denied_still_blocks(arc_env):
+    """Only "cannot reach Route 53" is advisory; a definitive refusal is not."""
+    from botocore.exceptions import ClientError
+
+    from operations.checks import CheckContext
+    from operations.status import build_report
+
+    class Denied:
+        def __getattr__(self, name):
+            def call(*args, **kwargs):
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 403}}, name)
+            return call
+
+    factory = client_factory()
+    factory.set_client("route53", "us-east-1", Denied())
+    report = build_report(CheckContext(outputs=parse_outputs(arc_env.outputs), clients=factory, http_timeout=2),
+                          target_only=True)
+    assert not report.ready
+    assert {r.split(":")[0] for r in report.reasons} == {"health[standby]", "dns.records"}

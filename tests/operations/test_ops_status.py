@@ -54,15 +54,59 @@ def test_healthy_environment_is_ready(env):
     assert result(report, "health[standby]").data["healthy"] == 4
 
 
+class CallRecorder:
+    """Wraps a client; appends (service, client region, operation, kwargs) for every call, paginators included."""
+
+    def __init__(self, inner, service, region, calls):
+        self._inner, self._service, self._region, self._calls = inner, service, region, calls
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            if name == "get_paginator":
+                paginator = attr(*args, **kwargs)
+                return CallRecorder(paginator, self._service, self._region, self._calls)
+            self._calls.append((self._service, self._region, name, kwargs))
+            return attr(*args, **kwargs)
+        return call
+
+
 def test_every_call_goes_to_the_owning_region(env):
+    """Each bucket / cluster is only ever addressed through the client of its own region.
+
+    Every client is wrapped in a recorder, so sending, say, the standby bucket's calls to the
+    primary region's S3 client fails here (not only the cache keys that exist).
+    """
     clients = client_factory()
-    make_report(env, clients=clients)
-    keys = set(clients._cache)
-    assert ("s3", PRIMARY_REGION) in keys and ("s3", STANDBY_REGION) in keys
-    assert ("eks", PRIMARY_REGION) in keys and ("eks", STANDBY_REGION) in keys
-    assert ("cloudwatch", PRIMARY_REGION) in keys and ("cloudwatch", STANDBY_REGION) not in keys
-    assert ("route53", "us-east-1") in keys
-    assert {k[0] for k in keys} == {"s3", "eks", "cloudwatch", "route53"}
+    calls: list[tuple] = []
+    for (service, region), inner in list(clients._cache.items()):
+        clients.set_client(service, region, CallRecorder(inner, service, region, calls))
+    report = make_report(env, clients=clients)
+    assert report.ready, report.reasons
+
+    owner = {env.primary_bucket: PRIMARY_REGION, env.standby_bucket: STANDBY_REGION,
+             "recsys-primary": PRIMARY_REGION, "recsys-standby": STANDBY_REGION}
+    seen = {}
+    for service, region, op, kwargs in calls:
+        resource = kwargs.get("Bucket") or kwargs.get("clusterName")
+        if service in ("s3", "eks"):
+            assert resource in owner, (service, op, kwargs)
+            assert region == owner[resource], f"{service}.{op} for {resource} sent to {region}"
+            seen.setdefault((service, resource), set()).add(op)
+        elif service == "cloudwatch":  # replication metrics live with the source (primary) bucket
+            assert region == PRIMARY_REGION
+            dims = {d["Name"]: d["Value"] for d in kwargs["Dimensions"]}
+            assert dims["SourceBucket"] == env.primary_bucket
+        else:
+            assert (service, region) == ("route53", "us-east-1"), (service, region, op)
+    for bucket in (env.primary_bucket, env.standby_bucket):
+        assert {"get_object", "head_object", "paginate", "get_bucket_versioning"} <= seen[("s3", bucket)]
+    assert "get_bucket_replication" in seen[("s3", env.primary_bucket)]
+    assert seen[("eks", "recsys-primary")] == seen[("eks", "recsys-standby")] == {"describe_nodegroup"}
+    assert {c[2] for c in calls if c[0] == "cloudwatch"} == {"get_metric_statistics"}
 
 
 def test_missing_standby_object_fails(env):
@@ -118,6 +162,18 @@ def test_replication_without_rtc_fails(env):
     report = make_report(env)
     assert "Replication Time Control (RTC) is not enabled" in result(report, "replication.rule[primary]").detail
     assert not report.ready
+
+
+def test_replication_rule_not_covering_models_fails(env):
+    """The audit's case: a rule filtered to `logs/` used to pass. Through moto via `S3ReplicationEcho`
+    (moto itself answers every filter as `Prefix: ""`); the Stubber tests are in test_ops_replication.py."""
+    cfg = env.replication()
+    cfg["Rules"][0]["Filter"] = {"Prefix": "logs/"}
+    env.s3p.put_bucket_replication(Bucket=env.primary_bucket, ReplicationConfiguration=cfg)
+    report = make_report(env)
+    assert not report.ready
+    check = result(report, "replication.rule[primary]")
+    assert check.blocks and "does not cover 'models/'" in check.detail
 
 
 def test_replication_configuration_removed_fails(env):
@@ -260,7 +316,7 @@ def write_outputs(tmp_path, outputs):
 
 def test_cli_status_json_exit_0_when_ready(env, tmp_path, capsys):
     args = parse(["status", "--outputs", write_outputs(tmp_path, env.outputs), "--json", "--http-timeout", "2"])
-    assert args.handler(args) == 0
+    assert args.handler(args, clients=client_factory()) == 0  # shared clients: S3ReplicationEcho (moto gap)
     doc = json.loads(capsys.readouterr().out)
     assert doc["ready"] is True and doc["environment"] == "prod"
 
