@@ -21,8 +21,6 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 ACCOUNT_ID = "123456789012"
-# Types that exist once per account, not per region.
-GLOBAL_AWS_PREFIXES = ("aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
 
 
 def _digest(*parts: str, length: int = 12) -> str:

@@ -44,7 +44,6 @@ from review.stackconfig import MASK, ConfigurationError, StackConfig, load_stack
 FORMAT_VERSION = 1
 UNKNOWN = "[unknown]"
 GLOBAL = "global"
-GLOBAL_TYPE_PREFIXES = ("pulumi:providers:", "aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
 STACK_TYPE = "pulumi:pulumi:Stack"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROGRAM_DIR = REPO_ROOT / "stacks"
@@ -376,25 +375,19 @@ def _engine_urns(resources: list[Any], stack: str, project: str) -> dict[str, st
 
 def _regions(resources, urn_map, by_engine_urn, provider_urn, default_region) -> dict[str, str]:
     """Region of every resource, keyed by mock URN (rules in the module docstring)."""
-    from policy.rules import kubeconfig_region
+    from policy.rules import resource_region
 
     result: dict[str, str] = {}
     for resource in resources:
         if not resource.custom:
             continue
-        inputs = unwrap_secrets(resource.inputs)
-        if resource.type.startswith(GLOBAL_TYPE_PREFIXES):
-            region = GLOBAL
-        elif resource.type.startswith("kubernetes:"):
-            provider = by_engine_urn.get(provider_urn(resource) or "")
-            kubeconfig = unwrap_secrets(provider.inputs).get("kubeconfig") if provider is not None else None
-            region = kubeconfig_region(kubeconfig) or GLOBAL
-        elif isinstance(inputs.get("region"), str) and inputs["region"]:
-            region = inputs["region"]
-        else:
-            provider = by_engine_urn.get(provider_urn(resource) or "")
-            provider_region = unwrap_secrets(provider.inputs).get("region") if provider is not None else None
-            region = provider_region if isinstance(provider_region, str) and provider_region else default_region
+        provider = by_engine_urn.get(provider_urn(resource) or "")
+        provider_props = unwrap_secrets(provider.inputs) if provider is not None else None
+        region = resource_region(resource.type, unwrap_secrets(resource.inputs), provider_props)
+        if region is None:
+            # A Kubernetes object whose cluster cannot be told is global; anything else falls
+            # back to the stack's `aws:region`.
+            region = GLOBAL if resource.type.startswith("kubernetes:") else default_region
         result[resource.urn] = region
 
     children: dict[str, list[Any]] = defaultdict(list)

@@ -18,7 +18,8 @@ from components import (
     TwoRegionRecommender,
     TwoRegionRecommenderArgs,
 )
-from review.mock_runtime import GLOBAL_AWS_PREFIXES, ProgramRun
+from policy.rules import GLOBAL_TYPE_PREFIXES
+from review.mock_runtime import ProgramRun
 from tests.support import render
 
 REGIONS = {"primary": "eu-west-1", "standby": "eu-central-1"}
@@ -65,7 +66,7 @@ def search_team() -> ProgramRun:
 
 
 def test_regional_resources_follow_the_projects_region_pair(search_team):
-    regional = [r for r in search_team.resources if r.custom and r.type.startswith("aws:") and not r.type.startswith(GLOBAL_AWS_PREFIXES)]
+    regional = [r for r in search_team.resources if r.custom and r.type.startswith("aws:") and not r.type.startswith(GLOBAL_TYPE_PREFIXES)]
     assert {r.inputs["region"] for r in regional} == set(REGIONS.values())
     for role, region in REGIONS.items():
         assert search_team.one("aws:eks/cluster:Cluster", f"ranker-{role}").inputs["region"] == region

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from review.mock_runtime import GLOBAL_AWS_PREFIXES, ProgramRun, RegisteredResource
+from policy.rules import GLOBAL_TYPE_PREFIXES
+from review.mock_runtime import ProgramRun, RegisteredResource
 from tests.support import children_of
 
 ROLES = ("primary", "standby")
@@ -28,7 +29,7 @@ def component(run: ProgramRun, type_suffix: str, name: str) -> RegisteredResourc
 
 
 def regional_aws(resources: list[RegisteredResource]) -> list[RegisteredResource]:
-    return [r for r in resources if r.custom and r.type.startswith("aws:") and not r.type.startswith(GLOBAL_AWS_PREFIXES)]
+    return [r for r in resources if r.custom and r.type.startswith("aws:") and not r.type.startswith(GLOBAL_TYPE_PREFIXES)]
 
 
 def under(run: ProgramRun, env: str, role: str, type_token: str) -> RegisteredResource:
