@@ -10,11 +10,11 @@ POLICY_VENV := .venv-policy
 
 install: $(STAMP)
 
-# compat editable mode puts the checkout on sys.path, so top-level packages added later import too.
+# setuptools' editable finder maps recsys_dr.<folder> to the checkout's folders (setup.py).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[model,dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[model,dev]'
 	# MovieLens-100K ships inside recbole; its own dependencies (torch, ...) are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps 'recbole==1.2.1'
 	touch $(STAMP)
@@ -33,7 +33,7 @@ test-policy-pack: $(POLICY_VENV)/.installed
 	$(POLICY_VENV)/bin/python -m pytest tests/policy_pack
 
 demo: $(STAMP)
-	$(BIN)/python -m model build --out artifacts
+	$(BIN)/python -m recsys_dr.model build --out artifacts
 	$(BIN)/recsys-dr plan dev --out artifacts/plan-dev.json
 
 benchmark: $(STAMP)

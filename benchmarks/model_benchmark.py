@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from model.data import fingerprint
-    from model.evaluate import evaluate_all, format_table
-    from model.export import export_version
-    from model.movielens import load_movielens_100k
-    from model.network import NetworkConfig
-    from model.split import leave_last_out
-    from model.train import TrainConfig, train
+    from recsys_dr.model.data import fingerprint
+    from recsys_dr.model.evaluate import evaluate_all, format_table
+    from recsys_dr.model.export import export_version
+    from recsys_dr.model.movielens import load_movielens_100k
+    from recsys_dr.model.network import NetworkConfig
+    from recsys_dr.model.split import leave_last_out
+    from recsys_dr.model.train import TrainConfig, train
 
     data = load_movielens_100k(pseudonym_key="benchmark", title_words=args.title_words)
     config = TrainConfig(network=NetworkConfig(embedding_dim=args.embedding_dim,

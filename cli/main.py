@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from operations import cli as operations_cli
-from review import cli as review_cli
+from recsys_dr import __version__
+from recsys_dr.operations import cli as operations_cli
+from recsys_dr.review import cli as review_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="recsys-dr",
         description="Plan, review and operate the two-region recommender deployment.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     review_cli.register(subcommands)
     operations_cli.register(subcommands)

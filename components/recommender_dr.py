@@ -7,18 +7,18 @@ from dataclasses import dataclass, field, replace
 
 import pulumi
 
-from components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
-from components.cluster.gpu_cluster import gpu_cluster_problems
-from components.cluster.network import overlapping_cidr_problems
-from components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
-from components.dns.failover_records import dns_failover_problems
-from components.monitoring import DrAlarms, DrAlarmsArgs
-from components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
-from components.serving import ModelServing, ModelServingArgs, manifests
-from components.serving.model_serving import model_serving_problems
-from components.storage import ModelBucketArgs, ReplicatedModelBucket
-from components.storage.defaults import REPLICATION_RULE_ID, REPLICATION_TIME_MINUTES
-from components.validation import (
+from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs, NetworkArgs
+from recsys_dr.components.cluster.gpu_cluster import gpu_cluster_problems
+from recsys_dr.components.cluster.network import overlapping_cidr_problems
+from recsys_dr.components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
+from recsys_dr.components.dns.failover_records import dns_failover_problems
+from recsys_dr.components.monitoring import DrAlarms, DrAlarmsArgs
+from recsys_dr.components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
+from recsys_dr.components.serving import ModelServing, ModelServingArgs, manifests
+from recsys_dr.components.serving.model_serving import model_serving_problems
+from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
+from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID, REPLICATION_TIME_MINUTES
+from recsys_dr.components.validation import (
     FAILOVER_CONTROLS,
     STANDBY_MODES,
     choice_problems,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.cluster.instances import gpu_family
+from recsys_dr.components.cluster.instances import gpu_family
 
 # Commercial AWS regions with EKS and Route 53 health checkers; opt-in regions included.
 KNOWN_REGIONS = frozenset({

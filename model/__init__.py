@@ -2,10 +2,10 @@
 
 Importing this package is cheap: TensorFlow is imported only by the modules that need it
 (`model.features`, `model.network`, `model.train`, `model.export`, ...), never here, so
-`python -m model --help` answers quickly and the Pulumi code can import `model.manifest`
+`python -m recsys_dr.model --help` answers quickly and the Pulumi code can import `model.manifest`
 without pulling TensorFlow in.
 
-Run `python -m model --help` for the command line.
+Run `python -m recsys_dr.model --help` for the command line.
 """
 
 DEFAULT_MODEL_NAME = "recommender"

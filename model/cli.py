@@ -1,4 +1,4 @@
-"""``python -m model build|evaluate|export|publish|verify|inspect``.
+"""``python -m recsys_dr.model build|evaluate|export|publish|verify|inspect``.
 
 Exit codes: 0 success; 1 the operation ran but failed (verification mismatch, publish
 conflict, S3 / connection / credential error, missing or invalid manifest, any unexpected
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from model import DEFAULT_MODEL_NAME
+from recsys_dr.model import DEFAULT_MODEL_NAME
 
 log = logging.getLogger("model")
 
@@ -72,7 +72,7 @@ def _add_out_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load_data(args: argparse.Namespace):
-    from model.data import load_dataset
+    from recsys_dr.model.data import load_dataset
 
     source = args.data or ("files" if args.interactions else "synthetic")
     if source == "files":
@@ -83,17 +83,17 @@ def _load_data(args: argparse.Namespace):
     if args.interactions or args.catalog:
         raise UsageError(f"--interactions/--catalog conflict with --data {source}")
     if source == "movielens":
-        from model.movielens import load_movielens_100k
+        from recsys_dr.model.movielens import load_movielens_100k
 
         return load_movielens_100k(pseudonym_key=args.pseudonym_key, title_words=args.title_words)
-    from model.synthetic import SyntheticConfig, generate
+    from recsys_dr.model.synthetic import SyntheticConfig, generate
 
     return generate(SyntheticConfig(num_users=args.synthetic_users, seed=args.synthetic_seed), pseudonym_key=args.pseudonym_key)
 
 
 def _train_config(args: argparse.Namespace):
-    from model.network import NetworkConfig
-    from model.train import TrainConfig
+    from recsys_dr.model.network import NetworkConfig
+    from recsys_dr.model.train import TrainConfig
 
     try:
         units = tuple(int(u) for u in str(args.hidden_units).split(",") if u.strip())
@@ -111,7 +111,7 @@ def _train_config(args: argparse.Namespace):
 
 def _check_out_args(args: argparse.Namespace) -> None:
     """Validate --model-name, --version and --top-k before any work (usage errors)."""
-    from model.manifest import ManifestError, check_model_name
+    from recsys_dr.model.manifest import ManifestError, check_model_name
 
     try:
         check_model_name(args.model_name)
@@ -131,11 +131,11 @@ def _write_json(path: Path | None, obj: dict) -> None:
 
 # ---------------------------------------------------------------- handlers
 def cmd_build(args: argparse.Namespace) -> int:
-    from model.data import fingerprint
-    from model.evaluate import evaluate_all, format_table
-    from model.export import export_version
-    from model.split import leave_last_out
-    from model.train import save_bundle, train
+    from recsys_dr.model.data import fingerprint
+    from recsys_dr.model.evaluate import evaluate_all, format_table
+    from recsys_dr.model.export import export_version
+    from recsys_dr.model.split import leave_last_out
+    from recsys_dr.model.train import save_bundle, train
 
     _check_out_args(args)
     config = _train_config(args)
@@ -162,15 +162,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from model.export import export_version
-    from model.train import load_bundle
+    from recsys_dr.model.export import export_version
+    from recsys_dr.model.train import load_bundle
 
     _check_out_args(args)
     bundle = args.bundle or args.out / BUNDLES / args.model_name
     try:
         trained, extra = load_bundle(bundle)
     except FileNotFoundError as err:
-        raise UsageError(f"{err}; run `python -m model build` first or pass --bundle") from None
+        raise UsageError(f"{err}; run `python -m recsys_dr.model build` first or pass --bundle") from None
     version_dir = export_version(
         trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k,
         metrics=extra.get("metrics", {}), data_fingerprint=extra.get("data_fingerprint", "sha256:unknown"),
@@ -184,11 +184,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from model.data import fingerprint
-    from model.evaluate import evaluate_all, format_table
-    from model.export import CATALOG_SIGNATURE, ITEMS_PATH
-    from model.manifest import load_manifest
-    from model.split import leave_last_out
+    from recsys_dr.model.data import fingerprint
+    from recsys_dr.model.evaluate import evaluate_all, format_table
+    from recsys_dr.model.export import CATALOG_SIGNATURE, ITEMS_PATH
+    from recsys_dr.model.manifest import load_manifest
+    from recsys_dr.model.split import leave_last_out
 
     manifest = load_manifest(args.model_dir / "manifest.json")
     length = int(manifest["serving"]["history_length"])
@@ -214,13 +214,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _s3_client(args: argparse.Namespace):
-    from model.verify import make_s3_client
+    from recsys_dr.model.verify import make_s3_client
 
     return make_s3_client(args.region, args.endpoint_url)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from model.publish import PublishError, publish
+    from recsys_dr.model.publish import PublishError, publish
 
     try:
         result = publish(args.version_dir, args.bucket, s3_client=_s3_client(args), prefix=args.prefix,
@@ -237,7 +237,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from model.verify import verify_local, verify_remote
+    from recsys_dr.model.verify import verify_local, verify_remote
 
     if args.bucket:
         if args.version_dir is not None or not args.model_name or args.version is None:
@@ -259,7 +259,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from model.manifest import ManifestError, load_manifest
+    from recsys_dr.model.manifest import ManifestError, load_manifest
 
     try:
         m = load_manifest(args.version_dir / "manifest.json")
@@ -301,7 +301,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model", description="Build, evaluate, export, publish, verify and inspect the recommender artifact.")
+    parser = argparse.ArgumentParser(prog="python -m recsys_dr.model", description="Build, evaluate, export, publish, verify and inspect the recommender artifact.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="model: %(message)s")
-    from model.data import DataError
+    from recsys_dr.model.data import DataError
 
     try:
         return args.handler(args)

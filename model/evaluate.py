@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from model.baselines import ItemKNN, MostPopular
-from model.split import Split
+from recsys_dr.model.baselines import ItemKNN, MostPopular
+from recsys_dr.model.split import Split
 
 METRIC_NAMES = ("hit_rate@10", "ndcg@10", "mrr")
 

@@ -16,14 +16,14 @@ Signatures (raw strings in, strings and floats out; preprocessing is inside the 
   (softmax probabilities over the whole catalog, best first). Unknown history ids and ""
   are ignored; an empty history or query is valid.
 * ``score_catalog``: same inputs -> ``scores: float32[None, num_items]`` in
-  ``items.txt`` order (used by ``python -m model evaluate --model-dir``).
+  ``items.txt`` order (used by ``python -m recsys_dr.model evaluate --model-dir``).
 
 The version is written to a hidden staging directory, reloaded and exercised with its own
 warmup requests, renamed to ``<version>`` and only then gets its ``manifest.json``, so a
 directory without a manifest is never a finished version.
 
 The bytes are reproducible: the same trained weights (same data and seed on CPU), exported
-by a fresh process (``python -m model build``), give byte-identical files, so every manifest ``files`` entry matches between rebuilds (only
+by a fresh process (``python -m recsys_dr.model build``), give byte-identical files, so every manifest ``files`` entry matches between rebuilds (only
 ``created_at`` differs) - see :func:`_stable_variable_order` and
 :func:`_stable_fingerprint_uuid`.
 """
@@ -40,8 +40,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.manifest import check_model_name, write_manifest
-from model.train import Trained
+from recsys_dr.model.manifest import check_model_name, write_manifest
+from recsys_dr.model.train import Trained
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def warmup_requests(trained: Trained, seed: int = 0) -> list[dict[str, np.ndarra
             history length L the requests use.
         seed: generator seed; default 0 (the same model always gets the same file).
     """
-    from model.split import pad_history
+    from recsys_dr.model.split import pad_history
 
     length = trained.config.history_length
     items = np.array(trained.preprocessor.items, object)

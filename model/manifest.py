@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from model import MODEL_NAME_PATTERN
+from recsys_dr.model import MODEL_NAME_PATTERN
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1

@@ -33,7 +33,7 @@ from importlib import resources
 
 import pandas as pd
 
-from model.data import DataError, DataReport, Dataset, pseudonymise, resolve_pseudonym_key
+from recsys_dr.model.data import DataError, DataReport, Dataset, pseudonymise, resolve_pseudonym_key
 
 STOP_WORDS = frozenset(
     "the and for with from that this his her its les los las der die das des une "

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import ops
 
-from model.features import FIRST_ID
+from recsys_dr.model.features import FIRST_ID
 
 HISTORY_ENCODERS = ("mean", "recency")
 

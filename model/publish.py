@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.manifest import MANIFEST_NAME, ManifestError, files_by_path, file_digest, load_manifest, parse_manifest
-from model.verify import error_code, is_not_found, make_s3_client, verify_local, version_prefix
+from recsys_dr.model.manifest import MANIFEST_NAME, ManifestError, files_by_path, file_digest, load_manifest, parse_manifest
+from recsys_dr.model.verify import error_code, is_not_found, make_s3_client, verify_local, version_prefix
 
 log = logging.getLogger(__name__)
 

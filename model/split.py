@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.data import Dataset
+from recsys_dr.model.data import Dataset
 
 PAD = ""
 

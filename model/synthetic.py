@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.data import DataReport, Dataset, pseudonymise, resolve_pseudonym_key
+from recsys_dr.model.data import DataReport, Dataset, pseudonymise, resolve_pseudonym_key
 
 CATEGORIES = (
     "shoes", "laptops", "jackets", "headphones", "backpacks", "watches", "lamps", "mugs",

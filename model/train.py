@@ -18,9 +18,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.features import Preprocessor, build_query_vocabulary
-from model.network import NetworkConfig, build_network
-from model.split import Split
+from recsys_dr.model.features import Preprocessor, build_query_vocabulary
+from recsys_dr.model.network import NetworkConfig, build_network
+from recsys_dr.model.split import Split
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ BUNDLE_FILES = ("config.json", "preprocessor.json", "model.weights.h5")
 
 
 def save_bundle(trained: Trained, directory: Path, extra: dict | None = None) -> Path:
-    """Save weights + vocabularies + config so that ``python -m model export`` can re-export.
+    """Save weights + vocabularies + config so that ``python -m recsys_dr.model export`` can re-export.
 
     Args:
         trained: the result of :func:`train`.

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.manifest import (
+from recsys_dr.model.manifest import (
     CHUNK_SIZE,
     MANIFEST_NAME,
     ManifestError,

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from operations.errors import error_text
-from operations.outputs import ArcOutputs
+from recsys_dr.operations.errors import error_text
+from recsys_dr.operations.outputs import ArcOutputs
 
 RETRYABLE_CODES = {
     "InternalServerException",

@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from operations.outputs import OutputsError, load_outputs
+    from recsys_dr.operations.outputs import OutputsError, load_outputs
 
     try:
         return load_outputs(args.outputs)
@@ -94,7 +94,7 @@ def _load(args: argparse.Namespace):
 
 
 def _clients(args: argparse.Namespace):
-    from operations.clients import ClientFactory
+    from recsys_dr.operations.clients import ClientFactory
 
     return ClientFactory(endpoint_url=args.endpoint_url, profile=args.profile, read_timeout=args.aws_timeout)
 
@@ -107,9 +107,9 @@ def _stderr_console():
 
 def build_tools(args: argparse.Namespace, outputs, clients, *, log=None):
     """(status builder, arc controller or None) for a command; shared by the three handlers."""
-    from operations.arc import ArcController
-    from operations.checks import CheckContext
-    from operations.status import build_report
+    from recsys_dr.operations.arc import ArcController
+    from recsys_dr.operations.checks import CheckContext
+    from recsys_dr.operations.status import build_report
 
     arc = None
     if outputs.arc is not None:
@@ -124,7 +124,7 @@ def build_tools(args: argparse.Namespace, outputs, clients, *, log=None):
 
 
 def handle_status(args: argparse.Namespace, *, clients=None) -> int:
-    from operations.status import EXIT_NOT_READY, EXIT_READY, render_table
+    from recsys_dr.operations.status import EXIT_NOT_READY, EXIT_READY, render_table
 
     outputs = _load(args)
     if outputs is None:
@@ -142,8 +142,8 @@ def handle_status(args: argparse.Namespace, *, clients=None) -> int:
 def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     from rich.console import Console
 
-    from operations.failover import render, run_failover
-    from operations.status import render_table
+    from recsys_dr.operations.failover import render, run_failover
+    from recsys_dr.operations.status import render_table
 
     outputs = _load(args)
     if outputs is None:
@@ -171,8 +171,8 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     import signal
     import time
 
-    from operations.checks import probe_serving
-    from operations.drill import DrillSettings, render, run_drill
+    from recsys_dr.operations.checks import probe_serving
+    from recsys_dr.operations.drill import DrillSettings, render, run_drill
 
     outputs = _load(args)
     if outputs is None:
@@ -195,7 +195,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     log = (lambda m: err.print(m, markup=False, highlight=False))
     build_status, switcher = build_tools(args, outputs, clients, log=log)
     if args.via_health_check_inversion:
-        from operations.inversion import HealthCheckInversion
+        from recsys_dr.operations.inversion import HealthCheckInversion
 
         switcher = HealthCheckInversion(route53=clients.route53(), health_check_id=outputs.primary.health_check_id)
 

@@ -42,12 +42,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from operations.drill_report import (
+from recsys_dr.operations.drill_report import (
     EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillResult, render,
 )
-from operations.failover import dns_answer, manual_instructions
-from operations.outputs import StackOutputs
-from operations.shield import SignalShield
+from recsys_dr.operations.failover import dns_answer, manual_instructions
+from recsys_dr.operations.outputs import StackOutputs
+from recsys_dr.operations.shield import SignalShield
 
 __all__ = ["EXIT_FAILBACK_FAILED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_ARC", "EXIT_PASSED", "DrillAborted",
            "DrillResult", "DrillSettings", "DrillTimeout", "render", "run_drill"]

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from operations.outputs import StackOutputs, endpoint_host
+from recsys_dr.operations.outputs import StackOutputs, endpoint_host
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -147,7 +147,7 @@ def run_failover(
         route53: boto3 Route 53 client for the current DNS answer (optional).
         log: callable(str) for progress lines.
     """
-    from operations.arc import ArcError
+    from recsys_dr.operations.arc import ArcError
 
     result = FailoverResult(exit_code=EXIT_OK, outcome="switched", target=target, forced=force, dry_run=dry_run)
     report = build_status(target)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from operations import checks as c
-from operations.checks import CheckContext, CheckResult
+from recsys_dr.operations import checks as c
+from recsys_dr.operations.checks import CheckContext, CheckResult
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -61,7 +61,7 @@ class StatusReport:
 
 
 def _arc_states_result(ctx: CheckContext, arc_controller) -> CheckResult:
-    from operations.arc import ArcError
+    from recsys_dr.operations.arc import ArcError
 
     try:
         states = arc_controller.states()

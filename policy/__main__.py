@@ -11,8 +11,8 @@ try:  # run from the pack folder by the Pulumi CLI
     from pack import build_policies
     from rules import PACK_NAME
 except ImportError:  # `python -m policy` from the repository root
-    from policy.pack import build_policies
-    from policy.rules import PACK_NAME
+    from recsys_dr.policy.pack import build_policies
+    from recsys_dr.policy.rules import PACK_NAME
 
 PolicyPack(
     name=PACK_NAME,

@@ -25,7 +25,7 @@ from pulumi_policy import (
 try:  # the pack runs from its own folder (`pulumi preview --policy-pack policy`)
     import rules
 except ImportError:  # imported as part of the repository's `policy` package
-    from policy import rules
+    from recsys_dr.policy import rules
 
 try:
     from pulumi_policy.proxy import UnknownValueError

@@ -65,8 +65,8 @@ def _error(message: str) -> None:
 def handle_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from review.plan import PlanError, render
-    from review.stackconfig import ConfigurationError
+    from recsys_dr.review.plan import PlanError, render
+    from recsys_dr.review.stackconfig import ConfigurationError
 
     try:
         plan = render(args.env, program_dir=args.program_dir, config_dir=args.config_dir)
@@ -89,7 +89,7 @@ def handle_plan(args: argparse.Namespace) -> int:
     else:
         Path(out).write_text(text, encoding="utf-8")
     if not args.quiet:
-        from review.summary import print_summary
+        from recsys_dr.review.summary import print_summary
 
         print_summary(plan.document, console, warnings=plan.warnings)
         if not to_stdout:
@@ -119,7 +119,7 @@ def _load_plan(path: Path) -> dict[str, Any]:
 
 
 def handle_diff(args: argparse.Namespace) -> int:
-    from review.diff import diff_plans, render_markdown, render_text
+    from recsys_dr.review.diff import diff_plans, render_markdown, render_text
 
     try:
         base, head = _load_plan(args.base), _load_plan(args.head)

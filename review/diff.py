@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from review.replacements import forces_replacement, stateful_label
+from recsys_dr.review.replacements import forces_replacement, stateful_label
 
 _MISSING = object()
 MAX_VALUE_CHARS = 80

@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from review.stackconfig import MASK, ConfigurationError, StackConfig, load_stack_config
+from recsys_dr.review.stackconfig import MASK, ConfigurationError, StackConfig, load_stack_config
 
 FORMAT_VERSION = 1
 UNKNOWN = "[unknown]"
@@ -139,7 +139,7 @@ def render(env: str, *, program_dir: Path | None = None, config_dir: Path | None
             missing/mistyped required key); `problems` has one line per problem.
         PlanError: the program failed for another reason.
     """
-    from review import mock_runtime
+    from recsys_dr.review import mock_runtime
 
     program_dir = Path(program_dir or DEFAULT_PROGRAM_DIR).resolve()
     if not (program_dir / "__main__.py").is_file():
@@ -247,7 +247,7 @@ def build_plan(
     warnings: list[str] | None = None,
 ) -> Plan:
     """Build the plan document from a `ProgramRun` (see module docstring for the rules)."""
-    from policy import rules
+    from recsys_dr.policy import rules
 
     stack = stack_config.env
     stack_urn = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
@@ -375,7 +375,7 @@ def _engine_urns(resources: list[Any], stack: str, project: str) -> dict[str, st
 
 def _regions(resources, urn_map, by_engine_urn, provider_urn, default_region) -> dict[str, str]:
     """Region of every resource, keyed by mock URN (rules in the module docstring)."""
-    from policy.rules import resource_region
+    from recsys_dr.policy.rules import resource_region
 
     result: dict[str, str] = {}
     for resource in resources:

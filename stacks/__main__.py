@@ -6,8 +6,8 @@
 import pulumi
 import pulumi_aws as aws
 
-from components import TwoRegionRecommender
-from stacks.settings import NAMESPACE, load_settings, read_config
+from recsys_dr.components import TwoRegionRecommender
+from recsys_dr.stacks.settings import NAMESPACE, load_settings, read_config
 
 environment = pulumi.get_stack()
 # Raises before any resource is registered if anything is wrong.

@@ -15,11 +15,11 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from components import TwoRegionRecommenderArgs
-from components.cluster.network import overlapping_cidr_problems, vpc_cidr_problems
-from components.dns import failover_budget
-from components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
-from components.validation import (
+from recsys_dr.components import TwoRegionRecommenderArgs
+from recsys_dr.components.cluster.network import overlapping_cidr_problems, vpc_cidr_problems
+from recsys_dr.components.dns import failover_budget
+from recsys_dr.components.monitoring.dr_alarms import ROUTE53_METRICS_REGION, alarm_topic_problems
+from recsys_dr.components.validation import (
     FAILOVER_CONTROLS,
     STANDBY_MODES,
     certificate_problems,

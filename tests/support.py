@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from review.mock_runtime import ProgramRun, RegisteredResource, run_program
-from review.stackconfig import load_stack_config
+from recsys_dr.review.mock_runtime import ProgramRun, RegisteredResource, run_program
+from recsys_dr.review.stackconfig import load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ROOT / "stacks"
@@ -56,7 +56,7 @@ def render(program: Callable[[], None], stack: str = "test") -> ProgramRun:
 
 def registrations_before_failure(monkeypatch, run: Callable[[], Any], expected: type[BaseException]) -> tuple[BaseException, list[RegisteredResource]]:
     """Run `run` (which renders a program that must fail) and return the error and what got registered."""
-    from review import mock_runtime
+    from recsys_dr.review import mock_runtime
 
     monitors: list[mock_runtime.RecordingMonitor] = []
 

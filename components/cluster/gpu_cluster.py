@@ -12,13 +12,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import addons
-from components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
-from components.cluster.kubeconfig import eks_kubeconfig
-from components.cluster.network import Network, NetworkArgs, network_problems
-from components.cluster.policies import cluster_autoscaler_policy
-from components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
-from components.validation import gpu_instance_problems, raise_if_problems, region_problems, scaling_problems
+from recsys_dr.components.cluster import addons
+from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
+from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
+from recsys_dr.components.cluster.network import Network, NetworkArgs, network_problems
+from recsys_dr.components.cluster.policies import cluster_autoscaler_policy
+from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
+from recsys_dr.components.validation import gpu_instance_problems, raise_if_problems, region_problems, scaling_problems
 
 GPU_OS_FAMILIES = ("al2023", "bottlerocket")
 

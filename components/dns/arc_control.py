@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.dns.failover_records import ROLES
-from components.validation import raise_if_problems
+from recsys_dr.components.dns.failover_records import ROLES
+from recsys_dr.components.validation import raise_if_problems
 
 
 @dataclass(frozen=True, kw_only=True)

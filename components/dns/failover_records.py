@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.dns.budget import failover_budget
-from components.validation import dns_name_problems, health_check_problems, model_problems, raise_if_problems
+from recsys_dr.components.dns.budget import failover_budget
+from recsys_dr.components.validation import dns_name_problems, health_check_problems, model_problems, raise_if_problems
 
 ROLES = ("primary", "standby")
 FAILOVER_TYPES = {"primary": "PRIMARY", "standby": "SECONDARY"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
+from recsys_dr.components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
 
 REST_PORT = 8501
 GRPC_PORT = 8500

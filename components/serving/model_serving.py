@@ -12,10 +12,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.iam import pod_identity_trust_policy
-from components.serving import manifests
-from components.serving.policies import model_reader_policy
-from components.validation import certificate_problems, model_problems, raise_if_problems, region_problems
+from recsys_dr.components.iam import pod_identity_trust_policy
+from recsys_dr.components.serving import manifests
+from recsys_dr.components.serving.policies import model_reader_policy
+from recsys_dr.components.validation import certificate_problems, model_problems, raise_if_problems, region_problems
 
 FETCH_SCRIPT = Path(__file__).with_name(manifests.SCRIPT_NAME)
 

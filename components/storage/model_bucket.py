@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import service_trust_policy
-from components.storage import defaults
-from components.storage.policies import replication_role_policy, replication_rule, tls_only_bucket_policy
-from components.validation import raise_if_problems, region_pair_problems
+from recsys_dr.components.iam import service_trust_policy
+from recsys_dr.components.storage import defaults
+from recsys_dr.components.storage.policies import replication_role_policy, replication_rule, tls_only_bucket_policy
+from recsys_dr.components.validation import raise_if_problems, region_pair_problems
 
 
 @dataclass(frozen=True, kw_only=True)

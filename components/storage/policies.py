@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.storage.defaults import MODEL_PREFIX
+from recsys_dr.components.storage.defaults import MODEL_PREFIX
 
 
 def tls_only_bucket_policy(bucket_arn: str) -> dict:

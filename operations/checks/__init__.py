@@ -16,7 +16,7 @@ versioning, replication), `route53` (health checks, records, budget), `serving` 
 Serving endpoint, GPU capacity). Everything is re-exported here.
 """
 
-from operations.checks.base import (
+from recsys_dr.operations.checks.base import (
     NODEGROUP_OK_STATES,
     REPLICATION_PREFIX,
     REPLICATION_RULE_ID,
@@ -27,9 +27,9 @@ from operations.checks.base import (
     CheckResult,
     failed_call,
 )
-from operations.checks.route53 import check_budget, check_dns_records, check_health, computed_budget_seconds
-from operations.checks.serving import check_capacity, check_serving, default_http_get, probe_serving, serving_url
-from operations.checks.storage import (
+from recsys_dr.operations.checks.route53 import check_budget, check_dns_records, check_health, computed_budget_seconds
+from recsys_dr.operations.checks.serving import check_capacity, check_serving, default_http_get, probe_serving, serving_url
+from recsys_dr.operations.checks.storage import (
     check_model,
     check_model_parity,
     check_replication_metrics,
@@ -37,7 +37,7 @@ from operations.checks.storage import (
     check_versioning,
     replication_rule_problems,
 )
-from operations.errors import error_text, is_unreachable
+from recsys_dr.operations.errors import error_text, is_unreachable
 
 __all__ = [
     "NODEGROUP_OK_STATES", "REPLICATION_PREFIX", "REPLICATION_RULE_ID", "ROUTE53_HEALTHY_FRACTION", "RTC_MINUTES",

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from operations.clients import ClientFactory
-from operations.errors import error_text, is_unreachable
-from operations.outputs import RegionOutputs, StackOutputs
+from recsys_dr.operations.clients import ClientFactory
+from recsys_dr.operations.errors import error_text, is_unreachable
+from recsys_dr.operations.outputs import RegionOutputs, StackOutputs
 
 REPLICATION_RULE_ID = "models-to-standby"
 REPLICATION_PREFIX = "models/"

@@ -10,9 +10,9 @@ elsewhere, still blocks.
 
 from __future__ import annotations
 
-from operations.checks.base import ROUTE53_HEALTHY_FRACTION, CheckContext, CheckResult, failed_call
-from operations.errors import is_unreachable
-from operations.outputs import RegionOutputs, StackOutputs, endpoint_host
+from recsys_dr.operations.checks.base import ROUTE53_HEALTHY_FRACTION, CheckContext, CheckResult, failed_call
+from recsys_dr.operations.errors import is_unreachable
+from recsys_dr.operations.outputs import RegionOutputs, StackOutputs, endpoint_host
 
 
 # --------------------------------------------------------------------------- health

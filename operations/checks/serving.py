@@ -7,8 +7,8 @@ import urllib.error
 import urllib.request
 from typing import Callable
 
-from operations.checks.base import NODEGROUP_OK_STATES, CheckContext, CheckResult, failed_call
-from operations.outputs import RegionOutputs
+from recsys_dr.operations.checks.base import NODEGROUP_OK_STATES, CheckContext, CheckResult, failed_call
+from recsys_dr.operations.outputs import RegionOutputs
 
 
 # --------------------------------------------------------------------------- serving

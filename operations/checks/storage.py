@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from operations.checks.base import (
+from recsys_dr.operations.checks.base import (
     REPLICATION_PREFIX, REPLICATION_RULE_ID, RTC_MINUTES, RTC_THRESHOLD_SECONDS, CheckContext, CheckResult,
     failed_call,
 )
-from operations.errors import is_unreachable
-from operations.outputs import RegionOutputs, StackOutputs
+from recsys_dr.operations.errors import is_unreachable
+from recsys_dr.operations.outputs import RegionOutputs, StackOutputs
 
 
 def _manifest_key(outputs: StackOutputs) -> str:
@@ -25,7 +25,7 @@ def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     o = ctx.outputs
     verify = ctx.verify
     if verify is None:
-        from model.verify import verify_remote as verify
+        from recsys_dr.model.verify import verify_remote as verify
     name = "model"
     try:
         report = verify(region.bucket, o.model_name, o.model_version,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.dns import failover_budget
+from recsys_dr.components.dns import failover_budget
 
 
 @pytest.mark.parametrize(

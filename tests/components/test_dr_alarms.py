@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.monitoring.dr_alarms import alarm_topic_problems, health_check_alarm, replication_alarms, topics_in_region
+from recsys_dr.components.monitoring.dr_alarms import alarm_topic_problems, health_check_alarm, replication_alarms, topics_in_region
 
 TOPIC_EAST = "arn:aws:sns:us-east-1:123456789012:oncall"
 TOPIC_WEST = "arn:aws:sns:eu-west-1:123456789012:oncall"

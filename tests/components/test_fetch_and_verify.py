@@ -20,8 +20,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from model.manifest import MANIFEST_NAME, write_manifest
-from model.publish import publish
+from recsys_dr.model.manifest import MANIFEST_NAME, write_manifest
+from recsys_dr.model.publish import publish
 
 pytestmark = pytest.mark.slow  # starts a server and runs the aws CLI (a few seconds)
 

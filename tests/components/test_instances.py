@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.cluster.instances import gpu_ami_type, gpu_family, needs_device_plugin
+from recsys_dr.components.cluster.instances import gpu_ami_type, gpu_family, needs_device_plugin
 
 
 @pytest.mark.parametrize(

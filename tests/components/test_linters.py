@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 from parliament import analyze_policy_string
 
-from components.serving.model_serving import FETCH_SCRIPT
-from review.mock_runtime import RegisteredResource
+from recsys_dr.components.serving.model_serving import FETCH_SCRIPT
+from recsys_dr.review.mock_runtime import RegisteredResource
 
 ENVIRONMENTS = ("dev", "prod")
 

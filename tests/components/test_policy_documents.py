@@ -1,8 +1,8 @@
 """IAM and bucket policy documents, built by plain functions."""
 
-from components.cluster.policies import cluster_autoscaler_policy
-from components.serving.policies import model_reader_policy
-from components.storage.policies import replication_role_policy, tls_only_bucket_policy
+from recsys_dr.components.cluster.policies import cluster_autoscaler_policy
+from recsys_dr.components.serving.policies import model_reader_policy
+from recsys_dr.components.storage.policies import replication_role_policy, tls_only_bucket_policy
 
 PRIMARY_BUCKET = "arn:aws:s3:::models-primary"
 STANDBY_BUCKET = "arn:aws:s3:::models-standby"

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components import (
+from recsys_dr.components import (
     DnsFailover,
     DnsFailoverArgs,
     GpuCluster,
@@ -18,8 +18,8 @@ from components import (
     TwoRegionRecommender,
     TwoRegionRecommenderArgs,
 )
-from policy.rules import GLOBAL_TYPE_PREFIXES
-from review.mock_runtime import ProgramRun
+from recsys_dr.policy.rules import GLOBAL_TYPE_PREFIXES
+from recsys_dr.review.mock_runtime import ProgramRun
 from tests.support import render
 
 REGIONS = {"primary": "eu-west-1", "standby": "eu-central-1"}

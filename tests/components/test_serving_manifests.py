@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from components.serving.manifests import ServingSpec, deployment_spec, hpa_spec, pdb_spec, service_annotations, service_spec
+from recsys_dr.components.serving.manifests import ServingSpec, deployment_spec, hpa_spec, pdb_spec, service_annotations, service_spec
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from policy.rules import GLOBAL_TYPE_PREFIXES
-from review.mock_runtime import ProgramRun, RegisteredResource
+from recsys_dr.policy.rules import GLOBAL_TYPE_PREFIXES
+from recsys_dr.review.mock_runtime import ProgramRun, RegisteredResource
 from tests.support import children_of
 
 ROLES = ("primary", "standby")

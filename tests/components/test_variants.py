@@ -7,9 +7,9 @@ import re
 import pulumi
 import pytest
 
-from components import TwoRegionRecommender, TwoRegionRecommenderArgs
-from components.cluster.network import EKS_UNSUPPORTED_ZONE_IDS, usable_zones
-from review.mock_runtime import ProgramRun
+from recsys_dr.components import TwoRegionRecommender, TwoRegionRecommenderArgs
+from recsys_dr.components.cluster.network import EKS_UNSUPPORTED_ZONE_IDS, usable_zones
+from recsys_dr.review.mock_runtime import ProgramRun
 from tests.support import registrations_before_failure, render
 
 BASE = dict(
@@ -130,7 +130,7 @@ def test_invalid_component_args_fail_before_any_resource(monkeypatch, overrides,
 
 
 def test_network_asks_only_for_zones_eks_supports(monkeypatch):
-    from review import mock_runtime
+    from recsys_dr.review import mock_runtime
 
     calls = []
     answer = mock_runtime.CloudMocks.call
@@ -153,7 +153,7 @@ def test_usable_zones_takes_the_first_n_or_fails_clearly():
 
 
 def test_arc_refuses_a_non_positive_safety_wait(monkeypatch):
-    from components import ArcControl, ArcControlArgs
+    from recsys_dr.components import ArcControl, ArcControlArgs
 
     error, registered = registrations_before_failure(
         monkeypatch, lambda: render(lambda: ArcControl("arc", ArcControlArgs(safety_wait_ms=0))), pulumi.InputPropertiesError

@@ -13,10 +13,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from model.data import fingerprint
-from model.network import NetworkConfig
-from model.split import leave_last_out
-from model.synthetic import SyntheticConfig, generate
+from recsys_dr.model.data import fingerprint
+from recsys_dr.model.network import NetworkConfig
+from recsys_dr.model.split import leave_last_out
+from recsys_dr.model.synthetic import SyntheticConfig, generate
 
 HISTORY = 8
 KEY = "test-pseudonym-key"
@@ -24,7 +24,7 @@ SYNTH = SyntheticConfig(num_users=240, num_categories=6, items_per_category=15, 
 
 
 def train_config(**overrides):
-    from model.train import TrainConfig
+    from recsys_dr.model.train import TrainConfig
 
     base = dict(network=NetworkConfig(embedding_dim=32, hidden_units=(64,)), history_length=HISTORY,
                 query_length=6, epochs=3, batch_size=128, learning_rate=3e-3, seed=7)
@@ -43,14 +43,14 @@ def split():
 
 @functools.lru_cache(maxsize=None)
 def trained():
-    from model.train import train
+    from recsys_dr.model.train import train
 
     return train(split(), dataset().item_ids, train_config(), show_progress=False)
 
 
 @functools.lru_cache(maxsize=None)
 def metrics():
-    from model.evaluate import evaluate_all
+    from recsys_dr.model.evaluate import evaluate_all
 
     return evaluate_all(trained().logits, split(), dataset().item_ids)
 
@@ -58,7 +58,7 @@ def metrics():
 @functools.lru_cache(maxsize=None)
 def exported() -> Path:
     """Version dir of a real export of :func:`trained` (top_k=5), in a process-wide temp dir."""
-    from model.export import export_version
+    from recsys_dr.model.export import export_version
 
     out = Path(tempfile.mkdtemp(prefix="model-export-test-"))
     atexit.register(shutil.rmtree, out, True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.manifest import (
+from recsys_dr.model.manifest import (
     MANIFEST_NAME,
     ManifestError,
     check_relative_path,

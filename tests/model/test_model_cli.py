@@ -1,4 +1,4 @@
-"""`python -m model ...`: exit codes and the wiring of build/export/evaluate/publish/verify/inspect."""
+"""`python -m recsys_dr.model ...`: exit codes and the wiring of build/export/evaluate/publish/verify/inspect."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from model.cli import main
+from recsys_dr.model.cli import main
 
 TINY = ["--synthetic-users", "120", "--epochs", "1", "--embedding-dim", "16", "--hidden-units", "32",
         "--history-length", "6", "--no-progress", "--pseudonym-key", "test"]
@@ -36,7 +36,7 @@ def aws(monkeypatch):
 
 
 def test_help_is_fast_and_does_not_import_tensorflow():
-    code = "import sys, runpy; sys.argv=['model','--help']\ntry:\n runpy.run_module('model', run_name='__main__')\nexcept SystemExit as e:\n assert e.code == 0\nassert 'tensorflow' not in sys.modules"
+    code = "import sys, runpy; sys.argv=['model','--help']\ntry:\n runpy.run_module('recsys_dr.model', run_name='__main__')\nexcept SystemExit as e:\n assert e.code == 0\nassert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
@@ -60,7 +60,7 @@ def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
 
 
 def test_real_files_refuse_the_dev_pseudonym_key(tmp_path, capsys, monkeypatch):
-    from model.data import PSEUDONYM_KEY_ENV
+    from recsys_dr.model.data import PSEUDONYM_KEY_ENV
 
     monkeypatch.delenv(PSEUDONYM_KEY_ENV, raising=False)
     (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")  # never read: refused first
@@ -93,7 +93,7 @@ def test_missing_manifest_is_a_failure_not_a_usage_error(tmp_path, capsys):
 
 
 def test_other_errors_exit_1_with_one_line(monkeypatch, capsys):
-    import model.cli as cli
+    import recsys_dr.model.cli as cli
 
     def boom(args):
         raise ValueError("internal shape mismatch")
@@ -106,7 +106,7 @@ def test_other_errors_exit_1_with_one_line(monkeypatch, capsys):
 def test_verify_bucket_connection_error_is_one_line_exit_1(monkeypatch, capsys):
     import socket
 
-    import model.verify as verify
+    import recsys_dr.model.verify as verify
 
     monkeypatch.setattr(verify, "RETRY_CONFIG", {"mode": "standard", "max_attempts": 1})  # no 30 s of retries
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}.items():
@@ -154,7 +154,7 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys):
 def test_two_builds_with_the_same_seed_give_identical_files(tmp_path):
     """Fresh processes, like two CI runs: every manifest file entry (path, sha256, size) matches."""
     outs = [tmp_path / "a", tmp_path / "b"]
-    procs = [subprocess.Popen([sys.executable, "-m", "model", "build", "--out", str(o), *TINY],
+    procs = [subprocess.Popen([sys.executable, "-m", "recsys_dr.model", "build", "--out", str(o), *TINY],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for o in outs]
     for p in procs:
         _, err = p.communicate(timeout=120)

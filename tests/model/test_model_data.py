@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.data import DEV_PSEUDONYM_KEY, PSEUDONYM_KEY_ENV, DataError, load_dataset, pseudonymise, resolve_pseudonym_key
-from model.movielens import derive_query, load_movielens_100k
-from model.split import leave_last_out, pad_history
-from model.synthetic import SyntheticConfig, generate
+from recsys_dr.model.data import DEV_PSEUDONYM_KEY, PSEUDONYM_KEY_ENV, DataError, load_dataset, pseudonymise, resolve_pseudonym_key
+from recsys_dr.model.movielens import derive_query, load_movielens_100k
+from recsys_dr.model.split import leave_last_out, pad_history
+from recsys_dr.model.synthetic import SyntheticConfig, generate
 
 CATALOG = "item_id,title,category\nA,Red Shoe,shoes\nB,Blue Shoe,shoes\nC,Grey Lamp,lamps\n"
 INTER = (
@@ -175,7 +175,7 @@ def test_synthetic_is_seeded():
 
 
 def test_movielens_stop_words_are_the_documented_25():
-    from model.movielens import STOP_WORDS
+    from recsys_dr.model.movielens import STOP_WORDS
 
     documented = ("the and for with from that this his her its les los las der die das des une "
                   "one two three are was who what").split()  # README, "MovieLens-100K"

@@ -92,8 +92,8 @@ def test_warmup_records_parse_and_are_accepted(version_dir, serving):
 
 
 def test_warmup_is_synthetic_not_user_rows(version_dir):
-    from model.export import WARMUP_PATH, WARMUP_UNKNOWN_ITEM, WARMUP_UNKNOWN_WORD, read_warmup, warmup_requests
-    from model.features import standardize
+    from recsys_dr.model.export import WARMUP_PATH, WARMUP_UNKNOWN_ITEM, WARMUP_UNKNOWN_WORD, read_warmup, warmup_requests
+    from recsys_dr.model.features import standardize
 
     requests = read_warmup(version_dir / WARMUP_PATH)
     assert [r["query"].shape[0] for r in requests] == [1, 1, 1, 8, 64]
@@ -133,7 +133,7 @@ def test_manifest_checksums_match_the_files(version_dir):
 
 
 def test_versions_are_immutable_and_numbered(version_dir):
-    from model.export import export_version, next_version
+    from recsys_dr.model.export import export_version, next_version
 
     assert next_version(version_dir.parent) == 2
     with pytest.raises(FileExistsError, match="already exists; versions are immutable"):

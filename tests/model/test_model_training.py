@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from tests.model import model_fixtures as fx
-from model.baselines import ItemKNN, MostPopular
-from model.evaluate import metrics_from_ranks, ranks
+from recsys_dr.model.baselines import ItemKNN, MostPopular
+from recsys_dr.model.evaluate import metrics_from_ranks, ranks
 
 
 def test_ranks_count_ties_against_the_target():
@@ -48,7 +48,7 @@ def test_training_loss_decreases():
 
 @pytest.mark.slow
 def test_training_is_reproducible_for_a_seed():
-    from model.train import train
+    from recsys_dr.model.train import train
 
     again = train(fx.split(), fx.dataset().item_ids, fx.train_config(), show_progress=False)
     assert again.loss_history == fx.trained().loss_history
@@ -58,7 +58,7 @@ def test_training_is_reproducible_for_a_seed():
 
 @pytest.mark.slow
 def test_bundle_round_trip_gives_the_same_scores(tmp_path):
-    from model.train import load_bundle, save_bundle
+    from recsys_dr.model.train import load_bundle, save_bundle
 
     save_bundle(fx.trained(), tmp_path, extra={"data_fingerprint": "sha256:x"})
     restored, extra = load_bundle(tmp_path)
@@ -68,7 +68,7 @@ def test_bundle_round_trip_gives_the_same_scores(tmp_path):
 
 
 def test_network_config_is_validated():
-    from model.network import NetworkConfig
+    from recsys_dr.model.network import NetworkConfig
 
     with pytest.raises(ValueError, match="`history_encoder` must be one of: mean, recency. Received: 'gru'"):
         NetworkConfig(history_encoder="gru")
@@ -78,7 +78,7 @@ def test_network_config_is_validated():
 def test_empty_and_unknown_histories_pool_to_the_same_output(encoder):
     import keras
 
-    from model.network import NetworkConfig, build_network
+    from recsys_dr.model.network import NetworkConfig, build_network
 
     net = build_network(num_items=5, query_vocab_size=6, query_length=3, history_length=4,
                         config=NetworkConfig(embedding_dim=4, hidden_units=(8,), history_encoder=encoder))
@@ -90,9 +90,9 @@ def test_empty_and_unknown_histories_pool_to_the_same_output(encoder):
 
 
 def test_exclude_seen_removes_training_items_but_not_the_target():
-    from model.data import Dataset
-    from model.evaluate import evaluate_scorer
-    from model.split import leave_last_out
+    from recsys_dr.model.data import Dataset
+    from recsys_dr.model.evaluate import evaluate_scorer
+    from recsys_dr.model.split import leave_last_out
 
     inter = pd.DataFrame({"user_id": ["u"] * 3, "item_id": ["a", "b", "a"], "timestamp": [1, 2, 3],
                           "query": "", "event_type": "view"})
@@ -106,7 +106,7 @@ def test_exclude_seen_removes_training_items_but_not_the_target():
 def test_query_vocabulary_matches_the_graph_tokeniser():
     import tensorflow as tf
 
-    from model.features import Preprocessor, build_query_vocabulary
+    from recsys_dr.model.features import Preprocessor, build_query_vocabulary
 
     queries = ["Red SHOES!", "café ÉTÉ", "tab\tsep   spaces", "naïve-bayes"]
     pre = Preprocessor(["a"], build_query_vocabulary(queries), query_length=4)

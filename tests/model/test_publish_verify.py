@@ -10,9 +10,9 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from moto import mock_aws
 
-from model.manifest import MANIFEST_NAME, write_manifest
-from model.publish import CorruptArtifactError, PublishConflictError, publish
-from model.verify import verify_local, verify_remote
+from recsys_dr.model.manifest import MANIFEST_NAME, write_manifest
+from recsys_dr.model.publish import CorruptArtifactError, PublishConflictError, publish
+from recsys_dr.model.verify import verify_local, verify_remote
 
 BUCKET = "recsys-models-us-east-1"
 BASE = "models/recommender/3/"
@@ -266,7 +266,7 @@ def test_publish_shows_byte_progress_on_stderr(s3, version_dir: Path, capsys) ->
 
 
 def test_default_client_uses_adaptive_retries() -> None:
-    from model.verify import make_s3_client
+    from recsys_dr.model.verify import make_s3_client
 
     with mock_aws():
         client = make_s3_client("us-east-1")

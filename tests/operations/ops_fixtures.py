@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from model.manifest import MANIFEST_NAME, write_manifest
+from recsys_dr.model.manifest import MANIFEST_NAME, write_manifest
 
 MODEL = "recommender"
 VERSION = 3
@@ -85,7 +85,7 @@ class S3ReplicationEcho:
 
 def client_factory() -> Any:
     """A fresh `ClientFactory` (own cache, so injected fakes never leak) pre-filled with shared clients."""
-    from operations.clients import ClientFactory
+    from recsys_dr.operations.clients import ClientFactory
 
     factory = ClientFactory(max_attempts=1)
     for service, region in (("s3", PRIMARY_REGION), ("s3", STANDBY_REGION), ("eks", PRIMARY_REGION),

@@ -14,12 +14,12 @@ import json
 
 import pytest
 
-from operations import cli as ops_cli
-from operations.arc import ArcController
-from operations.drill import (
+from recsys_dr.operations import cli as ops_cli
+from recsys_dr.operations.arc import ArcController
+from recsys_dr.operations.drill import (
     EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillSettings, run_drill,
 )
-from operations.outputs import parse_outputs
+from recsys_dr.operations.outputs import parse_outputs
 from tests.operations.ops_fixtures import (
     PRIMARY_HOST, RC_PRIMARY, RC_STANDBY, STANDBY_HOST, FakeArcCluster, Route53Status, client_factory, outputs_doc,
 )
@@ -273,7 +273,7 @@ class InvertingRoute53:
 
 
 def inversion_drill(*, delay, settings=None):
-    from operations.inversion import HealthCheckInversion
+    from recsys_dr.operations.inversion import HealthCheckInversion
 
     outputs = parse_outputs(outputs_doc("health-check"))
     t = FakeTime()
@@ -288,7 +288,7 @@ def inversion_drill(*, delay, settings=None):
 
 def test_inversion_drill_prints_the_undo_command_before_inverting():
     """If the drill is killed -9 after the switch, the `--no-inverted` command is already on screen."""
-    from operations.inversion import HealthCheckInversion
+    from recsys_dr.operations.inversion import HealthCheckInversion
 
     t = FakeTime()
     route53 = InvertingRoute53(t.clock, 22)
@@ -321,7 +321,7 @@ def test_inversion_drill_over_budget_is_reported_and_restored():
 
 
 def test_inversion_drill_refuses_when_the_check_is_already_inverted():
-    from operations.inversion import HealthCheckInversion
+    from recsys_dr.operations.inversion import HealthCheckInversion
 
     t = FakeTime()
     route53 = InvertingRoute53(t.clock, 0)

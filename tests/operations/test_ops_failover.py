@@ -17,11 +17,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from operations import cli as ops_cli
-from operations.arc import ArcController, ArcError
-from operations.clients import ClientFactory
-from operations.failover import EXIT_ARC_FAILED, EXIT_NO_ARC, EXIT_OK, EXIT_REFUSED, run_failover
-from operations.outputs import ArcEndpoint, ArcOutputs, parse_outputs
+from recsys_dr.operations import cli as ops_cli
+from recsys_dr.operations.arc import ArcController, ArcError
+from recsys_dr.operations.clients import ClientFactory
+from recsys_dr.operations.failover import EXIT_ARC_FAILED, EXIT_NO_ARC, EXIT_OK, EXIT_REFUSED, run_failover
+from recsys_dr.operations.outputs import ArcEndpoint, ArcOutputs, parse_outputs
 from tests.operations.ops_fixtures import (
     RC_PRIMARY, RC_STANDBY, FakeArcCluster, Route53Status, client_factory, closed_port,
 )
@@ -366,8 +366,8 @@ def test_route53_access_denied_still_blocks(arc_env):
     """Only "cannot reach Route 53" is advisory; a definitive refusal is not."""
     from botocore.exceptions import ClientError
 
-    from operations.checks import CheckContext
-    from operations.status import build_report
+    from recsys_dr.operations.checks import CheckContext
+    from recsys_dr.operations.status import build_report
 
     class Denied:
         def __getattr__(self, name):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from operations.outputs import OutputsError, load_outputs, parse_outputs
+from recsys_dr.operations.outputs import OutputsError, load_outputs, parse_outputs
 from tests.operations.ops_fixtures import outputs_doc
 
 

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from operations.checks import CheckContext, check_replication_rule
-from operations.clients import ClientFactory
-from operations.outputs import parse_outputs
+from recsys_dr.operations.checks import CheckContext, check_replication_rule
+from recsys_dr.operations.clients import ClientFactory
+from recsys_dr.operations.outputs import parse_outputs
 from tests.operations.ops_fixtures import outputs_doc
 
 STANDBY_KEY = "arn:aws:kms:us-west-2:123456789012:key/standby"

@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from operations import cli as ops_cli
-from operations.checks import CheckContext
-from operations.outputs import parse_outputs
-from operations.status import build_report
+from recsys_dr.operations import cli as ops_cli
+from recsys_dr.operations.checks import CheckContext
+from recsys_dr.operations.outputs import parse_outputs
+from recsys_dr.operations.status import build_report
 from tests.operations.ops_fixtures import (
     MODEL, PRIMARY_REGION, STANDBY_REGION, VERSION, Route53Status, client, client_factory,
 )

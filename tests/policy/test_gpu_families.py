@@ -1,7 +1,7 @@
 """The policy pack is stdlib-only, so it keeps its own copy of the GPU family table."""
 
-from components.cluster.instances import GPU_FAMILIES
-from policy import rules
+from recsys_dr.components.cluster.instances import GPU_FAMILIES
+from recsys_dr.policy import rules
 
 
 def test_policy_and_components_agree_on_nvidia_gpu_families():

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from policy import rules
-from policy.rules import Resource, check_resource, check_stack, rule_named
+from recsys_dr.policy import rules
+from recsys_dr.policy.rules import Resource, check_resource, check_stack, rule_named
 
 SSE_GOOD = {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "arn:k"}}]}
 REPLICATION_GOOD = {

@@ -10,5 +10,11 @@ In an environment without pulumi_policy (the project's .venv) they are not colle
 """
 
 import importlib.util
+import sys
+from pathlib import Path
 
 collect_ignore_glob = [] if importlib.util.find_spec("pulumi_policy") else ["test_*.py"]
+
+# The Pulumi CLI runs the pack with its own folder as sys.path[0] (no recsys_dr installed
+# in the pack's venv): import `pack` and `rules` the same way.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policy"))

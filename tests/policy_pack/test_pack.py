@@ -13,7 +13,8 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policy import pack, rules
+import pack  # noqa: E402 - from the pack folder, see conftest.py
+import rules  # noqa: E402
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
 MANDATORY = analyzer_pb2.EnforcementLevel.Value("MANDATORY")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from review.plan import Plan, render
+from recsys_dr.review.plan import Plan, render
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_PROGRAM = FIXTURES / "program"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cli.main import main
+from recsys_dr.cli.main import main
 
 from .conftest import FIXTURE_CONFIG, FIXTURE_PROGRAM, REPO
 
@@ -73,7 +73,7 @@ def test_shipped_config_error_through_the_console_script_has_no_traceback(tmp_pa
     bad = (REPO / "stacks" / "Pulumi.dev.yaml").read_text().replace("standbyMode: pilot-light", "standbyMode: lukewarm")
     (tmp_path / "Pulumi.broken.yaml").write_text(bad)
     result = subprocess.run(
-        [sys.executable, "-m", "cli", "plan", "broken", "--config-dir", str(tmp_path), "--out", str(tmp_path / "p.json")],
+        [sys.executable, "-m", "recsys_dr.cli", "plan", "broken", "--config-dir", str(tmp_path), "--out", str(tmp_path / "p.json")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert result.returncode == 2
@@ -158,7 +158,7 @@ def test_two_processes_with_different_hash_seeds_write_identical_plans(tmp_path)
     for seed, cwd in (("1", tmp_path), ("2", REPO)):
         out = tmp_path / f"plan-{seed}.json"
         result = subprocess.run(
-            [sys.executable, "-m", "cli", "plan", "dev", "--quiet", "--out", str(out)],
+            [sys.executable, "-m", "recsys_dr.cli", "plan", "dev", "--quiet", "--out", str(out)],
             capture_output=True, text=True, cwd=cwd, timeout=180, env={**os.environ, "PYTHONHASHSEED": seed},
         )
         assert result.returncode == 0, result.stderr

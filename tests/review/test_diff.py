@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from review.diff import diff_plans, flatten, render_markdown, render_text
-from review.replacements import forces_replacement, replace_paths, stateful_label
+from recsys_dr.review.diff import diff_plans, flatten, render_markdown, render_text
+from recsys_dr.review.replacements import forces_replacement, replace_paths, stateful_label
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from review.plan import PlanError, jsonable, render, to_json
-from review.stackconfig import ConfigurationError
+from recsys_dr.review.plan import PlanError, jsonable, render, to_json
+from recsys_dr.review.stackconfig import ConfigurationError
 
 from .conftest import FIXTURE_CONFIG, FIXTURE_PROGRAM, by_name, render_fixture
 

@@ -2,7 +2,7 @@
 
 import json
 
-from review.plan import render
+from recsys_dr.review.plan import render
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

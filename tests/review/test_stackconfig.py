@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from review.stackconfig import MASK, SECRET_PLACEHOLDER, ConfigurationError, available_envs, load_stack_config
+from recsys_dr.review.stackconfig import MASK, SECRET_PLACEHOLDER, ConfigurationError, available_envs, load_stack_config
 
 from .conftest import FIXTURE_CONFIG
 

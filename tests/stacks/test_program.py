@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from stacks.settings import ConfigError
+from recsys_dr.stacks.settings import ConfigError
 from tests.support import ENVIRONMENTS, registrations_before_failure, render_stack, stack_config
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.settings import ConfigError, load_settings
+from recsys_dr.stacks.settings import ConfigError, load_settings
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
