@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from recsys_dr.components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
 
 REST_PORT = 8501
-GRPC_PORT = 8500
+# gRPC also carries ModelService (HandleReloadConfigRequest can unload every model):
+# tensorflow_model_server registers it on every gRPC listener (model_servers/server.cc), so
+# gRPC listens only on a unix socket inside the container; `--port=0` opens no TCP port
+# ("Disabled if port set to zero", model_servers/main.cc). REST has no management calls.
+GRPC_SOCKET = "/tmp/tf-serving-grpc.sock"
 SERVICE_HTTP_PORT = 80
 SERVICE_HTTPS_PORT = 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -172,15 +176,13 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "args": [
                         f"--model_name={spec.model_name}",
                         f"--model_base_path={model_dir}",
-                        f"--port={GRPC_PORT}",
+                        "--port=0",
+                        f"--grpc_socket_path={GRPC_SOCKET}",
                         f"--rest_api_port={REST_PORT}",
                         # The init container already verified this exact version; never poll for others.
                         "--file_system_poll_wait_seconds=0",
                     ],
-                    "ports": [
-                        {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
-                        {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
-                    ],
+                    "ports": [{"name": "http", "containerPort": REST_PORT, "protocol": "TCP"}],
                     "resources": {
                         "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
                         "limits": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
@@ -190,7 +192,9 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     # Loading plus warm-up can take minutes on a cold GPU node.
                     "startupProbe": {**status_probe, "periodSeconds": 5, "failureThreshold": 120},
                     "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
-                    "livenessProbe": {"tcpSocket": {"port": "grpc"}, "periodSeconds": 10, "failureThreshold": 6},
+                    # The model's status, not a socket: a server whose model was unloaded answers
+                    # 404 here and is restarted (and reloads the verified version).
+                    "livenessProbe": {**status_probe, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 6},
                     "securityContext": _restricted_security_context(),
                     "volumeMounts": [
                         {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
@@ -208,11 +212,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
 
 
 def service_spec(spec: ServingSpec) -> dict:
-    """An internet-facing NLB: REST on 80 (and 443 with TLS) -> 8501, gRPC 8500 -> 8500."""
-    ports = [
-        {"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
-        {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
-    ]
+    """An internet-facing NLB for REST only: 80 (and 443 with TLS) -> 8501. No gRPC port."""
+    ports = [{"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]
     if spec.tls_certificate_arn:
         ports.append({"name": "https", "port": SERVICE_HTTPS_PORT, "targetPort": "http", "protocol": "TCP"})
     return {"type": "LoadBalancer", "selector": spec.selector, "externalTrafficPolicy": "Cluster", "ports": ports}

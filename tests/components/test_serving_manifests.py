@@ -47,14 +47,24 @@ def test_readiness_and_startup_probe_the_model_status(pod):
     container = pod["containers"][0]
     assert container["readinessProbe"]["httpGet"] == {"path": "/v1/models/recommender", "port": "http"}
     assert container["startupProbe"]["httpGet"]["path"] == "/v1/models/recommender"
-    assert container["livenessProbe"]["tcpSocket"] == {"port": "grpc"}
 
 
-def test_rest_and_grpc_ports(pod):
-    ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
-    assert ports == {"grpc": 8500, "http": 8501}
-    assert "--rest_api_port=8501" in pod["containers"][0]["args"]
-    assert "--port=8500" in pod["containers"][0]["args"]
+def test_liveness_checks_the_model_not_a_socket(pod):
+    # An unloaded model answers 404 on its status path; a TCP check would keep passing.
+    probe = pod["containers"][0]["livenessProbe"]
+    assert probe["httpGet"] == {"path": "/v1/models/recommender", "port": "http"}
+    assert "tcpSocket" not in probe and "grpc" not in probe
+
+
+def test_grpc_listens_on_no_tcp_port(pod):
+    # ModelService (reload/unload) rides on every gRPC listener; TF Serving's main.cc:
+    # `--port` "Disabled if port set to zero". Only a unix socket inside the container is left.
+    container = pod["containers"][0]
+    assert {p["containerPort"] for p in container["ports"]} == {8501}
+    assert "--port=0" in container["args"]
+    assert "--grpc_socket_path=/tmp/tf-serving-grpc.sock" in container["args"]
+    assert not [a for a in container["args"] if a.startswith("--port=") and a != "--port=0"]
+    assert "--rest_api_port=8501" in container["args"]
 
 
 def test_init_container_fetches_the_pinned_version_from_the_regional_bucket(pod):
@@ -98,10 +108,10 @@ def test_pdb_lets_one_pod_go_at_a_time(spec):
     assert pdb_spec(spec) == {"maxUnavailable": 1, "selector": {"matchLabels": spec.selector}}
 
 
-def test_service_is_an_nlb_for_rest_and_grpc(spec):
+def test_service_is_an_nlb_for_rest_only(spec):
     service = service_spec(spec)
     assert service["type"] == "LoadBalancer"
-    assert {(p["port"], p["targetPort"]) for p in service["ports"]} == {(80, "http"), (8500, "grpc")}
+    assert {(p["port"], p["targetPort"]) for p in service["ports"]} == {(80, "http")}
     annotations = service_annotations(spec)
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
     assert not any("ssl" in key for key in annotations)

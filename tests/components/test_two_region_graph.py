@@ -152,6 +152,17 @@ def test_serving_deployment_uses_the_gpu_and_rolls_safely(run, env, role):
     assert spec.get("replicas") == expected_replicas[(env, role)]
 
 
+def test_no_service_or_pod_port_leads_to_tf_servings_management_api(run):
+    # TF Serving's gRPC listener carries ModelService (unload/reload, model_servers/server.cc);
+    # only the REST container port (8501) may be named by any Service or container.
+    for deployment in (r for r in run.resources if r.type == "kubernetes:apps/v1:Deployment"):
+        for container in deployment.inputs["spec"]["template"]["spec"]["containers"]:
+            assert {p["containerPort"] for p in container.get("ports", [])} <= {8501}, deployment.name
+            assert "--port=0" in container["args"], deployment.name
+    for service in (r for r in run.resources if r.type == "kubernetes:core/v1:Service"):
+        assert {p["targetPort"] for p in service.inputs["spec"]["ports"]} <= {"http", 8501}, service.name
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_hpa_and_pdb_bound_the_serving_pods(run, env, role):
     hpa = under(run, env, role, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]

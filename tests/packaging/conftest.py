@@ -7,6 +7,7 @@ their `.pth` files, so the editable install of the checkout is not visible there
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,6 +30,8 @@ class InstalledWheel:
 @pytest.fixture(scope="session")
 def installed_wheel(tmp_path_factory) -> InstalledWheel:
     root = tmp_path_factory.mktemp("wheel")
+    # An in-tree build/ left by an earlier build would carry deleted modules into the wheel.
+    shutil.rmtree(REPO / "build", ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(REPO)],
         check=True, cwd=root,
