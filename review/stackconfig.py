@@ -49,6 +49,25 @@ class StackConfig:
     display: dict[str, Any] = field(default_factory=dict)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping.
+
+    PyYAML keeps the last value silently; the Pulumi CLI (Go yaml.v3) refuses the file
+    ("mapping key ... already defined"), so the offline plan must too.
+    """
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001 - PyYAML's signature
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first on line {seen[key] + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def available_envs(config_dir: Path) -> list[str]:
     """Names of the environments that have a `Pulumi.<env>.yaml` in `config_dir`."""
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(config_dir).glob("Pulumi.*.yaml"))
@@ -77,7 +96,10 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         known = ", ".join(available_envs(config_dir)) or "none"
         raise ConfigurationError([f"{label}: no such stack file; environments with a stack file: {known}"])
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_bytes().decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except UnicodeDecodeError as error:
+        # The Pulumi CLI reads stack files as UTF-8; anything else is refused there too.
+        raise ConfigurationError([f"{label}: not UTF-8 text (byte {error.start}: {error.reason}); save the file as UTF-8"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
