@@ -1,6 +1,6 @@
 """Entry point of the recsys-dr policy pack: `pulumi preview --policy-pack policy`.
 
-The rules live in `rules.py` (pure Python; `recsys-dr plan` runs the same functions
+The rules live in the `rules` package (pure Python; `recsys-dr plan` runs the same functions
 offline). This file only hands them to pulumi_policy; constructing `PolicyPack` starts the
 analyzer server, so tests import `pack.py` instead of this file.
 """

@@ -1,4 +1,4 @@
-"""Wrap the pure rules of `rules.py` as pulumi_policy policies.
+"""Wrap the pure rules of the `rules` package as pulumi_policy policies.
 
 Imported by `__main__.py` (the pack's entry point) and by the pack tests; it never builds
 a `PolicyPack` (that starts the analyzer's gRPC server and blocks).

@@ -1,6 +1,6 @@
 """Every policy rule fires on a bad resource and stays quiet on a good one.
 
-Rules are pure functions (policy/rules.py); the same functions run in the plan and, wrapped,
+Rules are pure functions (policy/rules/, one file per concern); the same functions run in the plan and, wrapped,
 in the pulumi_policy pack. Quiet-on-shipped-environments is asserted in
 tests/review/test_plan_shipped.py::test_policies_are_quiet (both dev and prod).
 """

@@ -1,0 +1,90 @@
+"""EKS clusters and node groups (rules `eks-*`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .core import MANDATORY, ADVISORY, Rule, StackRule, _is_map, _get, _items, _as_list
+
+__all__ = [
+    "EKS_CLUSTER",
+    "NODE_GROUP",
+    "GPU_INSTANCE_FAMILIES",
+    "GPU_TAINT_KEY",
+    "check_eks_secrets_encryption",
+    "is_gpu_node_group",
+    "check_gpu_ami",
+    "check_gpu_taint",
+    "check_node_group_no_ssh",
+]
+
+
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+# Kept in step with components/cluster/instances.py (tests/policy/test_gpu_families.py) plus
+# g4ad: an AMD GPU group still counts as a GPU group here, and then fails the NVIDIA-AMI rule.
+GPU_INSTANCE_FAMILIES = ("g4dn", "g4ad", "g5", "g5g", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200")
+GPU_TAINT_KEY = "nvidia.com/gpu"
+
+
+def check_eks_secrets_encryption(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    configs = _as_list(_get(props, "encryptionConfig"))
+    for config in configs:
+        if "secrets" in _items(_get(config, "resources")) and _get(config, "provider", "keyArn"):
+            return []
+    return ["cluster does not encrypt Kubernetes secrets with a KMS key (encryptionConfig resources ['secrets'] + provider.keyArn)"]
+
+
+def is_gpu_node_group(props: Mapping[str, Any]) -> bool:
+    """A node group is a GPU pool if its instance types, AMI, labels or name say so."""
+    for instance_type in _items(_get(props, "instanceTypes")):
+        family = str(instance_type).split(".")[0]
+        if family in GPU_INSTANCE_FAMILIES:
+            return True
+    ami = str(_get(props, "amiType") or "")
+    if "NVIDIA" in ami or "GPU" in ami:
+        return True
+    labels = _get(props, "labels", default={})
+    if _is_map(labels) and any("gpu" in str(k).lower() or "accelerator" in str(k).lower() for k in labels):
+        return True
+    return "gpu" in str(_get(props, "nodeGroupName") or "").lower()
+
+
+def check_gpu_ami(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if not is_gpu_node_group(props):
+        return []
+    ami = str(_get(props, "amiType") or "")
+    if "NVIDIA" not in ami:
+        return [f"GPU node group uses amiType {ami or 'unset'!r}; use an NVIDIA AMI (e.g. AL2023_x86_64_NVIDIA, BOTTLEROCKET_x86_64_NVIDIA)"]
+    return []
+
+
+def check_gpu_taint(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if not is_gpu_node_group(props):
+        return []
+    for taint in _items(_get(props, "taints")):
+        if _get(taint, "key") == GPU_TAINT_KEY and _get(taint, "effect") in ("NO_SCHEDULE", "NO_EXECUTE"):
+            return []
+    return [f"GPU node group is not tainted {GPU_TAINT_KEY}:NO_SCHEDULE; CPU pods would land on GPU nodes"]
+
+
+def check_node_group_no_ssh(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if _get(props, "remoteAccess"):
+        return ["node group allows SSH (remoteAccess); use SSM Session Manager instead"]
+    return []
+
+
+RESOURCE_RULES: tuple[Rule, ...] = (
+    Rule("eks-secrets-encrypted", "EKS clusters envelope-encrypt Kubernetes secrets with a KMS key.",
+         MANDATORY, (EKS_CLUSTER,), check_eks_secrets_encryption),
+    Rule("eks-gpu-nvidia-ami", "GPU node groups run an NVIDIA AMI (drivers and container toolkit).",
+         MANDATORY, (NODE_GROUP,), check_gpu_ami),
+    Rule("eks-gpu-tainted", "GPU node groups are tainted nvidia.com/gpu:NO_SCHEDULE.",
+         MANDATORY, (NODE_GROUP,), check_gpu_taint),
+    Rule("eks-node-group-no-ssh", "Node groups do not open SSH (remoteAccess).",
+         ADVISORY, (NODE_GROUP,), check_node_group_no_ssh),
+)
+
+STACK_RULES: tuple[StackRule, ...] = ()

@@ -1,0 +1,198 @@
+"""What every rule module shares: the rule and resource records, enforcement levels, the
+readers for engine properties, and the region of a resource as the plan defines it.
+
+Standard library only (the pack's venv has pulumi_policy and nothing of this project).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PACK_NAME = "recsys-dr-guardrails"
+MANDATORY = "mandatory"
+ADVISORY = "advisory"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as a stack rule sees it.
+
+    Attributes:
+        type: type token, e.g. `aws:s3/bucket:Bucket`.
+        urn: the resource's URN.
+        name: logical name.
+        props: output properties (camelCase).
+        provider: URN of its provider, or None.
+        parent: URN of its parent, or None.
+        region: AWS region, "global", or None when not known.
+        property_dependencies: `{property: [URNs it depends on]}`.
+    """
+
+    type: str
+    urn: str
+    name: str
+    props: Mapping[str, Any]
+    provider: str | None = None
+    parent: str | None = None
+    region: str | None = None
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    enforcement: str
+    urn: str | None
+    message: str
+    resource_type: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "enforcement": self.enforcement,
+            "urn": self.urn,
+            "resourceType": self.resource_type,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule on one resource at a time."""
+
+    name: str
+    description: str
+    enforcement: str
+    resource_types: tuple[str, ...]
+    check: Callable[[str, Mapping[str, Any]], list[str]]
+    scope: str = "resource"
+
+
+@dataclass(frozen=True)
+class StackRule:
+    """A rule over all resources of a stack (relations between resources)."""
+
+    name: str
+    description: str
+    enforcement: str
+    resource_types: tuple[str, ...]
+    check: Callable[[Sequence[Resource]], list[tuple[str | None, str]]]
+    scope: str = "stack"
+
+
+# Readers for engine properties (mappings, sequences, or pulumi_policy's read-only proxies).
+
+
+def _is_map(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _get(value: Any, *path: Any, default: Any = None) -> Any:
+    """Walk `path` through mappings (keys) and sequences (int indexes)."""
+    for step in path:
+        if isinstance(step, int) and _is_list(value):
+            if step >= len(value):
+                return default
+            value = value[step]
+        elif _is_map(value) and step in value:
+            value = value[step]
+        else:
+            return default
+    return default if value is None else value
+
+
+def _items(value: Any) -> list[Any]:
+    return list(value) if _is_list(value) else []
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _enabled(value: Any) -> bool:
+    return value == "Enabled"
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if _is_list(value) else [value]
+
+
+def kubeconfig_region(kubeconfig: Any) -> str | None:
+    """The `--region` in a user's exec args of a kubeconfig (JSON/YAML string or mapping), or None.
+
+    EKS kubeconfigs authenticate with `aws eks get-token --region <r> --cluster-name <n>`.
+    """
+    document = kubeconfig
+    if isinstance(kubeconfig, str):
+        try:
+            document = json.loads(kubeconfig)
+        except ValueError:
+            try:  # kubeconfigs are often YAML; PyYAML comes with the pulumi SDK
+                import yaml
+
+                document = yaml.safe_load(kubeconfig)
+            except Exception:  # noqa: BLE001 - unreadable kubeconfig: region unknown
+                return None
+    for user in _items(_get(document, "users")):
+        args = [str(a) for a in _items(_get(user, "user", "exec", "args"))]
+        for index, arg in enumerate(args):
+            if arg == "--region" and index + 1 < len(args):
+                return args[index + 1]
+            if arg.startswith("--region="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+GLOBAL_TYPE_PREFIXES = ("pulumi:providers:", "aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
+
+
+def resource_region(resource_type: str, props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> str | None:
+    """Region of a resource as the plan defines it: "global" for providers, IAM, Route 53 and
+    Route 53 ARC; a Kubernetes object's cluster region from its provider's kubeconfig; else the
+    `region` property (pulumi-aws v7), falling back to the provider's. None when unknown."""
+    if resource_type.startswith(GLOBAL_TYPE_PREFIXES):
+        return "global"
+    if resource_type.startswith("kubernetes:"):
+        return kubeconfig_region(_get(provider_props, "kubeconfig"))
+    region = _get(props, "region") or _get(provider_props, "region")
+    return str(region) if region else None
+
+
+def _policy_document(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if _is_map(value) else None
+
+
+def _statements(document: Any) -> list[Any]:
+    return _as_list(_get(document, "Statement"))
+
+
+def _of(resources: Sequence[Resource], *types: str) -> list[Resource]:
+    return [r for r in resources if r.type in types]
+
+
+def _depends_on(resource: Resource, prop: str, candidates: Sequence[Resource]) -> list[Resource]:
+    deps = set(_items(_get(resource.property_dependencies, prop)))
+    return [c for c in candidates if c.urn in deps]

@@ -1,0 +1,91 @@
+"""IAM policies and attachments (rules `iam-*`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .core import MANDATORY, Resource, Rule, StackRule, _get, _items, _as_list, _policy_document, _statements
+from .storage import BUCKET_POLICY
+
+__all__ = [
+    "IAM_POLICY_TYPES",
+    "IAM_ATTACHMENT_TYPES",
+    "BROAD_MANAGED_POLICIES",
+    "check_iam_wildcards",
+    "check_broad_managed_policies",
+]
+
+
+IAM_POLICY_TYPES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+    "aws:iam/role:Role",
+    BUCKET_POLICY,
+)
+IAM_ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+BROAD_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "AmazonS3FullAccess", "AWSKeyManagementServicePowerUser")
+
+
+def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    if resource_type == "aws:iam/role:Role":
+        return [
+            (f"inline policy {_get(p, 'name')!r}", _policy_document(_get(p, "policy")))
+            for p in _items(_get(props, "inlinePolicies"))
+        ]
+    return [("policy", _policy_document(_get(props, "policy")))]
+
+
+def _touches_s3_or_kms(action: str) -> bool:
+    return action == "*" or action.lower().startswith(("s3:", "kms:"))
+
+
+def check_iam_wildcards(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for where, document in _policy_documents(resource_type, props):
+        for index, statement in enumerate(_statements(document)):
+            if _get(statement, "Effect") != "Allow":
+                continue
+            sid = _get(statement, "Sid") or f"#{index}"
+            actions = [str(a) for a in _as_list(_get(statement, "Action"))]
+            if _get(statement, "NotAction") is not None:
+                problems.append(f"{where} statement {sid}: Allow with NotAction grants almost everything")
+                continue
+            if "*" in actions:
+                problems.append(f"{where} statement {sid}: Action '*' grants every action")
+                continue
+            relevant = [a for a in actions if _touches_s3_or_kms(a)]
+            if not relevant:
+                continue
+            wild = [a for a in relevant if "*" in a]
+            if wild:
+                problems.append(f"{where} statement {sid}: wildcard S3/KMS actions {wild}; list the actions needed")
+            resources = [str(r) for r in _as_list(_get(statement, "Resource"))]
+            if _get(statement, "NotResource") is not None or any(r in ("*", "arn:aws:s3:::*") for r in resources):
+                problems.append(f"{where} statement {sid}: S3/KMS actions on Resource '*'; name the bucket or key ARNs")
+    return problems
+
+
+def check_broad_managed_policies(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    arn = str(_get(props, "policyArn") or "")
+    name = arn.rsplit("/", 1)[-1]
+    if arn.startswith("arn:aws:iam::aws:policy/") and name in BROAD_MANAGED_POLICIES:
+        return [f"attaches AWS managed policy {name}; grant only the actions this system needs"]
+    return []
+
+
+RESOURCE_RULES: tuple[Rule, ...] = (
+    Rule("iam-no-wildcard-s3-kms", "No IAM statement allows '*' actions, or S3/KMS actions with wildcards or on Resource '*'.",
+         MANDATORY, IAM_POLICY_TYPES, check_iam_wildcards),
+    Rule("iam-no-broad-managed-policy", "No attachment of AdministratorAccess, PowerUserAccess, AmazonS3FullAccess or AWSKeyManagementServicePowerUser.",
+         MANDATORY, IAM_ATTACHMENT_TYPES, check_broad_managed_policies),
+)
+
+STACK_RULES: tuple[StackRule, ...] = ()

@@ -1,0 +1,237 @@
+"""S3 model buckets: encryption, versioning, public access, replication (rules `s3-*`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .core import (
+    MANDATORY,
+    Resource,
+    Rule,
+    StackRule,
+    _is_map,
+    _get,
+    _items,
+    _num,
+    _enabled,
+    _as_list,
+    _policy_document,
+    _statements,
+    _of,
+    _depends_on,
+)
+
+__all__ = [
+    "BUCKET",
+    "BUCKET_ACL",
+    "BUCKET_POLICY",
+    "BUCKET_SSE",
+    "BUCKET_VERSIONING",
+    "BUCKET_PAB",
+    "BUCKET_REPLICATION",
+    "RTC_MINUTES",
+    "PUBLIC_ACLS",
+    "PUBLIC_GRANTEE_URIS",
+    "check_bucket_acl",
+    "check_sse_kms",
+    "check_versioning",
+    "check_public_access_block",
+    "check_bucket_policy_not_public",
+    "check_replication_rtc",
+    "check_replication_kms",
+    "check_buckets_guarded",
+    "check_replication_cross_region",
+]
+
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+RTC_MINUTES = 15
+PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
+PUBLIC_GRANTEE_URIS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+
+
+def check_bucket_acl(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problems = []
+    acl = _get(props, "acl")
+    if acl in PUBLIC_ACLS:
+        problems.append(f"bucket ACL {acl!r} makes objects readable outside the account; use 'private' or no ACL")
+    grants = _items(_get(props, "grants")) + _items(_get(props, "accessControlPolicy", "grants"))
+    for grant in grants:
+        uri = _get(grant, "uri") or _get(grant, "grantee", "uri")
+        if uri in PUBLIC_GRANTEE_URIS:
+            problems.append(f"ACL grant to {uri} makes the bucket public")
+    return problems
+
+
+def check_sse_kms(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    rules = _items(_get(props, "rules"))
+    if not rules:
+        return ["bucket encryption has no rule; set applyServerSideEncryptionByDefault with sseAlgorithm 'aws:kms'"]
+    problems = []
+    for index, rule in enumerate(rules):
+        algorithm = _get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        key = _get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+        if algorithm not in ("aws:kms", "aws:kms:dsse"):
+            problems.append(f"rules[{index}] encrypts with {algorithm!r}; must be 'aws:kms' with a customer-managed key")
+        elif not key:
+            problems.append(f"rules[{index}] uses aws:kms without kmsMasterKeyId (AWS-managed key cannot be shared with the replica)")
+    return problems
+
+
+def check_versioning(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    status = _get(props, "versioningConfiguration", "status")
+    if status != "Enabled":
+        return [f"versioningConfiguration.status is {status!r}; must be 'Enabled' (replication and rollback need versions)"]
+    return []
+
+
+def check_public_access_block(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    off = [flag for flag in flags if _get(props, flag) is not True]
+    if off:
+        return [f"public access block must set all four flags to true; not true: {', '.join(off)}"]
+    return []
+
+
+def check_bucket_policy_not_public(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    document = _policy_document(_get(props, "policy"))
+    problems = []
+    for index, statement in enumerate(_statements(document)):
+        if _get(statement, "Effect") != "Allow" or _get(statement, "Condition"):
+            continue
+        principal = _get(statement, "Principal")
+        aws_principals = _as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal)
+        if "*" in aws_principals:
+            sid = _get(statement, "Sid") or f"#{index}"
+            problems.append(f"statement {sid} allows Principal '*' without a condition: the bucket would be public")
+    return problems
+
+
+def check_replication_rtc(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    rules = [r for r in _items(_get(props, "rules")) if _get(r, "status") == "Enabled"]
+    if not rules:
+        return ["replication configuration has no enabled rule"]
+    problems = []
+    for rule in rules:
+        rule_id = _get(rule, "id") or "?"
+        destination = _get(rule, "destination", default={})
+        if not _enabled(_get(destination, "replicationTime", "status")):
+            problems.append(f"rule {rule_id!r}: Replication Time Control is off; set destination.replicationTime.status 'Enabled'")
+        elif _num(_get(destination, "replicationTime", "time", "minutes")) != RTC_MINUTES:
+            minutes = _get(destination, "replicationTime", "time", "minutes")
+            problems.append(f"rule {rule_id!r}: replicationTime.time.minutes is {minutes!r}; RTC requires {RTC_MINUTES}")
+        if not _enabled(_get(destination, "metrics", "status")):
+            problems.append(f"rule {rule_id!r}: replication metrics are off; RTC lag cannot be monitored (destination.metrics.status)")
+    return problems
+
+
+def check_replication_kms(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for rule in _items(_get(props, "rules")):
+        if _get(rule, "status") != "Enabled":
+            continue
+        rule_id = _get(rule, "id") or "?"
+        if not _enabled(_get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")):
+            problems.append(f"rule {rule_id!r}: KMS-encrypted objects are not replicated (sourceSelectionCriteria.sseKmsEncryptedObjects)")
+        if not _get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId"):
+            problems.append(f"rule {rule_id!r}: no destination.encryptionConfiguration.replicaKmsKeyId (replicas need the standby region's key)")
+    return problems
+
+
+def _bucket_for(resource: Resource, buckets: Sequence[Resource]) -> Resource | None:
+    """The bucket a bucket-configuration resource (versioning, SSE, ...) applies to.
+
+    Property dependencies first (known even in a preview, when an auto-named bucket's name
+    is not), then the `bucket` value.
+    """
+    linked = _depends_on(resource, "bucket", buckets)
+    if len(linked) == 1:
+        return linked[0]
+    value = _get(resource.props, "bucket")
+    for bucket in buckets:
+        if value and value in (_get(bucket.props, "bucket"), _get(bucket.props, "id")):
+            return bucket
+    return None
+
+
+def check_buckets_guarded(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    buckets = _of(resources, BUCKET)
+    guards = {BUCKET_SSE: "KMS default encryption", BUCKET_VERSIONING: "versioning", BUCKET_PAB: "a public access block"}
+    covered: dict[str, set[str]] = {b.urn: set() for b in buckets}
+    for resource in _of(resources, *guards):
+        bucket = _bucket_for(resource, buckets)
+        if bucket is not None:
+            covered[bucket.urn].add(resource.type)
+    problems = []
+    for bucket in buckets:
+        missing = [label for token, label in guards.items() if token not in covered[bucket.urn]]
+        if missing:
+            problems.append((bucket.urn, f"bucket {bucket.name!r} has no {', no '.join(missing)}"))
+    return problems
+
+
+def _bucket_by_arn(arn: Any, buckets: Sequence[Resource]) -> Resource | None:
+    for bucket in buckets:
+        name = _get(bucket.props, "bucket")
+        if arn and (arn == _get(bucket.props, "arn") or (name and arn == f"arn:aws:s3:::{name}")):
+            return bucket
+    return None
+
+
+def check_replication_cross_region(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    buckets = _of(resources, BUCKET)
+    problems: list[tuple[str | None, str]] = []
+    for config in _of(resources, BUCKET_REPLICATION):
+        source = _bucket_for(config, buckets)
+        source_region = (source.region if source else None) or _get(config.props, "region")
+        for rule in _items(_get(config.props, "rules")):
+            if _get(rule, "status") != "Enabled":
+                continue
+            arn = _get(rule, "destination", "bucket")
+            destination = _bucket_by_arn(arn, buckets)
+            if destination is None:
+                candidates = [b for b in _depends_on(config, "rules", buckets) if source is None or b.urn != source.urn]
+                destination = candidates[0] if len(candidates) == 1 else None
+            if destination is None:
+                problems.append((config.urn, f"rule {_get(rule, 'id')!r}: destination {arn!r} is not a bucket of this stack"))
+            elif source_region and destination.region == source_region:
+                problems.append(
+                    (config.urn, f"rule {_get(rule, 'id')!r}: replicates into {destination.name!r} in the same region "
+                                 f"({source_region}); the copy must survive a regional outage")
+                )
+    return problems
+
+
+RESOURCE_RULES: tuple[Rule, ...] = (
+    Rule("s3-bucket-no-public-acl", "S3 buckets carry no public-read/-write or authenticated-read ACL or grant.",
+         MANDATORY, (BUCKET, BUCKET_ACL), check_bucket_acl),
+    Rule("s3-encryption-kms", "Bucket default encryption uses aws:kms with a customer-managed key.",
+         MANDATORY, (BUCKET_SSE,), check_sse_kms),
+    Rule("s3-versioning-enabled", "Bucket versioning is Enabled (required by replication, allows rollback).",
+         MANDATORY, (BUCKET_VERSIONING,), check_versioning),
+    Rule("s3-public-access-blocked", "Public access blocks set all four flags to true.",
+         MANDATORY, (BUCKET_PAB,), check_public_access_block),
+    Rule("s3-bucket-policy-not-public", "Bucket policies allow no unconditioned Principal '*'.",
+         MANDATORY, (BUCKET_POLICY,), check_bucket_policy_not_public),
+    Rule("s3-replication-rtc", "Replication rules use Replication Time Control (15 min) with metrics.",
+         MANDATORY, (BUCKET_REPLICATION,), check_replication_rtc),
+    Rule("s3-replication-kms", "Replication copies KMS-encrypted objects and re-encrypts with the replica region's key.",
+         MANDATORY, (BUCKET_REPLICATION,), check_replication_kms),
+)
+
+STACK_RULES: tuple[StackRule, ...] = (
+    StackRule("s3-bucket-guarded", "Every bucket has KMS default encryption, versioning and a public access block.",
+              MANDATORY, (BUCKET, BUCKET_SSE, BUCKET_VERSIONING, BUCKET_PAB), check_buckets_guarded),
+    StackRule("s3-replication-cross-region", "Replication targets a bucket of this stack in another region.",
+              MANDATORY, (BUCKET, BUCKET_REPLICATION), check_replication_cross_region),
+)
