@@ -3,7 +3,8 @@
 The pod runs two steps: an init container copies the pinned model version from the
 region's bucket and verifies every file against `manifest.json`; only when it exits 0
 does TF Serving start. A failed verification leaves the pod un-ready, and with
-`maxUnavailable: 0` the old pods keep serving.
+`maxUnavailable: 0` the old pods keep serving (`rollout.rolling_update` keeps that whenever the
+GPU pool holds a surge pod).
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ SCRIPT_NAME = "fetch_and_verify.sh"
 DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
 DEFAULT_FETCHER_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
 UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
+MIN_READY_SECONDS = 10
+STARTUP_PERIOD_SECONDS = 5
+STARTUP_FAILURE_THRESHOLD = 120  # 10 minutes for loading and warm-up on a cold GPU node
+# pulumi-kubernetes' own await annotations (provider/pkg/metadata/annotations.go).
+AWAIT_WAIT_FOR = "pulumi.com/waitFor"
+AWAIT_SKIP = "pulumi.com/skipAwait"
+AWAIT_TIMEOUT = "pulumi.com/timeoutSeconds"
+# The Service is done once the NLB has a hostname. With a `waitFor` annotation the provider
+# skips its built-in Service await (await.go: built-in logic only `if ... !custom`), which
+# would also wait for ready endpoints - pods that on a first deployment, or in a region the
+# version has not replicated to yet, sit in their init container (service.go: success needs
+# `!endpointsPending`). A path without `=value` matches once it exists (jsonpath.go `Matches`).
+SERVICE_WAIT_FOR = "jsonpath={.status.loadBalancer.ingress[0].hostname}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +65,8 @@ class ServingSpec:
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
         tls_certificate_arn: ACM certificate (same region) for HTTPS on 443. Default none.
+        max_surge / max_unavailable: rolling-update parameters, from `rollout.rolling_update`.
+            Default 1 / 0 (the pool holds one extra pod).
     """
 
     model_name: str
@@ -68,6 +84,8 @@ class ServingSpec:
     memory: str = "12Gi"
     script_checksum: str = ""
     tls_certificate_arn: str | None = None
+    max_surge: int = 1
+    max_unavailable: int = 0
 
     @property
     def selector(self) -> dict[str, str]:
@@ -104,8 +122,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
     return {
         **replicas,
         "selector": {"matchLabels": spec.selector},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-        "minReadySeconds": 10,
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": spec.max_unavailable, "maxSurge": spec.max_surge}},
+        "minReadySeconds": MIN_READY_SECONDS,
         "revisionHistoryLimit": 5,
         "template": {
             "metadata": {
@@ -190,7 +208,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     # tensorflow_model_server opens its ports only after the initial version has
                     # loaded and replayed its warm-up requests, so a 200 here means AVAILABLE.
                     # Loading plus warm-up can take minutes on a cold GPU node.
-                    "startupProbe": {**status_probe, "periodSeconds": 5, "failureThreshold": 120},
+                    "startupProbe": {**status_probe, "periodSeconds": STARTUP_PERIOD_SECONDS, "failureThreshold": STARTUP_FAILURE_THRESHOLD},
                     "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
                     # The model's status, not a socket: a server whose model was unloaded answers
                     # 404 here and is restarted (and reloads the verified version).
@@ -226,6 +244,7 @@ def service_annotations(spec: ServingSpec) -> dict[str, str]:
     so HTTPS would add nothing to the check).
     """
     annotations = {
+        AWAIT_WAIT_FOR: SERVICE_WAIT_FOR,
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
     }
@@ -236,6 +255,14 @@ def service_annotations(spec: ServingSpec) -> dict[str, str]:
             "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
         })
     return annotations
+
+
+def deployment_annotations(*, await_rollout: bool, timeout_seconds: int) -> dict[str, str]:
+    """How `pulumi up` waits for the Deployment: until the rollout completes, bounded by
+    `timeout_seconds` (`rollout.rollout_timeout_seconds`), or not at all."""
+    if not await_rollout:
+        return {AWAIT_SKIP: "true"}
+    return {AWAIT_TIMEOUT: str(timeout_seconds)}
 
 
 def hpa_spec(spec: ServingSpec, *, deployment_name: str) -> dict:
