@@ -1,0 +1,205 @@
+"""The pull-request workflows are not a way in (.github/workflows/).
+
+- zizmor, offline and without a config file, reports no high finding; and the same harness
+  does report one on a workflow with a tag-pinned action, so the check can fail;
+- every action is pinned by full commit SHA with its tag in a comment beside it;
+- the only zizmor suppression is the reviewed one (the fork-comment workflow_run trigger);
+- every `recsys-dr` command the workflows run parses with the CLI of this commit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recsys_dr.cli.main import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+ZIZMOR = Path(sys.executable).with_name("zizmor")
+FULL_SHA_WITH_TAG = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+(\.\d+){0,2}$")
+# (file, audit) of every `# zizmor: ignore[...]`, each justified in a comment beside it.
+REVIEWED_IGNORES = {("pr-plan-comment.yml", "dangerous-triggers")}
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def zizmor(path: Path) -> list[dict]:
+    # --offline: no GitHub API (no network here, and none needed for these audits);
+    # --no-config: a zizmor.yml added later cannot switch audits off unnoticed.
+    done = subprocess.run([str(ZIZMOR), "--offline", "--no-config", "--format", "json", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout)
+
+
+def high(findings: list[dict]) -> list[str]:
+    return [f"{f['ident']}: {f['locations'][0]['concrete']['feature'].strip()}" for f in findings
+            if f["determinations"]["severity"] == "High" and not f.get("ignored")]
+
+
+def test_zizmor_reports_no_high_finding():
+    assert high(zizmor(WORKFLOWS)) == []
+
+
+def test_zizmor_harness_reports_a_tag_pinned_action(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "bad.yml").write_text(
+        "name: bad\non: pull_request\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n        with:\n          persist-credentials: false\n")
+    assert [f.split(":")[0] for f in high(zizmor(folder))] == ["unpinned-uses"]
+
+
+def uses_lines() -> list[tuple[str, str]]:
+    return [(path.name, line.split("uses:", 1)[1].strip())
+            for path in workflow_files() for line in path.read_text().splitlines()
+            if re.match(r"^\s*(- )?uses:", line)]
+
+
+def test_every_action_is_pinned_by_full_sha_with_its_tag_in_a_comment():
+    lines = uses_lines()
+    assert len(lines) == 14  # every `uses:` line was found (3 workflows)
+    assert [(name, ref) for name, ref in lines if not FULL_SHA_WITH_TAG.match(ref)] == []
+
+
+def test_one_action_version_is_pinned_to_one_sha():
+    seen: dict[str, set[str]] = {}
+    for _, ref in uses_lines():
+        action, rest = ref.split("@", 1)
+        seen.setdefault(action, set()).add(rest)
+    assert {action: refs for action, refs in seen.items() if len(refs) > 1} == {}
+
+
+def test_only_the_reviewed_zizmor_ignores():
+    found = {(path.name, audit) for path in workflow_files()
+             for audit in re.findall(r"#\s*zizmor:\s*ignore\[([\w-]+)\]", path.read_text())}
+    assert found == REVIEWED_IGNORES
+
+
+def test_workflow_defaults_grant_no_permissions():
+    for path in workflow_files():
+        document = yaml.safe_load(path.read_text())
+        assert document["permissions"] == {}, path.name
+        for name, job in document["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {name} must state its own permissions"
+
+
+def test_every_checkout_drops_its_credentials():
+    for path in workflow_files():
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}: {step}"
+
+
+def recsys_dr_commands() -> list[list[str]]:
+    commands = []
+    for path in workflow_files():
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                script = str(step.get("run", "")).replace("\\\n", " ")
+                for line in script.splitlines():
+                    if re.match(r"^\s*\S*bin/recsys-dr\s", line):
+                        words = shlex.split(line.split("||")[0].split("2>")[0])
+                        start = next(i for i, w in enumerate(words) if w.endswith("bin/recsys-dr"))
+                        commands.append(words[start + 1:])
+    return commands
+
+
+def test_workflow_cli_commands_parse_with_this_cli():
+    commands = recsys_dr_commands()
+    assert sorted(c[0] for c in commands) == ["diff", "plan", "plan"]
+    for words in commands:
+        args = build_parser().parse_args(words)
+        if args.command == "diff":
+            assert args.format == "markdown"
+
+
+PLAN_COMMENT = ROOT / ".github" / "scripts" / "plan-comment.js"
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node (the github-script runtime) is not installed")
+
+
+def validate(directory: Path, env: str = "dev") -> tuple[bool, str]:
+    """(accepted, body or refusal) from plan-comment.js's validateArtifact, run by node."""
+    program = ("const p = require(process.argv[1]);"
+               "try { process.stdout.write(JSON.stringify([true, p.validateArtifact(process.argv[2], process.argv[3])])); }"
+               "catch (e) { process.stdout.write(JSON.stringify([false, e.message])); }")
+    done = subprocess.run([NODE, "-e", program, str(PLAN_COMMENT), str(directory), env],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return tuple(json.loads(done.stdout))
+
+
+def artifact(tmp_path: Path, body: str | bytes, **extra: str) -> Path:
+    data = body.encode() if isinstance(body, str) else body
+    (tmp_path / "diff.md").write_bytes(data)
+    for name, text in extra.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+MARKER = "<!-- recsys-dr-plan-diff:dev -->"
+
+
+@needs_node
+def test_comment_accepts_a_plan_diff(tmp_path):
+    body = f"{MARKER}\n### recsys-dr plan (dev)\n\n**update** `Deployment`\n"
+    assert validate(artifact(tmp_path, body, **{"plan-base.json": "{}", "plan-head.json": "{}"})) == (True, body)
+
+
+@needs_node
+def test_comment_refuses_another_environments_marker(tmp_path):
+    ok, reason = validate(artifact(tmp_path, "<!-- recsys-dr-plan-diff:prod -->\nx\n"))
+    assert (ok, reason) == (False, f"diff.md does not start with the marker line {MARKER}")
+
+
+@needs_node
+def test_comment_refuses_a_second_marker(tmp_path):
+    assert validate(artifact(tmp_path, f"{MARKER}\nx\n<!-- recsys-dr-plan-diff:prod -->\n")) == (
+        False, "diff.md carries a second comment marker")
+
+
+@needs_node
+def test_comment_refuses_unexpected_files(tmp_path):
+    ok, reason = validate(artifact(tmp_path, f"{MARKER}\n", **{"evil.js": "x"}))
+    assert not ok and reason.startswith('unexpected artifact entry "evil.js"')
+
+
+@needs_node
+def test_comment_refuses_text_that_is_not_utf8(tmp_path):
+    assert validate(artifact(tmp_path, MARKER.encode() + b"\n\xff\xfe\n")) == (False, "diff.md is not UTF-8 text")
+
+
+@needs_node
+def test_comment_refuses_control_characters(tmp_path):
+    assert validate(artifact(tmp_path, f"{MARKER}\n\x1b[2Jx\n")) == (False, "diff.md contains control characters")
+
+
+@needs_node
+def test_comment_defuses_mentions_and_cross_references(tmp_path):
+    ok, body = validate(artifact(tmp_path, f"{MARKER}\n@octocat @org/team #12 other/repo#3 &#60;\n"))
+    assert ok
+    assert body == f"{MARKER}\n@\u200doctocat @\u200dorg/team #\u200d12 other/repo#\u200d3 &#60;\n"
+
+
+@needs_node
+def test_comment_is_capped_below_githubs_limit(tmp_path):
+    ok, body = validate(artifact(tmp_path, f"{MARKER}\n" + "x" * 70000))
+    assert ok and len(body) < 65536 and body.endswith("_(truncated)_\n")
+
+
+@needs_node
+def test_comment_refuses_an_environment_name_that_is_not_one(tmp_path):
+    ok, reason = validate(artifact(tmp_path, f"{MARKER}\n"), env="dev --> <script>")
+    assert not ok and "is not [a-z][a-z0-9-]*" in reason
