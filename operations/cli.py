@@ -18,6 +18,43 @@ from typing import Any
 EXIT_BAD_INPUT = 2
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number > 0 (float() alone takes 'nan' and 'inf')."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds. Received: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0. Received: {text!r}")
+    return value
+
+
+def non_negative_seconds(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else positive_seconds(text)
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1. Received: {text!r}")
+    return int(text)
+
+
+def endpoint_url(text: str) -> str:
+    """argparse type: http(s)://host[:port] with a host (an empty host would send calls nowhere useful)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be http(s)://host[:port]. Received: {text!r}")
+    try:
+        parts.port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"has an invalid port. Received: {text!r}") from None
+    return text
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--outputs", metavar="FILE", default=None,
                         help="stack outputs JSON from `pulumi stack output --json -s <env>`; "
@@ -25,13 +62,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--require-warm", action="store_true",
                         help="fail when the standby is pilot-light (GPU pool not running)")
-    parser.add_argument("--endpoint-url", default=None,
+    parser.add_argument("--endpoint-url", default=None, type=endpoint_url,
                         help="send S3/EKS/CloudWatch/Route 53 calls to this endpoint (moto_server in "
                              "tests); ARC calls always use the cluster endpoints")
     parser.add_argument("--profile", default=None, help="AWS profile for boto3")
-    parser.add_argument("--http-timeout", type=float, default=5.0, metavar="S",
+    parser.add_argument("--http-timeout", type=positive_seconds, default=5.0, metavar="S",
                         help="seconds per serving-endpoint request (default 5)")
-    parser.add_argument("--aws-timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--aws-timeout", type=positive_seconds, default=10.0, metavar="S",
                         help="read timeout per AWS call (default 10; connect timeout 3, 3 attempts)")
 
 
@@ -49,14 +86,28 @@ def register(subparsers: Any) -> None:
     status.set_defaults(handler=handle_status)
 
     failover = subparsers.add_parser(
-        "failover", help="flip ARC routing controls to the standby or back to the primary",
-        description="Exit codes: 0 switched/already/dry-run ok, 1 refused (target fails checks; --force), "
-                    "2 bad input, 3 no ARC in this environment (prints the manual steps), "
-                    "4 ARC data plane refused or unreachable.")
+        "failover", help="activate the standby and move traffic to it, or back to the primary",
+        description="--to standby: scale the standby to the primary's replica count (GPU node group, HPA, "
+                    "Deployment), wait until it is ready, then move traffic (ARC routing controls, a Region "
+                    "switch plan, or Route 53 on its own). --to primary: move traffic back, then put the standby "
+                    "back at rest. Exit codes: 0 switched/already/dry-run ok, 1 refused (target fails checks or "
+                    "did not become ready; --force), 2 bad input, 3 traffic cannot be moved by this tool in a "
+                    "health-check environment (prints the manual steps), 4 ARC / Region switch refused or "
+                    "unreachable.")
     _common(failover)
     failover.add_argument("--to", required=True, choices=("standby", "primary"), dest="to")
     failover.add_argument("--force", action="store_true", help="fail over although the target fails its checks")
     failover.add_argument("--dry-run", action="store_true", help="check and show the change, change nothing")
+    failover.add_argument("--replicas", type=positive_int, default=None, metavar="N",
+                          help="pods the standby must run (default: the primary's current count)")
+    failover.add_argument("--activation-timeout", type=positive_seconds, default=900.0, metavar="S",
+                          help="max seconds for GPU nodes, pods and the health check (default 900)")
+    failover.add_argument("--execution-timeout", type=positive_seconds, default=3600.0, metavar="S",
+                          help="region-switch: max seconds to follow the plan execution (default 3600)")
+    failover.add_argument("--ungraceful", action="store_true",
+                          help="region-switch: the Region being left is impaired; run the plan ungracefully")
+    failover.add_argument("--poll-interval", type=positive_seconds, default=10.0, metavar="S",
+                          help="seconds between progress polls (default 10)")
     failover.set_defaults(handler=handle_failover)
 
     drill = subparsers.add_parser(
@@ -67,12 +118,12 @@ def register(subparsers: Any) -> None:
     _common(drill)
     drill.add_argument("--confirm", required=True, metavar="ENV",
                        help="the environment name from the outputs, to confirm the drill target")
-    drill.add_argument("--timeout", type=float, default=300.0, metavar="S",
+    drill.add_argument("--timeout", type=positive_seconds, default=300.0, metavar="S",
                        help="max seconds for the standby to answer after the flip (default 300)")
-    drill.add_argument("--failback-timeout", type=float, default=300.0, metavar="S",
+    drill.add_argument("--failback-timeout", type=positive_seconds, default=300.0, metavar="S",
                        help="max seconds for the fail-back (default 300)")
-    drill.add_argument("--poll-interval", type=float, default=5.0, metavar="S", help="default 5")
-    drill.add_argument("--hold", type=float, default=0.0, metavar="S",
+    drill.add_argument("--poll-interval", type=positive_seconds, default=5.0, metavar="S", help="default 5")
+    drill.add_argument("--hold", type=non_negative_seconds, default=0.0, metavar="S",
                        help="seconds to keep traffic on the standby once it answers (default 0)")
     drill.add_argument("--via-health-check-inversion", action="store_true",
                        help="health-check environments only: move traffic by inverting the primary's Route 53 "
@@ -94,9 +145,54 @@ def _load(args: argparse.Namespace):
 
 
 def _clients(args: argparse.Namespace):
+    """The ClientFactory, or None after printing one line (unknown --profile)."""
     from recsys_dr.operations.clients import ClientFactory
 
-    return ClientFactory(endpoint_url=args.endpoint_url, profile=args.profile, read_timeout=args.aws_timeout)
+    factory = ClientFactory(endpoint_url=args.endpoint_url, profile=args.profile, read_timeout=args.aws_timeout)
+    try:
+        factory.check_profile()
+    except ValueError as exc:
+        print(f"recsys-dr {args.command}: {exc}", file=sys.stderr)
+        return None
+    return factory
+
+
+def build_activator(args: argparse.Namespace, outputs, clients, *, log):
+    """The standby's Activator, or None when the outputs predate `regions.standby.serving`."""
+    from recsys_dr.operations.activation import Activator
+    from recsys_dr.operations.checks import CheckContext, check_health, probe_serving
+
+    standby = outputs.standby
+    if standby.serving is None:
+        log("the stack outputs lack `regions.standby.serving`: the standby is not scaled by this command "
+            "(re-export the outputs from the current stack)")
+        return None
+    ctx = CheckContext(outputs=outputs, clients=clients, target="standby", http_timeout=args.http_timeout)
+
+    def health() -> tuple[bool, str]:
+        result = check_health(ctx, standby)
+        if result.data.get("type") == "RECOVERY_CONTROL" or result.data.get("advisory"):
+            # No endpoint check to read: ask the endpoint itself, as Route 53's checkers would.
+            ok, detail, _ = probe_serving(standby.endpoint, outputs.model_name, outputs.model_version,
+                                          timeout=args.http_timeout)
+            return ok, f"serving: {detail}"
+        return result.ok, result.detail
+
+    return Activator(
+        outputs=outputs, eks=clients.eks(standby.region),
+        kube=lambda: clients.kube(standby.region, standby.cluster_name),
+        primary_kube=lambda: clients.kube(outputs.primary.region, outputs.primary.cluster_name),
+        health=health, replicas=getattr(args, "replicas", None),
+        timeout=getattr(args, "activation_timeout", 900.0), poll_interval=args.poll_interval, log=log)
+
+
+def build_region_switch(outputs, clients, *, log):
+    from recsys_dr.operations.region_switch import RegionSwitch
+
+    if outputs.region_switch is None:
+        return None
+    return RegionSwitch(plan=outputs.region_switch, regions={r: o.region for r, o in outputs.regions.items()},
+                        client_for=clients.arc_region_switch, log=log)
 
 
 def _stderr_console():
@@ -130,6 +226,8 @@ def handle_status(args: argparse.Namespace, *, clients=None) -> int:
     if outputs is None:
         return EXIT_BAD_INPUT
     clients = clients or _clients(args)
+    if clients is None:
+        return EXIT_BAD_INPUT
     build_status, _arc = build_tools(args, outputs, clients)
     report = build_status(getattr(args, "target", "standby"))
     if args.json:
@@ -149,12 +247,18 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     if outputs is None:
         return EXIT_BAD_INPUT
     clients = clients or _clients(args)
+    if clients is None:
+        return EXIT_BAD_INPUT
     err = _stderr_console()
-    build_status, arc = build_tools(args, outputs, clients, log=lambda m: err.print(m, markup=False))
+    log = (lambda m: err.print(m, markup=False, highlight=False))
+    build_status, arc = build_tools(args, outputs, clients, log=log)
     result = run_failover(outputs, target=args.to, force=args.force, dry_run=args.dry_run,
                           build_status=lambda target: build_status(target, target_only=True),
-                          arc_controller=arc, route53=clients.route53(),
-                          log=lambda m: err.print(m, markup=False))
+                          arc_controller=arc, route53=clients.route53(), log=log,
+                          activator=build_activator(args, outputs, clients, log=log),
+                          region_switch=build_region_switch(outputs, clients, log=log),
+                          ungraceful=args.ungraceful, execution_timeout=args.execution_timeout,
+                          poll_interval=args.poll_interval)
     if args.json:
         print(result.to_json())
     else:
@@ -181,16 +285,13 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         print(f"recsys-dr drill: --confirm {args.confirm!r} does not match the outputs' environment "
               f"{outputs.environment!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    for name in ("timeout", "failback_timeout", "poll_interval"):
-        if getattr(args, name) <= 0:
-            print(f"recsys-dr drill: --{name.replace('_', '-')} must be > 0. Received: {getattr(args, name)}",
-                  file=sys.stderr)
-            return EXIT_BAD_INPUT
     if args.via_health_check_inversion and outputs.failover_control == "arc":
         print("recsys-dr drill: --via-health-check-inversion is for failoverControl 'health-check'; "
               f"{outputs.environment} uses ARC routing controls", file=sys.stderr)
         return EXIT_BAD_INPUT
     clients = clients or _clients(args)
+    if clients is None:
+        return EXIT_BAD_INPUT
     err = _stderr_console()
     log = (lambda m: err.print(m, markup=False, highlight=False))
     build_status, switcher = build_tools(args, outputs, clients, log=log)

@@ -86,6 +86,47 @@ class ClientFactory:
     def route53(self):
         return self.client("route53", ROUTE53_REGION)
 
+    def sts(self, region: str):
+        """STS in `region` (its regional endpoint): EKS tokens for a cluster need nothing from another Region."""
+        return self.client("sts", region)  # botocore's default STS endpoint is the regional one
+
+    def kube(self, region: str, cluster_name: str):
+        """A `KubeApi` for an EKS cluster (endpoint and CA from DescribeCluster, token from regional STS)."""
+        from recsys_dr.operations.kube import connect
+
+        key = ("kube@" + cluster_name, region)
+        if key not in self._cache:
+            self._cache[key] = connect(self.eks(region), self.sts(region), cluster_name, timeout=self.read_timeout)
+        return self._cache[key]
+
+    def arc_region_switch(self, region: str):
+        """An `arc-region-switch` client in `region`, one attempt per call (`operations.region_switch`
+        moves on to the plan's other Region instead of retrying)."""
+        key = ("arc-region-switch", region)
+        if key not in self._cache:
+            kwargs: dict[str, Any] = {"region_name": region, "config": self.config(max_attempts=1)}
+            if self.endpoint_url:
+                kwargs["endpoint_url"] = self.endpoint_url
+            self._cache[key] = self._boto_session().client("arc-region-switch", **kwargs)
+        return self._cache[key]
+
+    def check_profile(self) -> None:
+        """Create the session now, so an unknown `--profile` is reported before anything runs.
+
+        Raises:
+            ValueError: one line naming the profile and the ones that exist.
+        """
+        from botocore.exceptions import ProfileNotFound
+
+        try:
+            self._boto_session()
+        except ProfileNotFound:
+            import botocore.session
+
+            known = sorted(botocore.session.Session().available_profiles)
+            raise ValueError(f"--profile {self.profile!r} is not in your AWS config; known profiles: "
+                             f"{', '.join(known) or 'none'}") from None
+
     def arc_cluster(self, region: str, endpoint_url: str):
         """A `route53-recovery-cluster` client for one ARC cluster endpoint.
 

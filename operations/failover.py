@@ -49,6 +49,9 @@ class FailoverResult:
     status: dict | None = None
     arc_attempts: list[dict] = field(default_factory=list)
     dns_answer: dict | None = None
+    activation: dict | None = None
+    execution: dict | None = None
+    restored: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +67,9 @@ class FailoverResult:
             "messages": self.messages,
             "arcAttempts": self.arc_attempts,
             "dnsAnswer": self.dns_answer,
+            "activation": self.activation,
+            "regionSwitchExecution": self.execution,
+            "restored": self.restored,
             "status": self.status,
         }
 
@@ -124,6 +130,10 @@ def manual_instructions(outputs: StackOutputs, target: str) -> list[str]:
     return lines
 
 
+ACTIVATION_FIXES = ("serving", "capacity", "health")
+"""Checks on the standby that activation itself makes pass (pods, GPU nodes, its health check)."""
+
+
 def run_failover(
     outputs: StackOutputs,
     *,
@@ -134,6 +144,11 @@ def run_failover(
     arc_controller: Any = None,
     route53: Any = None,
     log: Callable[[str], None] = lambda _m: None,
+    activator: Any = None,
+    region_switch: Any = None,
+    ungraceful: bool = False,
+    execution_timeout: float = 3600.0,
+    poll_interval: float = 15.0,
 ) -> FailoverResult:
     """Decide and (unless dry-run) perform a failover to `target`.
 
@@ -155,12 +170,34 @@ def run_failover(
     result.reasons = report.reasons
 
     if route53 is not None:
-        try:
-            result.dns_answer = dns_answer(outputs, route53)
-        except Exception as exc:  # informative only
-            result.dns_answer = {"error": f"{type(exc).__name__}: {exc}"}
+        result.dns_answer = _dns(outputs, route53)
+
+    if outputs.failover_control == "region-switch" and region_switch is not None:
+        return _run_region_switch(outputs, result, report, target=target, region_switch=region_switch,
+                                  activator=activator, ungraceful=ungraceful, timeout=execution_timeout,
+                                  poll_interval=poll_interval, log=log)
+
+    if activator is not None and target == "standby":
+        gate = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
+        if gate and not force:
+            result.outcome, result.exit_code = "refused", EXIT_REFUSED
+            result.reasons = gate
+            result.messages.append("refusing to activate the standby: it fails checks activation cannot fix "
+                                   "(listed above). Re-run with --force to override.")
+            return result
+        if not _activate(result, activator, dry_run=dry_run, force=force, log=log):
+            return result
+        if not dry_run:
+            report = build_status(target)  # what activation changed: pods, nodes, health check
+            result.status, result.reasons = report.to_dict(), report.reasons
+            if route53 is not None:
+                result.dns_answer = _dns(outputs, route53)
+        elif not report.ready:
+            report = _Ready()
 
     if outputs.failover_control != "arc" or arc_controller is None:
+        if activator is not None and not dry_run:
+            return _health_check_path(outputs, result, activator, target, log)
         result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
         result.messages = manual_instructions(outputs, target)
         return result
@@ -186,9 +223,11 @@ def run_failover(
     if result.before.get(target) == "On" and result.before.get(other) == "Off":
         result.outcome = "already"
         result.change = []
-        result.messages.append(f"traffic already goes to the {target} ({target} On, {other} Off); nothing to do")
+        result.messages.append(f"traffic already goes to the {target} ({target} On, {other} Off)")
         result.after = result.before
         result.arc_attempts = list(arc_controller.attempts)
+        if target == "primary" and activator is not None and not dry_run:
+            _restore(result, activator, log)
         return result
     if dry_run:
         result.outcome = "dry-run"
@@ -212,11 +251,152 @@ def run_failover(
         result.outcome, result.exit_code = "arc-failed", EXIT_ARC_FAILED
         result.messages.append(f"after the update the {target} control reads {result.after.get(target)}")
         return result
+    if target == "primary" and activator is not None:
+        _restore(result, activator, log)
     result.messages.append(
         f"routing controls: {target} On, {other} {result.after.get(other)}. Route 53 answers the {target} once "
         f"the RECOVERY_CONTROL health checks update (seconds), clients after the TTL ({outputs.dns.ttl}s). "
         "Watch it with `recsys-dr status`."
     )
+    return result
+
+
+class _Ready:
+    ready, reasons = True, []
+
+
+def _dns(outputs: StackOutputs, route53: Any) -> dict:
+    try:
+        return dns_answer(outputs, route53)
+    except Exception as exc:  # informative only
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _activate(result: FailoverResult, activator: Any, *, dry_run: bool, force: bool, log) -> bool:
+    """Size (dry run) or activate the standby; False when failover must stop here."""
+    from recsys_dr.operations.activation import ActivationError
+    from recsys_dr.operations.kube import KubeError
+
+    try:
+        if dry_run:
+            sizing = activator.size()
+            result.activation = {"dryRun": True, "replicas": sizing.replicas, "source": sizing.source,
+                                 "nodeGroup": sizing.node_group, "hpa": sizing.hpa, "notes": sizing.notes}
+            result.messages.append(f"dry run: would scale the standby to {sizing.replicas} pods ({sizing.source}), "
+                                   f"node group {sizing.node_group}, HPA {sizing.hpa}")
+            return True
+        sizing = activator.activate()
+        result.activation = {"replicas": sizing.replicas, "source": sizing.source, "nodeGroup": sizing.node_group,
+                             "hpa": sizing.hpa, "notes": sizing.notes, "changes": list(activator.changes),
+                             "phases": [p.to_dict() for p in activator.phases]}
+        return True
+    except (ActivationError, KubeError) as exc:
+        result.activation = {"error": str(exc), "changes": list(activator.changes),
+                             "phases": [p.to_dict() for p in activator.phases]}
+        if force:
+            result.messages.append(f"--force: activation incomplete ({exc}); moving traffic anyway")
+            log(result.messages[-1])
+            return True
+        result.outcome, result.exit_code = "refused", EXIT_REFUSED
+        result.reasons = [f"activation: {exc}"]
+        result.messages.append("traffic NOT moved: the standby did not become ready. Changes made so far: "
+                               + ("; ".join(activator.changes) or "none")
+                               + ". Re-run (it resumes), or --force to move traffic anyway.")
+        return False
+
+
+def _restore(result: FailoverResult, activator: Any, log) -> None:
+    from recsys_dr.operations.activation import ActivationError
+    from recsys_dr.operations.kube import KubeError
+
+    try:
+        result.restored = activator.restore()
+        result.messages.append("standby back at rest: " + "; ".join(result.restored))
+    except (ActivationError, KubeError) as exc:
+        result.messages.append(f"traffic is on the primary, but the standby was NOT put back at rest: {exc}. "
+                               "Re-run `recsys-dr failover --to primary` (it only restores).")
+    except Exception as exc:  # botocore errors from the standby's EKS API
+        result.messages.append(f"traffic is on the primary, but the standby was NOT put back at rest: "
+                               f"{type(exc).__name__}: {exc}. Re-run `recsys-dr failover --to primary`.")
+
+
+def _health_check_path(outputs: StackOutputs, result: FailoverResult, activator: Any, target: str, log):
+    """failoverControl health-check with an activator: Route 53 moves traffic on its own; say where it is."""
+    answer = result.dns_answer or {}
+    if target == "standby":
+        if answer.get("role") == "standby":
+            result.outcome = "switched"
+            result.messages.append("standby activated; Route 53 already answers the standby (the primary's health "
+                                   "check fails)")
+            return result
+        result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
+        result.messages.append("standby activated and ready: Route 53 moves traffic to it as soon as the primary's "
+                               "health check fails.")
+        result.messages += manual_instructions(outputs, target)
+        return result
+    if answer.get("role") != "primary":
+        result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
+        result.messages.append("Route 53 does not answer the primary yet; the standby stays activated until it "
+                               "does (re-run then).")
+        result.messages += manual_instructions(outputs, target)
+        return result
+    result.outcome = "already"
+    _restore(result, activator, log)
+    return result
+
+
+def _run_region_switch(outputs: StackOutputs, result: FailoverResult, report: Any, *, target: str, region_switch: Any,
+                       activator: Any, ungraceful: bool, timeout: float, poll_interval: float, log) -> FailoverResult:
+    """failoverControl region-switch: the plan scales the standby (EKS block) and moves traffic."""
+    from recsys_dr.operations.arc import ArcError
+
+    region = outputs.regions[target].region
+    try:
+        evaluation = region_switch.evaluation(region)
+    except ArcError as exc:
+        evaluation = {"state": "unknown", "error": str(exc), "warnings": []}
+        if exc.definitive:
+            result.outcome, result.exit_code = "arc-failed", EXIT_ARC_FAILED
+            result.messages.append(f"cannot read the Region switch plan: {exc}")
+            return result
+    result.execution = {"evaluation": evaluation}
+    if evaluation["state"] not in ("passed", "unknown"):
+        result.messages.append(f"plan evaluation is {evaluation['state']}: " + "; ".join(evaluation["warnings"]))
+    if result.dry_run:
+        result.outcome = "dry-run"
+        result.messages.append(f"dry run: would start the Region switch plan to activate {region} "
+                               f"({'ungraceful' if ungraceful else 'graceful'})")
+        return result
+    gate = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
+    if gate and not result.forced:
+        result.outcome, result.exit_code = "refused", EXIT_REFUSED
+        result.reasons = gate
+        result.messages.append(f"refusing to activate {region}: it fails checks the plan cannot fix (listed above). "
+                               "Re-run with --force to override.")
+        return result
+    try:
+        execution_id, where = region_switch.start(region, ungraceful=ungraceful,
+                                                  comment=f"recsys-dr failover --to {target} ({outputs.environment})")
+        log(f"Region switch execution {execution_id} started in {where}; following its events")
+        execution = region_switch.follow(execution_id, where, timeout=timeout, poll_interval=poll_interval)
+    except ArcError as exc:
+        result.outcome, result.exit_code = "arc-failed", EXIT_ARC_FAILED
+        result.messages.append(f"Region switch execution NOT confirmed: {exc}")
+        result.arc_attempts = list(region_switch.attempts)
+        return result
+    result.execution.update(execution.to_dict())
+    result.arc_attempts = list(region_switch.attempts)
+    if not execution.succeeded:
+        result.outcome, result.exit_code = "refused" if execution.state in ("failed", "canceled") else "arc-failed", \
+            EXIT_REFUSED if execution.state in ("failed", "canceled") else EXIT_ARC_FAILED
+        result.messages.append(f"Region switch execution {execution_id} is {execution.state} after "
+                               f"{execution.seconds:g}s; see its events above")
+        return result
+    result.messages.append(f"Region switch execution {execution_id} {execution.state} in {execution.seconds:g}s"
+                           + (f" (recovery time {execution.actual_recovery_time})" if execution.actual_recovery_time
+                              else ""))
+    if target == "primary" and activator is not None:
+        _restore(result, activator, log)
     return result
 
 

@@ -16,6 +16,8 @@ is allowed, e.g.::
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any, TextIO
 
 ROLES = ("primary", "standby")
 STANDBY_MODES = ("warm", "pilot-light")
-FAILOVER_CONTROLS = ("health-check", "arc")
+FAILOVER_CONTROLS = ("health-check", "arc", "region-switch")
 REGION_STRING_KEYS = (
     "region",
     "endpoint",
@@ -36,6 +38,13 @@ REGION_STRING_KEYS = (
     "deploymentName",
 )
 SECRET_PLACEHOLDER = "[secret]"
+MAX_NESTING = 32
+"""Deepest object/array nesting accepted; real outputs are about 5 levels deep."""
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+"""The Region shape the Region switch API accepts (botocore arc-region-switch `Region` pattern)."""
+PLAN_ARN_PATTERN = re.compile(
+    r"arn:aws[a-zA-Z-]*:arc-region-switch::[0-9]{12}:plan/([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?):([a-z0-9]{6})")
+"""botocore's arc-region-switch `PlanArn` pattern (service-2.json); a plan ARN has no Region."""
 
 
 class OutputsError(ValueError):
@@ -49,8 +58,40 @@ class OutputsError(ValueError):
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         self.problems = list(problems)
+        if len(self.problems) == 1:  # one mistake, one line
+            super().__init__(f"stack outputs ({source}) are not usable: {self.problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"stack outputs ({source}) are not usable:\n{lines}")
+
+
+def known_regions() -> frozenset[str]:
+    """Every Region botocore knows, across partitions (its bundled endpoints.json)."""
+    import botocore.session
+
+    data = botocore.session.get_session().get_component("data_loader").load_data("endpoints")
+    return frozenset(region for partition in data["partitions"] for region in partition["regions"])
+
+
+def region_problem(path: str, value: str) -> str | None:
+    """Why `value` is not a usable AWS Region, or None."""
+    if not REGION_PATTERN.fullmatch(value):
+        return f"`{path}` must be an AWS Region such as us-east-1. Received: {value!r}"
+    if value not in known_regions():
+        return f"`{path}` is not a Region botocore knows (unknown or mistyped). Received: {value!r}"
+    return None
+
+
+def endpoint_problem(path: str, value: str) -> str | None:
+    """Why `value` is not a serving endpoint `host[:port]` (no scheme, no path), or None."""
+    if "://" in value or "/" in value:
+        return f"`{path}` must be host[:port] without a scheme or path. Received: {value!r}"
+    host, _, port = value.partition(":")
+    if not host.strip(". "):
+        return f"`{path}` has an empty host. Received: {value!r}"
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"`{path}` port must be 1-65535. Received: {value!r}"
+    return None
 
 
 def endpoint_host(endpoint: str) -> str:
@@ -74,6 +115,15 @@ class RegionOutputs:
     namespace: str
     deployment_name: str
     gpu_scaling: dict[str, int]
+    hpa_name: str | None = None
+    serving: dict[str, int] | None = None
+    active_gpu_scaling: dict[str, int] | None = None
+    pods_per_gpu_node: int | None = None
+
+    @property
+    def hpa(self) -> str:
+        """The HPA's name; the components name it after the Deployment when the output is absent."""
+        return self.hpa_name or self.deployment_name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +150,16 @@ class ArcOutputs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RegionSwitchOutputs:
+    """The Route 53 ARC Region switch plan (`regionSwitch`, failoverControl `region-switch`)."""
+
+    plan_arn: str
+    execution_role_arn: str | None = None
+    approval_step_name: str | None = None
+    recovery_time_objective_minutes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class StackOutputs:
     """Typed view of the stack outputs (`pulumi stack output --json`, produced by stacks/__main__.py)."""
 
@@ -114,6 +174,7 @@ class StackOutputs:
     regions: dict[str, RegionOutputs]
     arc: ArcOutputs | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    region_switch: RegionSwitchOutputs | None = None
 
     @property
     def primary(self) -> RegionOutputs:
@@ -178,8 +239,11 @@ class _Reader:
             return None
         return value
 
-    def positive(self, obj: Any, path: str, kind=(int, float), *, zero_ok: bool = False):
-        value = self.get(obj, path, kind)
+    def positive(self, obj: Any, path: str, kind=(int, float), *, zero_ok: bool = False, optional: bool = False):
+        value = self.get(obj, path, kind, optional=optional)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(f"`{path}` must be a finite number. Received: {value!r}")
+            return None
         if value is not None and (value < 0 or (value == 0 and not zero_ok)):
             bound = ">= 0" if zero_ok else "> 0"
             self.problems.append(f"`{path}` must be {bound}. Received: {value!r}")
@@ -218,10 +282,17 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     for role in ROLES:
         base = f"regions.{role}"
         values = {key: r.get(data, f"{base}.{key}", str) for key in REGION_STRING_KEYS}
-        scaling = {}
-        for key in ("minSize", "desiredSize", "maxSize"):
-            scaling[key] = r.positive(data, f"{base}.gpuScaling.{key}", int, zero_ok=True)
-        if None in values.values() or None in scaling.values():
+        for key, check in (("region", region_problem), ("endpoint", endpoint_problem)):
+            problem = values[key] and check(f"{base}.{key}", values[key])
+            if problem:
+                r.problems.append(problem)
+                values[key] = None
+        scaling = _scaling(r, data, f"{base}.gpuScaling")
+        active = _scaling(r, data, f"{base}.activeGpuScaling", optional=True)
+        serving = _serving_sizes(r, data, f"{base}.serving")
+        hpa_name = r.get(data, f"{base}.hpaName", str, optional=True)
+        pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
+        if None in values.values() or scaling is None:
             continue
         regions[role] = RegionOutputs(
             role=role,
@@ -235,6 +306,10 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
             namespace=values["namespace"],
             deployment_name=values["deploymentName"],
             gpu_scaling=scaling,
+            hpa_name=hpa_name,
+            serving=serving,
+            active_gpu_scaling=active,
+            pods_per_gpu_node=pods_per_node,
         )
     if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
         r.problems.append(
@@ -245,8 +320,15 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     arc = None
     if failover_control == "arc":
         arc = _parse_arc(r, data)
+    elif failover_control == "region-switch" and data.get("arc") is not None:
+        arc = _parse_arc(r, data)  # the plan's traffic step may flip ARC routing controls
     elif failover_control == "health-check" and "arc" in data and data["arc"] is not None:
         r.problems.append("`arc` is present but `failoverControl` is 'health-check'")
+    region_switch = None
+    if failover_control == "region-switch":
+        region_switch = _parse_region_switch(r, data)
+    elif data.get("regionSwitch") is not None and failover_control is not None:
+        r.problems.append(f"`regionSwitch` is present but `failoverControl` is {failover_control!r}")
 
     if r.problems:
         raise OutputsError(source, r.problems)
@@ -262,7 +344,66 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         regions=regions,
         arc=arc,
         raw=data,
+        region_switch=region_switch,
     )
+
+
+def _scaling(r: _Reader, data: dict, path: str, *, optional: bool = False) -> dict[str, int] | None:
+    """A `{minSize, desiredSize, maxSize}` object as EKS accepts it: min <= desired <= max, max >= 1."""
+    node = data
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if optional and node is None:
+        return None
+    sizes = {key: r.positive(data, f"{path}.{key}", int, zero_ok=True) for key in ("minSize", "desiredSize", "maxSize")}
+    if None in sizes.values():
+        return None
+    # EKS NodegroupScalingConfig: maxSize >= 1, 0 <= minSize <= desiredSize <= maxSize.
+    if not sizes["minSize"] <= sizes["desiredSize"] <= sizes["maxSize"] or sizes["maxSize"] < 1:
+        r.problems.append(f"`{path}` must have minSize <= desiredSize <= maxSize and maxSize >= 1. Received: "
+                          + ", ".join(f"{k}={v}" for k, v in sizes.items()))
+        return None
+    return sizes
+
+
+def _serving_sizes(r: _Reader, data: dict, path: str) -> dict[str, int] | None:
+    node = data
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        return None
+    sizes = {"replicas": r.positive(data, f"{path}.replicas", int, zero_ok=True),
+             "minReplicas": r.positive(data, f"{path}.minReplicas", int),
+             "maxReplicas": r.positive(data, f"{path}.maxReplicas", int)}
+    if None in sizes.values():
+        return None
+    if sizes["minReplicas"] > sizes["maxReplicas"]:
+        r.problems.append(f"`{path}.minReplicas` must be <= `{path}.maxReplicas`. Received: "
+                          f"minReplicas={sizes['minReplicas']}, maxReplicas={sizes['maxReplicas']}")
+        return None
+    return sizes
+
+
+def _parse_region_switch(r: _Reader, data: dict) -> RegionSwitchOutputs | None:
+    if data.get("regionSwitch") is None:
+        r.problems.append("`regionSwitch` is missing but `failoverControl` is 'region-switch'")
+        return None
+    plan_arn = r.get(data, "regionSwitch.planArn", str)
+    if plan_arn is not None and not PLAN_ARN_PATTERN.fullmatch(plan_arn):
+        r.problems.append("`regionSwitch.planArn` must be a Region switch plan ARN "
+                          f"(arn:aws:arc-region-switch::<account>:plan/<name>:<id>). Received: {plan_arn!r}")
+        plan_arn = None
+    role = r.get(data, "regionSwitch.executionRoleArn", str, optional=True)
+    approval = data["regionSwitch"].get("approvalStepName") if isinstance(data["regionSwitch"], dict) else None
+    if approval is not None:
+        approval = r.get(data, "regionSwitch.approvalStepName", str)
+    rto = None
+    if isinstance(data["regionSwitch"], dict) and data["regionSwitch"].get("recoveryTimeObjectiveMinutes") is not None:
+        rto = r.positive(data, "regionSwitch.recoveryTimeObjectiveMinutes", int)
+    if plan_arn is None:
+        return None
+    return RegionSwitchOutputs(plan_arn=plan_arn, execution_role_arn=role, approval_step_name=approval,
+                               recovery_time_objective_minutes=rto)
 
 
 def _parse_arc(r: _Reader, data: dict) -> ArcOutputs | None:
@@ -283,8 +424,11 @@ def _parse_arc(r: _Reader, data: dict) -> ArcOutputs | None:
                 continue
             region = r.get(data, f"arc.clusterEndpoints.{i}.region", str)
             endpoint = r.get(data, f"arc.clusterEndpoints.{i}.endpoint", str)
+            if region and region_problem(f"arc.clusterEndpoints.{i}.region", region):
+                r.problems.append(region_problem(f"arc.clusterEndpoints.{i}.region", region))
+                region = None
             if region and endpoint:
-                if not endpoint.startswith(("https://", "http://")):
+                if not endpoint.startswith(("https://", "http://")) or not endpoint.split("://", 1)[1].split("/")[0]:
                     r.problems.append(
                         f"`arc.clusterEndpoints.{i}.endpoint` must be a URL. Received: {endpoint!r}"
                     )
@@ -323,19 +467,76 @@ def load_outputs(path: str | None, *, stdin: TextIO | None = None) -> StackOutpu
                     "`pulumi stack output --json -s prod | recsys-dr status`"
                 ],
             )
-        text = stream.read()
+        raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
     else:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            raw = Path(path).read_bytes()
         except OSError as exc:
             raise OutputsError(source, [f"cannot read file: {exc.strerror or exc}"]) from exc
+    text = _decode(source, raw)
     if not text.strip():
         raise OutputsError(source, ["input is empty (did `pulumi stack output --json` fail?)"])
+    return parse_outputs(decode_json(source, text), source=source)
+
+
+_BOMS = ((b"\xef\xbb\xbf", "UTF-8 with a byte-order mark"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+_RESAVE = ("re-create it as plain UTF-8, e.g. `pulumi stack output --json -s prod > prod.json` in bash, or "
+           "`... | Out-File -Encoding utf8NoBOM prod.json` in PowerShell 7")
+
+
+def _decode(source: str, raw: bytes | str) -> str:
+    """Plain UTF-8 text; a BOM or UTF-16 (PowerShell 5's `>`) gets one line saying how to re-save."""
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):
+            raise OutputsError(source, [f"input starts with a byte-order mark; {_RESAVE}"])
+        return raw
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            raise OutputsError(source, [f"input is {name}; {_RESAVE}"])
+    if len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):  # UTF-16 without a BOM: every other byte is 0
+        raise OutputsError(source, [f"input looks like UTF-16; {_RESAVE}"])
     try:
-        data = json.loads(text)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OutputsError(source, [f"input is not UTF-8 (byte {exc.start}); {_RESAVE}"]) from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows to {value}")
+    return value
+
+
+def _depth(node: Any) -> int:
+    """Nesting depth of decoded JSON, iteratively (no recursion limit to hit)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_NESTING:
+                return depth
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def decode_json(source: str, text: str) -> Any:
+    """`json.loads` for operator input: NaN/Infinity and overflowing numbers refused (RFC 8259 has no such
+    numbers, Python's json accepts them), nesting bounded, every failure one `OutputsError` line."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise OutputsError(
-            source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
-        ) from exc
-    return parse_outputs(data, source=source)
+        raise OutputsError(source, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    except RecursionError:
+        raise OutputsError(source, [f"JSON nested too deeply (more than {MAX_NESTING} levels)"]) from None
+    except ValueError as exc:
+        raise OutputsError(source, [f"not valid JSON: {exc}"]) from None
+    if _depth(data) > MAX_NESTING:
+        raise OutputsError(source, [f"JSON nested too deeply (more than {MAX_NESTING} levels)"])
+    return data
