@@ -27,6 +27,9 @@ CLUSTER_AUTOSCALER = HelmChart(
     repository="https://kubernetes.github.io/autoscaler", namespace="kube-system",
 )
 CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+# The VPC CNI's DaemonSet and service account (kube-system/aws-node).
+VPC_CNI_SERVICE_ACCOUNT = "aws-node"
+VPC_CNI_POLICY = "AmazonEKS_CNI_Policy"
 GPU_POOL_LABEL = {"recsys-dr/pool": "gpu"}
 SYSTEM_POOL_LABEL = {"recsys-dr/pool": "system"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
@@ -61,3 +64,13 @@ def cluster_autoscaler_values(*, cluster_name: str, region: str, kubernetes_vers
             "scale-down-unneeded-time": "5m",
         },
     }
+
+
+def vpc_cni_configuration() -> dict:
+    """Configuration values of the `vpc-cni` add-on: enforce Kubernetes NetworkPolicies.
+
+    The managed add-on's schema takes `enableNetworkPolicy` as the string "true" (EKS user
+    guide, "Configure your cluster for Kubernetes network policies"); the network policy
+    agent then runs beside aws-node and enforces policies with eBPF.
+    """
+    return {"enableNetworkPolicy": "true"}

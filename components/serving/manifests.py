@@ -27,8 +27,16 @@ MODELS_MOUNT = "/models"
 SCRIPT_MOUNT = "/opt/recsys"
 SCRIPT_NAME = "fetch_and_verify.sh"
 # Same TensorFlow release as the exporter (`model` extra), so every op in the SavedModel is known.
+# Images are pinned by digest where one could be confirmed offline (the tag stays beside it for
+# people; with both, the kubelet pulls by digest). README "Closed by default" says which.
 DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
-DEFAULT_FETCHER_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+# amazon/aws-cli 2.22.35's index digest, as pinned identically by several public projects.
+DEFAULT_FETCHER_IMAGE = "amazon/aws-cli:2.22.35@sha256:6977c83ae3dc99f28fcf8276b9ea5eec33833cd5be40574b34112e98113ec7a2"
+EXPOSURES = ("internet-facing", "internal")
+# The in-tree controller makes an internal NLB for any value but "false" (cloud-provider-aws
+# pkg/providers/v1/aws.go, ServiceAnnotationLoadBalancerInternal).
+INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+MANIFEST_DIGEST_ANNOTATION = "recsys-dr/manifest-sha256"
 UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
 MIN_READY_SECONDS = 10
 STARTUP_PERIOD_SECONDS = 5
@@ -65,6 +73,11 @@ class ServingSpec:
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
         tls_certificate_arn: ACM certificate (same region) for HTTPS on 443. Default none.
+        manifest_sha256: sha256 of the version's `manifest.json` pinned in the stack file; the
+            init container refuses any other manifest, and a change rolls the pods.
+        exposure: "internet-facing" (default) or "internal" (an NLB in the private subnets).
+        source_ranges: CIDRs the NLB admits (`loadBalancerSourceRanges`). Default none, which
+            the in-tree controller reads as 0.0.0.0/0; the stack always sets them.
         max_surge / max_unavailable: rolling-update parameters, from `rollout.rolling_update`.
             Default 1 / 0 (the pool holds one extra pod).
     """
@@ -84,6 +97,9 @@ class ServingSpec:
     memory: str = "12Gi"
     script_checksum: str = ""
     tls_certificate_arn: str | None = None
+    manifest_sha256: str = ""
+    exposure: str = "internet-facing"
+    source_ranges: tuple[str, ...] = ()
     max_surge: int = 1
     max_unavailable: int = 0
 
@@ -131,6 +147,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                 "annotations": {
                     "recsys-dr/model-version": str(spec.model_version),
                     "recsys-dr/fetch-script-sha256": spec.script_checksum,
+                    MANIFEST_DIGEST_ANNOTATION: spec.manifest_sha256,
                 },
             },
             "spec": {
@@ -170,6 +187,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                         {"name": "MODEL_PREFIX", "value": "models"},
                         {"name": "MODEL_NAME", "value": spec.model_name},
                         {"name": "MODEL_VERSION", "value": str(spec.model_version)},
+                        {"name": "MANIFEST_SHA256", "value": spec.manifest_sha256},
                         {"name": "TARGET_DIR", "value": model_dir},
                         {"name": "AWS_REGION", "value": spec.region},
                         {"name": "AWS_DEFAULT_REGION", "value": spec.region},
@@ -229,12 +247,18 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
     }
 
 
+def service_ports(spec: ServingSpec) -> list[int]:
+    """The NLB's listener ports: 80, and 443 with a certificate."""
+    return [SERVICE_HTTP_PORT, SERVICE_HTTPS_PORT] if spec.tls_certificate_arn else [SERVICE_HTTP_PORT]
+
+
 def service_spec(spec: ServingSpec) -> dict:
-    """An internet-facing NLB for REST only: 80 (and 443 with TLS) -> 8501. No gRPC port."""
+    """An NLB for REST only: 80 (and 443 with TLS) -> 8501, from `source_ranges` only. No gRPC port."""
     ports = [{"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]
     if spec.tls_certificate_arn:
         ports.append({"name": "https", "port": SERVICE_HTTPS_PORT, "targetPort": "http", "protocol": "TCP"})
-    return {"type": "LoadBalancer", "selector": spec.selector, "externalTrafficPolicy": "Cluster", "ports": ports}
+    ranges = {"loadBalancerSourceRanges": sorted(set(spec.source_ranges))} if spec.source_ranges else {}
+    return {"type": "LoadBalancer", "selector": spec.selector, "externalTrafficPolicy": "Cluster", "ports": ports, **ranges}
 
 
 def service_annotations(spec: ServingSpec) -> dict[str, str]:
@@ -248,6 +272,8 @@ def service_annotations(spec: ServingSpec) -> dict[str, str]:
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
     }
+    if spec.exposure == "internal":
+        annotations[INTERNAL_ANNOTATION] = "true"
     if spec.tls_certificate_arn:
         annotations.update({
             "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": spec.tls_certificate_arn,

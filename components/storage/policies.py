@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from recsys_dr.components.storage.defaults import MODEL_PREFIX
 
 
@@ -60,7 +63,11 @@ def replication_role_policy(
             {
                 "Sid": "ReadSourceVersions",
                 "Effect": "Allow",
+                # Retention and legal hold replicate with the object version (S3 FAQ: replicating
+                # from Object Lock buckets needs s3:GetObjectRetention and s3:GetObjectLegalHold).
                 "Action": [
+                    "s3:GetObjectLegalHold",
+                    "s3:GetObjectRetention",
                     "s3:GetObjectVersionForReplication",
                     "s3:GetObjectVersionAcl",
                     "s3:GetObjectVersionTagging",
@@ -109,3 +116,131 @@ def replication_rule(*, destination_bucket_arn: str, destination_key_arn: str, r
             "metrics": {"status": "Enabled", "event_threshold": {"minutes": minutes}},
         },
     }
+
+
+def _except(principal_arns: Sequence[str]) -> dict:
+    """A condition exempting these principals (role ARNs; a role session's `aws:PrincipalArn`
+    is its role's ARN). No principals: the statement applies to everyone."""
+    arns = sorted(set(principal_arns))
+    return {"Condition": {"ArnNotEquals": {"aws:PrincipalArn": arns}}} if arns else {}
+
+
+def model_bucket_policy(
+    *,
+    bucket_arn: str,
+    writer_arns: Sequence[str] = (),
+    replicator_arns: Sequence[str] = (),
+    break_glass_arns: Sequence[str] = (),
+    prefix: str = MODEL_PREFIX,
+) -> dict:
+    """TLS only, plus what keeps a published version as it was published.
+
+    Under `prefix`:
+      * only `writer_arns` (the release role, in the primary) may create objects, and only
+        `replicator_arns` (the replication role, in the standby) may write replicas;
+      * nobody overwrites: PutObject/CompleteMultipartUpload must carry `If-None-Match`
+        (S3 user guide, "Enforce conditional writes": `s3:if-none-match`, with
+        `s3:ObjectCreationOperation` exempting CreateMultipartUpload/UploadPart, which take no
+        conditional header);
+      * nobody but `break_glass_arns` deletes a version, places a delete marker, bypasses
+        governance retention or changes retention and legal holds.
+    Empty lists mean nobody. Deny statements bind every principal of every account, the
+    bucket owner's administrators included, which IAM allows alone cannot.
+    """
+    objects = f"{bucket_arn}/{prefix}*"
+    statements = tls_only_bucket_policy(bucket_arn)["Statement"] + [
+        {
+            "Sid": "DenyModelWritesButPublisher",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            **_except(writer_arns),
+        },
+        {
+            "Sid": "DenyReplicaWritesButReplication",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            "Resource": objects,
+            **_except(replicator_arns),
+        },
+        {
+            "Sid": "DenyOverwrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}},
+        },
+        {
+            "Sid": "DenyVersionDeletesButBreakGlass",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": [
+                "s3:BypassGovernanceRetention",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:PutObjectLegalHold",
+                "s3:PutObjectRetention",
+            ],
+            "Resource": objects,
+            **_except(break_glass_arns),
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """Principals allowed some KMS actions on a key, only through S3 in the key's region."""
+
+    sid: str
+    principal_arns: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+# What may only be done by the break-glass role: the operations that make every object
+# under the key unreadable (disable, delete, delete imported material).
+KEY_DESTRUCTION_ACTIONS = ("kms:DeleteImportedKeyMaterial", "kms:DisableKey", "kms:ScheduleKeyDeletion")
+
+
+def model_key_policy(*, account_id: str, region: str, grants: Sequence[KeyGrant], break_glass_arns: Sequence[str] = ()) -> dict:
+    """An explicit key policy for a model bucket key.
+
+    Keeps the account statement of the KMS default key policy ("Allows access to the AWS
+    account and enables IAM policies", KMS developer guide): without it only the principals
+    named here could ever manage the key, and a mistake makes it unmanageable. Then each
+    grant names its role and actions, usable only via S3 in `region`, and one deny keeps
+    disable and deletion to `break_glass_arns` (everyone, if none: the policy itself must
+    then change first, which the key alarms report).
+    """
+    statements: list[dict] = [
+        {
+            "Sid": "EnableIamPolicies",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "DenyKeyDestructionButBreakGlass",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": list(KEY_DESTRUCTION_ACTIONS),
+            "Resource": "*",
+            **_except(break_glass_arns),
+        },
+    ]
+    for grant in grants:
+        if not grant.principal_arns:
+            continue
+        statements.append({
+            "Sid": grant.sid,
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(set(grant.principal_arns))},
+            "Action": sorted(set(grant.actions)),
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        })
+    return {"Version": "2012-10-17", "Statement": statements}

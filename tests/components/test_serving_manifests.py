@@ -94,7 +94,9 @@ def test_pods_spread_over_zones(pod):
 
 def test_a_new_model_version_or_script_rolls_the_pods(spec):
     template = deployment_spec(spec, service_account="sa", script_config_map="cm")["template"]["metadata"]
-    assert template["annotations"] == {"recsys-dr/model-version": "7", "recsys-dr/fetch-script-sha256": "abc"}
+    assert template["annotations"] == {
+        "recsys-dr/model-version": "7", "recsys-dr/fetch-script-sha256": "abc", "recsys-dr/manifest-sha256": "",
+    }
 
 
 def test_hpa_bounds_and_target(spec):
