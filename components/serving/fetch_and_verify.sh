@@ -4,7 +4,10 @@
 # Copies one model version from this region's S3 bucket into $TARGET_DIR/$MODEL_VERSION
 # (TF Serving's model_base_path/<version>) and checks every file against the version's
 # manifest.json (size + sha256) BEFORE TF Serving starts, so a region never serves a
-# partial or corrupt model (e.g. replication not finished). On any failure the staging
+# partial or corrupt model (e.g. replication not finished). The manifest itself must have
+# the sha256 pinned in the stack file (MANIFEST_SHA256): whoever can write models/ can
+# replace files and manifest together, but not the reviewed stack file, so a tampered
+# version is refused before anything in its manifest is trusted. On any failure the staging
 # dir is removed, the reason goes to stderr, and the exit code is non-zero: the pod
 # stays in Init and the rolling update (maxUnavailable: 0) keeps the old pods serving.
 #
@@ -14,8 +17,10 @@
 # it with json.dumps(indent=2, sort_keys=True) and paths are restricted to
 # [A-Za-z0-9._+=@,-/] (see model/manifest.py and the README's "Model artifacts" section).
 #
-# Env: MODEL_BUCKET, MODEL_NAME, MODEL_VERSION, TARGET_DIR (absolute), AWS_REGION,
-#      MODEL_PREFIX (default "models"). AWS_ENDPOINT_URL is honoured by the CLI itself.
+# Env: MODEL_BUCKET, MODEL_NAME, MODEL_VERSION, MANIFEST_SHA256 (64 hex digits: sha256 of
+#      the published manifest.json, pinned in the stack file as model.manifestSha256),
+#      TARGET_DIR (absolute), AWS_REGION, MODEL_PREFIX (default "models").
+#      AWS_ENDPOINT_URL is honoured by the CLI itself.
 
 set -u
 
@@ -52,7 +57,7 @@ matches() {
 # ---------------------------------------------------------------- 1. environment
 MODEL_PREFIX="${MODEL_PREFIX:-models}"
 missing=""
-for name in MODEL_BUCKET MODEL_NAME MODEL_VERSION TARGET_DIR AWS_REGION; do
+for name in MODEL_BUCKET MODEL_NAME MODEL_VERSION MANIFEST_SHA256 TARGET_DIR AWS_REGION; do
     eval "value=\${$name:-}"
     [ -n "$value" ] || missing="$missing $name"
 done
@@ -68,6 +73,9 @@ MODEL_PREFIX=$(printf '%s' "$MODEL_PREFIX" | sed 's|^/*||; s|/*$||')
 matches "$MODEL_PREFIX" '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$' ||
     fail "MODEL_PREFIX='$MODEL_PREFIX' must be '/'-separated segments of [A-Za-z0-9._-] not starting with '.'"
 matches "$AWS_REGION" '^[a-z0-9-]+$' || fail "AWS_REGION='$AWS_REGION' is not a region name"
+MANIFEST_SHA256=$(printf '%s' "$MANIFEST_SHA256" | tr 'A-F' 'a-f')  # sha256sum prints lowercase
+matches "$MANIFEST_SHA256" '^[0-9a-f]+$' && [ "${#MANIFEST_SHA256}" -eq 64 ] ||
+    fail "MANIFEST_SHA256='$MANIFEST_SHA256' must be 64 hex digits (the sha256 of the version's manifest.json)"
 TARGET_DIR=$(printf '%s' "$TARGET_DIR" | sed 's|/*$||')
 matches "$TARGET_DIR" '^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$' ||
     fail "TARGET_DIR must be an absolute path other than / with segments of [A-Za-z0-9._-]"
@@ -89,6 +97,11 @@ MANIFEST="$STAGE/manifest.json"
 if ! out=$(aws --region "$AWS_REGION" s3 cp --only-show-errors "$SRC/manifest.json" "$MANIFEST" 2>&1); then
     fail "manifest.json not found or unreadable at $SRC/manifest.json (version not published, or not replicated to $AWS_REGION yet): $out"
 fi
+# Before reading a byte of it: the manifest must be the one the stack file pins.
+actual_manifest_sha=$(sha256sum < "$MANIFEST" | awk '{ print $1 }')
+[ "$actual_manifest_sha" = "$MANIFEST_SHA256" ] ||
+    fail "manifest.json at $SRC/ has sha256 $actual_manifest_sha but the stack pins MANIFEST_SHA256=$MANIFEST_SHA256: refusing a manifest that is not the published one (tampered, or republished without updating model.manifestSha256)"
+log "manifest.json matches the pinned sha256 $MANIFEST_SHA256"
 
 # Top-level scalars sit on their own 2-space-indented lines.
 top_value() { sed -n "s/^  \"$1\": \(.*\)$/\1/p" "$MANIFEST" | sed 's/,$//; s/^"//; s/"$//'; }

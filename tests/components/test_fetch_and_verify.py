@@ -1,7 +1,8 @@
 """components/serving/fetch_and_verify.sh, run for real with `sh` + the aws CLI against moto_server.
 
-The init container must install a version only when every file matches the manifest,
-and leave nothing behind in TARGET_DIR otherwise.
+The init container must install a version only when its manifest has the sha256 pinned in
+the stack (MANIFEST_SHA256) and every file matches that manifest, and leave nothing behind
+in TARGET_DIR otherwise.
 """
 
 from __future__ import annotations
@@ -95,9 +96,19 @@ def make_version(root: Path, version: int = 3, files: dict[str, bytes] = FILES) 
     return version_dir
 
 
+# bucket -> sha256 of the manifest.json as published (what the stack file would pin).
+PINNED: dict[str, str] = {}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 @pytest.fixture
 def published(tmp_path, s3, bucket) -> str:
-    publish(make_version(tmp_path / "artifacts"), bucket, s3_client=s3, show_progress=False)
+    version_dir = make_version(tmp_path / "artifacts")
+    publish(version_dir, bucket, s3_client=s3, show_progress=False)
+    PINNED[bucket] = sha256_hex((version_dir / MANIFEST_NAME).read_bytes())
     return bucket
 
 
@@ -117,6 +128,7 @@ def run_script(endpoint: str, bucket: str, target: Path, **overrides: str) -> su
         "MODEL_BUCKET": bucket,
         "MODEL_NAME": MODEL,
         "MODEL_VERSION": "3",
+        "MANIFEST_SHA256": PINNED.get(bucket, "<unset>"),
         "TARGET_DIR": str(target),
     }
     env.update(overrides)
@@ -184,15 +196,47 @@ def test_unpublished_version_fails(endpoint, published, target) -> None:
     assert_failed_clean(result, target, "manifest.json not found", f"s3://{published}/models/{MODEL}/4/")
 
 
-def _replace_manifest(s3, bucket: str, text: str) -> None:
+def _replace_manifest(s3, bucket: str, text: str) -> str:
+    """Overwrite the version's manifest; returns its sha256 (for tests of what a pinned but
+    malformed manifest does: the parser still refuses it)."""
     s3.put_object(Bucket=bucket, Key=f"models/{MODEL}/3/{MANIFEST_NAME}", Body=text.encode())
+    return sha256_hex(text.encode())
+
+
+def _tamper_consistently(tmp_path: Path, s3, bucket: str) -> str:
+    """Replace saved_model.pb AND manifest.json so that they agree (what anyone who can write
+    models/ can do); returns the sha256 of the forged manifest."""
+    forged = make_version(tmp_path / "forged", files={**FILES, "saved_model.pb": b"poisoned-graph" * 40})
+    s3.put_object(Bucket=bucket, Key=f"models/{MODEL}/3/saved_model.pb", Body=(forged / "saved_model.pb").read_bytes())
+    return _replace_manifest(s3, bucket, (forged / MANIFEST_NAME).read_text())
+
+
+def test_consistently_tampered_version_is_refused_by_the_pinned_digest(endpoint, s3, published, target, tmp_path) -> None:
+    _tamper_consistently(tmp_path, s3, published)
+    result = run_script(endpoint, published, target)
+    assert_failed_clean(result, target, f"but the stack pins MANIFEST_SHA256={PINNED[published]}: refusing a manifest")
+    assert "downloading" not in result.stderr  # nothing listed in the forged manifest was fetched
+
+
+def test_consistent_tampering_passes_every_other_check(endpoint, s3, published, target, tmp_path) -> None:
+    # Why the digest is needed: pinned to the forged manifest, the forged version installs.
+    forged_digest = _tamper_consistently(tmp_path, s3, published)
+    result = run_script(endpoint, published, target, MANIFEST_SHA256=forged_digest)
+    assert result.returncode == 0, result.stderr
+    assert (target / "3" / "saved_model.pb").read_bytes() == b"poisoned-graph" * 40
+
+
+def test_pinned_digest_may_be_upper_case(endpoint, published, target) -> None:
+    result = run_script(endpoint, published, target, MANIFEST_SHA256=PINNED[published].upper())
+    assert result.returncode == 0, result.stderr
+    assert f"manifest.json matches the pinned sha256 {PINNED[published]}" in result.stderr
 
 
 def test_unsafe_path_in_manifest_is_rejected(endpoint, s3, published, target) -> None:
     manifest = json.loads(s3.get_object(Bucket=published, Key=f"models/{MODEL}/3/{MANIFEST_NAME}")["Body"].read())
     manifest["files"][0]["path"] = "../../escape"
-    _replace_manifest(s3, published, json.dumps(manifest, indent=2, sort_keys=True))
-    result = run_script(endpoint, published, target)
+    digest = _replace_manifest(s3, published, json.dumps(manifest, indent=2, sort_keys=True))
+    result = run_script(endpoint, published, target, MANIFEST_SHA256=digest)
     assert_failed_clean(result, target, 'unsafe path "../../escape"')
     assert not (target.parent / "escape").exists()
 
@@ -205,16 +249,16 @@ def test_unparseable_layout_fails_instead_of_passing(endpoint, s3, published, ta
     lines = text.split("\n")
     start = lines.index("  \"files\": [")
     lines[start + 1:start + 6] = ["    " + first + ","]
-    _replace_manifest(s3, published, "\n".join(lines))
-    result = run_script(endpoint, published, target)
+    digest = _replace_manifest(s3, published, "\n".join(lines))
+    result = run_script(endpoint, published, target, MANIFEST_SHA256=digest)
     assert_failed_clean(result, target, 'parsed 3 file entries but found 4 "sha256" keys')
 
 
 def test_manifest_for_another_version_is_rejected(endpoint, s3, published, target) -> None:
     manifest = json.loads(s3.get_object(Bucket=published, Key=f"models/{MODEL}/3/{MANIFEST_NAME}")["Body"].read())
     manifest["version"] = 2
-    _replace_manifest(s3, published, json.dumps(manifest, indent=2, sort_keys=True))
-    result = run_script(endpoint, published, target)
+    digest = _replace_manifest(s3, published, json.dumps(manifest, indent=2, sort_keys=True))
+    result = run_script(endpoint, published, target, MANIFEST_SHA256=digest)
     assert_failed_clean(result, target, "version is '2', expected '3'")
 
 
@@ -225,6 +269,10 @@ def test_manifest_for_another_version_is_rejected(endpoint, s3, published, targe
         ({"MODEL_VERSION": "3a"}, "MODEL_VERSION='3a' must be a positive integer"),
         ({"MODEL_NAME": "../x"}, "MODEL_NAME='../x' must match"),
         ({"TARGET_DIR": "relative/dir"}, "TARGET_DIR must be an absolute path"),
+        ({"MANIFEST_SHA256": "<unset>"}, "missing required environment variable(s): MANIFEST_SHA256"),
+        ({"MANIFEST_SHA256": ""}, "missing required environment variable(s): MANIFEST_SHA256"),
+        ({"MANIFEST_SHA256": "0" * 63}, f"MANIFEST_SHA256='{'0' * 63}' must be 64 hex digits"),
+        ({"MANIFEST_SHA256": "g" * 64}, f"MANIFEST_SHA256='{'g' * 64}' must be 64 hex digits"),
     ],
 )
 def test_bad_environment_fails_before_any_download(endpoint, published, target, overrides, message) -> None:
