@@ -21,6 +21,25 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 ACCOUNT_ID = "123456789012"
+# `aws.get_ip_ranges` answers, from ip-ranges.json: the Route 53 health checkers' IPv4 blocks
+# by region ("global" is their shared block), and a sample of S3's blocks per region.
+IP_RANGES = {
+    "route53_healthchecks": {
+        "global": ["15.177.0.0/18"],
+        "ap-northeast-1": ["54.248.220.0/26", "54.250.253.192/26"],
+        "ap-southeast-1": ["54.251.31.128/26", "54.255.254.192/26"],
+        "ap-southeast-2": ["54.252.79.128/26", "54.252.254.192/26"],
+        "eu-west-1": ["176.34.159.192/26", "54.228.16.0/26"],
+        "sa-east-1": ["177.71.207.128/26", "54.232.40.64/26"],
+        "us-east-1": ["107.23.255.0/26", "54.243.31.192/26"],
+        "us-west-1": ["54.183.255.128/26", "54.241.32.64/26"],
+        "us-west-2": ["54.244.52.192/26", "54.245.168.0/26"],
+    },
+    "s3": {
+        "us-east-1": ["3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"],
+        "us-west-2": ["3.5.76.0/22", "52.92.128.0/17", "52.218.128.0/17"],
+    },
+}
 
 
 def _digest(*parts: str, length: int = 12) -> str:
@@ -139,6 +158,9 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ.startswith("kubernetes:"):
             metadata = dict(outputs.get("metadata") or {})
             metadata.setdefault("name", args.name)
+            if typ == "kubernetes:core/v1:Service":
+                # The in-tree controller names the Service's load balancer after this UID.
+                metadata.setdefault("uid", f"{token[:8]}-{token[8:12]}-4{token[:3]}-8{token[3:6]}-{_digest(token, 'uid')}")
             outputs["metadata"] = metadata
             if typ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
                 outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{args.name}-{token}.elb.amazonaws.com"}]}}
@@ -158,6 +180,27 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "AIDAPLAN", "id": ACCOUNT_ID}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:index/getIpRanges:getIpRanges":
+            services = [s.lower() for s in args.args.get("services") or []]
+            wanted = [r.lower() for r in args.args.get("regions") or []]
+            blocks = sorted({
+                cidr for service in services for table_region, cidrs in IP_RANGES.get(service, {}).items()
+                if not wanted or table_region in wanted for cidr in cidrs
+            })
+            return {"cidrBlocks": blocks, "ipv6CidrBlocks": [], "createDate": "2026-11-30-00-00-00", "syncToken": 1764460800,
+                    "id": _digest(*services, *wanted), "services": services, "regions": wanted}
+        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            name = args.args.get("name") or ""
+            lb_id = _digest("lb", region, name, length=16)
+            arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/net/{name}/{lb_id}"
+            return {"arn": arn, "arnSuffix": f"net/{name}/{lb_id}", "name": name, "id": arn,
+                    "dnsName": f"{name}-{lb_id}.elb.{region}.amazonaws.com", "loadBalancerType": "network"}
+        if args.token == "aws:lb/getListener:getListener":
+            lb_arn, port = args.args.get("loadBalancerArn") or "", int(args.args.get("port") or 0)
+            group = _digest("tg", lb_arn, str(port), length=16)
+            target_group = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/k8s-{group[:20]}/{group}"
+            return {"arn": f"{lb_arn.replace(':loadbalancer/', ':listener/')}/{group}", "loadBalancerArn": lb_arn, "port": port,
+                    "protocol": "TCP", "defaultActions": [{"type": "forward", "targetGroupArn": target_group}]}
         return {}
 
 

@@ -71,3 +71,10 @@ def source_range_problems(
             f"inbound rules by default and {BASELINE_INBOUND_RULES} is taken. Merge CIDRs, use fewer checker regions, or raise the quota"
         )
     return problems
+
+
+def in_tree_load_balancer_name(service_uid: str) -> str:
+    """The name the in-tree controller gives a Service's load balancer: "a" + the Service UID
+    without dashes, cut to 32 characters (k8s.io/cloud-provider `DefaultLoadBalancerName`,
+    which cloud-provider-aws' `GetLoadBalancerName` returns)."""
+    return ("a" + service_uid.replace("-", ""))[:32]

@@ -1,0 +1,97 @@
+"""Key alarms (KMS disable/delete/policy calls) and CloudWatch-based health checks for internal NLBs."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from recsys_dr.components.monitoring.key_alarms import KeyAlarms, KeyAlarmsArgs, key_event_pattern
+from recsys_dr.components.monitoring.private_health import (
+    PrivateEndpoint,
+    PrivateEndpointHealth,
+    PrivateEndpointHealthArgs,
+    arn_suffix,
+)
+from recsys_dr.components.serving.exposure import in_tree_load_balancer_name
+from tests.support import render
+
+EAST_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111"
+WEST_KEY = "arn:aws:kms:us-west-2:123456789012:key/2222"
+TOPIC_EAST = "arn:aws:sns:us-east-1:123456789012:oncall"
+
+
+@pytest.fixture(scope="module")
+def key_run():
+    return render(lambda: KeyAlarms("keys", KeyAlarmsArgs(
+        key_arns={"us-east-1": [EAST_KEY], "us-west-2": [pulumi.Output.from_input(WEST_KEY)]}, alarm_topic_arns=[TOPIC_EAST],
+    )))
+
+
+def test_key_events_are_matched_as_cloudtrail_kms_calls_on_these_keys():
+    pattern = key_event_pattern([WEST_KEY, EAST_KEY, EAST_KEY])
+    assert pattern["source"] == ["aws.kms"] and pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert {"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"} <= set(pattern["detail"]["eventName"])
+    assert pattern["detail"]["resources"] == {"ARN": [EAST_KEY, WEST_KEY]}
+
+
+def test_each_region_watches_its_own_keys(key_run):
+    rules = {r.inputs["region"]: json.loads(r.inputs["eventPattern"]) for r in key_run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert rules["us-east-1"]["detail"]["resources"]["ARN"] == [EAST_KEY]
+    assert rules["us-west-2"]["detail"]["resources"]["ARN"] == [WEST_KEY]
+
+
+def test_matched_key_events_are_kept_and_alarm(key_run):
+    targets = key_run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    groups = {g.outputs["arn"] for g in key_run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert {t.inputs["arn"] for t in targets} == groups
+    alarms = {a.inputs["region"]: a.inputs for a in key_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms["us-east-1"]["metricName"] == "MatchedEvents" and alarms["us-east-1"]["alarmActions"] == [TOPIC_EAST]
+    assert alarms["us-west-2"]["alarmActions"] == []
+
+
+def test_only_the_rule_may_write_its_log_group(key_run):
+    policies = key_run.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+    rule_arns = {r.outputs["arn"] for r in key_run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    conditions = {json.loads(p.inputs["policyDocument"])["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] for p in policies}
+    assert conditions == rule_arns
+
+
+def test_load_balancer_name_follows_the_in_tree_controller():
+    assert in_tree_load_balancer_name("4a1b2c3d-5e6f-4a1b-8c2d-3e4f5a6b7c8d") == "a4a1b2c3d5e6f4a1b8c2d3e4f5a6b7c8"
+
+
+def test_target_group_dimension_is_the_arn_suffix():
+    assert arn_suffix("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/k8s-x/0123") == "targetgroup/k8s-x/0123"
+
+
+@pytest.fixture(scope="module")
+def health_run():
+    return render(lambda: PrivateEndpointHealth("private", PrivateEndpointHealthArgs(endpoints={
+        "primary": PrivateEndpoint(region="us-east-1", load_balancer_name="aprimary"),
+        "standby": PrivateEndpoint(region="us-west-2", load_balancer_name="astandby"),
+    }, alarm_topic_arns=(TOPIC_EAST,))))
+
+
+def test_private_endpoints_alarm_on_healthy_targets_of_their_nlb(health_run):
+    alarms = {a.inputs["region"]: a.inputs for a in health_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    east = alarms["us-east-1"]
+    assert (east["namespace"], east["metricName"], east["statistic"]) == ("AWS/NetworkELB", "HealthyHostCount", "Minimum")
+    assert east["dimensions"]["LoadBalancer"].startswith("net/aprimary/")
+    assert east["dimensions"]["TargetGroup"].startswith("targetgroup/")
+    assert east["treatMissingData"] == "breaching"
+
+
+def test_route53_follows_the_alarms_because_it_cannot_probe_private_endpoints(health_run):
+    alarms = {a.outputs["name"]: a.inputs["region"] for a in health_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    checks = health_run.of_type("aws:route53/healthCheck:HealthCheck")
+    assert {c.inputs["type"] for c in checks} == {"CLOUDWATCH_METRIC"}
+    for check in checks:
+        assert alarms[check.inputs["cloudwatchAlarmName"]] == check.inputs["cloudwatchAlarmRegion"]
+        assert check.inputs["insufficientDataHealthStatus"] == "Unhealthy"
+
+
+def test_evaluation_periods_are_bounded():
+    with pytest.raises(ValueError, match="`evaluation_periods` must be an integer from 1 to 10"):
+        render(lambda: PrivateEndpointHealth("bad", PrivateEndpointHealthArgs(endpoints={}, evaluation_periods=0)))
