@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from recsys_dr.components.cluster.instances import gpu_family
 
 # Needed before any node can become Ready (the cluster is created without self-managed add-ons).
 NODE_PREREQUISITE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
@@ -33,6 +36,25 @@ VPC_CNI_POLICY = "AmazonEKS_CNI_Policy"
 GPU_POOL_LABEL = {"recsys-dr/pool": "gpu"}
 SYSTEM_POOL_LABEL = {"recsys-dr/pool": "system"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+# Cluster Autoscaler's AWS provider treats a node with this label as a GPU node that is not
+# ready until the device plugin advertises `nvidia.com/gpu`; without it the autoscaler may
+# scale out again while the plugin starts (cluster-autoscaler/cloudprovider/aws/README.md,
+# "Special note on GPU instances"; `GPULabel` in aws_cloud_provider.go). It reads managed node
+# group labels through eks:DescribeNodegroup, so scale-from-zero sees it too.
+ACCELERATOR_LABEL_KEY = "k8s.amazonaws.com/accelerator"
+
+
+def accelerator_label(instance_types: Sequence[str]) -> dict[str, str]:
+    """`{"k8s.amazonaws.com/accelerator": "nvidia-<gpu>"}` for a GPU node group.
+
+    One node group carries one label set, so a pool mixing GPU models names them all.
+    Example: `accelerator_label(["g5.xlarge"]) == {ACCELERATOR_LABEL_KEY: "nvidia-a10g"}`,
+    `accelerator_label(["g5.2xlarge", "g6.2xlarge"])` gives `"nvidia-a10g-l4"`.
+    """
+    gpus = sorted({family.gpu.lower() for family in map(gpu_family, instance_types) if family is not None})
+    if not gpus:
+        raise ValueError(f"not NVIDIA GPU instance types: {list(instance_types)}")
+    return {ACCELERATOR_LABEL_KEY: "nvidia-" + "-".join(gpus)}
 
 
 def device_plugin_values() -> dict:
