@@ -3,6 +3,7 @@
 Exit codes:
     plan: 0 rendered and no mandatory policy violation; 1 mandatory violation(s);
           2 configuration error (bad/missing stack file, rejected config); 3 the program failed.
+          `--stack-file PATH` plans any stack file (a wheel install has no checkout to look in).
     diff: 0 diff written; 1 with `--fail-on-stateful` when a stateful or expensive resource
           would be replaced or deleted; 2 a plan file is missing or not a plan.
 """
@@ -30,13 +31,22 @@ def register(subparsers: Any) -> None:
         "deterministic JSON plan and print a summary with the policy results. Exit 0 ok, 1 mandatory policy "
         "violation, 2 configuration error, 3 program error.",
     )
-    plan.add_argument("env", help="environment: the <env> of stacks/Pulumi.<env>.yaml (e.g. dev, prod)")
+    plan.add_argument("env", nargs="?", default=None,
+                      help="environment: the <env> of Pulumi.<env>.yaml (e.g. dev, prod); "
+                      "optional with --stack-file, whose name gives it")
     plan.add_argument("--out", default=None, metavar="PATH",
                       help="where to write the plan JSON (default: plan-<env>.json; '-' for stdout)")
     plan.add_argument("--program-dir", type=Path, default=None, metavar="DIR",
-                      help="folder holding the program's __main__.py (default: the repo's stacks/)")
+                      help="folder holding the program's __main__.py (default: the installed recsys_dr.stacks)")
     plan.add_argument("--config-dir", type=Path, default=None, metavar="DIR",
                       help="folder holding Pulumi.<env>.yaml (default: the program dir)")
+    plan.add_argument("--stack-file", type=Path, default=None, metavar="PATH",
+                      help="the stack file to plan (e.g. ./Pulumi.prod.yaml; the environment comes from its name "
+                      "unless given); overrides --config-dir")
+    plan.add_argument("--graph", choices=("mermaid",), default=None,
+                      help="also draw the plan: components and resources by region (printed after the summary, "
+                      "or written to --graph-out)")
+    plan.add_argument("--graph-out", default=None, metavar="PATH", help="write the --graph source here")
     plan.add_argument("--quiet", action="store_true", help="print no summary, only problems")
     plan.set_defaults(handler=handle_plan)
 
@@ -49,7 +59,10 @@ def register(subparsers: Any) -> None:
     )
     diff.add_argument("base", type=Path, help="plan JSON of the base commit")
     diff.add_argument("head", type=Path, help="plan JSON of the head commit")
-    diff.add_argument("--format", choices=("text", "markdown"), default="text")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                      help="text, markdown (a pull-request comment) or json (summary, changes, hazards, estimate)")
+    diff.add_argument("--graph", action="store_true",
+                      help="markdown: append the head plan's Mermaid graph, collapsed")
     diff.add_argument("--out", default=None, metavar="PATH", help="write the diff here instead of stdout")
     diff.add_argument("--title", default=None, help="heading of the markdown form (default: 'recsys-dr plan')")
     diff.add_argument("--fail-on-stateful", action="store_true",
@@ -68,13 +81,25 @@ def handle_plan(args: argparse.Namespace) -> int:
     from recsys_dr.review.plan import PlanError, render
     from recsys_dr.review.stackconfig import ConfigurationError
 
+    from recsys_dr.review.stackconfig import env_from_stack_file
+
     try:
-        plan = render(args.env, program_dir=args.program_dir, config_dir=args.config_dir)
+        if args.env is None:
+            if args.stack_file is None:
+                _error("give an environment (recsys-dr plan <env>) or a stack file (--stack-file Pulumi.<env>.yaml)")
+                return EXIT_CONFIG
+            args.env = env_from_stack_file(args.stack_file)
+        plan = render(args.env, program_dir=args.program_dir, config_dir=args.config_dir, stack_file=args.stack_file)
     except ConfigurationError as error:
+        if args.env is None:
+            _error(error.problems[0])
+            return EXIT_CONFIG
         _error(f"configuration of {args.env!r} is invalid ({len(error.problems)} problem"
                f"{'s' if len(error.problems) != 1 else ''}):")
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
+        for warning in getattr(error, "warnings", []):
+            print(f"recsys-dr: warning: {warning}", file=sys.stderr)
         return EXIT_CONFIG
     except PlanError as error:
         _error(str(error))
@@ -94,6 +119,16 @@ def handle_plan(args: argparse.Namespace) -> int:
         print_summary(plan.document, console, warnings=plan.warnings)
         if not to_stdout:
             console.print(f"plan written to {out}")
+    if args.graph:
+        from recsys_dr.review.graph import mermaid
+
+        graph = mermaid(plan.document)
+        if args.graph_out:
+            Path(args.graph_out).write_text(graph, encoding="utf-8")
+        elif to_stdout:
+            sys.stderr.write(graph)
+        else:
+            sys.stdout.write(graph)
     mandatory = plan.mandatory_violations
     if mandatory:
         if args.quiet:
@@ -119,7 +154,8 @@ def _load_plan(path: Path) -> dict[str, Any]:
 
 
 def handle_diff(args: argparse.Namespace) -> int:
-    from recsys_dr.review.diff import diff_plans, render_markdown, render_text
+    from recsys_dr.review.diff import diff_plans, render_json, render_markdown, render_text
+    from recsys_dr.review.graph import mermaid
 
     try:
         base, head = _load_plan(args.base), _load_plan(args.head)
@@ -127,7 +163,12 @@ def handle_diff(args: argparse.Namespace) -> int:
     except ValueError as error:
         _error(str(error))
         return EXIT_CONFIG
-    text = render_markdown(result, title=args.title) if args.format == "markdown" else render_text(result)
+    if args.format == "markdown":
+        text = render_markdown(result, title=args.title, graph=mermaid(head) if args.graph else None)
+    elif args.format == "json":
+        text = render_json(result)
+    else:
+        text = render_text(result)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:

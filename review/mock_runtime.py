@@ -62,6 +62,24 @@ class RegisteredResource:
     # (`{"bucket": ["urn:...Bucket::models"]}`); policies use it to relate resources.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
+    # Resource options the engine acts on when it diffs (`ignoreChanges`, `deleteBeforeReplace`,
+    # `replaceOnChanges`, `protect`, `retainOnDelete`), as sent in the request; only those set.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _options(request: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.ignoreChanges:
+        options["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.replaceOnChanges:
+        options["replaceOnChanges"] = sorted(request.replaceOnChanges)
+    if request.deleteBeforeReplaceDefined and request.deleteBeforeReplace:
+        options["deleteBeforeReplace"] = True
+    if request.protect:
+        options["protect"] = True
+    if request.HasField("retainOnDelete") and request.retainOnDelete:
+        options["retainOnDelete"] = True
+    return options
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -88,6 +106,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
                     },
                     dependencies=sorted(request.dependencies),
+                    options=_options(request),
                 )
             )
         return response

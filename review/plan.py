@@ -4,15 +4,19 @@
 runtime (`review.mock_runtime`), so it needs neither cloud credentials nor a Pulumi
 backend. The result is a JSON-able dict (`Plan.document`):
 
-    {"format": 1, "project", "environment", "program", "stackConfig", "config",
-     "resources": [{"urn", "type", "name", "parent", "provider", "region", "custom", "inputs"}],
-     "outputs", "summary", "policy"}
+    {"format": 2, "project", "environment", "program", "stackConfig", "config",
+     "resources": [{"urn", "type", "name", "parent", "provider", "region", "custom", "inputs",
+                    "options"?, "dependencies"?, "computed"?}],
+     "outputs", "summary", "policy", "warnings", "estimate"}
+
+(`options`, `dependencies` and `computed` are written only when not empty; see `_engine_view`.
+`estimate` is `review.estimate.estimate` of the rest of the document.)
 
 Determinism: resources are listed depth-first from the stack, siblings sorted by URN
 (registration order depends on when outputs resolve, so it is not used); JSON keys are
 sorted; whole-number floats (the wire format has only doubles) become ints; no times or
 absolute paths are written. Secrets (from `secure:` config or `Output.secret`) are
-written as "[secret]".
+written as "[secret]", and so is every occurrence of a `secure:` value's stand-in.
 
 Regions ("global" where a resource is not regional):
   * providers, `aws:iam/*`, `aws:route53/*`, `aws:route53recoverycontrol/*` -> "global";
@@ -39,14 +43,23 @@ from typing import Any
 
 import yaml
 
-from recsys_dr.review.stackconfig import MASK, ConfigurationError, StackConfig, load_stack_config
+from recsys_dr.review.stackconfig import MASK, ConfigurationError, StackConfig, load_stack_config, mask_stand_ins
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 UNKNOWN = "[unknown]"
 GLOBAL = "global"
 STACK_TYPE = "pulumi:pulumi:Stack"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PROGRAM_DIR = REPO_ROOT / "stacks"
+
+
+def default_program_dir() -> Path:
+    """The installed `recsys_dr.stacks` package (its `__main__.py` is the program), in a checkout
+    or a wheel install alike; found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("recsys_dr.stacks")
+    if spec is None or not spec.origin:
+        raise PlanError("the recsys_dr.stacks package is not installed: give --program-dir")
+    return Path(spec.origin).resolve().parent
 
 
 class PlanError(RuntimeError):
@@ -115,23 +128,29 @@ def _label(path: Path, root: Path | None) -> str:
     return path.name
 
 
-def load_config(env: str, *, program_dir: Path | None = None, config_dir: Path | None = None) -> StackConfig:
+def load_config(env: str, *, program_dir: Path | None = None, config_dir: Path | None = None,
+                stack_file: Path | None = None) -> StackConfig:
     """Load the stack file of `env` (see `review.stackconfig.load_stack_config`)."""
-    program_dir = Path(program_dir or DEFAULT_PROGRAM_DIR).resolve()
+    program_dir = Path(program_dir or default_program_dir()).resolve()
+    if stack_file is not None:
+        stack_file = Path(stack_file).resolve()
+        config_dir = stack_file.parent
     config_dir = Path(config_dir).resolve() if config_dir else program_dir
+    path = stack_file or config_dir / f"Pulumi.{env}.yaml"
     root = find_project_root(program_dir)
-    return load_stack_config(
-        config_dir, env, project_name(root), source_label=_label(config_dir / f"Pulumi.{env}.yaml", root)
-    )
+    return load_stack_config(config_dir, env, project_name(root), source_label=_label(path, root), path=path)
 
 
-def render(env: str, *, program_dir: Path | None = None, config_dir: Path | None = None) -> Plan:
+def render(env: str, *, program_dir: Path | None = None, config_dir: Path | None = None,
+           stack_file: Path | None = None) -> Plan:
     """Run the program for `env` under the mocks and build its plan.
 
     Args:
         env: environment name; its config is `<config_dir>/Pulumi.<env>.yaml`.
-        program_dir: folder with the program's `__main__.py` (default: the repo's `stacks/`).
+        program_dir: folder with the program's `__main__.py` (default: the installed
+            `recsys_dr.stacks` package).
         config_dir: folder with the stack files (default: `program_dir`).
+        stack_file: an explicit stack file; overrides `config_dir`.
 
     Raises:
         ConfigurationError: the stack file is missing or malformed, or the program rejected
@@ -141,12 +160,12 @@ def render(env: str, *, program_dir: Path | None = None, config_dir: Path | None
     """
     from recsys_dr.review import mock_runtime
 
-    program_dir = Path(program_dir or DEFAULT_PROGRAM_DIR).resolve()
+    program_dir = Path(program_dir or default_program_dir()).resolve()
     if not (program_dir / "__main__.py").is_file():
         raise PlanError(f"{program_dir.name}/__main__.py not found: nothing to render")
     root = find_project_root(program_dir)
     project = project_name(root)
-    stack_config = load_config(env, program_dir=program_dir, config_dir=config_dir)
+    stack_config = load_config(env, program_dir=program_dir, config_dir=config_dir, stack_file=stack_file)
 
     log_records: list[logging.LogRecord] = []
     logger = _capturing_logger(log_records)
@@ -160,15 +179,20 @@ def render(env: str, *, program_dir: Path | None = None, config_dir: Path | None
                 secret_keys=list(stack_config.secret_keys),
                 logger=logger,
             )
-    except ConfigurationError:
+    except ConfigurationError as error:
+        error.warnings = list(stack_config.warnings)
         raise
     except Exception as error:  # noqa: BLE001 - classified below, never swallowed
-        raise _classify(error, stack_config) from error
-    errors = [r.getMessage() for r in log_records if r.levelno >= logging.ERROR]
+        classified = _classify(error, stack_config)
+        # An ESC import may be why a key is missing: say so beside the problems.
+        classified.warnings = list(stack_config.warnings)
+        raise classified from error
+    errors = [mask_stand_ins(r.getMessage(), stack_config.stand_ins) for r in log_records if r.levelno >= logging.ERROR]
     if errors:
         raise PlanError("; ".join(errors))
     warnings = [r.getMessage() for r in log_records if logging.WARNING <= r.levelno < logging.ERROR]
-    return build_plan(run, stack_config, project=project, program_label=_label(program_dir, root), warnings=warnings)
+    return build_plan(run, stack_config, project=project, program_label=_label(program_dir, root),
+                      warnings=list(stack_config.warnings) + warnings)
 
 
 def _capturing_logger(records: list[logging.LogRecord]) -> logging.Logger:
@@ -231,8 +255,17 @@ def _classify(error: BaseException, stack_config: StackConfig) -> Exception:
         else:
             message = getattr(error, "message", None) or str(error)
             lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-        return ConfigurationError([f"{stack_config.source}: {line}" for line in lines])
-    return PlanError(f"the program failed: {type(error).__name__}: {error}")
+        return ConfigurationError([f"{stack_config.source}: {_explain_stand_in(line, stack_config)}" for line in lines])
+    return PlanError(mask_stand_ins(f"the program failed: {type(error).__name__}: {error}", stack_config.stand_ins))
+
+
+def _explain_stand_in(line: str, stack_config: StackConfig) -> str:
+    """A problem about a secret's stand-in says so (and never shows the stand-in)."""
+    keys = [key for stand_in, key in stack_config.stand_ins.items() if stand_in in line]
+    if not keys:
+        return line
+    return (f"{mask_stand_ins(line, stack_config.stand_ins)} (`{'`, `'.join(keys)}` is a `secure:` value: the "
+            "plan cannot decrypt it and checked a stand-in of its shape; `pulumi preview` checks the real value)")
 
 
 # --------------------------------------------------------------------------- building
@@ -248,6 +281,7 @@ def build_plan(
 ) -> Plan:
     """Build the plan document from a `ProgramRun` (see module docstring for the rules)."""
     from recsys_dr.policy import rules
+    from recsys_dr.review.estimate import estimate
 
     stack = stack_config.env
     stack_urn = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
@@ -294,6 +328,7 @@ def build_plan(
                 "region": regions[resource.urn],
                 "custom": resource.custom,
                 "inputs": jsonable(resource.inputs, mask_secrets=True),
+                **_engine_view(resource, urn_map),
             }
         )
 
@@ -349,8 +384,45 @@ def build_plan(
             "mandatoryViolations": sum(v["enforcement"] == "mandatory" for v in violations),
             "advisoryViolations": sum(v["enforcement"] == "advisory" for v in violations),
         },
+        "warnings": sorted(set(warnings or [])),
     }
+    document = mask_stand_ins(document, stack_config.stand_ins)
+    document["estimate"] = estimate(document)
     return Plan(document=document, policy_resources=policy_resources, warnings=sorted(set(warnings or [])))
+
+
+# Outputs the mocks add that are not cloud-computed values worth tracking.
+_NOT_COMPUTED = ("tagsAll",)
+
+
+def _engine_view(resource: Any, urn_map: dict[str, str]) -> dict[str, Any]:
+    """What the diff needs beyond the inputs, each key only when it has content.
+
+    * `options`: the resource options the engine applies when diffing (`ignoreChanges`,
+      `deleteBeforeReplace`, `replaceOnChanges`, `protect`, `retainOnDelete`).
+    * `dependencies`: `{input key: [URNs]}`, the resources each input's value came from.
+    * `computed`: outputs the cloud computes (ids, ARNs, hostnames): here the mocks' stand-ins,
+      which a real preview shows as unknown while the resource is being created or replaced.
+    """
+    view: dict[str, Any] = {}
+    options = getattr(resource, "options", None)
+    if options:
+        view["options"] = dict(sorted(options.items()))
+    dependencies = {
+        key: sorted({urn_map.get(dep, dep) for dep in deps})
+        for key, deps in sorted(getattr(resource, "property_dependencies", {}).items())
+        if deps
+    }
+    if dependencies:
+        view["dependencies"] = dependencies
+    computed = {
+        key: value
+        for key, value in sorted(resource.outputs.items())
+        if key not in _NOT_COMPUTED and (key not in resource.inputs or resource.inputs[key] != value)
+    }
+    if computed and resource.custom:
+        view["computed"] = jsonable(computed, mask_secrets=True)
+    return view
 
 
 def _engine_urns(resources: list[Any], stack: str, project: str) -> dict[str, str]:

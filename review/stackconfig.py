@@ -2,9 +2,13 @@
 
 Pulumi passes every config value to the language host as a string: scalars as their
 text, objects and lists as JSON. Keys without a namespace belong to the project
-(`standbyMode` -> `recsys-dr:standbyMode`). A `secure:` value cannot be decrypted
-offline, so the plan gives the program a placeholder and marks the key secret: the
-program sees a secret, and the plan shows it masked.
+(`standbyMode` -> `recsys-dr:standbyMode`).
+
+A `secure:` value cannot be decrypted offline, so the plan gives the program a stand-in of the
+shape the key suggests (a hosted-zone id for `...zoneId`, an ARN for `...Arn`, a documentation
+CIDR for `...Cidr(s)`, else `plan-secret-<n>`), marks the key secret, and masks every occurrence
+of the stand-in in the plan as `[secret]`. An ESC `environment:` import is not resolved (that
+needs Pulumi Cloud): the plan warns that the values it would add are missing.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "plan-secret-placeholder"
 MASK = "[secret]"
 _ENV_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -47,6 +50,26 @@ class StackConfig:
     values: dict[str, str]
     secret_keys: tuple[str, ...]
     display: dict[str, Any] = field(default_factory=dict)
+    # `{stand-in: "<namespace>:<key path>"}` for every `secure:` value.
+    stand_ins: dict[str, str] = field(default_factory=dict)
+    # What the plan cannot reproduce offline (ESC imports), one sentence each.
+    warnings: tuple[str, ...] = ()
+
+
+def secret_stand_in(path: str, index: int) -> str:
+    """A value shaped like what `path` (e.g. `recsys-dr:dns.zoneId`) holds, unique per `index`.
+
+    The program validates its settings, so a bare placeholder would be refused where a real
+    secret passes; the shape follows the key's name.
+    """
+    leaf = path.rsplit(".", 1)[-1].split(":")[-1].rstrip("]").split("[")[0].lower()
+    if leaf.endswith("zoneid"):
+        return f"Z0PLANSECRET{index:08d}"  # Route 53 hosted-zone ids: Z + upper-case alphanumerics
+    if leaf.endswith("arn") or leaf.endswith("arns"):
+        return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:plan-secret-{index}"
+    if leaf.endswith("cidr") or leaf.endswith("cidrs"):
+        return f"198.51.100.{index % 256}/32"  # TEST-NET-2 (RFC 5737): never a real range
+    return f"plan-secret-{index}"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -73,14 +96,27 @@ def available_envs(config_dir: Path) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(config_dir).glob("Pulumi.*.yaml"))
 
 
-def load_stack_config(config_dir: Path, env: str, project: str, *, source_label: str | None = None) -> StackConfig:
-    """Load `config_dir/Pulumi.<env>.yaml`.
+def env_from_stack_file(path: Path) -> str:
+    """`Pulumi.prod.yaml` -> `prod` (Pulumi's stack settings file name); else ConfigurationError."""
+    name = Path(path).name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
+        env = name[len("Pulumi."):].rsplit(".", 1)[0]
+        if _ENV_PATTERN.match(env):
+            return env
+    raise ConfigurationError([f"{path}: cannot tell the environment from the file name (expected "
+                              "Pulumi.<env>.yaml); give it as the first argument: recsys-dr plan <env> --stack-file ..."])
+
+
+def load_stack_config(config_dir: Path, env: str, project: str, *, source_label: str | None = None,
+                      path: Path | None = None) -> StackConfig:
+    """Load `config_dir/Pulumi.<env>.yaml` (or the stack file at `path`).
 
     Args:
         config_dir: folder that holds the stack files.
         env: environment name; must match `^[A-Za-z0-9][A-Za-z0-9_.-]*$`.
         project: namespace given to keys without one.
         source_label: how to name the file in messages and in the plan (default: its path).
+        path: an explicit stack file (any name), used instead of `config_dir/Pulumi.<env>.yaml`.
 
     Raises:
         ConfigurationError: unknown environment, unreadable YAML, or a malformed `config:` map.
@@ -90,7 +126,7 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         raise ConfigurationError(
             [f"environment {env!r} is not a valid stack name (letters, digits, '_', '.', '-')"]
         )
-    path = config_dir / f"Pulumi.{env}.yaml"
+    path = Path(path) if path is not None else config_dir / f"Pulumi.{env}.yaml"
     label = source_label or str(path)
     if not path.is_file():
         known = ", ".join(available_envs(config_dir)) or "none"
@@ -117,6 +153,7 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
     values: dict[str, str] = {}
     display: dict[str, Any] = {}
     secret_keys: list[str] = []
+    stand_ins: dict[str, str] = {}
     for raw_key, raw_value in config.items():
         key = str(raw_key)
         if key.count(":") == 0:
@@ -127,7 +164,7 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         if key in values:
             problems.append(f"{label}: config key {key!r} is set twice")
             continue
-        value, is_secret, shown = _convert(raw_value)
+        value, is_secret, shown = _convert(raw_value, key, stand_ins)
         values[key] = value
         display[key] = shown
         if is_secret:
@@ -140,33 +177,72 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         values=dict(sorted(values.items())),
         secret_keys=tuple(sorted(secret_keys)),
         display=dict(sorted(display.items())),
+        stand_ins=stand_ins,
+        warnings=tuple(_environment_warnings(document.get("environment"), label)),
     )
+
+
+def _environment_warnings(environment: Any, label: str) -> list[str]:
+    """A warning per ESC `environment:` block: a list of imports, or an inline definition.
+
+    Pulumi's stack settings file: `environment` is "an environment definition or a list of
+    environments" (pulumi.com/docs/iac/concepts/projects/stack-settings-file).
+    """
+    if not environment:
+        return []
+    if isinstance(environment, list):
+        names = [str(name) for name in environment]
+    elif isinstance(environment, dict):
+        names = [str(name) for name in environment.get("imports") or []] or ["(inline definition)"]
+    else:
+        names = [str(environment)]
+    return [f"{label} imports ESC environment{'s' if len(names) != 1 else ''} {', '.join(names)}: "
+            "not resolved offline, so the config values it would add (its `pulumiConfig`) are missing "
+            "from this plan; `pulumi preview` resolves them"]
 
 
 def _is_secure(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
 
 
-def _replace_secure(value: Any, replacement: str) -> tuple[Any, bool]:
-    """Replace every `{secure: ...}` inside `value`; report whether there was one."""
+def _replace_secure(value: Any, path: str, stand_ins: dict[str, str]) -> tuple[Any, bool]:
+    """Replace every `{secure: ...}` inside `value` by a stand-in; report whether there was one."""
     if _is_secure(value):
-        return replacement, True
+        stand_in = secret_stand_in(path, len(stand_ins) + 1)
+        stand_ins[stand_in] = path
+        return stand_in, True
     if isinstance(value, dict):
         found = False
         out = {}
         for k, v in value.items():
-            out[str(k)], inner = _replace_secure(v, replacement)
+            out[str(k)], inner = _replace_secure(v, f"{path}.{k}", stand_ins)
             found = found or inner
         return out, found
     if isinstance(value, list):
-        items = [_replace_secure(v, replacement) for v in value]
+        items = [_replace_secure(v, f"{path}[{i}]", stand_ins) for i, v in enumerate(value)]
         return [v for v, _ in items], any(f for _, f in items)
     return value, False
 
 
-def _convert(value: Any) -> tuple[str, bool, Any]:
+def mask_stand_ins(value: Any, stand_ins: dict[str, str]) -> Any:
+    """`value` with every stand-in (also inside longer strings) replaced by `[secret]`."""
+    if not stand_ins:
+        return value
+    if isinstance(value, str):
+        for stand_in in stand_ins:
+            if stand_in in value:
+                value = MASK if value == stand_in else value.replace(stand_in, MASK)
+        return value
+    if isinstance(value, dict):
+        return {k: mask_stand_ins(v, stand_ins) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_stand_ins(v, stand_ins) for v in value]
+    return value
+
+
+def _convert(value: Any, key: str = "", stand_ins: dict[str, str] | None = None) -> tuple[str, bool, Any]:
     """Return (string for the runtime, is secret, value for display)."""
-    runtime_value, is_secret = _replace_secure(value, SECRET_PLACEHOLDER)
+    runtime_value, is_secret = _replace_secure(value, key, stand_ins if stand_ins is not None else {})
     shown = MASK if is_secret else _plain(value)
     if isinstance(runtime_value, (dict, list)):
         return json.dumps(runtime_value, sort_keys=True, separators=(",", ":"), default=str), is_secret, shown

@@ -79,6 +79,38 @@ def deployment_table(document: dict[str, Any]) -> Table:
     return table
 
 
+def estimate_table(document: dict[str, Any]) -> Table:
+    """The DR estimate: monthly cost per role and item, RTO, RPO, standby capacity."""
+    from recsys_dr.review.estimate import estimate, usd
+
+    e = document.get("estimate") or estimate(document)
+    cost = e["monthlyCostUsd"]
+    table = Table(title=f"DR estimate (on-demand list prices of {e['pricesAsOf']})", title_justify="left")
+    table.add_column("role")
+    table.add_column("item")
+    table.add_column("USD/month", justify="right")
+    for item in cost["items"]:
+        table.add_row(item["role"], item["item"], usd(item["monthlyUsd"]))
+    table.add_section()
+    for role in ("primary", "standby", "global"):
+        table.add_row(role, "subtotal", usd(cost[role]), style="bold")
+    table.add_row("all", "total", usd(cost["total"]), style="bold")
+    table.add_section()
+    rto = e["rtoSeconds"]
+    seconds = lambda v: f"{v} s" if isinstance(v, int) else "n/a"  # noqa: E731
+    steps = rto.get("activationSteps") or {}
+    detail = (" (" + " + ".join(f"{k} {v} s" for k, v in steps.items()) + ", assumed)") if steps else ""
+    table.add_row("RTO", f"DNS budget {seconds(rto['dnsBudget'])} + standby activation "
+                  f"{seconds(rto['standbyActivation'])}{detail}", seconds(rto["total"]))
+    table.add_row("RPO", e.get("rpoBasis", ""), seconds(e.get("rpoSeconds")))
+    capacity = e.get("standbyCapacityPercent")
+    table.add_row("standby", f"{e['standbyMode']}: {e['gpus']['standby']} of {e['gpus']['primary']} primary GPUs running",
+                  f"{capacity} %" if capacity is not None else "n/a")
+    for note in cost.get("unpriced") or []:
+        table.add_row("[yellow]unpriced[/]", note, "?")
+    return table
+
+
 def policy_table(document: dict[str, Any]) -> Table:
     """Policy results: one row per violation, or a single line when all rules pass."""
     policy = document["policy"]
@@ -104,6 +136,7 @@ def policy_table(document: dict[str, Any]) -> Table:
 def print_summary(document: dict[str, Any], console: Console, *, warnings: list[str] | None = None) -> None:
     console.print(deployment_table(document))
     console.print(resources_table(document))
+    console.print(estimate_table(document))
     console.print(policy_table(document))
     for warning in warnings or []:
-        console.print(f"[yellow]program warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {warning}")

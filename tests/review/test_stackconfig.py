@@ -2,7 +2,15 @@ import json
 
 import pytest
 
-from recsys_dr.review.stackconfig import MASK, SECRET_PLACEHOLDER, ConfigurationError, available_envs, load_stack_config
+from recsys_dr.review.stackconfig import (
+    MASK,
+    ConfigurationError,
+    available_envs,
+    env_from_stack_file,
+    load_stack_config,
+    mask_stand_ins,
+    secret_stand_in,
+)
 
 from .conftest import FIXTURE_CONFIG
 
@@ -25,10 +33,11 @@ def test_objects_are_passed_as_json_strings():
     assert config.display["recsys-dr:model"] == {"name": "recommender", "version": 3}
 
 
-def test_secure_values_are_secret_placeholders_and_masked_for_display():
+def test_secure_values_are_secret_stand_ins_and_masked_for_display():
     config = load_stack_config(FIXTURE_CONFIG, "fixture", "recsys-dr")
     assert config.secret_keys == ("recsys-dr:grafanaToken",)
-    assert config.values["recsys-dr:grafanaToken"] == SECRET_PLACEHOLDER
+    assert config.values["recsys-dr:grafanaToken"] == "plan-secret-1"
+    assert config.stand_ins == {"plan-secret-1": "recsys-dr:grafanaToken"}
     assert config.display["recsys-dr:grafanaToken"] == MASK
 
 
@@ -36,8 +45,54 @@ def test_nested_secure_value_makes_the_whole_key_secret(tmp_path):
     write(tmp_path, "x", "config:\n  app:db:\n    host: h\n    password:\n      secure: v1:abc\n")
     config = load_stack_config(tmp_path, "x", "app")
     assert config.secret_keys == ("app:db",)
-    assert json.loads(config.values["app:db"]) == {"host": "h", "password": SECRET_PLACEHOLDER}
+    assert json.loads(config.values["app:db"]) == {"host": "h", "password": "plan-secret-1"}
+    assert config.stand_ins == {"plan-secret-1": "app:db.password"}
     assert config.display["app:db"] == MASK
+
+
+@pytest.mark.parametrize(("path", "pattern"), [
+    ("recsys-dr:dns.zoneId", r"Z[0-9A-Z]{1,31}"),  # Route 53 hosted-zone ids
+    ("recsys-dr:serving.tlsCertificateArns[0]", r"arn:aws:[a-z-]+:[a-z0-9-]+:\d{12}:.+"),
+    ("recsys-dr:cluster.publicAccessCidrs[1]", r"\d+\.\d+\.\d+\.\d+/32"),
+    ("recsys-dr:grafanaToken", r"plan-secret-\d+"),
+])
+def test_secret_stand_ins_have_the_shape_of_their_key(path, pattern):
+    import re
+
+    assert re.fullmatch(pattern, secret_stand_in(path, 7))
+
+
+def test_stand_ins_are_masked_inside_longer_strings():
+    stand_ins = {"Z0PLANSECRET00000001": "recsys-dr:dns.zoneId"}
+    value = {"zone": "Z0PLANSECRET00000001", "arn": ["arn:aws:route53:::hostedzone/Z0PLANSECRET00000001"]}
+    assert mask_stand_ins(value, stand_ins) == {"zone": MASK, "arn": [f"arn:aws:route53:::hostedzone/{MASK}"]}
+
+
+@pytest.mark.parametrize("environment", ["[team/common, team/prod]", "{imports: [team/common, team/prod]}"])
+def test_esc_environment_import_is_a_warning(tmp_path, environment):
+    write(tmp_path, "x", f"environment: {environment}\nconfig:\n  a: 1\n")
+    (warning,) = load_stack_config(tmp_path, "x", "p").warnings
+    assert "imports ESC environments team/common, team/prod: not resolved offline" in warning
+
+
+def test_no_environment_no_warning():
+    assert load_stack_config(FIXTURE_CONFIG, "fixture", "recsys-dr").warnings == ()
+
+
+@pytest.mark.parametrize(("name", "env"), [("Pulumi.prod.yaml", "prod"), ("Pulumi.eu-2.yml", "eu-2")])
+def test_env_comes_from_the_stack_file_name(name, env, tmp_path):
+    assert env_from_stack_file(tmp_path / name) == env
+
+
+def test_stack_file_name_without_env_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"cannot tell the environment from the file name"):
+        env_from_stack_file(tmp_path / "prod.yaml")
+
+
+def test_explicit_stack_file_of_any_name(tmp_path):
+    (tmp_path / "staging-config.yaml").write_text("config:\n  a: 1\n")
+    config = load_stack_config(tmp_path, "staging", "p", path=tmp_path / "staging-config.yaml")
+    assert config.values == {"p:a": "1"}
 
 
 def test_scalars_become_pulumi_strings(tmp_path):

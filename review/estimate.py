@@ -1,0 +1,277 @@
+"""The DR estimate of a plan: monthly cost per role, recovery time and point, standby capacity.
+
+`estimate(document)` reads only the plan's resources (types and inputs) and the stack outputs
+the program exports, never the program's settings code, so it also works on a plan written by an
+older commit. Prices come from `review.prices` (a table with its source and date).
+
+Roles: the regions named by the `regions` output (`primary`, `standby`); failing that, the
+region of the bucket replication (primary) and the other region holding an EKS cluster
+(standby). Resources that are not regional count as `global`.
+
+What counts as running: a node group at its `scalingConfig.desiredSize` (what the plan sets;
+the cluster autoscaler may move it later), priced at its first instance type (EKS launches
+on-demand capacity with the `prioritized` strategy: the first type of `instanceTypes` first).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from recsys_dr.review import prices
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+CLUSTER = "aws:eks/cluster:Cluster"
+NAT = "aws:ec2/natGateway:NatGateway"
+EIP = "aws:ec2/eip:Eip"
+SERVICE = "kubernetes:core/v1:Service"
+KMS_KEY = "aws:kms/key:Key"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+RECORD = "aws:route53/record:Record"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+ARC_CLUSTER = "aws:route53recoverycontrol/cluster:Cluster"
+REGION_SWITCH_PLAN = "aws:arcregionswitch/plan:Plan"
+BUCKET = "aws:s3/bucket:Bucket"
+ROLES = ("primary", "standby", "global")
+_GPU_AMI_MARKERS = ("NVIDIA", "GPU", "NEURON")
+
+
+def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource.get("inputs") or {}
+
+
+def is_gpu_node_group(resource: dict[str, Any]) -> bool:
+    """A node group of GPU instances: an accelerated AMI, or a GPU instance type."""
+    if resource.get("type") != NODE_GROUP:
+        return False
+    inputs = _inputs(resource)
+    ami = str(inputs.get("amiType") or "").upper()
+    types = inputs.get("instanceTypes") or []
+    return any(marker in ami for marker in _GPU_AMI_MARKERS) or any((prices.instance_gpus(t) or 0) > 0 for t in types)
+
+
+def desired_size(resource: dict[str, Any]) -> int:
+    size = (_inputs(resource).get("scalingConfig") or {}).get("desiredSize")
+    return size if isinstance(size, int) else 0
+
+
+def region_roles(document: dict[str, Any]) -> dict[str, str]:
+    """`{region: role}` for the primary and the standby region."""
+    regions = (document.get("outputs") or {}).get("regions")
+    if isinstance(regions, dict):
+        found = {info.get("region"): role for role, info in regions.items()
+                 if role in ("primary", "standby") and isinstance(info, dict) and isinstance(info.get("region"), str)}
+        if len(found) == 2:
+            return found
+    resources = document.get("resources") or []
+    primary = next((r["region"] for r in resources if r.get("type") == REPLICATION), None)
+    clusters = sorted({r["region"] for r in resources if r.get("type") == CLUSTER})
+    roles = {primary: "primary"} if primary else {}
+    for region in clusters:
+        if region != primary and "standby" not in roles.values():
+            roles[region] = "standby"
+    return roles
+
+
+def role_of(resource: dict[str, Any], roles: dict[str, str]) -> str:
+    return roles.get(resource.get("region"), "global") if resource.get("region") != "global" else "global"
+
+
+def gpu_count(resources: list[dict[str, Any]], region: str) -> int:
+    """GPUs running in `region`: desired GPU nodes x GPUs of their first instance type."""
+    total = 0
+    for group in resources:
+        if group.get("region") == region and is_gpu_node_group(group):
+            types = _inputs(group).get("instanceTypes") or []
+            total += desired_size(group) * (prices.instance_gpus(types[0]) or 1 if types else 1)
+    return total
+
+
+def _health_check_features(inputs: dict[str, Any]) -> list[str]:
+    # Route 53 bills each optional feature of a health check separately (Route 53 pricing page).
+    kind = str(inputs.get("type") or "")
+    features = []
+    if kind.startswith("HTTPS"):
+        features.append("HTTPS")
+    if kind.endswith("STR_MATCH"):
+        features.append("string matching")
+    if inputs.get("requestInterval") == 10:
+        features.append("fast interval")
+    if inputs.get("measureLatency"):
+        features.append("latency measurement")
+    return features
+
+
+def _is_load_balancer(service: dict[str, Any]) -> bool:
+    return ((_inputs(service).get("spec") or {}).get("type")) == "LoadBalancer"
+
+
+class _Ledger:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.unpriced: set[str] = set()
+
+    def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float | None) -> None:
+        if quantity <= 0:
+            return
+        if unit_usd is None:
+            return
+        monthly = quantity * unit_usd * (prices.HOURS_PER_MONTH if unit == "hour" else 1)
+        self.items.append({"role": role, "region": region, "item": item, "quantity": quantity, "unit": unit,
+                           "unitUsd": unit_usd, "monthlyUsd": round(monthly, 2)})
+
+
+def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
+    ledger = _Ledger()
+    resources = document.get("resources") or []
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for resource in resources:
+        if resource.get("custom", True):
+            counts[(resource.get("region", "global"), resource["type"])] += 1
+
+    def card(region: str, what: str) -> dict[str, Any] | None:
+        rates = prices.REGIONS.get(region)
+        if rates is None:
+            ledger.unpriced.add(f"no price for region {region} ({what})")
+        return rates
+
+    for resource in resources:
+        region, role, inputs = resource.get("region", "global"), role_of(resource, roles), _inputs(resource)
+        kind = resource["type"]
+        if kind == NODE_GROUP:
+            types = inputs.get("instanceTypes") or []
+            size = desired_size(resource)
+            if not types or size == 0:
+                continue
+            rates = card(region, f"node group {resource['name']}")
+            if rates is None:
+                continue
+            price = rates["instanceHour"].get(types[0])
+            pool = "GPU" if is_gpu_node_group(resource) else "system"
+            if price is None:
+                ledger.unpriced.add(f"no price for instance type {types[0]} in region {region}")
+                continue
+            ledger.add(role, region, f"{pool} nodes ({size} x {types[0]})", size, "hour", price)
+        elif kind == SERVICE and _is_load_balancer(resource):
+            rates = card(region, "load balancer")
+            if rates:
+                ledger.add(role, region, "network load balancer", 1, "hour", rates["nlbHour"])
+        elif kind == HEALTH_CHECK:
+            features = _health_check_features(inputs)
+            extra = f" + {', '.join(features)}" if features else ""
+            ledger.add("global", "global", f"Route 53 health check{extra}", 1, "month",
+                       prices.GLOBAL["healthCheckMonth"] + prices.GLOBAL["healthCheckFeatureMonth"] * len(features))
+        elif kind == REPLICATION:
+            rule_times = [((rule.get("destination") or {}).get("replicationTime") or {}).get("status") == "Enabled"
+                          for rule in inputs.get("rules") or [] if rule.get("status") == "Enabled"]
+            rates = card(region, "replication")
+            if rates and rule_times:
+                gb = prices.ASSUMPTIONS["replicatedGbPerMonth"]
+                per_gb = rates["s3InterRegionPerGb"] + (rates["s3RtcPerGb"] if any(rule_times) else 0)
+                label = "S3 replication with RTC" if any(rule_times) else "S3 replication"
+                ledger.add(role, region, f"{label} ({gb} GB/month assumed)", gb, "GB", per_gb)
+
+    simple = (
+        (CLUSTER, "EKS control plane", "eksClusterHour", "hour"),
+        (NAT, "NAT gateway", "natGatewayHour", "hour"),
+        (EIP, "public IPv4 address", "publicIpv4Hour", "hour"),
+        (KMS_KEY, "KMS key", "kmsKeyMonth", "month"),
+        (ALARM, "CloudWatch alarm", "alarmMonth", "month"),
+    )
+    for (region, kind), count in sorted(counts.items()):
+        for type_token, label, rate, unit in simple:
+            if kind == type_token:
+                rates = card(region, label)
+                if rates:
+                    ledger.add(roles.get(region, "global"), region, label, count, unit, rates[rate])
+        if kind == ARC_CLUSTER:
+            ledger.add("global", "global", "ARC routing-control cluster", count, "hour", prices.GLOBAL["arcClusterHour"])
+        if kind == REGION_SWITCH_PLAN:
+            ledger.add("global", "global", "ARC Region switch plan", count, "month", prices.GLOBAL["regionSwitchPlanMonth"])
+
+    totals = {role: round(sum(i["monthlyUsd"] for i in ledger.items if i["role"] == role), 2) for role in ROLES}
+    items = sorted(ledger.items, key=lambda i: (ROLES.index(i["role"]), i["region"], -i["monthlyUsd"], i["item"]))
+    return {**totals, "total": round(sum(totals.values()), 2), "items": items, "unpriced": sorted(ledger.unpriced)}
+
+
+def _dns_budget(document: dict[str, Any]) -> int | None:
+    exported = (document.get("outputs") or {}).get("failoverBudgetSeconds")
+    if isinstance(exported, int):
+        return exported
+    # Not exported: detection (interval x threshold of the slowest check) plus the longest TTL.
+    resources = document.get("resources") or []
+    checks = [_inputs(r) for r in resources if r.get("type") == HEALTH_CHECK]
+    detection = [c.get("requestInterval") * c.get("failureThreshold") for c in checks
+                 if isinstance(c.get("requestInterval"), int) and isinstance(c.get("failureThreshold"), int)]
+    ttls = [_inputs(r).get("ttl") for r in resources if r.get("type") == RECORD and isinstance(_inputs(r).get("ttl"), int)]
+    if not detection or not ttls:
+        return None
+    return max(detection) + max(ttls)
+
+
+def _rpo_seconds(document: dict[str, Any]) -> tuple[int | None, str]:
+    minutes = []
+    enabled = False
+    for resource in document.get("resources") or []:
+        if resource.get("type") != REPLICATION:
+            continue
+        for rule in _inputs(resource).get("rules") or []:
+            if rule.get("status") != "Enabled":
+                continue
+            enabled = True
+            rtc = (rule.get("destination") or {}).get("replicationTime") or {}
+            if rtc.get("status") == "Enabled":
+                minutes.append(((rtc.get("time") or {}).get("minutes")) or 15)
+    if minutes:
+        # S3 RTC's SLA: 99.99 % of objects replicated within 15 minutes (S3 RTC documentation).
+        return max(minutes) * 60, "S3 Replication Time Control SLA"
+    if enabled:
+        return None, "replication without RTC has no time SLA"
+    return None, "no replication to the standby"
+
+
+def estimate(document: dict[str, Any]) -> dict[str, Any]:
+    """The DR estimate of a plan document (see the module docstring)."""
+    roles = region_roles(document)
+    by_role = {role: region for region, role in roles.items()}
+    resources = document.get("resources") or []
+    primary_gpus = gpu_count(resources, by_role.get("primary", ""))
+    standby_gpus = gpu_count(resources, by_role.get("standby", ""))
+    standby_groups = [r for r in resources if r.get("region") == by_role.get("standby") and is_gpu_node_group(r)]
+    mode = "pilot-light" if standby_groups and standby_gpus == 0 else ("warm" if standby_groups else "none")
+
+    steps = {"gpuNodeProvisioning": prices.ASSUMPTIONS["gpuNodeProvisioningSeconds"],
+             "imagePull": prices.ASSUMPTIONS["imagePullSeconds"],
+             "modelLoad": prices.ASSUMPTIONS["modelLoadSeconds"]}
+    activation = sum(steps.values()) if mode == "pilot-light" else (0 if mode == "warm" else None)
+    dns = _dns_budget(document)
+    rpo, rpo_basis = _rpo_seconds(document)
+    rto: dict[str, Any] = {"dnsBudget": dns, "standbyActivation": activation,
+                           "total": dns + activation if dns is not None and activation is not None else None}
+    if mode == "pilot-light":
+        rto["activationSteps"] = steps
+    return {
+        "pricesAsOf": prices.PRICES_AS_OF,
+        "priceSource": prices.SOURCE,
+        "regions": {role: region for role, region in sorted(by_role.items())},
+        "standbyMode": mode,
+        "monthlyCostUsd": _monthly_cost(document, roles),
+        "rtoSeconds": rto,
+        "rpoSeconds": rpo,
+        "rpoBasis": rpo_basis,
+        "gpus": {"primary": primary_gpus, "standby": standby_gpus},
+        "standbyCapacityPercent": round(100 * standby_gpus / primary_gpus) if primary_gpus else None,
+        "assumptions": {
+            "hoursPerMonth": prices.HOURS_PER_MONTH,
+            "replicatedGbPerMonth": prices.ASSUMPTIONS["replicatedGbPerMonth"],
+            "notCounted": "traffic (NAT/NLB per-GB and LCU charges), EBS volumes, S3 storage and requests, "
+                          "CloudWatch logs, EKS extended support",
+        },
+    }
+
+
+def usd(amount: float, *, signed: bool = False) -> str:
+    """`2340.5` -> `$2,340.50`; signed: `+$2,340.50` / `-$12.00`."""
+    sign = ("+" if amount >= 0 else "-") if signed else ("-" if amount < 0 else "")
+    return f"{sign}${abs(amount):,.2f}"

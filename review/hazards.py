@@ -1,0 +1,158 @@
+"""DR hazards of a change: what a reviewer of a two-region DR setup must not miss.
+
+Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [urn, ...]}`:
+
+* `both-regions`: the clusters, GPU node groups, serving Deployments or model buckets of both
+  regions are replaced, deleted or updated in one change, so no region is left untouched to
+  fail over to if the rollout goes wrong (and, where a replacement deletes first, neither
+  region serves during it);
+* `failover-budget-up`, `rto-up`: a larger DNS failover budget or recovery time;
+* `standby-capacity-down`: the standby holds fewer GPUs relative to the primary;
+* `replication-off`, `rtc-off`, `versioning-off`: replication removed or disabled, its time
+  control (the RPO's SLA) disabled, or bucket versioning suspended or removed;
+* `cost-up`, `cost-down`: the monthly estimate moves by more than COST_THRESHOLD.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsys_dr.review.estimate import (
+    BUCKET,
+    CLUSTER,
+    REPLICATION,
+    is_gpu_node_group,
+    region_roles,
+    usd,
+)
+from recsys_dr.review.unknowns import DELETE_FIRST
+
+COST_THRESHOLD = 0.10
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+
+
+def _serves_on_gpu(resource: dict[str, Any]) -> bool:
+    """A Deployment whose pods ask for an NVIDIA GPU: the model server."""
+    if resource.get("type") != DEPLOYMENT:
+        return False
+    pod = (((resource.get("inputs") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in pod.get("containers") or []:
+        resources = container.get("resources") or {}
+        if any("nvidia.com/gpu" in (resources.get(k) or {}) for k in ("limits", "requests")):
+            return True
+    return False
+
+
+KINDS = (
+    ("EKS clusters", lambda r: r.get("type") == CLUSTER),
+    ("GPU node groups", is_gpu_node_group),
+    ("serving Deployments", _serves_on_gpu),
+    ("model buckets", lambda r: r.get("type") == BUCKET),
+)
+
+
+def _hazard(kind: str, severity: str, message: str, resources: list[str] | None = None) -> dict[str, Any]:
+    return {"kind": kind, "severity": severity, "message": message, "resources": sorted(resources or [])}
+
+
+def _both_regions(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    roles = region_roles(head) or region_roles(base)
+    if len(roles) < 2:
+        return []
+    documents = {r["urn"]: r for r in base["resources"]} | {r["urn"]: r for r in head["resources"]}
+    hazards = []
+    for label, matches in KINDS:
+        touched = [c for c in diff.resources if c.action in ("update", "replace", "delete") and matches(documents[c.urn])]
+        regions = {c.region for c in touched}
+        if not set(roles) <= regions:
+            continue
+        actions = sorted({c.action for c in touched}, key=("delete", "replace", "update").index)
+        delete_first = [c for c in touched if c.replacement == DELETE_FIRST or c.action == "delete"]
+        where = ", ".join(sorted(regions))
+        if delete_first and {c.region for c in delete_first} >= set(roles):
+            message = (f"{label} of both regions ({where}) are {'/'.join(a + 'd' for a in actions)} in one change, "
+                       "deleting first: no region keeps serving through the rollout. Change one region per pull request.")
+            severity = "high"
+        else:
+            message = (f"{label} of both regions ({where}) are {'/'.join(a + 'd' for a in actions)} in one change: "
+                       "if the rollout fails, no untouched region is left to fail over to. Change one region per pull request.")
+            severity = "high" if "replace" in actions or "delete" in actions else "medium"
+        hazards.append(_hazard("both-regions", severity, message, [c.urn for c in touched]))
+    return hazards
+
+
+def _rule_states(document: dict[str, Any]) -> tuple[bool, bool]:
+    """(replication enabled, RTC enabled) over the plan's replication configurations."""
+    enabled = rtc = False
+    for resource in document["resources"]:
+        if resource.get("type") != REPLICATION:
+            continue
+        for rule in (resource.get("inputs") or {}).get("rules") or []:
+            if rule.get("status") == "Enabled":
+                enabled = True
+                rtc = rtc or ((rule.get("destination") or {}).get("replicationTime") or {}).get("status") == "Enabled"
+    return enabled, rtc
+
+
+def _versioned_buckets(document: dict[str, Any]) -> dict[str, str]:
+    """`{bucket input value: versioning urn}` of the versioning resources that are Enabled."""
+    found = {}
+    for resource in document["resources"]:
+        if resource.get("type") == VERSIONING:
+            inputs = resource.get("inputs") or {}
+            if (inputs.get("versioningConfiguration") or {}).get("status") == "Enabled":
+                found[f"{resource.get('region')}/{resource['name']}"] = resource["urn"]
+    return found
+
+
+def _data_protection(base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    hazards = []
+    (was_on, had_rtc), (is_on, has_rtc) = _rule_states(base), _rule_states(head)
+    replications = [r["urn"] for r in base["resources"] if r.get("type") == REPLICATION]
+    if was_on and not is_on:
+        hazards.append(_hazard("replication-off", "high", "model replication to the standby is removed or disabled: "
+                               "new model versions would not reach the standby region", replications))
+    elif had_rtc and not has_rtc:
+        hazards.append(_hazard("rtc-off", "high", "S3 Replication Time Control is disabled: replication keeps "
+                               "no 15-minute SLA, so the RPO has no bound", replications))
+    before, after = _versioned_buckets(base), _versioned_buckets(head)
+    lost = sorted(set(before) - set(after))
+    if lost:
+        hazards.append(_hazard("versioning-off", "high", f"bucket versioning is suspended or removed ({', '.join(k.split('/', 1)[1] for k in lost)}): "
+                               "a deleted or overwritten model version cannot be recovered, and S3 replication "
+                               "requires versioning on both buckets", [before[k] for k in lost]))
+    return hazards
+
+
+def _estimate_moves(diff: Any) -> list[dict[str, Any]]:
+    b, h = diff.base_estimate, diff.head_estimate
+    hazards = []
+    base_rto, head_rto = b.get("rtoSeconds") or {}, h.get("rtoSeconds") or {}
+    if _larger(base_rto.get("dnsBudget"), head_rto.get("dnsBudget")):
+        hazards.append(_hazard("failover-budget-up", "medium",
+                               f"the DNS failover budget grows: {base_rto['dnsBudget']} s -> {head_rto['dnsBudget']} s"))
+    if _larger(base_rto.get("total"), head_rto.get("total")):
+        hazards.append(_hazard("rto-up", "high" if head_rto["total"] >= 2 * base_rto["total"] else "medium",
+                               f"the recovery time grows: RTO {base_rto['total']} s -> {head_rto['total']} s"))
+    if _larger(h.get("standbyCapacityPercent"), b.get("standbyCapacityPercent")):
+        hazards.append(_hazard("standby-capacity-down", "high" if h["standbyCapacityPercent"] == 0 else "medium",
+                               f"the standby holds less capacity: {b['standbyCapacityPercent']} % -> "
+                               f"{h['standbyCapacityPercent']} % of the primary's GPUs"))
+    base_cost = (b.get("monthlyCostUsd") or {}).get("total") or 0
+    head_cost = (h.get("monthlyCostUsd") or {}).get("total") or 0
+    if base_cost and abs(head_cost - base_cost) > COST_THRESHOLD * base_cost:
+        kind = "cost-up" if head_cost > base_cost else "cost-down"
+        hazards.append(_hazard(kind, "medium", f"the monthly estimate moves {usd(head_cost - base_cost, signed=True)} "
+                               f"({(head_cost - base_cost) / base_cost:+.0%}): {usd(base_cost)} -> {usd(head_cost)}"))
+    return hazards
+
+
+def _larger(before: Any, after: Any) -> bool:
+    return isinstance(before, (int, float)) and isinstance(after, (int, float)) and after > before
+
+
+def find_hazards(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every hazard of the change from `base` to `head`, the high ones first."""
+    hazards = _both_regions(diff, base, head) + _data_protection(base, head) + _estimate_moves(diff)
+    return sorted(hazards, key=lambda h: (h["severity"] != "high", h["kind"]))
