@@ -210,11 +210,12 @@ def build_tools(args: argparse.Namespace, outputs, clients, *, log=None):
     arc = None
     if outputs.arc is not None:
         arc = ArcController(arc=outputs.arc, client_for=clients.arc_cluster, log=log or (lambda _m: None))
+    plan = build_region_switch(outputs, clients, log=log or (lambda _m: None))
 
     def build_status(target: str, *, target_only: bool = False):
         ctx = CheckContext(outputs=outputs, clients=clients, target=target, require_warm=args.require_warm,
                            http_timeout=args.http_timeout)
-        return build_report(ctx, arc_controller=arc, target_only=target_only)
+        return build_report(ctx, arc_controller=arc, target_only=target_only, region_switch=plan)
 
     return build_status, arc
 

@@ -15,6 +15,7 @@ is allowed, e.g.::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -65,6 +66,7 @@ class OutputsError(ValueError):
         super().__init__(f"stack outputs ({source}) are not usable:\n{lines}")
 
 
+@functools.lru_cache(maxsize=1)
 def known_regions() -> frozenset[str]:
     """Every Region botocore knows, across partitions (its bundled endpoints.json)."""
     import botocore.session

@@ -78,8 +78,27 @@ def _arc_states_result(ctx: CheckContext, arc_controller) -> CheckResult:
                        + f" (traffic -> {' + '.join(on)})")
 
 
+def _region_switch_result(ctx: CheckContext, region_switch) -> CheckResult:
+    """The plan's evaluation (Region switch re-evaluates every 30 min: permissions, resources, capacity)."""
+    from recsys_dr.operations.arc import ArcError
+
+    target = ctx.outputs.regions[ctx.target]
+    try:
+        ev = region_switch.evaluation(target.region)
+    except ArcError as exc:
+        return CheckResult(name="arc.plan", ok=False, blocking=True, region=target.region, role=ctx.target,
+                           detail=f"cannot read the Region switch plan: {exc}", data={"attempts": exc.attempts})
+    state = ev["state"]
+    detail = f"plan evaluation {state}"
+    if ev["warnings"]:
+        detail += ": " + "; ".join(ev["warnings"][:3])
+    # actionRequired means an execution is expected to fail (missing permission, resource, capacity).
+    return CheckResult(name="arc.plan", ok=state == "passed", blocking=state == "actionRequired",
+                       region=ev["region"], role=ctx.target, detail=detail, data=ev)
+
+
 def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8,
-                 target_only: bool = False) -> StatusReport:
+                 target_only: bool = False, region_switch=None) -> StatusReport:
     """Run every check for `ctx.target` and return the report.
 
     Args:
@@ -118,6 +137,8 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
     thunks.append(lambda: c.check_dns_records(ctx))
     if arc_controller is not None:
         thunks.append(lambda: _arc_states_result(ctx, arc_controller))
+    if region_switch is not None:
+        thunks.append(lambda: _region_switch_result(ctx, region_switch))
     thunks.append(lambda: c.check_budget(ctx))
 
     def run(thunk: Callable[[], CheckResult]) -> CheckResult:
@@ -154,19 +175,23 @@ def _order(result: CheckResult) -> tuple:
 
 
 def render_table(report: StatusReport, console=None) -> None:
-    """Print the report as a rich table, then the verdict and the reasons."""
+    """Print every check once (result, check, region, detail wrapped to the terminal), then the verdict.
+
+    Two columns, so it stays readable at 80 columns; long details (ARNs, URLs) fold. The verdict
+    line counts the findings instead of repeating them.
+    """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
     f = report.facts
-    title = (f"recsys-dr status: {report.environment}  model {f['model']['name']} v{f['model']['version']}  "
-             f"standby {f['standbyMode']}  control {f['failoverControl']}  target {report.target}")
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("check")
-    table.add_column("region")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
+    console.print(f"recsys-dr status: {report.environment}  model {f['model']['name']} v{f['model']['version']}  "
+                  f"target {report.target}", markup=False, highlight=False)
+    console.print(f"standby {f['standbyMode']}, control {f['failoverControl']}", markup=False, highlight=False)
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("result", no_wrap=True, min_width=4)
+    table.add_column("check", overflow="fold", ratio=1)
     for r in report.results:
         if r.ok:
             mark = "[green]ok[/green]"
@@ -174,16 +199,14 @@ def render_table(report: StatusReport, console=None) -> None:
             mark = "[bold red]FAIL[/bold red]"
         else:
             mark = "[yellow]warn[/yellow]"
-        where = f"{r.role} {r.region}" if r.role and r.region else (r.region or r.role or "-")
-        table.add_row(r.name, where, mark, r.detail, )
+        where = r.region or ""
+        table.add_row(mark, f"[bold]{escape(r.label)}[/bold] {escape(where)}\n{escape(r.detail)}")
     console.print(table)
+    warnings = len(report.warnings)
+    tail = f"; {warnings} warning{'s' if warnings != 1 else ''} (warn)" if warnings else ""
     if report.ready:
-        console.print(f"[bold green]READY[/bold green]: the {report.target} can take traffic now.")
+        console.print(f"[bold green]READY[/bold green]: the {report.target} can take traffic now{tail}.")
     else:
-        console.print(f"[bold red]NOT READY[/bold red]: the {report.target} cannot take traffic now:")
-        for reason in report.reasons:
-            console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-    if report.warnings:
-        console.print("warnings:")
-        for warning in report.warnings:
-            console.print(f"  - {warning}", markup=False, highlight=False, soft_wrap=True)
+        n = len(report.reasons)
+        console.print(f"[bold red]NOT READY[/bold red]: the {report.target} cannot take traffic now: "
+                      f"{n} blocking finding{'s' if n != 1 else ''} (FAIL){tail}.")

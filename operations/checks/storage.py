@@ -63,9 +63,18 @@ def _read_manifest(ctx: CheckContext, region: RegionOutputs) -> dict | None:
             return None
         raise
     try:
-        return json.loads(body.read())
+        doc = json.loads(body.read())
+    except (ValueError, RecursionError):
+        raise ValueError(f"s3://{region.bucket}/{_manifest_key(ctx.outputs)} is not valid JSON") from None
     finally:
         body.close()
+    if not isinstance(doc, dict):
+        raise ValueError(f"s3://{region.bucket}/{_manifest_key(ctx.outputs)} is JSON but not an object "
+                         f"(a {type(doc).__name__})")
+    files = doc.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise ValueError(f"s3://{region.bucket}/{_manifest_key(ctx.outputs)}: `files` must be a list of objects")
+    return doc
 
 
 def check_model_parity(ctx: CheckContext) -> CheckResult:

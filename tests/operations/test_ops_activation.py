@@ -1,0 +1,301 @@
+"""Standby activation and restore: EKS node group, HPA and Deployment, waits with a bound.
+
+Kubernetes calls go to `FakeKube` (a real HTTP server on 127.0.0.1 with the HPA controller's clamp);
+EKS calls to `FakeEks` (EKS's scaling rules) or to a real boto3 client under botocore's Stubber,
+which validates every request against the EKS service model.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import urllib.parse
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from recsys_dr.operations.activation import ActivationError, Activator, nodes_for, plan_sizing
+from recsys_dr.operations.kube import KubeApi, KubeError, eks_token
+from recsys_dr.operations.outputs import parse_outputs
+from tests.operations.fake_kube import FakeKube
+from tests.operations.ops_fixtures import outputs_doc
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeEks:
+    """EKS node group scaling with the API's rules (API_NodegroupScalingConfig / UpdateNodegroupConfig):
+    0 <= minSize <= desiredSize <= maxSize and maxSize >= 1, else InvalidParameterException."""
+
+    def __init__(self, scaling: dict[str, int]):
+        self.scaling = dict(scaling)
+        self.updates: list[dict] = []
+
+    def describe_nodegroup(self, clusterName, nodegroupName):  # noqa: N803
+        return {"nodegroup": {"clusterName": clusterName, "nodegroupName": nodegroupName, "status": "ACTIVE",
+                              "scalingConfig": dict(self.scaling)}}
+
+    def update_nodegroup_config(self, clusterName, nodegroupName, scalingConfig):  # noqa: N803
+        from botocore.exceptions import ClientError
+
+        new = {**self.scaling, **scalingConfig}
+        if not (0 <= new["minSize"] <= new["desiredSize"] <= new["maxSize"] and new["maxSize"] >= 1):
+            raise ClientError({"Error": {"Code": "InvalidParameterException", "Message": "bad scaling"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "UpdateNodegroupConfig")
+        self.scaling = new
+        self.updates.append(dict(scalingConfig))
+        return {"update": {"id": f"u{len(self.updates)}", "status": "InProgress", "type": "ConfigUpdate"}}
+
+
+def pilot_outputs(**standby):
+    doc = outputs_doc()
+    doc["standbyMode"] = "pilot-light"
+    for role in ("primary", "standby"):
+        doc["regions"][role].update({"hpaName": "tf-serving", "podsPerGpuNode": 1,
+                                     "activeGpuScaling": {"minSize": 2, "desiredSize": 2, "maxSize": 8},
+                                     "serving": {"replicas": 2, "minReplicas": 2, "maxReplicas": 8}})
+    doc["regions"]["standby"]["gpuScaling"] = {"minSize": 0, "desiredSize": 0, "maxSize": 8}
+    doc["regions"]["standby"]["serving"] = {"replicas": 0, "minReplicas": 2, "maxReplicas": 8}
+    doc["regions"]["standby"].update(standby)
+    return parse_outputs(doc)
+
+
+def kube_api(fake: FakeKube, clock=None) -> KubeApi:
+    return KubeApi(server=fake.url, ca_data=None, token=lambda: "k8s-aws-v1.dGVzdA", clock=clock or (lambda: 0.0))
+
+
+@pytest.fixture
+def standby_world():
+    eks = FakeEks({"minSize": 0, "desiredSize": 0, "maxSize": 8})
+    kube = FakeKube(node_group="gpu-standby", replicas=0, hpa_min=2, hpa_max=8,
+                    desired=lambda: eks.scaling["desiredSize"], join_polls=3)
+    primary = FakeKube(node_group="gpu-primary", replicas=5, hpa_min=2, hpa_max=8, ready_nodes=5,
+                       desired=lambda: 5)
+    yield eks, kube, primary
+    kube.stop()
+    primary.stop()
+
+
+def activator(outputs, eks, kube, primary=None, clock=None, **kwargs) -> Activator:
+    clock = clock or FakeClock()
+    return Activator(outputs=outputs, eks=eks, kube=lambda: kube_api(kube, clock),
+                     primary_kube=(lambda: kube_api(primary, clock)) if primary else None,
+                     clock=clock, sleep=clock.sleep, poll_interval=10, **kwargs)
+
+
+# --------------------------------------------------------------------------- EKS token
+
+
+def test_token_is_what_aws_eks_get_token_makes(monkeypatch):
+    """Same URL (host, action, signed headers, expiry) as awscli's own TokenGenerator."""
+    from awscli.customizations.eks.get_token import STSClientFactory, TokenGenerator
+
+    session = boto3.session.Session(region_name="us-west-2")
+    theirs = TokenGenerator(STSClientFactory(session._session).get_sts_client(region_name="us-west-2")).get_token("c1")
+    ours = eks_token(session.client("sts", region_name="us-west-2"), "c1")
+
+    def decoded(token):
+        assert token.startswith("k8s-aws-v1.") and "=" not in token
+        url = base64.urlsafe_b64decode(token[len("k8s-aws-v1."):] + "==").decode()
+        parts = urllib.parse.urlsplit(url)
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        return parts.netloc, {k: v for k, v in query.items() if k not in ("X-Amz-Date", "X-Amz-Signature")}
+
+    assert decoded(ours) == decoded(theirs)
+    host, query = decoded(ours)
+    # Regional STS: a standby token must not depend on us-east-1.
+    assert host == "sts.us-west-2.amazonaws.com"
+    assert query["X-Amz-SignedHeaders"] == "host;x-k8s-aws-id" and query["X-Amz-Expires"] == "60"
+
+
+def test_token_header_handler_does_not_leak_into_later_sts_calls():
+    sts = boto3.client("sts", region_name="us-west-2")
+    eks_token(sts, "c1")
+    url = sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=60, HttpMethod="GET")
+    assert "x-k8s-aws-id" not in url
+
+
+def test_token_is_refreshed_before_eks_stops_accepting_it():
+    fake = FakeKube()
+    clock, made = FakeClock(), []
+    api = KubeApi(server=fake.url, ca_data=None, token=lambda: made.append(1) or f"k8s-aws-v1.t{len(made)}", clock=clock)
+    try:
+        api.hpa_bounds("recsys", "tf-serving")
+        clock.now = 599
+        api.hpa_bounds("recsys", "tf-serving")
+        clock.now = 601  # EKS accepts a token for 15 min; refresh at 10
+        api.hpa_bounds("recsys", "tf-serving")
+    finally:
+        fake.stop()
+    assert [t.split(".")[-1] for t in fake.tokens] == ["t1", "t1", "t2"]
+
+
+def test_unauthorized_names_the_access_entry_fix():
+    fake = FakeKube()
+    fake.fail_all = 403
+    api = kube_api(fake)
+    try:
+        with pytest.raises(KubeError, match=r"HTTP 403 forbidden by RBAC \(is your role in the cluster's access entries"):
+            api.hpa_bounds("recsys", "tf-serving")
+    finally:
+        fake.stop()
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+def test_nodes_round_up_to_whole_nodes():
+    assert [nodes_for(n, 2) for n in (1, 2, 3, 4)] == [1, 1, 2, 2]
+    assert nodes_for(3, None) == 3
+
+
+def test_sizing_raises_the_hpa_max_so_it_cannot_cap_the_scale():
+    """The old README's `kubectl scale` step: an HPA with maxReplicas 1 clamps 4 replicas back to 1."""
+    out = pilot_outputs()
+    sizing = plan_sizing(out.standby, replicas=4, source="test",
+                         current_scaling={"minSize": 0, "desiredSize": 0, "maxSize": 8},
+                         current_hpa={"minReplicas": 1, "maxReplicas": 1})
+    assert sizing.hpa == {"minReplicas": 4, "maxReplicas": 4}
+    assert sizing.node_group == {"minSize": 4, "desiredSize": 4, "maxSize": 8}
+
+
+def test_sizing_never_lowers_a_warm_standby():
+    out = pilot_outputs()
+    sizing = plan_sizing(out.standby, replicas=2, source="test",
+                         current_scaling={"minSize": 3, "desiredSize": 5, "maxSize": 8},
+                         current_hpa={"minReplicas": 3, "maxReplicas": 8})
+    assert sizing.node_group == {"minSize": 3, "desiredSize": 5, "maxSize": 8}
+    assert sizing.hpa == {"minReplicas": 3, "maxReplicas": 8}
+
+
+def test_sizing_caps_at_the_pool_max_and_says_so():
+    out = pilot_outputs()
+    sizing = plan_sizing(out.standby, replicas=12, source="test",
+                         current_scaling={"minSize": 0, "desiredSize": 0, "maxSize": 8},
+                         current_hpa={"minReplicas": 2, "maxReplicas": 8})
+    assert sizing.nodes == 8 and sizing.replicas == 8 and sizing.node_group["desiredSize"] == 8
+    assert "maxSize is 8" in sizing.notes[0]
+
+
+# --------------------------------------------------------------------------- activation
+
+
+def test_pilot_light_activation_matches_the_primary_and_waits_for_every_phase(standby_world):
+    eks, kube, primary = standby_world
+    act = activator(pilot_outputs(), eks, kube, primary, health=lambda: (True, "4/4 checkers healthy"))
+    sizing = act.activate()
+    assert sizing.replicas == 5 and "primary us-east-1 runs 5" in sizing.source
+    assert eks.updates == [{"minSize": 5, "desiredSize": 5, "maxSize": 8}]
+    assert kube.replicas == 5 and (kube.hpa_min, kube.hpa_max) == (5, 8)
+    assert [p.name for p in act.phases] == ["nodes ready", "pods ready", "health check healthy"]
+    assert all(p.ok for p in act.phases)
+    assert act.phases[0].seconds == 30  # nodes joined on the 4th poll, 10 s apart
+    # interval 10 s x threshold 3: Route 53 needs that many passing checks to call it healthy.
+    assert act.phases[2].budget_seconds == 30
+
+
+def test_hpa_is_raised_before_the_deployment_is_scaled(standby_world):
+    """Scaling first would leave the HPA free to clamp the Deployment to the old bounds."""
+    eks, kube, primary = standby_world
+    activator(pilot_outputs(), eks, kube, primary).activate()
+    paths = [path.rsplit("/", 1)[-1] for path, _ in kube.writes()]
+    assert paths == ["tf-serving", "scale"]
+
+
+def test_primary_unreachable_falls_back_to_the_declared_minimum(standby_world):
+    eks, kube, primary = standby_world
+    primary.stop()
+    act = activator(pilot_outputs(), eks, kube, primary)
+    sizing = act.activate()
+    assert sizing.replicas == 2 and "outputs" in sizing.source
+    assert kube.replicas == 2
+
+
+def test_replicas_option_overrides_the_primary(standby_world):
+    eks, kube, primary = standby_world
+    sizing = activator(pilot_outputs(), eks, kube, primary, replicas=3).activate()
+    assert sizing.replicas == 3 and eks.scaling["desiredSize"] == 3
+
+
+def test_activation_is_bounded_and_names_the_phase_that_did_not_finish(standby_world):
+    eks, kube, primary = standby_world
+    kube.join_polls = 10_000  # the GPU capacity never arrives
+    act = activator(pilot_outputs(), eks, kube, primary, timeout=120)
+    with pytest.raises(ActivationError, match=r"not ready within 120s: nodes ready: 0/5 nodes Ready"):
+        act.activate()
+    assert act.phases[-1].name == "nodes ready" and not act.phases[-1].ok
+    assert act.clock() == 120
+
+
+def test_unhealthy_health_check_keeps_waiting_until_the_bound(standby_world):
+    eks, kube, primary = standby_world
+    act = activator(pilot_outputs(), eks, kube, primary, timeout=200,
+                    health=lambda: (False, "0/4 checkers healthy"))
+    with pytest.raises(ActivationError, match="health check healthy: 0/4 checkers healthy"):
+        act.activate()
+    assert [p.ok for p in act.phases] == [True, True, False]
+
+
+def test_refuses_a_scaling_eks_would_reject():
+    out = pilot_outputs()
+    eks = FakeEks({"minSize": 0, "desiredSize": 0, "maxSize": 8})
+    act = Activator(outputs=out, eks=eks, kube=lambda: None)
+    with pytest.raises(ActivationError, match="EKS needs 0 <= minSize <= desiredSize <= maxSize"):
+        act._set_scaling({"minSize": 3, "desiredSize": 2, "maxSize": 8})
+    assert eks.updates == []
+
+
+def test_update_nodegroup_config_request_is_valid_for_the_eks_model(standby_world):
+    """Stubber checks the request against botocore's EKS model (names, types, required members)."""
+    _eks, kube, primary = standby_world
+    eks = boto3.client("eks", region_name="us-west-2")
+    stub = Stubber(eks)
+    ng = {"clusterName": "c-standby", "nodegroupName": "gpu-standby"}
+    scaling = {"minSize": 0, "desiredSize": 0, "maxSize": 8}
+    for _ in range(2):
+        stub.add_response("describe_nodegroup", {"nodegroup": {**ng, "scalingConfig": scaling}}, ng)
+    stub.add_response("update_nodegroup_config", {"update": {"id": "u1", "status": "InProgress"}},
+                      {**ng, "scalingConfig": {"minSize": 5, "desiredSize": 5, "maxSize": 8}})
+    kube.desired = lambda: 5
+    with stub:
+        activator(pilot_outputs(), eks, kube, primary).activate()
+    stub.assert_no_pending_responses()
+
+
+# --------------------------------------------------------------------------- restore
+
+
+def test_restore_puts_the_pilot_light_back(standby_world):
+    eks, kube, primary = standby_world
+    act = activator(pilot_outputs(), eks, kube, primary)
+    act.activate()
+    done = act.restore()
+    assert kube.replicas == 0 and (kube.hpa_min, kube.hpa_max) == (2, 8)
+    assert eks.scaling == {"minSize": 0, "desiredSize": 0, "maxSize": 8}
+    assert "Deployment tf-serving: 0 replicas (pilot light)" in done
+
+
+def test_restore_of_a_warm_standby_leaves_desired_to_the_autoscaler(standby_world):
+    eks, kube, primary = standby_world
+    doc = copy.deepcopy(pilot_outputs().raw)
+    doc["standbyMode"] = "warm"
+    doc["regions"]["standby"]["gpuScaling"] = {"minSize": 2, "desiredSize": 2, "maxSize": 8}
+    doc["regions"]["standby"]["serving"] = {"replicas": 2, "minReplicas": 2, "maxReplicas": 8}
+    eks.scaling = {"minSize": 2, "desiredSize": 2, "maxSize": 8}
+    kube.replicas, kube.nodes = 2, 2
+    act = activator(parse_outputs(doc), eks, kube, primary)
+    act.activate()
+    assert eks.scaling == {"minSize": 5, "desiredSize": 5, "maxSize": 8}
+    act.restore()
+    assert eks.scaling == {"minSize": 2, "desiredSize": 5, "maxSize": 8}
+    assert kube.hpa_min == 2 and kube.replicas == 5  # the HPA scales down on its own schedule
