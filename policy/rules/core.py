@@ -161,7 +161,9 @@ def kubeconfig_region(kubeconfig: Any) -> str | None:
     return None
 
 
-GLOBAL_TYPE_PREFIXES = ("pulumi:providers:", "aws:iam/", "aws:route53/", "aws:route53recoverycontrol/")
+# ARC Region switch plans are global too: plan CRUD goes to the partition's control plane
+# (botocore arc-region-switch endpoint rules: arc-region-switch-control-plane.<global region>).
+GLOBAL_TYPE_PREFIXES = ("pulumi:providers:", "aws:iam/", "aws:route53/", "aws:route53recoverycontrol/", "aws:arcregionswitch/")
 
 
 def resource_region(resource_type: str, props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> str | None:
