@@ -11,12 +11,13 @@ from recsys_dr.stacks.settings import NAMESPACE, load_settings, read_config
 
 environment = pulumi.get_stack()
 # Raises before any resource is registered if anything is wrong.
-settings = load_settings(read_config(pulumi.Config(NAMESPACE)), environment)
+raw, foreign_keys = read_config(pulumi.Config(NAMESPACE))
+settings = load_settings(raw, environment, foreign_keys=foreign_keys)
 args = settings.args
 
 # Global resources (IAM, Route 53) go through this provider; every regional resource
 # names its region explicitly, so the provider's region decides nothing else.
-aws_provider = aws.Provider("aws", region=args.primary_region, default_tags={"tags": dict(args.tags)})
+aws_provider = aws.Provider("aws", region=args.regions.primary, default_tags={"tags": dict(args.tags)})
 deployment = TwoRegionRecommender(
     f"recsys-{environment}", args, opts=pulumi.ResourceOptions(providers=[aws_provider])
 )

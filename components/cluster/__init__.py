@@ -1,6 +1,19 @@
 """Per-region GPU serving cluster: network, EKS, CPU and GPU node groups, add-ons, autoscaling."""
 
-from recsys_dr.components.cluster.gpu_cluster import GpuCluster, GpuClusterArgs
-from recsys_dr.components.cluster.network import Network, NetworkArgs
+# Exports load on first use (PEP 562), so that the settings can import this package's
+# pure tables without importing the components, which import the settings.
+from importlib import import_module
 
-__all__ = ["GpuCluster", "GpuClusterArgs", "Network", "NetworkArgs"]
+_EXPORTS = {
+    "GpuCluster": "gpu_cluster",
+    "GpuClusterArgs": "gpu_cluster",
+    "Network": "network",
+    "NetworkArgs": "network",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

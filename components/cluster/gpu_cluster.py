@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import pulumi
 import pulumi_aws as aws
@@ -15,82 +14,44 @@ import pulumi_kubernetes as k8s
 from recsys_dr.components.cluster import addons
 from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
-from recsys_dr.components.cluster.network import Network, NetworkArgs, network_problems
+from recsys_dr.components.cluster.network import Network, NetworkArgs, vpc_cidr_problems
 from recsys_dr.components.cluster.policies import cluster_autoscaler_policy
 from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
-from recsys_dr.components.validation import gpu_instance_problems, raise_if_problems, region_problems, scaling_problems
-
-GPU_OS_FAMILIES = ("al2023", "bottlerocket")
+from recsys_dr.components.settings.base import raise_if_problems, region_problems
+from recsys_dr.components.settings.cluster import ClusterSettings
+from recsys_dr.components.settings.gpu import GpuPoolSettings
 
 
 @dataclass(frozen=True, kw_only=True)
 class GpuClusterArgs:
-    """Arguments of `GpuCluster`. Sizes and types are plain values: they shape the graph.
+    """Arguments of `GpuCluster`: validated settings plus what differs per region.
 
     Attributes:
         region: AWS region of every regional resource.
-        kubernetes_version: EKS version. Default "1.33".
+        cluster: the `cluster` settings (version, system pool, zones, NAT, API access).
+        gpu: the GPU pool of this region (a pilot-light standby passes `gpu.pilot_light()`).
+        vpc_cidr: block of the network created for this region. Default "10.0.0.0/16".
+            Ignored when `subnet_ids` is given.
         subnet_ids: existing private subnets (two zones or more) for the control plane and
-            nodes. Default none: a `Network` is created. Conflicts with `network`.
-        network: settings of the created network (region is taken from `region`).
-            Default: 10.0.0.0/16 over two zones, one NAT gateway per zone.
-        system_instance_type: instance type of the CPU pool running cluster add-ons.
-            Default "m6i.large".
-        system_node_count: nodes in the CPU pool. Default 2.
-        gpu_instance_types: NVIDIA GPU instance types, one architecture. Default ["g5.xlarge"].
-        gpu_os_family: "al2023" (default; the device plugin is installed) or "bottlerocket"
-            (ships the plugin).
-        gpu_min_size / gpu_desired_size / gpu_max_size: GPU pool bounds; min may be 0
-            (pilot light: the autoscaler adds nodes when serving pods are pending).
-            Defaults 1 / 1 / 2.
-        gpu_capacity_type: "ON_DEMAND" (default) or "SPOT".
-        gpu_disk_size_gib: root volume of GPU nodes (images are large). Default 100.
-        public_access_cidrs: who may reach the public API endpoint. Default ["0.0.0.0/0"].
+            nodes; may be Outputs of the caller's own VPC. Default none: a `Network` is created.
         tags: tags on every taggable resource. Default none.
     """
 
     region: str
-    kubernetes_version: str = "1.33"
+    cluster: ClusterSettings = dataclass_field(default_factory=ClusterSettings)
+    gpu: GpuPoolSettings = dataclass_field(default_factory=GpuPoolSettings)
+    vpc_cidr: str = "10.0.0.0/16"
     subnet_ids: Sequence[pulumi.Input[str]] | None = None
-    network: NetworkArgs | None = None
-    system_instance_type: str = "m6i.large"
-    system_node_count: int = 2
-    gpu_instance_types: Sequence[str] = ("g5.xlarge",)
-    gpu_os_family: str = "al2023"
-    gpu_min_size: int = 1
-    gpu_desired_size: int = 1
-    gpu_max_size: int = 2
-    gpu_capacity_type: str = "ON_DEMAND"
-    gpu_disk_size_gib: int = 100
-    public_access_cidrs: Sequence[str] = ("0.0.0.0/0",)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
 def gpu_cluster_problems(args: GpuClusterArgs) -> list[str]:
+    """What the settings types cannot know: the region and the shape of existing subnets."""
     problems = region_problems("region", args.region)
-    problems += gpu_instance_problems("gpu_instance_types", list(args.gpu_instance_types))
-    problems += scaling_problems("gpu", args.gpu_min_size, args.gpu_desired_size, args.gpu_max_size)
-    if args.gpu_os_family not in GPU_OS_FAMILIES:
-        problems.append(f"`gpu_os_family` must be one of: {', '.join(GPU_OS_FAMILIES)}. Received: {args.gpu_os_family!r}")
-    if args.gpu_capacity_type not in ("ON_DEMAND", "SPOT"):
-        problems.append(f"`gpu_capacity_type` must be one of: ON_DEMAND, SPOT. Received: {args.gpu_capacity_type!r}")
-    if args.network is not None:
-        problems += network_problems(args.network.vpc_cidr, args.network.availability_zone_count)
-    if args.subnet_ids is not None and args.network is not None:
-        problems.append("`subnet_ids` conflicts with `network`: pass existing subnets or network settings, not both")
     if args.subnet_ids is not None and len(args.subnet_ids) < 2:
         problems.append(f"`subnet_ids` must name subnets in at least two zones. Received: {len(args.subnet_ids)} subnet(s)")
-    for cidr in args.public_access_cidrs:
-        try:
-            ipaddress.ip_network(cidr)
-        except ValueError:
-            problems.append(f"`public_access_cidrs` must hold IPv4 CIDRs such as 203.0.113.0/24. Received: {cidr!r}")
-    if not args.public_access_cidrs:
-        problems.append("`public_access_cidrs` must name at least one CIDR (the API is always reachable privately too)")
-    if not re.fullmatch(r"1\.\d{2}", str(args.kubernetes_version)):
-        problems.append(f"`kubernetes_version` must be an EKS version such as \"1.33\". Received: {args.kubernetes_version!r}")
-    if args.system_node_count < 1:
-        problems.append(f"`system_node_count` must be >= 1. Received: {args.system_node_count}")
+    if args.subnet_ids is None:
+        problems += vpc_cidr_problems("vpc_cidr", args.vpc_cidr)
     return problems
 
 
@@ -115,16 +76,15 @@ class GpuCluster(pulumi.ComponentResource):
         tags = dict(args.tags)
         self.region = region
 
+        cluster, gpu = args.cluster, args.gpu
         if args.subnet_ids is not None:
             subnet_ids: pulumi.Input = list(args.subnet_ids)
         else:
-            network_args = args.network or NetworkArgs(region=region)
             network = Network(
                 f"{name}-net",
                 NetworkArgs(
-                    region=region, vpc_cidr=network_args.vpc_cidr,
-                    availability_zone_count=network_args.availability_zone_count,
-                    single_nat_gateway=network_args.single_nat_gateway, tags={**tags, **network_args.tags},
+                    region=region, vpc_cidr=args.vpc_cidr, availability_zone_count=cluster.availability_zones,
+                    single_nat_gateway=cluster.single_nat_gateway, tags=tags,
                 ),
                 opts=child,
             )
@@ -138,13 +98,13 @@ class GpuCluster(pulumi.ComponentResource):
         self.cluster = aws.eks.Cluster(
             name,
             region=region,
-            version=args.kubernetes_version,
+            version=cluster.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config={
                 "subnet_ids": subnet_ids,
                 "endpoint_private_access": True,
                 "endpoint_public_access": True,
-                "public_access_cidrs": list(args.public_access_cidrs),
+                "public_access_cidrs": list(cluster.public_access_cidrs),
             },
             encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
@@ -167,14 +127,14 @@ class GpuCluster(pulumi.ComponentResource):
             node_role_arn=node_role.arn,
             subnet_ids=subnet_ids,
             ami_type=CPU_AMI_TYPES["x86_64"],
-            instance_types=[args.system_instance_type],
-            scaling_config={"min_size": args.system_node_count, "desired_size": args.system_node_count, "max_size": args.system_node_count + 1},
+            instance_types=[cluster.system_instance_type],
+            scaling_config={"min_size": cluster.system_node_count, "desired_size": cluster.system_node_count, "max_size": cluster.system_node_count + 1},
             update_config={"max_unavailable": 1},
             labels=dict(addons.SYSTEM_POOL_LABEL),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
         )
-        self.gpu_ami_type = gpu_ami_type(list(args.gpu_instance_types), args.gpu_os_family)
+        self.gpu_ami_type = gpu_ami_type(list(gpu.instance_types), gpu.os_family)
         self.gpu_node_group = aws.eks.NodeGroup(
             f"{name}-gpu",
             region=region,
@@ -182,10 +142,10 @@ class GpuCluster(pulumi.ComponentResource):
             node_role_arn=node_role.arn,
             subnet_ids=subnet_ids,
             ami_type=self.gpu_ami_type,
-            instance_types=list(args.gpu_instance_types),
-            capacity_type=args.gpu_capacity_type,
-            disk_size=args.gpu_disk_size_gib,
-            scaling_config={"min_size": args.gpu_min_size, "desired_size": args.gpu_desired_size, "max_size": args.gpu_max_size},
+            instance_types=list(gpu.instance_types),
+            capacity_type=gpu.capacity_type,
+            disk_size=gpu.disk_size_gib,
+            scaling_config={"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size},
             update_config={"max_unavailable": 1},
             labels={**addons.GPU_POOL_LABEL, "nvidia.com/gpu.present": "true"},
             taints=[dict(addons.GPU_TAINT)],
@@ -213,7 +173,7 @@ class GpuCluster(pulumi.ComponentResource):
                 repository_opts={"repo": chart.repository}, namespace=chart.namespace,
                 values=addons.device_plugin_values(), opts=in_cluster,
             )
-        self._cluster_autoscaler(name, region, args.kubernetes_version, tags, in_cluster)
+        self._cluster_autoscaler(name, region, cluster.kubernetes_version, tags, in_cluster)
 
         self.register_outputs({
             "clusterName": self.cluster.name,

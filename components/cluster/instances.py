@@ -38,6 +38,87 @@ GPU_FAMILIES = {
     )
 }
 
+
+
+@dataclass(frozen=True)
+class GpuInstance:
+    """One supported GPU instance size: what a pod on it can ask for."""
+
+    name: str
+    gpus: int
+    gpu_memory_gib: int  # per GPU
+    vcpus: int
+    memory_gib: int
+
+    @property
+    def family(self) -> GpuFamily:
+        return GPU_FAMILIES[self.name.partition(".")[0]]
+
+
+def _sizes(family: str, gpu_memory_gib: int, rows: list[tuple[str, int, int, int]]) -> list[GpuInstance]:
+    return [GpuInstance(f"{family}.{size}", gpus, gpu_memory_gib, vcpus, memory) for size, gpus, vcpus, memory in rows]
+
+
+# Sizes of the NVIDIA families above: (size, GPUs, vCPUs, memory GiB), GPU memory per GPU.
+# Source: Amazon EC2 instance types guide, "Accelerated computing" specifications
+# (docs.aws.amazon.com/ec2/latest/instancetypes/ac.html), read 2026-12-01.
+GPU_INSTANCES = {
+    instance.name: instance
+    for instance in (
+        *_sizes("g4dn", 16, [("xlarge", 1, 4, 16), ("2xlarge", 1, 8, 32), ("4xlarge", 1, 16, 64), ("8xlarge", 1, 32, 128),
+                             ("16xlarge", 1, 64, 256), ("12xlarge", 4, 48, 192), ("metal", 8, 96, 384)]),
+        *_sizes("g5", 24, [("xlarge", 1, 4, 16), ("2xlarge", 1, 8, 32), ("4xlarge", 1, 16, 64), ("8xlarge", 1, 32, 128),
+                           ("16xlarge", 1, 64, 256), ("12xlarge", 4, 48, 192), ("24xlarge", 4, 96, 384), ("48xlarge", 8, 192, 768)]),
+        *_sizes("g5g", 16, [("xlarge", 1, 4, 8), ("2xlarge", 1, 8, 16), ("4xlarge", 1, 16, 32), ("8xlarge", 1, 32, 64),
+                            ("16xlarge", 2, 64, 128), ("metal", 2, 64, 128)]),
+        *_sizes("g6", 24, [("xlarge", 1, 4, 16), ("2xlarge", 1, 8, 32), ("4xlarge", 1, 16, 64), ("8xlarge", 1, 32, 128),
+                           ("16xlarge", 1, 64, 256), ("12xlarge", 4, 48, 192), ("24xlarge", 4, 96, 384), ("48xlarge", 8, 192, 768)]),
+        *_sizes("g6e", 48, [("xlarge", 1, 4, 32), ("2xlarge", 1, 8, 64), ("4xlarge", 1, 16, 128), ("8xlarge", 1, 32, 256),
+                            ("16xlarge", 1, 64, 512), ("12xlarge", 4, 48, 384), ("24xlarge", 4, 96, 768), ("48xlarge", 8, 192, 1536)]),
+        *_sizes("gr6", 24, [("4xlarge", 1, 16, 128), ("8xlarge", 1, 32, 256)]),
+        *_sizes("p3", 16, [("2xlarge", 1, 8, 61), ("8xlarge", 4, 32, 244), ("16xlarge", 8, 64, 488)]),
+        *_sizes("p3dn", 32, [("24xlarge", 8, 96, 768)]),
+        *_sizes("p4d", 40, [("24xlarge", 8, 96, 1152)]),
+        *_sizes("p4de", 80, [("24xlarge", 8, 96, 1152)]),
+        *_sizes("p5", 80, [("4xlarge", 1, 16, 256), ("48xlarge", 8, 192, 2048)]),
+        *_sizes("p5e", 141, [("48xlarge", 8, 192, 2048)]),
+        *_sizes("p5en", 141, [("48xlarge", 8, 192, 2048)]),
+        *_sizes("p6-b200", 179, [("48xlarge", 8, 192, 2048)]),
+    )
+}
+
+# What the kubelet can hand to pods on a node (EKS AMI bootstrap, amazon-eks-ami
+# `nodeadm`/`bootstrap.sh`): kube-reserved memory = 255 MiB + 11 MiB per pod (max pods taken
+# as 110, the most EKS recommends, so the figure is a lower bound), eviction threshold 100 MiB,
+# kube-reserved CPU 6 % of the first core, 1 % of the second, 0.5 % of cores 3-4, 0.25 % above.
+# The OS and hypervisor keep about 4 % of the nominal memory (MemTotal < instance memory), and
+# the node's DaemonSets (aws-node, kube-proxy, pod identity agent, NVIDIA device plugin,
+# network policy agent) request about 300m CPU and 300 MiB.
+MAX_PODS_ASSUMED = 110
+DAEMONSET_CPU_MILLICORES = 300
+DAEMONSET_MEMORY_MIB = 300
+
+
+def _reserved_cpu_millicores(vcpus: int) -> int:
+    shares = [60, 10, 5, 5] + [2.5] * max(vcpus - 4, 0)
+    return int(sum(shares[:vcpus]) + 0.5)
+
+
+def allocatable(instance: GpuInstance) -> tuple[int, int]:
+    """(CPU millicores, memory MiB) a serving pod can request on one node of `instance`.
+
+    Example: `allocatable(GPU_INSTANCES["g5.xlarge"]) == (3620, 13863)`.
+    """
+    cpu = instance.vcpus * 1000 - _reserved_cpu_millicores(instance.vcpus) - DAEMONSET_CPU_MILLICORES
+    memory = int(instance.memory_gib * 1024 * 0.96) - (255 + 11 * MAX_PODS_ASSUMED) - 100 - DAEMONSET_MEMORY_MIB
+    return cpu, memory
+
+
+def gpu_instance(instance_type: str) -> GpuInstance | None:
+    """The table row of a supported GPU instance size, or None (unknown size or not a GPU type)."""
+    return GPU_INSTANCES.get(instance_type)
+
+
 # (OS family, architecture) -> EKS managed node group AMI type.
 GPU_AMI_TYPES = {
     ("al2023", "x86_64"): "AL2023_x86_64_NVIDIA",

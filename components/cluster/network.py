@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from recsys_dr.components.validation import raise_if_problems, region_problems
+from recsys_dr.components.settings.base import raise_if_problems, region_problems
 
 MIN_ZONES, MAX_ZONES = 2, 3
 # Zones where EKS does not place control-plane subnets (AWS EKS user guide, "subnet requirements").

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from recsys_dr.components.dns.failover_records import ROLES
-from recsys_dr.components.validation import raise_if_problems
+from recsys_dr.components.settings.base import raise_if_problems
 
 
 @dataclass(frozen=True, kw_only=True)

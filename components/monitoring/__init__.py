@@ -1,6 +1,18 @@
 """Alarms that tell on-call the DR posture changed: a region failing its health check,
 replication falling behind its 15-minute SLA."""
 
-from recsys_dr.components.monitoring.dr_alarms import DrAlarms, DrAlarmsArgs
+# Exports load on first use (PEP 562), so that the settings can import this package's
+# pure tables without importing the components, which import the settings.
+from importlib import import_module
 
-__all__ = ["DrAlarms", "DrAlarmsArgs"]
+_EXPORTS = {
+    "DrAlarms": "dr_alarms",
+    "DrAlarmsArgs": "dr_alarms",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

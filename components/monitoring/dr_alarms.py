@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from recsys_dr.components.settings.alarms import AlarmSettings
+
 # Route 53 publishes health-check metrics only in us-east-1, whatever the regions served.
 ROUTE53_METRICS_REGION = "us-east-1"
 
@@ -67,25 +69,33 @@ class DrAlarmsArgs:
     Attributes:
         replication_region: region of the replication source bucket (the primary); its
             replication metrics are published there.
-        health_check_ids: failover health checks to watch, keyed by role. Leave out a
-            pilot-light standby: it is unhealthy by design.
-        source_bucket / destination_bucket / replication_rule_id: the replication rule.
-        replication_latency_seconds: alarm above this latency. Default 900 (the RTC SLA).
-        alarm_topic_arns: SNS topics notified on ALARM and OK. An alarm can only notify a
-            topic in its own region, so each alarm uses the topics of its region: give one
-            in us-east-1 (health checks) and one in `replication_region`. Default none
-            (the alarms still show in the console).
+        replication_rule_id: the replication rule whose RTC metrics are watched.
+        alarms: the `alarms` settings. An alarm can only notify an SNS topic in its own
+            region, so each alarm uses the topics of its region: give one in us-east-1
+            (health checks) and one in `replication_region`. Default: no topics (the alarms
+            still show in the console), latency alarm at 900 s (the RTC SLA).
         tags: tags on every alarm. Default none.
     """
 
     replication_region: str
+    replication_rule_id: str
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmWiring:
+    """What the alarms watch.
+
+    Attributes:
+        health_check_ids: failover health checks to watch, keyed by role. Leave out a
+            pilot-light standby: it is unhealthy by design.
+        source_bucket / destination_bucket: the replicated buckets.
+    """
+
     health_check_ids: Mapping[str, pulumi.Input[str]]
     source_bucket: pulumi.Input[str]
     destination_bucket: pulumi.Input[str]
-    replication_rule_id: str
-    replication_latency_seconds: int = 900
-    alarm_topic_arns: Sequence[str] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def topics_in_region(topic_arns: Sequence[str], region: str) -> list[str]:
@@ -93,25 +103,12 @@ def topics_in_region(topic_arns: Sequence[str], region: str) -> list[str]:
     return [arn for arn in topic_arns if arn.split(":")[3] == region]
 
 
-def alarm_topic_problems(key: str, topic_arns: object, regions: Sequence[str]) -> list[str]:
-    """Topics must be SNS ARNs and, if any are given, cover every region that has alarms."""
-    if not isinstance(topic_arns, (list, tuple)) or not all(
-        isinstance(arn, str) and arn.startswith("arn:aws") and arn.count(":") == 5 and arn.split(":")[2] == "sns"
-        for arn in topic_arns
-    ):
-        return [f"`{key}` must be a list of SNS topic ARNs (arn:aws:sns:<region>:<account>:<name>). Received: {topic_arns!r}"]
-    if topic_arns and (uncovered := sorted({r for r in regions if not topics_in_region(topic_arns, r)})):
-        return [f"`{key}` needs a topic in each alarm region ({', '.join(sorted(set(regions)))}); "
-                f"CloudWatch only notifies topics in the alarm's region. Missing: {', '.join(uncovered)}"]
-    return []
-
-
 class DrAlarms(pulumi.ComponentResource):
     """One alarm per watched health check (us-east-1) and two on replication (primary region)."""
 
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(self, name: str, args: DrAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: DrAlarmsArgs, wiring: AlarmWiring, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("recsys-dr:components:DrAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.alarms = {}
@@ -119,15 +116,15 @@ class DrAlarms(pulumi.ComponentResource):
         specs = {
             f"{role}-unhealthy": (ROUTE53_METRICS_REGION, f"The {role} region fails its Route 53 failover health check",
                                   health_check_alarm(check_id))
-            for role, check_id in args.health_check_ids.items()
+            for role, check_id in wiring.health_check_ids.items()
         }
         for key, spec in replication_alarms(
-            source_bucket=args.source_bucket, destination_bucket=args.destination_bucket,
-            rule_id=args.replication_rule_id, latency_seconds=args.replication_latency_seconds,
+            source_bucket=wiring.source_bucket, destination_bucket=wiring.destination_bucket,
+            rule_id=args.replication_rule_id, latency_seconds=args.alarms.replication_latency_seconds,
         ).items():
             specs[key] = (args.replication_region, f"S3 replication of models to the standby: {key.replace('-', ' ')}", spec)
         for key, (region, description, spec) in specs.items():
-            actions = topics_in_region(args.alarm_topic_arns, region)
+            actions = topics_in_region(args.alarms.topic_arns, region)
             self.alarms[key] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{key}", region=region, alarm_description=description, tags=dict(args.tags),
                 alarm_actions=actions, ok_actions=actions, **spec, opts=child,

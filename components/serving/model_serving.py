@@ -15,7 +15,10 @@ import pulumi_kubernetes as k8s
 from recsys_dr.components.iam import pod_identity_trust_policy
 from recsys_dr.components.serving import manifests
 from recsys_dr.components.serving.policies import model_reader_policy
-from recsys_dr.components.validation import certificate_problems, model_problems, raise_if_problems, region_problems
+from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN
+from recsys_dr.components.settings.base import raise_if_problems, region_problems
+from recsys_dr.components.settings.model import ModelSettings
+from recsys_dr.components.settings.serving import ServingSettings
 
 FETCH_SCRIPT = Path(__file__).with_name(manifests.SCRIPT_NAME)
 
@@ -27,67 +30,64 @@ def kubernetes_name(model_name: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelServingArgs:
-    """Arguments of `ModelServing`.
+    """What to serve in one region: validated settings and this region's values.
 
     Attributes:
         region: region of the cluster, bucket and key; the pods touch nothing elsewhere.
-        cluster_name: EKS cluster for the Pod Identity association.
-        kubernetes_provider: provider bound to that cluster.
-        bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
-        model_name / model_version: what to serve (`models/<name>/<version>/` in the bucket).
+        model: the pinned model (`models/<name>/<version>/` in the bucket).
+        serving: the `serving` settings (images, pod size, HPA bounds, rollout await).
         replicas: 0 for a pilot-light region (Deployment pinned at zero); otherwise the
             HPA owns the count and this value only has to lie within its bounds. Default 1.
-        min_replicas / max_replicas: HPA bounds. Defaults 1 / 4.
+        tls_certificate_arn: ACM certificate in `region` for HTTPS on port 443 (this region's
+            entry of `serving.tlsCertificateArns`). Default none (plain HTTP on 80 only).
         namespace: Kubernetes namespace. Default "recsys".
-        serving_image / fetcher_image / gpus_per_pod / cpu / memory / target_cpu_utilization:
-            see `manifests.ServingSpec`.
-        tls_certificate_arn: ACM certificate in `region` for HTTPS on port 443. Default none
-            (plain HTTP on 80 only).
-        await_rollout: `pulumi up` waits until the new pods are ready (they are only once the
-            pinned version verified). Default True. Set False for the very first deployment,
-            before any model is published into the bucket this deployment creates.
+        target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
         tags: tags on the IAM role and association. Default none.
     """
 
     region: str
+    model: ModelSettings
+    serving: ServingSettings = field(default_factory=ServingSettings)
+    replicas: int = 1
+    tls_certificate_arn: str | None = None
+    namespace: str = "recsys"
+    target_cpu_utilization: int = 60
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingWiring:
+    """Outputs of sibling resources `ModelServing` runs on and reads from.
+
+    Attributes:
+        cluster_name: EKS cluster for the Pod Identity association.
+        kubernetes_provider: provider bound to that cluster.
+        bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
+    """
+
     cluster_name: pulumi.Input[str]
     kubernetes_provider: k8s.Provider
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
-    model_name: str
-    model_version: int
-    replicas: int = 1
-    min_replicas: int = 1
-    max_replicas: int = 4
-    namespace: str = "recsys"
-    serving_image: str = manifests.DEFAULT_SERVING_IMAGE
-    fetcher_image: str = manifests.DEFAULT_FETCHER_IMAGE
-    gpus_per_pod: int = 1
-    cpu: str = "3"
-    memory: str = "12Gi"
-    target_cpu_utilization: int = 60
-    tls_certificate_arn: str | None = None
-    await_rollout: bool = True
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def model_serving_problems(args: ModelServingArgs) -> list[str]:
-    problems = region_problems("region", args.region) + model_problems("model", args.model_name, args.model_version)
-    if args.min_replicas < 1:
-        problems.append(f"`min_replicas` must be >= 1 (an HPA cannot scale from zero). Received: {args.min_replicas}")
-    if args.max_replicas < args.min_replicas:
+    """What the settings types cannot know: the region, this region's replica count and certificate."""
+    serving = args.serving
+    problems = region_problems("region", args.region)
+    if args.replicas != 0 and not serving.min_replicas <= args.replicas <= serving.max_replicas:
         problems.append(
-            f"`min_replicas` must be <= `max_replicas`. Received: min_replicas={args.min_replicas}, max_replicas={args.max_replicas}"
+            f"`replicas` must be 0 (pilot light) or between serving.minReplicas and serving.maxReplicas. "
+            f"Received: replicas={args.replicas}, minReplicas={serving.min_replicas}, maxReplicas={serving.max_replicas}"
         )
-    if args.replicas != 0 and not args.min_replicas <= args.replicas <= args.max_replicas:
-        problems.append(
-            f"`replicas` must be 0 (pilot light) or between min_replicas and max_replicas. "
-            f"Received: replicas={args.replicas}, min_replicas={args.min_replicas}, max_replicas={args.max_replicas}"
-        )
-    if args.gpus_per_pod < 1:
-        problems.append(f"`gpus_per_pod` must be >= 1. Received: {args.gpus_per_pod}")
-    problems += certificate_problems("tls_certificate_arn", args.tls_certificate_arn, args.region)
+    if args.tls_certificate_arn is not None:
+        match = ACM_ARN_PATTERN.match(args.tls_certificate_arn)
+        if match is None or match.group("region") != args.region:
+            problems.append(
+                f"`tls_certificate_arn` must be an ACM certificate in {args.region} (ACM certificates are regional). "
+                f"Received: {args.tls_certificate_arn!r}"
+            )
     return problems
 
 
@@ -100,11 +100,14 @@ class ModelServing(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     role: aws.iam.Role
 
-    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ModelServingArgs, wiring: ServingWiring, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         raise_if_problems("ModelServingArgs", model_serving_problems(args))
         super().__init__("recsys-dr:components:ModelServing", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
-        workload = kubernetes_name(args.model_name)
+        model, serving = args.model, args.serving
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=wiring.kubernetes_provider)
+        workload = kubernetes_name(model.name)
         deployment_name = f"{workload}-tf-serving"
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
@@ -122,16 +125,16 @@ class ModelServing(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-model-reader",
             assume_role_policy=json.dumps(pod_identity_trust_policy()),
-            description=f"TF Serving in {args.region}: read models/{args.model_name}/ from the regional bucket",
+            description=f"TF Serving in {args.region}: read models/{model.name}/ from the regional bucket",
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(
             f"{name}-model-reader",
             role=self.role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.kms_key_arn).apply(
+            policy=pulumi.Output.all(wiring.bucket_arn, wiring.kms_key_arn).apply(
                 lambda arns: json.dumps(model_reader_policy(
-                    bucket_arn=arns[0], key_arn=arns[1], model_name=args.model_name, region=args.region
+                    bucket_arn=arns[0], key_arn=arns[1], model_name=model.name, region=args.region
                 ))
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -139,7 +142,7 @@ class ModelServing(pulumi.ComponentResource):
         association = aws.eks.PodIdentityAssociation(
             f"{name}-model-reader",
             region=args.region,
-            cluster_name=args.cluster_name,
+            cluster_name=wiring.cluster_name,
             namespace=namespace_name,
             service_account=service_account.metadata.name,
             role_arn=self.role.arn,
@@ -154,11 +157,11 @@ class ModelServing(pulumi.ComponentResource):
             data={manifests.SCRIPT_NAME: script},
             opts=in_cluster,
         )
-        spec = pulumi.Output.from_input(args.bucket_name).apply(lambda bucket: manifests.ServingSpec(
-            model_name=args.model_name, model_version=args.model_version, bucket=bucket, region=args.region,
-            replicas=args.replicas, min_replicas=args.min_replicas, max_replicas=args.max_replicas,
-            target_cpu_utilization=args.target_cpu_utilization, serving_image=args.serving_image,
-            fetcher_image=args.fetcher_image, gpus_per_pod=args.gpus_per_pod, cpu=args.cpu, memory=args.memory,
+        spec = pulumi.Output.from_input(wiring.bucket_name).apply(lambda bucket: manifests.ServingSpec(
+            model_name=model.name, model_version=model.version, bucket=bucket, region=args.region,
+            replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
+            target_cpu_utilization=args.target_cpu_utilization, serving_image=serving.image,
+            fetcher_image=serving.fetcher_image, gpus_per_pod=serving.gpus_per_pod, cpu=str(serving.cpu), memory=serving.memory,
             script_checksum=manifests.script_checksum(script), tls_certificate_arn=args.tls_certificate_arn,
         ))
         self.deployment = k8s.apps.v1.Deployment(
@@ -167,7 +170,7 @@ class ModelServing(pulumi.ComponentResource):
                 "name": deployment_name,
                 "namespace": namespace_name,
                 "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
-                "annotations": {} if args.await_rollout else {"pulumi.com/skipAwait": "true"},
+                "annotations": {} if serving.await_rollout else {"pulumi.com/skipAwait": "true"},
             },
             spec=pulumi.Output.all(spec, service_account.metadata.name, script_map.metadata.name).apply(
                 lambda values: manifests.deployment_spec(values[0], service_account=values[1], script_config_map=values[2])

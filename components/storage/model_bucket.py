@@ -12,31 +12,30 @@ import pulumi_aws as aws
 from recsys_dr.components.iam import service_trust_policy
 from recsys_dr.components.storage import defaults
 from recsys_dr.components.storage.policies import replication_role_policy, replication_rule, tls_only_bucket_policy
-from recsys_dr.components.validation import raise_if_problems, region_pair_problems
+from recsys_dr.components.settings.regions import RegionPair
+from recsys_dr.components.settings.storage import StorageSettings
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelBucketArgs:
     """Arguments of `ReplicatedModelBucket`.
 
-    Regions are plain strings, not Inputs: they decide which resources exist where.
+    Regions are plain values, not Inputs: they decide which resources exist where.
 
     Attributes:
-        primary_region: region that receives publishes (source of replication).
-        standby_region: region that receives replicas; must differ from primary_region.
+        regions: the pair; the primary receives publishes (source of replication), the
+            standby receives replicas.
+        storage: the `storage` settings (e.g. `forceDestroy`).
         model_prefix: key prefix that is replicated and served. Default "models/".
         noncurrent_version_days: days before an overwritten or deleted object version is
             expired. Default 30.
-        force_destroy: let `pulumi destroy` delete non-empty buckets. Default False
-            (production buckets should survive a mistaken destroy).
         tags: tags added to every taggable resource. Default none.
     """
 
-    primary_region: str
-    standby_region: str
+    regions: RegionPair
+    storage: StorageSettings = field(default_factory=StorageSettings)
     model_prefix: str = defaults.MODEL_PREFIX
     noncurrent_version_days: pulumi.Input[int] = defaults.NONCURRENT_VERSION_DAYS
-    force_destroy: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -66,16 +65,12 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
     replication: aws.s3.BucketReplicationConfig
 
     def __init__(self, name: str, args: ModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        raise_if_problems(
-            "ModelBucketArgs",
-            region_pair_problems("primary_region", args.primary_region, "standby_region", args.standby_region),
-        )
         super().__init__("recsys-dr:components:ReplicatedModelBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {"recsys-dr:component": name, **args.tags}
 
-        self.primary = self._regional_bucket(f"{name}-primary", args.primary_region, args, tags)
-        self.standby = self._regional_bucket(f"{name}-standby", args.standby_region, args, tags)
+        self.primary = self._regional_bucket(f"{name}-primary", args.regions.primary, args, tags)
+        self.standby = self._regional_bucket(f"{name}-standby", args.regions.standby, args, tags)
 
         self.replication_role = aws.iam.Role(
             f"{name}-replication",
@@ -93,8 +88,8 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
                     destination_bucket_arn=arns[1],
                     source_key_arn=arns[2],
                     destination_key_arn=arns[3],
-                    source_region=args.primary_region,
-                    destination_region=args.standby_region,
+                    source_region=args.regions.primary,
+                    destination_region=args.regions.standby,
                     prefix=args.model_prefix,
                 )
             )
@@ -114,7 +109,7 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
         )
         self.replication = aws.s3.BucketReplicationConfig(
             f"{name}-replication",
-            region=args.primary_region,
+            region=args.regions.primary,
             bucket=self.primary.bucket.id,
             role=self.replication_role.arn,
             rules=[rule],
@@ -146,7 +141,7 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             opts=child,
         )
         bucket = aws.s3.Bucket(
-            name, region=region, force_destroy=args.force_destroy, tags=dict(tags), opts=child
+            name, region=region, force_destroy=args.storage.force_destroy, tags=dict(tags), opts=child
         )
         aws.s3.BucketOwnershipControls(
             name, region=region, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from recsys_dr.components.monitoring.dr_alarms import alarm_topic_problems, health_check_alarm, replication_alarms, topics_in_region
+from recsys_dr.components.monitoring.dr_alarms import health_check_alarm, replication_alarms, topics_in_region
+from recsys_dr.components.settings import (
+    AlarmSettings,
+    DnsSettings,
+    ModelSettings,
+    RegionPair,
+    SettingsError,
+    TwoRegionRecommenderArgs,
+)
 
 TOPIC_EAST = "arn:aws:sns:us-east-1:123456789012:oncall"
 TOPIC_WEST = "arn:aws:sns:eu-west-1:123456789012:oncall"
@@ -34,21 +40,27 @@ def test_each_alarm_notifies_only_topics_of_its_region():
     assert topics_in_region([TOPIC_EAST, TOPIC_WEST], "eu-west-1") == [TOPIC_WEST]
 
 
-@pytest.mark.parametrize(
-    ("topics", "message"),
-    [
-        (["not-an-arn"], "must be a list of SNS topic ARNs"),
-        (["arn:aws:sqs:us-east-1:123456789012:queue"], "must be a list of SNS topic ARNs"),
-        ([TOPIC_EAST], "needs a topic in each alarm region .* Missing: eu-west-1"),
-    ],
-)
-def test_topics_must_be_sns_and_cover_every_alarm_region(topics, message):
-    (problem,) = alarm_topic_problems("alarm_topic_arns", topics, ["us-east-1", "eu-west-1"])
-    assert re.search(message, problem)
+@pytest.mark.parametrize("topics", [["not-an-arn"], ["arn:aws:sqs:us-east-1:123456789012:queue"]])
+def test_topics_must_be_sns(topics):
+    with pytest.raises(SettingsError, match="`alarms.topicArns`|`topicArns` must be a list of SNS topic ARNs"):
+        AlarmSettings(topic_arns=topics)
+
+
+def recommender_args(**sections) -> TwoRegionRecommenderArgs:
+    return TwoRegionRecommenderArgs(
+        regions=RegionPair(primary="eu-west-1", standby="eu-central-1"), model=ModelSettings(name="recs", version=1),
+        dns=DnsSettings(record_name="recs.example.com", zone_id="Z0TEST"), **sections,
+    )
+
+
+def test_topics_must_cover_every_alarm_region():
+    # CloudWatch notifies only topics in the alarm's own region.
+    with pytest.raises(SettingsError, match=r"`alarms.topicArns` needs a topic in each alarm region .* Missing: eu-west-1"):
+        recommender_args(alarms=AlarmSettings(topic_arns=[TOPIC_EAST]))
 
 
 def test_no_topics_is_allowed():
-    assert alarm_topic_problems("alarm_topic_arns", [], ["us-east-1", "eu-west-1"]) == []
+    assert recommender_args(alarms=AlarmSettings(topic_arns=[])).alarms.topic_arns == []
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -18,6 +18,9 @@ from recsys_dr.components import (
     TwoRegionRecommender,
     TwoRegionRecommenderArgs,
 )
+from recsys_dr.components.dns.failover_records import DnsWiring
+from recsys_dr.components.serving.model_serving import ServingWiring
+from recsys_dr.components.settings import DnsSettings, GpuPoolSettings, ModelSettings, RegionPair
 from recsys_dr.policy.rules import GLOBAL_TYPE_PREFIXES
 from recsys_dr.review.mock_runtime import ProgramRun
 from tests.support import render
@@ -29,31 +32,30 @@ def search_team_program() -> None:
     """A team serving a `search-ranker` model in Europe, assembling the parts itself."""
     provider = aws.Provider("eu", region="eu-west-1")
     opts = pulumi.ResourceOptions(providers=[provider])
-    buckets = ReplicatedModelBucket(
-        "ranker-artifacts", ModelBucketArgs(primary_region="eu-west-1", standby_region="eu-central-1"), opts=opts
-    )
+    buckets = ReplicatedModelBucket("ranker-artifacts", ModelBucketArgs(regions=RegionPair(**REGIONS)), opts=opts)
+    model = ModelSettings(name="search-ranker", version=12)
     endpoints = {}
     for role, bucket in (("primary", buckets.primary), ("standby", buckets.standby)):
         cluster = GpuCluster(
             f"ranker-{role}",
-            GpuClusterArgs(region=REGIONS[role], gpu_instance_types=["g6.xlarge"], gpu_min_size=1, gpu_desired_size=1, gpu_max_size=3,
+            GpuClusterArgs(region=REGIONS[role], gpu=GpuPoolSettings(instance_types=["g6.xlarge"], min_size=1, desired_size=1, max_size=3),
                            subnet_ids=[f"subnet-{role}-1", f"subnet-{role}-2"]),
             opts=opts,
         )
         serving = ModelServing(
             f"ranker-{role}-serving",
-            ModelServingArgs(
-                region=REGIONS[role], cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
+            ModelServingArgs(region=REGIONS[role], model=model, namespace="search"),
+            ServingWiring(
+                cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                 bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
-                model_name="search-ranker", model_version=12, namespace="search",
             ),
             opts=opts,
         )
         endpoints[role] = serving.endpoint
     dns = DnsFailover(
         "ranker-dns",
-        DnsFailoverArgs(record_name="rank.search.example.eu", zone_id="Z0EU", primary_endpoint=endpoints["primary"],
-                        standby_endpoint=endpoints["standby"], model_name="search-ranker", ttl=20),
+        DnsFailoverArgs(dns=DnsSettings(record_name="rank.search.example.eu", zone_id="Z0EU", ttl=20), model_name="search-ranker"),
+        DnsWiring(endpoints=endpoints),
         opts=opts,
     )
     pulumi.export("endpoints", endpoints)
@@ -101,8 +103,8 @@ def test_two_deployments_side_by_side_do_not_clash():
     def program() -> None:
         for name, pair in (("ranker", ("eu-west-1", "eu-central-1")), ("recs", ("us-east-1", "us-west-2"))):
             TwoRegionRecommender(name, TwoRegionRecommenderArgs(
-                primary_region=pair[0], standby_region=pair[1], model_name=name, model_version=1,
-                record_name=f"{name}.example.com", zone_id="Z0SHARED",
+                regions=RegionPair(primary=pair[0], standby=pair[1]), model=ModelSettings(name=name, version=1),
+                dns=DnsSettings(record_name=f"{name}.example.com", zone_id="Z0SHARED"),
             ))
 
     run = render(program)

@@ -13,14 +13,22 @@ from recsys_dr.review.mock_runtime import ProgramRun
 from tests.support import registrations_before_failure, render
 
 BASE = dict(
-    primary_region="us-east-1", standby_region="us-west-2", model_name="recommender", model_version=4,
-    record_name="recs.shop.example.com", zone_id="Z0TEST",
+    regions={"primary": "us-east-1", "standby": "us-west-2"}, model={"name": "recommender", "version": 4},
+    dns={"record_name": "recs.shop.example.com", "zone_id": "Z0TEST"},
 )
+
+
+def args_with(**overrides) -> TwoRegionRecommenderArgs:
+    """BASE with sections patched: a dict merges into the section, anything else replaces it."""
+    sections = {name: dict(value) for name, value in BASE.items()}
+    for name, value in overrides.items():
+        sections[name] = {**sections.get(name, {}), **value} if isinstance(value, dict) else value
+    return TwoRegionRecommenderArgs(**sections)
 
 
 def render_recommender(**overrides) -> ProgramRun:
     def program() -> None:
-        deployment = TwoRegionRecommender("recs", TwoRegionRecommenderArgs(**{**BASE, **overrides}))
+        deployment = TwoRegionRecommender("recs", args_with(**overrides))
         for key, value in deployment.stack_outputs.items():
             pulumi.export(key, value)
 
@@ -57,7 +65,7 @@ def test_arc_routing_control_checks_steer_the_records(with_arc, role):
 
 
 def test_zone_name_creates_the_hosted_zone_the_records_use():
-    run = render_recommender(zone_id=None, zone_name="shop.example.com")
+    run = render_recommender(dns={"zone_id": None, "zone_name": "shop.example.com"})
     (zone,) = run.of_type("aws:route53/zone:Zone")
     assert zone.inputs["name"] == "shop.example.com"
     assert {r.inputs["zoneId"] for r in run.of_type("aws:route53/record:Record")} == {run.outputs["dns"]["zoneId"]}
@@ -66,7 +74,7 @@ def test_zone_name_creates_the_hosted_zone_the_records_use():
 
 def test_existing_subnets_replace_the_network():
     subnets = {"primary": ["subnet-a", "subnet-b"], "standby": ["subnet-c", "subnet-d"]}
-    run = render_recommender(subnet_ids=subnets)
+    run = render_recommender(cluster={"subnet_ids": subnets})
     assert not run.of_type("aws:ec2/vpc:Vpc")
     for role, ids in subnets.items():
         assert run.one("aws:eks/cluster:Cluster", f"recs-{role}").inputs["vpcConfig"]["subnetIds"] == ids
@@ -74,7 +82,7 @@ def test_existing_subnets_replace_the_network():
 
 
 def test_api_endpoint_can_be_limited_to_known_networks():
-    run = render_recommender(public_access_cidrs=["203.0.113.0/24"])
+    run = render_recommender(cluster={"public_access_cidrs": ["203.0.113.0/24"]})
     for role in ("primary", "standby"):
         assert run.one("aws:eks/cluster:Cluster", f"recs-{role}").inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
 
@@ -84,7 +92,7 @@ def test_tls_certificates_reach_each_regions_load_balancer():
         "primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666",
         "standby": "arn:aws:acm:us-west-2:123456789012:certificate/1d3e1c55-1111-4222-8333-944445555666",
     }
-    run = render_recommender(tls_certificate_arns=arns)
+    run = render_recommender(serving={"tls_certificate_arns": arns})
     for role, arn in arns.items():
         service = run.one("kubernetes:core/v1:Service", f"recs-{role}-serving-service").inputs
         assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == arn
@@ -92,7 +100,7 @@ def test_tls_certificates_reach_each_regions_load_balancer():
 
 
 def test_bottlerocket_gpu_nodes_need_no_device_plugin():
-    run = render_recommender(gpu_os_family="bottlerocket")
+    run = render_recommender(gpu={"os_family": "bottlerocket"})
     assert run.one("aws:eks/nodeGroup:NodeGroup", "recs-primary-gpu").inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
     assert {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cluster-autoscaler"}
 
@@ -100,25 +108,26 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"standby_region": "us-east-1"}, r"`standby_region` must differ from `primary_region`"),
-        ({"primary_region": "us-north-9"}, r"`primary_region` must be an AWS region with EKS, one of: .* Received: 'us-north-9'"),
-        ({"standby_mode": "cold"}, r"`standby_mode` must be one of: warm, pilot-light. Received: 'cold'"),
-        ({"failover_control": "manual"}, r"`failover_control` must be one of: health-check, arc. Received: 'manual'"),
-        ({"gpu_instance_types": ["m6i.large"]}, r"`gpu_instance_types` must contain only NVIDIA GPU instance types"),
-        ({"gpu_min_size": 3, "gpu_max_size": 2, "gpu_desired_size": 2}, r"`gpu.minSize` must be <= `gpu.maxSize`. Received: minSize=3, maxSize=2"),
-        ({"ttl": 300}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),
-        ({"zone_id": None}, r"exactly one of `zone_id`"),
-        ({"model_version": 0}, r"`model.version` must be a positive integer"),
-        ({"vpc_cidrs": {"primary": "10.0.0.0/8", "standby": "10.1.0.0/16"}}, r"primary: `vpc_cidr` must be an IPv4 CIDR from /16 to /20"),
-        ({"vpc_cidrs": {"primary": "10.0.0.0/16"}}, r"standby: `vpc_cidr` must be an IPv4 CIDR from /16 to /20. Received: None"),
-        ({"availability_zone_count": 4}, r"`availability_zone_count` must be one of: 2, 3. Received: 4"),
-        ({"model_name": "recommender-"}, r"starting and ending with a letter or digit"),
-        ({"tls_certificate_arns": {"primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"}},
-         r"`tls_certificate_arns` must name a certificate for both primary and standby"),
-        ({"tls_certificate_arns": {
+        ({"regions": {"standby": "us-east-1"}}, r"`regions.standby` must differ from `regions.primary`"),
+        ({"regions": {"primary": "us-north-9"}}, r"`regions.primary` must be an AWS region with EKS, one of: .* Received: 'us-north-9'"),
+        ({"standby_mode": "cold"}, r"`standbyMode` must be one of: warm, pilot-light. Received: 'cold'"),
+        ({"failover_control": "manual"}, r"`failoverControl` must be one of: health-check, arc. Received: 'manual'"),
+        ({"gpu": {"instance_types": ["m6i.large"]}}, r"`gpu.instanceTypes` must contain only NVIDIA GPU instance types"),
+        ({"gpu": {"min_size": 3, "max_size": 2, "desired_size": 2}}, r"`gpu.minSize` must be <= `gpu.maxSize`. Received: minSize=3, maxSize=2"),
+        ({"dns": {"ttl": 300}}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),
+        ({"dns": {"zone_id": None}}, r"exactly one of `dns.zoneId`"),
+        ({"model": {"version": 0}}, r"`model.version` must be a positive integer"),
+        ({"cluster": {"vpc_cidrs": {"primary": "10.0.0.0/8", "standby": "10.1.0.0/16"}}}, r"`cluster.vpcCidrs.primary` must be an IPv4 CIDR from /16 to /20"),
+        ({"cluster": {"vpc_cidrs": {"primary": "10.0.0.0/16", "standby": "10.0.0.0/18"}}}, r"`cluster.vpcCidrs` must not overlap between primary and standby"),
+        ({"cluster": {"availability_zones": 4}}, r"`cluster.availabilityZones` must be one of: 2, 3. Received: 4"),
+        ({"model": {"name": "recommender-"}}, r"starting and ending with a letter or digit"),
+        ({"serving": {"tls_certificate_arns": {"primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"}}},
+         r"`serving.tlsCertificateArns` must map both primary and standby"),
+        ({"serving": {"tls_certificate_arns": {
             "primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666",
-            "standby": "arn:aws:acm:us-east-1:123456789012:certificate/1d3e1c55-1111-4222-8333-944445555666"}},
-         r"standby: `tls_certificate_arn` must be a certificate in us-west-2 \(ACM certificates are regional\)"),
+            "standby": "arn:aws:acm:us-east-1:123456789012:certificate/1d3e1c55-1111-4222-8333-944445555666"}}},
+         r"`serving.tlsCertificateArns.standby` must be a certificate in us-west-2 \(ACM certificates are regional\)"),
+        ({"serving": {"memory": "64Gi"}}, r"`serving.memory` must be <= \d+Mi, what a g5.xlarge node can give a pod"),
     ],
 )
 def test_invalid_component_args_fail_before_any_resource(monkeypatch, overrides, message):

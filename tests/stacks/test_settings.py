@@ -33,21 +33,22 @@ def with_change(env: str, section: str, key: str | None, value) -> dict:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_shipped_environments_are_valid(env):
     settings = load_settings(shipped(env), env)
-    assert settings.args.primary_region == "us-east-1"
+    assert settings.args.regions.primary == "us-east-1"
     assert settings.args.tags["environment"] == env
 
 
 def test_prod_budget_is_at_most_sixty_seconds():
     args = load_settings(shipped("prod"), "prod").args
-    assert args.health_check_interval * args.failure_threshold + args.ttl <= 60
+    assert args.dns.health_check_interval * args.dns.failure_threshold + args.dns.ttl <= 60
     assert args.standby_mode == "warm"
 
 
 def test_dev_is_small_and_pilot_light():
     args = load_settings(shipped("dev"), "dev").args
     assert args.standby_mode == "pilot-light"
-    assert args.gpu_max_size == 1
-    assert args.gpu_scaling("standby") == {"minSize": 0, "desiredSize": 0, "maxSize": 1}
+    assert args.gpu.max_size == 1
+    standby = args.gpu_pool("standby")
+    assert (standby.min_size, standby.desired_size, standby.max_size) == (0, 0, 1)
 
 
 BAD_INPUTS = [

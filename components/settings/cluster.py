@@ -1,0 +1,97 @@
+"""`cluster`: EKS control plane, system pool and network of each region."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import field_validator, model_validator
+
+from recsys_dr.components.settings.aws_limits import EKS_KUBERNETES_VERSIONS
+from recsys_dr.components.settings.base import Settings, problem, setting
+
+CIDR_ALLOWED = "an IPv4 CIDR from /16 to /20"
+
+
+def _vpc_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value)
+        if network.version == 4 and 16 <= network.prefixlen <= 20:
+            return value
+    except ValueError:
+        pass
+    raise problem(f"`{{key}}` must be {CIDR_ALLOWED}. Received: {value!r}")
+
+
+class VpcCidrs(Settings):
+    """One VPC block per region; distinct, so the two VPCs can be peered later."""
+
+    primary: str = setting("10.0.0.0/16", description="VPC block of the primary region.", allowed=CIDR_ALLOWED)
+    standby: str = setting("10.1.0.0/16", description="VPC block of the standby region.", allowed=CIDR_ALLOWED)
+
+    @field_validator("primary", "standby")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        return _vpc_cidr(value)
+
+    @model_validator(mode="after")
+    def _apart(self) -> VpcCidrs:
+        primary, standby = ipaddress.ip_network(self.primary), ipaddress.ip_network(self.standby)
+        if primary.overlaps(standby):
+            raise problem(f"`{{key}}` must not overlap between primary and standby. Received: primary={primary}, standby={standby}")
+        return self
+
+    def of(self, role: str) -> str:
+        return getattr(self, role)
+
+
+class SubnetIds(Settings):
+    """Existing private subnets per region; a region named here gets no new network."""
+
+    primary: list[str] | None = setting(None, description="Subnet ids (two zones or more) in the primary region.",
+                                        allowed="a list of at least 2 subnet ids", min_length=2)
+    standby: list[str] | None = setting(None, description="Subnet ids (two zones or more) in the standby region.",
+                                        allowed="a list of at least 2 subnet ids", min_length=2)
+
+    def of(self, role: str) -> list[str] | None:
+        return getattr(self, role)
+
+
+class ClusterSettings(Settings):
+    """The EKS clusters (one per region) and their networks."""
+
+    kubernetes_version: str = setting("1.33", description="EKS Kubernetes version of both clusters.",
+                                      allowed=f"an EKS-supported \"major.minor\" version, one of: {', '.join(EKS_KUBERNETES_VERSIONS)}")
+    system_instance_type: str = setting("m6i.large", description="Instance type of the CPU pool that runs cluster add-ons.",
+                                        allowed="an EC2 instance type", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    system_node_count: int = setting(2, description="Nodes in the CPU pool.", allowed="an integer from 1 to 10", ge=1, le=10)
+    availability_zones: int = setting(2, description="Zones the network spreads over.", allowed="one of: 2, 3", ge=2, le=3)
+    single_nat_gateway: bool = setting(False, description="One NAT gateway for all zones (cheaper; losing its zone cuts egress).",
+                                       allowed="true or false")
+    vpc_cidrs: VpcCidrs = setting(default_factory=VpcCidrs, description="VPC block per region.", allowed="an object with keys primary, standby")
+    subnet_ids: SubnetIds | None = setting(None, description="Existing private subnets per region instead of a new network.",
+                                           allowed="an object with keys primary and/or standby")
+    public_access_cidrs: list[str] = setting(
+        default_factory=lambda: ["0.0.0.0/0"], description="Who may reach the public EKS API endpoint (it is reachable privately too).",
+        allowed="a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]", min_length=1,
+    )
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in EKS_KUBERNETES_VERSIONS:
+            if not value.count(".") == 1 or not all(part.isdigit() for part in value.split(".")):
+                raise problem(f'`{{key}}` must be an EKS "major.minor" version string such as "1.33". Received: {value!r}')
+            raise problem(f"`{{key}}` must be a version EKS supports, one of: {', '.join(EKS_KUBERNETES_VERSIONS)}. Received: {value!r}")
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                if ipaddress.ip_network(cidr).version == 4:
+                    continue
+            except ValueError:
+                pass
+            raise problem(f"`{{key}}` must be a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]. Received: {value!r}")
+        return value

@@ -1,0 +1,185 @@
+"""The whole stack file as one typed object: `TwoRegionRecommenderArgs`.
+
+Each section of `Pulumi.<env>.yaml` is a nested settings object, handed to the child
+components as it is. Rules that relate two sections (a pod must fit its instance, a
+certificate must live in its region) are in `cross_section_problems`, which runs even when
+other sections are invalid, so one run reports every problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError, model_validator
+
+from recsys_dr.components.cluster.instances import allocatable
+from recsys_dr.components.monitoring.dr_alarms import ROUTE53_METRICS_REGION
+from recsys_dr.components.settings.alarms import AlarmSettings
+from recsys_dr.components.settings.aws_limits import cpu_millicores, memory_bytes, tag_problems
+from recsys_dr.components.settings.base import (
+    Settings,
+    SettingsError,
+    across_sections,
+    error_messages,
+    key_prefix,
+    problem,
+    setting,
+    stack_file_keys,
+)
+from recsys_dr.components.settings.cluster import ClusterSettings
+from recsys_dr.components.settings.dns import DnsSettings
+from recsys_dr.components.settings.gpu import GpuPoolSettings
+from recsys_dr.components.settings.model import ModelSettings
+from recsys_dr.components.settings.regions import ROLES, RegionPair
+from recsys_dr.components.settings.serving import ServingSettings
+from recsys_dr.components.settings.storage import StorageSettings
+
+# Tags recsys-dr adds itself: environment, recsys-dr:deployment, recsys-dr:role,
+# recsys-dr:component, and Name on health checks.
+RESERVED_TAGS = 5
+
+
+class TwoRegionRecommenderArgs(Settings):
+    """Arguments of `TwoRegionRecommender`: one field per stack-file section.
+
+    Example:
+        TwoRegionRecommenderArgs(
+            regions=RegionPair(primary="eu-west-1", standby="eu-central-1"),
+            model=ModelSettings(name="search-ranker", version=12),
+            dns=DnsSettings(record_name="rank.search.example.eu", zone_id="Z0123456789ABCDEFGHIJ"),
+            standby_mode="pilot-light",
+            gpu=GpuPoolSettings(instance_types=["g6.xlarge"]),
+        )
+    """
+
+    regions: RegionPair = setting(description="The primary/standby region pair.", allowed="an object with keys primary, standby")
+    standby_mode: Literal["warm", "pilot-light"] = setting(
+        "warm", description="warm: GPU nodes and replicas running in the standby (RTO about the DNS budget); "
+        "pilot-light: the standby's GPU pool and Deployment at zero until a failover raises them.",
+        allowed="one of: warm, pilot-light",
+    )
+    failover_control: Literal["health-check", "arc"] = setting(
+        "health-check", description="health-check: Route 53 fails over on its own; arc: Route 53 ARC routing controls steer the records.",
+        allowed="one of: health-check, arc",
+    )
+    model: ModelSettings = setting(description="The pinned model version.", allowed="an object with keys name, version")
+    dns: DnsSettings = setting(description="Failover records, health checks and budget.", allowed="an object with keys recordName, zoneId, ...")
+    gpu: GpuPoolSettings = setting(default_factory=GpuPoolSettings, description="GPU node group of each region.", allowed="an object")
+    serving: ServingSettings = setting(default_factory=ServingSettings, description="TF Serving pods and autoscaling.", allowed="an object")
+    cluster: ClusterSettings = setting(default_factory=ClusterSettings, description="EKS clusters and networks.", allowed="an object")
+    alarms: AlarmSettings = setting(default_factory=AlarmSettings, description="DR alarms.", allowed="an object")
+    storage: StorageSettings = setting(default_factory=StorageSettings, description="Model buckets.", allowed="an object")
+    tags: dict[str, str] = setting(default_factory=dict, description="Tags on every taggable resource.",
+                                   allowed="an object of string keys and string values")
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> TwoRegionRecommenderArgs:
+        if across_sections():
+            problems = cross_section_problems(lambda name: getattr(self, name), key_prefix=key_prefix())
+            if problems:
+                raise problem("\n".join(problems))
+        return self
+
+    def region(self, role: str) -> str:
+        return self.regions.of(role)
+
+    def pilot_light(self, role: str) -> bool:
+        return role == "standby" and self.standby_mode == "pilot-light"
+
+    def gpu_pool(self, role: str) -> GpuPoolSettings:
+        """The GPU pool of `role`: a pilot-light standby starts with no node."""
+        return self.gpu.pilot_light() if self.pilot_light(role) else self.gpu
+
+    def serving_replicas(self, role: str) -> int:
+        return 0 if self.pilot_light(role) else self.serving.min_replicas
+
+
+def _fit_problems(gpu: GpuPoolSettings, serving: ServingSettings, key: Callable[[str], str]) -> list[str]:
+    """A serving pod must fit one node of every listed GPU instance type (the autoscaler may pick any)."""
+    problems = []
+    for instance in gpu.instances:
+        cpu, memory_mib = allocatable(instance)
+        if serving.gpus_per_pod > instance.gpus:
+            problems.append(
+                f"`{key('serving.gpusPerPod')}` must be <= the GPUs of `{key('gpu.instanceTypes')}` {instance.name} "
+                f"({instance.gpus}); the pod would stay Pending. Received: {serving.gpus_per_pod}"
+            )
+        if cpu_millicores(serving.cpu) > cpu:
+            problems.append(
+                f"`{key('serving.cpu')}` must be <= {cpu}m, what a {instance.name} node can give a pod "
+                f"({instance.vcpus} vCPUs less kubelet reservation and node DaemonSets). Received: {serving.cpu!r}"
+            )
+        if memory_bytes(serving.memory) > memory_mib * 1024**2:
+            problems.append(
+                f"`{key('serving.memory')}` must be <= {memory_mib}Mi, what a {instance.name} node can give a pod "
+                f"({instance.memory_gib} GiB less kubelet reservation, eviction threshold and node DaemonSets). "
+                f"Received: {serving.memory!r}"
+            )
+    return problems
+
+
+def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) -> list[str]:
+    """Rules relating two sections; `section(name)` is the validated section, or None if it failed."""
+
+    def key(path: str) -> str:
+        return key_prefix + path
+
+    problems: list[str] = []
+    regions, gpu, serving, alarms, tags = (section(n) for n in ("regions", "gpu", "serving", "alarms", "tags"))
+    if gpu is not None and serving is not None:
+        problems += _fit_problems(gpu, serving, key)
+    if regions is not None and serving is not None and serving.tls_certificate_arns is not None:
+        for role in ROLES:
+            if serving.tls_certificate_arns.region_of(role) != regions.of(role):
+                problems.append(
+                    f"`{key(f'serving.tlsCertificateArns.{role}')}` must be a certificate in {regions.of(role)} "
+                    f"(ACM certificates are regional). Received: {getattr(serving.tls_certificate_arns, role)}"
+                )
+    if regions is not None and alarms is not None and alarms.topic_arns:
+        needed = sorted({ROUTE53_METRICS_REGION, regions.primary})
+        missing = [r for r in needed if r not in alarms.topic_regions()]
+        if missing:
+            problems.append(
+                f"`{key('alarms.topicArns')}` needs a topic in each alarm region ({', '.join(needed)}); "
+                f"CloudWatch only notifies topics in the alarm's region. Missing: {', '.join(missing)}"
+            )
+    if tags is not None:
+        problems += tag_problems(key("tags"), tags, reserved=RESERVED_TAGS)
+    return problems
+
+
+def _validate(raw: dict[str, Any], prefix: str) -> tuple[TwoRegionRecommenderArgs | None, list[str]]:
+    try:
+        with stack_file_keys(prefix, across_sections=False):
+            return TwoRegionRecommenderArgs.model_validate(raw), []
+    except ValidationError as error:
+        return None, error_messages(error, TwoRegionRecommenderArgs, prefix=prefix)
+
+
+def settings_problems(raw: dict[str, Any], *, key_prefix: str) -> list[str]:
+    """Every problem of raw stack-file values (camelCase keys), each naming key, value and what is allowed."""
+    _, problems = _validate(raw, key_prefix)
+    fields = TwoRegionRecommenderArgs.model_fields
+
+    def section(name: str) -> Any:
+        info = fields[name]
+        value = raw.get(info.alias or name)
+        if value is None:
+            return None if info.is_required() else info.get_default(call_default_factory=True)
+        try:
+            with stack_file_keys(key_prefix, across_sections=False):
+                return TypeAdapter(info.annotation).validate_python(value, strict=True)
+        except ValidationError:
+            return None
+
+    return problems + cross_section_problems(section, key_prefix=key_prefix)
+
+
+def parse_settings(raw: dict[str, Any], *, key_prefix: str, subject: str) -> TwoRegionRecommenderArgs:
+    """Validate raw stack-file values and build the args, or raise one `SettingsError` with every problem."""
+    problems = settings_problems(raw, key_prefix=key_prefix)
+    if problems:
+        raise SettingsError(subject, problems)
+    args, _ = _validate(raw, key_prefix)
+    return args
