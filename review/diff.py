@@ -202,6 +202,14 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     def replaced(urn: str) -> bool:
         return urn not in old or any(c.forces_replacement for c in props.get(urn, []))
 
+    def provider_replaced(urn: str) -> None:
+        # A resource whose provider is replaced is replaced with it (a new provider instance
+        # manages a new copy); Pulumi shows the provider reference as the cause.
+        provider = new[urn].get("provider")
+        if provider and provider in new and provider in old and replaced(provider) and not any(
+                c.path == "(provider)" for c in props[urn]):
+            props[urn].append(PropertyChange("(provider)", provider.split("::")[-1], "(replaced)", True))
+
     # Whatever a created or replaced resource computes is unknown in a preview, and so is every
     # input built from it; such an input may force a replacement in turn: iterate to a fixpoint.
     while True:
@@ -222,6 +230,8 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
                     change = PropertyChange(path, before.get(path, _MISSING), UNKNOWN,
                                             forces_replacement(b["type"], path.replace(JSON_MARK, "")))
                     props[urn] = sorted([c for c in props[urn] if c.path != path] + [change], key=lambda c: c.path)
+        for urn in props:
+            provider_replaced(urn)
         if {urn for urn in new if replaced(urn)} == fresh:
             break
 
@@ -244,6 +254,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         elif ignored[urn]:
             only_ignored.append(ResourceChange(action="update", ignored=tuple(ignored[urn]), **common))
     changes.sort(key=lambda c: (not c.dangerous, ACTION_ORDER[c.action], c.type, c.urn))
+    ignored_any = any(ignored.values())
 
     fresh = {c.urn for c in changes if c.action in ("create", "replace")}
     needles = set().union(*(unknowns.stand_ins(new.get(u)) for u in fresh)) if fresh else set()
@@ -273,12 +284,73 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         resolved_violations=[base_violations[k] for k in sorted(set(base_violations) - set(head_violations), key=str)],
         head_policy=head.get("policy") or {},
         ignored=only_ignored,
-        # A plan written before the estimate existed gets one computed here, from its resources.
+        # A plan written before the estimate existed gets one computed here, from its resources;
+        # the head's counts what Pulumi would deploy, so ignored changes do not move it.
         base_estimate=base.get("estimate") or estimate(base),
-        head_estimate=head.get("estimate") or estimate(head),
+        head_estimate=estimate(_as_deployed(head, old)) if ignored_any else (head.get("estimate") or estimate(head)),
     )
     result.hazards = find_hazards(result, base, head)
     return result
+
+
+def _restore_ignored(new: Any, old: Any, path: str, patterns: list[Any]) -> Any:
+    """`new` with the old value put back wherever an ignore pattern matches (as the engine does)."""
+    if path and any(p.match(path) and p.match(path).end() == len(path) for p in patterns):
+        return old
+    if isinstance(new, dict):
+        old_dict = old if isinstance(old, dict) else {}
+        return {k: _restore_ignored(v, old_dict.get(k, _MISSING), f"{path}.{k}" if path else k, patterns)
+                for k, v in new.items()}
+    if isinstance(new, list):
+        old_list = old if isinstance(old, list) else []
+        return [_restore_ignored(v, old_list[i] if i < len(old_list) else _MISSING, f"{path}[{i}]", patterns)
+                for i, v in enumerate(new)]
+    return new
+
+
+def _as_deployed(head: dict[str, Any], old: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The head plan as Pulumi would leave existing resources: ignored inputs keep their old value."""
+    resources = []
+    for resource in head["resources"]:
+        ignore = (resource.get("options") or {}).get("ignoreChanges")
+        if ignore and resource["urn"] in old:
+            patterns = [unknowns.ignore_pattern(p) for p in ignore]
+            inputs = _restore_ignored(resource.get("inputs") or {}, old[resource["urn"]].get("inputs") or {}, "", patterns)
+            resource = {**resource, "inputs": _drop_missing(inputs)}
+        resources.append(resource)
+    return {**head, "resources": [_autoscaled(r, resources) for r in resources]}
+
+
+def _autoscaled(resource: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A node group whose desired size the autoscaler owns, at the size it will settle on.
+
+    EKS keeps desiredSize within minSize..maxSize, and the Cluster Autoscaler removes nodes no
+    pod needs (after its 10-minute scale-down-unneeded-time): with the region's GPU serving
+    Deployments at zero replicas, a GPU pool settles at minSize.
+    """
+    from recsys_dr.review.estimate import is_gpu_node_group
+    from recsys_dr.review.hazards import serves_on_gpu
+
+    ignore = (resource.get("options") or {}).get("ignoreChanges") or []
+    scaling = (resource.get("inputs") or {}).get("scalingConfig")
+    if resource.get("type") != "aws:eks/nodeGroup:NodeGroup" or "scalingConfig.desiredSize" not in ignore or \
+            not isinstance(scaling, dict) or not all(isinstance(scaling.get(k), int) for k in ("minSize", "desiredSize", "maxSize")):
+        return resource
+    desired = min(max(scaling["desiredSize"], scaling["minSize"]), scaling["maxSize"])
+    serving = [r for r in resources if r.get("region") == resource.get("region") and serves_on_gpu(r)]
+    if is_gpu_node_group(resource) and serving and all(
+            ((r.get("inputs") or {}).get("spec") or {}).get("replicas") == 0 for r in serving):
+        desired = scaling["minSize"]
+    inputs = {**resource["inputs"], "scalingConfig": {**scaling, "desiredSize": desired}}
+    return {**resource, "inputs": inputs}
+
+
+def _drop_missing(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_missing(v) for k, v in value.items() if v is not _MISSING}
+    if isinstance(value, list):
+        return [_drop_missing(v) for v in value if v is not _MISSING]
+    return value
 
 
 # --------------------------------------------------------------------------- rendering
@@ -326,7 +398,7 @@ def dr_change_line(diff: PlanDiff) -> str:
     parts = []
     delta = round(head_cost - base_cost)
     if delta:
-        percent = f" ({delta / base_cost:+.0%})" if base_cost else ""
+        percent = f" ({(head_cost - base_cost) / base_cost:+.0%})" if base_cost else ""
         parts.append(f"{usd(delta, signed=True)[:-3]}/month{percent}")
     if base_rto != head_rto:
         parts.append(f"RTO {_seconds(base_rto)} -> {_seconds(head_rto)}")

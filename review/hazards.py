@@ -32,7 +32,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 
 
-def _serves_on_gpu(resource: dict[str, Any]) -> bool:
+def serves_on_gpu(resource: dict[str, Any]) -> bool:
     """A Deployment whose pods ask for an NVIDIA GPU: the model server."""
     if resource.get("type") != DEPLOYMENT:
         return False
@@ -47,7 +47,7 @@ def _serves_on_gpu(resource: dict[str, Any]) -> bool:
 KINDS = (
     ("EKS clusters", lambda r: r.get("type") == CLUSTER),
     ("GPU node groups", is_gpu_node_group),
-    ("serving Deployments", _serves_on_gpu),
+    ("serving Deployments", serves_on_gpu),
     ("model buckets", lambda r: r.get("type") == BUCKET),
 )
 
@@ -96,13 +96,13 @@ def _rule_states(document: dict[str, Any]) -> tuple[bool, bool]:
 
 
 def _versioned_buckets(document: dict[str, Any]) -> dict[str, str]:
-    """`{bucket input value: versioning urn}` of the versioning resources that are Enabled."""
+    """`{urn: name}` of the bucket-versioning resources that are Enabled."""
     found = {}
     for resource in document["resources"]:
         if resource.get("type") == VERSIONING:
             inputs = resource.get("inputs") or {}
             if (inputs.get("versioningConfiguration") or {}).get("status") == "Enabled":
-                found[f"{resource.get('region')}/{resource['name']}"] = resource["urn"]
+                found[resource["urn"]] = resource["name"]
     return found
 
 
@@ -119,9 +119,9 @@ def _data_protection(base: dict[str, Any], head: dict[str, Any]) -> list[dict[st
     before, after = _versioned_buckets(base), _versioned_buckets(head)
     lost = sorted(set(before) - set(after))
     if lost:
-        hazards.append(_hazard("versioning-off", "high", f"bucket versioning is suspended or removed ({', '.join(k.split('/', 1)[1] for k in lost)}): "
+        hazards.append(_hazard("versioning-off", "high", f"bucket versioning is suspended or removed ({', '.join(before[k] for k in lost)}): "
                                "a deleted or overwritten model version cannot be recovered, and S3 replication "
-                               "requires versioning on both buckets", [before[k] for k in lost]))
+                               "requires versioning on both buckets", lost))
     return hazards
 
 

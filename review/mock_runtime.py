@@ -58,6 +58,8 @@ class RegisteredResource:
     custom: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    # The id the provider would return (a stand-in, like the computed outputs).
+    id: str = ""
     # Which resources each input property depends on, as the engine records them
     # (`{"bucket": ["urn:...Bucket::models"]}`); policies use it to relate resources.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
@@ -102,6 +104,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     custom=bool(request.custom),
                     inputs=rpc.deserialize_properties(request.object),
                     outputs=self.resources[response.urn].state,
+                    id=self.resources[response.urn].id or "",
                     property_dependencies={
                         key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
                     },

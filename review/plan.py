@@ -357,6 +357,7 @@ def build_plan(
                 key: [urn_map.get(dep, dep) for dep in deps]
                 for key, deps in getattr(by_engine_urn[urn], "property_dependencies", {}).items()
             },
+            options=getattr(by_engine_urn[urn], "options", {}),  # `protect` for s3-/kms-*-protected
         )
         for urn in ordered
         if by_engine_urn[urn].custom
@@ -400,7 +401,8 @@ def _engine_view(resource: Any, urn_map: dict[str, str]) -> dict[str, Any]:
 
     * `options`: the resource options the engine applies when diffing (`ignoreChanges`,
       `deleteBeforeReplace`, `replaceOnChanges`, `protect`, `retainOnDelete`).
-    * `dependencies`: `{input key: [URNs]}`, the resources each input's value came from.
+    * `dependencies`: `{input key: [URNs]}`, the resources each input's value came from
+      (written for every custom resource, `{}` included).
     * `computed`: outputs the cloud computes (ids, ARNs, hostnames): here the mocks' stand-ins,
       which a real preview shows as unknown while the resource is being created or replaced.
     """
@@ -413,15 +415,18 @@ def _engine_view(resource: Any, urn_map: dict[str, str]) -> dict[str, Any]:
         for key, deps in sorted(getattr(resource, "property_dependencies", {}).items())
         if deps
     }
-    if dependencies:
-        view["dependencies"] = dependencies
+    if resource.custom:
+        view["dependencies"] = dependencies  # always, so `{}` means "built from no other resource"
     computed = {
         key: value
         for key, value in sorted(resource.outputs.items())
         if key not in _NOT_COMPUTED and (key not in resource.inputs or resource.inputs[key] != value)
     }
+    resource_id = getattr(resource, "id", "")
+    if resource_id and resource.custom and not resource.type.startswith("pulumi:providers:"):
+        computed["id"] = resource_id
     if computed and resource.custom:
-        view["computed"] = jsonable(computed, mask_secrets=True)
+        view["computed"] = jsonable(dict(sorted(computed.items())), mask_secrets=True)
     return view
 
 

@@ -19,6 +19,7 @@ resources) and `metadata.name`/`metadata.namespace` (Kubernetes objects) always 
 | aws:ec2/subnet:Subnet | vpcId, cidrBlock, availabilityZone, availabilityZoneId, region |
 | aws:iam/role:Role | name, namePrefix, path |
 | aws:s3/bucketReplicationConfig:BucketReplicationConfig | bucket, region |
+| pulumi:providers:kubernetes | kubeconfig (then every resource of that provider is replaced too) |
 | kubernetes:apps/v1:Deployment | spec.selector (plus metadata.name/namespace) |
 | kubernetes:core/v1:Service | spec.clusterIP |
 
@@ -50,6 +51,9 @@ REPLACE_PATHS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": ("bucket", "region"),
     "kubernetes:apps/v1:Deployment": ("spec.selector",),
     "kubernetes:core/v1:Service": ("spec.clusterIP",),
+    # pulumi-kubernetes DiffConfig replaces the provider when its kubeconfig is unknown or points
+    # to another cluster (provider/pkg/provider/provider.go); its resources are replaced with it.
+    "pulumi:providers:kubernetes": ("kubeconfig",),
 }
 
 # Paths that replace any resource of the given type prefix.
