@@ -11,7 +11,8 @@ ROLES = ("primary", "standby")
 
 
 def region_field(description: str):
-    return setting(description=description, allowed=f"an AWS region with EKS, one of: {closed_set(KNOWN_REGIONS)}")
+    # The full list is in the validation message; the reference names the table.
+    return setting(description=description, allowed="an AWS region with EKS (`aws_limits.KNOWN_REGIONS`), e.g. us-east-1")
 
 
 class RegionPair(Settings):
