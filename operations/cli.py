@@ -125,6 +125,10 @@ def register(subparsers: Any) -> None:
     drill.add_argument("--poll-interval", type=positive_seconds, default=5.0, metavar="S", help="default 5")
     drill.add_argument("--hold", type=non_negative_seconds, default=0.0, metavar="S",
                        help="seconds to keep traffic on the standby once it answers (default 0)")
+    drill.add_argument("--replicas", type=positive_int, default=None, metavar="N",
+                       help="pods the standby must run (default: the primary's current count)")
+    drill.add_argument("--activation-timeout", type=positive_seconds, default=900.0, metavar="S",
+                       help="max seconds for GPU nodes, pods and the health check (default 900)")
     drill.add_argument("--via-health-check-inversion", action="store_true",
                        help="health-check environments only: move traffic by inverting the primary's Route 53 "
                             "health check for the drill (restored on fail-back); measures the automatic path")
@@ -321,6 +325,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
             settings=DrillSettings(timeout=args.timeout, failback_timeout=args.failback_timeout,
                                    poll_interval=args.poll_interval, hold=args.hold),
             clock=clock or time.monotonic, sleep=sleep or time.sleep, log=log,
+            activator=build_activator(args, outputs, clients, log=log),
         )
     finally:
         if previous is not None:

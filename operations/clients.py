@@ -116,16 +116,20 @@ class ClientFactory:
         Raises:
             ValueError: one line naming the profile and the ones that exist.
         """
+        import botocore.session
         from botocore.exceptions import ProfileNotFound
 
+        if self.profile is None or self.session is not None:
+            return
+        known = sorted(botocore.session.Session().available_profiles)
+        problem = ValueError(f"--profile {self.profile!r} is not in your AWS config or credentials files; "
+                             f"known profiles: {', '.join(known) or 'none'}")
+        if self.profile not in known:  # boto3 only raises ProfileNotFound later, on first use
+            raise problem
         try:
             self._boto_session()
         except ProfileNotFound:
-            import botocore.session
-
-            known = sorted(botocore.session.Session().available_profiles)
-            raise ValueError(f"--profile {self.profile!r} is not in your AWS config; known profiles: "
-                             f"{', '.join(known) or 'none'}") from None
+            raise problem from None
 
     def arc_cluster(self, region: str, endpoint_url: str):
         """A `route53-recovery-cluster` client for one ARC cluster endpoint.

@@ -91,6 +91,7 @@ def run_drill(
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = lambda _m: None,
     shield: Callable[..., Any] = SignalShield,
+    activator: Any = None,
 ) -> DrillResult:
     """Run the game day. See the module docstring for the steps and exit codes.
 
@@ -107,6 +108,9 @@ def run_drill(
         log: callable(str), progress lines.
         shield: context-manager factory `shield(log=..., note=...)` deferring SIGINT/SIGTERM
             during the fail-back. Default `SignalShield`.
+        activator: `operations.activation.Activator` or None. When given, the standby is activated
+            (GPU nodes, pods, health check; each phase timed) before the switch and put back at rest
+            after the fail-back, so a pilot-light environment drills the real activation path.
     """
     res = DrillResult(budget_seconds=outputs.failover_budget_seconds,
                       target_seconds=outputs.failover_budget_target_seconds, ttl_seconds=outputs.dns.ttl)
@@ -132,10 +136,15 @@ def run_drill(
     # 1. preflight - nothing changed yet, so any failure just returns.
     report = build_status("standby")
     res.status = report.to_dict()
-    if not report.ready:
+    blocking = report.reasons
+    if activator is not None:  # what activation fixes (pods, nodes, its health check) may fail now
+        from recsys_dr.operations.failover import ACTIVATION_FIXES
+
+        blocking = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
+    if blocking:
         res.outcome = "not-ready"
-        res.reasons = report.reasons
-        step("preflight.status", False, "standby not ready: " + "; ".join(report.reasons))
+        res.reasons = blocking
+        step("preflight.status", False, "standby not ready: " + "; ".join(blocking))
         return res
     primary_down = [f"{r.label}: {r.detail}" for r in getattr(report, "results", [])
                     if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
@@ -144,7 +153,8 @@ def run_drill(
         res.reasons = ["the primary must be healthy to drill (the drill fails back to it)"] + primary_down
         step("preflight.status", False, "; ".join(res.reasons))
         return res
-    step("preflight.status", True, "standby ready, primary healthy")
+    step("preflight.status", True, "standby ready, primary healthy" if report.ready else
+         "standby ready to activate, primary healthy")
     try:
         before = switcher.states()
     except Exception as exc:
@@ -169,6 +179,8 @@ def run_drill(
         step("preflight.dns", False, res.reasons[0])
         return res
     step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
+    if activator is not None and not _activate(res, activator, step, clock, log):
+        return res
 
     # 2-4. switch, poll, hold - from here on, every exit path fails back.
     for line in ["if this drill is killed before it fails back, undo it by hand:"] + _undo_commands(switcher, outputs):
@@ -186,6 +198,10 @@ def run_drill(
             now = clock()
             if dns_ok and res.dns_seconds is None:
                 res.dns_seconds = round(now - flip_at, 3)
+                res.phases.append({"phase": "DNS answer", "ok": True, "seconds": res.dns_seconds,
+                                   # the part of the budget before clients' caches expire (detection)
+                                   "budgetSeconds": res.budget_seconds - res.ttl_seconds,
+                                   "detail": "Route 53 answers the standby endpoint"})
                 step("dns.standby", True, "Route 53 answers the standby endpoint", since=flip_at)
             if dns_ok and serve_ok:
                 res.switch_seconds = round(now - flip_at, 3)
@@ -229,6 +245,8 @@ def run_drill(
     if res.failed_back is False:  # never 130 (or a bare SystemExit) unless the fail-back was confirmed
         res.outcome, res.exit_code = "failback-failed", EXIT_FAILBACK_FAILED
         return res
+    if activator is not None:  # traffic is back on the primary: put the standby back at rest
+        _restore(res, activator, step, log)
     if caught is not None and not isinstance(caught, Exception):
         if not isinstance(caught, KeyboardInterrupt):
             raise caught
@@ -246,6 +264,36 @@ def run_drill(
     else:
         res.outcome, res.exit_code = "passed", EXIT_PASSED
     return res
+
+
+def _activate(res: DrillResult, activator: Any, step, clock, log) -> bool:
+    """Activate the standby before the switch; on failure put it back and stop (traffic never moved)."""
+    from recsys_dr.operations.activation import ActivationError
+    from recsys_dr.operations.kube import KubeError
+
+    started = clock()
+    try:
+        sizing = activator.activate()
+    except (ActivationError, KubeError) as exc:
+        res.phases += [p.to_dict() for p in activator.phases]
+        res.reasons = [f"activation: {exc}"]
+        step("activate", False, str(exc), since=started)
+        _restore(res, activator, step, log)
+        return False
+    res.phases += [p.to_dict() for p in activator.phases]
+    step("activate", True, f"{sizing.replicas} pods on {sizing.nodes} GPU nodes ({sizing.source})", since=started)
+    return True
+
+
+def _restore(res: DrillResult, activator: Any, step, log) -> None:
+    try:
+        done = activator.restore()
+    except Exception as exc:  # traffic is on the primary either way; say what is left scaled
+        res.messages.append(f"the standby was NOT put back at rest: {type(exc).__name__}: {exc}; run "
+                            "`recsys-dr failover --to primary` to restore it")
+        step("restore", False, str(exc))
+        return
+    step("restore", True, "; ".join(done))
 
 
 def _poll(outputs: StackOutputs, route53: Any, probe: Callable[[], tuple[bool, str]], role: str):

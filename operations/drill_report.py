@@ -29,6 +29,7 @@ class DrillResult:
     messages: list[str] = field(default_factory=list)
     status: dict | None = None
     polls: int = 0
+    phases: list[dict] = field(default_factory=list)
 
     @property
     def client_visible_seconds(self) -> float | None:
@@ -48,6 +49,7 @@ class DrillResult:
             },
             "budget": {"seconds": self.budget_seconds, "targetSeconds": self.target_seconds,
                        "ttlSeconds": self.ttl_seconds},
+            "phases": self.phases,
             "failedBack": self.failed_back,
             "reasons": self.reasons,
             "messages": self.messages,
@@ -78,6 +80,16 @@ def render(result: DrillResult, console=None) -> None:
 
     def fmt(value):
         return "-" if value is None else f"{value:g}s"
+
+    if result.phases:
+        phases = Table(title="phases: measured vs budget", title_justify="left")
+        phases.add_column("phase")
+        phases.add_column("measured", justify="right")
+        phases.add_column("budget", justify="right")
+        for p in result.phases:
+            measured = fmt(p.get("seconds")) + ("" if p.get("ok") else " FAIL")
+            phases.add_row(p["phase"], measured, fmt(p.get("budgetSeconds")))
+        console.print(phases)
 
     summary = Table(title="switch time vs budget", title_justify="left")
     summary.add_column("measure")

@@ -299,3 +299,168 @@ def test_restore_of_a_warm_standby_leaves_desired_to_the_autoscaler(standby_worl
     act.restore()
     assert eks.scaling == {"minSize": 2, "desiredSize": 5, "maxSize": 8}
     assert kube.hpa_min == 2 and kube.replicas == 5  # the HPA scales down on its own schedule
+
+
+# --------------------------------------------------------------------------- `recsys-dr failover`, end to end
+
+
+def with_activation_outputs(outputs: dict) -> dict:
+    """The keys /tmp/ops-outputs-needed.md asked the stacks for, as a pilot-light prod would export them."""
+    doc = copy.deepcopy(outputs)
+    for role, replicas in (("primary", 1), ("standby", 0 if doc["standbyMode"] == "pilot-light" else 1)):
+        doc["regions"][role].update({"hpaName": "tf-serving", "podsPerGpuNode": 1,
+                                     "activeGpuScaling": {"minSize": 1, "desiredSize": 1, "maxSize": 4},
+                                     "serving": {"replicas": replicas, "minReplicas": 1, "maxReplicas": 4}})
+    return doc
+
+
+@pytest.fixture
+def pilot_arc_env(aws, tmp_path):
+    from tests.operations.ops_fixtures import Environment
+
+    environment = Environment(tmp_path, standby_mode="pilot-light", failover_control="arc")
+    yield environment
+    environment.stop()
+
+
+def test_cli_failover_activates_the_pilot_light_before_moving_traffic_and_restores_after(
+        pilot_arc_env, tmp_path, capsys):
+    import argparse
+    import json
+
+    from recsys_dr.operations import cli as ops_cli
+    from tests.operations.ops_fixtures import FakeArcCluster, Route53Status, client, client_factory
+
+    env = pilot_arc_env
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(with_activation_outputs(env.outputs)))
+    eks = client("eks", "us-west-2")
+
+    def desired():
+        return eks.describe_nodegroup(clusterName="recsys-standby", nodegroupName="gpu-standby")[
+            "nodegroup"]["scalingConfig"]["desiredSize"]
+
+    standby = FakeKube(node_group="gpu-standby", replicas=0, hpa_min=1, hpa_max=4, desired=desired, join_polls=2)
+    primary = FakeKube(node_group="gpu-primary", replicas=3, hpa_min=1, hpa_max=4, ready_nodes=3,
+                       desired=lambda: 3)
+    fakes = {"recsys-standby": standby, "recsys-primary": primary}
+    at_flip = []
+
+    class Cluster(FakeArcCluster):
+        def update_routing_control_states(self, **kwargs):
+            at_flip.append((standby.replicas, standby.nodes, desired()))
+            return super().update_routing_control_states(**kwargs)
+
+    cluster = Cluster()
+    factory = client_factory()
+    factory.set_client("route53", "us-east-1", Route53Status(factory.route53()))
+    factory.arc_cluster = lambda region, url: cluster
+    factory.kube = lambda region, name: kube_api(fakes[name])
+
+    def failover(*argv):
+        parser = argparse.ArgumentParser(prog="recsys-dr")
+        ops_cli.register(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(["failover", "--outputs", str(path), "--json", "--http-timeout", "2",
+                                  "--poll-interval", "0.01", *argv])
+        code = ops_cli.handle_failover(args, clients=factory)
+        return code, json.loads(capsys.readouterr().out)
+
+    try:
+        code, doc = failover("--to", "standby")
+        assert code == 0 and doc["outcome"] == "switched", doc["messages"]
+        assert at_flip == [(3, 3, 3)]  # three pods on three Ready nodes before the routing controls moved
+        assert [p["phase"] for p in doc["activation"]["phases"]] == ["nodes ready", "pods ready",
+                                                                     "health check healthy"]
+        assert cluster.role_states() == {"primary": "Off", "standby": "On"}
+
+        code, doc = failover("--to", "primary")
+        assert code == 0, doc["messages"]
+        assert at_flip[-1] == (3, 3, 3)  # still activated when traffic left it
+        assert standby.replicas == 0 and (standby.hpa_min, standby.hpa_max) == (1, 4)
+        assert eks.describe_nodegroup(clusterName="recsys-standby", nodegroupName="gpu-standby")[
+            "nodegroup"]["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 4}
+        assert "standby back at rest" in " ".join(doc["messages"])
+    finally:
+        standby.stop()
+        primary.stop()
+
+
+def test_cli_failover_dry_run_sizes_without_changing_anything(pilot_arc_env, tmp_path, capsys):
+    import argparse
+    import json
+
+    from recsys_dr.operations import cli as ops_cli
+    from tests.operations.ops_fixtures import FakeArcCluster, Route53Status, client_factory
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(with_activation_outputs(pilot_arc_env.outputs)))
+    standby = FakeKube(node_group="gpu-standby", hpa_min=1, hpa_max=4)
+    primary = FakeKube(node_group="gpu-primary", replicas=2, hpa_max=4)
+    fakes = {"recsys-standby": standby, "recsys-primary": primary}
+    factory = client_factory()
+    factory.set_client("route53", "us-east-1", Route53Status(factory.route53()))
+    cluster = FakeArcCluster()
+    factory.arc_cluster = lambda region, url: cluster
+    factory.kube = lambda region, name: kube_api(fakes[name])
+    parser = argparse.ArgumentParser(prog="recsys-dr")
+    ops_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["failover", "--to", "standby", "--dry-run", "--outputs", str(path), "--json",
+                              "--http-timeout", "2"])
+    try:
+        assert ops_cli.handle_failover(args, clients=factory) == 0
+        doc = json.loads(capsys.readouterr().out)
+    finally:
+        standby.stop()
+        primary.stop()
+    assert doc["outcome"] == "dry-run"
+    assert doc["activation"]["nodeGroup"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
+    assert standby.writes() == [] and cluster.role_states() == {"primary": "On", "standby": "Off"}
+
+
+def test_cli_drill_on_a_pilot_light_times_every_phase_beside_its_budget(pilot_arc_env, tmp_path, capsys):
+    """Pilot-light drill: activate (nodes, pods, health check), switch, DNS, fail back, restore."""
+    import argparse
+    import json
+
+    from recsys_dr.operations import cli as ops_cli
+    from tests.operations.ops_fixtures import FakeArcCluster, Route53Status, client, client_factory
+
+    env = pilot_arc_env
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(with_activation_outputs(env.outputs)))
+    eks = client("eks", "us-west-2")
+
+    def desired():
+        return eks.describe_nodegroup(clusterName="recsys-standby", nodegroupName="gpu-standby")[
+            "nodegroup"]["scalingConfig"]["desiredSize"]
+
+    standby = FakeKube(node_group="gpu-standby", hpa_min=1, hpa_max=4, desired=desired, join_polls=1)
+    primary = FakeKube(node_group="gpu-primary", replicas=2, hpa_max=4, ready_nodes=2, desired=lambda: 2)
+    fakes = {"recsys-standby": standby, "recsys-primary": primary}
+    cluster = FakeArcCluster()
+    factory = client_factory()
+    route53 = Route53Status(factory.route53())
+    route53.answer = lambda: [env.hosts["standby" if cluster.role_states()["standby"] == "On" else "primary"]]
+    factory.set_client("route53", "us-east-1", route53)
+    factory.arc_cluster = lambda region, url: cluster
+    factory.kube = lambda region, name: kube_api(fakes[name])
+    parser = argparse.ArgumentParser(prog="recsys-dr")
+    ops_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--timeout", "3",
+                              "--failback-timeout", "3", "--poll-interval", "0.02", "--http-timeout", "2",
+                              "--activation-timeout", "5"])
+    try:
+        code = ops_cli.handle_drill(args, clients=factory)
+        doc = json.loads(capsys.readouterr().out)
+    finally:
+        standby.stop()
+        primary.stop()
+    assert code == 0, doc["reasons"]
+    phases = {p["phase"]: p for p in doc["phases"]}
+    assert list(phases) == ["nodes ready", "pods ready", "health check healthy", "DNS answer"]
+    assert all(p["ok"] and p["seconds"] is not None for p in phases.values())
+    assert phases["health check healthy"]["budgetSeconds"] == 30  # 10 s x 3
+    assert phases["DNS answer"]["budgetSeconds"] == 30  # budget 60 s minus TTL 30 s
+    assert [s["step"] for s in doc["steps"]][-1] == "restore"
+    assert standby.replicas == 0 and desired() == 0
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}

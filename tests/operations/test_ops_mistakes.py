@@ -104,7 +104,8 @@ def test_unknown_profile_is_one_line(tmp_path, capsys, monkeypatch):
     path = write(tmp_path, json.dumps(outputs_doc()).encode())
     code, err = run(["status", "--outputs", path, "--profile", "on-call"], capsys)
     assert code == 2
-    assert one_line(err) == "recsys-dr status: --profile 'on-call' is not in your AWS config; known profiles: oncall"
+    assert one_line(err) == ("recsys-dr status: --profile 'on-call' is not in your AWS config or credentials files; "
+                             "known profiles: oncall")
 
 
 @pytest.mark.parametrize("argv, says", [
