@@ -464,3 +464,52 @@ def test_cli_drill_on_a_pilot_light_times_every_phase_beside_its_budget(pilot_ar
     assert [s["step"] for s in doc["steps"]][-1] == "restore"
     assert standby.replicas == 0 and desired() == 0
     assert cluster.role_states() == {"primary": "On", "standby": "Off"}
+
+
+def test_health_check_environment_activates_then_leaves_the_move_to_route53(pilot_env, tmp_path, capsys):
+    """--to standby: activated, exit 3 with the manual steps. --to primary while Route 53 still answers
+    the standby: nothing is scaled down (it is taking the traffic)."""
+    import argparse
+    import json
+
+    from recsys_dr.operations import cli as ops_cli
+    from tests.operations.ops_fixtures import Route53Status, client, client_factory
+
+    env = pilot_env
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(with_activation_outputs(env.outputs)))
+    eks = client("eks", "us-west-2")
+
+    def desired():
+        return eks.describe_nodegroup(clusterName="recsys-standby", nodegroupName="gpu-standby")[
+            "nodegroup"]["scalingConfig"]["desiredSize"]
+
+    standby = FakeKube(node_group="gpu-standby", hpa_min=1, hpa_max=4, desired=desired, join_polls=0)
+    primary = FakeKube(node_group="gpu-primary", replicas=1, hpa_max=4, ready_nodes=1, desired=lambda: 1)
+    fakes = {"recsys-standby": standby, "recsys-primary": primary}
+    factory = client_factory()
+    route53 = Route53Status(factory.route53())
+    route53.answer = [env.hosts["primary"]]
+    factory.set_client("route53", "us-east-1", route53)
+    factory.kube = lambda region, name: kube_api(fakes[name])
+    parser = argparse.ArgumentParser(prog="recsys-dr")
+    ops_cli.register(parser.add_subparsers(dest="command"))
+
+    def failover(to):
+        args = parser.parse_args(["failover", "--to", to, "--outputs", str(path), "--json", "--http-timeout", "2",
+                                  "--poll-interval", "0.01"])
+        return ops_cli.handle_failover(args, clients=factory), json.loads(capsys.readouterr().out)
+
+    try:
+        code, doc = failover("standby")
+        assert code == 3 and doc["outcome"] == "no-arc"
+        assert "standby activated and ready" in doc["messages"][0]
+        assert standby.replicas == 1 and desired() == 1
+
+        route53.answer = [env.hosts["standby"]]  # the primary failed meanwhile: Route 53 answers the standby
+        code, doc = failover("primary")
+        assert code == 3 and doc["restored"] == []
+        assert standby.replicas == 1 and desired() == 1
+    finally:
+        standby.stop()
+        primary.stop()
