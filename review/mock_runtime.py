@@ -211,6 +211,10 @@ class CloudMocks(pulumi.runtime.Mocks):
             })
             return {"cidrBlocks": blocks, "ipv6CidrBlocks": [], "createDate": "2026-11-30-00-00-00", "syncToken": 1764460800,
                     "id": _digest(*services, *wanted), "services": services, "regions": wanted}
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            subnet = args.args.get("id") or ""
+            return {"id": subnet, "cidrBlock": f"10.250.{int(_digest('subnet', subnet, length=2), 16)}.0/24",
+                    "availabilityZone": f"{region}a", "vpcId": f"vpc-{_digest('vpc', subnet, length=17)}"}
         if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
             name = args.args.get("name") or ""
             lb_id = _digest("lb", region, name, length=16)

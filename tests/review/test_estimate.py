@@ -1,0 +1,135 @@
+"""The DR estimate: cost per role from the shipped price table, RTO, RPO, standby capacity."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from recsys_dr.review import prices
+from recsys_dr.review.estimate import estimate, usd
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def res(type_token, name, region, **inputs):
+    return {"urn": f"urn:x::{type_token}::{name}", "type": type_token, "name": name, "region": region,
+            "custom": True, "inputs": inputs}
+
+
+def gpu(name, region, desired, instance="g5.xlarge"):
+    return res(NODE_GROUP, name, region, amiType="AL2023_x86_64_NVIDIA", instanceTypes=[instance],
+               scalingConfig={"minSize": 0, "desiredSize": desired, "maxSize": 4})
+
+
+def document(*resources, outputs=None):
+    return {"resources": list(resources), "outputs": outputs or {
+        "regions": {"primary": {"region": "us-east-1"}, "standby": {"region": "us-west-2"}},
+        "failoverBudgetSeconds": 60}}
+
+
+REPLICATION = res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "r", "us-east-1", rules=[
+    {"status": "Enabled", "destination": {"replicationTime": {"status": "Enabled", "time": {"minutes": 15}}}}])
+
+
+def test_the_price_table_states_its_source_and_date():
+    assert prices.PRICES_AS_OF and prices.PRICES_AS_OF in prices.SOURCE
+    assert prices.HOURS_PER_MONTH == 730
+
+
+def test_gpu_nodes_are_priced_at_their_desired_size_and_first_instance_type():
+    e = estimate(document(gpu("p", "us-east-1", 2, "g5.2xlarge"), gpu("s", "us-west-2", 1)))
+    cost = e["monthlyCostUsd"]
+    assert cost["primary"] == round(2 * 1.212 * 730, 2)
+    assert cost["standby"] == round(1.006 * 730, 2)
+    assert cost["total"] == round(cost["primary"] + cost["standby"] + cost["global"], 2)
+
+
+def test_warm_standby_has_no_activation_time():
+    e = estimate(document(gpu("p", "us-east-1", 2), gpu("s", "us-west-2", 2), REPLICATION))
+    assert e["standbyMode"] == "warm"
+    assert e["rtoSeconds"] == {"dnsBudget": 60, "standbyActivation": 0, "total": 60}
+    assert e["standbyCapacityPercent"] == 100
+    assert e["rpoSeconds"] == 900  # S3 RTC: 15 minutes
+
+
+def test_pilot_light_adds_each_stated_activation_step():
+    e = estimate(document(gpu("p", "us-east-1", 2), gpu("s", "us-west-2", 0)))
+    assumed = prices.ASSUMPTIONS
+    steps = assumed["gpuNodeProvisioningSeconds"] + assumed["imagePullSeconds"] + assumed["modelLoadSeconds"]
+    assert e["standbyMode"] == "pilot-light"
+    assert e["rtoSeconds"]["standbyActivation"] == steps
+    assert e["rtoSeconds"]["total"] == 60 + steps
+    assert e["standbyCapacityPercent"] == 0
+    assert e["monthlyCostUsd"]["standby"] == 0
+
+
+def test_half_standby_capacity_counts_gpus():
+    e = estimate(document(gpu("p", "us-east-1", 1, "g5.12xlarge"), gpu("s", "us-west-2", 2, "g5.xlarge")))
+    assert e["gpus"] == {"primary": 4, "standby": 2}
+    assert e["standbyCapacityPercent"] == 50
+
+
+def test_region_without_prices_is_named():
+    e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "eu-central-1", 1),
+                          outputs={"regions": {"primary": {"region": "us-east-1"}, "standby": {"region": "eu-central-1"}}}))
+    assert "no price for region eu-central-1 (node group s)" in e["monthlyCostUsd"]["unpriced"]
+    assert e["monthlyCostUsd"]["standby"] == 0
+
+
+def test_unknown_instance_type_is_named():
+    e = estimate(document(gpu("p", "us-east-1", 1, "p5.48xlarge")))
+    assert e["monthlyCostUsd"]["unpriced"] == ["no price for instance type p5.48xlarge in region us-east-1"]
+
+
+def test_health_check_features_are_billed_each():
+    check = res("aws:route53/healthCheck:HealthCheck", "hc", "global", type="HTTPS_STR_MATCH", requestInterval=10,
+                measureLatency=True)
+    e = estimate(document(check))
+    assert e["monthlyCostUsd"]["global"] == 0.50 + 4 * 1.00
+
+
+def test_replication_without_rtc_has_no_rpo_sla():
+    plain = copy.deepcopy(REPLICATION)
+    plain["inputs"]["rules"][0]["destination"] = {}
+    e = estimate(document(plain))
+    assert e["rpoSeconds"] is None and "no time SLA" in e["rpoBasis"]
+
+
+def test_arc_cluster_is_global_and_hourly():
+    e = estimate(document(res("aws:route53recoverycontrol/cluster:Cluster", "arc", "global")))
+    assert e["monthlyCostUsd"]["global"] == 2.50 * 730
+
+
+def test_dns_budget_is_computed_from_checks_and_records_when_not_exported():
+    check = res("aws:route53/healthCheck:HealthCheck", "hc", "global", requestInterval=30, failureThreshold=3)
+    record = res("aws:route53/record:Record", "rec", "global", ttl=60)
+    assert estimate({"resources": [check, record], "outputs": {}})["rtoSeconds"]["dnsBudget"] == 150
+
+
+@pytest.mark.parametrize(("amount", "signed", "text"), [(2340.5, False, "$2,340.50"), (2340.5, True, "+$2,340.50"),
+                                                        (-12, True, "-$12.00")])
+def test_usd(amount, signed, text):
+    assert usd(amount, signed=signed) == text
+
+
+def test_plan_carries_its_estimate(fixture_plan):
+    e = fixture_plan.document["estimate"]
+    assert e == estimate({k: v for k, v in fixture_plan.document.items() if k != "estimate"})
+    assert e["regions"] == {"primary": "us-east-1", "standby": "us-west-2"}
+    assert e["standbyMode"] == "warm" and e["standbyCapacityPercent"] == 100
+    assert e["monthlyCostUsd"]["primary"] > 0 and e["monthlyCostUsd"]["unpriced"] == []
+
+
+def test_shipped_prod_costs_more_and_recovers_faster_than_dev(shipped_plan):
+    e = shipped_plan.document["estimate"]
+    env = shipped_plan.document["environment"]
+    outputs = shipped_plan.document["outputs"]
+    assert e["standbyMode"] == outputs["standbyMode"]
+    assert e["rtoSeconds"]["dnsBudget"] == outputs["failoverBudgetSeconds"]
+    assert e["rpoSeconds"] == 900
+    if env == "prod":
+        assert e["standbyCapacityPercent"] == 100 and e["rtoSeconds"]["total"] == e["rtoSeconds"]["dnsBudget"]
+    else:
+        assert e["standbyCapacityPercent"] == 0 and e["rtoSeconds"]["total"] > e["rtoSeconds"]["dnsBudget"]
+    assert all(item["monthlyUsd"] > 0 for item in e["monthlyCostUsd"]["items"])
