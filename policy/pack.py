@@ -59,6 +59,12 @@ def _region(resource: Any) -> str | None:
         return None
 
 
+def _options(resource: Any) -> dict[str, Any]:
+    """The resource options the rules read, named as in the plan (`PolicyResourceOptions`)."""
+    opts = getattr(resource, "opts", None)
+    return {"protect": True} if getattr(opts, "protect", False) else {}
+
+
 def to_rule_resource(resource: Any) -> rules.Resource:
     """A `pulumi_policy.PolicyResource` as the stack rules expect it."""
     provider = getattr(resource, "provider", None)
@@ -74,6 +80,7 @@ def to_rule_resource(resource: Any) -> rules.Resource:
         property_dependencies={
             key: [dep.urn for dep in deps] for key, deps in (getattr(resource, "property_dependencies", None) or {}).items()
         },
+        options=_options(resource),
     )
 
 

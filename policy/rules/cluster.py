@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, ADVISORY, Rule, StackRule, _is_map, _get, _items, _as_list
+from .core import (
+    ADVISORY,
+    MANDATORY,
+    Resource,
+    Rule,
+    StackRule,
+    _as_list,
+    _get,
+    _is_map,
+    _items,
+    _of,
+    is_production,
+    is_world,
+    stack_of,
+)
 
 __all__ = [
     "EKS_CLUSTER",
@@ -17,6 +31,9 @@ __all__ = [
     "check_gpu_ami",
     "check_gpu_taint",
     "check_node_group_no_ssh",
+    "public_api_cidrs",
+    "check_public_api_prod",
+    "check_public_api_elsewhere",
 ]
 
 
@@ -76,6 +93,39 @@ def check_node_group_no_ssh(resource_type: str, props: Mapping[str, Any]) -> lis
     return []
 
 
+def public_api_cidrs(props: Mapping[str, Any]) -> list[str]:
+    """The ranges that reach the cluster's public API endpoint ([] when it is off).
+
+    pulumi-aws `vpcConfig.endpointPublicAccess`: "Default is `true`"; `publicAccessCidrs`:
+    "EKS defaults this to a list with `0.0.0.0/0`".
+    """
+    vpc = _get(props, "vpcConfig", default={})
+    if _get(vpc, "endpointPublicAccess") is False:
+        return []
+    return [str(c) for c in _items(_get(vpc, "publicAccessCidrs"))] or ["0.0.0.0/0"]
+
+
+def _public_api(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
+    problems: list[tuple[str | None, str]] = []
+    for cluster in _of(resources, EKS_CLUSTER):
+        if is_production(stack_of(cluster.urn)) != production:
+            continue
+        world = [c for c in public_api_cidrs(cluster.props) if is_world(c)]
+        if world:
+            problems.append((cluster.urn, f"cluster {cluster.name!r} serves its public API endpoint to {world[0]} "
+                                          f"(vpcConfig.publicAccessCidrs); list the operators' ranges "
+                                          f"(cluster.publicAccessCidrs) or turn endpointPublicAccess off"))
+    return problems
+
+
+def check_public_api_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return _public_api(resources, production=True)
+
+
+def check_public_api_elsewhere(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return _public_api(resources, production=False)
+
+
 RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("eks-secrets-encrypted", "EKS clusters envelope-encrypt Kubernetes secrets with a KMS key.",
          MANDATORY, (EKS_CLUSTER,), check_eks_secrets_encryption),
@@ -87,4 +137,12 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          ADVISORY, (NODE_GROUP,), check_node_group_no_ssh),
 )
 
-STACK_RULES: tuple[StackRule, ...] = ()
+# The environment is the stack name in each resource's URN (core.stack_of): the plan and a
+# `pulumi preview` give the same one, with no policy configuration to keep in step.
+STACK_RULES: tuple[StackRule, ...] = (
+    # Advisory until the shipped prod sets cluster.publicAccessCidrs (issue 12 item 2); then MANDATORY.
+    StackRule("eks-api-not-public-prod", "In production stacks (prod, production, prod-*), the EKS API endpoint is not open to 0.0.0.0/0.",
+              ADVISORY, (EKS_CLUSTER,), check_public_api_prod),
+    StackRule("eks-api-not-public", "Outside production, an EKS API endpoint open to 0.0.0.0/0 is reported.",
+              ADVISORY, (EKS_CLUSTER,), check_public_api_elsewhere),
+)

@@ -6,6 +6,7 @@ Standard library only (the pack's venv has pulumi_policy and nothing of this pro
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ class Resource:
         parent: URN of its parent, or None.
         region: AWS region, "global", or None when not known.
         property_dependencies: `{property: [URNs it depends on]}`.
+        options: the resource options the engine acts on that were set, camelCase
+            (`{"protect": True}`); the plan records them from the registration, the pack
+            from `PolicyResource.opts`.
     """
 
     type: str
@@ -39,6 +43,7 @@ class Resource:
     parent: str | None = None
     region: str | None = None
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,3 +203,44 @@ def _of(resources: Sequence[Resource], *types: str) -> list[Resource]:
 def _depends_on(resource: Resource, prop: str, candidates: Sequence[Resource]) -> list[Resource]:
     deps = set(_items(_get(resource.property_dependencies, prop)))
     return [c for c in candidates if c.urn in deps]
+
+
+def _linked(resource: Resource, prop: str, candidates: Sequence[Resource], *value_keys: str) -> Resource | None:
+    """The one candidate `resource.props[prop]` refers to: by property dependency first (known
+    in a preview, when an auto-named resource's name or id is not), then by value."""
+    linked = _depends_on(resource, prop, candidates)
+    if len(linked) == 1:
+        return linked[0]
+    value = _get(resource.props, prop)
+    for candidate in candidates:
+        if value and value in [_get(candidate.props, key) for key in value_keys]:
+            return candidate
+    return None
+
+
+def is_world(cidr: Any) -> bool:
+    """True for a range that admits every address (`0.0.0.0/0`, `::/0`, or any /0)."""
+    try:
+        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- environments
+
+# Stacks named like this are production: rules with a `-prod` twin are mandatory there.
+PRODUCTION_STACKS = ("prod", "production")
+
+
+def stack_of(urn: str | None) -> str | None:
+    """The stack name in a URN (`urn:pulumi:<stack>::<project>::<type>::<name>`, the format the
+    engine gives every resource, in the plan and in `pulumi preview` alike), or None."""
+    if not urn or not str(urn).startswith("urn:pulumi:"):
+        return None
+    return str(urn)[len("urn:pulumi:"):].split("::", 1)[0] or None
+
+
+def is_production(stack: str | None) -> bool:
+    """`prod`, `production`, or one of them with a suffix (`prod-eu`); an `org/` prefix is ignored."""
+    name = (stack or "").rsplit("/", 1)[-1].lower()
+    return any(name == p or name.startswith(p + "-") for p in PRODUCTION_STACKS)

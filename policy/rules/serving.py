@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, Resource, Rule, StackRule, _is_map, _get, _items, _of
+from .core import ADVISORY, MANDATORY, Resource, Rule, StackRule, _is_map, _get, _items, _num, _of, is_world
 from .cluster import GPU_TAINT_KEY
 
 __all__ = [
@@ -19,12 +19,32 @@ __all__ = [
     "check_gpu_toleration",
     "check_deployments_have_pdb",
     "check_deployments_have_hpa",
+    "SERVICE",
+    "TF_SERVING_REST_PORT",
+    "is_tf_serving",
+    "grpc_port",
+    "check_no_management_port",
+    "check_services_rest_only",
+    "is_internet_facing",
+    "load_balancer_source_ranges",
+    "check_load_balancer_source_ranges",
 ]
 
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA_TYPES = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
+SERVICE = "kubernetes:core/v1:Service"
+# TF Serving's REST port, the only one that may leave the pod. Its gRPC port (`--port`, 8500 by
+# default: tensorflow_serving/model_servers/server.h `grpc_port = 8500`, and the image's entrypoint
+# passes --port=8500) also serves ModelService (server.cc registers model_service_ on the same
+# builder), whose HandleReloadConfigRequest can unload every model.
+TF_SERVING_REST_PORT = 8501
+TF_SERVING_DEFAULT_GRPC_PORT = 8500
+_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
+_LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+_SOURCE_RANGES = "service.beta.kubernetes.io/load-balancer-source-ranges"
 
 
 def _pod_spec(props: Mapping[str, Any]) -> Any:
@@ -139,6 +159,140 @@ def check_deployments_have_hpa(resources: Sequence[Resource]) -> list[tuple[str 
     return problems
 
 
+# --------------------------------------------------------------------------- exposure
+
+
+def is_tf_serving(container: Any) -> bool:
+    """A TF Serving container: runs tensorflow_model_server, or the tensorflow/serving image."""
+    words = [str(w) for w in _items(_get(container, "command")) + _items(_get(container, "args"))]
+    if any(w.rsplit("/", 1)[-1] == "tensorflow_model_server" for w in words):
+        return True
+    image = str(_get(container, "image") or "").split("@", 1)[0].rsplit(":", 1)[0]
+    return image == "tensorflow/serving" or image.endswith("/tensorflow/serving")
+
+
+def grpc_port(container: Any) -> int | None:
+    """The TCP port TF Serving's gRPC listens on (0 = none): the last `--port` given, else 8500."""
+    words = [str(w) for w in _items(_get(container, "command")) + _items(_get(container, "args"))]
+    port: Any = TF_SERVING_DEFAULT_GRPC_PORT
+    for index, word in enumerate(words):
+        if word.startswith("--port="):
+            port = word.split("=", 1)[1]
+        elif word == "--port" and index + 1 < len(words):
+            port = words[index + 1]
+    number = _num(port)
+    return int(number) if number is not None and number == int(number) else None
+
+
+def check_no_management_port(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    kinds = _containers(props)
+    problems = [f"{kind} {_get(c, 'name')!r} binds hostPort {_get(p, 'hostPort')!r}: the node's own address would "
+                f"serve it, outside every Service and source range"
+                for kind, c in kinds for p in _items(_get(c, "ports")) if _get(p, "hostPort")]
+    if not any(is_tf_serving(c) for _, c in kinds):
+        return problems
+    for kind, container in kinds:
+        name = _get(container, "name")
+        if is_tf_serving(container) and grpc_port(container) != 0:
+            problems.append(f"{kind} {name!r} listens for gRPC on TCP port {grpc_port(container)!r} (--port; default "
+                            f"{TF_SERVING_DEFAULT_GRPC_PORT}); gRPC carries ModelService, which can unload the model: set "
+                            f"--port=0 and --grpc_socket_path")
+        for port in _items(_get(container, "ports")):
+            number = _num(_get(port, "containerPort"))
+            if number != TF_SERVING_REST_PORT:
+                problems.append(f"{kind} {name!r} declares containerPort {_get(port, 'containerPort')!r}; a serving pod "
+                                f"exposes only TF Serving's REST port {TF_SERVING_REST_PORT}")
+    return problems
+
+
+def _reachable_from_outside(props: Mapping[str, Any]) -> bool:
+    spec = _get(props, "spec", default={})
+    return _get(spec, "type") in ("LoadBalancer", "NodePort") or bool(_items(_get(spec, "externalIPs")))
+
+
+def _selected_containers(service: Resource, deployments: Sequence[Resource]) -> list[Any]:
+    selector = _get(service.props, "spec", "selector")
+    return [
+        container
+        for d in deployments
+        if d.provider == service.provider and _namespace(d.props) == _namespace(service.props)
+        and _labels_match(selector, _get(d.props, "spec", "template", "metadata", "labels"))
+        for _, container in _containers(d.props, init=False)
+    ]
+
+
+def check_services_rest_only(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    deployments = _of(resources, DEPLOYMENT)
+    problems: list[tuple[str | None, str]] = []
+    for service in _of(resources, SERVICE):
+        if not _reachable_from_outside(service.props):
+            continue
+        containers = _selected_containers(service, deployments)
+        for port in _items(_get(service.props, "spec", "ports")):
+            target = _get(port, "targetPort", default=_get(port, "port"))  # Kubernetes: targetPort defaults to port
+            number = _num(target)
+            if number is None:  # a named port: what the selected pods call it
+                numbers = {_num(_get(p, "containerPort")) for c in containers for p in _items(_get(c, "ports"))
+                           if _get(p, "name") == target}
+                number = numbers.pop() if len(numbers) == 1 else None
+            if number != TF_SERVING_REST_PORT:
+                problems.append((service.urn, f"Service {service.name!r} ({_get(service.props, 'spec', 'type') or 'externalIPs'}) "
+                                              f"port {_get(port, 'port')!r} targets {target!r}, not TF Serving's REST port "
+                                              f"{TF_SERVING_REST_PORT}; gRPC (ModelService) and any other port stay "
+                                              f"inside the pod"))
+    return problems
+
+
+def _annotation(props: Mapping[str, Any], key: str) -> str | None:
+    value = _get(props, "metadata", "annotations", key)
+    return None if value is None else str(value).strip()
+
+
+def is_internet_facing(props: Mapping[str, Any]) -> bool:
+    """Whether a LoadBalancer Service gets an internet-facing AWS load balancer.
+
+    AWS Load Balancer Controller (docs/guide/service/annotations.md): `aws-load-balancer-scheme`
+    wins; "If not specified, default is `internal`". The in-tree controller (cloud-provider-aws
+    aws.go): `aws-load-balancer-internal` set to anything but "false" makes it internal, else
+    internet-facing.
+    """
+    if _get(props, "spec", "type") != "LoadBalancer":
+        return False
+    scheme = _annotation(props, _SCHEME)
+    if scheme:
+        return scheme == "internet-facing"
+    internal = _annotation(props, _INTERNAL)
+    if internal:
+        return internal.lower() == "false"
+    by_controller = (_get(props, "spec", "loadBalancerClass") == "service.k8s.aws/nlb"
+                     or _annotation(props, _LB_TYPE) in ("external", "nlb-ip"))
+    return not by_controller
+
+
+def load_balancer_source_ranges(props: Mapping[str, Any]) -> list[str]:
+    """The ranges a LoadBalancer Service admits: `spec.loadBalancerSourceRanges`, else the
+    `load-balancer-source-ranges` annotation, else 0.0.0.0/0 (k8s.io/cloud-provider
+    service/helpers GetLoadBalancerSourceRanges, defaultLoadBalancerSourceRanges)."""
+    ranges = [str(r) for r in _items(_get(props, "spec", "loadBalancerSourceRanges"))]
+    if ranges:
+        return ranges
+    annotation = _annotation(props, _SOURCE_RANGES)
+    return [r.strip() for r in annotation.split(",")] if annotation else ["0.0.0.0/0"]
+
+
+def check_load_balancer_source_ranges(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if not is_internet_facing(props):
+        return []
+    ranges = load_balancer_source_ranges(props)
+    world = [r for r in ranges if is_world(r)]
+    if not world:
+        return []
+    if not _items(_get(props, "spec", "loadBalancerSourceRanges")) and not _annotation(props, _SOURCE_RANGES):
+        return ["internet-facing LoadBalancer Service sets no spec.loadBalancerSourceRanges, so the controller opens it "
+                "to 0.0.0.0/0; list the allowed ranges (serving.allowedCidrs) and Route 53's health checkers"]
+    return [f"internet-facing LoadBalancer Service admits {world[0]}; list the allowed ranges instead"]
+
+
 RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("k8s-container-limits", "Every serving container and init container sets CPU and memory limits.",
          MANDATORY, (DEPLOYMENT,), check_container_limits),
@@ -150,6 +304,11 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          MANDATORY, (DEPLOYMENT,), check_rolling_update),
     Rule("k8s-gpu-toleration", "Pods that request nvidia.com/gpu tolerate the GPU taint.",
          MANDATORY, (DEPLOYMENT,), check_gpu_toleration),
+    Rule("k8s-no-management-port", "Serving pods expose only TF Serving's REST port 8501: no gRPC on TCP (it carries ModelService), no other containerPort, no hostPort.",
+         MANDATORY, (DEPLOYMENT,), check_no_management_port),
+    # Advisory until the shipped Services set loadBalancerSourceRanges (issue 12 item 2).
+    Rule("k8s-lb-source-ranges", "Internet-facing LoadBalancer Services admit only listed source ranges, never 0.0.0.0/0.",
+         ADVISORY, (SERVICE,), check_load_balancer_source_ranges),
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
@@ -157,4 +316,6 @@ STACK_RULES: tuple[StackRule, ...] = (
               MANDATORY, (DEPLOYMENT, PDB), check_deployments_have_pdb),
     StackRule("k8s-deployment-has-hpa", "Every serving Deployment has a HorizontalPodAutoscaler targeting it.",
               MANDATORY, (DEPLOYMENT, *HPA_TYPES), check_deployments_have_hpa),
+    StackRule("k8s-service-rest-only", "LoadBalancer, NodePort and externalIPs Services target only TF Serving's REST port 8501 of the pods they select.",
+              MANDATORY, (SERVICE, DEPLOYMENT), check_services_rest_only),
 )

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .core import (
+    ADVISORY,
     MANDATORY,
     Resource,
     Rule,
@@ -20,6 +21,7 @@ from .core import (
     _statements,
     _of,
     _depends_on,
+    _linked,
 )
 
 __all__ = [
@@ -30,6 +32,9 @@ __all__ = [
     "BUCKET_VERSIONING",
     "BUCKET_PAB",
     "BUCKET_REPLICATION",
+    "BUCKET_LIFECYCLE",
+    "BUCKET_OBJECT_LOCK",
+    "MODELS_PREFIX",
     "RTC_MINUTES",
     "PUBLIC_ACLS",
     "PUBLIC_GRANTEE_URIS",
@@ -42,6 +47,9 @@ __all__ = [
     "check_replication_kms",
     "check_buckets_guarded",
     "check_replication_cross_region",
+    "check_model_versions_kept",
+    "check_buckets_protected",
+    "check_object_lock",
 ]
 
 
@@ -52,6 +60,10 @@ BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEnc
 BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+# Where `model publish` writes versions and the init container reads them (MODEL_PREFIX).
+MODELS_PREFIX = "models/"
 RTC_MINUTES = 15
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 PUBLIC_GRANTEE_URIS = (
@@ -149,19 +161,8 @@ def check_replication_kms(resource_type: str, props: Mapping[str, Any]) -> list[
 
 
 def _bucket_for(resource: Resource, buckets: Sequence[Resource]) -> Resource | None:
-    """The bucket a bucket-configuration resource (versioning, SSE, ...) applies to.
-
-    Property dependencies first (known even in a preview, when an auto-named bucket's name
-    is not), then the `bucket` value.
-    """
-    linked = _depends_on(resource, "bucket", buckets)
-    if len(linked) == 1:
-        return linked[0]
-    value = _get(resource.props, "bucket")
-    for bucket in buckets:
-        if value and value in (_get(bucket.props, "bucket"), _get(bucket.props, "id")):
-            return bucket
-    return None
+    """The bucket a bucket-configuration resource (versioning, SSE, ...) applies to."""
+    return _linked(resource, "bucket", buckets, "bucket", "id")
 
 
 def check_buckets_guarded(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
@@ -188,6 +189,17 @@ def _bucket_by_arn(arn: Any, buckets: Sequence[Resource]) -> Resource | None:
     return None
 
 
+def _replication_destination(config: Resource, rule: Any, buckets: Sequence[Resource],
+                             source: Resource | None) -> Resource | None:
+    """The bucket of this stack a replication rule writes to: by ARN, else the one other bucket
+    the rules depend on (an auto-named bucket's ARN is unknown in a preview)."""
+    destination = _bucket_by_arn(_get(rule, "destination", "bucket"), buckets)
+    if destination is None:
+        candidates = [b for b in _depends_on(config, "rules", buckets) if source is None or b.urn != source.urn]
+        destination = candidates[0] if len(candidates) == 1 else None
+    return destination
+
+
 def check_replication_cross_region(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
     buckets = _of(resources, BUCKET)
     problems: list[tuple[str | None, str]] = []
@@ -198,10 +210,7 @@ def check_replication_cross_region(resources: Sequence[Resource]) -> list[tuple[
             if _get(rule, "status") != "Enabled":
                 continue
             arn = _get(rule, "destination", "bucket")
-            destination = _bucket_by_arn(arn, buckets)
-            if destination is None:
-                candidates = [b for b in _depends_on(config, "rules", buckets) if source is None or b.urn != source.urn]
-                destination = candidates[0] if len(candidates) == 1 else None
+            destination = _replication_destination(config, rule, buckets, source)
             if destination is None:
                 problems.append((config.urn, f"rule {_get(rule, 'id')!r}: destination {arn!r} is not a bucket of this stack"))
             elif source_region and destination.region == source_region:
@@ -210,6 +219,78 @@ def check_replication_cross_region(resources: Sequence[Resource]) -> list[tuple[
                                  f"({source_region}); the copy must survive a regional outage")
                 )
     return problems
+
+
+# --------------------------------------------------------------------------- model versions
+# Published versions must survive a mistaken `pulumi destroy` and whoever can write the bucket.
+
+
+def _lifecycle_prefix(rule: Any) -> str:
+    """The key prefix a lifecycle rule applies to ("" = every object): `filter.prefix`,
+    `filter.and.prefix`, or the deprecated rule-level `prefix`."""
+    flt = _get(rule, "filter")
+    if _is_map(flt):
+        return str(_get(flt, "prefix", default=None) or _get(flt, "and", "prefix", default=None) or "")
+    return str(_get(rule, "prefix") or "")
+
+
+def check_model_versions_kept(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for rule in _items(_get(props, "rules")):
+        prefix = _lifecycle_prefix(rule)
+        if _get(rule, "status") != "Enabled" or not (MODELS_PREFIX.startswith(prefix) or prefix.startswith(MODELS_PREFIX)):
+            continue
+        rule_id = _get(rule, "id") or "?"
+        noncurrent = _get(rule, "noncurrentVersionExpiration")
+        if _is_map(noncurrent) and noncurrent:
+            days = _get(noncurrent, "noncurrentDays")
+            problems.append(f"lifecycle rule {rule_id!r} (prefix {prefix!r}) expires noncurrent versions of {MODELS_PREFIX} "
+                            f"after {days!r} days: an overwritten or deleted model version is gone for good; scope it to "
+                            f"other prefixes")
+        expiration = _get(rule, "expiration")
+        if _is_map(expiration) and (_get(expiration, "days") is not None or _get(expiration, "date")):
+            problems.append(f"lifecycle rule {rule_id!r} (prefix {prefix!r}) expires current objects under {MODELS_PREFIX}: "
+                            f"published model versions would disappear")
+    return problems
+
+
+def check_buckets_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return [
+        (bucket.urn, f"bucket {bucket.name!r} is not protected (resource option protect): a `pulumi destroy` or a "
+                     f"refactor that drops it from the program deletes it")
+        for bucket in _of(resources, BUCKET)
+        if _get(bucket.options, "protect") is not True
+    ]
+
+
+def _object_lock_enabled(bucket: Resource, resources: Sequence[Resource], buckets: Sequence[Resource]) -> bool:
+    if _get(bucket.props, "objectLockEnabled") is True:
+        return True
+    for config in _of(resources, BUCKET_OBJECT_LOCK):
+        # objectLockEnabled defaults to (and only allows) "Enabled" (pulumi-aws BucketObjectLockConfiguration).
+        if _bucket_for(config, buckets) is bucket and _get(config.props, "objectLockEnabled", default="Enabled") == "Enabled":
+            return True
+    return False
+
+
+def check_object_lock(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    buckets = _of(resources, BUCKET)
+    replicas: dict[str, Resource] = {}
+    for config in _of(resources, BUCKET_REPLICATION):
+        source = _bucket_for(config, buckets)
+        for rule in _items(_get(config.props, "rules")):
+            destination = _replication_destination(config, rule, buckets, source)
+            if destination is not None:
+                replicas[destination.urn] = destination
+    # The replica (standby) at least; a stack without replication: every bucket.
+    targets = list(replicas.values()) if replicas else buckets
+    return [
+        (bucket.urn, f"bucket {bucket.name!r} has no Object Lock (objectLockEnabled, or a BucketObjectLockConfiguration): "
+                     f"anyone who can write it can delete or overwrite published model versions; lock them in "
+                     f"GOVERNANCE mode")
+        for bucket in targets
+        if not _object_lock_enabled(bucket, resources, buckets)
+    ]
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
@@ -227,6 +308,9 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          MANDATORY, (BUCKET_REPLICATION,), check_replication_rtc),
     Rule("s3-replication-kms", "Replication copies KMS-encrypted objects and re-encrypts with the replica region's key.",
          MANDATORY, (BUCKET_REPLICATION,), check_replication_kms),
+    # Advisory until the shipped buckets stop expiring noncurrent models/ versions (issue 12 item 3).
+    Rule("s3-model-versions-kept", "No lifecycle rule expires model versions (current or noncurrent) under models/.",
+         ADVISORY, (BUCKET_LIFECYCLE,), check_model_versions_kept),
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
@@ -234,4 +318,9 @@ STACK_RULES: tuple[StackRule, ...] = (
               MANDATORY, (BUCKET, BUCKET_SSE, BUCKET_VERSIONING, BUCKET_PAB), check_buckets_guarded),
     StackRule("s3-replication-cross-region", "Replication targets a bucket of this stack in another region.",
               MANDATORY, (BUCKET, BUCKET_REPLICATION), check_replication_cross_region),
+    # Advisory until the shipped buckets are protected and the standby locked (issue 12 item 3).
+    StackRule("s3-bucket-protected", "Every bucket carries the protect resource option.",
+              ADVISORY, (BUCKET,), check_buckets_protected),
+    StackRule("s3-object-lock", "Replica buckets (every bucket, without replication) have Object Lock enabled.",
+              ADVISORY, (BUCKET, BUCKET_REPLICATION, BUCKET_OBJECT_LOCK), check_object_lock),
 )

@@ -34,6 +34,20 @@ DEPLOYMENT = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"
                                              "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}}
 RECORD = {"failoverRoutingPolicies": [{"type": "PRIMARY"}], "healthCheckId": "hc", "setIdentifier": "primary", "ttl": 30}
 HEALTH = {"type": "HTTP_STR_MATCH", "resourcePath": "/v1/models/recommender", "searchString": "AVAILABLE"}
+# TF Serving as the components run it: gRPC on a unix socket only, REST 8501 the one port.
+SERVING = {**CONTAINER, "image": "tensorflow/serving:2.21.0-gpu", "command": ["tensorflow_model_server"],
+           "args": ["--model_name=recommender", "--port=0", "--grpc_socket_path=/tmp/grpc.sock", "--rest_api_port=8501"],
+           "ports": [{"containerPort": 8501, "name": "http", "protocol": "TCP"}]}
+LIFECYCLE_GOOD = {"rules": [
+    {"id": "scratch", "status": "Enabled", "filter": {"prefix": "tmp/"}, "noncurrentVersionExpiration": {"noncurrentDays": 30}},
+    {"id": "uploads", "status": "Enabled", "filter": {"prefix": ""}, "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}},
+    {"id": "off", "status": "Disabled", "filter": {"prefix": ""}, "noncurrentVersionExpiration": {"noncurrentDays": 1}},
+]}
+SERVICE = {"metadata": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}},
+           "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": "http"}],
+                    "loadBalancerSourceRanges": ["203.0.113.0/24", "54.183.255.128/26"]}}
+SECURITY_GROUP = {"ingress": [{"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidrBlocks": ["203.0.113.0/24"]}],
+                  "egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]}
 
 
 def policy(*statements):
@@ -52,6 +66,9 @@ def with_(base, path, value):
         node[path[-1]] = value
     return copy
 
+
+SERVING_DEPLOYMENT = with_(DEPLOYMENT, ("spec", "template", "spec", "containers"), [SERVING])
+SERVING_PATH = ("spec", "template", "spec", "containers", 0)
 
 # rule name -> (resource type, good props, [(bad props, expected message fragment), ...])
 CASES = {
@@ -87,6 +104,17 @@ CASES = {
     "s3-replication-kms": (rules.BUCKET_REPLICATION, REPLICATION_GOOD, [
         (with_(REPLICATION_GOOD, ("rules", 0, "sourceSelectionCriteria"), ...), "KMS-encrypted objects are not replicated"),
         (with_(REPLICATION_GOOD, ("rules", 0, "destination", "encryptionConfiguration"), ...), "replicaKmsKeyId"),
+    ]),
+    "s3-model-versions-kept": (rules.BUCKET_LIFECYCLE, LIFECYCLE_GOOD, [
+        # what the buckets shipped before issue 12: every prefix, noncurrent versions gone after 30 days
+        ({"rules": [{"id": "expire-noncurrent-versions", "status": "Enabled", "filter": {"prefix": ""},
+                     "noncurrentVersionExpiration": {"noncurrentDays": 30}}]},
+         "rule 'expire-noncurrent-versions' (prefix '') expires noncurrent versions of models/ after 30 days"),
+        ({"rules": [{"id": "m", "status": "Enabled", "filter": {"and": {"prefix": "models/recommender/"}},
+                     "noncurrentVersionExpiration": {"noncurrentDays": 7}}]}, "(prefix 'models/recommender/')"),
+        ({"rules": [{"id": "legacy", "status": "Enabled", "prefix": "models",
+                     "noncurrentVersionExpiration": {"noncurrentDays": 7}}]}, "rule 'legacy' (prefix 'models')"),
+        ({"rules": [{"id": "e", "status": "Enabled", "expiration": {"days": 90}}]}, "expires current objects under models/"),
     ]),
     "kms-key-rotation": (rules.KMS_KEY, {"enableKeyRotation": True}, [
         ({"enableKeyRotation": False}, "enableKeyRotation must be true"),
@@ -128,6 +156,36 @@ CASES = {
     ]),
     "k8s-gpu-toleration": (rules.DEPLOYMENT, DEPLOYMENT, [
         (with_(DEPLOYMENT, ("spec", "template", "spec", "tolerations"), []), "do not tolerate"),
+    ]),
+    "k8s-no-management-port": (rules.DEPLOYMENT, SERVING_DEPLOYMENT, [
+        (with_(SERVING_DEPLOYMENT, (*SERVING_PATH, "args"), ["--rest_api_port=8501"]),
+         "container 'tf-serving' listens for gRPC on TCP port 8500 (--port; default 8500)"),
+        (with_(SERVING_DEPLOYMENT, (*SERVING_PATH, "args"), ["--port=0", "--port", "9000"]), "TCP port 9000"),
+        # no command: the image's entrypoint runs `tensorflow_model_server --port=8500 ... "$@"`
+        (with_(with_(SERVING_DEPLOYMENT, (*SERVING_PATH, "command"), ...), (*SERVING_PATH, "args"), ["--model_name=r"]),
+         "TCP port 8500"),
+        (with_(SERVING_DEPLOYMENT, (*SERVING_PATH, "ports"), [{"containerPort": 8501}, {"containerPort": 8500, "name": "grpc"}]),
+         "declares containerPort 8500"),
+        (with_(SERVING_DEPLOYMENT, ("spec", "template", "spec", "initContainers", 0, "ports"), [{"containerPort": 9090, "hostPort": 9090}]),
+         "initContainer 'fetch' binds hostPort 9090"),
+    ]),
+    "k8s-lb-source-ranges": (rules.SERVICE, SERVICE, [
+        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), "sets no spec.loadBalancerSourceRanges, so the controller opens it to 0.0.0.0/0"),
+        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["203.0.113.0/24", "0.0.0.0/0"]), "admits 0.0.0.0/0"),
+        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["::/0"]), "admits ::/0"),
+        (with_(with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), ("metadata", "annotations"),
+               {"service.beta.kubernetes.io/load-balancer-source-ranges": "10.0.0.0/8, 0.0.0.0/0"}), "admits 0.0.0.0/0"),
+        (with_(with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), ("metadata", "annotations"),
+               {"service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}), "sets no spec.loadBalancerSourceRanges"),
+        (with_(with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), ("metadata", "annotations"),
+               {"service.beta.kubernetes.io/aws-load-balancer-internal": "false"}), "sets no spec.loadBalancerSourceRanges"),
+    ]),
+    "ec2-sg-no-world-ingress": (rules.SECURITY_GROUP, SECURITY_GROUP, [
+        (with_(SECURITY_GROUP, ("ingress", 0, "cidrBlocks"), ["0.0.0.0/0"]), "ingress from 0.0.0.0/0 on tcp 80: open to the whole internet"),
+        (with_(SECURITY_GROUP, ("ingress", 0, "ipv6CidrBlocks"), ["::/0"]), "ingress from ::/0 on tcp 80"),
+        (with_(SECURITY_GROUP, ("ingress",), [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]),
+         "on every port"),
     ]),
     "route53-failover-health-check": (rules.RECORD, RECORD, [
         (with_(RECORD, ("healthCheckId",), ...), "no healthCheckId"),
@@ -241,9 +299,14 @@ P1 = "urn:pulumi:s::p::pulumi:providers:kubernetes::primary"
 P2 = "urn:pulumi:s::p::pulumi:providers:kubernetes::standby"
 
 
-def res(type_token, name, props, region=None, provider=None, deps=None):
+def res(type_token, name, props, region=None, provider=None, deps=None, options=None):
     return Resource(type=type_token, urn=f"urn:pulumi:s::p::{type_token}::{name}", name=name, props=props,
-                    provider=provider, region=region, property_dependencies=deps or {})
+                    provider=provider, region=region, property_dependencies=deps or {}, options=options or {})
+
+
+KEY_POLICY = policy({"Sid": "Use", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/serving"},
+                     "Action": ["kms:Decrypt"], "Resource": "*"})
+PROTECT = {"protect": True}
 
 
 def good_stack():
@@ -252,12 +315,13 @@ def good_stack():
     for role, region, provider in (("primary", "us-east-1", P1), ("standby", "us-west-2", P2)):
         bucket = f"models-{role}"
         stack += [
-            res(rules.BUCKET, bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}, region),
+            res(rules.BUCKET, bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "objectLockEnabled": True},
+                region, options=PROTECT),
             res(rules.BUCKET_SSE, f"{role}-sse", {"bucket": bucket, **SSE_GOOD}, region),
             res(rules.BUCKET_VERSIONING, f"{role}-ver", {"bucket": bucket}, region),
             res(rules.BUCKET_PAB, f"{role}-pab", {"bucket": bucket}, region),
-            res(rules.KMS_KEY, f"{role}-key", {}, region),
-            res(rules.EKS_CLUSTER, f"{role}-cluster", {}, region),
+            res(rules.KMS_KEY, f"{role}-key", {"policy": KEY_POLICY}, region, options=PROTECT),
+            res(rules.EKS_CLUSTER, f"{role}-cluster", {"vpcConfig": {"publicAccessCidrs": ["203.0.113.0/24"]}}, region),
             res(rules.NODE_GROUP, f"{role}-gpu", GPU_GROUP, region),
             res(rules.DEPLOYMENT, f"{role}-serving", {"metadata": {"name": "tf", "namespace": "recsys"},
                                                       "spec": {"template": {"metadata": {"labels": {**labels, "v": "1"}}}}},

@@ -132,3 +132,44 @@ def test_pack_entry_point_runs_from_its_own_folder(monkeypatch):
     runpy.run_path(str(POLICY_DIR), run_name="__main__")
     assert created["name"] == "recsys-dr-guardrails"
     assert [p.name for p in created["policies"]] == [r.name for r in rules.ALL_RULES]
+
+
+def stack_diagnostics(servicer, resources):
+    return list(servicer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources), None).diagnostics)
+
+
+def test_protect_reaches_stack_rules_from_the_resource_options(servicer):
+    def bucket(name, protect):
+        resource = stack_resource(rules.BUCKET, name, {"bucket": name})
+        resource.options.CopyFrom(analyzer_pb2.AnalyzerResourceOptions(protect=protect))
+        return resource
+
+    diagnostics = stack_diagnostics(servicer, [bucket("kept", True), bucket("loose", False)])
+    flagged = [(d.policyName, d.enforcementLevel, d.urn.split("::")[-1]) for d in diagnostics if d.policyName == "s3-bucket-protected"]
+    assert flagged == [("s3-bucket-protected", ADVISORY, "loose")]
+
+
+def test_environment_is_read_from_the_urns_stack_name(servicer):
+    def cluster(stack):
+        return analyzer_pb2.AnalyzerResource(
+            type=rules.EKS_CLUSTER, properties=struct({"vpcConfig": {"publicAccessCidrs": ["0.0.0.0/0"]}}),
+            urn=f"urn:pulumi:{stack}::recsys-dr::{rules.EKS_CLUSTER}::c", name="c")
+
+    names = lambda stack: {d.policyName for d in stack_diagnostics(servicer, [cluster(stack)])}  # noqa: E731
+    assert {"eks-api-not-public-prod"} <= names("prod") and "eks-api-not-public" not in names("prod")
+    assert {"eks-api-not-public"} <= names("dev") and "eks-api-not-public-prod" not in names("dev")
+
+
+def test_grpc_on_tcp_is_a_mandatory_violation(servicer):
+    container = {"name": "tf", "image": "tensorflow/serving:2.21.0-gpu", "args": ["--rest_api_port=8501"],
+                 "ports": [{"containerPort": 8501}]}
+    diagnostics = analyze(servicer, rules.DEPLOYMENT, {"spec": {"template": {"spec": {"containers": [container]}}}})
+    (grpc,) = [d for d in diagnostics if d.policyName == "k8s-no-management-port"]
+    assert grpc.enforcementLevel == MANDATORY and "listens for gRPC on TCP port 8500" in grpc.message
+
+
+def test_open_load_balancer_is_advisory_and_numbers_as_floats_pass(servicer):
+    svc = {"spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8501}]}}
+    (open_lb,) = [d for d in analyze(servicer, rules.SERVICE, svc) if d.policyName == "k8s-lb-source-ranges"]
+    assert open_lb.enforcementLevel == ADVISORY
+    assert analyze(servicer, rules.SERVICE, {"spec": {**svc["spec"], "loadBalancerSourceRanges": ["203.0.113.0/24"]}}) == []

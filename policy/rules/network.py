@@ -1,0 +1,53 @@
+"""VPC security groups (rules `ec2-*`): what reaches a load balancer or a node from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .core import ADVISORY, Rule, StackRule, _get, _items, is_world
+
+__all__ = [
+    "SECURITY_GROUP",
+    "SECURITY_GROUP_RULE",
+    "SECURITY_GROUP_INGRESS_RULE",
+    "check_no_world_ingress",
+]
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+SECURITY_GROUP_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def _ports(rule: Any) -> str:
+    low, high = _get(rule, "fromPort"), _get(rule, "toPort")
+    protocol = str(_get(rule, "protocol") or _get(rule, "ipProtocol") or "?")
+    if protocol == "-1":
+        return "every port"
+    return f"{protocol} {low}" if low == high else f"{protocol} {low}-{high}"
+
+
+def check_no_world_ingress(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == SECURITY_GROUP:
+        rules = _items(_get(props, "ingress"))
+        ranges = [(r, [*_items(_get(r, "cidrBlocks")), *_items(_get(r, "ipv6CidrBlocks"))]) for r in rules]
+    elif resource_type == SECURITY_GROUP_RULE:
+        if _get(props, "type") != "ingress":
+            return []
+        ranges = [(props, [*_items(_get(props, "cidrBlocks")), *_items(_get(props, "ipv6CidrBlocks"))])]
+    else:
+        ranges = [(props, [c for c in (_get(props, "cidrIpv4"), _get(props, "cidrIpv6")) if c])]
+    return [
+        f"ingress from {cidr} on {_ports(rule)}: open to the whole internet; list the allowed ranges "
+        f"(serving.allowedCidrs) and Route 53's health checkers"
+        for rule, cidrs in ranges for cidr in cidrs if is_world(cidr)
+    ]
+
+
+RESOURCE_RULES: tuple[Rule, ...] = (
+    # Advisory until the components' NLB security groups are in (issue 12 item 2); then MANDATORY.
+    Rule("ec2-sg-no-world-ingress", "No security group admits ingress from 0.0.0.0/0 or ::/0.",
+         ADVISORY, (SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE), check_no_world_ingress),
+)
+
+STACK_RULES: tuple[StackRule, ...] = ()
