@@ -203,3 +203,17 @@ def test_comment_is_capped_below_githubs_limit(tmp_path):
 def test_comment_refuses_an_environment_name_that_is_not_one(tmp_path):
     ok, reason = validate(artifact(tmp_path, f"{MARKER}\n"), env="dev --> <script>")
     assert not ok and "is not [a-z][a-z0-9-]*" in reason
+
+
+@needs_node
+def test_comment_accepts_what_recsys_dr_diff_writes(tmp_path):
+    """The workflow's own producer and validator agree (marker line, UTF-8, no control characters)."""
+    empty = tmp_path / "plan-base.json"
+    empty.write_text(json.dumps({"environment": "dev", "resources": [], "outputs": {}}))
+    (tmp_path / "plan-head.json").write_text(empty.read_text())
+    args = build_parser().parse_args(["diff", str(empty), str(tmp_path / "plan-head.json"), "--format", "markdown",
+                                      "--title", "recsys-dr plan (dev)", "--out", str(tmp_path / "diff.md")])
+    assert args.handler(args) == 0
+    ok, body = validate(tmp_path)
+    assert ok, body
+    assert body == (tmp_path / "diff.md").read_text()
