@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from .core import (
 __all__ = [
     "KMS_KEY",
     "KMS_KEY_POLICY",
+    "KEY_DESTRUCTION_ACTIONS",
     "check_kms_rotation",
     "check_key_policies_explicit",
     "check_keys_protected",
@@ -42,21 +44,42 @@ def check_kms_rotation(resource_type: str, props: Mapping[str, Any]) -> list[str
     return []
 
 
-def _delegates_everything(document: Any) -> list[str]:
-    """Sids of statements that allow every key action to the account root or to anyone, without
-    a condition: the default key policy's "Enable IAM User Permissions" statement, after which any
-    principal whose IAM policy allows kms:* may disable the key or schedule its deletion."""
+# What makes every object under a key unreadable; a key policy must keep these to a break-glass role.
+KEY_DESTRUCTION_ACTIONS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
+
+
+def _matches(action: str, patterns: list[str]) -> bool:
+    # IAM action names are case-insensitive and take * and ? wildcards.
+    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+
+
+def _principals(statement: Any) -> list[str]:
+    principal = _get(statement, "Principal")
+    return [str(p) for p in (_as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal))]
+
+
+def _destruction_open_to_account(document: Any) -> list[tuple[str, str]]:
+    """(sid, action) for each destruction action an unconditioned Allow gives the account root or
+    '*' (the default key policy's "Enable IAM User Permissions": any principal whose IAM policy
+    allows it) while no Deny to every principal ('*', conditions allowed, e.g. all but a
+    break-glass role) takes it back. Deny wins over Allow in KMS's policy evaluation."""
+    statements = _statements(document)
+    denied = {
+        action for action in KEY_DESTRUCTION_ACTIONS
+        for st in statements
+        if _get(st, "Effect") == "Deny" and "*" in _principals(st)
+        and _matches(action, [str(a) for a in _as_list(_get(st, "Action"))])
+    }
     found = []
-    for index, statement in enumerate(_statements(document)):
-        if _get(statement, "Effect") != "Allow" or _get(statement, "Condition"):
+    for index, st in enumerate(statements):
+        if _get(st, "Effect") != "Allow" or _get(st, "Condition"):
             continue
-        actions = [str(a) for a in _as_list(_get(statement, "Action"))]
-        if not any(a in ("*", "kms:*") for a in actions):
+        if not any(p == "*" or _ROOT.match(p) for p in _principals(st)):
             continue
-        principal = _get(statement, "Principal")
-        principals = [str(p) for p in (_as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal))]
-        if any(p == "*" or _ROOT.match(p) for p in principals):
-            found.append(str(_get(statement, "Sid") or f"#{index}"))
+        actions = [str(a) for a in _as_list(_get(st, "Action"))]
+        for action in KEY_DESTRUCTION_ACTIONS:
+            if action not in denied and _matches(action, actions):
+                found.append((str(_get(st, "Sid") or f"#{index}"), action))
     return found
 
 
@@ -79,10 +102,10 @@ def check_key_policies_explicit(resources: Sequence[Resource]) -> list[tuple[str
                                       f"schedule deletion of the key"))
             continue
         for urn, policy in sources:
-            for sid in _delegates_everything(_policy_document(policy)):
-                problems.append((urn, f"key {key.name!r}: policy statement {sid} allows kms:* to the account root (or "
-                                      f"'*') without a condition, as the default key policy does; grant use to the "
-                                      f"roles that need it, disable and deletion to a break-glass role"))
+            for sid, action in _destruction_open_to_account(_policy_document(policy)):
+                problems.append((urn, f"key {key.name!r}: policy statement {sid} lets the account root (or '*') "
+                                      f"{action} and no Deny takes it back, as in the default key policy; keep disable "
+                                      f"and deletion to a break-glass role"))
     return problems
 
 
@@ -102,7 +125,7 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 
 STACK_RULES: tuple[StackRule, ...] = (
     # Both advisory until the shipped keys carry explicit policies and protect (issue 12 item 4).
-    StackRule("kms-key-policy-explicit", "KMS keys have an explicit key policy that does not hand kms:* to the whole account.",
+    StackRule("kms-key-policy-explicit", "KMS keys have an explicit key policy that keeps disable and deletion from the account at large.",
               ADVISORY, (KMS_KEY, KMS_KEY_POLICY), check_key_policies_explicit),
     StackRule("kms-key-protected", "KMS keys carry the protect resource option.",
               ADVISORY, (KMS_KEY,), check_keys_protected),

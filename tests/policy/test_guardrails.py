@@ -210,19 +210,33 @@ def test_key_without_policy_gets_the_default_key_policy():
     assert urn.endswith("::k") and "has no explicit policy, so AWS applies the default key policy" in message
 
 
-@pytest.mark.parametrize("statement", [
-    ROOT_ALL,
-    {**ROOT_ALL, "Principal": {"AWS": "123456789012"}},
-    {**ROOT_ALL, "Principal": "*", "Action": "*"},
+DENY_DESTRUCTION = {"Sid": "DestructionOnlyByBreakGlass", "Effect": "Deny", "Principal": "*",
+                    "Action": ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:DeleteImportedKeyMaterial"], "Resource": "*",
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/break-glass"}}}
+
+
+@pytest.mark.parametrize(("statements", "expected"), [
+    ([ROOT_ALL], [("Enable IAM User Permissions", "kms:DisableKey"), ("Enable IAM User Permissions", "kms:ScheduleKeyDeletion")]),
+    ([{**ROOT_ALL, "Principal": {"AWS": "123456789012"}}], [("Enable IAM User Permissions", "kms:DisableKey"),
+                                                             ("Enable IAM User Permissions", "kms:ScheduleKeyDeletion")]),
+    ([{**ROOT_ALL, "Sid": "Any", "Principal": "*", "Action": "*"}], [("Any", "kms:DisableKey"), ("Any", "kms:ScheduleKeyDeletion")]),
+    ([{**ROOT_ALL, "Sid": "Wild", "Action": "kms:Schedule*"}], [("Wild", "kms:ScheduleKeyDeletion")]),
+    # a deny of only one of them leaves the other open
+    ([ROOT_ALL, {**DENY_DESTRUCTION, "Action": "kms:DisableKey"}], [("Enable IAM User Permissions", "kms:ScheduleKeyDeletion")]),
 ])
-def test_key_policy_handing_everything_to_the_account_fires(statement):
-    ((_, message),) = only("kms-key-policy-explicit", [res(rules.KMS_KEY, "k", {"policy": policy(USE, statement)})])
-    assert "allows kms:* to the account root (or '*') without a condition" in message
+def test_key_policy_leaving_destruction_to_the_account_fires(statements, expected):
+    problems = only("kms-key-policy-explicit", [res(rules.KMS_KEY, "k", {"policy": policy(USE, *statements)})])
+    assert [(m.split("statement ")[1].split(" lets")[0], m.split("'*') ")[1].split(" and")[0]) for _, m in problems] == expected
 
 
-def test_key_policy_for_named_roles_and_break_glass_is_quiet():
-    conditioned = {**ROOT_ALL, "Condition": {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/break-glass"}}}
-    assert only("kms-key-policy-explicit", [res(rules.KMS_KEY, "k", {"policy": policy(USE, BREAK_GLASS, conditioned)})]) == []
+@pytest.mark.parametrize("statements", [
+    [BREAK_GLASS],
+    # the account statement kept (so IAM can still manage the key) with destruction denied to all but break-glass
+    [ROOT_ALL, DENY_DESTRUCTION],
+    [{**ROOT_ALL, "Condition": {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/break-glass"}}}],
+])
+def test_key_policy_keeping_destruction_to_break_glass_is_quiet(statements):
+    assert only("kms-key-policy-explicit", [res(rules.KMS_KEY, "k", {"policy": policy(USE, *statements)})]) == []
 
 
 def test_separate_key_policy_resource_counts_and_is_checked():
@@ -230,8 +244,7 @@ def test_separate_key_policy_resource_counts_and_is_checked():
     attach = lambda document: res(rules.KMS_KEY_POLICY, "kp", {"keyId": "unknown-in-preview", "policy": document},  # noqa: E731
                                   deps={"keyId": [key.urn]})
     assert only("kms-key-policy-explicit", [key, attach(policy(USE))]) == []
-    ((urn, _),) = only("kms-key-policy-explicit", [key, attach(policy(ROOT_ALL))])
-    assert urn.endswith("::kp")
+    assert [urn.split("::")[-1] for urn, _ in only("kms-key-policy-explicit", [key, attach(policy(ROOT_ALL))])] == ["kp", "kp"]
 
 
 def test_keys_and_buckets_must_be_protected():
