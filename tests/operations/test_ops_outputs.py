@@ -113,3 +113,23 @@ def test_operations_never_import_tensorflow_or_pulumi():
             "bad = [m for m in ('tensorflow', 'pulumi', 'keras') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env, control", [("dev", None), ("prod", None)])
+def test_outputs_of_the_shipped_stacks_parse_with_every_key_failover_needs(tmp_path, env, control):
+    """The documents `pulumi stack output --json` would print, rendered under the mock runtime."""
+    from tests.review.shipped import mutated
+
+    def change(document):
+        if control:
+            document["config"]["recsys-dr:failoverControl"] = control
+
+    plan = mutated(env, tmp_path, change)
+    out = parse_outputs(json.loads(json.dumps(plan.document["outputs"])), source=env)
+    for region in out.regions.values():
+        assert region.serving and region.active_gpu_scaling and region.pods_per_gpu_node and region.hpa_name
+    if out.standby_mode == "pilot-light":
+        assert out.standby.serving["replicas"] == 0 and out.standby.gpu_scaling["desiredSize"] == 0
+    if control == "region-switch":
+        assert out.region_switch.plan_arn.startswith("arn:aws:arc-region-switch::")
