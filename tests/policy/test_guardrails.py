@@ -6,6 +6,7 @@ edge cases whose outcome comes from how AWS, Kubernetes or TF Serving behave.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -295,3 +296,20 @@ def test_new_guardrails_are_advisory_until_the_components_comply():
     assert {r.name for r in rules.ALL_RULES if r.name in advisory and r.enforcement == rules.ADVISORY} == advisory
     assert rules.rule_named("k8s-no-management-port").enforcement == rules.MANDATORY
     assert rules.rule_named("k8s-service-rest-only").enforcement == rules.MANDATORY
+
+
+def readme_row(rule) -> str:
+    types = []
+    for token in rule.resource_types:
+        short = token.split(":")[-1]
+        label = "`HorizontalPodAutoscaler` (v1, v2)" if short == "HorizontalPodAutoscaler" else f"`{short}`"
+        if label not in types:
+            types.append(label)
+    return f"| `{rule.name}` | {rule.scope} | {rule.enforcement} | {', '.join(types)} | {rule.description} |"
+
+
+def test_readme_rule_table_matches_the_registry():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| rule | scope | level | applies to | guards |")
+    table = readme[start:readme.index("\n\n", start)].split("\n")[2:]
+    assert table == [readme_row(rule) for rule in rules.ALL_RULES]
