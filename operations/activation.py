@@ -167,12 +167,21 @@ class Activator:
         self.log(self.changes[-1] + " (min/desired/max)")
 
     def size(self) -> Sizing:
-        """Compute the target without changing anything (also what `--dry-run` prints)."""
+        """Compute the target without changing anything (also what `--dry-run` prints).
+
+        Raises:
+            ActivationError: the standby's EKS or Kubernetes API did not answer or refused.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         s = self.standby
         replicas, source = self._target_replicas()
-        kube = self.kube()
-        hpa = kube.hpa_bounds(s.namespace, s.hpa)
-        return plan_sizing(s, replicas=replicas, source=source, current_scaling=self._scaling_now(), current_hpa=hpa)
+        try:
+            hpa = self.kube().hpa_bounds(s.namespace, s.hpa)
+            scaling = self._scaling_now()
+        except (KubeError, ClientError, BotoCoreError) as exc:
+            raise ActivationError(f"cannot read the standby's current sizes: {error_text(exc)}") from exc
+        return plan_sizing(s, replicas=replicas, source=source, current_scaling=scaling, current_hpa=hpa)
 
     def activate(self, sizing: Sizing | None = None) -> Sizing:
         """Raise the standby to `sizing` (default `size()`), then wait until it is ready.

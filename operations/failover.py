@@ -387,8 +387,11 @@ def _run_region_switch(outputs: StackOutputs, result: FailoverResult, report: An
     result.execution.update(execution.to_dict())
     result.arc_attempts = list(region_switch.attempts)
     if not execution.succeeded:
-        result.outcome, result.exit_code = "refused" if execution.state in ("failed", "canceled") else "arc-failed", \
-            EXIT_REFUSED if execution.state in ("failed", "canceled") else EXIT_ARC_FAILED
+        from recsys_dr.operations.region_switch import FAILED
+
+        ended = execution.state in FAILED
+        # A plan that ran and failed is a refusal (1); one still running at our bound is not confirmed (4).
+        result.outcome, result.exit_code = ("refused", EXIT_REFUSED) if ended else ("arc-failed", EXIT_ARC_FAILED)
         result.messages.append(f"Region switch execution {execution_id} is {execution.state} after "
                                f"{execution.seconds:g}s; see its events above")
         return result

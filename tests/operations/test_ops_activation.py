@@ -513,3 +513,19 @@ def test_health_check_environment_activates_then_leaves_the_move_to_route53(pilo
     finally:
         standby.stop()
         primary.stop()
+
+
+def test_unreachable_standby_eks_is_an_activation_error_not_a_traceback(standby_world):
+    from botocore.config import Config
+
+    from tests.operations.ops_fixtures import closed_port
+
+    _eks, kube, primary = standby_world
+    eks = boto3.client("eks", region_name="us-west-2", endpoint_url=f"http://127.0.0.1:{closed_port()}",
+                       config=Config(retries={"total_max_attempts": 1}, connect_timeout=1))
+    act = activator(pilot_outputs(), eks, kube, primary)
+    with pytest.raises(ActivationError, match="cannot read the standby's current sizes: EndpointConnectionError"):
+        act.size()
+    with pytest.raises(ActivationError, match="EndpointConnectionError"):
+        act.activate()
+    assert kube.writes() == []
