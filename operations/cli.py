@@ -290,9 +290,10 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         print(f"recsys-dr drill: --confirm {args.confirm!r} does not match the outputs' environment "
               f"{outputs.environment!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.via_health_check_inversion and outputs.failover_control == "arc":
+    if args.via_health_check_inversion and outputs.failover_control != "health-check":
         print("recsys-dr drill: --via-health-check-inversion is for failoverControl 'health-check'; "
-              f"{outputs.environment} uses ARC routing controls", file=sys.stderr)
+              f"{outputs.environment} uses "
+              + {"arc": "ARC routing controls"}.get(outputs.failover_control, "a Region switch plan"), file=sys.stderr)
         return EXIT_BAD_INPUT
     clients = clients or _clients(args)
     if clients is None:
@@ -300,6 +301,12 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     err = _stderr_console()
     log = (lambda m: err.print(m, markup=False, highlight=False))
     build_status, switcher = build_tools(args, outputs, clients, log=log)
+    if outputs.failover_control == "region-switch":
+        from recsys_dr.operations.region_switch import PlanSwitcher
+
+        switcher = PlanSwitcher(switch=build_region_switch(outputs, clients, log=log),
+                                regions={r: o.region for r, o in outputs.regions.items()},
+                                timeout=args.timeout, poll_interval=args.poll_interval)
     if args.via_health_check_inversion:
         from recsys_dr.operations.inversion import HealthCheckInversion
 

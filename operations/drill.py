@@ -179,7 +179,9 @@ def run_drill(
         step("preflight.dns", False, res.reasons[0])
         return res
     step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
-    if activator is not None and not _activate(res, activator, step, clock, log):
+    # A Region switch plan scales the standby itself (its EKS step); the drill only restores it after.
+    if activator is not None and not getattr(switcher, "scales_standby", False) and \
+            not _activate(res, activator, step, clock, log):
         return res
 
     # 2-4. switch, poll, hold - from here on, every exit path fails back.
@@ -190,6 +192,8 @@ def run_drill(
     try:
         flip_at = clock()
         states = switcher.activate("standby")
+        if getattr(switcher, "phase", None):
+            res.phases.append(switcher.phase)
         step("switch", True, f"{res.method} now {states}", since=flip_at)
         deadline = flip_at + settings.timeout
         while True:

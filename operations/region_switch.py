@@ -158,3 +158,54 @@ class RegionSwitch:
                 result.seconds = round(now - start, 3)
                 return result
             self.sleep(max(0.0, min(poll_interval, start + timeout - now)))
+
+
+@dataclass(kw_only=True)
+class PlanSwitcher:
+    """The drill's switcher for `failoverControl: region-switch`: each move is one plan execution.
+
+    Region switch keeps no "current Region" to read, so `states` reports the plan's evaluation and
+    the drill's own preflight (Route 53 answering the primary) establishes the normal state. The
+    plan scales the standby itself (`scales_standby`); the drill only puts it back at rest after.
+
+    Args:
+        switch: RegionSwitch for the plan.
+        regions: role -> Region.
+        timeout: float, bound per execution. poll_interval: float.
+        ungraceful: bool, start executions in ungraceful mode. Default False.
+    """
+
+    switch: RegionSwitch
+    regions: dict[str, str]
+    timeout: float = 3600.0
+    poll_interval: float = 15.0
+    ungraceful: bool = False
+    kind: str = "Region switch plan"
+    scales_standby: bool = True
+    phase: dict | None = None
+
+    def states(self) -> dict[str, str]:
+        return {"evaluation": self.switch.evaluation(self.regions["standby"])["state"]}
+
+    def is_normal(self, states: dict[str, str]) -> bool:
+        return states.get("evaluation") == EVALUATION_OK
+
+    def activate(self, target: str) -> dict[str, str]:
+        """Run the plan to activate `target`'s Region; {target: "On"} once the execution completed."""
+        region = self.regions[target]
+        execution_id, where = self.switch.start(region, ungraceful=self.ungraceful,
+                                                comment=f"recsys-dr drill: activate {target}")
+        result = self.switch.follow(execution_id, where, timeout=self.timeout, poll_interval=self.poll_interval)
+        self.phase = {"phase": f"plan execution ({target})", "ok": result.succeeded, "seconds": result.seconds,
+                      "budgetSeconds": (self.switch.plan.recovery_time_objective_minutes or 0) * 60 or None,
+                      "detail": f"{execution_id} {result.state}"}
+        if not result.succeeded:
+            raise RuntimeError(f"plan execution {execution_id} to activate {region} is {result.state}")
+        other = "primary" if target == "standby" else "standby"
+        return {target: "On", other: "Off"}
+
+    def undo_commands(self) -> list[str]:
+        primary = self.regions["primary"]
+        return ["Run the plan to activate the primary Region again:",
+                f"  aws arc-region-switch start-plan-execution --region {primary} --plan-arn "
+                f"{self.switch.plan.plan_arn} --target-region {primary} --action activate"]

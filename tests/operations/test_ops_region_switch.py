@@ -262,3 +262,54 @@ def test_cli_status_exit_code_when_region_switch_is_unreachable(tmp_path, capsys
     doc = json.loads(capsys.readouterr().out)
     plan = next(c for c in doc["checks"] if c["name"] == "arc.plan")
     assert plan["status"] == "FAIL" and "failed in every Region" in plan["detail"]
+
+
+# --------------------------------------------------------------------------- drill
+
+
+def test_drill_runs_the_plan_both_ways_and_times_the_execution():
+    from recsys_dr.operations.drill import run_drill
+    from recsys_dr.operations.region_switch import PlanSwitcher
+
+    west, stub = stubbed("us-west-2")
+    east, east_stub = stubbed("us-east-1")
+    stub.add_response("get_plan_evaluation_status", {"planArn": PLAN, "evaluationState": "passed"},
+                      {"planArn": PLAN})
+    stub.add_response("start_plan_execution", {"executionId": "ex-1"})
+    add_follow(stub, [[event("e1", "executionStarted")], [event("e2", "executionSucceeded")]],
+               ["inProgress", "completed"])
+    east_stub.add_response("start_plan_execution", {"executionId": "ex-1"},
+                           {"planArn": PLAN, "targetRegion": "us-east-1", "action": "activate", "mode": "graceful",
+                            "comment": ANY, "clientToken": ANY})
+    add_follow(east_stub, [[event("e9", "executionSucceeded")]], ["completed"])
+    clock = Clock()
+    rs = RegionSwitch(plan=RegionSwitchOutputs(plan_arn=PLAN, recovery_time_objective_minutes=30),
+                      regions=REGIONS, client_for={"us-west-2": west, "us-east-1": east}.__getitem__,
+                      clock=clock, sleep=clock.sleep)
+    out = parse_outputs(rs_doc())
+    hosts = {"primary": out.primary.endpoint, "standby": out.standby.endpoint}
+    where = {"role": "primary"}
+
+    class Route53:
+        def test_dns_answer(self, **_kwargs):
+            return {"RecordData": [hosts[where["role"]]], "ResponseCode": "NOERROR"}
+
+    switcher = PlanSwitcher(switch=rs, regions=REGIONS, timeout=600, poll_interval=15)
+    original = switcher.activate
+
+    def activate(target):
+        states = original(target)
+        where["role"] = target  # Route 53 follows the completed plan
+        return states
+
+    switcher.activate = activate
+    result = run_drill(out, build_status=lambda t: Report(), switcher=switcher, route53=Route53(),
+                       probe_standby=lambda: (True, "v3 AVAILABLE"), probe_primary=lambda: (True, "v3 AVAILABLE"),
+                       clock=clock, sleep=clock.sleep)
+    stub.assert_no_pending_responses()
+    east_stub.assert_no_pending_responses()
+    assert result.exit_code == 0, result.reasons
+    assert result.method == "Region switch plan" and result.failed_back
+    plan_phase = next(p for p in result.phases if p["phase"] == "plan execution (standby)")
+    assert plan_phase == {"phase": "plan execution (standby)", "ok": True, "seconds": 15, "budgetSeconds": 1800,
+                          "detail": "ex-1 completed"}
