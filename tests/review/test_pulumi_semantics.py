@@ -213,8 +213,14 @@ def test_desired_size_change_of_shipped_prod_changes_nothing(tmp_path):
 
 
 def test_moving_the_standby_shows_no_mock_arn_in_the_new_region(tmp_path):
+    def moved(document):
+        setting(document, "regions").update(standby="us-east-2")
+        certificates = setting(document, "serving").get("tlsCertificateArns") or {}
+        if "standby" in certificates:  # ACM certificates are regional: the standby needs one in its region
+            certificates["standby"] = certificates["standby"].replace(":us-west-2:", ":us-east-2:")
+
     base = mutated("prod", tmp_path / "base", lambda d: None)
-    head = mutated("prod", tmp_path / "head", lambda d: setting(d, "regions").update(standby="us-east-2"))
+    head = mutated("prod", tmp_path / "head", moved)
     result = diff_plans(base.document, head.document)
     values = [p.new for c in result.resources for p in c.properties] + [p.new for p in result.outputs]
     assert not any(isinstance(v, str) and v.startswith("arn:aws:kms:us-east-2") for v in values)
@@ -234,3 +240,21 @@ def test_fixture_gpu_type_change_replaces_both_groups_deleting_first(tmp_path):
     groups = [c for c in result.resources if c.type == NODE_GROUP]
     assert {c.region for c in groups} == {"us-east-1", "us-west-2"}
     assert {(c.action, c.replacement) for c in groups} == {("replace", DELETE_FIRST)}  # nodeGroupName is fixed
+
+
+def test_plan_records_the_resource_options_the_engine_diffs_with(tmp_path):
+    from recsys_dr.review.plan import render
+
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi, pulumi_aws as aws\n"
+        "aws.kms.Key('k', region='us-east-1', opts=pulumi.ResourceOptions(delete_before_replace=True, protect=True,\n"
+        "    retain_on_delete=True, replace_on_changes=['description'], ignore_changes=['tags']))\n"
+        "aws.kms.Key('plain', region='us-east-1')\n"
+    )
+    (tmp_path / "Pulumi.t.yaml").write_text("config: {}\n")
+    plan = render("t", program_dir=tmp_path)
+    keys = {r["name"]: r for r in plan.of_type(KEY)}
+    assert keys["k"]["options"] == {"deleteBeforeReplace": True, "ignoreChanges": ["tags"], "protect": True,
+                                    "replaceOnChanges": ["description"], "retainOnDelete": True}
+    assert "options" not in keys["plain"]
+    assert keys["plain"]["dependencies"] == {}
