@@ -118,6 +118,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 class CloudMocks(pulumi.runtime.Mocks):
     """Deterministic stand-ins for what AWS and Kubernetes return on create."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Region switch plans by ARN: AWS creates one Route 53 health check per plan Region,
+        # which the program reads back with `getRoute53HealthChecks`.
+        self.region_switch_plans: dict[str, list[str]] = {}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs = dict(args.inputs)
         region = outputs.get("region") or ""
@@ -177,6 +183,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                       "routeTable": "rtb", "vpcEndpoint": "vpce", "securityGroup": "sg"}
             kind = typ.split("/")[1].split(":")[0]
             resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
+        elif typ == "aws:arcregionswitch/plan:Plan":
+            self.region_switch_plans[outputs["arn"]] = list(outputs.get("regions") or [])
         elif typ.startswith("kubernetes:"):
             metadata = dict(outputs.get("metadata") or {})
             metadata.setdefault("name", args.name)
@@ -202,6 +210,12 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "AIDAPLAN", "id": ACCOUNT_ID}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:arcregionswitch/getRoute53HealthChecks:getRoute53HealthChecks":
+            plan_arn = args.args.get("planArn") or ""
+            return {"planArn": plan_arn, "id": plan_arn, "healthChecks": [
+                {"healthCheckId": f"{_digest(plan_arn, plan_region, length=8)}-rs-hc", "hostedZoneId": "",
+                 "recordName": "", "region": plan_region, "status": "healthy"}
+                for plan_region in self.region_switch_plans.get(plan_arn, [])]}
         if args.token == "aws:index/getIpRanges:getIpRanges":
             services = [s.lower() for s in args.args.get("services") or []]
             wanted = [r.lower() for r in args.args.get("regions") or []]

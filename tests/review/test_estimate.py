@@ -133,3 +133,20 @@ def test_shipped_prod_costs_more_and_recovers_faster_than_dev(shipped_plan):
     else:
         assert e["standbyCapacityPercent"] == 0 and e["rtoSeconds"]["total"] > e["rtoSeconds"]["dnsBudget"]
     assert all(item["monthlyUsd"] > 0 for item in e["monthlyCostUsd"]["items"])
+
+
+def test_region_switch_plan_is_priced_per_month():
+    e = estimate(document(res("aws:arcregionswitch/plan:Plan", "rs", "global")))
+    assert e["monthlyCostUsd"]["global"] == prices.GLOBAL["regionSwitchPlanMonth"]
+
+
+@pytest.mark.parametrize(("control", "item"), [("arc", "ARC routing-control cluster"),
+                                               ("region-switch", "ARC Region switch plan")])
+def test_shipped_prod_failover_control_is_priced_where_enabled(tmp_path, control, item):
+    from .shipped import mutated
+
+    plan = mutated("prod", tmp_path, lambda d: d["config"].update({"recsys-dr:failoverControl": control}))
+    items = [i["item"] for i in plan.document["estimate"]["monthlyCostUsd"]["items"] if i["role"] == "global"]
+    assert item in items
+    other = {"arc": "ARC Region switch plan", "region-switch": "ARC routing-control cluster"}[control]
+    assert other not in items
