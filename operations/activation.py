@@ -107,6 +107,8 @@ class Activator:
         primary_kube: callable() -> KubeApi for the primary cluster, or None.
         health: callable() -> (ok, detail), the standby's Route 53 health check.
         replicas: int | None, the operator's `--replicas` (overrides the primary's count).
+        drain_seconds: float, how long `restore` keeps the standby serving after traffic left it
+            (resolvers may hold its answer for the record TTL). Default 0.
         timeout: float, bound for the waits. Default 900.
         poll_interval: float, seconds between polls. Default 10.
         clock, sleep: time functions (tests pass a fake clock).
@@ -119,6 +121,7 @@ class Activator:
     primary_kube: Callable[[], KubeApi] | None = None
     health: Callable[[], tuple[bool, str]] = lambda: (True, "not checked")
     replicas: int | None = None
+    drain_seconds: float = 0.0
     timeout: float = DEFAULT_TIMEOUT
     poll_interval: float = 10.0
     clock: Callable[[], float] = time.monotonic
@@ -250,15 +253,23 @@ class Activator:
     def _count(have: int, want: int, what: str) -> tuple[bool, str]:
         return have >= want, f"{have}/{want} {what}"
 
-    def restore(self) -> list[str]:
-        """Put the standby back at rest as the outputs declare it (after traffic left it)."""
+    def restore(self, *, drain: bool = True) -> list[str]:
+        """Put the standby back at rest as the outputs declare it (after traffic left it).
+
+        Args:
+            drain: bool, first wait `drain_seconds` so clients whose resolvers still hold the standby's
+                answer are not cut off. False when traffic never moved. Default True.
+        """
         s = self.standby
         done: list[str] = []
-        kube = self.kube()
         serving = s.serving
         if serving is None:
             raise ActivationError("`regions.standby.serving` is not in the outputs: cannot tell the resting sizes; "
                                   "re-export the stack outputs")
+        if drain and self.drain_seconds > 0:
+            self.log(f"keeping the standby serving {self.drain_seconds:g}s more (record TTL) before scaling it down")
+            self.sleep(self.drain_seconds)
+        kube = self.kube()
         kube.patch_hpa(s.namespace, s.hpa, min_replicas=serving["minReplicas"], max_replicas=serving["maxReplicas"])
         done.append(f"HPA {s.hpa}: min {serving['minReplicas']} max {serving['maxReplicas']}")
         if serving["replicas"] == 0:

@@ -108,6 +108,9 @@ def register(subparsers: Any) -> None:
                           help="region-switch: the Region being left is impaired; run the plan ungracefully")
     failover.add_argument("--poll-interval", type=positive_seconds, default=10.0, metavar="S",
                           help="seconds between progress polls (default 10)")
+    failover.add_argument("--drain-seconds", type=non_negative_seconds, default=None, metavar="S",
+                          help="--to primary: keep the standby serving this long after traffic left it, before "
+                               "scaling it down (default: the record TTL)")
     failover.set_defaults(handler=handle_failover)
 
     drill = subparsers.add_parser(
@@ -129,6 +132,9 @@ def register(subparsers: Any) -> None:
                        help="pods the standby must run (default: the primary's current count)")
     drill.add_argument("--activation-timeout", type=positive_seconds, default=900.0, metavar="S",
                        help="max seconds for GPU nodes, pods and the health check (default 900)")
+    drill.add_argument("--drain-seconds", type=non_negative_seconds, default=None, metavar="S",
+                       help="keep the standby serving this long after the fail-back before scaling it down "
+                            "(default: the record TTL)")
     drill.add_argument("--via-health-check-inversion", action="store_true",
                        help="health-check environments only: move traffic by inverting the primary's Route 53 "
                             "health check for the drill (restored on fail-back); measures the automatic path")
@@ -187,6 +193,7 @@ def build_activator(args: argparse.Namespace, outputs, clients, *, log):
         kube=lambda: clients.kube(standby.region, standby.cluster_name),
         primary_kube=lambda: clients.kube(outputs.primary.region, outputs.primary.cluster_name),
         health=health, replicas=getattr(args, "replicas", None),
+        drain_seconds=outputs.dns.ttl if getattr(args, "drain_seconds", None) is None else args.drain_seconds,
         timeout=getattr(args, "activation_timeout", 900.0), poll_interval=args.poll_interval, log=log)
 
 

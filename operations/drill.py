@@ -282,16 +282,16 @@ def _activate(res: DrillResult, activator: Any, step, clock, log) -> bool:
         res.phases += [p.to_dict() for p in activator.phases]
         res.reasons = [f"activation: {exc}"]
         step("activate", False, str(exc), since=started)
-        _restore(res, activator, step, log)
+        _restore(res, activator, step, log, drain=False)  # traffic never moved
         return False
     res.phases += [p.to_dict() for p in activator.phases]
     step("activate", True, f"{sizing.replicas} pods on {sizing.nodes} GPU nodes ({sizing.source})", since=started)
     return True
 
 
-def _restore(res: DrillResult, activator: Any, step, log) -> None:
+def _restore(res: DrillResult, activator: Any, step, log, *, drain: bool = True) -> None:
     try:
-        done = activator.restore()
+        done = activator.restore(drain=drain)
     except Exception as exc:  # traffic is on the primary either way; say what is left scaled
         res.messages.append(f"the standby was NOT put back at rest: {type(exc).__name__}: {exc}; run "
                             "`recsys-dr failover --to primary` to restore it")

@@ -285,6 +285,26 @@ def test_restore_puts_the_pilot_light_back(standby_world):
     assert "Deployment tf-serving: 0 replicas (pilot light)" in done
 
 
+def test_restore_drains_for_the_ttl_before_scaling_down(standby_world):
+    """Resolvers may answer the standby for up to the TTL after the switch back: keep it serving that long."""
+    eks, kube, primary = standby_world
+    clock = FakeClock()
+    act = activator(pilot_outputs(), eks, kube, primary, clock=clock, drain_seconds=30)
+    act.activate()
+    writes_before, at = len(kube.writes()), clock.now
+
+    def sleep(seconds):
+        assert len(kube.writes()) == writes_before  # nothing scaled down while draining
+        clock.sleep(seconds)
+
+    act.sleep = sleep
+    act.restore()
+    assert clock.now - at == 30 and kube.replicas == 0
+    clock.now = at = 0
+    act.restore(drain=False)
+    assert clock.now == 0
+
+
 def test_restore_of_a_warm_standby_leaves_desired_to_the_autoscaler(standby_world):
     eks, kube, primary = standby_world
     doc = copy.deepcopy(pilot_outputs().raw)
@@ -361,7 +381,7 @@ def test_cli_failover_activates_the_pilot_light_before_moving_traffic_and_restor
         parser = argparse.ArgumentParser(prog="recsys-dr")
         ops_cli.register(parser.add_subparsers(dest="command"))
         args = parser.parse_args(["failover", "--outputs", str(path), "--json", "--http-timeout", "2",
-                                  "--poll-interval", "0.01", *argv])
+                                  "--poll-interval", "0.01", "--drain-seconds", "0", *argv])
         code = ops_cli.handle_failover(args, clients=factory)
         return code, json.loads(capsys.readouterr().out)
 
@@ -448,7 +468,7 @@ def test_cli_drill_on_a_pilot_light_times_every_phase_beside_its_budget(pilot_ar
     ops_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--timeout", "3",
                               "--failback-timeout", "3", "--poll-interval", "0.02", "--http-timeout", "2",
-                              "--activation-timeout", "5"])
+                              "--activation-timeout", "5", "--drain-seconds", "0"])
     try:
         code = ops_cli.handle_drill(args, clients=factory)
         doc = json.loads(capsys.readouterr().out)
@@ -497,7 +517,7 @@ def test_health_check_environment_activates_then_leaves_the_move_to_route53(pilo
 
     def failover(to):
         args = parser.parse_args(["failover", "--to", to, "--outputs", str(path), "--json", "--http-timeout", "2",
-                                  "--poll-interval", "0.01"])
+                                  "--poll-interval", "0.01", "--drain-seconds", "0"])
         return ops_cli.handle_failover(args, clients=factory), json.loads(capsys.readouterr().out)
 
     try:
