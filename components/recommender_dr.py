@@ -9,13 +9,17 @@ from recsys_dr.components.cluster.gpu_cluster import gpu_cluster_problems
 from recsys_dr.components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from recsys_dr.components.dns.failover_records import DnsWiring
 from recsys_dr.components.monitoring import DrAlarms, DrAlarmsArgs
+from recsys_dr.components.monitoring.audit_trail import ModelAuditTrail, ModelAuditTrailArgs
 from recsys_dr.components.monitoring.dr_alarms import AlarmWiring
+from recsys_dr.components.monitoring.key_alarms import KeyAlarms, KeyAlarmsArgs
+from recsys_dr.components.monitoring.private_health import PrivateEndpoint, PrivateEndpointHealth, PrivateEndpointHealthArgs
 from recsys_dr.components.serving import ModelServing, ModelServingArgs
 from recsys_dr.components.serving.model_serving import ServingWiring, model_serving_problems
 from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
 from recsys_dr.components.settings.base import raise_if_problems
 from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
+from recsys_dr.components.storage.key_policies import KeyAccess, ModelKeyPolicies, ModelKeyPoliciesArgs
 
 __all__ = ["TwoRegionRecommender", "TwoRegionRecommenderArgs"]
 
@@ -44,7 +48,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         serving_args = {
             role: ModelServingArgs(
                 region=args.region(role), model=args.model, serving=args.serving, replicas=args.serving_replicas(role),
-                tls_certificate_arn=getattr(certificates, role) if certificates else None, tags={**tags, "recsys-dr:role": role},
+                tls_certificate_arn=getattr(certificates, role) if certificates else None,
+                health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": role},
             )
             for role in ROLES
         }
@@ -70,20 +75,39 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 ServingWiring(
                     cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                     bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
+                    node_cidrs=cluster.node_cidrs,
                 ),
                 # The model must be servable in-region before pods start fetching it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
             )
 
+        self._security(name, args, tags, regional_buckets)
+
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
+        # Route 53 cannot probe an internal NLB: its failover follows CloudWatch alarms instead.
+        self.private_health = PrivateEndpointHealth(
+            f"{name}-private-health",
+            PrivateEndpointHealthArgs(
+                endpoints={role: PrivateEndpoint(region=args.region(role), load_balancer_name=self.serving[role].load_balancer_name)
+                           for role in ROLES},
+                alarm_topic_arns=tuple(args.alarms.topic_arns), tags=tags,
+            ),
+            opts=child,
+        ) if args.serving.exposure == "internal" else None
+        steering = None
+        if self.arc:
+            steering = {role: check.id for role, check in self.arc.health_checks.items()}
+        elif self.private_health:
+            steering = {role: check.id for role, check in self.private_health.health_checks.items()}
         self.dns = DnsFailover(
             f"{name}-dns",
             DnsFailoverArgs(dns=args.dns, model_name=args.model.name, tags=tags),
-            DnsWiring(
-                endpoints={role: self.serving[role].endpoint for role in ROLES},
-                routing_health_check_ids={role: check.id for role, check in self.arc.health_checks.items()} if self.arc else None,
-            ),
+            DnsWiring(endpoints={role: self.serving[role].endpoint for role in ROLES}, routing_health_check_ids=steering),
             opts=child,
+        )
+        self.health_check_ids = (
+            {role: check.id for role, check in self.private_health.health_checks.items()} if self.private_health
+            else {role: check.id for role, check in self.dns.health_checks.items()}
         )
         # A pilot-light standby fails its health check by design: alarming on it is noise.
         watched = [role for role in ROLES if not args.pilot_light(role)]
@@ -91,7 +115,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             f"{name}-alarms",
             DrAlarmsArgs(replication_region=args.regions.primary, replication_rule_id=REPLICATION_RULE_ID, alarms=args.alarms, tags=tags),
             AlarmWiring(
-                health_check_ids={role: self.dns.health_checks[role].id for role in watched},
+                health_check_ids={role: self.health_check_ids[role] for role in watched},
                 source_bucket=self.buckets.primary.bucket.bucket,
                 destination_bucket=self.buckets.standby.bucket.bucket,
             ),
@@ -100,6 +124,34 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.failover_budget = self.dns.budget
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
+
+    def _security(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str], regional_buckets: dict) -> None:
+        """Key policies naming the roles that use each key (they exist only now), alarms on
+        key disable/deletion, and the audit trail where one is configured."""
+        child = pulumi.ResourceOptions(parent=self)
+        release = [args.storage.release_role_arn] if args.storage.release_role_arn else []
+        replication = self.buckets.replication_role.arn
+        access = {
+            "primary": KeyAccess(region=args.regions.primary, key_id=regional_buckets["primary"].key.key_id,
+                                 decrypters=[self.serving["primary"].role.arn, replication, *release], encrypters=release),
+            "standby": KeyAccess(region=args.regions.standby, key_id=regional_buckets["standby"].key.key_id,
+                                 decrypters=[self.serving["standby"].role.arn], encrypters=[replication]),
+        }
+        break_glass = [args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else []
+        self.key_policies = ModelKeyPolicies(f"{name}-key-policies", ModelKeyPoliciesArgs(keys=access, break_glass_arns=break_glass), opts=child)
+        self.key_alarms = KeyAlarms(
+            f"{name}-key-alarms",
+            KeyAlarmsArgs(key_arns={args.region(role): [regional_buckets[role].key.arn] for role in ROLES},
+                          alarm_topic_arns=list(args.alarms.topic_arns), tags=tags),
+            opts=child,
+        )
+        self.audit_trail = ModelAuditTrail(
+            f"{name}-audit",
+            ModelAuditTrailArgs(trail_name=args.storage.audit_trail_name,
+                                model_bucket_arns={args.region(role): regional_buckets[role].bucket.arn for role in ROLES},
+                                protect=not args.storage.force_destroy, tags=tags),
+            opts=child,
+        ) if args.storage.audit_trail_name else None
 
     def _stack_outputs(self, args: TwoRegionRecommenderArgs, regional_buckets: dict) -> dict[str, pulumi.Input]:
         """The documented stack-output document (README, "Stack outputs")."""
@@ -111,7 +163,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "kmsKeyArn": regional_buckets[role].key.arn,
                 "clusterName": self.clusters[role].cluster.name,
                 "gpuNodeGroupName": self.clusters[role].gpu_node_group.node_group_name,
-                "healthCheckId": self.dns.health_checks[role].id,
+                "healthCheckId": self.health_check_ids[role],
                 "namespace": self.serving[role].namespace,
                 "deploymentName": self.serving[role].deployment_name,
                 "gpuScaling": {
@@ -134,7 +186,10 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "failureThreshold": args.dns.failure_threshold,
             },
             "regions": regions,
-            "alarms": {key: alarm.name for key, alarm in self.alarms.alarms.items()},
+            "alarms": {
+                **{key: alarm.name for key, alarm in self.alarms.alarms.items()},
+                **{f"key-{role}": self.key_alarms.alarms[args.region(role)].name for role in ROLES},
+            },
         }
         if self.arc is not None:
             outputs["arc"] = {

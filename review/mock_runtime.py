@@ -219,10 +219,14 @@ class CloudMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getIpRanges:getIpRanges":
             services = [s.lower() for s in args.args.get("services") or []]
             wanted = [r.lower() for r in args.args.get("regions") or []]
-            blocks = sorted({
+            blocks = {
                 cidr for service in services for table_region, cidrs in IP_RANGES.get(service, {}).items()
                 if not wanted or table_region in wanted for cidr in cidrs
-            })
+            }
+            # S3 has ranges in every region; outside the sample, one derived block.
+            blocks |= {f"52.{200 + int(_digest('s3', r, length=2), 16) % 50}.0.0/16"
+                       for r in wanted if "s3" in services and r not in IP_RANGES["s3"]}
+            blocks = sorted(blocks)
             return {"cidrBlocks": blocks, "ipv6CidrBlocks": [], "createDate": "2026-11-30-00-00-00", "syncToken": 1764460800,
                     "id": _digest(*services, *wanted), "services": services, "regions": wanted}
         if args.token == "aws:ec2/getSubnet:getSubnet":

@@ -18,6 +18,8 @@ from pulumi.runtime import config as pulumi_config
 from recsys_dr.components.settings import SettingsError, TwoRegionRecommenderArgs, parse_settings
 
 NAMESPACE = "recsys-dr"
+# Stacks held to the production rules (closed endpoint, TLS): by name.
+PRODUCTION_ENVIRONMENTS = ("prod", "production")
 # Namespaces whose keys something in this program reads: ours, the providers' and Pulumi's own.
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "kubernetes", "pulumi")
 
@@ -35,6 +37,8 @@ class StackSettings:
 
     environment: str
     args: TwoRegionRecommenderArgs
+    # Findings that do not stop the deployment; the program logs them (`recsys-dr plan` shows them).
+    warnings: tuple[str, ...] = ()
 
     @property
     def failover_budget_target(self) -> int | None:
@@ -58,10 +62,48 @@ def load_settings(raw: Mapping[str, Any], environment: str, *, foreign_keys: lis
         args = parse_settings(dict(raw), key_prefix=f"{NAMESPACE}:", subject="configuration")
     except SettingsError as error:
         raise ConfigError(environment, foreign + error.problems) from None
-    if foreign:
-        raise ConfigError(environment, foreign)
+    production = production_problems(args, environment)
+    if foreign or production:
+        raise ConfigError(environment, foreign + production)
     args = args.model_copy(update={"tags": {"environment": environment, **args.tags}})
-    return StackSettings(environment=environment, args=args)
+    return StackSettings(environment=environment, args=args, warnings=tuple(exposure_warnings(args, environment)))
+
+
+def is_production(environment: str) -> bool:
+    return environment in PRODUCTION_ENVIRONMENTS or environment.startswith(tuple(f"{e}-" for e in PRODUCTION_ENVIRONMENTS))
+
+
+def production_problems(args: TwoRegionRecommenderArgs, environment: str) -> list[str]:
+    """A production stack serves only named networks, over TLS."""
+    if not is_production(environment):
+        return []
+    problems = []
+    if not args.serving.allowed_cidrs:
+        problems.append(
+            f"`{NAMESPACE}:serving.allowedCidrs` is required in {environment}: list the networks that may call the "
+            "endpoint (Route 53's checker ranges are added). Received: none, which would open it to 0.0.0.0/0"
+        )
+    if args.serving.tls_certificate_arns is None:
+        problems.append(
+            f"`{NAMESPACE}:serving.tlsCertificateArns` is required in {environment}: scores must not cross networks "
+            "in clear text. Received: none (TLS off)"
+        )
+    return problems
+
+
+def exposure_warnings(args: TwoRegionRecommenderArgs, environment: str) -> list[str]:
+    warnings = []
+    if "0.0.0.0/0" in args.cluster.public_access_cidrs:
+        warnings.append(
+            f"`{NAMESPACE}:cluster.publicAccessCidrs` contains 0.0.0.0/0: the EKS API endpoints of {environment} accept "
+            "connections from the whole internet (authentication still applies); list your networks instead"
+        )
+    if not args.serving.allowed_cidrs:
+        warnings.append(
+            f"`{NAMESPACE}:serving.allowedCidrs` is empty: the serving endpoints of {environment} accept REST calls "
+            "from 0.0.0.0/0"
+        )
+    return warnings
 
 
 def _foreign_key_problem(key: str) -> str:

@@ -79,7 +79,13 @@ class GpuCluster(pulumi.ComponentResource):
         cluster, gpu = args.cluster, args.gpu
         if args.subnet_ids is not None:
             subnet_ids: pulumi.Input = list(args.subnet_ids)
+            # The nodes' networks, for the serving NetworkPolicy.
+            self.node_cidrs = pulumi.Output.all(*[
+                aws.ec2.get_subnet_output(id=subnet, region=region, opts=pulumi.InvokeOutputOptions(parent=self)).cidr_block
+                for subnet in args.subnet_ids
+            ]).apply(lambda cidrs: sorted(set(cidrs)))
         else:
+            self.node_cidrs = pulumi.Output.from_input([args.vpc_cidr])
             network = Network(
                 f"{name}-net",
                 NetworkArgs(
@@ -95,8 +101,16 @@ class GpuCluster(pulumi.ComponentResource):
             enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child,
         )
         cluster_role = self._role(f"{name}-cluster", service_trust_policy("eks.amazonaws.com"), ["AmazonEKSClusterPolicy"], tags)
+        # EKS writes control-plane logs to /aws/eks/<cluster>/cluster and creates that group
+        # without retention unless it exists first; so the cluster gets a fixed name and the
+        # group (with retention) is made before it (EKS user guide, "control plane logs").
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane", region=region, name=f"/aws/eks/{name}/cluster",
+            retention_in_days=cluster.log_retention_days, tags=tags, opts=child,
+        )
         self.cluster = aws.eks.Cluster(
             name,
+            name=name,
             region=region,
             version=cluster.kubernetes_version,
             role_arn=cluster_role.arn,
@@ -112,13 +126,23 @@ class GpuCluster(pulumi.ComponentResource):
             # Managed add-ons below replace the self-managed defaults.
             bootstrap_self_managed_addons=False,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_role, log_group]),
         )
 
-        prerequisites = [self._addon(name, addon, region, tags) for addon in addons.NODE_PREREQUISITE_ADDONS]
+        # aws-node gets its own Pod Identity role: the CNI's EC2 rights leave the node role,
+        # which every pod on the node could otherwise reach through the instance metadata.
+        cni_role = self._role(f"{name}-aws-node", pod_identity_trust_policy(), [addons.VPC_CNI_POLICY], tags)
+        prerequisites = [
+            self._addon(name, addon, region, tags, **(
+                {"configuration_values": json.dumps(addons.vpc_cni_configuration()),
+                 "pod_identity_associations": [{"role_arn": cni_role.arn, "service_account": addons.VPC_CNI_SERVICE_ACCOUNT}]}
+                if addon == "vpc-cni" else {}
+            ))
+            for addon in addons.NODE_PREREQUISITE_ADDONS
+        ]
         node_role = self._role(
             f"{name}-node", service_trust_policy("ec2.amazonaws.com"),
-            ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"], tags,
+            ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"], tags,
         )
         self.system_node_group = aws.eks.NodeGroup(
             f"{name}-system",
@@ -191,11 +215,11 @@ class GpuCluster(pulumi.ComponentResource):
             )
         return role
 
-    def _addon(self, name: str, addon: str, region: str, tags: dict, depends_on: list | None = None) -> aws.eks.Addon:
+    def _addon(self, name: str, addon: str, region: str, tags: dict, depends_on: list | None = None, **settings) -> aws.eks.Addon:
         return aws.eks.Addon(
             f"{name}-{addon}", region=region, cluster_name=self.cluster.name, addon_name=addon,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []), **settings,
         )
 
     def _cluster_autoscaler(

@@ -97,8 +97,10 @@ class KeyAlarms(pulumi.ComponentResource):
         self.alarms = {}
         for region, arns in sorted(args.key_arns.items()):
             prefix = f"{name}-{region}"
+            # Explicit names: the alarm's dimension and the stack outputs refer to them
+            # (EventBridge rule names are at most 64 characters).
             rule = aws.cloudwatch.EventRule(
-                prefix, region=region, description="Model key disabled, scheduled for deletion or re-policied",
+                prefix, name=prefix[:64], region=region, description="Model key disabled, scheduled for deletion or re-policied",
                 event_pattern=pulumi.Output.all(*arns).apply(lambda values: json.dumps(key_event_pattern(values))),
                 tags=tags, opts=child,
             )
@@ -119,7 +121,7 @@ class KeyAlarms(pulumi.ComponentResource):
             )
             actions = [arn for arn in args.alarm_topic_arns if arn.split(":")[3] == region]
             self.alarms[region] = aws.cloudwatch.MetricAlarm(
-                prefix, region=region, alarm_description=f"A model key in {region} was disabled, scheduled for deletion or given a new policy",
+                prefix, name=f"{prefix}-key-calls", region=region, alarm_description=f"A model key in {region} was disabled, scheduled for deletion or given a new policy",
                 alarm_actions=actions, ok_actions=actions, tags=tags, **matched_events_alarm(rule.name), opts=child,
             )
         self.register_outputs({"alarmNames": {region: alarm.name for region, alarm in self.alarms.items()}})

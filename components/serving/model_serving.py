@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,14 +13,17 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from recsys_dr.components.iam import pod_identity_trust_policy
-from recsys_dr.components.serving import manifests
+from recsys_dr.components.serving import exposure, manifests
+from recsys_dr.components.serving.network_policies import default_deny_spec, serving_policy_spec
 from recsys_dr.components.serving.policies import model_reader_policy
-from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN
+from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN, HEALTH_CHECKER_REGIONS
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.model import ModelSettings
 from recsys_dr.components.settings.serving import ServingSettings
 
 FETCH_SCRIPT = Path(__file__).with_name(manifests.SCRIPT_NAME)
+# Without the nodes' networks, REST is admitted from the private address space (RFC 1918).
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
 def kubernetes_name(model_name: str) -> str:
@@ -42,6 +45,8 @@ class ModelServingArgs:
             entry of `serving.tlsCertificateArns`). Default none (plain HTTP on 80 only).
         namespace: Kubernetes namespace. Default "recsys".
         target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
+        health_checker_regions: Route 53 checker regions whose published ranges an
+            internet-facing NLB admits beside `serving.allowedCidrs`. Default: Route 53's set.
         tags: tags on the IAM role and association. Default none.
     """
 
@@ -52,6 +57,7 @@ class ModelServingArgs:
     tls_certificate_arn: str | None = None
     namespace: str = "recsys"
     target_cpu_utilization: int = 60
+    health_checker_regions: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -63,6 +69,8 @@ class ServingWiring:
         cluster_name: EKS cluster for the Pod Identity association.
         kubernetes_provider: provider bound to that cluster.
         bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
+        node_cidrs: the networks of the cluster's nodes; REST reaches the pods from there
+            (NLB traffic via kube-proxy, the kubelet's probes). Default: the RFC 1918 ranges.
     """
 
     cluster_name: pulumi.Input[str]
@@ -70,6 +78,7 @@ class ServingWiring:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    node_cidrs: pulumi.Input[Sequence[str]] | None = None
 
 
 def model_serving_problems(args: ModelServingArgs) -> list[str]:
@@ -157,13 +166,16 @@ class ModelServing(pulumi.ComponentResource):
             data={manifests.SCRIPT_NAME: script},
             opts=in_cluster,
         )
-        spec = pulumi.Output.from_input(wiring.bucket_name).apply(lambda bucket: manifests.ServingSpec(
-            model_name=model.name, model_version=model.version, bucket=bucket, region=args.region,
+        source_ranges = self._source_ranges(args)
+        spec = pulumi.Output.all(wiring.bucket_name, source_ranges).apply(lambda values: manifests.ServingSpec(
+            model_name=model.name, model_version=model.version, bucket=values[0], region=args.region,
             replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
             target_cpu_utilization=args.target_cpu_utilization, serving_image=serving.image,
             fetcher_image=serving.fetcher_image, gpus_per_pod=serving.gpus_per_pod, cpu=str(serving.cpu), memory=serving.memory,
             script_checksum=manifests.script_checksum(script), tls_certificate_arn=args.tls_certificate_arn,
+            manifest_sha256=model.manifest_sha256, exposure=serving.exposure, source_ranges=tuple(values[1]),
         ))
+        self._network_policies(name, args, wiring, namespace_name, spec, in_cluster)
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={
@@ -199,9 +211,44 @@ class ModelServing(pulumi.ComponentResource):
         self.namespace = namespace_name
         self.deployment_name = self.deployment.metadata.name
         self.endpoint = self.service.status.apply(lambda status: status.load_balancer.ingress[0].hostname)
+        self.load_balancer_name = self.service.metadata.apply(lambda metadata: exposure.in_tree_load_balancer_name(metadata.uid))
         self.register_outputs({
             "endpoint": self.endpoint,
+            "loadBalancerName": self.load_balancer_name,
             "namespace": self.namespace,
             "deploymentName": self.deployment_name,
             "roleArn": self.role.arn,
         })
+
+    def _source_ranges(self, args: ModelServingArgs) -> pulumi.Output[list[str]]:
+        """`serving.allowedCidrs`, plus Route 53's checker ranges for an internet-facing NLB
+        (they probe the endpoint from the internet). No allowed CIDRs: no ranges (open; the
+        stack warns, and refuses it in prod)."""
+        serving = args.serving
+        if not serving.allowed_cidrs:
+            return pulumi.Output.from_input([])
+        if serving.exposure == "internal":
+            return pulumi.Output.from_input(sorted(set(serving.allowed_cidrs)))
+        checkers = aws.get_ip_ranges_output(
+            services=[exposure.ROUTE53_HEALTHCHECKS],
+            regions=exposure.checker_range_regions(args.health_checker_regions or sorted(HEALTH_CHECKER_REGIONS)),
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return checkers.cidr_blocks.apply(lambda blocks: sorted(set(serving.allowed_cidrs) | set(blocks)))
+
+    def _network_policies(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
+                          spec: pulumi.Output[manifests.ServingSpec], in_cluster: pulumi.ResourceOptions) -> None:
+        """Deny all in the namespace, then allow the serving pods REST in, DNS, credentials and S3 out."""
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny", metadata={"name": "default-deny", "namespace": namespace}, spec=default_deny_spec(), opts=in_cluster,
+        )
+        s3 = aws.get_ip_ranges_output(services=["s3"], regions=[args.region], opts=pulumi.InvokeOutputOptions(parent=self))
+        node_cidrs = wiring.node_cidrs if wiring.node_cidrs is not None else list(PRIVATE_NETWORKS)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-serving",
+            metadata={"name": f"{kubernetes_name(args.model.name)}-tf-serving", "namespace": namespace},
+            spec=pulumi.Output.all(spec, node_cidrs, s3.cidr_blocks).apply(
+                lambda values: serving_policy_spec(selector=values[0].selector, node_cidrs=values[1], s3_cidrs=values[2])
+            ),
+            opts=in_cluster,
+        )

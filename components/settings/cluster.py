@@ -10,6 +10,8 @@ from recsys_dr.components.settings.aws_limits import EKS_KUBERNETES_VERSIONS
 from recsys_dr.components.settings.base import Settings, problem, setting
 
 CIDR_ALLOWED = "an IPv4 CIDR from /16 to /20"
+# The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 
 def _vpc_cidr(value: str) -> str:
@@ -74,6 +76,18 @@ class ClusterSettings(Settings):
         default_factory=lambda: ["0.0.0.0/0"], description="Who may reach the public EKS API endpoint (it is reachable privately too).",
         allowed="a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]", min_length=1,
     )
+
+    log_retention_days: int = setting(
+        90, description="Days the EKS control-plane log group (/aws/eks/<cluster>/cluster) keeps api, audit and authenticator logs.",
+        allowed=f"one of: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise problem(f"`{{key}}` must be one of: {', '.join(map(str, LOG_RETENTION_DAYS))} (CloudWatch Logs retention values). Received: {value!r}")
+        return value
 
     @field_validator("kubernetes_version")
     @classmethod

@@ -19,3 +19,8 @@ class ModelSettings(Settings):
     version: int = setting(description="Pinned integer version (a TF Serving version directory).",
                            allowed="a positive integer (a TF Serving version directory)", ge=1, le=INT64_MAX,
                            limit="TF Serving versions are int64")
+    manifest_sha256: str = setting(
+        description="sha256 of the version's manifest.json, as `python -m recsys_dr.model publish` prints it; the init "
+        "container refuses any other manifest, so what runs changes only with a reviewed change of this file.",
+        allowed="64 lower-case hexadecimal digits", pattern=r"^[0-9a-f]{64}$",
+    )

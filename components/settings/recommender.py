@@ -14,9 +14,10 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError, model_validator
 
 from recsys_dr.components.cluster.instances import allocatable
+from recsys_dr.components.serving import exposure
 from recsys_dr.components.monitoring.dr_alarms import ROUTE53_METRICS_REGION
 from recsys_dr.components.settings.alarms import AlarmSettings
-from recsys_dr.components.settings.aws_limits import cpu_millicores, memory_bytes, tag_problems
+from recsys_dr.components.settings.aws_limits import HEALTH_CHECKER_REGIONS, cpu_millicores, memory_bytes, tag_problems
 from recsys_dr.components.settings.base import (
     Settings,
     SettingsError,
@@ -119,6 +120,18 @@ def _fit_problems(gpu: GpuPoolSettings, serving: ServingSettings, key: Callable[
     return problems
 
 
+def _source_range_problems(serving: ServingSettings, dns: DnsSettings, cluster: ClusterSettings, key: Callable[[str], str]) -> list[str]:
+    """Allowed CIDRs plus Route 53's checker ranges must fit the node security group's rules
+    (the NLB has one subnet per zone; without `checkerRegions` Route 53 uses all of its regions)."""
+    checker_regions = dns.checker_regions or sorted(HEALTH_CHECKER_REGIONS)
+    zones = cluster.availability_zones
+    return exposure.source_range_problems(
+        key("serving.allowedCidrs"), allowed_cidrs=serving.allowed_cidrs,
+        checker_ranges=exposure.expected_checker_ranges(checker_regions),
+        node_ports=2 if serving.tls_certificate_arns is not None else 1, nlb_subnets=zones,
+    )
+
+
 def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) -> list[str]:
     """Rules relating two sections; `section(name)` is the validated section, or None if it failed."""
 
@@ -144,6 +157,9 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
                 f"`{key('alarms.topicArns')}` needs a topic in each alarm region ({', '.join(needed)}); "
                 f"CloudWatch only notifies topics in the alarm's region. Missing: {', '.join(missing)}"
             )
+    dns, cluster = section("dns"), section("cluster")
+    if serving is not None and dns is not None and cluster is not None and serving.exposure == "internet-facing" and serving.allowed_cidrs:
+        problems += _source_range_problems(serving, dns, cluster, key)
     if tags is not None:
         problems += tag_problems(key("tags"), tags, reserved=RESERVED_TAGS)
     return problems

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Literal
+
 from pydantic import field_validator, model_validator
 
 from recsys_dr.components.serving.manifests import DEFAULT_FETCHER_IMAGE, DEFAULT_SERVING_IMAGE
@@ -50,6 +53,31 @@ class ServingSettings(Settings):
         allowed="an object with keys primary, standby",
     )
     await_rollout: bool = setting(True, description="`pulumi up` waits until new serving pods are ready.", allowed="true or false")
+    exposure: Literal["internet-facing", "internal"] = setting(
+        "internet-facing", description="internet-facing: a public NLB; internal: an NLB in the private subnets, and the "
+        "failover follows CloudWatch alarms on its healthy targets (Route 53 cannot probe private endpoints).",
+        allowed="one of: internet-facing, internal",
+    )
+    allowed_cidrs: list[str] = setting(
+        default_factory=list, description="IPv4 networks that may call the endpoint (the NLB's source ranges; Route 53's "
+        "health-checker ranges are added for an internet-facing NLB). Required in prod; empty elsewhere means 0.0.0.0/0, with a warning.",
+        allowed="a list of IPv4 CIDRs such as [203.0.113.0/24], without 0.0.0.0/0",
+    )
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _allowed_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                network = ipaddress.ip_network(cidr)
+            except ValueError:
+                network = None
+            # The in-tree NLB controller writes source ranges as IPv4 security-group rules only.
+            if network is None or network.version != 4:
+                raise problem(f"`{{key}}` must be a list of IPv4 CIDRs such as [203.0.113.0/24]. Received: {cidr!r}")
+            if network.prefixlen == 0:
+                raise problem(f"`{{key}}` must not contain 0.0.0.0/0: list the networks that may call the endpoint. Received: {cidr!r}")
+        return value
 
     @field_validator("cpu", mode="before")
     @classmethod

@@ -8,7 +8,8 @@ REPLICATION_TIME_MINUTES = 15
 # compromised credentials) must not also empty the standby, which exists for exactly
 # the day the primary is in trouble. Retiring a version is done in both regions.
 DELETE_MARKER_REPLICATION = "Disabled"
-NONCURRENT_VERSION_DAYS = 30
+# Governance, not compliance: a break-glass role can still retire a poisoned version.
+OBJECT_LOCK_MODE = "GOVERNANCE"
 ABORT_INCOMPLETE_MULTIPART_DAYS = 7
 KMS_DELETION_WINDOW_DAYS = 30
 PUBLIC_ACCESS_BLOCK = {

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from recsys_dr.components.iam import service_trust_policy
 from recsys_dr.components.storage import defaults
-from recsys_dr.components.storage.policies import replication_role_policy, replication_rule, tls_only_bucket_policy
+from recsys_dr.components.storage.policies import model_bucket_policy, replication_role_policy, replication_rule
 from recsys_dr.components.settings.regions import RegionPair
 from recsys_dr.components.settings.storage import StorageSettings
 
@@ -25,17 +25,17 @@ class ModelBucketArgs:
     Attributes:
         regions: the pair; the primary receives publishes (source of replication), the
             standby receives replicas.
-        storage: the `storage` settings (e.g. `forceDestroy`).
+        storage: the `storage` settings (`forceDestroy`, `releaseRoleArn`, `breakGlassRoleArn`,
+            `objectLockDays`).
         model_prefix: key prefix that is replicated and served. Default "models/".
-        noncurrent_version_days: days before an overwritten or deleted object version is
-            expired. Default 30.
         tags: tags added to every taggable resource. Default none.
+
+    Model versions never expire: a noncurrent version is the evidence of what ran.
     """
 
     regions: RegionPair
     storage: StorageSettings = field(default_factory=StorageSettings)
     model_prefix: str = defaults.MODEL_PREFIX
-    noncurrent_version_days: pulumi.Input[int] = defaults.NONCURRENT_VERSION_DAYS
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -47,14 +47,17 @@ class RegionalBucket:
     bucket: aws.s3.Bucket
     key: aws.kms.Key
     versioning: aws.s3.BucketVersioning
+    object_lock: aws.s3.BucketObjectLockConfiguration
 
 
 class ReplicatedModelBucket(pulumi.ComponentResource):
     """Model artifact buckets in two regions with Replication Time Control between them.
 
     Each region gets its own KMS key (so the standby never depends on the primary's KMS),
-    versioning, SSE-KMS with bucket keys, blocked public access, a TLS-only policy and a
-    lifecycle rule for noncurrent versions. Objects under `model_prefix` replicate from
+    versioning, SSE-KMS with bucket keys, blocked public access, Object Lock in governance
+    mode, and a policy that allows TLS only, writes by the release role (primary) or the
+    replication role (standby) only, no overwrites, and deletes by the break-glass role only.
+    Buckets and keys are protected unless `forceDestroy`. Objects under `model_prefix` replicate from
     the primary to the standby within the 15-minute RTC SLA, re-encrypted with the
     standby key. Delete markers are not replicated (see `defaults.DELETE_MARKER_REPLICATION`).
     """
@@ -69,15 +72,18 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {"recsys-dr:component": name, **args.tags}
 
-        self.primary = self._regional_bucket(f"{name}-primary", args.regions.primary, args, tags)
-        self.standby = self._regional_bucket(f"{name}-standby", args.regions.standby, args, tags)
-
+        # First: the bucket policies name it as the standby's only replica writer.
         self.replication_role = aws.iam.Role(
             f"{name}-replication",
             assume_role_policy=json.dumps(service_trust_policy("s3.amazonaws.com")),
             description="S3 replication of model artifacts to the standby region",
             tags=tags,
             opts=child,
+        )
+        release = [args.storage.release_role_arn] if args.storage.release_role_arn else []
+        self.primary = self._regional_bucket(f"{name}-primary", args.regions.primary, args, tags, writers=release, replicators=[])
+        self.standby = self._regional_bucket(
+            f"{name}-standby", args.regions.standby, args, tags, writers=[], replicators=[self.replication_role.arn]
         )
         policy = pulumi.Output.all(
             self.primary.bucket.arn, self.standby.bucket.arn, self.primary.key.arn, self.standby.key.arn
@@ -114,8 +120,11 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             role=self.replication_role.arn,
             rules=[rule],
             # S3 rejects replication until versioning is on at both ends.
+            # A locked source replicates only into a locked destination (S3 replication failure
+            # reason DstBucketObjectLockConfigMissing).
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.primary.versioning, self.standby.versioning, role_policy]
+                parent=self, depends_on=[self.primary.versioning, self.standby.versioning, role_policy,
+                                         self.primary.object_lock, self.standby.object_lock]
             ),
         )
 
@@ -129,8 +138,14 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             "replicationRoleArn": self.replication_role.arn,
         })
 
-    def _regional_bucket(self, name: str, region: str, args: ModelBucketArgs, tags: Mapping[str, str]) -> RegionalBucket:
+    def _regional_bucket(
+        self, name: str, region: str, args: ModelBucketArgs, tags: Mapping[str, str], *,
+        writers: list[pulumi.Input[str]], replicators: list[pulumi.Input[str]],
+    ) -> RegionalBucket:
         child = pulumi.ResourceOptions(parent=self)
+        # Losing a bucket or key loses every version in the region: `pulumi destroy` must be
+        # asked to twice (unprotect first), unless the stack says the buckets may go.
+        kept = pulumi.ResourceOptions(parent=self, protect=not args.storage.force_destroy)
         key = aws.kms.Key(
             f"{name}-key",
             region=region,
@@ -138,10 +153,10 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=defaults.KMS_DELETION_WINDOW_DAYS,
             tags=dict(tags),
-            opts=child,
+            opts=kept,
         )
         bucket = aws.s3.Bucket(
-            name, region=region, force_destroy=args.storage.force_destroy, tags=dict(tags), opts=child
+            name, region=region, force_destroy=args.storage.force_destroy, tags=dict(tags), opts=kept
         )
         aws.s3.BucketOwnershipControls(
             name, region=region, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
@@ -163,25 +178,40 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             }],
             opts=child,
         )
+        break_glass = [args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else []
         aws.s3.BucketPolicy(
             name,
             region=region,
             bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
+            policy=pulumi.Output.all(bucket.arn, pulumi.Output.all(*replicators)).apply(lambda values: json.dumps(model_bucket_policy(
+                bucket_arn=values[0], writer_arns=writers, replicator_arns=values[1], break_glass_arns=break_glass,
+                prefix=args.model_prefix,
+            ))),
             # The account-level block must settle first or S3 refuses the policy call.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        # Governance mode: every new version is locked for `objectLockDays`; only a principal
+        # with s3:BypassGovernanceRetention (the bucket policy keeps it to break-glass) can lift
+        # it. This resource also turns Object Lock on for a bucket that exists already
+        # (PutObjectLockConfiguration on a versioned bucket); it cannot be turned off again.
+        object_lock = aws.s3.BucketObjectLockConfiguration(
+            name,
+            region=region,
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule={"default_retention": {"mode": defaults.OBJECT_LOCK_MODE, "days": args.storage.object_lock_days}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         aws.s3.BucketLifecycleConfiguration(
             name,
             region=region,
             bucket=bucket.id,
             rules=[{
-                "id": "expire-noncurrent-versions",
+                "id": "abort-incomplete-uploads",
                 "status": "Enabled",
                 "filter": {"prefix": ""},
-                "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_days},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": defaults.ABORT_INCOMPLETE_MULTIPART_DAYS},
             }],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        return RegionalBucket(region=region, bucket=bucket, key=key, versioning=versioning)
+        return RegionalBucket(region=region, bucket=bucket, key=key, versioning=versioning, object_lock=object_lock)

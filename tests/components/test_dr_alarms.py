@@ -48,7 +48,7 @@ def test_topics_must_be_sns(topics):
 
 def recommender_args(**sections) -> TwoRegionRecommenderArgs:
     return TwoRegionRecommenderArgs(
-        regions=RegionPair(primary="eu-west-1", standby="eu-central-1"), model=ModelSettings(name="recs", version=1),
+        regions=RegionPair(primary="eu-west-1", standby="eu-central-1"), model=ModelSettings(name="recs", version=1, manifest_sha256="0" * 64),
         dns=DnsSettings(record_name="recs.example.com", zone_id="Z0TEST"), **sections,
     )
 

@@ -36,7 +36,7 @@ def test_kubernetes_objects_match_the_clusters_api_schema(rendered_stacks, env):
     run = rendered_stacks[env]
     (kubernetes_version,) = {c.inputs["version"] for c in run.of_type("aws:eks/cluster:Cluster")}
     objects = [r for r in run.resources if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/")]
-    assert len(objects) == 14
+    assert len(objects) == 18  # per region: 7 serving objects and 2 NetworkPolicies
     for resource in objects:
         try:
             kubernetes_validate.validate(kubernetes_manifest(resource), kubernetes_version, strict=True)

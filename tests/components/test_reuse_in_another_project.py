@@ -33,7 +33,7 @@ def search_team_program() -> None:
     provider = aws.Provider("eu", region="eu-west-1")
     opts = pulumi.ResourceOptions(providers=[provider])
     buckets = ReplicatedModelBucket("ranker-artifacts", ModelBucketArgs(regions=RegionPair(**REGIONS)), opts=opts)
-    model = ModelSettings(name="search-ranker", version=12)
+    model = ModelSettings(name="search-ranker", version=12, manifest_sha256="0" * 64)
     endpoints = {}
     for role, bucket in (("primary", buckets.primary), ("standby", buckets.standby)):
         cluster = GpuCluster(
@@ -103,7 +103,7 @@ def test_two_deployments_side_by_side_do_not_clash():
     def program() -> None:
         for name, pair in (("ranker", ("eu-west-1", "eu-central-1")), ("recs", ("us-east-1", "us-west-2"))):
             TwoRegionRecommender(name, TwoRegionRecommenderArgs(
-                regions=RegionPair(primary=pair[0], standby=pair[1]), model=ModelSettings(name=name, version=1),
+                regions=RegionPair(primary=pair[0], standby=pair[1]), model=ModelSettings(name=name, version=1, manifest_sha256="0" * 64),
                 dns=DnsSettings(record_name=f"{name}.example.com", zone_id="Z0SHARED"),
             ))
 
