@@ -132,6 +132,19 @@ def manual_instructions(outputs: StackOutputs, target: str) -> list[str]:
 
 ACTIVATION_FIXES = ("serving", "capacity", "health")
 """Checks on the standby that activation itself makes pass (pods, GPU nodes, its health check)."""
+TRAFFIC_CONTROLS = ("arc.routing", "arc.plan")
+"""Checks of what moves traffic: the move itself reads them again and fails with exit 4, not a refusal."""
+
+
+def gate_reasons(report: Any, *, activation: bool = False) -> list[str]:
+    """The blocking reasons that refuse a failover (exit 1), from a StatusReport.
+
+    Args:
+        report: StatusReport (or anything with `reasons`, "name[role]: detail" strings).
+        activation: bool, also ignore what activating the standby fixes. Default False.
+    """
+    skip = TRAFFIC_CONTROLS + (ACTIVATION_FIXES if activation else ())
+    return [r for r in report.reasons if r.split("[")[0].split(":")[0] not in skip]
 
 
 def run_failover(
@@ -167,7 +180,7 @@ def run_failover(
     result = FailoverResult(exit_code=EXIT_OK, outcome="switched", target=target, forced=force, dry_run=dry_run)
     report = build_status(target)
     result.status = report.to_dict()
-    result.reasons = report.reasons
+    result.reasons = gate_reasons(report)
 
     if route53 is not None:
         result.dns_answer = _dns(outputs, route53)
@@ -178,7 +191,7 @@ def run_failover(
                                   poll_interval=poll_interval, log=log)
 
     if activator is not None and target == "standby":
-        gate = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
+        gate = gate_reasons(report, activation=True)
         if gate and not force:
             result.outcome, result.exit_code = "refused", EXIT_REFUSED
             result.reasons = gate
@@ -189,11 +202,11 @@ def run_failover(
             return result
         if not dry_run:
             report = build_status(target)  # what activation changed: pods, nodes, health check
-            result.status, result.reasons = report.to_dict(), report.reasons
+            result.status, result.reasons = report.to_dict(), gate_reasons(report)
             if route53 is not None:
                 result.dns_answer = _dns(outputs, route53)
-        elif not report.ready:
-            report = _Ready()
+        else:  # the dry run did not activate: only what activation cannot fix counts
+            result.reasons = gate
 
     if outputs.failover_control != "arc" or arc_controller is None:
         if activator is not None and not dry_run:
@@ -202,7 +215,7 @@ def run_failover(
         result.messages = manual_instructions(outputs, target)
         return result
 
-    if not report.ready:
+    if result.reasons:
         if not force:
             result.outcome, result.exit_code = "refused", EXIT_REFUSED
             result.messages.append(f"refusing to fail over to the {target}: it fails its checks "
@@ -259,10 +272,6 @@ def run_failover(
         "Watch it with `recsys-dr status`."
     )
     return result
-
-
-class _Ready:
-    ready, reasons = True, []
 
 
 def _dns(outputs: StackOutputs, route53: Any) -> dict:
@@ -367,7 +376,7 @@ def _run_region_switch(outputs: StackOutputs, result: FailoverResult, report: An
         result.messages.append(f"dry run: would start the Region switch plan to activate {region} "
                                f"({'ungraceful' if ungraceful else 'graceful'})")
         return result
-    gate = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
+    gate = gate_reasons(report, activation=True)
     if gate and not result.forced:
         result.outcome, result.exit_code = "refused", EXIT_REFUSED
         result.reasons = gate

@@ -174,3 +174,32 @@ def test_status_fits_80_columns_and_prints_each_finding_once(env):
     for finding in [r.detail for r in report.results if not r.ok]:
         assert flat.count(" ".join(finding.split())) == 1, finding
     assert "NOT READY: the standby cannot take traffic now: 1 blocking finding (FAIL); 1 warning" in flat
+
+
+def test_unreachable_arc_endpoints_give_the_documented_exit_codes(arc_env, tmp_path, capsys):
+    """README: `status` exits 1 (arc.routing fails), `failover` exits 4, when no cluster endpoint answers."""
+    from recsys_dr.operations import cli as ops_cli
+    from tests.operations.ops_fixtures import closed_port
+
+    doc = json.loads(json.dumps(arc_env.outputs))
+    for endpoint in doc["arc"]["clusterEndpoints"]:
+        endpoint["endpoint"] = f"http://127.0.0.1:{closed_port()}/v1"
+    path = write(tmp_path, json.dumps(doc).encode())
+
+    def factory():
+        clients = client_factory()
+        clients.set_client("route53", "us-east-1", Route53Status(clients.route53()))
+        return clients
+
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="recsys-dr")
+    ops_cli.register(parser.add_subparsers(dest="command"))
+    code = ops_cli.handle_status(parser.parse_args(["status", "--outputs", path, "--json", "--http-timeout", "2"]),
+                                 clients=factory())
+    out = json.loads(capsys.readouterr().out)
+    routing = next(c for c in out["checks"] if c["name"] == "arc.routing")
+    assert code == 1 and routing["status"] == "FAIL" and "failed on all 2 ARC cluster endpoints" in routing["detail"]
+    code = ops_cli.handle_failover(parser.parse_args(["failover", "--to", "standby", "--outputs", path, "--json",
+                                                      "--http-timeout", "2"]), clients=factory())
+    assert code == 4 and "Traceback" not in capsys.readouterr().err
