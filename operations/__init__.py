@@ -11,6 +11,10 @@ Modules:
 * `checks`   - the individual readiness checks, each a `CheckResult`.
 * `status`   - assemble the checks into a `StatusReport` (table / JSON, exit code).
 * `arc`      - Route 53 ARC data-plane routing-control flips across cluster endpoints.
+* `region_switch` - ARC Region switch plan executions, their events and the plan's evaluation.
+* `kube`     - the Kubernetes API calls activation makes, with an EKS token as `aws eks get-token` makes it.
+* `activation` - the one activation procedure: standby GPU pool, HPA and Deployment up to the
+  primary's replica count, bounded waits per phase; and back at rest after a fail-back.
 * `failover` - `recsys-dr failover --to standby|primary`.
 * `drill`    - `recsys-dr drill`, a bounded game day that always fails back.
 * `cli`      - argparse registration.
