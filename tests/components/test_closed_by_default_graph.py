@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import runpy
 
 import pytest
 import yaml
 
 from recsys_dr.components.storage.defaults import OBJECT_LOCK_MODE
-from recsys_dr.review.mock_runtime import IP_RANGES
+from recsys_dr.review.mock_runtime import IP_RANGES, run_program
 from recsys_dr.stacks.settings import ConfigError, load_settings
 from tests.support import STACKS, render_stack, stack_config
 
@@ -239,3 +241,19 @@ def test_prod_records_model_writes_in_a_trail_per_region(prod, rendered_stacks):
     assert sorted(t.inputs["region"] for t in trails) == sorted(REGIONS.values())
     assert {t.inputs["name"] for t in trails} == {shipped("prod")["storage"]["auditTrailName"]}
     assert not rendered_stacks["dev"].of_type("aws:cloudtrail/trail:Trail")
+
+
+def test_the_program_logs_the_open_api_warning_for_the_plan():
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("closed-by-default-test")
+    logger.addHandler(Keep())
+    cluster = {**shipped("dev")["cluster"], "publicAccessCidrs": ["0.0.0.0/0"]}
+    run_program(lambda: runpy.run_path(str(STACKS / "__main__.py"), run_name="__main__"),
+                config=stack_config("dev", cluster=cluster), stack="dev", logger=logger)
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
