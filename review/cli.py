@@ -5,7 +5,8 @@ Exit codes:
           2 configuration error (bad/missing stack file, rejected config); 3 the program failed.
           `--stack-file PATH` plans any stack file (a wheel install has no checkout to look in).
     diff: 0 diff written; 1 with `--fail-on-stateful` when a stateful or expensive resource
-          would be replaced or deleted; 2 a plan file is missing or not a plan.
+          would be replaced or deleted, or with `--fail-on-hazard LEVEL` when a DR hazard of that
+          severity or worse exists; 2 a plan file is missing or not a plan.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def register(subparsers: Any) -> None:
                       help="markdown: append the head plan's Mermaid graph, collapsed")
     diff.add_argument("--out", default=None, metavar="PATH", help="write the diff here instead of stdout")
     diff.add_argument("--title", default=None, help="heading of the markdown form (default: 'recsys-dr plan')")
+    diff.add_argument("--fail-on-hazard", choices=("high", "medium"), default=None, metavar="LEVEL",
+                      help="exit 1 when the change has a DR hazard of this severity or worse (high, medium)")
     diff.add_argument("--fail-on-stateful", action="store_true",
                       help="exit 1 when a bucket, cluster, node group, KMS key or hosted zone would be replaced or deleted")
     diff.set_defaults(handler=handle_diff)
@@ -173,7 +176,13 @@ def handle_diff(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    failed = False
     if args.fail_on_stateful and result.dangerous:
         _error(f"{len(result.dangerous)} stateful or expensive resource(s) would be replaced or deleted")
-        return EXIT_POLICY
-    return EXIT_OK
+        failed = True
+    levels = {"high": ("high",), "medium": ("high", "medium")}.get(args.fail_on_hazard or "", ())
+    hazards = [h for h in result.hazards if h["severity"] in levels]
+    if hazards:
+        _error(f"{len(hazards)} DR hazard(s) at {args.fail_on_hazard} or above: " + "; ".join(h["kind"] for h in hazards))
+        failed = True
+    return EXIT_POLICY if failed else EXIT_OK

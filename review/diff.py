@@ -98,6 +98,7 @@ class PlanDiff:
     resolved_violations: list[dict[str, Any]] = field(default_factory=list)
     head_policy: dict[str, Any] = field(default_factory=dict)
     ignored: list[ResourceChange] = field(default_factory=list)  # resources whose only changes are ignored
+    secrets_changed: list[str] = field(default_factory=list)  # config keys whose secret value changed
     hazards: list[dict[str, Any]] = field(default_factory=list)
     base_estimate: dict[str, Any] = field(default_factory=dict)
     head_estimate: dict[str, Any] = field(default_factory=dict)
@@ -111,7 +112,8 @@ class PlanDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.resources or self.outputs or self.new_violations or self.resolved_violations)
+        return not (self.resources or self.outputs or self.new_violations or self.resolved_violations
+                    or self.secrets_changed)
 
 
 JSON_MARK = "{}"
@@ -290,6 +292,8 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         head_estimate=estimate(_as_deployed(head, old)) if ignored_any else (head.get("estimate") or estimate(head)),
     )
     result.hazards = find_hazards(result, base, head)
+    base_secrets, head_secrets = base.get("configSecretDigests") or {}, head.get("configSecretDigests") or {}
+    result.secrets_changed = sorted(k for k in set(base_secrets) | set(head_secrets) if base_secrets.get(k) != head_secrets.get(k))
     return result
 
 
@@ -468,6 +472,9 @@ def render_text(diff: PlanDiff) -> str:
         for change in diff.ignored:
             for prop in change.ignored:
                 lines.append(f"  {change.name} ({change.region}) {prop.path}: {_value(prop.old)} -> {_value(prop.new)}")
+    if diff.secrets_changed:
+        lines += ["", "Secrets changed (the plan cannot see their values; resources built from them update too): "
+                  + ", ".join(diff.secrets_changed)]
     if diff.outputs:
         lines.append("")
         lines.append("Stack outputs:")
@@ -548,6 +555,9 @@ def render_markdown(diff: PlanDiff, *, title: str | None = None, graph: str | No
     if diff.ignored:
         lines += ["", "Ignored — `ignoreChanges`, so Pulumi changes nothing: " + "; ".join(
             f"{c.name} {_md_code(p.path)} {_md_value(p.old)} → {_md_value(p.new)}" for c in diff.ignored for p in c.ignored)]
+    if diff.secrets_changed:
+        lines += ["", "**Secrets changed** (values not visible offline; what is built from them updates too): "
+                  + ", ".join(_md_code(k) for k in diff.secrets_changed)]
     if diff.outputs:
         lines += ["", "<details><summary>Stack outputs</summary>", "", "| output | base | head |", "|---|---|---|"]
         for prop in diff.outputs:
@@ -578,6 +588,7 @@ def render_json(diff: PlanDiff) -> str:
         "estimate": {"base": _estimate_brief(diff.base_estimate), "head": _estimate_brief(diff.head_estimate),
                      "change": dr_change_line(diff)},
         "outputs": [p.as_dict() for p in diff.outputs],
+        "secretsChanged": diff.secrets_changed,
         "policy": {"newViolations": diff.new_violations, "resolvedViolations": diff.resolved_violations,
                    "mandatoryViolations": diff.head_policy.get("mandatoryViolations", 0)},
     }

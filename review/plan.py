@@ -4,7 +4,7 @@
 runtime (`review.mock_runtime`), so it needs neither cloud credentials nor a Pulumi
 backend. The result is a JSON-able dict (`Plan.document`):
 
-    {"format": 2, "project", "environment", "program", "stackConfig", "config",
+    {"format": 2, "project", "environment", "program", "stackConfig", "config", "configSecretDigests",
      "resources": [{"urn", "type", "name", "parent", "provider", "region", "custom", "inputs",
                     "options"?, "dependencies"?, "computed"?}],
      "outputs", "summary", "policy", "warnings", "estimate"}
@@ -372,6 +372,7 @@ def build_plan(
         "program": program_label,
         "stackConfig": stack_config.source,
         "config": stack_config.display,
+        "configSecretDigests": stack_config.secret_digests,
         "resources": records,
         "outputs": outputs,
         "summary": _summary(records, outputs),

@@ -13,6 +13,7 @@ needs Pulumi Cloud): the plan warns that the values it would add are missing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class StackConfig:
     stand_ins: dict[str, str] = field(default_factory=dict)
     # What the plan cannot reproduce offline (ESC imports), one sentence each.
     warnings: tuple[str, ...] = ()
+    # `{key: digest}` of each secret's ciphertext: a new value gets a new ciphertext (Pulumi
+    # encrypts with a fresh nonce), so the diff can say a secret changed without knowing it.
+    secret_digests: dict[str, str] = field(default_factory=dict)
 
 
 def secret_stand_in(path: str, index: int) -> str:
@@ -154,6 +158,7 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
     display: dict[str, Any] = {}
     secret_keys: list[str] = []
     stand_ins: dict[str, str] = {}
+    secret_digests: dict[str, str] = {}
     for raw_key, raw_value in config.items():
         key = str(raw_key)
         if key.count(":") == 0:
@@ -169,6 +174,7 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         display[key] = shown
         if is_secret:
             secret_keys.append(key)
+            secret_digests[key] = hashlib.sha256(json.dumps(_plain(raw_value), sort_keys=True).encode()).hexdigest()[:16]
     if problems:
         raise ConfigurationError(problems)
     return StackConfig(
@@ -178,6 +184,7 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         secret_keys=tuple(sorted(secret_keys)),
         display=dict(sorted(display.items())),
         stand_ins=stand_ins,
+        secret_digests=dict(sorted(secret_digests.items())),
         warnings=tuple(_environment_warnings(document.get("environment"), label)),
     )
 

@@ -127,3 +127,13 @@ def test_render_json_is_deterministic():
     base = plan(gpu("us-east-1"), gpu("us-west-2"))
     head = plan(gpu("us-east-1", "X_NVIDIA"), gpu("us-west-2", "X_NVIDIA"))
     assert render_json(diff_plans(base, head)) == render_json(diff_plans(base, head))
+
+
+def test_fail_on_hazard_exits_1_at_or_above_the_level(tmp_path, capsys):
+    base = plan(gpu("us-east-1"), gpu("us-west-2"))
+    head = plan(gpu("us-east-1", "X_NVIDIA"), gpu("us-west-2", "X_NVIDIA"))
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    (tmp_path / "h.json").write_text(json.dumps(head))
+    assert main(["diff", str(tmp_path / "b.json"), str(tmp_path / "h.json"), "--fail-on-hazard", "high"]) == 1
+    assert "DR hazard(s) at high or above: both-regions" in capsys.readouterr().err
+    assert main(["diff", str(tmp_path / "b.json"), str(tmp_path / "b.json"), "--fail-on-hazard", "medium"]) == 0

@@ -93,3 +93,26 @@ def test_default_program_is_the_installed_stacks_package():
     from recsys_dr.review.plan import default_program_dir
 
     assert default_program_dir() == STACKS.resolve()
+
+
+def _fixture_with_token(folder, ciphertext):
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (FIXTURE_CONFIG / "Pulumi.fixture.yaml").read_text()
+    (folder / "Pulumi.fixture.yaml").write_text(text.replace(
+        "v1:AAAABBBBCCCC:ZGVmaW5pdGVseS1ub3QtYS1yZWFsLXNlY3JldA==", ciphertext))
+    from recsys_dr.review.plan import render
+
+    return render("fixture", program_dir=FIXTURE_PROGRAM, config_dir=folder)
+
+
+def test_a_new_secret_ciphertext_is_reported_as_a_changed_secret(tmp_path):
+    from recsys_dr.review.diff import diff_plans, render_markdown, render_text
+
+    base = _fixture_with_token(tmp_path / "a", "v1:AAAA:b25l")
+    same = _fixture_with_token(tmp_path / "b", "v1:AAAA:b25l")
+    head = _fixture_with_token(tmp_path / "c", "v1:BBBB:dHdv")
+    assert diff_plans(base.document, same.document).secrets_changed == []
+    result = diff_plans(base.document, head.document)
+    assert result.secrets_changed == ["recsys-dr:grafanaToken"]
+    assert "Secrets changed" in render_text(result) and "`recsys-dr:grafanaToken`" in render_markdown(result)
+    assert "dHdv" not in head.to_json()  # the digest, never the ciphertext or the stand-in
