@@ -8,17 +8,21 @@ from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs
 from recsys_dr.components.cluster.gpu_cluster import gpu_cluster_problems
 from recsys_dr.components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from recsys_dr.components.dns.failover_records import DnsWiring
+from recsys_dr.components.dns.region_switch import RegionSwitch, RegionSwitchArgs, RegionSwitchTarget
 from recsys_dr.components.monitoring import DrAlarms, DrAlarmsArgs
 from recsys_dr.components.monitoring.audit_trail import ModelAuditTrail, ModelAuditTrailArgs
 from recsys_dr.components.monitoring.dr_alarms import AlarmWiring
 from recsys_dr.components.monitoring.key_alarms import KeyAlarms, KeyAlarmsArgs
 from recsys_dr.components.monitoring.private_health import PrivateEndpoint, PrivateEndpointHealth, PrivateEndpointHealthArgs
 from recsys_dr.components.serving import ModelServing, ModelServingArgs
-from recsys_dr.components.serving.model_serving import ServingWiring, model_serving_problems
+from recsys_dr.components.serving.model_serving import ServingWiring, deployment_name_of, model_serving_problems
+from recsys_dr.components.serving.rollout import RollingUpdate, pods_per_node, rolling_update
 from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
+from recsys_dr.components.settings.aws_limits import cpu_millicores, memory_bytes
 from recsys_dr.components.settings.base import raise_if_problems
 from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
+from recsys_dr.components.storage.model_artifact import ModelArtifact, ModelArtifactArgs
 from recsys_dr.components.storage.key_policies import KeyAccess, ModelKeyPolicies, ModelKeyPoliciesArgs
 
 __all__ = ["TwoRegionRecommender", "TwoRegionRecommenderArgs"]
@@ -45,14 +49,18 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             for role in ROLES
         }
         certificates = args.serving.tls_certificate_arns
+        self.rollout = rollout_strategy(args)
         serving_args = {
             role: ModelServingArgs(
                 region=args.region(role), model=args.model, serving=args.serving, replicas=args.serving_replicas(role),
                 tls_certificate_arn=getattr(certificates, role) if certificates else None,
                 health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": role},
+                # Both pools have the same maximum size (a pilot light keeps it), so one strategy fits both.
+                rolling_update=self.rollout, waits_for_replication=role == "standby",
             )
             for role in ROLES
         }
+        self.serving_args = serving_args
         problems: list[str] = []
         for role in ROLES:
             problems += [f"{role}: {p}" for p in gpu_cluster_problems(cluster_args[role])]
@@ -61,7 +69,19 @@ class TwoRegionRecommender(pulumi.ComponentResource):
 
         super().__init__("recsys-dr:components:TwoRegionRecommender", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        if self.rollout.note:
+            pulumi.log.warn(self.rollout.note, resource=self)
         self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=child)
+        # The built version goes into the primary bucket once encryption and replication are in
+        # place (replication copies only objects written after its rule exists).
+        self.artifact = ModelArtifact(
+            f"{name}-artifact",
+            ModelArtifactArgs(
+                version_dir=args.model.artifact_path, model_name=args.model.name, model_version=args.model.version,
+                region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket, after=[self.buckets],
+            ),
+            opts=child,
+        ) if args.model.artifact_path is not None else None
         regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
@@ -75,6 +95,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 ServingWiring(
                     cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                     bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
+                    # The standby receives the version by replication, which Pulumi cannot wait for.
+                    model_artifact=self.artifact.manifest_object if self.artifact is not None and role == "primary" else None,
                     node_cidrs=cluster.node_cidrs,
                 ),
                 # The model must be servable in-region before pods start fetching it.
@@ -84,6 +106,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self._security(name, args, tags, regional_buckets)
 
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
+        self.region_switch = self._region_switch(name, args, tags) if args.failover_control == "region-switch" else None
         # Route 53 cannot probe an internal NLB: its failover follows CloudWatch alarms instead.
         self.private_health = PrivateEndpointHealth(
             f"{name}-private-health",
@@ -97,6 +120,9 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         steering = None
         if self.arc:
             steering = {role: check.id for role, check in self.arc.health_checks.items()}
+        elif self.region_switch:
+            # The plan's Route 53 block flips these; the HTTP checks still exist and report.
+            steering = dict(self.region_switch.health_check_ids)
         elif self.private_health:
             steering = {role: check.id for role, check in self.private_health.health_checks.items()}
         self.dns = DnsFailover(
@@ -153,6 +179,34 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             opts=child,
         ) if args.storage.audit_trail_name else None
 
+    def _region_switch(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> RegionSwitch:
+        settings = args.region_switch
+        workload = deployment_name_of(args.model.name)
+        return RegionSwitch(
+            f"{name}-region-switch",
+            RegionSwitchArgs(
+                plan_name=name[:32].strip("-"),
+                targets={
+                    role: RegionSwitchTarget(
+                        region=args.region(role), cluster_name=self.clusters[role].cluster.name,
+                        cluster_arn=self.clusters[role].cluster.arn, namespace=self.serving_args[role].namespace,
+                        deployment_name=workload, hpa_name=workload,
+                    )
+                    for role in ROLES
+                },
+                zone_id=args.dns.zone_id,
+                record_name=args.dns.record_name,
+                approval_role_arn=settings.approval_role_arn,
+                approval_timeout_minutes=settings.approval_timeout_minutes,
+                scaling_timeout_minutes=settings.scaling_timeout_minutes,
+                recovery_time_objective_minutes=settings.recovery_time_objective_minutes,
+                # The plan scales the Deployments the serving components create.
+                after=[self.serving[role].deployment for role in ROLES],
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _stack_outputs(self, args: TwoRegionRecommenderArgs, regional_buckets: dict) -> dict[str, pulumi.Input]:
         """The documented stack-output document (README, "Stack outputs")."""
         regions = {
@@ -170,6 +224,15 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                     "minSize": args.gpu_pool(role).min_size, "desiredSize": args.gpu_pool(role).desired_size,
                     "maxSize": args.gpu_pool(role).max_size,
                 },
+                # What failover raises a region to: the sizes it has while serving traffic.
+                "activeGpuScaling": {"minSize": args.gpu.min_size, "desiredSize": args.gpu.desired_size, "maxSize": args.gpu.max_size},
+                "podsPerGpuNode": serving_pods_per_node(args),
+                "hpaName": self.serving[role].hpa_name,
+                "serving": {
+                    "replicas": args.serving_replicas(role),
+                    "minReplicas": args.serving.min_replicas,
+                    "maxReplicas": args.serving.max_replicas,
+                },
             }
             for role in ROLES
         }
@@ -186,6 +249,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "failureThreshold": args.dns.failure_threshold,
             },
             "regions": regions,
+            "rollout": {"maxSurge": self.rollout.max_surge, "maxUnavailable": self.rollout.max_unavailable, "note": self.rollout.note},
             "alarms": {
                 **{key: alarm.name for key, alarm in self.alarms.alarms.items()},
                 **{f"key-{role}": self.key_alarms.alarms[args.region(role)].name for role in ROLES},
@@ -198,5 +262,27 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "controlPanelArn": self.arc.control_panel.arn,
                 "routingControls": {role: control.arn for role, control in self.arc.routing_controls.items()},
             }
+        if self.region_switch is not None:
+            outputs["regionSwitch"] = {
+                "planArn": self.region_switch.plan.arn,
+                "executionRoleArn": self.region_switch.execution_role.arn,
+                "approvalStepName": self.region_switch.approval_step_name,
+                "recoveryTimeObjectiveMinutes": args.region_switch.recovery_time_objective_minutes,
+            }
+        if self.artifact is not None:
+            outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_object.key, "manifestSha256": self.artifact.manifest_sha256}
         return outputs
 
+
+def serving_pods_per_node(args: TwoRegionRecommenderArgs) -> int:
+    """Serving pods one GPU node holds, whichever listed instance type the autoscaler picks."""
+    serving = args.serving
+    return pods_per_node(
+        args.gpu.instance_types, gpus_per_pod=serving.gpus_per_pod,
+        cpu_millicores=cpu_millicores(serving.cpu), memory_bytes=memory_bytes(serving.memory),
+    )
+
+
+def rollout_strategy(args: TwoRegionRecommenderArgs) -> RollingUpdate:
+    """The rolling update both regions use, from what the GPU pool can hold at its maximum size."""
+    return rolling_update(max_replicas=args.serving.max_replicas, pool_max_pods=args.gpu.max_size * serving_pods_per_node(args))

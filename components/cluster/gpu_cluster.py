@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from recsys_dr.components.cluster import addons
+from recsys_dr.components.cluster.access import grant_cluster_admin
 from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
 from recsys_dr.components.cluster.network import Network, NetworkArgs, vpc_cidr_problems
@@ -171,7 +172,7 @@ class GpuCluster(pulumi.ComponentResource):
             disk_size=gpu.disk_size_gib,
             scaling_config={"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size},
             update_config={"max_unavailable": 1},
-            labels={**addons.GPU_POOL_LABEL, "nvidia.com/gpu.present": "true"},
+            labels={**addons.GPU_POOL_LABEL, "nvidia.com/gpu.present": "true", **addons.accelerator_label(gpu.instance_types)},
             taints=[dict(addons.GPU_TAINT)],
             tags=tags,
             # The autoscaler owns the desired size once the group exists.
@@ -179,6 +180,8 @@ class GpuCluster(pulumi.ComponentResource):
         )
         for addon in addons.WORKLOAD_ADDONS:
             self._addon(name, addon, region, tags, depends_on=[self.system_node_group])
+        # Operators act on both clusters with their own roles, not the creator's identity.
+        grant_cluster_admin(name, region=region, cluster_name=self.cluster.name, role_arns=cluster.admin_role_arns, tags=tags, parent=self)
 
         self.kubeconfig = pulumi.Output.all(
             self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data

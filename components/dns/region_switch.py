@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -77,6 +77,8 @@ class RegionSwitchArgs:
             load). Default 30.
         recovery_time_objective_minutes: the plan's RTO, reported beside each execution.
             Default none.
+        after: resources the plan is created after, e.g. the Deployments it scales (plan
+            evaluation looks for them). A parent's `depends_on` does not reach the plan. Default none.
         tags: tags on the plan, role and access entries. Default none.
     """
 
@@ -89,6 +91,7 @@ class RegionSwitchArgs:
     approval_timeout_minutes: int = 60
     scaling_timeout_minutes: int = 30
     recovery_time_objective_minutes: int | None = None
+    after: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -281,7 +284,7 @@ class RegionSwitch(pulumi.ComponentResource):
             ),
             tags=tags,
             # Plan evaluation checks the access entries; they must exist before the plan does.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=access),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*access, *args.after]),
         )
         aws.iam.RolePolicy(
             f"{name}-execution",

@@ -16,6 +16,7 @@ from recsys_dr.components.iam import pod_identity_trust_policy
 from recsys_dr.components.serving import exposure, manifests
 from recsys_dr.components.serving.network_policies import default_deny_spec, serving_policy_spec
 from recsys_dr.components.serving.policies import model_reader_policy
+from recsys_dr.components.serving.rollout import RollingUpdate, pod_ready_seconds, rollout_timeout_seconds
 from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN, HEALTH_CHECKER_REGIONS
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.model import ModelSettings
@@ -29,6 +30,11 @@ PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 def kubernetes_name(model_name: str) -> str:
     """A DNS-1123 name derived from a TF Serving model name ("Recs_v2.ctr" -> "recs-v2-ctr")."""
     return re.sub(r"[^a-z0-9-]+", "-", model_name.lower()).strip("-")[:40] or "model"
+
+
+def deployment_name_of(model_name: str) -> str:
+    """Name of the Deployment, its Service, HPA and PDB ("recommender" -> "recommender-tf-serving")."""
+    return f"{kubernetes_name(model_name)}-tf-serving"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +53,10 @@ class ModelServingArgs:
         target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
         health_checker_regions: Route 53 checker regions whose published ranges an
             internet-facing NLB admits beside `serving.allowedCidrs`. Default: Route 53's set.
+        rolling_update: the rollout strategy (`rollout.rolling_update` from the GPU pool's
+            capacity). Default maxSurge 1 / maxUnavailable 0 (the pool holds a surge pod).
+        waits_for_replication: the region receives model versions by replication, so a rollout
+            may first wait for them (bounds the rollout await). Default False.
         tags: tags on the IAM role and association. Default none.
     """
 
@@ -58,6 +68,8 @@ class ModelServingArgs:
     namespace: str = "recsys"
     target_cpu_utilization: int = 60
     health_checker_regions: tuple[str, ...] = ()
+    rolling_update: RollingUpdate = RollingUpdate(max_surge=1, max_unavailable=0)
+    waits_for_replication: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -71,6 +83,8 @@ class ServingWiring:
         bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
         node_cidrs: the networks of the cluster's nodes; REST reaches the pods from there
             (NLB traffic via kube-proxy, the kubelet's probes). Default: the RFC 1918 ranges.
+        model_artifact: the uploaded manifest of the pinned version (`ModelArtifact`) when this
+            deployment uploads it; the Deployment is created after it. Default none.
     """
 
     cluster_name: pulumi.Input[str]
@@ -79,6 +93,7 @@ class ServingWiring:
     bucket_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
     node_cidrs: pulumi.Input[Sequence[str]] | None = None
+    model_artifact: pulumi.Resource | None = None
 
 
 def model_serving_problems(args: ModelServingArgs) -> list[str]:
@@ -117,7 +132,7 @@ class ModelServing(pulumi.ComponentResource):
         model, serving = args.model, args.serving
         in_cluster = pulumi.ResourceOptions(parent=self, provider=wiring.kubernetes_provider)
         workload = kubernetes_name(model.name)
-        deployment_name = f"{workload}-tf-serving"
+        deployment_name = deployment_name_of(model.name)
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata={
@@ -173,6 +188,7 @@ class ModelServing(pulumi.ComponentResource):
             target_cpu_utilization=args.target_cpu_utilization, serving_image=serving.image,
             fetcher_image=serving.fetcher_image, gpus_per_pod=serving.gpus_per_pod, cpu=str(serving.cpu), memory=serving.memory,
             script_checksum=manifests.script_checksum(script), tls_certificate_arn=args.tls_certificate_arn,
+            max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
             manifest_sha256=model.manifest_sha256, exposure=serving.exposure, source_ranges=tuple(values[1]),
         ))
         self._network_policies(name, args, wiring, namespace_name, spec, in_cluster)
@@ -182,13 +198,18 @@ class ModelServing(pulumi.ComponentResource):
                 "name": deployment_name,
                 "namespace": namespace_name,
                 "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
-                "annotations": {} if serving.await_rollout else {"pulumi.com/skipAwait": "true"},
+                "annotations": manifests.deployment_annotations(
+                    await_rollout=serving.await_rollout, timeout_seconds=self._rollout_timeout(args),
+                ),
             },
             spec=pulumi.Output.all(spec, service_account.metadata.name, script_map.metadata.name).apply(
                 lambda values: manifests.deployment_spec(values[0], service_account=values[1], script_config_map=values[2])
             ),
-            # Credentials must exist before the init container first asks for them.
-            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[association])),
+            # Credentials must exist before the init container first asks for them, and an
+            # uploaded version must be complete before pods fetch it.
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                depends_on=[association, *([wiring.model_artifact] if wiring.model_artifact is not None else [])],
+            )),
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
@@ -196,7 +217,7 @@ class ModelServing(pulumi.ComponentResource):
             spec=spec.apply(manifests.service_spec),
             opts=in_cluster,
         )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata={"name": deployment_name, "namespace": namespace_name},
             spec=spec.apply(lambda s: manifests.hpa_spec(s, deployment_name=deployment_name)),
@@ -210,6 +231,7 @@ class ModelServing(pulumi.ComponentResource):
         )
         self.namespace = namespace_name
         self.deployment_name = self.deployment.metadata.name
+        self.hpa_name = hpa.metadata.name
         self.endpoint = self.service.status.apply(lambda status: status.load_balancer.ingress[0].hostname)
         self.load_balancer_name = self.service.metadata.apply(lambda metadata: exposure.in_tree_load_balancer_name(metadata.uid))
         self.register_outputs({
@@ -217,8 +239,19 @@ class ModelServing(pulumi.ComponentResource):
             "loadBalancerName": self.load_balancer_name,
             "namespace": self.namespace,
             "deploymentName": self.deployment_name,
+            "hpaName": self.hpa_name,
             "roleArn": self.role.arn,
         })
+
+    @staticmethod
+    def _rollout_timeout(args: ModelServingArgs) -> int:
+        """Up to HPA-max pods replaced one at a time, each within its own probe window."""
+        pod_seconds = pod_ready_seconds(
+            startup_period_seconds=manifests.STARTUP_PERIOD_SECONDS,
+            startup_failure_threshold=manifests.STARTUP_FAILURE_THRESHOLD,
+            min_ready_seconds=manifests.MIN_READY_SECONDS,
+        )
+        return rollout_timeout_seconds(pods=args.serving.max_replicas, pod_seconds=pod_seconds, waits_for_replication=args.waits_for_replication)
 
     def _source_ranges(self, args: ModelServingArgs) -> pulumi.Output[list[str]]:
         """`serving.allowedCidrs`, plus Route 53's checker ranges for an internet-facing NLB

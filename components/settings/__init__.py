@@ -13,12 +13,13 @@ from recsys_dr.components.settings.dns import DnsSettings
 from recsys_dr.components.settings.gpu import GpuPoolSettings
 from recsys_dr.components.settings.model import ModelSettings
 from recsys_dr.components.settings.recommender import TwoRegionRecommenderArgs, parse_settings, settings_problems
+from recsys_dr.components.settings.region_switch import RegionSwitchSettings
 from recsys_dr.components.settings.regions import ROLES, RegionPair
 from recsys_dr.components.settings.serving import ServingSettings, TlsCertificates
 from recsys_dr.components.settings.storage import StorageSettings
 
 __all__ = [
-    "ROLES", "AlarmSettings", "ClusterSettings", "DnsSettings", "GpuPoolSettings", "ModelSettings", "RegionPair",
+    "ROLES", "AlarmSettings", "ClusterSettings", "DnsSettings", "GpuPoolSettings", "ModelSettings", "RegionPair", "RegionSwitchSettings",
     "ServingSettings", "Settings", "SettingsError", "StorageSettings", "SubnetIds", "TlsCertificates",
     "TwoRegionRecommenderArgs", "VpcCidrs", "parse_settings", "settings_problems",
 ]

@@ -77,10 +77,25 @@ class ClusterSettings(Settings):
         allowed="a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]", min_length=1,
     )
 
+    admin_role_arns: list[str] = setting(
+        default_factory=list, description="IAM roles (on-call, platform admins) given cluster admin in both clusters through EKS "
+        "access entries; besides them only the identity that created the clusters can use kubectl.",
+        allowed="a list of IAM role ARNs such as [arn:aws:iam::123456789012:role/oncall], each once",
+    )
     log_retention_days: int = setting(
         90, description="Days the EKS control-plane log group (/aws/eks/<cluster>/cluster) keeps api, audit and authenticator logs.",
         allowed=f"one of: {', '.join(map(str, LOG_RETENTION_DAYS))}",
     )
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _admin_roles(cls, value: list[str]) -> list[str]:
+        from recsys_dr.components.cluster.access import admin_role_problems
+
+        problems = admin_role_problems("{key}", value)
+        if problems:
+            raise problem("\n".join(problems))
+        return value
 
     @field_validator("log_retention_days")
     @classmethod

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import model_validator
+
 from recsys_dr.components.settings.aws_limits import MODEL_NAME_PATTERN
-from recsys_dr.components.settings.base import INT64_MAX, Settings, setting
+from recsys_dr.components.settings.base import INT64_MAX, Settings, problem, setting
 
 MODEL_NAME_ALLOWED = (
     "1-63 characters of letters, digits, '_', '.', '-', starting and ending with a letter or digit "
@@ -19,6 +23,42 @@ class ModelSettings(Settings):
     version: int = setting(description="Pinned integer version (a TF Serving version directory).",
                            allowed="a positive integer (a TF Serving version directory)", ge=1, le=INT64_MAX,
                            limit="TF Serving versions are int64")
+    artifact_dir: str | None = setting(
+        None, description="Version directory built by `python -m recsys_dr.model build` that `pulumi up` uploads into the "
+        "primary bucket (manifest last, never deleted); relative to the project root (the folder of Pulumi.yaml). "
+        "Default: none, publish with `python -m recsys_dr.model publish`.",
+        allowed="the path of a built version directory of the pinned model and version", min_length=1,
+    )
+
+    @model_validator(mode="after")
+    def _artifact(self) -> ModelSettings:
+        if self.artifact_dir is not None:
+            from recsys_dr.components.storage.model_artifact import manifest_pin_problems, model_artifact_problems
+
+            problems = model_artifact_problems("{key}.artifactDir", self.artifact_path, self.name, self.version)
+            digest = getattr(self, "manifest_sha256", None)
+            if not problems and digest is not None:
+                problems = manifest_pin_problems("{key}.artifactDir", self.artifact_path, "{key}.manifestSha256", digest)
+            if problems:
+                raise problem("\n".join(problems))
+        return self
+
+    @property
+    def artifact_path(self) -> Path | None:
+        """`artifact_dir` as an absolute path: relative ones start at the project root.
+
+        Pulumi runs a program whose `main` is a directory inside that directory (pulumi
+        pkg/engine/project.go `getPwdMain`: `pwd = main`), here `stacks/`, so the working directory
+        is not the project root; the nearest folder with a Pulumi.yaml is (Pulumi docs, "Projects").
+        """
+        if self.artifact_dir is None:
+            return None
+        path = Path(self.artifact_dir).expanduser()
+        if path.is_absolute():
+            return path
+        here = Path.cwd().resolve()
+        root = next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), here)
+        return root / path
     manifest_sha256: str = setting(
         description="sha256 of the version's manifest.json, as `python -m recsys_dr.model publish` prints it; the init "
         "container refuses any other manifest, so what runs changes only with a reviewed change of this file.",

@@ -32,6 +32,7 @@ from recsys_dr.components.settings.cluster import ClusterSettings
 from recsys_dr.components.settings.dns import DnsSettings
 from recsys_dr.components.settings.gpu import GpuPoolSettings
 from recsys_dr.components.settings.model import ModelSettings
+from recsys_dr.components.settings.region_switch import RegionSwitchSettings
 from recsys_dr.components.settings.regions import ROLES, RegionPair
 from recsys_dr.components.settings.serving import ServingSettings
 from recsys_dr.components.settings.storage import StorageSettings
@@ -60,9 +61,10 @@ class TwoRegionRecommenderArgs(Settings):
         "pilot-light: the standby's GPU pool and Deployment at zero until a failover raises them.",
         allowed="one of: warm, pilot-light",
     )
-    failover_control: Literal["health-check", "arc"] = setting(
-        "health-check", description="health-check: Route 53 fails over on its own; arc: Route 53 ARC routing controls steer the records.",
-        allowed="one of: health-check, arc",
+    failover_control: Literal["health-check", "arc", "region-switch"] = setting(
+        "health-check", description="health-check: Route 53 fails over on its own; arc: Route 53 ARC routing controls steer the records; "
+        "region-switch: an ARC Region switch plan scales the activated region's serving and then moves the records.",
+        allowed="one of: health-check, arc, region-switch",
     )
     model: ModelSettings = setting(description="The pinned model version.", allowed="an object with keys name, version")
     dns: DnsSettings = setting(description="Failover records, health checks and budget.", allowed="an object with keys recordName, zoneId, ...")
@@ -70,6 +72,9 @@ class TwoRegionRecommenderArgs(Settings):
     serving: ServingSettings = setting(default_factory=ServingSettings, description="TF Serving pods and autoscaling.", allowed="an object")
     cluster: ClusterSettings = setting(default_factory=ClusterSettings, description="EKS clusters and networks.", allowed="an object")
     alarms: AlarmSettings = setting(default_factory=AlarmSettings, description="DR alarms.", allowed="an object")
+    region_switch: RegionSwitchSettings = setting(
+        default_factory=RegionSwitchSettings, description="The ARC Region switch plan (failoverControl: region-switch).", allowed="an object",
+    )
     storage: StorageSettings = setting(default_factory=StorageSettings, description="Model buckets.", allowed="an object")
     tags: dict[str, str] = setting(default_factory=dict, description="Tags on every taggable resource.",
                                    allowed="an object of string keys and string values")
@@ -140,6 +145,14 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
 
     problems: list[str] = []
     regions, gpu, serving, alarms, tags = (section(n) for n in ("regions", "gpu", "serving", "alarms", "tags"))
+    control, dns = section("failover_control"), section("dns")
+    if control == "region-switch" and dns is not None and dns.zone_id is None:
+        # The plan's Route 53 block names the hosted zone when the plan is created, and the
+        # records then take the plan's health checks: the zone must exist before this stack.
+        problems.append(
+            f"`{key('failoverControl')}` region-switch needs `{key('dns.zoneId')}` (an existing hosted zone); "
+            f"a zone created by `{key('dns.zoneName')}` does not exist yet when the plan is created. Received: dns.zoneName={dns.zone_name}"
+        )
     if gpu is not None and serving is not None:
         problems += _fit_problems(gpu, serving, key)
     if regions is not None and serving is not None and serving.tls_certificate_arns is not None:

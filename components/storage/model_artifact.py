@@ -10,6 +10,7 @@ as a published version is immutable and may still be served by the standby.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,9 @@ class ModelArtifactArgs:
         region: region of `bucket` (the primary's).
         bucket: the primary model bucket; replication copies the objects to the standby.
         prefix: key prefix of all models. Default "models" (what the init container reads).
+        after: resources every upload waits for, e.g. the bucket's encryption and replication
+            configuration (an object written before the replication rule is never replicated).
+            A parent's `depends_on` does not reach these objects. Default none.
     """
 
     version_dir: Path
@@ -42,6 +46,7 @@ class ModelArtifactArgs:
     region: str
     bucket: pulumi.Input[str]
     prefix: str = DEFAULT_PREFIX
+    after: Sequence[pulumi.Resource] = ()
 
 
 def model_artifact_problems(key: str, version_dir: Path, model_name: str, model_version: int) -> list[str]:
@@ -64,6 +69,15 @@ def model_artifact_problems(key: str, version_dir: Path, model_name: str, model_
     report = verify_local(version_dir)
     if not report.ok:
         return [f"`{key}` does not match its own {MANIFEST_NAME}; rebuild it. Received: {report.summary()}"]
+    return []
+
+
+def manifest_pin_problems(key: str, version_dir: Path, pin_key: str, pinned_sha256: str) -> list[str]:
+    """The directory's manifest must be the pinned one, or the init container would refuse it."""
+    actual, _ = file_digest(Path(version_dir) / MANIFEST_NAME)
+    if actual != pinned_sha256:
+        return [f"`{key}` must hold the manifest `{pin_key}` pins (the init container refuses any other). "
+                f"Received: {str(version_dir)!r} has manifest sha256 {actual}, pinned {pinned_sha256}"]
     return []
 
 
@@ -90,7 +104,7 @@ class ModelArtifact(pulumi.ComponentResource):
         manifest = load_manifest(version_dir / MANIFEST_NAME)
         base = version_prefix(args.prefix, args.model_name, args.model_version)
         # Published objects outlive the stack: a destroy or a new pin must never delete a version.
-        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=list(args.after))
 
         files = [
             self._object(f"{name}-{entry['path']}", args, base + entry["path"], version_dir / entry["path"], entry["sha256"], kept)
@@ -101,7 +115,7 @@ class ModelArtifact(pulumi.ComponentResource):
         # published yet"), so it is created only after every file exists.
         self.manifest_object = self._object(
             f"{name}-{MANIFEST_NAME}", args, base + MANIFEST_NAME, version_dir / MANIFEST_NAME, self.manifest_sha256,
-            pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=files)), content_type="application/json",
+            pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=[*args.after, *files])), content_type="application/json",
         )
         self.register_outputs({
             "manifestKey": self.manifest_object.key,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import boto3
@@ -96,13 +97,19 @@ def test_uploaded_objects_are_what_model_publish_would_write(version_dir):
         assert result.uploaded == []
 
 
-def test_manifest_digest_is_exported(version_dir):
-    run, _ = render_artifact(version_dir)
-    component = run.one("recsys-dr:components:ModelArtifact", "art")
-    assert component.type == "recsys-dr:components:ModelArtifact"
-    import hashlib
+def test_manifest_digest_is_the_uploaded_files_digest(version_dir):
+    def program() -> None:
+        artifact = ModelArtifact(
+            "art",
+            ModelArtifactArgs(version_dir=version_dir, model_name="recommender", model_version=3, region=REGION, bucket="models-primary"),
+        )
+        pulumi.export("digest", artifact.manifest_sha256)
 
-    assert hashlib.sha256((version_dir / "manifest.json").read_bytes()).hexdigest() in str(run.resources)
+    run = render(program)
+    expected = hashlib.sha256((version_dir / "manifest.json").read_bytes()).hexdigest()
+    assert run.outputs["digest"] == expected
+    manifest = next(o for o in run.resources if o.type == OBJECT and o.inputs["key"].endswith("manifest.json"))
+    assert manifest.inputs["metadata"]["sha256"] == expected
 
 
 def test_missing_directory_is_refused(tmp_path):

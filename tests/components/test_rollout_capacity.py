@@ -126,3 +126,34 @@ def test_rollout_timeout_grows_with_pods_and_replication():
     assert rollout_timeout_seconds(pods=1, pod_seconds=910, waits_for_replication=True) == 900 + 300 + 910
     # A pilot light (0 replicas) still gets one pod's worth: the await finishes at once anyway.
     assert rollout_timeout_seconds(pods=0, pod_seconds=910, waits_for_replication=False) == 910
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("role", ["primary", "standby"])
+def test_shipped_environments_roll_a_new_version_at_hpa_max_without_a_pending_pod(rendered_stacks, env, role):
+    """Reads the rendered graph only: the GPU node group's maximum and instance types, the pod's
+    requests, the HPA maximum and the Deployment's strategy."""
+    from recsys_dr.components.settings.aws_limits import cpu_millicores, memory_bytes
+
+    run = rendered_stacks[env]
+    group = run.one("aws:eks/nodeGroup:NodeGroup", f"recsys-{env}-{role}-gpu").inputs
+    [deployment] = [d for d in run.of_type("kubernetes:apps/v1:Deployment") if f"{env}-{role}-serving" in d.urn]
+    [hpa] = [h for h in run.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler") if f"{env}-{role}-serving" in h.urn]
+    requests = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    capacity = group["scalingConfig"]["maxSize"] * pods_per_node(
+        group["instanceTypes"], gpus_per_pod=int(requests["nvidia.com/gpu"]),
+        cpu_millicores=cpu_millicores(requests["cpu"]), memory_bytes=memory_bytes(requests["memory"]),
+    )
+    strategy = deployment.inputs["spec"]["strategy"]["rollingUpdate"]
+    replicas = hpa.inputs["spec"]["maxReplicas"]
+    result = simulate_rollout(replicas=replicas, capacity=capacity, max_surge=int(strategy["maxSurge"]),
+                              max_unavailable=int(strategy["maxUnavailable"]))
+    assert result.finished and not result.pending_seen
+    # The strategy this replaces (always surge one pod) would leave a pod Pending here.
+    assert not simulate_rollout(replicas=replicas, capacity=capacity, max_surge=1, max_unavailable=0).finished
+
+
+def test_the_plan_says_when_a_rollout_dips_capacity(rendered_stacks):
+    rollout = rendered_stacks["prod"].outputs["rollout"]
+    assert (rollout["maxSurge"], rollout["maxUnavailable"]) == (0, 1)
+    assert "capacity dips by one pod" in rollout["note"]

@@ -111,7 +111,7 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
         ({"regions": {"standby": "us-east-1"}}, r"`regions.standby` must differ from `regions.primary`"),
         ({"regions": {"primary": "us-north-9"}}, r"`regions.primary` must be an AWS region with EKS, one of: .* Received: 'us-north-9'"),
         ({"standby_mode": "cold"}, r"`standbyMode` must be one of: warm, pilot-light. Received: 'cold'"),
-        ({"failover_control": "manual"}, r"`failoverControl` must be one of: health-check, arc. Received: 'manual'"),
+        ({"failover_control": "manual"}, r"`failoverControl` must be one of: health-check, arc, region-switch. Received: 'manual'"),
         ({"gpu": {"instance_types": ["m6i.large"]}}, r"`gpu.instanceTypes` must contain only NVIDIA GPU instance types"),
         ({"gpu": {"min_size": 3, "max_size": 2, "desired_size": 2}}, r"`gpu.minSize` must be <= `gpu.maxSize`. Received: minSize=3, maxSize=2"),
         ({"dns": {"ttl": 300}}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),

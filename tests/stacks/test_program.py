@@ -25,7 +25,7 @@ def test_stack_exports_what_operators_need(rendered_stacks):
     for role in ("primary", "standby"):
         region = outputs["regions"][role]
         assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
-                "namespace", "deploymentName", "gpuScaling"} == set(region)
+                "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName", "serving"} == set(region)
         assert all(value not in (None, "") for value in region.values())
     assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 30 s = 60 s"
     assert outputs["failoverBudgetTargetSeconds"] == 60

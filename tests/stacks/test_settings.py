@@ -94,7 +94,7 @@ BAD_INPUTS = [
     ("unknown standby mode", "standbyMode", None, "cold",
      r"`recsys-dr:standbyMode` must be one of: warm, pilot-light. Received: 'cold'"),
     ("unknown failover control", "failoverControl", None, "manual",
-     r"`recsys-dr:failoverControl` must be one of: health-check, arc. Received: 'manual'"),
+     r"`recsys-dr:failoverControl` must be one of: health-check, arc, region-switch. Received: 'manual'"),
     ("budget above target", "dns", "ttl", 60,
      r"`recsys-dr:dns` gives a failover budget of 10 s x 3 failed checks \+ TTL 60 s = 90 s, above `recsys-dr:dns.failoverBudgetTarget`=60"),
     ("typo in a key", "gpu", "maxsize", 3,
