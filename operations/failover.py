@@ -422,6 +422,17 @@ def render(result: FailoverResult, report_renderer: Callable[[Any], None] | None
         else:
             console.print(f"Route 53 answers now: {', '.join(result.dns_answer['records']) or '-'} "
                           f"({result.dns_answer['role'] or 'unknown region'})", markup=False)
+    act = result.activation or {}
+    if act.get("replicas") and not act.get("dryRun"):
+        console.print(f"standby activated: {act['replicas']} pods ({act['source']}), node group "
+                      + "/".join(str(act["nodeGroup"][k]) for k in ("minSize", "desiredSize", "maxSize"))
+                      + " (min/desired/max)", markup=False, highlight=False)
+    for phase in act.get("phases", []):
+        console.print(f"  {phase['phase']}: {'-' if phase['seconds'] is None else format(phase['seconds'], 'g') + 's'}"
+                      f"{'' if phase['ok'] else ' NOT DONE'} ({phase['detail']})", markup=False, highlight=False)
+    if result.execution and result.execution.get("executionId"):
+        console.print(f"Region switch execution {result.execution['executionId']}: {result.execution['state']}",
+                      markup=False, highlight=False)
     if result.before:
         console.print("routing controls before: " + ", ".join(f"{k} {v}" for k, v in result.before.items()))
     for attempt in result.arc_attempts:
