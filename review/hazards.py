@@ -10,7 +10,9 @@ Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [ur
 * `standby-capacity-down`: the standby holds fewer GPUs relative to the primary;
 * `replication-off`, `rtc-off`, `versioning-off`: replication removed or disabled, its time
   control (the RPO's SLA) disabled, or bucket versioning suspended or removed;
-* `cost-up`, `cost-down`: the monthly estimate moves by more than COST_THRESHOLD.
+* `cost-up`, `cost-down`: the monthly estimate moves by more than COST_THRESHOLD;
+* `protected`: a resource with the `protect` option would be replaced or deleted, which the
+  engine refuses (the whole `pulumi up` fails) until protection is lifted in a separate change.
 """
 
 from __future__ import annotations
@@ -148,11 +150,24 @@ def _estimate_moves(diff: Any) -> list[dict[str, Any]]:
     return hazards
 
 
+def _protected(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """Replacing or deleting a protected resource fails the update (Pulumi `protect` option)."""
+    options = {r["urn"]: r.get("options") or {} for r in base["resources"]}
+    options.update({r["urn"]: r.get("options") or {} for r in head["resources"]})
+    blocked = [c for c in diff.resources if c.action in ("replace", "delete") and options.get(c.urn, {}).get("protect")]
+    if not blocked:
+        return []
+    names = ", ".join(f"{c.name} ({c.action})" for c in blocked)
+    return [_hazard("protected", "high", f"protected resources would be replaced or deleted: {names}; `pulumi up` "
+                    "refuses this until `protect` is lifted in a separate change", [c.urn for c in blocked])]
+
+
 def _larger(before: Any, after: Any) -> bool:
     return isinstance(before, (int, float)) and isinstance(after, (int, float)) and after > before
 
 
 def find_hazards(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
     """Every hazard of the change from `base` to `head`, the high ones first."""
-    hazards = _both_regions(diff, base, head) + _data_protection(base, head) + _estimate_moves(diff)
+    hazards = (_both_regions(diff, base, head) + _data_protection(base, head) + _protected(diff, base, head)
+               + _estimate_moves(diff))
     return sorted(hazards, key=lambda h: (h["severity"] != "high", h["kind"]))

@@ -137,3 +137,12 @@ def test_fail_on_hazard_exits_1_at_or_above_the_level(tmp_path, capsys):
     assert main(["diff", str(tmp_path / "b.json"), str(tmp_path / "h.json"), "--fail-on-hazard", "high"]) == 1
     assert "DR hazard(s) at high or above: both-regions" in capsys.readouterr().err
     assert main(["diff", str(tmp_path / "b.json"), str(tmp_path / "b.json"), "--fail-on-hazard", "medium"]) == 0
+
+
+def test_replacing_a_protected_resource_is_a_high_hazard():
+    bucket = res("aws:s3/bucket:Bucket", "models", "us-east-1", bucket="models-a")
+    bucket["options"] = {"protect": True}
+    renamed = copy.deepcopy(bucket)
+    renamed["inputs"]["bucket"] = "models-b"
+    (hazard,) = [h for h in diff_plans(plan(bucket), plan(renamed)).hazards if h["kind"] == "protected"]
+    assert hazard["severity"] == "high" and "models (replace)" in hazard["message"]
