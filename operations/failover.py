@@ -125,8 +125,9 @@ def manual_instructions(outputs: StackOutputs, target: str) -> list[str]:
             "record wins whenever its check passes.",
         ]
     lines.append("To rehearse this path with automatic restore, use `recsys-dr drill --via-health-check-inversion`.")
-    lines.append("For operator-controlled failover without touching health checks, set "
-                 "failoverControl: arc (Route 53 ARC; billed per cluster-hour, see the runbook).")
+    lines.append("For operator-controlled failover without touching health checks, set failoverControl: arc "
+                 "(ARC routing controls, billed per cluster-hour) or region-switch (a Region switch plan, billed "
+                 "per plan-month); see the runbook.")
     return lines
 
 

@@ -72,7 +72,7 @@ def check_serving(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     ok, detail, data = probe_serving(region.endpoint, o.model_name, o.model_version,
                                      timeout=ctx.http_timeout, http_get=ctx.http_get)
     if not ok and region.role == "standby" and o.standby_mode == "pilot-light":
-        detail += " (pilot-light: scale the standby GPU node group up first)"
+        detail += " (pilot-light: `recsys-dr failover --to standby` activates it)"
     return CheckResult(name="serving", ok=ok, detail=detail, region=region.region, role=region.role,
                        blocking=ctx.is_target(region.role), data=data)
 
