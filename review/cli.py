@@ -28,9 +28,10 @@ def register(subparsers: Any) -> None:
     plan = subparsers.add_parser(
         "plan",
         help="render an environment offline (no credentials, no backend) and check the policies",
-        description="Run the stacks/ program for stacks/Pulumi.<env>.yaml under Pulumi's mock runtime, write a "
-        "deterministic JSON plan and print a summary with the policy results. Exit 0 ok, 1 mandatory policy "
-        "violation, 2 configuration error, 3 program error.",
+        description="Run the Pulumi program (default: the installed recsys_dr.stacks) for Pulumi.<env>.yaml (or "
+        "--stack-file) under Pulumi's mock runtime, write a deterministic JSON plan with its DR estimate (monthly "
+        "cost, RTO, RPO, standby capacity) and print a summary with the policy results. Exit 0 ok, 1 mandatory "
+        "policy violation, 2 configuration error, 3 program error.",
     )
     plan.add_argument("env", nargs="?", default=None,
                       help="environment: the <env> of Pulumi.<env>.yaml (e.g. dev, prod); "
@@ -53,10 +54,11 @@ def register(subparsers: Any) -> None:
 
     diff = subparsers.add_parser(
         "diff",
-        help="compare two plans (added, removed, changed, replaced resources)",
-        description="List resources added, removed and changed between two plan files, with property-level "
-        "changes, marking replacements of stateful or expensive resources. The markdown form is meant for a "
-        "pull-request comment.",
+        help="compare two plans (added, removed, changed, replaced resources; DR hazards; cost and RTO change)",
+        description="List resources added, removed and changed between two plan files as `pulumi preview` would "
+        "(ignoreChanges honoured, values computed at deploy time shown as known after deploy, replacement order), "
+        "led by the change's DR hazards and its cost/RTO effect. The markdown form is meant for a pull-request "
+        "comment; json carries summary, changes, hazards and estimate.",
     )
     diff.add_argument("base", type=Path, help="plan JSON of the base commit")
     diff.add_argument("head", type=Path, help="plan JSON of the head commit")
