@@ -94,9 +94,15 @@ def check_rolling_update(resource_type: str, props: Mapping[str, Any]) -> list[s
     if kind != "RollingUpdate":
         return [f"strategy {kind!r} stops every pod before the new version is verified; use RollingUpdate with maxUnavailable 0"]
     max_unavailable = _get(strategy, "rollingUpdate", "maxUnavailable")
-    if max_unavailable not in (0, 0.0, "0", "0%"):
-        return [f"rollingUpdate.maxUnavailable is {max_unavailable!r}; must be 0 so old pods serve until new ones are ready"]
-    return []
+    if max_unavailable in (0, 0.0, "0", "0%"):
+        return []
+    # A GPU pool without room for a surge pod replaces one pod at a time instead (components/
+    # serving/rollout.py `rolling_update`; the plan warns that capacity dips by one pod). Any
+    # other value takes more than one verified pod away at once.
+    if max_unavailable in (1, 1.0, "1") and _get(strategy, "rollingUpdate", "maxSurge") in (0, 0.0, "0", "0%"):
+        return []
+    return [f"rollingUpdate.maxUnavailable is {max_unavailable!r}; must be 0 so old pods serve until new ones are ready "
+            "(or 1 with maxSurge 0 when the GPU pool holds no surge pod)"]
 
 
 def check_gpu_toleration(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -300,7 +306,8 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          MANDATORY, (DEPLOYMENT,), check_no_privilege_escalation),
     Rule("k8s-readiness-probe", "Serving containers have a readiness probe.",
          MANDATORY, (DEPLOYMENT,), check_readiness_probe),
-    Rule("k8s-rolling-update-zero-unavailable", "Deployments roll with maxUnavailable 0 (old pods serve until new are verified).",
+    Rule("k8s-rolling-update-zero-unavailable", "Deployments roll with maxUnavailable 0 (old pods serve until new are verified), "
+         "or one pod at a time (maxSurge 0, maxUnavailable 1) when the GPU pool holds no surge pod.",
          MANDATORY, (DEPLOYMENT,), check_rolling_update),
     Rule("k8s-gpu-toleration", "Pods that request nvidia.com/gpu tolerate the GPU taint.",
          MANDATORY, (DEPLOYMENT,), check_gpu_toleration),

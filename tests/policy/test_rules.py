@@ -151,6 +151,9 @@ CASES = {
     ]),
     "k8s-rolling-update-zero-unavailable": (rules.DEPLOYMENT, DEPLOYMENT, [
         (with_(DEPLOYMENT, ("spec", "strategy", "rollingUpdate", "maxUnavailable"), "25%"), "maxUnavailable is '25%'"),
+        # One pod at a time is allowed only without a surge (the in-place strategy), never two.
+        (with_(DEPLOYMENT, ("spec", "strategy", "rollingUpdate"), {"maxUnavailable": 1, "maxSurge": 1}), "maxUnavailable is 1"),
+        (with_(DEPLOYMENT, ("spec", "strategy", "rollingUpdate"), {"maxUnavailable": 2, "maxSurge": 0}), "maxUnavailable is 2"),
         (with_(DEPLOYMENT, ("spec", "strategy"), {"type": "Recreate"}), "strategy 'Recreate'"),
         (with_(DEPLOYMENT, ("spec", "strategy"), ...), "maxUnavailable is None"),
     ]),
@@ -240,6 +243,12 @@ def test_rule_fires_on_bad_resource(name, type_token, bad, fragment):
 def test_rule_is_quiet_on_good_resource(name):
     type_token, good, _ = CASES[name]
     assert rule_named(name).check(type_token, good) == []
+
+
+def test_rollout_one_pod_at_a_time_without_surge_is_allowed():
+    # What components/serving/rollout.py derives when the GPU pool holds no surge pod.
+    in_place = with_(DEPLOYMENT, ("spec", "strategy", "rollingUpdate"), {"maxUnavailable": 1, "maxSurge": 0})
+    assert rules.check_rolling_update(rules.DEPLOYMENT, in_place) == []
 
 
 def test_iam_rule_reads_role_inline_policies():
