@@ -34,6 +34,7 @@ ACTIONS = ("create", "update", "replace", "delete")
 ACTION_SYMBOL = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}
 ACTION_EMOJI = {"create": "🟢", "delete": "🔴", "update": "🟡", "replace": "🟣"}
 UNKNOWN = unknowns.KNOWN_AFTER_DEPLOY
+CURRENT = "(deployed value)"  # an old value the cloud computed: in the stack's state, not in the plan
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,12 @@ def property_changes(resource_type: str, old: dict[str, Any], new: dict[str, Any
     return changes
 
 
+def _deployed(value: Any, needles: set[str]) -> Any:
+    """The old side of a value computed at deploy time: the plan only has the mock's stand-in,
+    the real one is in the stack's state, so say that instead of showing the stand-in."""
+    return CURRENT if unknowns.contains_any(value, needles) else value
+
+
 def _top_key(path: str) -> str:
     return path.replace(JSON_MARK, ".").split(".", 1)[0].split("[", 1)[0]
 
@@ -229,7 +236,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
                 sources = fresh & set(dependencies.get(_top_key(path), [])) if dependencies is not None else fresh
                 needles = set().union(*(unknowns.stand_ins(new.get(s)) | unknowns.stand_ins(old.get(s)) for s in sources))
                 if needles and unknowns.contains_any(value, needles):
-                    change = PropertyChange(path, before.get(path, _MISSING), UNKNOWN,
+                    change = PropertyChange(path, _deployed(before.get(path, _MISSING), needles), UNKNOWN,
                                             forces_replacement(b["type"], path.replace(JSON_MARK, "")))
                     props[urn] = sorted([c for c in props[urn] if c.path != path] + [change], key=lambda c: c.path)
         for urn in props:
@@ -259,9 +266,9 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     ignored_any = any(ignored.values())
 
     fresh = {c.urn for c in changes if c.action in ("create", "replace")}
-    needles = set().union(*(unknowns.stand_ins(new.get(u)) for u in fresh)) if fresh else set()
+    needles = set().union(*(unknowns.stand_ins(new.get(u)) | unknowns.stand_ins(old.get(u)) for u in fresh)) if fresh else set()
     outputs = [
-        PropertyChange(p.path, p.old, UNKNOWN) if unknowns.contains_any(p.new, needles) else p
+        PropertyChange(p.path, _deployed(p.old, needles), UNKNOWN) if unknowns.contains_any(p.new, needles) else p
         for p in property_changes("", base.get("outputs") or {}, head.get("outputs") or {})
     ]
     head_flat = flatten(head.get("outputs") or {})
@@ -269,7 +276,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     base_flat = flatten(base.get("outputs") or {})
     for path, value in head_flat.items():
         if path not in changed_outputs and unknowns.contains_any(value, needles):
-            outputs.append(PropertyChange(path, base_flat.get(path, _MISSING), UNKNOWN))
+            outputs.append(PropertyChange(path, _deployed(base_flat.get(path, _MISSING), needles), UNKNOWN))
     outputs.sort(key=lambda p: p.path)
 
     def key(v: dict[str, Any]) -> tuple:
@@ -363,8 +370,8 @@ def _drop_missing(value: Any) -> Any:
 def _value(value: Any) -> str:
     if value is _MISSING:
         return "(none)"
-    if value == UNKNOWN:
-        return UNKNOWN
+    if value in (UNKNOWN, CURRENT):
+        return value
     text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
@@ -377,7 +384,7 @@ def _md_code(text: str) -> str:
 
 
 def _md_value(value: Any) -> str:
-    return "_(known after deploy)_" if value == UNKNOWN else _md_code(_value(value))
+    return f"_{value}_" if value in (UNKNOWN, CURRENT) else _md_code(_value(value))
 
 
 def _headline(diff: PlanDiff) -> tuple[str, str]:
