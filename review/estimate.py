@@ -33,6 +33,7 @@ REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 ARC_CLUSTER = "aws:route53recoverycontrol/cluster:Cluster"
 REGION_SWITCH_PLAN = "aws:arcregionswitch/plan:Plan"
 BUCKET = "aws:s3/bucket:Bucket"
+ZONE = "aws:route53/zone:Zone"
 ROLES = ("primary", "standby", "global")
 _GPU_AMI_MARKERS = ("NVIDIA", "GPU", "NEURON")
 
@@ -185,6 +186,8 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
                 rates = card(region, label)
                 if rates:
                     ledger.add(roles.get(region, "global"), region, label, count, unit, rates[rate])
+        if kind == ZONE:
+            ledger.add("global", "global", "Route 53 hosted zone", count, "month", prices.GLOBAL["hostedZoneMonth"])
         if kind == ARC_CLUSTER:
             ledger.add("global", "global", "ARC routing-control cluster", count, "hour", prices.GLOBAL["arcClusterHour"])
         if kind == REGION_SWITCH_PLAN:
@@ -265,8 +268,8 @@ def estimate(document: dict[str, Any]) -> dict[str, Any]:
         "assumptions": {
             "hoursPerMonth": prices.HOURS_PER_MONTH,
             "replicatedGbPerMonth": prices.ASSUMPTIONS["replicatedGbPerMonth"],
-            "notCounted": "traffic (NAT/NLB per-GB and LCU charges), EBS volumes, S3 storage and requests, "
-                          "CloudWatch logs, EKS extended support",
+            "notCounted": "traffic (NAT/NLB per-GB and LCU charges, DNS queries), EBS volumes, S3 storage and "
+                          "requests, CloudWatch logs, EKS extended support, the NLBs' public IPv4 addresses",
         },
     }
 

@@ -54,6 +54,7 @@ GLOBAL = {
     # Route 53 health check of an AWS endpoint (an NLB), per month, and each optional feature.
     "healthCheckMonth": 0.50,
     "healthCheckFeatureMonth": 1.00,  # HTTPS, string matching, fast (10 s) interval, latency graphs: each
+    "hostedZoneMonth": 0.50,          # a hosted zone the program creates (first 25 zones)
     "arcClusterHour": 2.50,           # Route 53 ARC routing-control cluster
     # ARC Region switch, per plan and month. Not re-checked since the table was written:
     # confirm on the ARC pricing page before relying on it.

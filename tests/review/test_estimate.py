@@ -150,3 +150,8 @@ def test_shipped_prod_failover_control_is_priced_where_enabled(tmp_path, control
     assert item in items
     other = {"arc": "ARC Region switch plan", "region-switch": "ARC routing-control cluster"}[control]
     assert other not in items
+
+
+def test_a_hosted_zone_the_program_creates_is_priced():
+    e = estimate(document(res("aws:route53/zone:Zone", "zone", "global")))
+    assert [(i["item"], i["monthlyUsd"]) for i in e["monthlyCostUsd"]["items"]] == [("Route 53 hosted zone", 0.5)]
