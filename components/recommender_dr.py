@@ -44,6 +44,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             role: GpuClusterArgs(
                 region=args.region(role), cluster=args.cluster, gpu=args.gpu_pool(role), vpc_cidr=args.cluster.vpc_cidrs.of(role),
                 subnet_ids=args.cluster.subnet_ids.of(role) if args.cluster.subnet_ids else None,
+                break_glass_arns=[args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else [],
+                protect_keys=not args.storage.force_destroy,
                 tags={**tags, "recsys-dr:role": role},
             )
             for role in ROLES
@@ -175,7 +177,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             f"{name}-audit",
             ModelAuditTrailArgs(trail_name=args.storage.audit_trail_name,
                                 model_bucket_arns={args.region(role): regional_buckets[role].bucket.arn for role in ROLES},
-                                protect=not args.storage.force_destroy, tags=tags),
+                                break_glass_arns=tuple(break_glass), protect=not args.storage.force_destroy, tags=tags),
             opts=child,
         ) if args.storage.audit_trail_name else None
 

@@ -18,6 +18,7 @@ from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
 from recsys_dr.components.cluster.network import Network, NetworkArgs, vpc_cidr_problems
 from recsys_dr.components.cluster.policies import cluster_autoscaler_policy
 from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
+from recsys_dr.components.storage.policies import model_key_policy
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.cluster import ClusterSettings
 from recsys_dr.components.settings.gpu import GpuPoolSettings
@@ -35,6 +36,10 @@ class GpuClusterArgs:
             Ignored when `subnet_ids` is given.
         subnet_ids: existing private subnets (two zones or more) for the control plane and
             nodes; may be Outputs of the caller's own VPC. Default none: a `Network` is created.
+        break_glass_arns: roles that alone may disable or delete the secrets key (its key
+            policy denies everyone else). Default none: nobody, until the policy changes.
+        protect_keys: Pulumi's `protect` on the secrets key (losing it loses every Secret of the
+            cluster). Default True.
         tags: tags on every taggable resource. Default none.
     """
 
@@ -43,6 +48,8 @@ class GpuClusterArgs:
     gpu: GpuPoolSettings = dataclass_field(default_factory=GpuPoolSettings)
     vpc_cidr: str = "10.0.0.0/16"
     subnet_ids: Sequence[pulumi.Input[str]] | None = None
+    break_glass_arns: Sequence[str] = ()
+    protect_keys: bool = True
     tags: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
@@ -97,9 +104,16 @@ class GpuCluster(pulumi.ComponentResource):
             )
             subnet_ids = network.private_subnet_ids
 
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         secrets_key = aws.kms.Key(
             f"{name}-secrets", region=region, description=f"EKS secrets envelope encryption ({name})",
-            enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child,
+            enable_key_rotation=True, deletion_window_in_days=30, tags=tags,
+            # The account statement (EKS uses the key through grants its callers' IAM rights allow)
+            # and the break-glass deny of the model keys.
+            policy=account_id.apply(lambda account: json.dumps(model_key_policy(
+                account_id=account, region=region, grants=[], break_glass_arns=list(args.break_glass_arns),
+            ))),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect_keys),
         )
         cluster_role = self._role(f"{name}-cluster", service_trust_policy("eks.amazonaws.com"), ["AmazonEKSClusterPolicy"], tags)
         # EKS writes control-plane logs to /aws/eks/<cluster>/cluster and creates that group

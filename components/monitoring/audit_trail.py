@@ -6,7 +6,8 @@ the standby's record survives the primary region), logging
     DeleteObject, retention changes ... - the reads of serving pods are left out), and
   * write management events, so KMS key calls reach EventBridge for `KeyAlarms`.
 Log file validation is on: CloudTrail signs hourly digest files, so a removed or edited log
-file is detectable (CloudTrail user guide, "Validating CloudTrail log file integrity").
+file is detectable (CloudTrail user guide, "Validating CloudTrail log file integrity"). The logs
+are encrypted with a key of their own (SSE-KMS, the trail's `kms_key_id` and the bucket default).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from recsys_dr.components.storage.defaults import MODEL_PREFIX, PUBLIC_ACCESS_BLOCK
-from recsys_dr.components.storage.policies import tls_only_bucket_policy
+from recsys_dr.components.storage.defaults import KMS_DELETION_WINDOW_DAYS, MODEL_PREFIX, PUBLIC_ACCESS_BLOCK
+from recsys_dr.components.storage.policies import model_key_policy, tls_only_bucket_policy
 
 DEFAULT_LOG_RETENTION_DAYS = 365
+# CloudTrail writes its log files under this prefix only; lifecycle rules stay inside it.
+LOG_PREFIX = "AWSLogs/"
 
 
 def trail_event_selectors(*, bucket_arn: str, prefix: str = MODEL_PREFIX) -> list[dict]:
@@ -78,6 +81,35 @@ def trail_bucket_policy(*, bucket_arn: str, account_id: str, source_trail_arn: s
     }
 
 
+def trail_key_policy(*, account_id: str, source_trail_arn: str, break_glass_arns: list[str]) -> dict:
+    """The log key: the account statement and break-glass deny of the model keys, and CloudTrail
+    may encrypt for this one trail (CloudTrail user guide, "Configure AWS KMS key policies for
+    CloudTrail": `kms:GenerateDataKey*` with `aws:SourceArn` and the cloudtrail encryption context)."""
+    policy = model_key_policy(account_id=account_id, region="", grants=[], break_glass_arns=break_glass_arns)
+    policy["Statement"] += [
+        {
+            "Sid": "CloudTrailEncryptsThisTrail",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceArn": source_trail_arn},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account_id}:trail/*"},
+            },
+        },
+        {
+            "Sid": "CloudTrailDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": source_trail_arn}},
+        },
+    ]
+    return policy
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelAuditTrailArgs:
     """Arguments of `ModelAuditTrail`.
@@ -86,13 +118,15 @@ class ModelAuditTrailArgs:
         trail_name: name of the trail created in each region (trail names are per region).
         model_bucket_arns: the model bucket of each region, keyed by region.
         log_retention_days: days the log files are kept. Default 365.
-        protect: refuse `pulumi destroy` of the log buckets. Default True.
+        break_glass_arns: roles that alone may disable or delete the log keys. Default none.
+        protect: refuse `pulumi destroy` of the log buckets and keys. Default True.
         tags: tags on every taggable resource. Default none.
     """
 
     trail_name: str
     model_bucket_arns: Mapping[str, pulumi.Input[str]]
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    break_glass_arns: tuple[str, ...] = ()
     protect: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -113,23 +147,37 @@ class ModelAuditTrail(pulumi.ComponentResource):
         self.trails = {}
         for region, model_bucket_arn in sorted(args.model_bucket_arns.items()):
             prefix = f"{name}-{region}"
+            source_arn = account_id.apply(
+                lambda account, region=region: trail_arn(region=region, account_id=account, trail_name=args.trail_name)
+            )
+            key = aws.kms.Key(
+                prefix, region=region, description=f"CloudTrail logs of the model buckets in {region}", enable_key_rotation=True,
+                deletion_window_in_days=KMS_DELETION_WINDOW_DAYS, tags=tags,
+                policy=pulumi.Output.all(account_id, source_arn).apply(lambda values: json.dumps(trail_key_policy(
+                    account_id=values[0], source_trail_arn=values[1], break_glass_arns=list(args.break_glass_arns),
+                ))),
+                opts=kept,
+            )
             bucket = aws.s3.Bucket(prefix, region=region, tags=tags, opts=kept)
             aws.s3.BucketOwnershipControls(prefix, region=region, bucket=bucket.id,
                                            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
             public_access = aws.s3.BucketPublicAccessBlock(prefix, region=region, bucket=bucket.id, **PUBLIC_ACCESS_BLOCK, opts=child)
             versioning = aws.s3.BucketVersioning(prefix, region=region, bucket=bucket.id,
                                                  versioning_configuration={"status": "Enabled"}, opts=child)
+            aws.s3.BucketServerSideEncryptionConfiguration(
+                prefix, region=region, bucket=bucket.id,
+                rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                        "bucket_key_enabled": True}],
+                opts=child,
+            )
             aws.s3.BucketLifecycleConfiguration(
                 prefix, region=region, bucket=bucket.id,
                 rules=[{
-                    "id": "expire-audit-logs", "status": "Enabled", "filter": {"prefix": ""},
+                    "id": "expire-audit-logs", "status": "Enabled", "filter": {"prefix": LOG_PREFIX},
                     "expiration": {"days": args.log_retention_days},
                     "noncurrent_version_expiration": {"noncurrent_days": args.log_retention_days},
                 }],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-            )
-            source_arn = account_id.apply(
-                lambda account, region=region: trail_arn(region=region, account_id=account, trail_name=args.trail_name)
             )
             policy = aws.s3.BucketPolicy(
                 prefix, region=region, bucket=bucket.id,
@@ -139,7 +187,7 @@ class ModelAuditTrail(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
             )
             self.trails[region] = aws.cloudtrail.Trail(
-                prefix, name=args.trail_name, region=region, s3_bucket_name=bucket.id,
+                prefix, name=args.trail_name, region=region, s3_bucket_name=bucket.id, kms_key_id=key.arn,
                 is_multi_region_trail=False, include_global_service_events=False, enable_log_file_validation=True,
                 advanced_event_selectors=pulumi.Output.from_input(model_bucket_arn).apply(
                     lambda arn: trail_event_selectors(bucket_arn=arn)

@@ -55,3 +55,19 @@ def test_only_this_trail_may_deliver_into_its_bucket(run):
         assert source == f"arn:aws:cloudtrail:{region}:123456789012:trail/recsys-prod-models"
         assert statements["CloudTrailWrite"]["Resource"].endswith("/AWSLogs/123456789012/*")
         assert "DenyInsecureTransport" in statements
+
+
+def test_logs_are_encrypted_with_a_key_only_this_trail_may_use(run):
+    keys = {k.inputs["region"]: k for k in run.of_type("aws:kms/key:Key")}
+    for trail in run.of_type("aws:cloudtrail/trail:Trail"):
+        key = keys[trail.inputs["region"]]
+        assert trail.inputs["kmsKeyId"] == key.outputs["arn"] and key.options.get("protect") is True
+        statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+        assert statements["CloudTrailEncryptsThisTrail"]["Condition"]["StringEquals"]["aws:SourceArn"].endswith(
+            f":{trail.inputs['region']}:123456789012:trail/recsys-prod-models")
+        assert "EnableIamPolicies" in statements and "DenyKeyDestructionButBreakGlass" in statements
+
+
+def test_log_expiry_stays_inside_cloudtrails_prefix(run):
+    for lifecycle in run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+        assert {r["filter"]["prefix"] for r in lifecycle.inputs["rules"]} == {"AWSLogs/"}

@@ -257,3 +257,13 @@ def test_the_program_logs_the_open_api_warning_for_the_plan():
                 config=stack_config("dev", cluster=cluster), stack="dev", logger=logger)
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_cluster_secrets_keys_have_an_explicit_policy_and_are_protected(prod, role):
+    key = prod.one("aws:kms/key:Key", f"recsys-prod-{role}-secrets")
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert statements["EnableIamPolicies"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert statements["DenyKeyDestructionButBreakGlass"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+        shipped("prod")["storage"]["breakGlassRoleArn"]]
+    assert key.options.get("protect") is True
