@@ -262,3 +262,18 @@ def test_plan_records_the_resource_options_the_engine_diffs_with(tmp_path):
                                     "replaceOnChanges": ["description"], "retainOnDelete": True}
     assert "options" not in keys["plain"]
     assert keys["plain"]["dependencies"] == {}
+
+
+def test_a_plan_of_the_older_format_diffs_cleanly_against_the_new(fixture_plan):
+    # CI renders the base commit with the base commit's code: format 1 had no options,
+    # dependencies, computed values, warnings or estimate.
+    old = copy.deepcopy(fixture_plan.document)
+    old["format"] = 1
+    for key in ("warnings", "estimate", "configSecretDigests"):
+        old.pop(key)
+    for resource in old["resources"]:
+        for key in ("options", "dependencies", "computed"):
+            resource.pop(key, None)
+    result = diff_plans(old, fixture_plan.document)
+    assert result.empty and result.hazards == []
+    assert result.base_estimate["monthlyCostUsd"] == fixture_plan.document["estimate"]["monthlyCostUsd"]
