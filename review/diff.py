@@ -299,8 +299,10 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         head_estimate=estimate(_as_deployed(head, old)) if ignored_any else (head.get("estimate") or estimate(head)),
     )
     result.hazards = find_hazards(result, base, head)
-    base_secrets, head_secrets = base.get("configSecretDigests") or {}, head.get("configSecretDigests") or {}
-    result.secrets_changed = sorted(k for k in set(base_secrets) | set(head_secrets) if base_secrets.get(k) != head_secrets.get(k))
+    if "configSecretDigests" in base and "configSecretDigests" in head:  # an older plan has none to compare
+        base_secrets, head_secrets = base["configSecretDigests"], head["configSecretDigests"]
+        result.secrets_changed = sorted(k for k in set(base_secrets) | set(head_secrets)
+                                        if base_secrets.get(k) != head_secrets.get(k))
     return result
 
 
