@@ -145,7 +145,9 @@ class GpuCluster(pulumi.ComponentResource):
         )
 
         # aws-node gets its own Pod Identity role: the CNI's EC2 rights leave the node role,
-        # which every pod on the node could otherwise reach through the instance metadata.
+        # which every pod on the node could otherwise reach through the instance metadata
+        # (EKS user guide, "Configure Amazon VPC CNI plugin to use IRSA": the plugin supports
+        # Pod Identities, and a separate role is recommended over the node role).
         cni_role = self._role(f"{name}-aws-node", pod_identity_trust_policy(), [addons.VPC_CNI_POLICY], tags)
         prerequisites = [
             self._addon(name, addon, region, tags, **(
