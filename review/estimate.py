@@ -113,11 +113,7 @@ class _Ledger:
         self.items: list[dict[str, Any]] = []
         self.unpriced: set[str] = set()
 
-    def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float | None) -> None:
-        if quantity <= 0:
-            return
-        if unit_usd is None:
-            return
+    def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float) -> None:
         monthly = quantity * unit_usd * (prices.HOURS_PER_MONTH if unit == "hour" else 1)
         self.items.append({"role": role, "region": region, "item": item, "quantity": quantity, "unit": unit,
                            "unitUsd": unit_usd, "monthlyUsd": round(monthly, 2)})
