@@ -13,7 +13,12 @@ from recsys_dr.components.monitoring import DrAlarms, DrAlarmsArgs
 from recsys_dr.components.monitoring.audit_trail import ModelAuditTrail, ModelAuditTrailArgs
 from recsys_dr.components.monitoring.dr_alarms import AlarmWiring
 from recsys_dr.components.monitoring.key_alarms import KeyAlarms, KeyAlarmsArgs
-from recsys_dr.components.monitoring.private_health import PrivateEndpoint, PrivateEndpointHealth, PrivateEndpointHealthArgs
+from recsys_dr.components.monitoring.private_health import (
+    PrivateEndpoint,
+    PrivateEndpointHealth,
+    PrivateEndpointHealthArgs,
+    private_failover_budget,
+)
 from recsys_dr.components.serving import ModelServing, ModelServingArgs
 from recsys_dr.components.serving.model_serving import ServingWiring, deployment_name_of, model_serving_problems
 from recsys_dr.components.serving.rollout import RollingUpdate, pods_per_node, rolling_update
@@ -149,7 +154,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.failover_budget = self.dns.budget
+        # An internal endpoint is judged by its CloudWatch alarm, not by Route 53's checkers.
+        self.failover_budget = private_failover_budget(ttl=args.dns.ttl) if self.private_health else self.dns.budget
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
 

@@ -17,10 +17,21 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from recsys_dr.components.dns.budget import FailoverBudget, failover_budget
+
+# Standard-resolution metric, one-minute periods (Route 53 takes no high-resolution alarm).
+ALARM_PERIOD_SECONDS = 60
+DEFAULT_EVALUATION_PERIODS = 2
+
 
 def arn_suffix(arn: str) -> str:
     """`targetgroup/<name>/<id>` of a target-group ARN (the CloudWatch dimension value)."""
     return arn.split(":", 5)[5]
+
+
+def private_failover_budget(*, ttl: int, evaluation_periods: int = DEFAULT_EVALUATION_PERIODS) -> FailoverBudget:
+    """Detection is the alarm's (`evaluation_periods` one-minute periods), then the TTL."""
+    return failover_budget(interval=ALARM_PERIOD_SECONDS, failure_threshold=evaluation_periods, ttl=ttl)
 
 
 def healthy_hosts_alarm(*, load_balancer: pulumi.Input[str], target_group: pulumi.Input[str], evaluation_periods: int) -> dict:
@@ -30,7 +41,7 @@ def healthy_hosts_alarm(*, load_balancer: pulumi.Input[str], target_group: pulum
         "metric_name": "HealthyHostCount",
         "dimensions": {"LoadBalancer": load_balancer, "TargetGroup": target_group},
         "statistic": "Minimum",
-        "period": 60,
+        "period": ALARM_PERIOD_SECONDS,
         "evaluation_periods": evaluation_periods,
         "threshold": 1,
         "comparison_operator": "LessThanThreshold",
@@ -59,7 +70,7 @@ class PrivateEndpointHealthArgs:
     """
 
     endpoints: Mapping[str, PrivateEndpoint]
-    evaluation_periods: int = 2
+    evaluation_periods: int = DEFAULT_EVALUATION_PERIODS
     alarm_topic_arns: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError, model_validator
 
 from recsys_dr.components.cluster.instances import allocatable
+from recsys_dr.components.monitoring.private_health import private_failover_budget
 from recsys_dr.components.serving import exposure
 from recsys_dr.components.monitoring.dr_alarms import ROUTE53_METRICS_REGION
 from recsys_dr.components.settings.alarms import AlarmSettings
@@ -171,6 +172,13 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
                 f"CloudWatch only notifies topics in the alarm's region. Missing: {', '.join(missing)}"
             )
     dns, cluster = section("dns"), section("cluster")
+    if serving is not None and dns is not None and serving.exposure == "internal" and dns.failover_budget_target is not None:
+        budget = private_failover_budget(ttl=dns.ttl)
+        if budget.total_seconds > dns.failover_budget_target:
+            problems.append(
+                f"`{key('serving.exposure')}` internal fails over on a CloudWatch alarm: a budget of {budget.explain()}, above "
+                f"`{key('dns.failoverBudgetTarget')}`={dns.failover_budget_target}. Raise the target or lower `{key('dns.ttl')}`"
+            )
     if serving is not None and dns is not None and cluster is not None and serving.exposure == "internet-facing" and serving.allowed_cidrs:
         problems += _source_range_problems(serving, dns, cluster, key)
     if tags is not None:

@@ -82,7 +82,10 @@ def test_too_many_ranges_for_the_security_group_are_refused_at_plan_time():
 
 @pytest.fixture(scope="module")
 def internal():
-    return render_stack("prod", stack_config("prod", serving={**shipped("prod")["serving"], "exposure": "internal"}))
+    config = shipped("prod")
+    # The CloudWatch-based checks need a 150 s budget (see the budget test below).
+    return render_stack("prod", stack_config("prod", serving={**config["serving"], "exposure": "internal"},
+                                             dns={**config["dns"], "failoverBudgetTarget": 150}))
 
 
 def test_internal_exposure_makes_internal_nlbs_without_checker_ranges(internal):
@@ -267,3 +270,11 @@ def test_cluster_secrets_keys_have_an_explicit_policy_and_are_protected(prod, ro
     assert statements["DenyKeyDestructionButBreakGlass"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
         shipped("prod")["storage"]["breakGlassRoleArn"]]
     assert key.options.get("protect") is True
+
+
+def test_internal_budget_is_the_alarms_and_is_held_to_the_target(internal):
+    assert internal.outputs["failoverBudget"] == "60 s x 2 failed checks + TTL 30 s = 150 s"
+    raw = shipped("prod")
+    raw["serving"]["exposure"] = "internal"
+    with pytest.raises(ConfigError, match=r"`recsys-dr:serving.exposure` internal fails over on a CloudWatch alarm: a budget of 60 s x 2"):
+        load_settings(raw, "prod")
