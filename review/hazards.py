@@ -11,6 +11,9 @@ Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [ur
 * `replication-off`, `rtc-off`, `versioning-off`: replication removed or disabled, its time
   control (the RPO's SLA) disabled, or bucket versioning suspended or removed;
 * `cost-up`, `cost-down`: the monthly estimate moves by more than COST_THRESHOLD;
+* `region-outage`: in one region, a cluster, GPU node group or serving Deployment is replaced
+  deleting first (or deleted), so that region stops serving during the rollout and the other
+  must carry the traffic (high when that is a pilot-light standby or the standby itself);
 * `protected`: a resource with the `protect` option would be replaced or deleted, which the
   engine refuses (the whole `pulumi up` fails) until protection is lifted in a separate change.
 """
@@ -81,6 +84,40 @@ def _both_regions(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list
                        "if the rollout fails, no untouched region is left to fail over to. Change one region per pull request.")
             severity = "high" if "replace" in actions or "delete" in actions else "medium"
         hazards.append(_hazard("both-regions", severity, message, [c.urn for c in touched]))
+    return hazards
+
+
+def _one_region_outage(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    roles = region_roles(head) or region_roles(base)
+    if len(roles) < 2:
+        return []
+    documents = {r["urn"]: r for r in base["resources"]} | {r["urn"]: r for r in head["resources"]}
+    serving_kinds = KINDS[:3]  # clusters, GPU node groups, serving Deployments (buckets do not serve)
+    outages: dict[str, list[Any]] = {}
+    for label, matches in serving_kinds:
+        for change in diff.resources:
+            if (change.replacement == DELETE_FIRST or change.action == "delete") and matches(documents[change.urn]):
+                outages.setdefault(change.region, []).append((label, change))
+    if set(roles) <= set(outages):
+        return []  # both regions: reported as `both-regions`
+    hazards = []
+    for region, found in sorted(outages.items()):
+        role = roles.get(region)
+        if role is None:
+            continue
+        mode = diff.head_estimate.get("standbyMode")
+        capacity = diff.head_estimate.get("standbyCapacityPercent")
+        if role == "primary":
+            carry = f"the standby ({mode}, {capacity} % of the primary's GPUs) must carry the traffic"
+            severity = "high" if mode != "warm" or not capacity else "medium"
+        else:
+            carry = "the primary serves alone: there is no failover target until the standby is back"
+            severity = "high"
+        what = ", ".join(sorted({f"{label[:-1]} {c.name}" for label, c in found}))  # "GPU node groups" -> "GPU node group"
+        hazards.append(_hazard("region-outage", severity,
+                               f"{region} ({role}) stops serving during the rollout: {what} "
+                               f"{'is' if len(found) == 1 else 'are'} deleted before the replacement exists; {carry}",
+                               [c.urn for _, c in found]))
     return hazards
 
 
@@ -168,6 +205,6 @@ def _larger(before: Any, after: Any) -> bool:
 
 def find_hazards(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
     """Every hazard of the change from `base` to `head`, the high ones first."""
-    hazards = (_both_regions(diff, base, head) + _data_protection(base, head) + _protected(diff, base, head)
-               + _estimate_moves(diff))
+    hazards = (_both_regions(diff, base, head) + _one_region_outage(diff, base, head) + _data_protection(base, head)
+               + _protected(diff, base, head) + _estimate_moves(diff))
     return sorted(hazards, key=lambda h: (h["severity"] != "high", h["kind"]))

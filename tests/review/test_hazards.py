@@ -146,3 +146,28 @@ def test_replacing_a_protected_resource_is_a_high_hazard():
     renamed["inputs"]["bucket"] = "models-b"
     (hazard,) = [h for h in diff_plans(plan(bucket), plan(renamed)).hazards if h["kind"] == "protected"]
     assert hazard["severity"] == "high" and "models (replace)" in hazard["message"]
+
+
+def test_deleting_first_in_one_region_is_an_outage_there():
+    base = plan(gpu("us-east-1"), gpu("us-west-2"))
+    head = plan(gpu("us-east-1", "X_NVIDIA"), gpu("us-west-2"))  # nodeGroupName is fixed: delete-first
+    (hazard,) = [h for h in diff_plans(base, head).hazards if h["kind"] == "region-outage"]
+    assert hazard["message"].startswith("us-east-1 (primary) stops serving during the rollout: GPU node group gpu-us-east-1 is deleted")
+    assert "the standby (warm, 100 % of the primary's GPUs) must carry the traffic" in hazard["message"]
+    assert hazard["severity"] == "medium"
+
+
+def test_an_outage_of_the_standby_leaves_no_failover_target():
+    base = plan(gpu("us-east-1"), gpu("us-west-2"))
+    head = plan(gpu("us-east-1"), gpu("us-west-2", "X_NVIDIA"))
+    (hazard,) = [h for h in diff_plans(base, head).hazards if h["kind"] == "region-outage"]
+    assert hazard["severity"] == "high" and "no failover target" in hazard["message"]
+
+
+def test_create_before_delete_in_one_region_is_no_outage():
+    autonamed = [gpu("us-east-1"), gpu("us-west-2")]
+    for group in autonamed:
+        del group["inputs"]["nodeGroupName"]
+    head = copy.deepcopy(autonamed)
+    head[0]["inputs"]["amiType"] = "X_NVIDIA"
+    assert "region-outage" not in kinds(diff_plans(plan(*autonamed), plan(*head)))
