@@ -85,7 +85,9 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             f"{name}-artifact",
             ModelArtifactArgs(
                 version_dir=args.model.artifact_path, model_name=args.model.name, model_version=args.model.version,
-                region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket, after=[self.buckets],
+                region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket,
+                # The bucket policy admits model writes by the release role only.
+                role_arn=args.storage.release_role_arn, after=[self.buckets],
             ),
             opts=child,
         ) if args.model.artifact_path is not None else None
@@ -103,7 +105,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                     cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                     bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
                     # The standby receives the version by replication, which Pulumi cannot wait for.
-                    model_artifact=self.artifact.manifest_object if self.artifact is not None and role == "primary" else None,
+                    model_artifact=self.artifact.upload if self.artifact is not None and role == "primary" else None,
                     node_cidrs=cluster.node_cidrs,
                 ),
                 # The model must be servable in-region before pods start fetching it.
@@ -278,7 +280,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "recoveryTimeObjectiveMinutes": args.region_switch.recovery_time_objective_minutes,
             }
         if self.artifact is not None:
-            outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_object.key, "manifestSha256": self.artifact.manifest_sha256}
+            outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_key, "manifestSha256": self.artifact.manifest_sha256}
         return outputs
 
 

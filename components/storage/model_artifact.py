@@ -3,9 +3,13 @@
 The same layout and commit protocol as `python -m recsys_dr.model publish`
 (`models/<name>/<version>/<path>`, each object with an S3-validated SHA-256 checksum and its hex
 digest as `sha256` metadata, `manifest.json` last), so the serving init container and a later
-`model publish` of the same directory see one and the same version. Objects are never deleted by
-Pulumi: `pulumi destroy` (or unpinning the directory) leaves the published version in place,
-as a published version is immutable and may still be served by the standby.
+`model publish` of the same directory see one and the same version.
+
+The bucket policy admits only conditional writes (`If-None-Match: *`) by the release role, which
+pulumi-aws' `BucketObjectv2` cannot send (it has no conditional-write input), so the upload is a
+Pulumi dynamic resource running `version_upload.upload_version` as `storage.releaseRoleArn`.
+Pulumi never deletes what it uploaded: `pulumi destroy` (or a new pin) leaves the version in
+place (it is retained, and the bucket policy denies deletes anyway).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.model.manifest import MANIFEST_NAME, ManifestError, file_digest, load_manifest
@@ -35,9 +39,12 @@ class ModelArtifactArgs:
         region: region of `bucket` (the primary's).
         bucket: the primary model bucket; replication copies the objects to the standby.
         prefix: key prefix of all models. Default "models" (what the init container reads).
-        after: resources every upload waits for, e.g. the bucket's encryption and replication
-            configuration (an object written before the replication rule is never replicated).
-            A parent's `depends_on` does not reach these objects. Default none.
+        role_arn: the role allowed to write models (`storage.releaseRoleArn`); the upload
+            assumes it. Default none (the deployer's own credentials, which the shipped
+            bucket policy refuses).
+        after: resources the upload waits for, e.g. the bucket's policy, encryption and
+            replication (an object written before the replication rule is never replicated).
+            A parent's `depends_on` does not reach its children. Default none.
     """
 
     version_dir: Path
@@ -46,6 +53,7 @@ class ModelArtifactArgs:
     region: str
     bucket: pulumi.Input[str]
     prefix: str = DEFAULT_PREFIX
+    role_arn: str | None = None
     after: Sequence[pulumi.Resource] = ()
 
 
@@ -81,16 +89,48 @@ def manifest_pin_problems(key: str, version_dir: Path, pin_key: str, pinned_sha2
     return []
 
 
+class VersionUploadProvider(ResourceProvider):
+    """Creates = uploads (idempotently); never deletes a published version."""
+
+    def create(self, props: dict) -> CreateResult:
+        from recsys_dr.components.storage.version_upload import s3_client, upload_version
+
+        s3 = s3_client(region=props["region"], role_arn=props.get("roleArn") or None)
+        result = upload_version(s3, bucket=props["bucket"], prefix=props["prefix"], version_dir=Path(props["versionDir"]))
+        return CreateResult(
+            id_=f"s3://{props['bucket']}/{props['manifestKey']}",
+            outs={**props, "uploaded": result.uploaded, "skipped": result.skipped},
+        )
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        # A new digest, key or bucket is another version: upload it (the old one stays).
+        keys = ("bucket", "manifestKey", "manifestSha256", "region")
+        changed = [k for k in keys if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+
+    def delete(self, _id: str, _props: dict) -> None:
+        """Published versions are immutable; the bucket policy denies deletes anyway."""
+
+
+class VersionUpload(Resource):
+    """One uploaded model version (dynamic resource); its id is the manifest's S3 URI."""
+
+    def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(VersionUploadProvider(), name, {**props, "uploaded": None, "skipped": None}, opts)
+
+
 class ModelArtifact(pulumi.ComponentResource):
-    """The files of one model version as S3 objects, `manifest.json` created after all of them.
+    """A built model version uploaded into the primary bucket, manifest last.
 
     Attributes:
-        manifest_object: the commit marker; depend on it to start pods only once the version
-            is complete in the bucket.
+        upload: the upload resource; depend on it to start pods only once the version is
+            complete in the bucket.
+        manifest_key: S3 key of the uploaded `manifest.json`.
         manifest_sha256: hex SHA-256 of the uploaded manifest.
     """
 
-    manifest_object: aws.s3.BucketObjectv2
+    upload: VersionUpload
+    manifest_key: str
     manifest_sha256: str
 
     def __init__(self, name: str, args: ModelArtifactArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -100,45 +140,16 @@ class ModelArtifact(pulumi.ComponentResource):
             + model_artifact_problems("version_dir", args.version_dir, args.model_name, args.model_version),
         )
         super().__init__("recsys-dr:components:ModelArtifact", name, None, opts)
-        version_dir = Path(args.version_dir)
-        manifest = load_manifest(version_dir / MANIFEST_NAME)
-        base = version_prefix(args.prefix, args.model_name, args.model_version)
-        # Published objects outlive the stack: a destroy or a new pin must never delete a version.
-        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=list(args.after))
-
-        files = [
-            self._object(f"{name}-{entry['path']}", args, base + entry["path"], version_dir / entry["path"], entry["sha256"], kept)
-            for entry in manifest["files"]
-        ]
+        version_dir = Path(args.version_dir).resolve()
+        self.manifest_key = version_prefix(args.prefix, args.model_name, args.model_version) + MANIFEST_NAME
         self.manifest_sha256, _ = file_digest(version_dir / MANIFEST_NAME)
-        # The manifest is the commit marker (the init container treats its absence as "not
-        # published yet"), so it is created only after every file exists.
-        self.manifest_object = self._object(
-            f"{name}-{MANIFEST_NAME}", args, base + MANIFEST_NAME, version_dir / MANIFEST_NAME, self.manifest_sha256,
-            pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=[*args.after, *files])), content_type="application/json",
+        self.upload = VersionUpload(
+            f"{name}-upload",
+            {
+                "region": args.region, "bucket": args.bucket, "prefix": args.prefix, "versionDir": str(version_dir),
+                "manifestKey": self.manifest_key, "manifestSha256": self.manifest_sha256, "roleArn": args.role_arn or "",
+            },
+            # Published objects outlive the stack: a destroy or a new pin never deletes a version.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=list(args.after)),
         )
-        self.register_outputs({
-            "manifestKey": self.manifest_object.key,
-            "manifestSha256": self.manifest_sha256,
-            "objectCount": len(files) + 1,
-        })
-
-    @staticmethod
-    def _object(
-        name: str, args: ModelArtifactArgs, key: str, path: Path, sha256: str, opts: pulumi.ResourceOptions,
-        content_type: str = "application/octet-stream",
-    ) -> aws.s3.BucketObjectv2:
-        return aws.s3.BucketObjectv2(
-            name,
-            region=args.region,
-            bucket=args.bucket,
-            key=key,
-            source=pulumi.FileAsset(str(path)),
-            # The provider sends the SHA-256 with the upload and S3 rejects a body that does not
-            # match it; the hex digest in metadata is what `model publish` compares to skip a file.
-            checksum_algorithm="SHA256",
-            metadata={"sha256": sha256},
-            source_hash=sha256,
-            content_type=content_type,
-            opts=opts,
-        )
+        self.register_outputs({"manifestKey": self.manifest_key, "manifestSha256": self.manifest_sha256})

@@ -50,37 +50,45 @@ def deployment(run, role: str):
     return found
 
 
-def test_artifact_dir_uploads_the_version_into_the_primary_bucket(with_artifact):
+def upload(run):
+    [found] = run.of_type("pulumi-python:dynamic:Resource")
+    return found
+
+
+def test_artifact_dir_uploads_the_version_into_the_primary_bucket_as_the_release_role(with_artifact):
     run, directory = with_artifact
-    objects = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
     primary_bucket = run.one("aws:s3/bucket:Bucket", "recsys-dev-models-primary").outputs["bucket"]
-    assert sorted(o.inputs["key"] for o in objects) == [
-        "models/recommender/1/manifest.json", "models/recommender/1/saved_model.pb", "models/recommender/1/variables/variables.index",
-    ]
-    assert {o.inputs["bucket"] for o in objects} == {primary_bucket}
-    assert {o.inputs["region"] for o in objects} == {"us-east-1"}
+    inputs = upload(run).inputs
+    assert (inputs["bucket"], inputs["region"], inputs["versionDir"]) == (primary_bucket, "us-east-1", str(directory.resolve()))
+    assert inputs["roleArn"] == json.loads(stack_config("dev")["recsys-dr:storage"])["releaseRoleArn"]
     assert run.outputs["modelArtifact"] == {"manifestKey": "models/recommender/1/manifest.json", "manifestSha256": digest(directory)}
 
 
-def test_primary_pods_start_only_after_the_manifest_is_uploaded(with_artifact):
+def test_primary_pods_start_only_after_the_version_is_uploaded(with_artifact):
     run, _ = with_artifact
-    manifest = next(o for o in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if o.inputs["key"].endswith("manifest.json"))
-    assert manifest.urn in deployment(run, "primary").dependencies
+    assert upload(run).urn in deployment(run, "primary").dependencies
     # The standby gets the version by replication, which no resource can wait for.
-    assert manifest.urn not in deployment(run, "standby").dependencies
+    assert upload(run).urn not in deployment(run, "standby").dependencies
 
 
-def test_upload_waits_for_the_bucket_encryption_and_replication(with_artifact):
+def test_upload_waits_for_the_bucket_policy_encryption_lock_and_replication(with_artifact):
     run, _ = with_artifact
-    # Each object itself must wait: a parent's depends_on does not reach its children.
-    replication = run.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "recsys-dev-models-replication")
-    encryption = run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "recsys-dev-models-primary")
-    for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
-        assert {replication.urn, encryption.urn} <= set(obj.dependencies), obj.name
+    # The upload itself must wait: a parent's depends_on does not reach its children.
+    needed = [
+        run.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "recsys-dev-models-replication"),
+        run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "recsys-dev-models-primary"),
+        run.one("aws:s3/bucketPolicy:BucketPolicy", "recsys-dev-models-primary"),
+    ]
+    assert {r.urn for r in needed} <= set(upload(run).dependencies)
+
+
+def test_upload_is_never_deleted_by_pulumi(with_artifact):
+    run, _ = with_artifact
+    assert upload(run).options.get("retainOnDelete") is True
 
 
 def test_without_artifact_dir_nothing_is_uploaded(rendered_stacks):
-    assert rendered_stacks["dev"].of_type("aws:s3/bucketObjectv2:BucketObjectv2") == []
+    assert rendered_stacks["dev"].of_type("pulumi-python:dynamic:Resource") == []
     assert "modelArtifact" not in rendered_stacks["dev"].outputs
 
 
