@@ -8,7 +8,7 @@ from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs
 from recsys_dr.components.cluster.gpu_cluster import gpu_cluster_problems
 from recsys_dr.components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from recsys_dr.components.dns.failover_records import DnsWiring
-from recsys_dr.components.dns.region_switch import RegionSwitch, RegionSwitchArgs, RegionSwitchTarget
+from recsys_dr.components.dns.region_switch import RegionSwitch, RegionSwitchArgs, RegionSwitchTarget, plan_name_for
 from recsys_dr.components.monitoring import DrAlarms, DrAlarmsArgs
 from recsys_dr.components.monitoring.audit_trail import ModelAuditTrail, ModelAuditTrailArgs
 from recsys_dr.components.monitoring.dr_alarms import AlarmWiring
@@ -175,12 +175,6 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         }
         break_glass = [args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else []
         self.key_policies = ModelKeyPolicies(f"{name}-key-policies", ModelKeyPoliciesArgs(keys=access, break_glass_arns=break_glass), opts=child)
-        self.key_alarms = KeyAlarms(
-            f"{name}-key-alarms",
-            KeyAlarmsArgs(key_arns={args.region(role): [regional_buckets[role].key.arn] for role in ROLES},
-                          alarm_topic_arns=list(args.alarms.topic_arns), tags=tags),
-            opts=child,
-        )
         self.audit_trail = ModelAuditTrail(
             f"{name}-audit",
             ModelAuditTrailArgs(trail_name=args.storage.audit_trail_name,
@@ -188,6 +182,17 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                                 break_glass_arns=tuple(break_glass), protect=not args.storage.force_destroy, tags=tags),
             opts=child,
         ) if args.storage.audit_trail_name else None
+        # Every key whose loss costs data: the models', the clusters' Secrets, the audit logs'.
+        watched = {
+            args.region(role): [regional_buckets[role].key.arn, self.clusters[role].secrets_key.arn]
+            + ([self.audit_trail.keys[args.region(role)].arn] if self.audit_trail else [])
+            for role in ROLES
+        }
+        self.key_alarms = KeyAlarms(
+            f"{name}-key-alarms",
+            KeyAlarmsArgs(key_arns=watched, alarm_topic_arns=list(args.alarms.topic_arns), tags=tags),
+            opts=child,
+        )
 
     def _region_switch(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> RegionSwitch:
         settings = args.region_switch
@@ -195,7 +200,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         return RegionSwitch(
             f"{name}-region-switch",
             RegionSwitchArgs(
-                plan_name=name[:32].strip("-"),
+                plan_name=plan_name_for(name),
                 targets={
                     role: RegionSwitchTarget(
                         region=args.region(role), cluster_name=self.clusters[role].cluster.name,

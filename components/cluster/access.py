@@ -28,7 +28,12 @@ def admin_role_problems(key: str, role_arns: Sequence[str]) -> list[str]:
         if not isinstance(arn, str) or not ROLE_ARN.match(arn):
             hint = " (an assumed-role session ARN; name the role: arn:aws:iam::<account>:role/<name>)" if isinstance(arn, str) and ":assumed-role/" in arn else ""
             problems.append(f"`{key}` must hold IAM role ARNs such as arn:aws:iam::123456789012:role/oncall{hint}. Received: {arn!r}")
+    names = [ROLE_ARN.match(arn).group("name") for arn in role_arns if isinstance(arn, str) and ROLE_ARN.match(arn)]
+    same_name = sorted({n for n in names if names.count(n) > 1})
     duplicates = sorted({arn for arn in role_arns if isinstance(arn, str) and list(role_arns).count(arn) > 1})
+    if same_name and not duplicates:
+        # Resources are named after the role; two accounts' or paths' roles of one name would clash.
+        problems.append(f"`{key}` must not name two roles called {', '.join(same_name)}. Received: {list(role_arns)}")
     if duplicates:
         # "An IAM principal can't be included in more than one access entry" (EKS User Guide).
         problems.append(f"`{key}` must name each role once. Received twice: {', '.join(duplicates)}")

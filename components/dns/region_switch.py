@@ -95,6 +95,11 @@ class RegionSwitchArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+def plan_name_for(name: str) -> str:
+    """A valid plan name from a component name ("recsys-dev.eu_1" -> "recsys-dev-eu-1", at most 32)."""
+    return re.sub(r"[^a-zA-Z0-9]+", "-", name)[:32].strip("-") or "recsys-dr"
+
+
 def region_switch_problems(args: RegionSwitchArgs) -> list[str]:
     problems = []
     if set(args.targets) != set(ROLES):

@@ -39,6 +39,11 @@ def test_a_role_listed_twice_is_refused():
     ]
 
 
+def test_two_roles_of_one_name_are_refused():
+    [problem] = access.admin_role_problems("cluster.adminRoleArns", [ONCALL, "arn:aws:iam::210987654321:role/oncall"])
+    assert problem.startswith("`cluster.adminRoleArns` must not name two roles called oncall")
+
+
 def test_role_name_drops_the_path():
     assert access.role_name(PATHED) == "sre-admin"
 

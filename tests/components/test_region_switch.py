@@ -204,6 +204,11 @@ def test_missing_health_check_is_an_error_not_an_unsteered_record():
         rs.health_checks_by_role([Check(region="us-east-1", health_check_id="hc-e")], {"primary": "us-east-1", "standby": "us-west-2"})
 
 
+@pytest.mark.parametrize("name", ["recsys-dev", "recsys-dev.eu_1", "x" * 40 + "-tail", "recsys--a", "--"])
+def test_plan_name_for_any_component_name_is_valid(name):
+    assert rs.PLAN_NAME_PATTERN.fullmatch(rs.plan_name_for(name))
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
