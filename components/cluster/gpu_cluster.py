@@ -105,7 +105,7 @@ class GpuCluster(pulumi.ComponentResource):
             subnet_ids = network.private_subnet_ids
 
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        secrets_key = aws.kms.Key(
+        self.secrets_key = secrets_key = aws.kms.Key(
             f"{name}-secrets", region=region, description=f"EKS secrets envelope encryption ({name})",
             enable_key_rotation=True, deletion_window_in_days=30, tags=tags,
             # The account statement (EKS uses the key through grants its callers' IAM rights allow)

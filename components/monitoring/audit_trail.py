@@ -135,6 +135,7 @@ class ModelAuditTrail(pulumi.ComponentResource):
     """A trail and a log bucket per region (versioned, TLS only, public access blocked)."""
 
     trails: dict[str, aws.cloudtrail.Trail]
+    keys: dict[str, aws.kms.Key]
 
     def __init__(self, name: str, args: ModelAuditTrailArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not 1 <= args.log_retention_days <= 3653:
@@ -144,7 +145,7 @@ class ModelAuditTrail(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = dict(args.tags)
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        self.trails = {}
+        self.trails, self.keys = {}, {}
         for region, model_bucket_arn in sorted(args.model_bucket_arns.items()):
             prefix = f"{name}-{region}"
             source_arn = account_id.apply(
@@ -158,6 +159,7 @@ class ModelAuditTrail(pulumi.ComponentResource):
                 ))),
                 opts=kept,
             )
+            self.keys[region] = key
             bucket = aws.s3.Bucket(prefix, region=region, tags=tags, opts=kept)
             aws.s3.BucketOwnershipControls(prefix, region=region, bucket=bucket.id,
                                            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)

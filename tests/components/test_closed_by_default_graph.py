@@ -233,9 +233,10 @@ def test_each_model_key_names_the_roles_that_use_it(prod, role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_key_calls_alarm_in_the_keys_region(prod, role):
-    key_arn = prod.one("aws:kms/key:Key", f"recsys-prod-models-{role}-key").outputs["arn"]
+    keys = [f"recsys-prod-models-{role}-key", f"recsys-prod-{role}-secrets", f"recsys-prod-audit-{REGIONS[role]}"]
+    arns = sorted(prod.one("aws:kms/key:Key", key).outputs["arn"] for key in keys)
     rule = prod.one("aws:cloudwatch/eventRule:EventRule", f"recsys-prod-key-alarms-{REGIONS[role]}")
-    assert json.loads(rule.inputs["eventPattern"])["detail"]["resources"]["ARN"] == [key_arn]
+    assert json.loads(rule.inputs["eventPattern"])["detail"]["resources"]["ARN"] == arns
     assert prod.outputs["alarms"][f"key-{role}"]
 
 
