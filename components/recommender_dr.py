@@ -12,7 +12,7 @@ from recsys_dr.components.dns.region_switch import RegionSwitch, RegionSwitchArg
 from recsys_dr.components.monitoring import DrAlarms, DrAlarmsArgs
 from recsys_dr.components.monitoring.audit_trail import ModelAuditTrail, ModelAuditTrailArgs
 from recsys_dr.components.monitoring.dr_alarms import AlarmWiring
-from recsys_dr.components.monitoring.key_alarms import KeyAlarms, KeyAlarmsArgs
+from recsys_dr.components.monitoring.tamper_alarms import TamperAlarms, TamperAlarmsArgs
 from recsys_dr.components.monitoring.private_health import (
     PrivateEndpoint,
     PrivateEndpointHealth,
@@ -162,8 +162,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.register_outputs(self.stack_outputs)
 
     def _security(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str], regional_buckets: dict) -> None:
-        """Key policies naming the roles that use each key (they exist only now), alarms on
-        key disable/deletion, and the audit trail where one is configured."""
+        """Key policies naming the roles that use each key (they exist only now), the audit trail
+        where one is configured, and alarms on calls that loosen the keys, buckets or trail."""
         child = pulumi.ResourceOptions(parent=self)
         release = [args.storage.release_role_arn] if args.storage.release_role_arn else []
         replication = self.buckets.replication_role.arn
@@ -188,9 +188,14 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             + ([self.audit_trail.keys[args.region(role)].arn] if self.audit_trail else [])
             for role in ROLES
         }
-        self.key_alarms = KeyAlarms(
-            f"{name}-key-alarms",
-            KeyAlarmsArgs(key_arns=watched, alarm_topic_arns=list(args.alarms.topic_arns), tags=tags),
+        self.tamper_alarms = TamperAlarms(
+            f"{name}-tamper",
+            TamperAlarmsArgs(
+                key_arns=watched,
+                bucket_names={args.region(role): [regional_buckets[role].bucket.bucket] for role in ROLES},
+                trails={region: [trail.name, trail.arn] for region, trail in self.audit_trail.trails.items()} if self.audit_trail else {},
+                alarm_topic_arns=list(args.alarms.topic_arns), tags=tags,
+            ),
             opts=child,
         )
 
@@ -267,7 +272,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "rollout": {"maxSurge": self.rollout.max_surge, "maxUnavailable": self.rollout.max_unavailable, "note": self.rollout.note},
             "alarms": {
                 **{key: alarm.name for key, alarm in self.alarms.alarms.items()},
-                **{f"key-{role}": self.key_alarms.alarms[args.region(role)].name for role in ROLES},
+                **{f"{kind}-{role}": alarm.name for role in ROLES
+                   for kind, alarm in self.tamper_alarms.alarms[args.region(role)].items()},
             },
         }
         if self.arc is not None:

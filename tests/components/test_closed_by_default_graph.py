@@ -235,9 +235,20 @@ def test_each_model_key_names_the_roles_that_use_it(prod, role):
 def test_key_calls_alarm_in_the_keys_region(prod, role):
     keys = [f"recsys-prod-models-{role}-key", f"recsys-prod-{role}-secrets", f"recsys-prod-audit-{REGIONS[role]}"]
     arns = sorted(prod.one("aws:kms/key:Key", key).outputs["arn"] for key in keys)
-    rule = prod.one("aws:cloudwatch/eventRule:EventRule", f"recsys-prod-key-alarms-{REGIONS[role]}")
+    rule = prod.one("aws:cloudwatch/eventRule:EventRule", f"recsys-prod-tamper-{REGIONS[role]}-keys")
     assert json.loads(rule.inputs["eventPattern"])["detail"]["resources"]["ARN"] == arns
-    assert prod.outputs["alarms"][f"key-{role}"]
+    assert prod.outputs["alarms"][f"keys-{role}"] == f"recsys-prod-tamper-{REGIONS[role]}-keys-calls"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_bucket_guard_and_trail_changes_alarm(prod, role):
+    bucket = prod.one("aws:s3/bucket:Bucket", f"recsys-prod-models-{role}").outputs["bucket"]
+    rule = prod.one("aws:cloudwatch/eventRule:EventRule", f"recsys-prod-tamper-{REGIONS[role]}-buckets")
+    assert json.loads(rule.inputs["eventPattern"])["detail"]["requestParameters"]["bucketName"] == [bucket]
+    trail = prod.one("aws:cloudtrail/trail:Trail", f"recsys-prod-audit-{REGIONS[role]}")
+    rule = prod.one("aws:cloudwatch/eventRule:EventRule", f"recsys-prod-tamper-{REGIONS[role]}-trail")
+    assert set(json.loads(rule.inputs["eventPattern"])["detail"]["requestParameters"]["name"]) == {trail.inputs["name"], trail.outputs["arn"]}
+    assert {f"buckets-{role}", f"trail-{role}"} <= set(prod.outputs["alarms"])
 
 
 def test_prod_records_model_writes_in_a_trail_per_region(prod, rendered_stacks):

@@ -1,4 +1,4 @@
-"""Key alarms (KMS disable/delete/policy calls) and CloudWatch-based health checks for internal NLBs."""
+"""Tamper alarms (key, bucket-guard and trail calls) and CloudWatch-based health checks for internal NLBs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import json
 import pulumi
 import pytest
 
-from recsys_dr.components.monitoring.key_alarms import KeyAlarms, KeyAlarmsArgs, key_event_pattern
+from recsys_dr.components.monitoring.tamper_alarms import (
+    TamperAlarms,
+    TamperAlarmsArgs,
+    bucket_event_pattern,
+    key_event_pattern,
+    trail_event_pattern,
+)
 from recsys_dr.components.monitoring.private_health import (
     PrivateEndpoint,
     PrivateEndpointHealth,
@@ -24,8 +30,10 @@ TOPIC_EAST = "arn:aws:sns:us-east-1:123456789012:oncall"
 
 @pytest.fixture(scope="module")
 def key_run():
-    return render(lambda: KeyAlarms("keys", KeyAlarmsArgs(
-        key_arns={"us-east-1": [EAST_KEY], "us-west-2": [pulumi.Output.from_input(WEST_KEY)]}, alarm_topic_arns=[TOPIC_EAST],
+    return render(lambda: TamperAlarms("tamper", TamperAlarmsArgs(
+        key_arns={"us-east-1": [EAST_KEY], "us-west-2": [pulumi.Output.from_input(WEST_KEY)]},
+        bucket_names={"us-east-1": ["models-primary"]}, trails={"us-east-1": ["audit", "arn:aws:cloudtrail:us-east-1:1:trail/audit"]},
+        alarm_topic_arns=[TOPIC_EAST],
     )))
 
 
@@ -37,18 +45,36 @@ def test_key_events_are_matched_as_cloudtrail_kms_calls_on_these_keys():
 
 
 def test_each_region_watches_its_own_keys(key_run):
-    rules = {r.inputs["region"]: json.loads(r.inputs["eventPattern"]) for r in key_run.of_type("aws:cloudwatch/eventRule:EventRule")}
-    assert rules["us-east-1"]["detail"]["resources"]["ARN"] == [EAST_KEY]
-    assert rules["us-west-2"]["detail"]["resources"]["ARN"] == [WEST_KEY]
+    rules = {r.inputs["name"]: json.loads(r.inputs["eventPattern"]) for r in key_run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert rules["tamper-us-east-1-keys"]["detail"]["resources"]["ARN"] == [EAST_KEY]
+    assert rules["tamper-us-west-2-keys"]["detail"]["resources"]["ARN"] == [WEST_KEY]
+    # Nothing else to watch in us-west-2: no empty rule (an empty list would match nothing anyway).
+    assert set(rules) == {"tamper-us-east-1-keys", "tamper-us-west-2-keys", "tamper-us-east-1-buckets", "tamper-us-east-1-trail"}
+
+
+def test_bucket_guard_changes_are_matched_per_bucket():
+    pattern = bucket_event_pattern(["models-primary"])
+    assert pattern["source"] == ["aws.s3"] and pattern["detail"]["requestParameters"] == {"bucketName": ["models-primary"]}
+    # The calls that would undo the bucket policy, versioning, Object Lock or replication.
+    assert {"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketVersioning", "PutObjectLockConfiguration",
+            "PutBucketLifecycle", "DeleteBucketReplication"} <= set(pattern["detail"]["eventName"])
+
+
+def test_trail_changes_are_matched_by_name_or_arn():
+    pattern = trail_event_pattern(["audit", "arn:aws:cloudtrail:us-east-1:1:trail/audit"])
+    assert {"StopLogging", "DeleteTrail", "PutEventSelectors"} <= set(pattern["detail"]["eventName"])
+    assert pattern["detail"]["requestParameters"]["name"] == ["arn:aws:cloudtrail:us-east-1:1:trail/audit", "audit"]
 
 
 def test_matched_key_events_are_kept_and_alarm(key_run):
     targets = key_run.of_type("aws:cloudwatch/eventTarget:EventTarget")
     groups = {g.outputs["arn"] for g in key_run.of_type("aws:cloudwatch/logGroup:LogGroup")}
     assert {t.inputs["arn"] for t in targets} == groups
-    alarms = {a.inputs["region"]: a.inputs for a in key_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert alarms["us-east-1"]["metricName"] == "MatchedEvents" and alarms["us-east-1"]["alarmActions"] == [TOPIC_EAST]
-    assert alarms["us-west-2"]["alarmActions"] == []
+    alarms = {a.inputs["name"]: a.inputs for a in key_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    east = alarms["tamper-us-east-1-keys-calls"]
+    assert east["metricName"] == "MatchedEvents" and east["alarmActions"] == [TOPIC_EAST]
+    assert east["dimensions"] == {"RuleName": "tamper-us-east-1-keys"}
+    assert alarms["tamper-us-west-2-keys-calls"]["alarmActions"] == []
 
 
 def test_only_the_rule_may_write_its_log_group(key_run):
