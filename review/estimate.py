@@ -112,6 +112,7 @@ class _Ledger:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self.unpriced: set[str] = set()
+        self.unpriced_regions: dict[str, set[str]] = defaultdict(set)  # region -> what it left unpriced
 
     def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float) -> None:
         monthly = quantity * unit_usd * (prices.HOURS_PER_MONTH if unit == "hour" else 1)
@@ -130,7 +131,7 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
     def card(region: str, what: str) -> dict[str, Any] | None:
         rates = prices.REGIONS.get(region)
         if rates is None:
-            ledger.unpriced.add(f"no price for region {region} ({what})")
+            ledger.unpriced_regions[region].add(what)
         return rates
 
     for resource in resources:
@@ -191,7 +192,9 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
 
     totals = {role: round(sum(i["monthlyUsd"] for i in ledger.items if i["role"] == role), 2) for role in ROLES}
     items = sorted(ledger.items, key=lambda i: (ROLES.index(i["role"]), i["region"], -i["monthlyUsd"], i["item"]))
-    return {**totals, "total": round(sum(totals.values()), 2), "items": items, "unpriced": sorted(ledger.unpriced)}
+    unpriced = ledger.unpriced | {f"no price for region {region} ({', '.join(sorted(what))})"
+                                  for region, what in ledger.unpriced_regions.items()}
+    return {**totals, "total": round(sum(totals.values()), 2), "items": items, "unpriced": sorted(unpriced)}
 
 
 def _dns_budget(document: dict[str, Any]) -> int | None:

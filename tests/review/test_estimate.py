@@ -155,3 +155,11 @@ def test_shipped_prod_failover_control_is_priced_where_enabled(tmp_path, control
 def test_a_hosted_zone_the_program_creates_is_priced():
     e = estimate(document(res("aws:route53/zone:Zone", "zone", "global")))
     assert [(i["item"], i["monthlyUsd"]) for i in e["monthlyCostUsd"]["items"]] == [("Route 53 hosted zone", 0.5)]
+
+
+def test_an_unpriced_region_is_named_once_with_what_it_leaves_out():
+    cluster = res("aws:eks/cluster:Cluster", "c", "ap-south-1")
+    nat = res("aws:ec2/natGateway:NatGateway", "n", "ap-south-1")
+    e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "ap-south-1", 1), cluster, nat,
+                          outputs={"regions": {"primary": {"region": "us-east-1"}, "standby": {"region": "ap-south-1"}}}))
+    assert e["monthlyCostUsd"]["unpriced"] == ["no price for region ap-south-1 (EKS control plane, NAT gateway, node group s)"]
