@@ -4,7 +4,7 @@ One single-region CloudTrail trail per model-bucket region, with its own log buc
 the standby's record survives the primary region), logging
   * S3 data events that write under the model prefix (PutObject, CompleteMultipartUpload,
     DeleteObject, retention changes ... - the reads of serving pods are left out), and
-  * write management events, so KMS key calls reach EventBridge for `KeyAlarms`.
+  * write management events, so key, bucket and trail calls reach EventBridge for `TamperAlarms`.
 Log file validation is on: CloudTrail signs hourly digest files, so a removed or edited log
 file is detectable (CloudTrail user guide, "Validating CloudTrail log file integrity"). The logs
 are encrypted with a key of their own (SSE-KMS, the trail's `kms_key_id` and the bucket default).
