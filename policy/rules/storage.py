@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "check_model_versions_kept",
     "check_buckets_protected",
     "check_object_lock",
+    "check_model_versions_immutable",
 ]
 
 
@@ -293,6 +295,69 @@ def check_object_lock(resources: Sequence[Resource]) -> list[tuple[str | None, s
     ]
 
 
+def _arn_of(bucket: Resource) -> str | None:
+    name = _get(bucket.props, "bucket")
+    return _get(bucket.props, "arn") or (f"arn:aws:s3:::{name}" if name else None)
+
+
+def _model_buckets(resources: Sequence[Resource], buckets: Sequence[Resource]) -> list[Resource]:
+    """The buckets replication links (source and replica); without replication, every bucket."""
+    linked: dict[str, Resource] = {}
+    for config in _of(resources, BUCKET_REPLICATION):
+        source = _bucket_for(config, buckets)
+        if source is not None:
+            linked[source.urn] = source
+        for rule in _items(_get(config.props, "rules")):
+            destination = _replication_destination(config, rule, buckets, source)
+            if destination is not None:
+                linked[destination.urn] = destination
+    return [b for b in buckets if b.urn in linked] if linked else list(buckets)
+
+
+def _denies_everyone(statement: Any, action: str, resource: str) -> bool:
+    if _get(statement, "Effect") != "Deny":
+        return False
+    principal = _get(statement, "Principal")
+    if "*" not in [str(p) for p in (_as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal))]:
+        return False
+    actions = [str(a).lower() for a in _as_list(_get(statement, "Action"))]
+    resources = [str(r) for r in _as_list(_get(statement, "Resource"))]
+    return (any(fnmatch.fnmatchcase(action.lower(), a) for a in actions)
+            and any(fnmatch.fnmatchcase(resource, r) for r in resources))
+
+
+def _requires_if_none_match(statement: Any) -> bool:
+    # S3 user guide, "Enforce conditional writes": deny when the `s3:if-none-match` key is Null.
+    null = _get(statement, "Condition", "Null", default={})
+    return _is_map(null) and any(str(k).lower() == "s3:if-none-match" and str(v).lower() == "true" for k, v in null.items())
+
+
+def check_model_versions_immutable(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    buckets = _of(resources, BUCKET)
+    documents: dict[str, list[Any]] = {}
+    for policy in _of(resources, BUCKET_POLICY):
+        bucket = _bucket_for(policy, buckets)
+        if bucket is not None:
+            documents.setdefault(bucket.urn, []).append(_policy_document(_get(policy.props, "policy")))
+    problems: list[tuple[str | None, str]] = []
+    for bucket in _model_buckets(resources, buckets):
+        arn = _arn_of(bucket)
+        if not arn:
+            continue
+        probe = f"{arn}/{MODELS_PREFIX}some-model/1/saved_model.pb"
+        statements = [st for doc in documents.get(bucket.urn, []) + [_policy_document(_get(bucket.props, "policy"))]
+                      for st in _statements(doc)]
+        if not any(_denies_everyone(st, "s3:DeleteObjectVersion", probe) for st in statements):
+            problems.append((bucket.urn, f"bucket {bucket.name!r}: no bucket policy statement denies s3:DeleteObjectVersion "
+                                         f"on {MODELS_PREFIX}* to every principal (but a break-glass role); IAM allows "
+                                         f"alone cannot stop an administrator deleting published versions"))
+        if not any(_denies_everyone(st, "s3:PutObject", probe) and _requires_if_none_match(st) for st in statements):
+            problems.append((bucket.urn, f"bucket {bucket.name!r}: no bucket policy statement denies s3:PutObject on "
+                                         f"{MODELS_PREFIX}* without If-None-Match (Condition Null s3:if-none-match); a "
+                                         f"published file could be overwritten in place"))
+    return problems
+
+
 RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("s3-bucket-no-public-acl", "S3 buckets carry no public-read/-write or authenticated-read ACL or grant.",
          MANDATORY, (BUCKET, BUCKET_ACL), check_bucket_acl),
@@ -323,4 +388,6 @@ STACK_RULES: tuple[StackRule, ...] = (
               ADVISORY, (BUCKET,), check_buckets_protected),
     StackRule("s3-object-lock", "Replica buckets (every bucket, without replication) have Object Lock enabled.",
               ADVISORY, (BUCKET, BUCKET_REPLICATION, BUCKET_OBJECT_LOCK), check_object_lock),
+    StackRule("s3-model-versions-immutable", "Model buckets' policies deny every principal deleting versions and overwriting objects under models/.",
+              ADVISORY, (BUCKET, BUCKET_POLICY, BUCKET_REPLICATION), check_model_versions_immutable),
 )

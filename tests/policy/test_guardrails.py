@@ -292,7 +292,8 @@ def test_without_replication_every_bucket_needs_object_lock():
 def test_new_guardrails_are_advisory_until_the_components_comply():
     # The lead flips these to mandatory once the shipped environments satisfy them (issue 12).
     advisory = {"eks-api-not-public", "eks-api-not-public-prod", "k8s-lb-source-ranges", "ec2-sg-no-world-ingress",
-                "kms-key-policy-explicit", "kms-key-protected", "s3-bucket-protected", "s3-object-lock", "s3-model-versions-kept"}
+                "kms-key-policy-explicit", "kms-key-protected", "s3-bucket-protected", "s3-object-lock", "s3-model-versions-kept",
+                "s3-model-versions-immutable"}
     assert {r.name for r in rules.ALL_RULES if r.name in advisory and r.enforcement == rules.ADVISORY} == advisory
     assert rules.rule_named("k8s-no-management-port").enforcement == rules.MANDATORY
     assert rules.rule_named("k8s-service-rest-only").enforcement == rules.MANDATORY
@@ -313,3 +314,50 @@ def test_readme_rule_table_matches_the_registry():
     start = readme.index("| rule | scope | level | applies to | guards |")
     table = readme[start:readme.index("\n\n", start)].split("\n")[2:]
     assert table == [readme_row(rule) for rule in rules.ALL_RULES]
+
+
+# ------------------------------------------------------------------ versions cannot be deleted or overwritten
+
+
+OBJECTS = "arn:aws:s3:::s/models/*"
+BREAK_GLASS_ONLY = {"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/break-glass"}}
+DENY_DELETES = {"Sid": "DenyVersionDeletes", "Effect": "Deny", "Principal": "*",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"], "Resource": OBJECTS, "Condition": BREAK_GLASS_ONLY}
+DENY_OVERWRITES = {"Sid": "DenyOverwrites", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": OBJECTS,
+                   "Condition": {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}}
+
+
+def model_buckets(*statements):
+    return [*buckets_with_replication({}),
+            res(rules.BUCKET_POLICY, "standby-policy", {"bucket": "s", "policy": policy(*statements)}),
+            res(rules.BUCKET, "audit", {"bucket": "audit", "arn": "arn:aws:s3:::audit"})]
+
+
+def immutable(stack):
+    return [(urn.split("::")[-1], message.split(": ", 1)[1].split(" on ")[0])
+            for urn, message in only("s3-model-versions-immutable", stack)]
+
+
+def test_model_bucket_policy_denying_deletes_and_overwrites_is_quiet():
+    stack = model_buckets(DENY_DELETES, DENY_OVERWRITES)
+    stack.append(res(rules.BUCKET_POLICY, "primary-policy", {"bucket": "p", "policy": policy(
+        {**DENY_DELETES, "Resource": "arn:aws:s3:::p/*", "Action": "s3:Delete*"},
+        {**DENY_OVERWRITES, "Resource": "arn:aws:s3:::p/models/*"})}))
+    assert immutable(stack) == []  # and the audit bucket, which replication does not link, is not a model bucket
+
+
+@pytest.mark.parametrize(("statements", "expected"), [
+    ([DENY_OVERWRITES], [("standby", "no bucket policy statement denies s3:DeleteObjectVersion")]),
+    ([DENY_DELETES], [("standby", "no bucket policy statement denies s3:PutObject")]),
+    ([{**DENY_DELETES, "Principal": {"AWS": "arn:aws:iam::123456789012:role/publisher"}}, DENY_OVERWRITES],
+     [("standby", "no bucket policy statement denies s3:DeleteObjectVersion")]),
+    ([DENY_DELETES, {**DENY_OVERWRITES, "Condition": {}}], [("standby", "no bucket policy statement denies s3:PutObject")]),
+    ([{**DENY_DELETES, "Resource": "arn:aws:s3:::s/tmp/*"}, DENY_OVERWRITES],
+     [("standby", "no bucket policy statement denies s3:DeleteObjectVersion")]),
+])
+def test_model_bucket_policy_without_the_denies_fires(statements, expected):
+    assert [p for p in immutable(model_buckets(*statements)) if p[0] == "standby"] == expected
+
+
+def test_model_bucket_without_any_policy_fires_twice():
+    assert [name for name, _ in immutable(buckets_with_replication({}))] == ["primary", "primary", "standby", "standby"]

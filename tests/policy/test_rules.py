@@ -329,6 +329,10 @@ def good_stack():
             res(rules.BUCKET_SSE, f"{role}-sse", {"bucket": bucket, **SSE_GOOD}, region),
             res(rules.BUCKET_VERSIONING, f"{role}-ver", {"bucket": bucket}, region),
             res(rules.BUCKET_PAB, f"{role}-pab", {"bucket": bucket}, region),
+            res(rules.BUCKET_POLICY, f"{role}-policy", {"bucket": bucket, "policy": policy(
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObjectVersion", "Resource": f"arn:aws:s3:::{bucket}/models/*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/models/*",
+                 "Condition": {"Null": {"s3:if-none-match": "true"}}})}, region),
             res(rules.KMS_KEY, f"{role}-key", {"policy": KEY_POLICY}, region, options=PROTECT),
             res(rules.EKS_CLUSTER, f"{role}-cluster", {"vpcConfig": {"publicAccessCidrs": ["203.0.113.0/24"]}}, region),
             res(rules.NODE_GROUP, f"{role}-gpu", GPU_GROUP, region),
