@@ -100,17 +100,19 @@ def matched_events_alarm(rule_name: pulumi.Input[str]) -> dict:
     }
 
 
-def events_log_policy(log_group_arn: str, rule_arn: str) -> dict:
-    """Resource policy letting EventBridge (for this rule only) write into the log group."""
+def events_log_policy(log_group_arns: Sequence[str], rule_arns: Sequence[str]) -> dict:
+    """One resource policy per region letting EventBridge, for these rules only, write into
+    these log groups. One, not one per group: CloudWatch Logs keeps at most 10 resource
+    policies per account and region (CloudWatch Logs quotas, PutResourcePolicy)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "EventBridgeWritesKeyEvents",
+            "Sid": "EventBridgeWritesTamperEvents",
             "Effect": "Allow",
             "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            "Resource": [f"{arn}:*" for arn in sorted(log_group_arns)],
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
         }],
     }
 
@@ -146,41 +148,49 @@ class TamperAlarms(pulumi.ComponentResource):
         super().__init__("recsys-dr:components:TamperAlarms", name, None, opts)
         self.alarms = {}
         watched = {"keys": args.key_arns, "buckets": args.bucket_names, "trail": args.trails}
-        for kind, by_region in watched.items():
-            for region, values in sorted(by_region.items()):
-                if values:
-                    self.alarms.setdefault(region, {})[kind] = self._watch(name, kind, region, values, args)
+        regions = sorted({region for by_region in watched.values() for region, values in by_region.items() if values})
+        for region in regions:
+            kinds = {kind: by_region[region] for kind, by_region in watched.items() if by_region.get(region)}
+            self.alarms[region] = self._watch_region(name, region, kinds, args)
         self.register_outputs({
             "alarmNames": {region: {kind: alarm.name for kind, alarm in kinds.items()} for region, kinds in self.alarms.items()},
         })
 
-    def _watch(self, name: str, kind: str, region: str, values: Sequence[pulumi.Input[str]], args: TamperAlarmsArgs) -> aws.cloudwatch.MetricAlarm:
+    def _watch_region(
+        self, name: str, region: str, kinds: Mapping[str, Sequence[pulumi.Input[str]]], args: TamperAlarmsArgs,
+    ) -> dict[str, aws.cloudwatch.MetricAlarm]:
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        prefix = f"{name}-{region}-{kind}"
-        # Explicit names: the alarm's dimension and the stack outputs refer to them
-        # (EventBridge rule names are at most 64 characters).
-        rule = aws.cloudwatch.EventRule(
-            prefix, name=prefix[:64], region=region, description=DESCRIPTIONS[kind].format(region=region),
-            event_pattern=pulumi.Output.all(*values).apply(lambda resolved: json.dumps(PATTERNS[kind](resolved))),
-            tags=tags, opts=child,
-        )
-        log_group = aws.cloudwatch.LogGroup(
-            prefix, region=region, name=f"/aws/events/{prefix}", retention_in_days=EVENT_LOG_RETENTION_DAYS, tags=tags, opts=child,
-        )
+        rules, groups = {}, {}
+        for kind, values in kinds.items():
+            prefix = f"{name}-{region}-{kind}"
+            # Explicit names: the alarm's dimension and the stack outputs refer to them
+            # (EventBridge rule names are at most 64 characters).
+            rules[kind] = aws.cloudwatch.EventRule(
+                prefix, name=prefix[:64], region=region, description=DESCRIPTIONS[kind].format(region=region),
+                event_pattern=pulumi.Output.all(*values).apply(lambda resolved, kind=kind: json.dumps(PATTERNS[kind](resolved))),
+                tags=tags, opts=child,
+            )
+            groups[kind] = aws.cloudwatch.LogGroup(
+                prefix, region=region, name=f"/aws/events/{prefix}", retention_in_days=EVENT_LOG_RETENTION_DAYS, tags=tags, opts=child,
+            )
         log_policy = aws.cloudwatch.LogResourcePolicy(
-            prefix, region=region, policy_name=f"{prefix}-events",
-            policy_document=pulumi.Output.all(log_group.arn, rule.arn).apply(
-                lambda arns: json.dumps(events_log_policy(arns[0], arns[1]))
-            ),
+            f"{name}-{region}", region=region, policy_name=f"{name}-{region}-events",
+            policy_document=pulumi.Output.all(
+                pulumi.Output.all(*[g.arn for g in groups.values()]), pulumi.Output.all(*[r.arn for r in rules.values()])
+            ).apply(lambda arns: json.dumps(events_log_policy(arns[0], arns[1]))),
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            prefix, region=region, rule=rule.name, arn=log_group.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),
-        )
         actions = [arn for arn in args.alarm_topic_arns if arn.split(":")[3] == region]
-        return aws.cloudwatch.MetricAlarm(
-            prefix, name=f"{prefix}-calls", region=region, alarm_description=DESCRIPTIONS[kind].format(region=region),
-            alarm_actions=actions, ok_actions=actions, tags=tags, **matched_events_alarm(rule.name), opts=child,
-        )
+        alarms = {}
+        for kind, rule in rules.items():
+            prefix = f"{name}-{region}-{kind}"
+            aws.cloudwatch.EventTarget(
+                prefix, region=region, rule=rule.name, arn=groups[kind].arn,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),
+            )
+            alarms[kind] = aws.cloudwatch.MetricAlarm(
+                prefix, name=f"{prefix}-calls", region=region, alarm_description=DESCRIPTIONS[kind].format(region=region),
+                alarm_actions=actions, ok_actions=actions, tags=tags, **matched_events_alarm(rule.name), opts=child,
+            )
+        return alarms

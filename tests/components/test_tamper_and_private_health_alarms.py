@@ -77,11 +77,16 @@ def test_matched_key_events_are_kept_and_alarm(key_run):
     assert alarms["tamper-us-west-2-keys-calls"]["alarmActions"] == []
 
 
-def test_only_the_rule_may_write_its_log_group(key_run):
-    policies = key_run.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
-    rule_arns = {r.outputs["arn"] for r in key_run.of_type("aws:cloudwatch/eventRule:EventRule")}
-    conditions = {json.loads(p.inputs["policyDocument"])["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] for p in policies}
-    assert conditions == rule_arns
+def test_one_log_policy_per_region_lets_only_its_rules_write(key_run):
+    # CloudWatch Logs allows 10 resource policies per account and region: one per region here.
+    policies = {p.inputs["region"]: json.loads(p.inputs["policyDocument"])["Statement"][0]
+                for p in key_run.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")}
+    assert len(policies) == len(key_run.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")) == 2
+    for region, statement in policies.items():
+        rules = sorted(r.outputs["arn"] for r in key_run.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs["region"] == region)
+        groups = sorted(f"{g.outputs['arn']}:*" for g in key_run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.inputs["region"] == region)
+        assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == rules
+        assert statement["Resource"] == groups
 
 
 def test_load_balancer_name_follows_the_in_tree_controller():
