@@ -149,11 +149,21 @@ def test_shipped_environments_roll_a_new_version_at_hpa_max_without_a_pending_po
     result = simulate_rollout(replicas=replicas, capacity=capacity, max_surge=int(strategy["maxSurge"]),
                               max_unavailable=int(strategy["maxUnavailable"]))
     assert result.finished and not result.pending_seen
-    # The strategy this replaces (always surge one pod) would leave a pod Pending here.
-    assert not simulate_rollout(replicas=replicas, capacity=capacity, max_surge=1, max_unavailable=0).finished
+    # The shipped pools keep one pod of headroom, so a rollout surges and never takes a serving
+    # pod away (DESIGN: a bad version leaves the old pods serving) ...
+    assert (int(strategy["maxSurge"]), int(strategy["maxUnavailable"])) == (1, 0)
+    # ... and one node less (the pools before issue 9) would leave that surge pod Pending.
+    per_node = capacity // group["scalingConfig"]["maxSize"]
+    assert not simulate_rollout(replicas=replicas, capacity=capacity - per_node, max_surge=1, max_unavailable=0).finished
 
 
-def test_the_plan_says_when_a_rollout_dips_capacity(rendered_stacks):
-    rollout = rendered_stacks["prod"].outputs["rollout"]
+def test_the_plan_says_when_a_rollout_dips_capacity():
+    # A pool with no room for a surge pod at the HPA maximum (8 nodes for 8 replicas).
+    import json
+
+    from tests.support import render_stack, stack_config
+
+    gpu = json.loads(stack_config("prod")["recsys-dr:gpu"])
+    rollout = render_stack("prod", stack_config("prod", gpu={**gpu, "maxSize": 8})).outputs["rollout"]
     assert (rollout["maxSurge"], rollout["maxUnavailable"]) == (0, 1)
     assert "capacity dips by one pod" in rollout["note"]

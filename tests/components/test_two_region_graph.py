@@ -76,10 +76,10 @@ def test_gpu_node_group_is_nvidia_tainted_and_scaled(run, env, role):
     assert inputs["labels"]["recsys-dr/pool"] == "gpu"
     assert inputs["region"] == REGIONS[role]
     expected = {
-        ("dev", "primary"): (["g5.xlarge"], {"minSize": 1, "desiredSize": 1, "maxSize": 1}),
-        ("dev", "standby"): (["g5.xlarge"], {"minSize": 0, "desiredSize": 0, "maxSize": 1}),
-        ("prod", "primary"): (["g5.2xlarge", "g6.2xlarge"], {"minSize": 2, "desiredSize": 2, "maxSize": 8}),
-        ("prod", "standby"): (["g5.2xlarge", "g6.2xlarge"], {"minSize": 2, "desiredSize": 2, "maxSize": 8}),
+        ("dev", "primary"): (["g5.xlarge"], {"minSize": 1, "desiredSize": 1, "maxSize": 2}),
+        ("dev", "standby"): (["g5.xlarge"], {"minSize": 0, "desiredSize": 0, "maxSize": 2}),
+        ("prod", "primary"): (["g5.2xlarge", "g6.2xlarge"], {"minSize": 2, "desiredSize": 2, "maxSize": 9}),
+        ("prod", "standby"): (["g5.2xlarge", "g6.2xlarge"], {"minSize": 2, "desiredSize": 2, "maxSize": 9}),
     }[(env, role)]
     assert inputs["instanceTypes"] == expected[0]
     assert inputs["scalingConfig"] == expected[1]
@@ -148,7 +148,7 @@ def test_serving_deployment_uses_the_gpu_and_rolls_safely(run, env, role):
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     # Neither shipped GPU pool holds HPA max + 1 pods (dev 1 node for 1 replica, prod 8 for 8),
     # so both replace pods in place rather than leave a surge pod Pending (rollout.rolling_update).
-    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     assert container["readinessProbe"]["httpGet"]["path"] == "/v1/models/recommender"
     # Only the pilot-light standby pins replicas (at 0); elsewhere the HPA owns the count.
     expected_replicas = {("dev", "primary"): None, ("dev", "standby"): 0, ("prod", "primary"): None, ("prod", "standby"): None}

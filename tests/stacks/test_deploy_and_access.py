@@ -142,7 +142,15 @@ def test_admin_roles_get_access_entries_in_both_clusters(rendered_stacks):
     assert {a.inputs["policyArn"] for a in associations} == {"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"}
     assert len(associations) == 4
     # Without the setting only the cluster creator has access.
-    assert rendered_stacks["prod"].of_type("aws:eks/accessEntry:AccessEntry") == []
+    run = render_stack("prod", stack_config("prod", cluster={**cluster, "adminRoleArns": []}))
+    assert run.of_type("aws:eks/accessEntry:AccessEntry") == []
+
+
+def test_shipped_environments_give_on_call_access_to_both_clusters(rendered_stacks):
+    # DESIGN.md: "On-call roles have access to both clusters."
+    for env, run in rendered_stacks.items():
+        entries = run.of_type("aws:eks/accessEntry:AccessEntry")
+        assert {e.inputs["region"] for e in entries} == {"us-east-1", "us-west-2"}, env
 
 
 def test_admin_role_that_is_a_session_is_refused(monkeypatch):
@@ -241,8 +249,8 @@ def test_region_switch_needs_an_existing_zone(monkeypatch):
 def test_operator_outputs_per_region(rendered_stacks):
     dev = rendered_stacks["dev"].outputs["regions"]
     assert dev["standby"]["serving"] == {"replicas": 0, "minReplicas": 1, "maxReplicas": 1}
-    assert dev["standby"]["activeGpuScaling"] == {"minSize": 1, "desiredSize": 1, "maxSize": 1}
-    assert dev["standby"]["gpuScaling"] == {"minSize": 0, "desiredSize": 0, "maxSize": 1}
+    assert dev["standby"]["activeGpuScaling"] == {"minSize": 1, "desiredSize": 1, "maxSize": 2}
+    assert dev["standby"]["gpuScaling"] == {"minSize": 0, "desiredSize": 0, "maxSize": 2}
     assert dev["primary"]["hpaName"] == "recommender-tf-serving"
     prod = rendered_stacks["prod"].outputs["regions"]
     assert prod["standby"]["serving"] == {"replicas": 2, "minReplicas": 2, "maxReplicas": 8}

@@ -46,9 +46,9 @@ def test_prod_budget_is_at_most_sixty_seconds():
 def test_dev_is_small_and_pilot_light():
     args = load_settings(shipped("dev"), "dev").args
     assert args.standby_mode == "pilot-light"
-    assert args.gpu.max_size == 1
+    assert args.gpu.max_size == 2  # one node for the replica, one for a rollout's surge pod
     standby = args.gpu_pool("standby")
-    assert (standby.min_size, standby.desired_size, standby.max_size) == (0, 0, 1)
+    assert (standby.min_size, standby.desired_size, standby.max_size) == (0, 0, 2)
 
 
 BAD_INPUTS = [
@@ -61,12 +61,12 @@ BAD_INPUTS = [
      r"`recsys-dr:gpu.instanceTypes` must contain only NVIDIA GPU instance types .*Received: 'm5.2xlarge'"),
     ("AMD GPU instance type", "gpu", "instanceTypes", ["g4ad.xlarge"],
      r"`recsys-dr:gpu.instanceTypes` must contain only NVIDIA GPU instance types .*Received: 'g4ad.xlarge'"),
-    ("min above max", "gpu", "minSize", 9,
-     r"`recsys-dr:gpu.minSize` must be <= `recsys-dr:gpu.maxSize`. Received: minSize=9, maxSize=8"),
+    ("min above max", "gpu", "minSize", 10,
+     r"`recsys-dr:gpu.minSize` must be <= `recsys-dr:gpu.maxSize`. Received: minSize=10, maxSize=9"),
     ("desired below min", "gpu", "desiredSize", 1,
-     r"`recsys-dr:gpu.desiredSize` must be between minSize and maxSize. Received: minSize=2, desiredSize=1, maxSize=8"),
-    ("desired above max", "gpu", "desiredSize", 9,
-     r"`recsys-dr:gpu.desiredSize` must be between minSize and maxSize. Received: minSize=2, desiredSize=9, maxSize=8"),
+     r"`recsys-dr:gpu.desiredSize` must be between minSize and maxSize. Received: minSize=2, desiredSize=1, maxSize=9"),
+    ("desired above max", "gpu", "desiredSize", 10,
+     r"`recsys-dr:gpu.desiredSize` must be between minSize and maxSize. Received: minSize=2, desiredSize=10, maxSize=9"),
     ("interval not 10 or 30", "dns", "healthCheckInterval", 15,
      r"`recsys-dr:dns.healthCheckInterval` must be one of: 10, 30. Received: 15"),
     ("failure threshold zero", "dns", "failureThreshold", 0,
