@@ -184,6 +184,9 @@ class CloudMocks(pulumi.runtime.Mocks):
             kind = typ.split("/")[1].split(":")[0]
             resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
         elif typ == "aws:arcregionswitch/plan:Plan":
+            # botocore's PlanArn pattern: arn:<partition>:arc-region-switch::<account>:plan/<name>:<6 chars>
+            name = outputs.get("name") or args.name
+            outputs["arn"] = f"arn:aws:arc-region-switch::{ACCOUNT_ID}:plan/{name}:{token[:6]}"
             self.region_switch_plans[outputs["arn"]] = list(outputs.get("regions") or [])
         elif typ.startswith("kubernetes:"):
             metadata = dict(outputs.get("metadata") or {})

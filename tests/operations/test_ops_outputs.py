@@ -116,7 +116,7 @@ def test_operations_never_import_tensorflow_or_pulumi():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env, control", [("dev", None), ("prod", None)])
+@pytest.mark.parametrize("env, control", [("dev", None), ("prod", None), ("prod", "region-switch")])
 def test_outputs_of_the_shipped_stacks_parse_with_every_key_failover_needs(tmp_path, env, control):
     """The documents `pulumi stack output --json` would print, rendered under the mock runtime."""
     from tests.review.shipped import mutated
