@@ -140,9 +140,8 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 # The environment is the stack name in each resource's URN (core.stack_of): the plan and a
 # `pulumi preview` give the same one, with no policy configuration to keep in step.
 STACK_RULES: tuple[StackRule, ...] = (
-    # Advisory until the shipped prod sets cluster.publicAccessCidrs (issue 12 item 2); then MANDATORY.
     StackRule("eks-api-not-public-prod", "In production stacks (prod, production, prod-*), the EKS API endpoint is not open to 0.0.0.0/0.",
-              ADVISORY, (EKS_CLUSTER,), check_public_api_prod),
+              MANDATORY, (EKS_CLUSTER,), check_public_api_prod),
     StackRule("eks-api-not-public", "Outside production, an EKS API endpoint open to 0.0.0.0/0 is reported.",
               ADVISORY, (EKS_CLUSTER,), check_public_api_elsewhere),
 )

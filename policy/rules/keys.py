@@ -10,6 +10,8 @@ from typing import Any
 from .core import (
     ADVISORY,
     MANDATORY,
+    is_production,
+    stack_of,
     Resource,
     Rule,
     StackRule,
@@ -29,6 +31,7 @@ __all__ = [
     "check_kms_rotation",
     "check_key_policies_explicit",
     "check_keys_protected",
+    "check_keys_protected_prod",
 ]
 
 KMS_KEY = "aws:kms/key:Key"
@@ -109,13 +112,21 @@ def check_key_policies_explicit(resources: Sequence[Resource]) -> list[tuple[str
     return problems
 
 
-def check_keys_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+def _keys_protected(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
     return [
         (key.urn, f"key {key.name!r} is not protected (resource option protect): deleting it from the program "
                   f"schedules the deletion of the key, and with it every object it encrypts")
         for key in _of(resources, KMS_KEY)
-        if _get(key.options, "protect") is not True
+        if _get(key.options, "protect") is not True and is_production(stack_of(key.urn)) == production
     ]
+
+
+def check_keys_protected_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return _keys_protected(resources, production=True)
+
+
+def check_keys_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return _keys_protected(resources, production=False)
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
@@ -124,9 +135,11 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
-    # Both advisory until the shipped keys carry explicit policies and protect (issue 12 item 4).
     StackRule("kms-key-policy-explicit", "KMS keys have an explicit key policy that keeps disable and deletion from the account at large.",
-              ADVISORY, (KMS_KEY, KMS_KEY_POLICY), check_key_policies_explicit),
-    StackRule("kms-key-protected", "KMS keys carry the protect resource option.",
+              MANDATORY, (KMS_KEY, KMS_KEY_POLICY), check_key_policies_explicit),
+    # `storage.forceDestroy` (a throw-away stack) turns protect off: refused in production only.
+    StackRule("kms-key-protected-prod", "In production stacks, KMS keys carry the protect resource option.",
+              MANDATORY, (KMS_KEY,), check_keys_protected_prod),
+    StackRule("kms-key-protected", "Outside production, a KMS key without the protect resource option is reported.",
               ADVISORY, (KMS_KEY,), check_keys_protected),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .core import ADVISORY, Rule, StackRule, _get, _items, is_world
+from .core import MANDATORY, Rule, StackRule, _get, _items, is_world
 
 __all__ = [
     "SECURITY_GROUP",
@@ -45,9 +45,8 @@ def check_no_world_ingress(resource_type: str, props: Mapping[str, Any]) -> list
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
-    # Advisory until the components' NLB security groups are in (issue 12 item 2); then MANDATORY.
     Rule("ec2-sg-no-world-ingress", "No security group admits ingress from 0.0.0.0/0 or ::/0.",
-         ADVISORY, (SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE), check_no_world_ingress),
+         MANDATORY, (SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE), check_no_world_ingress),
 )
 
 STACK_RULES: tuple[StackRule, ...] = ()

@@ -313,9 +313,8 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          MANDATORY, (DEPLOYMENT,), check_gpu_toleration),
     Rule("k8s-no-management-port", "Serving pods expose only TF Serving's REST port 8501: no gRPC on TCP (it carries ModelService), no other containerPort, no hostPort.",
          MANDATORY, (DEPLOYMENT,), check_no_management_port),
-    # Advisory until the shipped Services set loadBalancerSourceRanges (issue 12 item 2).
     Rule("k8s-lb-source-ranges", "Internet-facing LoadBalancer Services admit only listed source ranges, never 0.0.0.0/0.",
-         ADVISORY, (SERVICE,), check_load_balancer_source_ranges),
+         MANDATORY, (SERVICE,), check_load_balancer_source_ranges),
 )
 
 STACK_RULES: tuple[StackRule, ...] = (

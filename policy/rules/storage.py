@@ -9,6 +9,8 @@ from typing import Any
 from .core import (
     ADVISORY,
     MANDATORY,
+    is_production,
+    stack_of,
     Resource,
     Rule,
     StackRule,
@@ -50,6 +52,7 @@ __all__ = [
     "check_replication_cross_region",
     "check_model_versions_kept",
     "check_buckets_protected",
+    "check_buckets_protected_prod",
     "check_object_lock",
     "check_model_versions_immutable",
 ]
@@ -256,13 +259,21 @@ def check_model_versions_kept(resource_type: str, props: Mapping[str, Any]) -> l
     return problems
 
 
-def check_buckets_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+def _buckets_protected(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
     return [
         (bucket.urn, f"bucket {bucket.name!r} is not protected (resource option protect): a `pulumi destroy` or a "
                      f"refactor that drops it from the program deletes it")
         for bucket in _of(resources, BUCKET)
-        if _get(bucket.options, "protect") is not True
+        if _get(bucket.options, "protect") is not True and is_production(stack_of(bucket.urn)) == production
     ]
+
+
+def check_buckets_protected_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return _buckets_protected(resources, production=True)
+
+
+def check_buckets_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    return _buckets_protected(resources, production=False)
 
 
 def _object_lock_enabled(bucket: Resource, resources: Sequence[Resource], buckets: Sequence[Resource]) -> bool:
@@ -373,9 +384,8 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          MANDATORY, (BUCKET_REPLICATION,), check_replication_rtc),
     Rule("s3-replication-kms", "Replication copies KMS-encrypted objects and re-encrypts with the replica region's key.",
          MANDATORY, (BUCKET_REPLICATION,), check_replication_kms),
-    # Advisory until the shipped buckets stop expiring noncurrent models/ versions (issue 12 item 3).
     Rule("s3-model-versions-kept", "No lifecycle rule expires model versions (current or noncurrent) under models/.",
-         ADVISORY, (BUCKET_LIFECYCLE,), check_model_versions_kept),
+         MANDATORY, (BUCKET_LIFECYCLE,), check_model_versions_kept),
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
@@ -383,11 +393,13 @@ STACK_RULES: tuple[StackRule, ...] = (
               MANDATORY, (BUCKET, BUCKET_SSE, BUCKET_VERSIONING, BUCKET_PAB), check_buckets_guarded),
     StackRule("s3-replication-cross-region", "Replication targets a bucket of this stack in another region.",
               MANDATORY, (BUCKET, BUCKET_REPLICATION), check_replication_cross_region),
-    # Advisory until the shipped buckets are protected and the standby locked (issue 12 item 3).
-    StackRule("s3-bucket-protected", "Every bucket carries the protect resource option.",
+    # `storage.forceDestroy` (a throw-away stack) turns protect off: refused in production only.
+    StackRule("s3-bucket-protected-prod", "In production stacks, every bucket carries the protect resource option.",
+              MANDATORY, (BUCKET,), check_buckets_protected_prod),
+    StackRule("s3-bucket-protected", "Outside production, a bucket without the protect resource option is reported.",
               ADVISORY, (BUCKET,), check_buckets_protected),
     StackRule("s3-object-lock", "Replica buckets (every bucket, without replication) have Object Lock enabled.",
-              ADVISORY, (BUCKET, BUCKET_REPLICATION, BUCKET_OBJECT_LOCK), check_object_lock),
+              MANDATORY, (BUCKET, BUCKET_REPLICATION, BUCKET_OBJECT_LOCK), check_object_lock),
     StackRule("s3-model-versions-immutable", "Model buckets' policies deny every principal deleting versions and overwriting objects under models/.",
-              ADVISORY, (BUCKET, BUCKET_POLICY, BUCKET_REPLICATION), check_model_versions_immutable),
+              MANDATORY, (BUCKET, BUCKET_POLICY, BUCKET_REPLICATION), check_model_versions_immutable),
 )

@@ -168,8 +168,8 @@ def test_grpc_on_tcp_is_a_mandatory_violation(servicer):
     assert grpc.enforcementLevel == MANDATORY and "listens for gRPC on TCP port 8500" in grpc.message
 
 
-def test_open_load_balancer_is_advisory_and_numbers_as_floats_pass(servicer):
+def test_open_load_balancer_is_mandatory_and_numbers_as_floats_pass(servicer):
     svc = {"spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8501}]}}
     (open_lb,) = [d for d in analyze(servicer, rules.SERVICE, svc) if d.policyName == "k8s-lb-source-ranges"]
-    assert open_lb.enforcementLevel == ADVISORY
+    assert open_lb.enforcementLevel == MANDATORY
     assert analyze(servicer, rules.SERVICE, {"spec": {**svc["spec"], "loadBalancerSourceRanges": ["203.0.113.0/24"]}}) == []
