@@ -1,20 +1,28 @@
-"""MovieLens-100K benchmark of the recommender: quality, training time, size, serving latency.
+"""Benchmarks of the recommender: quality over seeds, and an end-to-end build at catalog scale.
 
 Run from the repository root::
 
-    python -m benchmarks.model_benchmark                # defaults below
-    python -m benchmarks.model_benchmark --epochs 3 --json benchmarks/results/model_benchmark.json
+    python -m benchmarks.model_benchmark quality            # MovieLens-100K + repeat-heavy shop, 3 seeds
+    python -m benchmarks.model_benchmark scale              # 100k items, 1M interactions, one epoch
 
-One run: leave-last-out split of MovieLens-100K (from the recbole wheel), train, rank every
-user's held-out movie against the full catalog for the model, most-popular and item-kNN;
-export the SavedModel; then time
+``quality`` trains one model per seed (``--seeds``, default 42,43,44) on each dataset and
+prints mean +- std (population std over the seeds) of every method's metrics on the test
+items, ties broken at random in expectation:
 
-* the exported ``serving_default`` signature (raw strings in, top-K out), batch 1 and 64;
-* the same Keras model through ``model.predict`` one request at a time (plus the same
-  preprocessing and a NumPy top-K, so both paths answer the same question), batch 1 and 64.
+* ``movielens``: MovieLens-100K history only (empty queries), seen items excluded - the
+  headline;
+* ``shop``: the synthetic shop with staples on a cycle (repeat-heavy), its own queries,
+  nothing excluded (re-buys are legitimate answers), split by re-buy / new item;
+* ``movielens-derived`` (``--with-derived``, one seed): queries built from the target
+  movie's genres and title - the answer is in the input, so this measures the query tower.
 
-Latency is wall time per call (p50 / p99 over ``--iterations`` calls after warmup);
-throughput is examples per second over those calls. Figures go to stdout and to ``--json``.
+Baselines are deterministic, so their std over training seeds is 0 (the data do not change).
+
+``scale`` builds end to end in one process - generate the data, split, train one epoch,
+evaluate the model and every baseline on all test users, export - and prints wall time per
+stage, peak resident memory (``ru_maxrss``), artifact and weight bytes, and the exported
+``serving_default`` signature's latency (p50 / p99 over ``--iterations`` calls after warmup)
+at batch 1 and 64.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -30,100 +39,202 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _timings(fn, iterations: int, batch: int, warmup: int = 5) -> dict:
+def _timings(fn, iterations: int, batch: int, warmup: int = 10) -> dict:
     import numpy as np
 
     for _ in range(warmup):
         fn()
     lat = []
-    start = time.perf_counter()
     for _ in range(iterations):
         t = time.perf_counter()
         fn()
         lat.append(time.perf_counter() - t)
-    total = time.perf_counter() - start
-    lat_ms = np.array(lat) * 1e3
-    return {"batch": batch, "calls": iterations, "p50_ms": float(np.percentile(lat_ms, 50)),
-            "p99_ms": float(np.percentile(lat_ms, 99)), "examples_per_s": batch * iterations / total}
+    ms = np.array(lat) * 1e3
+    return {"batch": batch, "calls": iterations, "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "examples_per_s": batch * iterations / float(np.sum(lat))}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.model_benchmark", description=__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=10, help="default: 10")
-    p.add_argument("--history-length", type=int, default=20, help="default: 20")
-    p.add_argument("--embedding-dim", type=int, default=64, help="default: 64")
-    p.add_argument("--hidden-units", default="256", help="default: 256")
-    p.add_argument("--seed", type=int, default=42, help="default: 42")
-    p.add_argument("--title-words", type=int, default=1, help="title words in the derived queries (default: 1; 0 = genres only)")
-    p.add_argument("--iterations", type=int, default=300, help="timed calls per latency measurement (default: 300)")
-    p.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
-    p.add_argument("--json", type=Path, default=Path("benchmarks/results/model_benchmark.json"),
-                   help="figures as JSON (default: benchmarks/results/model_benchmark.json)")
-    args = p.parse_args(argv)
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
-    import numpy as np
-    import tensorflow as tf
 
-    from recsys_dr.model.data import fingerprint
-    from recsys_dr.model.evaluate import evaluate_all, format_table
-    from recsys_dr.model.export import export_version
+def _dataset(name: str, shop_users: int):
     from recsys_dr.model.movielens import load_movielens_100k
-    from recsys_dr.model.network import NetworkConfig
+    from recsys_dr.model.synthetic import SyntheticConfig, generate
+
+    if name == "movielens":
+        return load_movielens_100k(pseudonym_key="benchmark"), True
+    if name == "movielens-derived":
+        return load_movielens_100k(pseudonym_key="benchmark", queries=True), True
+    return generate(SyntheticConfig(num_users=shop_users, seed=1), pseudonym_key="benchmark"), False
+
+
+def _summarise(runs: list[dict]) -> dict:
+    """``{method: {group: {metric: {"mean", "std"}}}}`` over the seeds' results."""
+    import numpy as np
+
+    out: dict = {}
+    for method, groups in runs[0].items():
+        for group, metrics in groups.items():
+            for name in metrics:
+                vals = np.array([r[method][group][name] for r in runs], dtype=float)
+                out.setdefault(method, {}).setdefault(group, {})[name] = {"mean": float(vals.mean()), "std": float(vals.std())}
+    return out
+
+
+def _print_summary(title: str, summary: dict) -> None:
+    cols = [("all", "ndcg@10"), ("all", "hit_rate@10"), ("all", "mrr"), ("repeat", "ndcg@10"), ("new", "ndcg@10")]
+    print(f"\n{title}")
+    first = next(iter(summary.values()))
+    print("examples: " + ", ".join(f"{g} {int(first.get(g, {}).get('examples', {}).get('mean', 0))}" for g in ("all", "repeat", "new")))
+    head = f"{'method':<20}" + "".join(f"{(n if g == 'all' else g + ' ' + n):>20}" for g, n in cols)
+    print(head)
+    print("-" * len(head))
+    for method, groups in summary.items():
+        cells = []
+        for g, n in cols:
+            v = groups.get(g, {}).get(n)
+            cells.append(f"{v['mean']:.4f} ± {v['std']:.4f}" if v else "-")
+        print(f"{method:<20}" + "".join(f"{c:>20}" for c in cells))
+
+
+def quality(args: argparse.Namespace) -> dict:
+    from recsys_dr.model.evaluate import evaluate_all, fitted_baselines
     from recsys_dr.model.split import leave_last_out
     from recsys_dr.model.train import TrainConfig, train
 
-    data = load_movielens_100k(pseudonym_key="benchmark", title_words=args.title_words)
-    config = TrainConfig(network=NetworkConfig(embedding_dim=args.embedding_dim,
-                                               hidden_units=tuple(int(u) for u in args.hidden_units.split(","))),
-                         history_length=args.history_length, epochs=args.epochs, seed=args.seed)
-    split = leave_last_out(data, config.history_length)
-    trained = train(split, data.item_ids, config, show_progress=True)
-    metrics = evaluate_all(trained.logits, split, data.item_ids)
-    metrics_unseen = evaluate_all(trained.logits, split, data.item_ids, exclude_seen=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    plan = [("movielens", seeds), ("shop", seeds)] + ([("movielens-derived", seeds[:1])] if args.with_derived else [])
+    figures: dict = {}
+    for name, run_seeds in plan:
+        data, exclude_seen = _dataset(name, args.shop_users)
+        split = leave_last_out(data, args.history_length)
+        baselines = fitted_baselines(split, data.item_ids)
+        runs, trainings = [], []
+        for seed in run_seeds:
+            config = TrainConfig(history_length=args.history_length, epochs=args.epochs, seed=seed)
+            trained = train(split, data.item_ids, config, show_progress=False, exclude_seen=exclude_seen)
+            runs.append(evaluate_all(trained.scores, split, data.item_ids, exclude_seen=exclude_seen, baselines=baselines))
+            trainings.append({"seed": seed, "best_epoch": trained.best_epoch, "train_seconds": round(trained.train_seconds, 1),
+                              "history": trained.history})
+            print(f"{name} seed {seed}: model ndcg@10 {runs[-1]['model']['all']['ndcg@10']:.4f} "
+                  f"(epoch {trained.best_epoch}, {trained.train_seconds:.0f} s)", flush=True)
+        summary = _summarise(runs)
+        figures[name] = {"dataset": data.name, "exclude_seen": exclude_seen, "seeds": run_seeds, "summary": summary,
+                         "runs": runs, "training": trainings, "config": config.to_dict(),
+                         "test_users": len(split.test), "items": len(data.catalog)}
+        _print_summary(f"{name}: {data.name}, {len(split.test)} test users, {len(data.catalog)} items, "
+                       f"exclude_seen={exclude_seen}, seeds {run_seeds} (mean ± std)", summary)
+        m, knn = summary["model"]["all"]["ndcg@10"]["mean"], summary["item-knn"]["all"]["ndcg@10"]["mean"]
+        pf = summary["personal-frequency"]["all"]["ndcg@10"]["mean"]
+        print(f"model / item-knn = {m / knn:.2f}x; model - personal-frequency = {m - pf:+.4f}")
+    return figures
 
-    out = args.out or Path(tempfile.mkdtemp(prefix="model-benchmark-"))
-    version_dir = export_version(trained, out, metrics=metrics,
+
+def scale(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from recsys_dr.model.quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    from recsys_dr.model.data import fingerprint
+    from recsys_dr.model.evaluate import evaluate_all, format_table
+    from recsys_dr.model.export import export_version
+    from recsys_dr.model.split import leave_last_out
+    from recsys_dr.model.synthetic import SyntheticConfig, generate
+    from recsys_dr.model.train import TrainConfig, train
+
+    stages: dict[str, float] = {}
+    start = t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        stages[name] = round(now - t, 1)
+        t = now
+        print(f"{name}: {stages[name]:.1f} s (peak RSS {_peak_rss_mib():,.0f} MiB)", flush=True)
+
+    per_cat = -(-args.items // 12)
+    data = generate(SyntheticConfig(num_users=args.users, num_categories=12, items_per_category=per_cat,
+                                    min_events=args.min_events, max_events=args.max_events, seed=1),
+                    pseudonym_key="benchmark")
+    lap("generate")
+    config = TrainConfig(history_length=args.history_length, epochs=1, batch_size=args.batch_size, seed=42,
+                         validation_users=args.validation_users)
+    split = leave_last_out(data, config.history_length)
+    lap("split")
+    trained = train(split, data.item_ids, config, show_progress=False)
+    lap("train")
+    metrics = evaluate_all(trained.scores, split, data.item_ids)
+    lap("evaluate")
+    print(format_table(metrics))
+    out = Path(args.out or tempfile.mkdtemp(prefix="model-scale-"))
+    version_dir = export_version(trained, out, metrics=metrics, titles=data.catalog["title"].tolist(),
                                  data_fingerprint=fingerprint(data, history_length=config.history_length))
-    size = sum(f.stat().st_size for f in version_dir.rglob("*") if f.is_file())
+    lap("export")
+    total = round(time.perf_counter() - start, 1)
+    files = {str(f.relative_to(version_dir)): f.stat().st_size for f in version_dir.rglob("*") if f.is_file()}
+    artifact = sum(files.values())
+    weights = int(sum(np.asarray(w).nbytes for w in trained.model.weights))
+    variables = sum(v for k, v in files.items() if k.startswith("variables/"))
 
     serving = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    pre, model = trained.preprocessor, trained.model
     rng = np.random.default_rng(0)
     latency = {}
     for batch in (1, 64):
         idx = rng.integers(0, len(split.test), size=batch)
-        q, h = split.test.query[idx].astype(str), split.test.history[idx].astype(str)
-        qt, ht = tf.constant(q), tf.constant(h)
-        latency[f"signature_b{batch}"] = _timings(lambda: serving(query=qt, history=ht), args.iterations, batch)
-
-        def keras_predict(q=q, h=h):
-            logits = model.predict(pre.transform(q, h), verbose=0, batch_size=batch)
-            top = np.argpartition(-logits, 10, axis=1)[:, :10]
-            return np.take_along_axis(logits, top, axis=1)
-
-        latency[f"keras_predict_b{batch}"] = _timings(keras_predict, max(args.iterations // 3, 20), batch)
-
+        qt = tf.constant(split.test.query[idx].astype(str))
+        ht = tf.constant(split.test.history[idx].astype(str))
+        latency[f"serving_default_b{batch}"] = _timings(lambda: serving(query=qt, history=ht), args.iterations, batch)
     figures = {
-        "dataset": data.name, "users_evaluated": len(split.test), "items": len(data.catalog),
-        "train_examples": len(split.train), "epochs": config.epochs, "train_seconds": trained.train_seconds,
-        "device": trained.device, "artifact_bytes": size, "metrics": metrics, "metrics_exclude_seen": metrics_unseen,
-        "title_words": args.title_words, "latency": latency,
-        "config": config.to_dict(), "tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
+        "items": len(data.catalog), "interactions": len(data.interactions), "users": args.users,
+        "train_examples": len(split.train), "test_users": len(split.test), "stages_s": stages, "total_s": total,
+        "peak_rss_mib": round(_peak_rss_mib(), 1), "artifact_bytes": artifact, "weight_bytes": weights,
+        "variables_bytes": variables, "artifact_over_weights": round(artifact / weights, 3),
+        "variables_over_weights": round(variables / weights, 3), "files": files, "latency": latency,
+        "metrics": metrics, "training": trained.history, "config": config.to_dict(), "version_dir": str(version_dir),
     }
-    print()
-    print(f"full-catalog ranking, {len(split.test)} held-out users, queries = genres + {args.title_words} title word(s)")
-    print(format_table(metrics))
-    print()
-    print("same, with each user's training items removed from the ranking (--exclude-seen protocol)")
-    print(format_table(metrics_unseen))
-    print()
-    print(f"training: {trained.train_seconds:.1f} s for {config.epochs} epochs on {trained.device} "
-          f"({len(split.train):,} examples); artifact: {size / 1e6:.2f} MB ({version_dir})")
-    print()
-    print(f"{'path':<26}{'batch':>6}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
-    for name, t in latency.items():
-        print(f"{name:<26}{t['batch']:>6}{t['p50_ms']:>10.2f}{t['p99_ms']:>10.2f}{t['examples_per_s']:>13.0f}")
+    print(f"\nend to end: {total:.1f} s (limit 1200 s); peak RSS {figures['peak_rss_mib']:,.0f} MiB")
+    print(f"artifact {artifact / 1e6:.1f} MB; weights {weights / 1e6:.1f} MB; variables/ {variables / 1e6:.1f} MB "
+          f"({figures['variables_over_weights']}x weights; whole artifact {figures['artifact_over_weights']}x)")
+    print(f"{'path':<24}{'batch':>6}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
+    for name, v in latency.items():
+        print(f"{name:<24}{v['batch']:>6}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{v['examples_per_s']:>13.0f}")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.model_benchmark", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("quality", help="MovieLens-100K and the repeat-heavy shop over seeds")
+    q.add_argument("--seeds", default="42,43,44", help="training seeds (default: 42,43,44)")
+    q.add_argument("--epochs", type=int, default=30, help="most epochs; early stopping on validation (default: 30)")
+    q.add_argument("--history-length", type=int, default=20, help="default: 20")
+    q.add_argument("--shop-users", type=int, default=2000, help="synthetic shoppers (default: 2000)")
+    q.add_argument("--with-derived", action="store_true", help="also the derived-query MovieLens variant (first seed)")
+    q.add_argument("--json", type=Path, default=Path("benchmarks/results/model_quality.json"))
+    s = sub.add_parser("scale", help="end-to-end build at catalog scale")
+    s.add_argument("--items", type=int, default=100_000, help="catalog size (default: 100000)")
+    s.add_argument("--users", type=int, default=50_000, help="shoppers (default: 50000; ~20 events each)")
+    s.add_argument("--min-events", type=int, default=10, help="default: 10")
+    s.add_argument("--max-events", type=int, default=30, help="default: 30")
+    s.add_argument("--history-length", type=int, default=20, help="default: 20")
+    s.add_argument("--batch-size", type=int, default=1024, help="default: 1024")
+    s.add_argument("--validation-users", type=int, default=5000, help="default: 5000")
+    s.add_argument("--iterations", type=int, default=500, help="timed serving calls (default: 500)")
+    s.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
+    s.add_argument("--json", type=Path, default=Path("benchmarks/results/model_scale.json"))
+    args = p.parse_args(argv)
+
+    import logging
+
+    from recsys_dr.model.quiet import import_tensorflow
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    tf = import_tensorflow()
+    figures = quality(args) if args.command == "quality" else scale(args)
+    figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
+                          "cpu_count": os.cpu_count()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     print(f"\nfigures written to {args.json}")

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from recsys_dr.model import DEFAULT_MODEL_NAME
+from recsys_dr.model.quiet import import_tensorflow
 
 log = logging.getLogger("model")
 
@@ -45,22 +46,32 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
                    help="--data files: accept the public development pseudonym key (test data only, never real users)")
     g.add_argument("--synthetic-users", type=int, default=400, help="synthetic shoppers (default: 400)")
     g.add_argument("--synthetic-seed", type=int, default=0, help="synthetic data seed (default: 0)")
-    g.add_argument("--title-words", type=int, default=1, help="MovieLens: title words per derived query (default: 1)")
+    g.add_argument("--synthetic-staples", type=int, default=2,
+                   help="synthetic: staples each shopper re-buys on a cycle (default: 2; 0 = no re-buys)")
+    g.add_argument("--movielens-queries", choices=("none", "derived"), default="none",
+                   help="MovieLens: 'none' = history only (default, the honest measure); 'derived' = each "
+                        "query made from the target movie's genres and title (the answer is in the input)")
+    g.add_argument("--title-words", type=int, default=1, help="--movielens-queries derived: title words per query (default: 1)")
     g.add_argument("--exclude-seen", action="store_true",
-                   help="evaluation: drop each user's training items from the ranking (default: rank the full catalog)")
+                   help="evaluation: drop each user's past items from the ranking (default: rank the full catalog)")
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=5, help="default: 5")
+    g.add_argument("--epochs", type=int, default=30, help="most epochs (default: 30)")
+    g.add_argument("--patience", type=int, default=3, help="epochs without validation improvement before stopping (default: 3)")
     g.add_argument("--batch-size", type=int, default=256, help="default: 256")
-    g.add_argument("--learning-rate", type=float, default=1e-3, help="default: 0.001")
+    g.add_argument("--learning-rate", type=float, default=3e-3, help="default: 0.003")
+    g.add_argument("--num-sampled", type=int, default=1024, help="sampled-softmax negatives per batch (default: 1024)")
     g.add_argument("--embedding-dim", type=int, default=64, help="default: 64")
-    g.add_argument("--hidden-units", default="256", help="comma-separated ReLU layer widths (default: 256)")
-    g.add_argument("--dropout", type=float, default=0.0, help="default: 0.0")
-    g.add_argument("--history-encoder", choices=("mean", "recency"), default="recency", help="default: recency")
+    g.add_argument("--attention-blocks", type=int, default=1, help="self-attention blocks over the history (default: 1)")
+    g.add_argument("--attention-heads", type=int, default=2, help="default: 2")
+    g.add_argument("--hidden-units", default="256", help="comma-separated ReLU layer widths of the user tower (default: 256)")
+    g.add_argument("--dropout", type=float, default=0.1, help="default: 0.1")
+    g.add_argument("--no-repeat", action="store_true", help="no repeat head / gate: explore scores only")
     g.add_argument("--history-length", type=int, default=20, help="history items L (default: 20)")
     g.add_argument("--query-length", type=int, default=8, help="query tokens Q (default: 8)")
+    g.add_argument("--validation-users", type=int, default=5000, help="validation examples ranked per epoch (default: 5000)")
     g.add_argument("--seed", type=int, default=42, help="training seed (default: 42)")
 
 
@@ -85,10 +96,15 @@ def _load_data(args: argparse.Namespace):
     if source == "movielens":
         from recsys_dr.model.movielens import load_movielens_100k
 
-        return load_movielens_100k(pseudonym_key=args.pseudonym_key, title_words=args.title_words)
+        return load_movielens_100k(pseudonym_key=args.pseudonym_key, title_words=args.title_words,
+                                   queries=args.movielens_queries == "derived")
     from recsys_dr.model.synthetic import SyntheticConfig, generate
 
-    return generate(SyntheticConfig(num_users=args.synthetic_users, seed=args.synthetic_seed), pseudonym_key=args.pseudonym_key)
+    try:
+        config = SyntheticConfig(num_users=args.synthetic_users, seed=args.synthetic_seed, staples=args.synthetic_staples)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return generate(config, pseudonym_key=args.pseudonym_key)
 
 
 def _train_config(args: argparse.Namespace):
@@ -100,11 +116,13 @@ def _train_config(args: argparse.Namespace):
     except ValueError:
         raise UsageError(f"--hidden-units must be comma-separated integers. Received: {args.hidden_units!r}") from None
     try:  # the configs validate their values; a bad value is a usage error
-        net = NetworkConfig(embedding_dim=args.embedding_dim, hidden_units=units, dropout=args.dropout,
-                            history_encoder=args.history_encoder)
+        net = NetworkConfig(embedding_dim=args.embedding_dim, attention_blocks=args.attention_blocks,
+                            attention_heads=args.attention_heads, hidden_units=units, dropout=args.dropout,
+                            repeat=not args.no_repeat)
         return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
-                           epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                           seed=args.seed)
+                           epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+                           learning_rate=args.learning_rate, num_sampled=args.num_sampled,
+                           validation_users=args.validation_users, seed=args.seed)
     except ValueError as err:
         raise UsageError(str(err)) from None
 
@@ -130,7 +148,33 @@ def _write_json(path: Path | None, obj: dict) -> None:
 
 
 # ---------------------------------------------------------------- handlers
+MIN_EVALUATION_USERS = 50
+"""Fewer held-out users than this: metrics are reported but flagged as unreliable."""
+
+
+def evaluation_record(split, exclude_seen: bool, trained=None) -> dict:
+    """The manifest's ``evaluation`` entry: protocol, example counts, selection, and a warning if any."""
+    n = len(split.test)
+    record = {
+        "protocol": "leave-last-out; validation = second-to-last item (model selection only); "
+                    "full-catalog ranking; ties broken at random (expected value)",
+        "exclude_seen": exclude_seen,
+        "test_users": n,
+        "validation_users": len(split.validation) if split.validation is not None else 0,
+    }
+    if trained is not None:
+        record["best_epoch"] = trained.best_epoch
+    if n == 0:
+        record["warning"] = ("not evaluated: no user has two or more interactions, so nothing is held out; "
+                             "the metrics are empty")
+    elif n < MIN_EVALUATION_USERS:
+        record["warning"] = (f"only {n} held-out user(s) (< {MIN_EVALUATION_USERS}): the metrics are too noisy "
+                             "to compare methods")
+    return record
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    import_tensorflow(args.verbose)
     from recsys_dr.model.data import fingerprint
     from recsys_dr.model.evaluate import evaluate_all, format_table
     from recsys_dr.model.export import export_version
@@ -142,26 +186,42 @@ def cmd_build(args: argparse.Namespace) -> int:
     data = _load_data(args)
     split = leave_last_out(data, config.history_length)
     fp = fingerprint(data, history_length=config.history_length)
-    log.info("%s: %d interactions, %d items, %d train / %d test examples; %s",
-             data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.test), data.report.to_dict())
-    trained = train(split, data.item_ids, config, show_progress=not args.no_progress)
-    log.info("trained in %.1f s on %s", trained.train_seconds, trained.device)
-    metrics = evaluate_all(trained.logits, split, data.item_ids, exclude_seen=args.exclude_seen) if len(split.test) else {}
+    log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
+             data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
+             len(split.test), data.report.to_dict())
+    trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen)
+    log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
+    evaluation = evaluation_record(split, args.exclude_seen, trained)
+    if "warning" in evaluation:
+        log.warning("evaluation: %s", evaluation["warning"])
+    metrics = evaluate_all(trained.scores, split, data.item_ids, exclude_seen=args.exclude_seen) if len(split.test) else {}
     if metrics:
         print(format_table(metrics))
+    titles = data.catalog["title"].tolist()
     bundle = save_bundle(trained, args.out / BUNDLES / args.model_name,
-                         extra={"metrics": metrics, "data_fingerprint": fp, "dataset": data.name})
+                         extra={"metrics": metrics, "evaluation": evaluation, "data_fingerprint": fp,
+                                "dataset": data.name, "titles": titles})
     version_dir = export_version(
         trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k, metrics=metrics,
-        data_fingerprint=fp,
-        extra_metadata={"dataset": {"name": data.name, **data.report.to_dict()}, "train_seconds": round(trained.train_seconds, 2)},
+        data_fingerprint=fp, titles=titles,
+        extra_metadata={"dataset": {"name": data.name, **data.report.to_dict()}, "evaluation": evaluation,
+                        "train_seconds": round(trained.train_seconds, 2)},
     )
-    _write_json(args.metrics_out, {"metrics": metrics, "version_dir": str(version_dir), "data_fingerprint": fp})
+    _write_json(args.metrics_out, {"metrics": metrics, "evaluation": evaluation, "version_dir": str(version_dir),
+                                   "data_fingerprint": fp})
     print(f"exported {version_dir} (training bundle: {bundle})")
+    print(f"manifest sha256: {_manifest_sha256(version_dir)}")
     return 0
 
 
+def _manifest_sha256(version_dir: Path) -> str:
+    from recsys_dr.model.manifest import MANIFEST_NAME, file_digest
+
+    return file_digest(version_dir / MANIFEST_NAME)[0]
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    import_tensorflow(args.verbose)
     from recsys_dr.model.export import export_version
     from recsys_dr.model.train import load_bundle
 
@@ -174,20 +234,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     version_dir = export_version(
         trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k,
         metrics=extra.get("metrics", {}), data_fingerprint=extra.get("data_fingerprint", "sha256:unknown"),
-        extra_metadata={"dataset": {"name": extra.get("dataset", "unknown")}},
+        titles=extra.get("titles"),
+        extra_metadata={"dataset": {"name": extra.get("dataset", "unknown")}, "evaluation": extra.get("evaluation", {})},
     )
     print(f"exported {version_dir}")
+    print(f"manifest sha256: {_manifest_sha256(version_dir)}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
-    import tensorflow as tf
 
+    tf = import_tensorflow(args.verbose)
     from recsys_dr.model.data import fingerprint
     from recsys_dr.model.evaluate import evaluate_all, format_table
-    from recsys_dr.model.export import CATALOG_SIGNATURE, ITEMS_PATH
-    from recsys_dr.model.manifest import load_manifest
+    from recsys_dr.model.export import CATALOG_SIGNATURE
+    from recsys_dr.model.manifest import ITEMS_PATH, load_manifest
     from recsys_dr.model.split import leave_last_out
 
     manifest = load_manifest(args.model_dir / "manifest.json")
@@ -201,15 +263,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     col = {item: i for i, item in enumerate(exported_items)}
     order = np.array([col.get(i, -1) for i in data.item_ids])
 
-    def score(query, history):
-        s = fn(query=tf.constant(query.astype(str)), history=tf.constant(history.astype(str)))["scores"].numpy()
-        out = np.zeros((len(query), len(order)), np.float32)  # catalog items the model never saw score 0
+    def score(batch):
+        s = fn(query=tf.constant(batch.query.astype(str)), history=tf.constant(batch.history.astype(str)))["scores"].numpy()
+        out = np.zeros((len(batch), len(order)), np.float32)  # catalog items the model never saw score 0
         out[:, order >= 0] = s[:, order[order >= 0]]
         return out
 
+    if len(split.test) == 0:
+        raise UsageError("no held-out examples: every user has a single interaction")
     results = evaluate_all(score, split, data.item_ids, exclude_seen=args.exclude_seen)
     print(format_table(results))
-    _write_json(args.json, {"model_dir": str(args.model_dir), "metrics": results})
+    _write_json(args.json, {"model_dir": str(args.model_dir), "metrics": results,
+                            "evaluation": evaluation_record(split, args.exclude_seen)})
     return 0
 
 
@@ -231,8 +296,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     except Exception as err:  # botocore errors after retries: the version stays incomplete
         print(f"publish failed ({type(err).__name__}): {err}", file=sys.stderr)
         return 1
-    print(json.dumps(result.to_dict(), indent=2) if args.json else
-          f"published {result.uri}: {len(result.uploaded)} uploaded, {len(result.skipped)} already present")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"published {result.uri}: {len(result.uploaded)} uploaded, {len(result.skipped)} already present")
+        # The digest of the manifest now in S3: pin it as `model.manifestSha256` in the stack file.
+        print(f"manifest sha256: {result.manifest_sha256}")
     return 0
 
 
@@ -246,12 +315,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         try:
             report = verify_remote(args.bucket, args.model_name, args.version, s3_client=_s3_client(args),
-                                   prefix=args.prefix)
+                                   prefix=args.prefix, expected_manifest_sha256=args.manifest_sha256)
         except (BotoCoreError, ClientError) as err:  # no connection / credentials / region, after retries
             print(f"verify failed ({type(err).__name__}): {err}", file=sys.stderr)
             return 1
     elif args.version_dir is not None:
-        report = verify_local(args.version_dir)
+        report = verify_local(args.version_dir, expected_manifest_sha256=args.manifest_sha256)
     else:
         raise UsageError("give a VERSION_DIR, or --bucket with --model-name and --version")
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
@@ -259,7 +328,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from recsys_dr.model.manifest import ManifestError, load_manifest
+    from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH, ManifestError, load_manifest
 
     try:
         m = load_manifest(args.version_dir / "manifest.json")
@@ -267,36 +336,60 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"inspect failed: {err}", file=sys.stderr)
         return 1
     out: dict = {k: m.get(k) for k in ("model_name", "version", "created_at", "tensorflow_version", "data_fingerprint")}
+    out["manifest_sha256"] = _manifest_sha256(args.version_dir)
     out["files"] = len(m["files"])
     out["bytes"] = sum(f["size"] for f in m["files"])
     out["metrics"] = m.get("metrics", {})
+    out["evaluation"] = m.get("evaluation", {})
     out["signature"] = m.get("signature", {})
+    titles = _titles(args.version_dir, ITEMS_PATH, TITLES_PATH)
     if args.query is not None or args.history is not None:
-        import tensorflow as tf
+        tf = import_tensorflow(args.verbose)
 
         length = int(m["serving"]["history_length"])
         hist = [h for h in (args.history or "").split(",") if h][-length:]
         hist = [""] * (length - len(hist)) + hist
         fn = tf.saved_model.load(str(args.version_dir)).signatures["serving_default"]
         res = fn(query=tf.constant([args.query or ""]), history=tf.constant([hist]))
+        out["history"] = [{"item_id": h, "title": titles.get(h, "")} for h in hist if h]
         out["prediction"] = [
-            {"item_id": i.decode(), "score": round(float(s), 6)}
+            {"item_id": i.decode(), "title": titles.get(i.decode(), ""), "score": round(float(s), 6)}
             for i, s in zip(res["item_ids"].numpy()[0], res["scores"].numpy()[0])
         ]
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
     print(f"{out['model_name']} v{out['version']}  created {out['created_at']}  TF {out['tensorflow_version']}")
+    print(f"manifest sha256: {out['manifest_sha256']}")
     print(f"data {out['data_fingerprint']}  files {out['files']}  {out['bytes']:,} bytes")
     for name, sig in out["signature"].items():
         ins = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["inputs"].items())
         outs = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["outputs"].items())
         print(f"signature {name}: ({ins}) -> ({outs})")
-    for method, mm in out["metrics"].items():
-        print(f"metrics {method}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in mm.items()))
+    ev = out["evaluation"]
+    if ev:
+        print(f"evaluation: {ev.get('test_users', 0)} test users, {ev.get('validation_users', 0)} validation users, "
+              f"exclude_seen={ev.get('exclude_seen')}")
+        if ev.get("warning"):
+            print(f"evaluation warning: {ev['warning']}")
+    for method, groups in out["metrics"].items():
+        for group, mm in groups.items():
+            print(f"metrics {method} [{group}]: " + ", ".join(
+                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in mm.items()))
+    for h in out.get("history", []):
+        print(f"  history  {h['item_id']:<20} {h['title']}")
     for p in out.get("prediction", []):
-        print(f"  {p['item_id']:<20} {p['score']:.6f}")
+        print(f"  {p['score']:.6f} {p['item_id']:<20} {p['title']}")
     return 0
+
+
+def _titles(version_dir: Path, items_path: str, titles_path: str) -> dict[str, str]:
+    """item id -> catalog title from the artifact (empty when it has no titles file)."""
+    items_file, titles_file = version_dir / items_path, version_dir / titles_path
+    if not (items_file.is_file() and titles_file.is_file()):
+        return {}
+    ids = items_file.read_text(encoding="utf-8").splitlines()
+    return dict(zip(ids, titles_file.read_text(encoding="utf-8").splitlines()))
 
 
 # ---------------------------------------------------------------- parser
@@ -306,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("build", help="train, evaluate against baselines and export a new version",
-                       description="Load data, split leave-last-out, train, evaluate (model, most-popular, item-kNN), "
+                       description="Load data, split leave-last-out (validation = second-to-last item), train with "
+                                   "early stopping, evaluate (model, most-popular, personal-frequency, item-kNN), "
                                    "save the training bundle and export <out>/<model-name>/<version>/ with manifest.json.")
     _add_data_args(p)
     _add_train_args(p)
@@ -338,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "verify":
             p.add_argument("--model-name", default=None, help="remote: model name")
             p.add_argument("--version", type=int, default=None, help="remote: version number")
+            p.add_argument("--manifest-sha256", default=None,
+                           help="fail unless manifest.json has this sha256 (the stack's model.manifestSha256)")
             p.set_defaults(handler=cmd_verify)
         else:
             p.add_argument("--no-progress", action="store_true", help="no upload progress bar")

@@ -1,17 +1,24 @@
-"""Full-catalog ranking metrics for the model and the baselines on one split.
+"""Full-catalog ranking metrics for the model and the baselines on one held-out part.
 
-For each held-out example, every catalog item is scored (no sampled negatives) and the
-target's rank is ``1 + #items scoring higher + #other items scoring equal`` (ties are
-counted against the target, so a baseline that cannot tell items apart gets no credit).
+Every catalog item is scored for each held-out example (no sampled negatives).
+
+**Ties** are broken uniformly at random, in expectation: if ``g`` items score higher than
+the target and ``e`` items (the target included) score the same, the target is equally
+likely to sit at any rank ``g+1 .. g+e``, and each metric is its exact mean over those
+ranks. The same rule applies to every method, so a baseline whose scores are mostly tied
+(item-kNN on sparse data, most-popular) is neither punished (ties counted against the
+target) nor flattered (ties counted for it).
 
 * ``hit_rate@k`` - share of examples with rank <= k;
 * ``ndcg@k`` - mean of ``1 / log2(rank + 1)`` for rank <= k, else 0 (one relevant item);
 * ``mrr`` - mean of ``1 / rank`` over the full ranking (not truncated).
 
-By default nothing is filtered: the served model does not filter either, and repeat
-purchases are legitimate in a shop. ``exclude_seen=True`` gives the common academic
-protocol instead: items of the user's training sequence (other than the target itself)
-are removed from the ranking, for the model and the baselines alike.
+Figures are given for all examples and split by **held-out type**: ``repeat`` (the target
+is in the user's past: a re-buy) and ``new`` (it is not).
+
+By default nothing is filtered: the served model does not filter, and re-buys are
+legitimate in a shop. ``exclude_seen=True`` is the common academic protocol: items of the
+user's past other than the target are removed from every method's ranking.
 """
 
 from __future__ import annotations
@@ -20,32 +27,55 @@ from collections.abc import Callable
 
 import numpy as np
 
-from recsys_dr.model.baselines import ItemKNN, MostPopular
-from recsys_dr.model.split import Split
+from recsys_dr.model.baselines import ItemKNN, MostPopular, PersonalFrequency
+from recsys_dr.model.split import Examples, Split
 
 METRIC_NAMES = ("hit_rate@10", "ndcg@10", "mrr")
+GROUPS = ("all", "repeat", "new")
+SCORE_BUDGET = 1 << 24  # scores held at once (64 MiB of float32) whatever the catalog size
+
+ScoreFn = Callable[[Examples], np.ndarray]
 
 
-def ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Pessimistic 1-based rank of ``targets[i]`` (a column index) within ``scores[i]``.
+def tie_counts(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(greater, equal)`` per row: items scoring above the target, and equal to it (incl. itself).
 
-    >>> ranks(np.array([[0.1, 0.5, 0.5]]), np.array([1])).tolist()
-    [2]
+    >>> [a.tolist() for a in tie_counts(np.array([[0.1, 0.5, 0.5]]), np.array([1]))]
+    [[0], [2]]
     """
     t = scores[np.arange(len(targets)), targets][:, None]
-    return 1 + (scores > t).sum(axis=1) + (scores == t).sum(axis=1) - 1
+    if np.isnan(t).any():
+        raise ValueError("a target scored NaN")
+    return (scores > t).sum(axis=1), (scores == t).sum(axis=1)
 
 
-def metrics_from_ranks(r: np.ndarray, k: int = 10) -> dict[str, float]:
-    """HitRate@k, NDCG@k and MRR from 1-based ranks."""
-    r = np.asarray(r, dtype=np.float64)
-    if r.size == 0:
+def metrics_from_ties(greater: np.ndarray, equal: np.ndarray, k: int = 10, num_items: int | None = None) -> dict[str, float]:
+    """Expected HitRate@k, NDCG@k and MRR with the target uniformly placed among its ties.
+
+    Args:
+        greater: items scored above the target, per example.
+        equal: items scored equal to the target, the target included (>= 1), per example.
+        k: cut-off; default 10.
+        num_items: catalog size (bounds the rank); default ``max(greater + equal)``.
+
+    >>> metrics_from_ties(np.array([0]), np.array([2]), k=1)["hit_rate@1"]
+    0.5
+    """
+    g = np.asarray(greater, dtype=np.int64)
+    e = np.asarray(equal, dtype=np.int64)
+    if g.size == 0:
         raise ValueError("no examples to evaluate")
-    hit = r <= k
+    if (e < 1).any():
+        raise ValueError("`equal` counts the target itself, so it must be >= 1")
+    n = int(num_items or (g + e).max())
+    pos = np.arange(1, n + 1, dtype=np.float64)
+    dcg = np.r_[0.0, np.cumsum(np.where(pos <= k, 1.0 / np.log2(pos + 1.0), 0.0))]
+    harmonic = np.r_[0.0, np.cumsum(1.0 / pos)]
+    last = g + e
     return {
-        f"hit_rate@{k}": float(hit.mean()),
-        f"ndcg@{k}": float(np.where(hit, 1.0 / np.log2(r + 1.0), 0.0).mean()),
-        "mrr": float((1.0 / r).mean()),
+        f"hit_rate@{k}": float(((np.minimum(last, k) - np.minimum(g, k)) / e).mean()),
+        f"ndcg@{k}": float(((dcg[last] - dcg[g]) / e).mean()),
+        "mrr": float(((harmonic[last] - harmonic[g]) / e).mean()),
     }
 
 
@@ -54,38 +84,61 @@ def target_columns(items: list[str], targets: np.ndarray) -> np.ndarray:
     return np.fromiter((index[t] for t in targets), dtype=np.int64, count=len(targets))
 
 
-def evaluate_scorer(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], split: Split, items: list[str],
-                    k: int = 10, batch_size: int = 1024, exclude_seen: bool = False) -> dict[str, float]:
-    """Metrics of ``score_fn(query[n], history[n, L]) -> float[n, num_items]`` on ``split.test``.
+def evaluate_scorer(score_fn: ScoreFn, examples: Examples, items: list[str], *, k: int = 10,
+                    exclude_seen: bool = False, by_type: bool = True) -> dict[str, dict[str, float]]:
+    """Metrics of ``score_fn(batch) -> float[len(batch), num_items]`` on held-out ``examples``.
 
     Args:
-        score_fn: scores in catalog order for a batch of raw inputs.
-        split: the split whose ``test`` examples are ranked.
+        score_fn: scores in catalog order for a batch of examples (model or baseline).
+        examples: held-out examples with ``past`` (``split.test`` or ``split.validation``).
         items: catalog item ids in output order.
         k: cut-off for HitRate and NDCG; default 10.
-        batch_size: examples scored at once; default 1024.
-        exclude_seen: drop the user's training items (except the target) from the ranking; default False.
+        exclude_seen: drop the user's past items (except the target) from the ranking; default False.
+        by_type: also report the ``repeat`` and ``new`` groups; default True.
+
+    Returns:
+        ``{"all": {...}, "repeat": {...}, "new": {...}}``, each with the metrics and ``examples``.
     """
-    test = split.test
-    cols = target_columns(items, test.target)
+    cols = target_columns(items, examples.target)
     index = {item: i for i, item in enumerate(items)}
-    r = []
-    for start in range(0, len(test), batch_size):
-        sl = slice(start, start + batch_size)
-        raw = np.array(score_fn(test.query[sl], test.history[sl]), dtype=np.float64)
-        scores, tgt = raw, cols[sl]
+    batch = max(1, min(1024, SCORE_BUDGET // max(len(items), 1)))
+    greater, equal = [], []
+    for start in range(0, len(examples), batch):
+        rows = np.arange(start, min(start + batch, len(examples)))
+        part = examples.subset(rows)
+        scores = np.array(score_fn(part), dtype=np.float32)
+        tgt = cols[rows]
         if exclude_seen:
-            scores = raw.copy()
-            for row, user in enumerate(test.user[sl]):
-                scores[row, [index[i] for i in split.train_sequences.get(user, ())]] = -np.inf
-            scores[np.arange(len(tgt)), tgt] = raw[np.arange(len(tgt)), tgt]  # the target stays rankable
-        r.append(ranks(scores, tgt))
-    return metrics_from_ranks(np.concatenate(r) if r else np.array([]), k) | {"examples": len(test)}
+            keep = scores[np.arange(len(tgt)), tgt].copy()
+            for r, seq in enumerate(part.past):
+                scores[r, [index[i] for i in seq if i in index]] = -np.inf
+            scores[np.arange(len(tgt)), tgt] = keep  # the target stays rankable
+        g, e = tie_counts(scores, tgt)
+        greater.append(g)
+        equal.append(e)
+    g = np.concatenate(greater) if greater else np.zeros(0, np.int64)
+    e = np.concatenate(equal) if equal else np.zeros(0, np.int64)
+    masks = {"all": np.ones(len(g), bool)}
+    if by_type:
+        rep = examples.is_repeat()
+        masks |= {"repeat": rep, "new": ~rep}
+    out = {}
+    for group, m in masks.items():
+        out[group] = (metrics_from_ties(g[m], e[m], k, len(items)) if m.any() else {}) | {"examples": int(m.sum())}
+    return out
 
 
-def evaluate_all(model_score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, split: Split,
-                 items: list[str], k: int = 10, exclude_seen: bool = False) -> dict[str, dict[str, float]]:
-    """Metrics for the model (if given) and both baselines on the same split.
+def fitted_baselines(split: Split, items: list[str]) -> list:
+    """Most-popular, personal-frequency and item-kNN (scored from the model's window) fitted on
+    ``split.train_sequences``."""
+    knn = ItemKNN(items, recent=split.history_length)
+    return [b.fit(split.train_sequences) for b in (MostPopular(items), PersonalFrequency(items), knn)]
+
+
+def evaluate_all(model_score_fn: ScoreFn | None, split: Split, items: list[str], *, k: int = 10,
+                 exclude_seen: bool = False, part: str = "test",
+                 baselines: list | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Metrics for the model (if given) and every baseline on one held-out part.
 
     Args:
         model_score_fn: see :func:`evaluate_scorer`; None evaluates the baselines only.
@@ -93,22 +146,29 @@ def evaluate_all(model_score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] 
         items: catalog item ids in output order.
         k: cut-off; default 10.
         exclude_seen: see :func:`evaluate_scorer`; default False.
+        part: ``"test"`` or ``"validation"``; default "test".
+        baselines: already fitted baselines; default None -> :func:`fitted_baselines`.
     """
-    results: dict[str, dict[str, float]] = {}
+    examples = split.test if part == "test" else split.validation
+    if examples is None or len(examples) == 0:
+        raise ValueError(f"no {part} examples to evaluate")
+    results = {}
     if model_score_fn is not None:
-        results["model"] = evaluate_scorer(model_score_fn, split, items, k, exclude_seen=exclude_seen)
-    for baseline in (MostPopular(items), ItemKNN(items)):
-        baseline.fit(split.train_sequences)
-        results[baseline.name] = evaluate_scorer(lambda q, h, b=baseline: b.scores(h), split, items, k,
-                                                  exclude_seen=exclude_seen)
+        results["model"] = evaluate_scorer(model_score_fn, examples, items, k=k, exclude_seen=exclude_seen)
+    for b in baselines if baselines is not None else fitted_baselines(split, items):
+        results[b.name] = evaluate_scorer(lambda ex, b=b: b.scores(ex.past), examples, items, k=k,
+                                          exclude_seen=exclude_seen)
     return results
 
 
-def format_table(results: dict[str, dict[str, float]], k: int = 10) -> str:
-    """Render ``{method: metrics}`` as a fixed-width text table."""
-    names = (f"hit_rate@{k}", f"ndcg@{k}", "mrr")
-    head = f"{'method':<14}" + "".join(f"{n:>13}" for n in names)
-    lines = [head, "-" * len(head)]
+def format_table(results: dict[str, dict[str, dict[str, float]]], k: int = 10) -> str:
+    """Render ``{method: {group: metrics}}`` as a fixed-width text table."""
+    heads = [("all", f"hit_rate@{k}"), ("all", f"ndcg@{k}"), ("all", "mrr"), ("repeat", f"ndcg@{k}"), ("new", f"ndcg@{k}")]
+    first = next(iter(results.values()), {})
+    counts = ", ".join(f"{g} {first.get(g, {}).get('examples', 0)}" for g in GROUPS)
+    head = f"{'method':<20}" + "".join(f"{(n if g == 'all' else g + ' ' + n):>15}" for g, n in heads)
+    lines = [f"examples: {counts}; ties broken at random (expected value)", head, "-" * len(head)]
     for method, m in results.items():
-        lines.append(f"{method:<14}" + "".join(f"{m[n]:>13.4f}" for n in names))
+        cells = [m.get(g, {}).get(n) for g, n in heads]
+        lines.append(f"{method:<20}" + "".join(f"{'-' if v is None else f'{v:.4f}':>15}" for v in cells))
     return "\n".join(lines)

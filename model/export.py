@@ -7,14 +7,16 @@ Layout written by :func:`export_version`::
         assets.extra/tf_serving_warmup_requests   PredictionLog records (TF Serving warmup),
                                                   synthetic: catalog ids + query vocabulary
         assets.extra/items.txt                    catalog item ids, one per line, output order
+        assets.extra/titles.txt                   their catalog titles, same order (when given)
         manifest.json                             written LAST (see model.manifest)
 
 Signatures (raw strings in, strings and floats out; preprocessing is inside the graph):
 
 * ``serving_default``: ``query: string[None]``, ``history: string[None, L]`` (left-padded
   with "", most recent last) -> ``item_ids: string[None, K]``, ``scores: float32[None, K]``
-  (softmax probabilities over the whole catalog, best first). Unknown history ids and ""
-  are ignored; an empty history or query is valid.
+  (the model's probabilities - repeat and explore mixed, see :mod:`model.network` - best
+  first; exact top-k over the whole catalog). Unknown history ids and "" are ignored; an
+  empty history or query is valid.
 * ``score_catalog``: same inputs -> ``scores: float32[None, num_items]`` in
   ``items.txt`` order (used by ``python -m recsys_dr.model evaluate --model-dir``).
 
@@ -40,13 +42,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recsys_dr.model.manifest import check_model_name, write_manifest
+from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH, check_model_name, write_manifest
 from recsys_dr.model.train import Trained
 
 log = logging.getLogger(__name__)
 
 WARMUP_PATH = "assets.extra/tf_serving_warmup_requests"
-ITEMS_PATH = "assets.extra/items.txt"
+
 SIGNATURE = "serving_default"
 CATALOG_SIGNATURE = "score_catalog"
 
@@ -69,11 +71,10 @@ def serving_functions(trained: Trained, top_k: int):
     ]
 
     def probabilities(query, history):
-        x = {"query_ids": pre.query_ids(query), "history_ids": pre.history_ids(history)}
-        return tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1)
+        return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history)), tf.float32)
 
     def serve(query, history):
-        top = tf.math.top_k(probabilities(query, history), k=k)
+        top = tf.math.top_k(probabilities(query, history), k=k)  # exact top-k over the catalog
         return {"item_ids": tf.gather(items, top.indices), "scores": top.values}
 
     def score_catalog(query, history):
@@ -175,7 +176,7 @@ def signature_spec(loaded) -> dict:
 
 
 def _stable_variable_order(archive, tracked) -> None:
-    """Make ``write_out`` list the variables in layer order, not in trace-capture order.
+    """Make ``write_out`` save each variable once, listed in layer order, not in trace-capture order.
 
     Keras collects the endpoints' variables (``_all_variables``) in the order the traced
     functions captured them, which changes from run to run; that order decides the
@@ -195,6 +196,11 @@ def _stable_variable_order(archive, tracked) -> None:
         collect()
         found = archive._tf_trackable._all_variables
         archive._tf_trackable._all_variables = sorted(found, key=lambda v: rank.get(id(v), len(rank)))
+        # Keras also lists every tracked layer's Keras variables, each of which checkpoints its
+        # value again beside the tf.Variable the endpoints capture: the weights were written
+        # twice (`variables/N` and `_all_variables/N`). The signatures need only the captured ones.
+        for name in ("variables", "trainable_variables", "non_trainable_variables"):
+            setattr(archive._tf_trackable, name, [])
 
     archive._filter_and_track_resources = ordered
 
@@ -223,6 +229,7 @@ def export_version(
     metrics: dict | None = None,
     data_fingerprint: str,
     extra_metadata: dict | None = None,
+    titles: list[str] | None = None,
 ) -> Path:
     """Write ``<out>/<model_name>/<version>/`` and its manifest; return the version dir.
 
@@ -235,6 +242,8 @@ def export_version(
         metrics: evaluation results stored in the manifest; default None -> {}.
         data_fingerprint: ``"sha256:<hex>"`` of the training data (``model.data.fingerprint``).
         extra_metadata: more manifest keys (training config, dataset, ...); default None.
+        titles: catalog titles in item order, written to ``assets.extra/titles.txt`` for
+            ``inspect``; default None (no file).
 
     Raises:
         FileExistsError: the version directory already exists (versions are immutable).
@@ -266,6 +275,10 @@ def export_version(
         _stable_fingerprint_uuid(staging / "fingerprint.pb")
         (staging / ITEMS_PATH).parent.mkdir(parents=True, exist_ok=True)
         (staging / ITEMS_PATH).write_text("\n".join(trained.preprocessor.items) + "\n", encoding="utf-8")
+        if titles is not None:
+            if len(titles) != trained.preprocessor.num_items:
+                raise ValueError(f"{len(titles)} titles for {trained.preprocessor.num_items} items")
+            (staging / TITLES_PATH).write_text("".join(" ".join(str(t).split()) + "\n" for t in titles), encoding="utf-8")
         requests = warmup_requests(trained)
         write_warmup(staging / WARMUP_PATH, model_name, requests)
         # Reload and replay the warmup records: a version that cannot serve them is never published.

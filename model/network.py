@@ -1,15 +1,25 @@
-"""The Keras 3 network: (query ids, history ids) -> logits over the catalog.
+"""The Keras 3 network: a sequence encoder over the history, a repeat head and a gate.
 
 ::
 
-    query_ids   int[B, Q] -> Embedding -> masked mean           -> q[B, D]
-    history_ids int[B, L] -> Embedding -> masked mean | recency  -> h[B, D]
-    concat(q, h) -> Dense(ReLU) x len(hidden_units) -> Dense(num_items) = logits
+    history ids int[B, L] -> item embedding E (+ position) -> self-attention blocks -> s[B, D]
+    query ids   int[B, Q] -> token embedding -> masked mean                         -> q[B, D]
+    user u = Dense(concat(s, q))                                                        [B, D]
 
-Ids 0 (padding) and 1 (unknown) are masked out of both poolings; a row with nothing valid
-pools to zeros, so empty histories and unknown ids work without special inputs.
-The ``recency`` encoder learns one weight per history position (softmax over the valid
-positions), a small sequence encoder that can favour the most recent items.
+    explore logits  = u . E[item] + b[item]      for every catalog item (E is the same table
+                                                 the history reads: no N-wide output layer)
+    repeat logits   = MLP(count, recency, mean gap, due-ness, u . E[h], item propensity)
+                      for each distinct history item (its last occurrence), others masked
+    gate g          = sigmoid(MLP(u, history statistics)), 0 for an empty history
+
+    p(item) = (1 - g) * softmax(explore)[item] + g * softmax(repeat)[item in history]
+
+The repeat head can copy an item from the history, which a softmax over the catalog fed by
+a pooled history cannot do well; the gate learns how repeat-heavy a shopper's next step is
+(RepeatNet, Ren et al. 2019, mixes repeat and explore modes the same way). Ids 0 (padding)
+and 1 (unknown) are masked everywhere, so empty histories and unknown ids need no special
+inputs. Training never materialises the explore logits over the whole catalog (see
+:mod:`model.train`); serving does, once per request (``u @ E.T``).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from keras import ops
 
 from recsys_dr.model.features import FIRST_ID
 
-HISTORY_ENCODERS = ("mean", "recency")
+NEG = -1e9  # masked logit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,96 +39,214 @@ class NetworkConfig:
     """Network sizes.
 
     Args:
-        embedding_dim: width of query-token and item embeddings; default 64.
-        hidden_units: ReLU layer widths after the concatenation; default (256,).
-        dropout: dropout rate after each ReLU layer; default 0.0.
-        history_encoder: ``"mean"`` or ``"recency"``; default ``"recency"``.
+        embedding_dim: width of item and query-token embeddings; default 64.
+        attention_blocks: self-attention blocks over the history (0 = position-weighted
+            embeddings only); default 2.
+        attention_heads: heads per block; default 2.
+        dropout: dropout in the attention blocks while training; default 0.1.
+        hidden_units: ReLU layers between the encoders and the user vector; default (256,).
+        repeat: use the repeat head and gate (False = explore scores only); default True.
     """
 
     embedding_dim: int = 64
+    attention_blocks: int = 2
+    attention_heads: int = 2
+    dropout: float = 0.1
     hidden_units: tuple[int, ...] = (256,)
-    dropout: float = 0.0
-    history_encoder: str = "recency"
+    repeat: bool = True
 
     def __post_init__(self) -> None:
-        if self.history_encoder not in HISTORY_ENCODERS:
+        if self.embedding_dim < 2:
+            raise ValueError(f"`embedding_dim` must be >= 2. Received: {self.embedding_dim}")
+        if self.attention_blocks < 0:
+            raise ValueError(f"`attention_blocks` must be >= 0. Received: {self.attention_blocks}")
+        if self.attention_heads < 1 or self.embedding_dim % self.attention_heads:
             raise ValueError(
-                f"`history_encoder` must be one of: {', '.join(HISTORY_ENCODERS)}. Received: {self.history_encoder!r}"
+                f"`attention_heads` must be >= 1 and divide `embedding_dim`. "
+                f"Received: attention_heads={self.attention_heads}, embedding_dim={self.embedding_dim}"
             )
-        if self.embedding_dim < 1:
-            raise ValueError(f"`embedding_dim` must be >= 1. Received: {self.embedding_dim}")
         if any(u < 1 for u in self.hidden_units):
             raise ValueError(f"`hidden_units` must all be >= 1. Received: {self.hidden_units}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: {self.dropout}")
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden_units"] = list(self.hidden_units)
-        return d
+        return asdict(self) | {"hidden_units": list(self.hidden_units)}
 
 
-class MaskedMeanPooling(keras.layers.Layer):
-    """Mean of ``embeddings[B, T, D]`` over positions whose id is >= 2; zeros if none."""
+class AttentionBlock(keras.layers.Layer):
+    """Pre-norm Transformer block (SASRec style): multi-head self-attention over the valid
+    positions, then a position-wise feed-forward layer; residuals around both.
 
-    def call(self, embeddings, ids):
-        mask = ops.cast(ops.greater_equal(ids, FIRST_ID), embeddings.dtype)[..., None]
-        total = ops.sum(embeddings * mask, axis=1)
-        count = ops.maximum(ops.sum(mask, axis=1), 1.0)
-        return total / count
-
-
-class RecencyPooling(keras.layers.Layer):
-    """Weighted sum with one learned logit per position, softmax-normalised over valid ids.
-
-    Args:
-        length: number of history positions ``L``.
+    Written with plain matmuls (one fused QKV projection) rather than
+    ``keras.layers.MultiHeadAttention``, whose einsum kernels were ~3x slower on this CPU.
     """
 
-    def __init__(self, length: int, **kwargs):
+    def __init__(self, dim: int, heads: int, dropout: float, **kwargs):
         super().__init__(**kwargs)
-        self.length = length
+        self.dim, self.heads = dim, heads
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.qkv = keras.layers.Dense(3 * dim, name="qkv")
+        self.out = keras.layers.Dense(dim, name="attention_output")
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.ffn1 = keras.layers.Dense(dim, activation="relu", name="ffn1")
+        self.ffn2 = keras.layers.Dense(dim, name="ffn2")
+        self.drop = keras.layers.Dropout(dropout)
 
-    def build(self, embeddings_shape, ids_shape=None):
-        # Start from a mild preference for recent positions (the last position is most recent).
-        init = keras.initializers.Constant([0.1 * i for i in range(self.length)])
-        self.position_logits = self.add_weight(shape=(self.length,), initializer=init, name="position_logits")
+    def _split(self, t, b, length):
+        return ops.transpose(ops.reshape(t, (b, length, self.heads, self.dim // self.heads)), (0, 2, 1, 3))
 
-    def call(self, embeddings, ids):
-        mask = ops.cast(ops.greater_equal(ids, FIRST_ID), embeddings.dtype)
-        logits = self.position_logits[None, :] - 1e9 * (1.0 - mask)
-        logits = logits - ops.max(logits, axis=1, keepdims=True)
-        w = ops.exp(logits) * mask
-        w = w / ops.maximum(ops.sum(w, axis=1, keepdims=True), 1e-9)
-        return ops.sum(embeddings * w[..., None], axis=1)
+    def call(self, x, valid, training=False):
+        b, length = ops.shape(x)[0], ops.shape(x)[1]
+        q, k, v = ops.split(self.qkv(self.norm1(x)), 3, axis=-1)
+        q, k, v = (self._split(t, b, length) for t in (q, k, v))
+        logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / (self.dim // self.heads) ** 0.5
+        # Padding keys are masked; a padding row still sees itself, so no softmax row is empty.
+        allowed = ops.logical_or(valid[:, None, None, :], ops.eye(length, dtype="bool")[None, None])
+        weights = self.drop(ops.softmax(ops.where(allowed, logits, NEG), axis=-1), training=training)
+        att = ops.reshape(ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3)), (b, length, self.dim))
+        x = x + self.drop(self.out(att), training=training)
+        x = x + self.drop(self.ffn2(self.ffn1(self.norm2(x))), training=training)
+        return x * ops.cast(valid, x.dtype)[..., None]
 
 
-def build_network(
-    *, num_items: int, query_vocab_size: int, query_length: int, history_length: int, config: NetworkConfig
-) -> keras.Model:
-    """Build the (untrained) functional model.
+class Recommender(keras.Model):
+    """Scores catalog items for (query ids, history ids); see the module docstring.
 
     Args:
-        num_items: catalog size = number of output logits.
+        num_items: catalog size N (item ids ``FIRST_ID .. FIRST_ID + N - 1``).
+        query_vocab_size: query ids incl. padding and OOV (``Preprocessor.query_vocab_size``).
+        history_length: history ids per example ``L``.
+        config: sizes, see :class:`NetworkConfig`.
+    """
+
+    def __init__(self, *, num_items: int, query_vocab_size: int, history_length: int, config: NetworkConfig, **kwargs):
+        super().__init__(name="recommender", **kwargs)
+        d = config.embedding_dim
+        self.num_items, self.history_length, self.net = num_items, history_length, config
+        self.item_embedding = keras.layers.Embedding(num_items + FIRST_ID, d, name="item_embedding",
+                                                     embeddings_initializer=keras.initializers.RandomNormal(stddev=d ** -0.5))
+        self.item_bias = keras.layers.Embedding(num_items + FIRST_ID, 1, embeddings_initializer="zeros", name="item_bias")
+        self.position = keras.layers.Embedding(history_length, d, name="position_embedding")
+        self.blocks = [AttentionBlock(d, config.attention_heads, config.dropout, name=f"block_{i}")
+                       for i in range(config.attention_blocks)]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+        self.query_embedding = keras.layers.Embedding(query_vocab_size, d, name="query_embedding")
+        self.tower = [keras.layers.Dense(u, activation="relu", name=f"relu_{i}") for i, u in enumerate(config.hidden_units)]
+        self.user = keras.layers.Dense(d, name="user_projection")
+        if config.repeat:
+            self.recency = keras.layers.Embedding(history_length, 8, name="repeat_recency")
+            self.propensity = keras.layers.Embedding(num_items + FIRST_ID, 1, embeddings_initializer="zeros",
+                                                     name="repeat_propensity")
+            self.repeat_hidden = keras.layers.Dense(32, activation="relu", name="repeat_hidden")
+            self.repeat_out = keras.layers.Dense(1, name="repeat_out")
+            self.gate_hidden = keras.layers.Dense(32, activation="relu", name="gate_hidden")
+            self.gate_out = keras.layers.Dense(1, name="gate_out")
+        self.item_bias.build()  # read directly by the losses and the serving scores, never called
+
+    # ------------------------------------------------------------------ encoder
+    def encode(self, query_ids, history_ids, training=False) -> dict:
+        """``{"user": [B, D], "repeat_logits": [B, L], "gate": [B]}`` (gate/repeat only with ``config.repeat``)."""
+        d = self.net.embedding_dim
+        valid = ops.greater_equal(history_ids, FIRST_ID)
+        fvalid = ops.cast(valid, "float32")
+        e = self.item_embedding(history_ids)
+        x = (e * d ** 0.5 + self.position(ops.arange(self.history_length))[None]) * fvalid[..., None]
+        for block in self.blocks:
+            x = block(x, valid, training=training)
+        if self.blocks:
+            # Left padding: the last position is the most recent item; zeros for an empty history.
+            s = self.final_norm(x)[:, -1, :] * fvalid[:, -1:]
+        else:  # no attention: mean of the position-tagged embeddings
+            s = self.final_norm(ops.sum(x, axis=1) / ops.maximum(ops.sum(fvalid, axis=1, keepdims=True), 1.0))
+        qvalid = ops.cast(ops.greater_equal(query_ids, FIRST_ID), "float32")[..., None]
+        q = ops.sum(self.query_embedding(query_ids) * qvalid, axis=1) / ops.maximum(ops.sum(qvalid, axis=1), 1.0)
+        z = ops.concatenate([s, q], axis=-1)
+        for layer in self.tower:
+            z = layer(z)
+        u = self.user(z)
+        out = {"user": u}
+        if self.net.repeat:
+            out |= self._repeat(history_ids, valid, fvalid, e, u)
+        return out
+
+    def _repeat(self, ids, valid, fvalid, e, u) -> dict:
+        length = self.history_length
+        pos = ops.arange(length)
+        same = ops.logical_and(ops.equal(ids[:, :, None], ids[:, None, :]), valid[:, None, :])  # [B, j, k]
+        same_f = ops.cast(same, "float32")
+        count = ops.sum(same_f, axis=2)  # occurrences of item j in the window
+        later = ops.cast(ops.greater(pos[None, :], pos[:, None]), "float32")[None]  # k > j
+        is_last = ops.logical_and(valid, ops.equal(ops.sum(same_f * later, axis=2), 0.0))
+        first = ops.min(ops.where(same, pos[None, None, :], length), axis=2)  # first occurrence of item j
+        first = ops.where(valid, first, pos[None, :])  # padding: no span (else 0 * inf = NaN below)
+        recency = ops.cast(length - 1 - pos, "float32")[None, :]  # 0 = the most recent position
+        gap = ops.cast(pos[None, :] - first, "float32") / ops.maximum(count - 1.0, 1.0)  # mean re-buy interval
+        due = (recency + 1.0) / (gap + 1.0) * ops.cast(ops.greater(count, 1.0), "float32")
+        affinity = ops.sum(e * u[:, None, :], axis=-1) / self.net.embedding_dim ** 0.5
+        feats = ops.concatenate(
+            [self.recency(ops.broadcast_to(length - 1 - pos, ops.shape(ids))),
+             ops.stack([ops.log1p(count), recency / length * ops.ones_like(count), gap / length,
+                        ops.minimum(due, 4.0), affinity], axis=-1),
+             self.propensity(ids)], axis=-1)
+        logits = ops.squeeze(self.repeat_out(self.repeat_hidden(feats)), -1)
+        logits = ops.where(is_last, logits, NEG)
+        any_valid = ops.cast(ops.any(valid, axis=1), "float32")
+        n_valid = ops.maximum(ops.sum(fvalid, axis=1), 1.0)
+        repeats = ops.sum(ops.cast(ops.greater(count, 1.0), "float32") * fvalid, axis=1) / n_valid
+        stats = ops.stack([repeats, ops.sum(ops.cast(is_last, "float32"), axis=1) / n_valid, n_valid / length,
+                           ops.max(logits, axis=1) * any_valid], axis=-1)
+        gate_logit = ops.squeeze(self.gate_out(self.gate_hidden(ops.concatenate([u, stats], axis=-1))), -1)
+        return {"repeat_logits": logits, "gate_logit": gate_logit, "has_history": any_valid}
+
+    # ------------------------------------------------------------------ scores
+    def catalog_vectors(self):
+        """``(E[N, D], b[N])``: the catalog rows of the item table and the item biases."""
+        return self.item_embedding.embeddings[FIRST_ID:], self.item_bias.embeddings[FIRST_ID:, 0]
+
+    def explore_logits(self, u):
+        """``u[B, D]`` -> ``[B, N]`` dot products with every catalog item (+ bias)."""
+        emb, bias = self.catalog_vectors()
+        return ops.matmul(u, ops.transpose(emb)) + bias[None, :]
+
+    def probabilities(self, query_ids, history_ids):
+        """Mixture probabilities ``[B, N]`` over the catalog (the served scores)."""
+        enc = self.encode(query_ids, history_ids, training=False)
+        p = ops.softmax(self.explore_logits(enc["user"]), axis=-1)
+        if not self.net.repeat:
+            return p
+        g = ops.sigmoid(enc["gate_logit"]) * enc["has_history"]
+        rep = ops.softmax(enc["repeat_logits"], axis=-1) * ops.cast(ops.greater_equal(history_ids, FIRST_ID), "float32")
+        cols = ops.maximum(history_ids - FIRST_ID, 0)
+        scattered = _scatter_rows(cols, rep, self.num_items)
+        return (1.0 - g)[:, None] * p + g[:, None] * scattered
+
+    def call(self, inputs, training=False):
+        return self.encode(inputs["query_ids"], inputs["history_ids"], training=training)
+
+
+def _scatter_rows(cols, values, n):
+    """``out[b, cols[b, j]] += values[b, j]`` for ``out`` of shape ``[B, n]`` (TF scatter, no one-hot)."""
+    import tensorflow as tf
+
+    b = tf.shape(cols)[0]
+    rows = tf.broadcast_to(tf.range(b, dtype=cols.dtype)[:, None], tf.shape(cols))
+    idx = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=1)
+    return tf.scatter_nd(idx, tf.reshape(values, [-1]), tf.stack([tf.cast(b, cols.dtype), tf.constant(n, cols.dtype)]))
+
+
+def build_network(*, num_items: int, query_vocab_size: int, query_length: int, history_length: int,
+                  config: NetworkConfig) -> Recommender:
+    """Build the (untrained) model and create its weights with one dummy call.
+
+    Args:
+        num_items: catalog size.
         query_vocab_size: query ids incl. padding and OOV (``Preprocessor.query_vocab_size``).
         query_length: query ids per example ``Q``.
         history_length: history ids per example ``L``.
         config: sizes, see :class:`NetworkConfig`.
     """
-    query_ids = keras.Input(shape=(query_length,), dtype="int64", name="query_ids")
-    history_ids = keras.Input(shape=(history_length,), dtype="int64", name="history_ids")
-    d = config.embedding_dim
-    q_emb = keras.layers.Embedding(query_vocab_size, d, name="query_embedding")(query_ids)
-    q = MaskedMeanPooling(name="query_pool")(q_emb, query_ids)
-    h_emb = keras.layers.Embedding(num_items + FIRST_ID, d, name="item_embedding")(history_ids)
-    if config.history_encoder == "recency":
-        h = RecencyPooling(history_length, name="history_pool")(h_emb, history_ids)
-    else:
-        h = MaskedMeanPooling(name="history_pool")(h_emb, history_ids)
-    x = keras.layers.Concatenate(name="concat")([q, h])
-    for i, units in enumerate(config.hidden_units):
-        x = keras.layers.Dense(units, activation="relu", name=f"relu_{i}")(x)
-        if config.dropout:
-            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(num_items, name="logits")(x)
-    return keras.Model({"query_ids": query_ids, "history_ids": history_ids}, logits, name="recommender")
+    model = Recommender(num_items=num_items, query_vocab_size=query_vocab_size, history_length=history_length,
+                        config=config)
+    model({"query_ids": ops.zeros((1, query_length), "int64"), "history_ids": ops.zeros((1, history_length), "int64")})
+    return model

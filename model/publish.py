@@ -18,7 +18,9 @@ Semantics (the serving init container and S3 replication rely on them):
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,12 +71,16 @@ class PublishResult:
         uploaded: list[str], paths uploaded (``manifest.json`` last, when uploaded).
         skipped: list[str], paths already present with the same sha256 and size.
         bytes_uploaded: int, total size of the uploaded files.
+        manifest_sha256: str, hex sha256 of the manifest.json bytes now committed in S3 (ours,
+            or the identical-files one already there): the value to pin as
+            ``model.manifestSha256``.
     """
 
     uri: str
     uploaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
+    manifest_sha256: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +98,8 @@ def default_transfer_config() -> Any:
 
 
 def _remote_manifest(s3: Any, bucket: str, key: str, uri: str) -> dict | None:
-    """The version's manifest in S3, None if absent; a conflict if unreadable."""
+    """The version's manifest in S3 (with its bytes' sha256 under ``"_sha256"``), None if absent;
+    a conflict if unreadable."""
     from botocore.exceptions import ClientError
 
     try:
@@ -106,7 +113,7 @@ def _remote_manifest(s3: Any, bucket: str, key: str, uri: str) -> dict | None:
     finally:
         body.close()
     try:
-        return parse_manifest(data, source=f"{uri}{MANIFEST_NAME}")
+        return parse_manifest(data, source=f"{uri}{MANIFEST_NAME}") | {"_sha256": hashlib.sha256(data).hexdigest()}
     except ManifestError as exc:
         raise PublishConflictError(uri, [], detail=f"Remote manifest is invalid: {exc}") from exc
 
@@ -129,7 +136,7 @@ def _already_uploaded(s3: Any, bucket: str, key: str, sha256: str, size: int) ->
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled or total == 0:
+    if not enabled or total == 0 or not sys.stderr.isatty():  # no ANSI bar in redirected output
         return None
     try:
         from tqdm import tqdm
@@ -221,6 +228,7 @@ def publish(
         # Same files already committed: keep the remote manifest (its created_at
         # and metadata are the record of the first publish).
         result.skipped.append(MANIFEST_NAME)
+        result.manifest_sha256 = remote["_sha256"]
         return result
 
     # Commit marker. If-None-Match makes the create atomic: a concurrent publisher
@@ -245,8 +253,10 @@ def publish(
         if differing:
             raise PublishConflictError(uri, differing, detail="(published concurrently)") from exc
         result.skipped.append(MANIFEST_NAME)
+        result.manifest_sha256 = winner["_sha256"]
         return result
     result.uploaded.append(MANIFEST_NAME)
     result.bytes_uploaded += len(data)
+    result.manifest_sha256 = sha256
     log.info("published %s (%d uploaded, %d skipped)", uri, len(result.uploaded), len(result.skipped))
     return result

@@ -1,11 +1,18 @@
-"""Chronological leave-last-out split and next-item training examples.
+"""Chronological leave-last-out split: train / validation / test next-item examples.
 
-For every user, interactions are ordered by timestamp (ties keep file order). The last
-interaction is the held-out **test** example; every earlier interaction is a **training**
-target whose history is the items before it. Histories are truncated to the most recent
-``history_length`` items and left-padded with "" so the most recent item is last.
-Users with a single interaction contribute one training example (empty history) and no
-test example.
+For every user, interactions are ordered by timestamp (ties keep file order). With ``n``
+interactions:
+
+* the last one (``n >= 2``) is the held-out **test** example;
+* the second-to-last one (``n >= 3``) is the **validation** example, used for early
+  stopping and model selection only (never the test item);
+* every earlier interaction is a **training** target whose history is the items before it.
+
+A user with two interactions has a test example and no validation example; a user with one
+interaction contributes one training example (empty history) and nothing held out.
+Histories are truncated to the most recent ``history_length`` items and left-padded with ""
+so the most recent item is last. Held-out examples also keep the user's **full** past
+(``past``), which the baselines use and which decides whether the target is a re-buy.
 """
 
 from __future__ import annotations
@@ -28,25 +35,49 @@ class Examples:
         history: ``str[n, L]`` item ids, padded with "" on the left, most recent last.
         target: ``str[n]`` the item interacted with.
         user: ``str[n]`` pseudonymised user ids (never raw ids).
+        past: held-out examples only: each user's full item sequence before the target
+            (``list[list[str]]``); None for training examples (it would be quadratic).
     """
 
     query: np.ndarray
     history: np.ndarray
     target: np.ndarray
     user: np.ndarray
+    past: list[list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.target)
 
+    def is_repeat(self) -> np.ndarray:
+        """``bool[n]``: the target occurs in the user's past (a re-buy); needs ``past``."""
+        if self.past is None:
+            raise ValueError("only held-out examples keep the full past")
+        return np.fromiter((t in set(p) for t, p in zip(self.target, self.past)), dtype=bool, count=len(self))
+
+    def subset(self, rows: np.ndarray) -> "Examples":
+        """The examples at ``rows`` (an index array)."""
+        past = None if self.past is None else [self.past[int(i)] for i in rows]
+        return Examples(self.query[rows], self.history[rows], self.target[rows], self.user[rows], past)
+
 
 @dataclass
 class Split:
-    """Training and held-out test examples plus per-user full training sequences."""
+    """Training, validation and test examples plus per-user training sequences.
+
+    Attributes:
+        train: next-item examples for fitting.
+        validation: second-to-last item per user (users with >= 3 interactions).
+        test: last item per user (users with >= 2 interactions).
+        train_sequences: each user's items used as training targets, in order (what the
+            baselines are fitted on; neither the validation nor the test item).
+        history_length: ``L``.
+    """
 
     train: Examples
     test: Examples
     train_sequences: dict[str, list[str]]
     history_length: int
+    validation: Examples | None = None
 
 
 def pad_history(items: list[str], length: int) -> list[str]:
@@ -64,7 +95,7 @@ def pad_history(items: list[str], length: int) -> list[str]:
 
 
 def leave_last_out(dataset: Dataset, history_length: int = 20) -> Split:
-    """Split ``dataset`` per user: last interaction -> test, the rest -> training examples.
+    """Split ``dataset`` per user into train / validation / test (see the module docstring).
 
     Args:
         dataset: loaded, validated data.
@@ -77,7 +108,8 @@ def leave_last_out(dataset: Dataset, history_length: int = 20) -> Split:
     items = inter["item_id"].to_numpy().astype(object)
     queries = inter["query"].to_numpy().astype(object)
 
-    cols: dict[str, dict[str, list]] = {k: {"q": [], "h": [], "t": [], "u": []} for k in ("train", "test")}
+    parts = ("train", "validation", "test")
+    cols: dict[str, dict[str, list]] = {k: {"q": [], "h": [], "t": [], "u": [], "p": []} for k in parts}
     sequences: dict[str, list[str]] = {}
     boundaries = np.flatnonzero(users[1:] != users[:-1]) + 1
     for start, stop in zip(np.r_[0, boundaries], np.r_[boundaries, len(users)]):
@@ -85,19 +117,21 @@ def leave_last_out(dataset: Dataset, history_length: int = 20) -> Split:
         seq = list(items[start:stop])
         qs = queries[start:stop]
         n = len(seq)
-        last_train = n - 1 if n >= 2 else n
+        held = 0 if n == 1 else 1 if n == 2 else 2
         for i in range(n):
-            part = cols["train"] if i < last_train else cols["test"]
+            part = cols["train" if i < n - held else "validation" if i == n - 2 else "test"]
             part["q"].append(qs[i])
             part["h"].append(pad_history(seq[:i], history_length))
             part["t"].append(seq[i])
             part["u"].append(user)
-        sequences[user] = seq[:last_train]
+            if i >= n - held:
+                part["p"].append(seq[:i])
+        sequences[user] = seq[: n - held]
 
-    def build(c: dict[str, list]) -> Examples:
+    def build(c: dict[str, list], held_out: bool) -> Examples:
         hist = np.array(c["h"], dtype=object).reshape(len(c["t"]), history_length)
-        return Examples(
-            np.array(c["q"], dtype=object), hist, np.array(c["t"], dtype=object), np.array(c["u"], dtype=object)
-        )
+        return Examples(np.array(c["q"], dtype=object), hist, np.array(c["t"], dtype=object),
+                        np.array(c["u"], dtype=object), c["p"] if held_out else None)
 
-    return Split(build(cols["train"]), build(cols["test"]), sequences, history_length)
+    return Split(build(cols["train"], False), build(cols["test"], True), sequences, history_length,
+                 build(cols["validation"], True))

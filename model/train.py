@@ -1,15 +1,33 @@
-"""Train the recommender with softmax cross-entropy over the full catalog.
+"""Train the recommender with sampled softmax, so a step's cost does not grow with the catalog.
+
+Losses, summed per batch (see :mod:`model.network`):
+
+* **explore**: sampled softmax over the catalog (``tf.nn.sampled_softmax_loss``):
+  ``num_sampled`` negatives per batch from the training-target unigram distribution
+  (distortion 0.75), with the log-Q correction (each logit minus the log of its expected
+  sample count, TensorFlow's ``subtract_log_q`` default) and accidental hits removed. The
+  loss touches ``B x (num_sampled + 1)`` item rows, never ``B x N``. When ``num_sampled``
+  would cover the catalog (tiny catalogs) the exact full softmax is used instead.
+* **repeat**: cross-entropy over the distinct history items, for examples whose target is
+  in the history window;
+* **gate**: binary cross-entropy of "the target is in the history window".
+
+Model selection: after every epoch the model ranks the **validation** items (the
+second-to-last interaction of each user, at most ``validation_users`` of them, never the
+test item); the best epoch's weights are kept and training stops after ``patience``
+epochs without improvement of NDCG@10.
 
 Reproducibility: :func:`train` seeds Python, NumPy and TensorFlow with ``config.seed`` and,
 on CPU, enables TensorFlow op determinism, so two runs with the same data and seed give
-the same weights. On a machine with a GPU TensorFlow places the ops there by itself (no code
-change); determinism is then not enforced (some GPU kernels have no deterministic variant).
+the same weights. With a GPU TensorFlow places the ops there itself; determinism is then
+not enforced.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,9 +36,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recsys_dr.model.features import Preprocessor, build_query_vocabulary
-from recsys_dr.model.network import NetworkConfig, build_network
-from recsys_dr.model.split import Split
+from recsys_dr.model.evaluate import evaluate_scorer
+from recsys_dr.model.features import FIRST_ID, Preprocessor, build_query_vocabulary
+from recsys_dr.model.network import NetworkConfig, Recommender, build_network
+from recsys_dr.model.split import Examples, Split
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +53,30 @@ class TrainConfig:
         history_length: history items fed to the model ``L``; default 20.
         query_length: query tokens fed to the model ``Q``; default 8.
         max_query_tokens: query vocabulary cap; default 20000.
-        epochs: passes over the training examples; default 5.
+        epochs: most passes over the training examples; default 30.
+        patience: epochs without validation improvement before stopping; default 3.
         batch_size: examples per step; default 256.
-        learning_rate: Adam learning rate; default 1e-3.
-        seed: seed for initialisation and shuffling; default 42.
+        learning_rate: Adam learning rate; default 3e-3.
+        num_sampled: sampled-softmax negatives per batch; default 1024.
+        validation_users: validation examples ranked per epoch (a seeded sample); default 5000.
+        seed: seed for initialisation, sampling and shuffling; default 42.
     """
 
     network: NetworkConfig = field(default_factory=NetworkConfig)
     history_length: int = 20
     query_length: int = 8
     max_query_tokens: int = 20_000
-    epochs: int = 5
+    epochs: int = 30
+    patience: int = 3
     batch_size: int = 256
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
+    num_sampled: int = 1024
+    validation_users: int = 5000
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for name in ("history_length", "query_length", "epochs", "batch_size", "max_query_tokens"):
+        for name in ("history_length", "query_length", "epochs", "patience", "batch_size", "max_query_tokens",
+                     "num_sampled", "validation_users"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
         if self.learning_rate <= 0:
@@ -70,19 +96,40 @@ class TrainConfig:
 
 @dataclass
 class Trained:
-    """A trained network with the preprocessing it expects."""
+    """A trained network with the preprocessing it expects.
 
-    model: keras.Model
+    Attributes:
+        history: per epoch ``{"epoch", "loss", "validation_ndcg@10", "seconds"}``.
+        best_epoch: the epoch whose weights were kept (1-based; 0 = no validation).
+    """
+
+    model: Recommender
     preprocessor: Preprocessor
     config: TrainConfig
-    loss_history: list[float] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     device: str = "CPU"
+    best_epoch: int = 0
 
-    def logits(self, query: np.ndarray, history: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Full-catalog logits ``float32[n, num_items]`` for raw query/history strings."""
-        x = self.preprocessor.transform(query, history)
-        return self.model.predict(x, batch_size=batch_size, verbose=0)
+    @property
+    def loss_history(self) -> list[float]:
+        return [h["loss"] for h in self.history]
+
+    def __post_init__(self) -> None:
+        q, h = self.config.query_length, self.config.history_length
+        self._prob = tf.function(self.model.probabilities, input_signature=[
+            tf.TensorSpec([None, q], tf.int64), tf.TensorSpec([None, h], tf.int64)])
+
+    def score_ids(self, ids: dict[str, np.ndarray], batch_size: int = 512) -> np.ndarray:
+        """Catalog probabilities ``float32[n, N]`` for preprocessed ids."""
+        out = [self._prob(tf.constant(ids["query_ids"][s:s + batch_size]),
+                          tf.constant(ids["history_ids"][s:s + batch_size])).numpy()
+               for s in range(0, len(ids["query_ids"]), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.preprocessor.num_items), np.float32)
+
+    def scores(self, examples: Examples) -> np.ndarray:
+        """Catalog probabilities ``float32[n, N]`` for raw examples (what ``score_catalog`` serves)."""
+        return self.score_ids(self.preprocessor.transform(examples.query, examples.history))
 
 
 def set_seed(seed: int) -> str:
@@ -95,50 +142,157 @@ def set_seed(seed: int) -> str:
     return "CPU"
 
 
-def _network_for(pre: Preprocessor, config: TrainConfig) -> keras.Model:
-    """The network shaped by a fitted preprocessor and a training config."""
-    return build_network(
-        num_items=pre.num_items,
-        query_vocab_size=pre.query_vocab_size,
-        query_length=config.query_length,
-        history_length=config.history_length,
-        config=config.network,
-    )
+def _network_for(pre: Preprocessor, config: TrainConfig) -> Recommender:
+    return build_network(num_items=pre.num_items, query_vocab_size=pre.query_vocab_size,
+                         query_length=config.query_length, history_length=config.history_length,
+                         config=config.network)
 
 
-def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *, show_progress: bool = True) -> Trained:
-    """Fit a fresh network on ``split.train``.
+def repeat_targets(history_ids: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(in_window bool[n], position int[n])``: the target is in the history window, at its last occurrence."""
+    hit = history_ids == (labels[:, None] + FIRST_ID)
+    length = history_ids.shape[1]
+    last = length - 1 - np.argmax(hit[:, ::-1], axis=1)
+    return hit.any(axis=1), np.where(hit.any(axis=1), last, 0).astype(np.int64)
+
+
+def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float], q, h, y, in_window, pos):
+    """Explore + repeat + gate loss of one batch (see the module docstring); call under a GradientTape.
+
+    Args:
+        model: the network.
+        config: ``num_sampled`` and ``network.repeat`` are read.
+        unigrams: sampling weights per item-table row (ids 0 and 1 weigh 0, so they are never drawn).
+        q, h: query / history ids ``[B, Q]`` / ``[B, L]``.
+        y: target catalog columns ``[B]``.
+        in_window, pos: from :func:`repeat_targets`.
+    """
+    n = model.num_items
+    enc = model.encode(q, h, training=True)
+    labels = y + FIRST_ID  # rows of the whole table
+    if config.num_sampled < n - 1:
+        cand = tf.random.fixed_unigram_candidate_sampler(
+            true_classes=labels[:, None], num_true=1, num_sampled=config.num_sampled, unique=True,
+            range_max=n + FIRST_ID, distortion=0.75, unigrams=unigrams, seed=config.seed)
+        # subtract_log_q (default True) is the log-Q correction; accidental hits are masked.
+        explore = tf.nn.sampled_softmax_loss(
+            weights=model.item_embedding.embeddings, biases=model.item_bias.embeddings[:, 0],
+            labels=labels[:, None], inputs=enc["user"], num_sampled=config.num_sampled,
+            num_classes=n + FIRST_ID, sampled_values=cand, remove_accidental_hits=True)
+    else:  # the sample would be the whole catalog: the exact softmax is cheaper
+        explore = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=model.explore_logits(enc["user"]))
+    loss = tf.reduce_mean(explore)
+    if config.network.repeat:
+        has = enc["has_history"]
+        target = tf.cast(in_window, tf.float32)
+        gate = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=enc["gate_logit"])
+        rep = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pos, logits=enc["repeat_logits"])
+        loss += tf.reduce_sum(gate * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+        loss += tf.reduce_sum(rep * target) / tf.maximum(tf.reduce_sum(target), 1.0)
+    return loss
+
+
+def _step_fn(model: Recommender, optimizer, config: TrainConfig, unigrams: list[float]):
+    @tf.function
+    def step(q, h, y, in_window, pos):
+        with tf.GradientTape() as tape:
+            loss = training_loss(model, config, unigrams, q, h, y, in_window, pos)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return step
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not (enabled and sys.stderr.isatty()):  # no ANSI bars in redirected output
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False)
+
+
+def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *, show_progress: bool = True,
+          exclude_seen: bool = False) -> Trained:
+    """Fit a fresh network on ``split.train``, selecting the epoch on ``split.validation``.
 
     Args:
         split: from :func:`model.split.leave_last_out` with ``config.history_length``.
         items: catalog item ids (output order).
         config: hyper-parameters; default ``TrainConfig()``.
-        show_progress: show Keras' per-epoch progress bar; default True.
+        show_progress: per-step progress bar on a terminal (never when stderr is redirected); default True.
+        exclude_seen: validation protocol, see :func:`model.evaluate.evaluate_scorer`; default False.
     """
     if split.history_length != config.history_length:
-        raise ValueError(
-            f"split history length {split.history_length} != `history_length` {config.history_length}"
-        )
+        raise ValueError(f"split history length {split.history_length} != `history_length` {config.history_length}")
     if len(split.train) == 0:
         raise ValueError("no training examples")
     device = set_seed(config.seed)
-    pre = Preprocessor(
-        items, build_query_vocabulary(split.train.query, config.max_query_tokens), config.query_length
-    )
+    rng = np.random.default_rng(config.seed)
+    pre = Preprocessor(items, build_query_vocabulary(split.train.query, config.max_query_tokens), config.query_length)
     x = pre.transform(split.train.query, split.train.history)
     y = pre.labels(split.train.target)
+    in_window, pos = repeat_targets(x["history_ids"], y)
+    counts = np.bincount(y, minlength=pre.num_items).astype(np.float64) + 1.0
     model = _network_for(pre, config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+    step = _step_fn(model, optimizer, config, [0.0] * FIRST_ID + counts.tolist())
+    trained = Trained(model, pre, config, device=device)
+
+    val = split.validation
+    if val is not None and len(val) > config.validation_users:
+        val = val.subset(np.sort(rng.choice(len(val), config.validation_users, replace=False)))
+    val_ids = pre.transform(val.query, val.history) if val is not None and len(val) else None
+    if val_ids is None:
+        log.warning("no validation examples (users need >= 3 interactions): training all %d epochs, "
+                    "no model selection", config.epochs)
+
     log.info("training on %d examples, %d items, device %s", len(y), pre.num_items, device)
+    best, best_weights, waited = -1.0, None, 0
     start = time.perf_counter()
-    hist = model.fit(
-        x, y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=1 if show_progress else 0
-    )
-    seconds = time.perf_counter() - start
-    return Trained(model, pre, config, [float(v) for v in hist.history["loss"]], seconds, device)
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        order = rng.permutation(len(y))
+        bar = _progress((len(y) + config.batch_size - 1) // config.batch_size, show_progress, f"epoch {epoch}")
+        losses = []
+        for s in range(0, len(y), config.batch_size):
+            b = order[s:s + config.batch_size]
+            losses.append(float(step(tf.constant(x["query_ids"][b]), tf.constant(x["history_ids"][b]),
+                                     tf.constant(y[b]), tf.constant(in_window[b]), tf.constant(pos[b]))))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        record = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - t0, 2)}
+        if val_ids is not None:
+            ndcg = _validation_ndcg(trained, val, val_ids, items, exclude_seen)
+            record["validation_ndcg@10"] = ndcg
+            if ndcg > best:
+                best, best_weights, waited, trained.best_epoch = ndcg, model.get_weights(), 0, epoch
+            else:
+                waited += 1
+        trained.history.append(record)
+        log.info("epoch %d: loss %.4f%s (%.1f s)", epoch, record["loss"],
+                 f", validation ndcg@10 {record['validation_ndcg@10']:.4f}" if val_ids is not None else "",
+                 record["seconds"])
+        if waited >= config.patience:
+            log.info("stopping: no validation improvement for %d epochs; keeping epoch %d", waited, trained.best_epoch)
+            break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    trained.train_seconds = time.perf_counter() - start
+    return trained
+
+
+def _validation_ndcg(trained: Trained, val: Examples, val_ids: dict, items: list[str], exclude_seen: bool) -> float:
+    cursor = {"row": 0}
+
+    def score(batch: Examples) -> np.ndarray:
+        lo = cursor["row"]
+        cursor["row"] += len(batch)
+        return trained.score_ids({k: v[lo:lo + len(batch)] for k, v in val_ids.items()})
+
+    return evaluate_scorer(score, val, items, exclude_seen=exclude_seen, by_type=False)["all"]["ndcg@10"]
 
 
 BUNDLE_FILES = ("config.json", "preprocessor.json", "model.weights.h5")
@@ -154,8 +308,7 @@ def save_bundle(trained: Trained, directory: Path, extra: dict | None = None) ->
     """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(
-        json.dumps({"train": trained.config.to_dict(), "extra": extra or {}}, indent=2, sort_keys=True)
-    )
+        json.dumps({"train": trained.config.to_dict(), "extra": extra or {}}, indent=2, sort_keys=True))
     (directory / "preprocessor.json").write_text(json.dumps(trained.preprocessor.to_config()))
     trained.model.save_weights(directory / "model.weights.h5")
     return directory

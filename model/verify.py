@@ -68,6 +68,8 @@ class VerifyReport:
         errors: list[str], problems not tied to one listed file (invalid manifest,
             access denied, ...).
         location: str, the directory or s3:// URI checked.
+        manifest_sha256: str | None, hex sha256 of the manifest.json bytes read (what a stack
+            pins as ``model.manifestSha256``); None when no manifest was read.
     """
 
     ok: bool = False
@@ -80,6 +82,7 @@ class VerifyReport:
     location: str = ""
     model_name: str | None = None
     version: int | None = None
+    manifest_sha256: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +91,8 @@ class VerifyReport:
         """One line per problem, headed by OK/FAILED; suitable for a CLI."""
         head = "OK" if self.ok else "FAILED"
         lines = [f"{head}: {self.location} ({self.checked} files checked)"]
+        if self.manifest_sha256:
+            lines.append(f"  manifest sha256: {self.manifest_sha256}")
         if not self.manifest_found:
             lines.append(f"  manifest: {MANIFEST_NAME} not found")
         lines += [f"  error: {err}" for err in self.errors]
@@ -125,11 +130,20 @@ def _mismatch(path: str, reason: str, exp_sha: str, act_sha: str | None, exp_siz
     }
 
 
-def verify_local(version_dir: Path) -> VerifyReport:
+def _check_pin(report: VerifyReport, data: bytes, expected: str | None) -> None:
+    report.manifest_sha256 = hashlib.sha256(data).hexdigest()
+    if expected is not None and expected.lower() != report.manifest_sha256:
+        report.errors.append(
+            f"{MANIFEST_NAME} sha256 {report.manifest_sha256} != pinned {expected} (model.manifestSha256)")
+
+
+def verify_local(version_dir: Path, *, expected_manifest_sha256: str | None = None) -> VerifyReport:
     """Check every file of a local version directory against its manifest.json.
 
     Args:
         version_dir: Path, e.g. ``artifacts/recommender/3``.
+        expected_manifest_sha256: str, the pinned digest of manifest.json; a different
+            digest fails the check. Default None: not checked (the digest is still reported).
     """
     version_dir = Path(version_dir)
     report = VerifyReport(location=str(version_dir))
@@ -137,6 +151,7 @@ def verify_local(version_dir: Path) -> VerifyReport:
     if not manifest_path.is_file():
         return report._finish()
     report.manifest_found = True
+    _check_pin(report, manifest_path.read_bytes(), expected_manifest_sha256)
     try:
         manifest = load_manifest(manifest_path)
     except ManifestError as exc:
@@ -219,6 +234,7 @@ def verify_remote(
     s3_client: Any = None,
     prefix: str = "models",
     trust_s3_checksums: bool = True,
+    expected_manifest_sha256: str | None = None,
 ) -> VerifyReport:
     """Check ``s3://bucket/prefix/model_name/version/`` against its manifest.json.
 
@@ -232,6 +248,8 @@ def verify_remote(
         trust_s3_checksums: bool, default True: when S3 holds a full-object SHA256
             checksum for an object, compare it instead of downloading the object.
             False downloads and hashes every object.
+        expected_manifest_sha256: str, pinned digest of manifest.json, see `verify_local`;
+            default None.
     """
     from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
@@ -250,6 +268,7 @@ def verify_remote(
             report.errors.append(f"cannot read {MANIFEST_NAME}: {exc}")
         return report._finish()
     report.manifest_found = True
+    _check_pin(report, data, expected_manifest_sha256)
     try:
         manifest = parse_manifest(data, source=report.location + MANIFEST_NAME)
     except ManifestError as exc:

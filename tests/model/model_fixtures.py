@@ -26,8 +26,8 @@ SYNTH = SyntheticConfig(num_users=240, num_categories=6, items_per_category=15, 
 def train_config(**overrides):
     from recsys_dr.model.train import TrainConfig
 
-    base = dict(network=NetworkConfig(embedding_dim=32, hidden_units=(64,)), history_length=HISTORY,
-                query_length=6, epochs=3, batch_size=128, learning_rate=3e-3, seed=7)
+    base = dict(network=NetworkConfig(embedding_dim=16, attention_blocks=1, hidden_units=(32,)), history_length=HISTORY,
+                query_length=6, epochs=3, patience=3, batch_size=128, learning_rate=3e-3, num_sampled=32, seed=7)
     return TrainConfig(**(base | overrides))
 
 
@@ -52,7 +52,7 @@ def trained():
 def metrics():
     from recsys_dr.model.evaluate import evaluate_all
 
-    return evaluate_all(trained().logits, split(), dataset().item_ids)
+    return evaluate_all(trained().scores, split(), dataset().item_ids)
 
 
 @functools.lru_cache(maxsize=None)
@@ -63,4 +63,5 @@ def exported() -> Path:
     out = Path(tempfile.mkdtemp(prefix="model-export-test-"))
     atexit.register(shutil.rmtree, out, True)
     return export_version(trained(), out, model_name="recommender", version=1, top_k=5, metrics=metrics(),
-                          data_fingerprint=fingerprint(dataset(), history_length=HISTORY))
+                          data_fingerprint=fingerprint(dataset(), history_length=HISTORY),
+                          titles=dataset().catalog["title"].tolist())

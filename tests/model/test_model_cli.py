@@ -11,7 +11,7 @@ import pytest
 from recsys_dr.model.cli import main
 
 TINY = ["--synthetic-users", "120", "--epochs", "1", "--embedding-dim", "16", "--hidden-units", "32",
-        "--history-length", "6", "--no-progress", "--pseudonym-key", "test"]
+        "--history-length", "6", "--num-sampled", "16", "--no-progress", "--pseudonym-key", "test"]
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +125,39 @@ def test_verify_bucket_connection_error_is_one_line_exit_1(monkeypatch, capsys):
 def test_build_exports_a_verified_version(built):
     assert (built / "recommender" / "1" / "manifest.json").is_file()
     metrics = json.loads((built / "metrics.json").read_text())["metrics"]
-    assert set(metrics) == {"model", "most-popular", "item-knn"}
+    assert set(metrics) == {"model", "most-popular", "personal-frequency", "item-knn"}
+    assert set(metrics["model"]) == {"all", "repeat", "new"}
     assert main(["verify", str(built / "recommender" / "1")]) == 0
+
+
+@pytest.mark.slow
+def test_build_and_publish_print_the_manifest_digest_to_pin(built, aws, capsys):
+    from recsys_dr.model.manifest import file_digest
+
+    version = built / "recommender" / "1"
+    digest = file_digest(version / "manifest.json")[0]
+    capsys.readouterr()
+    assert main(["publish", str(version), "--bucket", "models-primary", "--no-progress"]) == 0
+    assert f"manifest sha256: {digest}\n" in capsys.readouterr().out
+    assert main(["verify", str(version)]) == 0 and f"manifest sha256: {digest}" in capsys.readouterr().out
+    assert main(["verify", "--bucket", "models-primary", "--model-name", "recommender", "--version", "1",
+                 "--manifest-sha256", digest]) == 0
+    assert main(["verify", str(version), "--manifest-sha256", "0" * 64]) == 1
+    assert f"!= pinned {'0' * 64}" in capsys.readouterr().out
+    assert main(["inspect", str(version)]) == 0 and f"manifest sha256: {digest}" in capsys.readouterr().out
+
+
+def test_a_build_with_too_few_users_to_evaluate_says_so(tmp_path, caplog):
+    inter, cat = tmp_path / "i.csv", tmp_path / "c.csv"
+    inter.write_text("user_id,item_id,timestamp\nalice,a,1\n")
+    cat.write_text("item_id,title,category\na,Apple,fruit\nb,Banana,fruit\n")
+    assert main(["build", "--out", str(tmp_path), "--interactions", str(inter), "--catalog", str(cat),
+                 "--pseudonym-key", "k", "--epochs", "1", "--embedding-dim", "8", "--hidden-units", "8",
+                 "--history-length", "2", "--no-progress"]) == 0
+    manifest = json.loads((tmp_path / "recommender" / "1" / "manifest.json").read_text())
+    assert manifest["metrics"] == {} and manifest["evaluation"]["test_users"] == 0
+    assert manifest["evaluation"]["warning"].startswith("not evaluated: no user has two or more interactions")
+    assert "evaluation: not evaluated" in caplog.text
 
 
 @pytest.mark.slow
@@ -135,7 +166,18 @@ def test_inspect_runs_a_query(built, capsys):
     assert main(["inspect", str(built / "recommender" / "1"), "--query", "shoes", "--history", "bogus", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["version"] == 1 and len(out["prediction"]) == 10
+    assert all(p["title"] for p in out["prediction"])  # catalog titles beside the ids
     assert main(["inspect", str(built / "nothing-here")]) == 1
+
+
+@pytest.mark.slow
+def test_redirected_output_has_no_progress_codes_or_tensorflow_noise(built):
+    proc = subprocess.run([sys.executable, "-m", "recsys_dr.model", "inspect", str(built / "recommender" / "1"),
+                           "--query", "shoes"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for stream in (proc.stdout, proc.stderr):
+        assert "\x1b[" not in stream and "\r" not in stream
+        assert "I0000" not in stream and "oneDNN" not in stream and "cuInit" not in stream
 
 
 @pytest.mark.slow
@@ -147,7 +189,7 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys):
                  "--pseudonym-key", "test", "--json", str(built / "eval.json")]) == 0
     built_metrics = json.loads((built / "metrics.json").read_text())["metrics"]["model"]
     evaluated = json.loads((built / "eval.json").read_text())["metrics"]["model"]
-    assert evaluated["ndcg@10"] == pytest.approx(built_metrics["ndcg@10"], abs=1e-6)
+    assert evaluated["all"]["ndcg@10"] == pytest.approx(built_metrics["all"]["ndcg@10"], abs=1e-6)
 
 
 @pytest.mark.slow

@@ -152,9 +152,11 @@ def test_leave_last_out_is_chronological_per_user(files):
     t = split.test.user.tolist().index(alice)
     assert split.test.target[t] == "C"
     assert split.test.history[t].tolist() == ["A", "B"]
-    assert split.train_sequences[alice] == ["A", "B"]
-    # every training example's target precedes the user's test item; first one has empty history
-    assert len(split.train) == 3 and len(split.test) == 2
+    assert split.train_sequences[alice] == ["A"]  # "B" is alice's validation item
+    v = split.validation.user.tolist().index(alice)
+    assert split.validation.target[v] == "B" and split.validation.past[v] == ["A"]
+    # every training example's target precedes the user's validation and test items
+    assert len(split.train) == 2 and len(split.validation) == 1 and len(split.test) == 2
     assert ["", ""] in split.train.history.tolist()
 
 
@@ -195,6 +197,35 @@ def test_movielens_loads_from_the_recbole_wheel():
     assert len(ds.catalog) == 1682
     assert ds.interactions["user_id"].nunique() == 943
     assert ds.interactions["user_id"].str.startswith("u_").all()
-    toy = ds.interactions.loc[ds.interactions["item_id"] == "1", "query"].iloc[0]
-    assert toy == "animation childrens comedy toy"
+    assert (ds.interactions["query"] == "").all()  # history only by default
     assert np.all(ds.interactions["item_id"].isin(set(ds.catalog["item_id"])))
+    derived = load_movielens_100k(pseudonym_key="k", queries=True)
+    toy = derived.interactions.loc[derived.interactions["item_id"] == "1", "query"].iloc[0]
+    assert toy == "animation childrens comedy toy" and derived.name == "movielens-100k-derived-queries"
+
+
+def test_synthetic_staples_make_re_buys_a_large_share_of_the_held_out_items():
+    from recsys_dr.model.split import leave_last_out
+
+    def repeat_share(staples: int) -> float:
+        data = generate(SyntheticConfig(num_users=300, staples=staples, seed=2), pseudonym_key="k")
+        return float(leave_last_out(data, 20).test.is_repeat().mean())
+
+    assert repeat_share(3) > 0.5 > 0.25 > repeat_share(0)
+
+
+def test_synthetic_staples_come_back_on_their_cycle():
+    data = generate(SyntheticConfig(num_users=50, staples=1, cycle_min=4, cycle_max=4, staple_rate=1.0,
+                                    companion_rate=0.0, seed=4), pseudonym_key="k")
+    seq = data.interactions.sort_values("timestamp").groupby("user_id")["item_id"].apply(list)
+    gaps = []
+    for items in seq:
+        top = max(set(items), key=items.count)
+        where = [i for i, it in enumerate(items) if it == top]
+        gaps += list(np.diff(where))
+    assert np.median(gaps) == 4  # re-bought every `period` events once due
+
+
+def test_synthetic_config_is_validated():
+    with pytest.raises(ValueError, match="`cycle_min` must be >= 1 and <= `cycle_max`. Received: 5, 2"):
+        SyntheticConfig(cycle_min=5, cycle_max=2)

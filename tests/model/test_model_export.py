@@ -50,17 +50,43 @@ def test_signature_spec(serving):
 
 def test_batch_round_trip_matches_the_keras_model(serving):
     test = fx.split().test
-    q, h = test.query[:16].astype(str), test.history[:16].astype(str)
-    ids, scores = call(serving, q, h)
+    ids, scores = call(serving, test.query[:16].astype(str), test.history[:16].astype(str))
     assert ids.shape == (16, 5) and scores.shape == (16, 5)
-    logits = fx.trained().logits(test.query[:16], test.history[:16])
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
+    probs = fx.trained().scores(test.subset(np.arange(16)))
     items = np.array(fx.dataset().item_ids)
     expected = items[np.argsort(-probs, axis=1, kind="stable")[:, :5]]
     assert (ids[:, 0] == expected[:, 0]).all()
     np.testing.assert_allclose(scores, -np.sort(-probs, axis=1)[:, :5], rtol=1e-4, atol=1e-6)
     assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_score_catalog_is_a_distribution_over_the_catalog(version_dir):
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(version_dir)).signatures["score_catalog"]
+    test = fx.split().test
+    s = fn(query=tf.constant(test.query[:4].astype(str)), history=tf.constant(test.history[:4].astype(str)))["scores"].numpy()
+    assert s.shape == (4, len(fx.dataset().item_ids))
+    np.testing.assert_allclose(s.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_each_weight_is_stored_once(version_dir):
+    import tensorflow as tf
+
+    # Keras' ExportArchive used to checkpoint every variable twice (variables/N and _all_variables/N).
+    reader = tf.train.load_checkpoint(str(version_dir / "variables" / "variables"))
+    dtypes = reader.get_variable_to_dtype_map()
+    stored = sum(reader.get_tensor(k).nbytes for k, d in dtypes.items() if d == tf.float32)
+    assert stored == sum(np.asarray(w).nbytes for w in fx.trained().model.weights)
+
+
+def test_titles_are_aligned_with_the_item_ids(version_dir):
+    from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH
+
+    ids = (version_dir / ITEMS_PATH).read_text().splitlines()
+    titles = (version_dir / TITLES_PATH).read_text().splitlines()
+    catalog = fx.dataset().catalog.set_index("item_id")["title"]
+    assert ids == fx.dataset().item_ids and titles == [catalog[i] for i in ids]
 
 
 def test_empty_history_and_unknown_ids_are_served(serving):
@@ -126,7 +152,7 @@ def test_manifest_checksums_match_the_files(version_dir):
     assert manifest["version"] == 1 and manifest["model_name"] == "recommender"
     assert manifest["data_fingerprint"].startswith("sha256:")
     assert manifest["signature"]["serving_default"]["inputs"]["history"] == {"dtype": "string", "shape": [-1, fx.HISTORY]}
-    assert manifest["metrics"]["model"]["ndcg@10"] == pytest.approx(fx.metrics()["model"]["ndcg@10"])
+    assert manifest["metrics"]["model"]["all"]["ndcg@10"] == pytest.approx(fx.metrics()["model"]["all"]["ndcg@10"])
     import tensorflow as tf
 
     assert manifest["tensorflow_version"] == tf.__version__

@@ -1,4 +1,4 @@
-"""Metrics, baselines and training on tiny synthetic data."""
+"""Metrics, ties, baselines, the network's invariants and training on tiny synthetic data."""
 
 from __future__ import annotations
 
@@ -6,44 +6,239 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recsys_dr.model.baselines import ItemKNN, MostPopular, PersonalFrequency
+from recsys_dr.model.evaluate import metrics_from_ties, tie_counts
 from tests.model import model_fixtures as fx
-from recsys_dr.model.baselines import ItemKNN, MostPopular
-from recsys_dr.model.evaluate import metrics_from_ranks, ranks
 
 
-def test_ranks_count_ties_against_the_target():
-    scores = np.array([[0.1, 0.5, 0.5, 0.2], [0.0, 0.0, 0.0, 0.0]])
-    assert ranks(scores, np.array([1, 0])).tolist() == [2, 4]
+def _dataset(rows: list[tuple[str, str, int]], items: str):
+    from recsys_dr.model.data import Dataset
+
+    inter = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]).assign(query="", event_type="view")
+    return Dataset("t", inter, pd.DataFrame({"item_id": list(items), "title": "", "category": ""}))
 
 
-def test_metric_values():
-    m = metrics_from_ranks(np.array([1, 3, 20]), k=10)
+# ------------------------------------------------------------------ metrics and ties
+def test_metric_values_without_ties():
+    m = metrics_from_ties(np.array([0, 2, 19]), np.array([1, 1, 1]), k=10)
     assert m["hit_rate@10"] == pytest.approx(2 / 3)
     assert m["ndcg@10"] == pytest.approx((1.0 + 1.0 / np.log2(4)) / 3)
     assert m["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 20) / 3)
 
 
-def test_baselines_score_the_catalog():
-    seqs = {"u1": ["a", "b"], "u2": ["a", "c"], "u3": ["a"]}
-    pop = MostPopular(["a", "b", "c"]).fit(seqs)
-    assert pop.scores(np.array([[""]])).tolist() == [[3.0, 1.0, 1.0]]
-    knn = ItemKNN(["a", "b", "c"]).fit(seqs)
-    s = knn.scores(np.array([["", "b"], ["", "unknown"]], dtype=object))
-    assert s[0, 0] > 0 and s[0, 1] == 0 and s[0, 2] == 0  # b co-occurs only with a; no self-similarity
-    assert s[1].tolist() == [0.0, 0.0, 0.0]  # unknown ids are ignored
+def test_ties_give_the_expected_value_of_a_random_tie_break():
+    # the target shares the top score with one other item: rank 1 or 2, each with probability 1/2
+    g, e = tie_counts(np.array([[0.1, 0.5, 0.5]]), np.array([1]))
+    assert (g.tolist(), e.tolist()) == ([0], [2])
+    m = metrics_from_ties(g, e, k=1)
+    assert m["hit_rate@1"] == pytest.approx(0.5)
+    assert m["ndcg@1"] == pytest.approx(0.5)
+    assert m["mrr"] == pytest.approx((1 + 1 / 2) / 2)
 
 
+def test_a_scorer_that_ties_everything_scores_like_a_random_ranking():
+    n, k = 40, 10
+    g, e = tie_counts(np.zeros((3, n)), np.array([0, 7, 39]))
+    m = metrics_from_ties(g, e, k=k)
+    assert m["hit_rate@10"] == pytest.approx(k / n)  # neither 0 (pessimistic) nor 1 (optimistic)
+    assert m["ndcg@10"] == pytest.approx(sum(1 / np.log2(p + 1) for p in range(1, k + 1)) / n)
+    assert m["mrr"] == pytest.approx(sum(1 / p for p in range(1, n + 1)) / n)
+
+
+def test_a_nan_target_score_is_refused():
+    with pytest.raises(ValueError, match="a target scored NaN"):
+        tie_counts(np.array([[np.nan, 1.0]]), np.array([0]))
+
+
+def test_metrics_are_split_by_held_out_type():
+    from recsys_dr.model.evaluate import evaluate_scorer
+    from recsys_dr.model.split import leave_last_out
+
+    # u1 re-buys "a" (repeat); u2's last item "c" is new to them
+    split = leave_last_out(_dataset([("u1", "a", 1), ("u1", "b", 2), ("u1", "a", 3),
+                                     ("u2", "a", 1), ("u2", "b", 2), ("u2", "c", 3)], "abc"), 2)
+    perfect = lambda ex: np.array([[1.0 if i == t else 0.0 for i in "abc"] for t in ex.target])  # noqa: E731
+    m = evaluate_scorer(perfect, split.test, list("abc"), k=1)
+    assert (m["repeat"]["examples"], m["new"]["examples"], m["all"]["examples"]) == (1, 1, 2)
+    assert m["repeat"]["ndcg@1"] == m["new"]["ndcg@1"] == 1.0
+
+
+def test_exclude_seen_removes_past_items_but_not_the_target():
+    from recsys_dr.model.evaluate import evaluate_scorer
+    from recsys_dr.model.split import leave_last_out
+
+    split = leave_last_out(_dataset([("u", "a", 1), ("u", "b", 2), ("u", "a", 3)], "abc"), 2)
+    fixed = lambda ex: np.array([[0.1, 0.9, 0.5]])  # noqa: E731  target "a" is last
+    assert evaluate_scorer(fixed, split.test, list("abc"), k=1)["all"]["mrr"] == pytest.approx(1 / 3)
+    # "b" is in the past and is removed; "a" is too but is the target, so it stays
+    assert evaluate_scorer(fixed, split.test, list("abc"), k=1, exclude_seen=True)["all"]["mrr"] == pytest.approx(1 / 2)
+
+
+# ------------------------------------------------------------------ split
+def test_validation_is_the_second_to_last_item_and_never_trained_on():
+    from recsys_dr.model.split import leave_last_out
+
+    split = leave_last_out(_dataset([("u", "a", 1), ("u", "b", 2), ("u", "c", 3), ("u", "d", 4), ("v", "a", 1),
+                                     ("v", "b", 2), ("w", "c", 1)], "abcd"), 3)
+    assert split.validation.target.tolist() == ["c"] and split.validation.past == [["a", "b"]]
+    assert sorted(split.test.target.tolist()) == ["b", "d"]  # v (2 items) has a test item but no validation item
+    assert split.train_sequences == {"u": ["a", "b"], "v": ["a"], "w": ["c"]}
+    assert "c" not in split.train.target[split.train.user == "u"]
+    u_test = int(np.flatnonzero(split.test.user == "u")[0])
+    assert split.test.history[u_test].tolist() == ["a", "b", "c"]  # the test history includes the validation item
+
+
+# ------------------------------------------------------------------ baselines
+def test_most_popular_counts_training_interactions():
+    pop = MostPopular(["a", "b", "c"]).fit({"u1": ["a", "b"], "u2": ["a", "c"], "u3": ["a"]})
+    assert pop.scores([[]]).tolist() == [[3.0, 1.0, 1.0]]
+
+
+def test_personal_frequency_ranks_by_count_then_recency_then_popularity():
+    pf = PersonalFrequency(list("abcde")).fit({"x": ["e", "e", "e", "d", "d"], "y": ["e"]})
+    s = pf.scores([["a", "b", "a", "c", "b", "unknown"]])[0]
+    order = [ch for _, ch in sorted(zip(-s, "abcde"))]
+    # a and b twice (b more recently), then c, then the unseen items by popularity (e before d)
+    assert order == ["b", "a", "c", "e", "d"]
+
+
+def test_item_knn_matches_a_dense_cosine_reference():
+    rng = np.random.default_rng(0)
+    items = [f"i{j}" for j in range(30)]
+    seqs = {f"u{u}": list(rng.choice(items, size=int(rng.integers(1, 8)))) for u in range(60)}
+    knn = ItemKNN(items, neighbours=30).fit(seqs)
+    x = np.zeros((len(seqs), len(items)))
+    for r, seq in enumerate(seqs.values()):
+        x[r, [items.index(i) for i in seq]] = 1
+    co = x.T @ x
+    norm = np.sqrt(np.diag(co))
+    norm[norm == 0] = 1
+    sim = co / norm[:, None] / norm[None, :]
+    np.fill_diagonal(sim, 0)
+    np.testing.assert_allclose(knn.similarity.toarray(), sim, rtol=1e-5, atol=1e-6)
+    past = [["i1", "i2", "i1"], ["nothing-known"]]
+    np.testing.assert_allclose(knn.scores(past), [sim[1] + sim[2], np.zeros(len(items))], rtol=1e-5, atol=1e-6)
+
+
+def test_item_knn_is_sparse_and_keeps_the_top_neighbours():
+    import scipy.sparse as sp
+
+    items = [f"i{j}" for j in range(20_000)]  # a dense N x N float32 would be 1.6 GB
+    rng = np.random.default_rng(1)
+    seqs = {f"u{u}": list(rng.choice(items[:300], size=12)) + list(rng.choice(items, size=3)) for u in range(500)}
+    knn = ItemKNN(items, neighbours=5).fit(seqs)
+    assert sp.issparse(knn.similarity)
+    assert np.diff(knn.similarity.indptr).max() <= 5
+    assert knn.similarity.nnz <= 5 * len(items)
+
+
+def test_item_knn_scores_from_the_recent_window_only():
+    knn = ItemKNN(list("abcd"), recent=1).fit({"u": ["a", "b"], "v": ["c", "d"]})
+    s = knn.scores([["a", "c"]])[0]  # only "c" (the most recent) counts
+    assert s[3] > 0 and s[1] == 0
+
+
+# ------------------------------------------------------------------ network invariants
+def _tiny_network(repeat: bool = True):
+    from recsys_dr.model.network import NetworkConfig, build_network
+
+    return build_network(num_items=6, query_vocab_size=5, query_length=3, history_length=5,
+                         config=NetworkConfig(embedding_dim=8, attention_blocks=1, hidden_units=(8,), repeat=repeat))
+
+
+def test_network_config_is_validated():
+    from recsys_dr.model.network import NetworkConfig
+
+    with pytest.raises(ValueError, match="`attention_heads` must be >= 1 and divide `embedding_dim`. "
+                                         "Received: attention_heads=3, embedding_dim=64"):
+        NetworkConfig(attention_heads=3)
+
+
+def test_empty_and_unknown_histories_give_the_same_finite_scores():
+    import keras
+
+    net = _tiny_network()
+    q = np.array([[2, 0, 0]] * 2)
+    h = np.array([[0, 0, 0, 0, 0], [1, 1, 0, 1, 1]])  # empty vs. only unknown ids
+    p = keras.ops.convert_to_numpy(net.probabilities(q, h))
+    assert p.shape == (2, 6) and np.isfinite(p).all()
+    np.testing.assert_allclose(p[0], p[1], rtol=1e-6)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_repeat_head_puts_the_gate_share_on_history_items():
+    import keras
+
+    net = _tiny_network()
+    q = np.zeros((1, 3), np.int64)
+    h = np.array([[0, 0, 3, 5, 3]])  # catalog columns 1 and 3
+    enc = net.encode(q, h)
+    gate = float(keras.ops.sigmoid(enc["gate_logit"])[0])
+    p = keras.ops.convert_to_numpy(net.probabilities(q, h))[0]
+    assert p[[1, 3]].sum() >= gate - 1e-6  # the copy distribution only covers the history
+    logits = keras.ops.convert_to_numpy(enc["repeat_logits"])[0]
+    assert (logits[[0, 1, 2]] < -1e8).all() and (logits[[3, 4]] > -1e8).all()  # one slot per distinct item: its last
+
+
+def test_sampled_softmax_touches_a_bounded_number_of_item_rows():
+    import tensorflow as tf
+
+    from recsys_dr.model.network import NetworkConfig, build_network
+    from recsys_dr.model.train import TrainConfig, repeat_targets, training_loss
+
+    n, b, length, sampled = 5_000, 16, 4, 32
+    cfg = TrainConfig(history_length=length, num_sampled=sampled, network=NetworkConfig(embedding_dim=8, attention_blocks=0, hidden_units=(8,)))
+    net = build_network(num_items=n, query_vocab_size=4, query_length=2, history_length=length, config=cfg.network)
+    rng = np.random.default_rng(0)
+    h = rng.integers(2, n + 2, size=(b, length))
+    y = rng.integers(0, n, size=b)
+    in_window, pos = repeat_targets(h, y)
+    with tf.GradientTape() as tape:
+        loss = training_loss(net, cfg, [0.0, 0.0] + [1.0] * n, tf.zeros((b, 2), tf.int64), tf.constant(h),
+                             tf.constant(y), tf.constant(in_window), tf.constant(pos))
+    grad = tape.gradient(loss, net.item_embedding.embeddings)
+    # The loss reads the targets, the sampled negatives and the history rows, never all N.
+    assert isinstance(grad, tf.IndexedSlices)
+    assert len(np.unique(grad.indices.numpy())) <= b + sampled + b * length < n
+
+
+def test_repeat_targets_point_at_the_last_occurrence():
+    from recsys_dr.model.train import repeat_targets
+
+    in_window, pos = repeat_targets(np.array([[3, 2, 3, 0], [0, 0, 4, 5]]), np.array([1, 0]))
+    assert in_window.tolist() == [True, False] and pos.tolist()[0] == 2
+
+
+# ------------------------------------------------------------------ training (tiny, real)
 @pytest.mark.slow
-def test_model_beats_popularity_on_ndcg():
+def test_model_beats_personal_frequency_on_the_repeat_heavy_shop():
     m = fx.metrics()
-    assert m["model"]["ndcg@10"] > m["most-popular"]["ndcg@10"] + 0.05
-    assert m["model"]["examples"] == m["most-popular"]["examples"] == m["item-knn"]["examples"] == fx.SYNTH.num_users
+    assert m["model"]["all"]["ndcg@10"] > m["personal-frequency"]["all"]["ndcg@10"]
+    assert m["model"]["all"]["examples"] == m["item-knn"]["all"]["examples"] == fx.SYNTH.num_users
+    assert m["model"]["repeat"]["examples"] > 0.4 * fx.SYNTH.num_users  # the shop is repeat-heavy
 
 
 @pytest.mark.slow
-def test_training_loss_decreases():
-    losses = fx.trained().loss_history
-    assert len(losses) == 3 and losses[-1] < losses[0]
+def test_the_repeat_mechanism_is_what_serves_re_buys():
+    from recsys_dr.model.evaluate import evaluate_all
+    from recsys_dr.model.network import NetworkConfig
+    from recsys_dr.model.train import train
+
+    base = fx.train_config().network
+    off = NetworkConfig(**{**base.to_dict(), "hidden_units": base.hidden_units, "repeat": False})
+    plain = train(fx.split(), fx.dataset().item_ids, fx.train_config(network=off), show_progress=False)
+    without = evaluate_all(plain.scores, fx.split(), fx.dataset().item_ids, baselines=[])["model"]
+    with_repeat = fx.metrics()["model"]
+    assert with_repeat["repeat"]["ndcg@10"] > without["repeat"]["ndcg@10"] + 0.05
+    assert with_repeat["all"]["ndcg@10"] > without["all"]["ndcg@10"]
+
+
+@pytest.mark.slow
+def test_training_loss_decreases_and_the_best_validation_epoch_is_kept():
+    t = fx.trained()
+    assert len(t.history) == 3 and t.loss_history[-1] < t.loss_history[0]
+    ndcg = [h["validation_ndcg@10"] for h in t.history]
+    assert t.best_epoch == 1 + int(np.argmax(ndcg))
 
 
 @pytest.mark.slow
@@ -63,44 +258,8 @@ def test_bundle_round_trip_gives_the_same_scores(tmp_path):
     save_bundle(fx.trained(), tmp_path, extra={"data_fingerprint": "sha256:x"})
     restored, extra = load_bundle(tmp_path)
     test = fx.split().test
-    np.testing.assert_allclose(restored.logits(test.query, test.history), fx.trained().logits(test.query, test.history), rtol=1e-5)
+    np.testing.assert_allclose(restored.scores(test), fx.trained().scores(test), rtol=1e-5, atol=1e-7)
     assert extra == {"data_fingerprint": "sha256:x"}
-
-
-def test_network_config_is_validated():
-    from recsys_dr.model.network import NetworkConfig
-
-    with pytest.raises(ValueError, match="`history_encoder` must be one of: mean, recency. Received: 'gru'"):
-        NetworkConfig(history_encoder="gru")
-
-
-@pytest.mark.parametrize("encoder", ["mean", "recency"])
-def test_empty_and_unknown_histories_pool_to_the_same_output(encoder):
-    import keras
-
-    from recsys_dr.model.network import NetworkConfig, build_network
-
-    net = build_network(num_items=5, query_vocab_size=6, query_length=3, history_length=4,
-                        config=NetworkConfig(embedding_dim=4, hidden_units=(8,), history_encoder=encoder))
-    q = np.array([[2, 0, 0]] * 2)
-    h = np.array([[0, 0, 0, 0], [1, 1, 0, 1]])  # empty vs. only unknown ids
-    out = keras.ops.convert_to_numpy(net({"query_ids": q, "history_ids": h}))
-    assert out.shape == (2, 5) and np.isfinite(out).all()
-    np.testing.assert_allclose(out[0], out[1])
-
-
-def test_exclude_seen_removes_training_items_but_not_the_target():
-    from recsys_dr.model.data import Dataset
-    from recsys_dr.model.evaluate import evaluate_scorer
-    from recsys_dr.model.split import leave_last_out
-
-    inter = pd.DataFrame({"user_id": ["u"] * 3, "item_id": ["a", "b", "a"], "timestamp": [1, 2, 3],
-                          "query": "", "event_type": "view"})
-    split = leave_last_out(Dataset("t", inter, pd.DataFrame({"item_id": list("abc"), "title": "", "category": ""})), 2)
-    fixed = lambda q, h: np.array([[0.1, 0.9, 0.5]])  # noqa: E731  target "a" is last
-    assert evaluate_scorer(fixed, split, list("abc"), k=1)["mrr"] == pytest.approx(1 / 3)
-    # "b" was seen in training and is removed; "a" is seen too but is the target, so it stays
-    assert evaluate_scorer(fixed, split, list("abc"), k=1, exclude_seen=True)["mrr"] == pytest.approx(1 / 2)
 
 
 def test_query_vocabulary_matches_the_graph_tokeniser():

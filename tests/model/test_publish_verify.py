@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import boto3
@@ -259,10 +260,27 @@ def test_verify_remote_rejects_manifest_of_another_version(s3, version_dir: Path
     assert report.errors == ["manifest describes recommender/3, not recommender/4"]
 
 
-def test_publish_shows_byte_progress_on_stderr(s3, version_dir: Path, capsys) -> None:
+def test_publish_shows_byte_progress_on_a_terminal_only(s3, version_dir: Path, capsys, monkeypatch) -> None:
+    import sys
+
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=True)
+    assert capsys.readouterr().err == ""  # redirected: no ANSI / carriage-return bar
+    s3.delete_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)
+    for entry in json.loads((version_dir / MANIFEST_NAME).read_text())["files"]:
+        s3.delete_object(Bucket=BUCKET, Key=BASE + entry["path"])
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     publish(version_dir, BUCKET, s3_client=s3, show_progress=True)
     err = capsys.readouterr().err
     assert "publish" in err and "100%" in err
+
+
+def test_publish_reports_the_committed_manifest_digest(s3, version_dir: Path) -> None:
+    first = publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
+    committed = s3.get_object(Bucket=BUCKET, Key=BASE + MANIFEST_NAME)["Body"].read()
+    assert first.manifest_sha256 == hashlib.sha256(committed).hexdigest()
+    again = publish(version_dir, BUCKET, s3_client=s3, show_progress=False)  # already there: same digest
+    assert again.manifest_sha256 == first.manifest_sha256
+    assert verify_remote(BUCKET, "recommender", 3, s3_client=s3).manifest_sha256 == first.manifest_sha256
 
 
 def test_default_client_uses_adaptive_retries() -> None:
