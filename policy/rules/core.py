@@ -244,3 +244,13 @@ def is_production(stack: str | None) -> bool:
     """`prod`, `production`, or one of them with a suffix (`prod-eu`); an `org/` prefix is ignored."""
     name = (stack or "").rsplit("/", 1)[-1].lower()
     return any(name == p or name.startswith(p + "-") for p in PRODUCTION_STACKS)
+
+
+def unprotected(resources: Sequence[Resource], type_token: str, noun: str, consequence: str, *,
+                production: bool) -> list[tuple[str | None, str]]:
+    """Resources of `type_token` without the `protect` option, in production stacks or outside them."""
+    return [
+        (r.urn, f"{noun} {r.name!r} is not protected (resource option protect): {consequence}")
+        for r in _of(resources, type_token)
+        if _get(r.options, "protect") is not True and is_production(stack_of(r.urn)) == production
+    ]

@@ -10,8 +10,7 @@ from typing import Any
 from .core import (
     ADVISORY,
     MANDATORY,
-    is_production,
-    stack_of,
+    unprotected,
     Resource,
     Rule,
     StackRule,
@@ -113,12 +112,8 @@ def check_key_policies_explicit(resources: Sequence[Resource]) -> list[tuple[str
 
 
 def _keys_protected(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
-    return [
-        (key.urn, f"key {key.name!r} is not protected (resource option protect): deleting it from the program "
-                  f"schedules the deletion of the key, and with it every object it encrypts")
-        for key in _of(resources, KMS_KEY)
-        if _get(key.options, "protect") is not True and is_production(stack_of(key.urn)) == production
-    ]
+    return unprotected(resources, KMS_KEY, "key", "deleting it from the program schedules the deletion of the key, "
+                       "and with it every object it encrypts", production=production)
 
 
 def check_keys_protected_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:

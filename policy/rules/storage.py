@@ -9,8 +9,7 @@ from typing import Any
 from .core import (
     ADVISORY,
     MANDATORY,
-    is_production,
-    stack_of,
+    unprotected,
     Resource,
     Rule,
     StackRule,
@@ -260,12 +259,8 @@ def check_model_versions_kept(resource_type: str, props: Mapping[str, Any]) -> l
 
 
 def _buckets_protected(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
-    return [
-        (bucket.urn, f"bucket {bucket.name!r} is not protected (resource option protect): a `pulumi destroy` or a "
-                     f"refactor that drops it from the program deletes it")
-        for bucket in _of(resources, BUCKET)
-        if _get(bucket.options, "protect") is not True and is_production(stack_of(bucket.urn)) == production
-    ]
+    return unprotected(resources, BUCKET, "bucket", "a `pulumi destroy` or a refactor that drops it from the program deletes it",
+                       production=production)
 
 
 def check_buckets_protected_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
