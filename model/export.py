@@ -74,8 +74,9 @@ def serving_functions(trained: Trained, top_k: int):
         return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history)), tf.float32)
 
     def serve(query, history):
-        top = tf.math.top_k(probabilities(query, history), k=k)  # exact top-k over the catalog
-        return {"item_ids": tf.gather(items, top.indices), "scores": top.values}
+        # Exact top-k over the catalog (TopKV2 and the other ops are stock TF: TF Serving runs them).
+        values, cols = model.top_k(pre.query_ids(query), pre.history_ids(history), k)
+        return {"item_ids": tf.gather(items, cols), "scores": tf.cast(values, tf.float32)}
 
     def score_catalog(query, history):
         return {"scores": probabilities(query, history)}

@@ -41,7 +41,7 @@ class NetworkConfig:
     Args:
         embedding_dim: width of item and query-token embeddings; default 64.
         attention_blocks: self-attention blocks over the history (0 = position-weighted
-            embeddings only); default 2.
+            embeddings only); default 1.
         attention_heads: heads per block; default 2.
         dropout: dropout in the attention blocks while training; default 0.1.
         hidden_units: ReLU layers between the encoders and the user vector; default (256,).
@@ -49,7 +49,7 @@ class NetworkConfig:
     """
 
     embedding_dim: int = 64
-    attention_blocks: int = 2
+    attention_blocks: int = 1
     attention_heads: int = 2
     dropout: float = 0.1
     hidden_units: tuple[int, ...] = (256,)
@@ -200,14 +200,12 @@ class Recommender(keras.Model):
         return {"repeat_logits": logits, "gate_logit": gate_logit, "has_history": any_valid}
 
     # ------------------------------------------------------------------ scores
-    def catalog_vectors(self):
-        """``(E[N, D], b[N])``: the catalog rows of the item table and the item biases."""
-        return self.item_embedding.embeddings[FIRST_ID:], self.item_bias.embeddings[FIRST_ID:, 0]
-
     def explore_logits(self, u):
         """``u[B, D]`` -> ``[B, N]`` dot products with every catalog item (+ bias)."""
-        emb, bias = self.catalog_vectors()
-        return ops.matmul(u, ops.transpose(emb)) + bias[None, :]
+        # Multiply by the whole table and drop the padding/OOV columns afterwards: slicing the
+        # table first would copy all N x D weights on every request.
+        table, bias = self.item_embedding.embeddings, self.item_bias.embeddings[:, 0]
+        return (ops.matmul(u, ops.transpose(table)) + bias[None, :])[:, FIRST_ID:]
 
     def probabilities(self, query_ids, history_ids):
         """Mixture probabilities ``[B, N]`` over the catalog (the served scores)."""
@@ -220,6 +218,39 @@ class Recommender(keras.Model):
         cols = ops.maximum(history_ids - FIRST_ID, 0)
         scattered = _scatter_rows(cols, rep, self.num_items)
         return (1.0 - g)[:, None] * p + g[:, None] * scattered
+
+    def top_k(self, query_ids, history_ids, k: int):
+        """``(scores[B, k], columns[B, k])``: the exact top-k of :meth:`probabilities`, best first,
+        without building the mixture over the whole catalog (the serving path).
+
+        Items outside the history score ``(1 - g) * softmax(explore)``, in explore order, so the
+        top k is among the ``k + L`` best explore items and the history items; only those
+        candidates get the full mixture score.
+        """
+        enc = self.encode(query_ids, history_ids, training=False)
+        logits = self.explore_logits(enc["user"])
+        lse = ops.logsumexp(logits, axis=-1, keepdims=True)
+        if not self.net.repeat:
+            values, cols = ops.top_k(logits, k)
+            return ops.exp(values - lse), cols
+        length = self.history_length
+        valid = ops.greater_equal(history_ids, FIRST_ID)
+        hist_cols = ops.maximum(history_ids - FIRST_ID, 0)
+        g = (ops.sigmoid(enc["gate_logit"]) * enc["has_history"])[:, None]
+        rep = ops.softmax(enc["repeat_logits"], axis=-1) * ops.cast(valid, "float32")
+        n_top = min(k + length, self.num_items)
+        top_logits, top_cols = ops.top_k(logits, n_top)
+        cand = ops.concatenate([top_cols, ops.cast(hist_cols, top_cols.dtype)], axis=1)  # [B, n_top + L]
+        match = ops.logical_and(ops.equal(cand[:, :, None], ops.cast(hist_cols, cand.dtype)[:, None, :]), valid[:, None, :])
+        copy = ops.sum(ops.cast(match, "float32") * rep[:, None, :], axis=2)
+        explore = ops.exp(ops.concatenate([top_logits, ops.take_along_axis(logits, hist_cols, axis=1)], axis=1) - lse)
+        score = (1.0 - g) * explore + g * copy
+        # One slot per item: a top explore item that is in the history is scored at its
+        # history slot, and only an item's last history occurrence is a slot.
+        keep = ops.concatenate([ops.logical_not(ops.any(match[:, :n_top], axis=2)),
+                                ops.greater(enc["repeat_logits"], NEG / 2)], axis=1)
+        values, where = ops.top_k(ops.where(keep, score, -1.0), k)
+        return values, ops.take_along_axis(cand, where, axis=1)
 
     def call(self, inputs, training=False):
         return self.encode(inputs["query_ids"], inputs["history_ids"], training=training)

@@ -272,3 +272,25 @@ def test_query_vocabulary_matches_the_graph_tokeniser():
     ids = pre.query_ids(tf.constant(queries)).numpy()
     assert (ids != 1).all()  # no token built in Python is out-of-vocabulary in the graph
     assert (ids[:, 0] >= 2).all()
+
+
+@pytest.mark.parametrize("repeat", [True, False])
+def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat):
+    import keras
+
+    from recsys_dr.model.network import NetworkConfig, build_network
+
+    net = build_network(num_items=40, query_vocab_size=5, query_length=2, history_length=6,
+                        config=NetworkConfig(embedding_dim=8, attention_blocks=1, hidden_units=(8,), repeat=repeat))
+    net.item_bias.embeddings.assign(np.linspace(3, 0, 42)[:, None].astype("float32"))  # items 0.. explore best
+    if repeat:
+        net.gate_out.bias.assign([5.0])  # lean on the copy distribution
+    rng = np.random.default_rng(0)
+    h = np.concatenate([rng.integers(2, 8, size=(16, 4)), rng.integers(0, 42, size=(16, 2))], axis=1)  # repeats, pads, unknowns
+    h[0] = 0
+    q = np.zeros((16, 2), np.int64)
+    full = keras.ops.convert_to_numpy(net.probabilities(q, h))
+    values, cols = (keras.ops.convert_to_numpy(t) for t in net.top_k(q, h, 5))
+    np.testing.assert_allclose(values, -np.sort(-full, axis=1)[:, :5], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.take_along_axis(full, cols, axis=1), values, rtol=1e-5, atol=1e-7)
+    assert all(len(set(r)) == 5 for r in cols.tolist())  # no item twice
