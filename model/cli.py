@@ -72,6 +72,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--history-length", type=int, default=20, help="history items L (default: 20)")
     g.add_argument("--query-length", type=int, default=8, help="query tokens Q (default: 8)")
     g.add_argument("--validation-users", type=int, default=5000, help="validation examples ranked per epoch (default: 5000)")
+    g.add_argument("--no-refit", action="store_true",
+                   help="keep the selected epoch's weights instead of refitting on training + validation interactions")
     g.add_argument("--seed", type=int, default=42, help="training seed (default: 42)")
 
 
@@ -122,7 +124,7 @@ def _train_config(args: argparse.Namespace):
         return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
                            epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, num_sampled=args.num_sampled,
-                           validation_users=args.validation_users, seed=args.seed)
+                           validation_users=args.validation_users, refit=not args.no_refit, seed=args.seed)
     except ValueError as err:
         raise UsageError(str(err)) from None
 

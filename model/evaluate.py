@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from recsys_dr.model.baselines import ItemKNN, MostPopular, PersonalFrequency
-from recsys_dr.model.split import Examples, Split
+from recsys_dr.model.split import Examples, Split, sequences_before
 
 METRIC_NAMES = ("hit_rate@10", "ndcg@10", "mrr")
 GROUPS = ("all", "repeat", "new")
@@ -128,11 +128,13 @@ def evaluate_scorer(score_fn: ScoreFn, examples: Examples, items: list[str], *, 
     return out
 
 
-def fitted_baselines(split: Split, items: list[str]) -> list:
+def fitted_baselines(split: Split, items: list[str], part: str = "test") -> list:
     """Most-popular, personal-frequency and item-kNN (scored from the model's window) fitted on
-    ``split.train_sequences``."""
+    every interaction before the ``part`` items (for the test: training + validation, like the
+    refitted model)."""
+    seqs = sequences_before(split, part)
     knn = ItemKNN(items, recent=split.history_length)
-    return [b.fit(split.train_sequences) for b in (MostPopular(items), PersonalFrequency(items), knn)]
+    return [b.fit(seqs) for b in (MostPopular(items), PersonalFrequency(items), knn)]
 
 
 def evaluate_all(model_score_fn: ScoreFn | None, split: Split, items: list[str], *, k: int = 10,
@@ -155,7 +157,7 @@ def evaluate_all(model_score_fn: ScoreFn | None, split: Split, items: list[str],
     results = {}
     if model_score_fn is not None:
         results["model"] = evaluate_scorer(model_score_fn, examples, items, k=k, exclude_seen=exclude_seen)
-    for b in baselines if baselines is not None else fitted_baselines(split, items):
+    for b in baselines if baselines is not None else fitted_baselines(split, items, part):
         results[b.name] = evaluate_scorer(lambda ex, b=b: b.scores(ex.past), examples, items, k=k,
                                           exclude_seen=exclude_seen)
     return results

@@ -80,6 +80,18 @@ class Split:
     validation: Examples | None = None
 
 
+def sequences_before(split: Split, part: str) -> dict[str, list[str]]:
+    """Each user's items before the ``part`` ("validation" or "test") items: what a method may
+    be fitted on when that part is ranked (the validation item counts for the test)."""
+    if part not in ("validation", "test"):
+        raise ValueError(f"`part` must be one of: validation, test. Received: {part!r}")
+    seqs = {u: list(s) for u, s in split.train_sequences.items()}
+    if part == "test" and split.validation is not None:
+        for user, target in zip(split.validation.user, split.validation.target):
+            seqs[user].append(target)
+    return seqs
+
+
 def pad_history(items: list[str], length: int) -> list[str]:
     """Keep the last ``length`` items and left-pad with "" to exactly ``length``.
 

@@ -15,7 +15,10 @@ Losses, summed per batch (see :mod:`model.network`):
 Model selection: after every epoch the model ranks the **validation** items (the
 second-to-last interaction of each user, at most ``validation_users`` of them, never the
 test item); the best epoch's weights are kept and training stops after ``patience``
-epochs without improvement of NDCG@10.
+epochs without improvement of NDCG@10. With ``refit`` (default) a fresh model is then
+trained, same seed, on the training and validation interactions for the selected number of
+epochs: the most recent interactions carry the most signal (on MovieLens-100K leaving them
+out costs about 0.01 NDCG@10), and the test items are still never seen.
 
 Reproducibility: :func:`train` seeds Python, NumPy and TensorFlow with ``config.seed`` and,
 on CPU, enables TensorFlow op determinism, so two runs with the same data and seed give
@@ -59,6 +62,8 @@ class TrainConfig:
         learning_rate: Adam learning rate; default 3e-3.
         num_sampled: sampled-softmax negatives per batch; default 1024.
         validation_users: validation examples ranked per epoch (a seeded sample); default 5000.
+        refit: after model selection, retrain a fresh model on training + validation
+            interactions for the selected number of epochs; default True.
         seed: seed for initialisation, sampling and shuffling; default 42.
     """
 
@@ -72,6 +77,7 @@ class TrainConfig:
     learning_rate: float = 3e-3
     num_sampled: int = 1024
     validation_users: int = 5000
+    refit: bool = True
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -174,7 +180,8 @@ def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float]
         cand = tf.random.fixed_unigram_candidate_sampler(
             true_classes=labels[:, None], num_true=1, num_sampled=config.num_sampled, unique=True,
             range_max=n + FIRST_ID, distortion=0.75, unigrams=unigrams, seed=config.seed)
-        # subtract_log_q (default True) is the log-Q correction; accidental hits are masked.
+        # Log-Q correction: sampled_softmax_loss calls _compute_sampled_logits with subtract_log_q=True
+        # (tensorflow/python/ops/nn_impl.py); accidental hits (a negative equal to the label) are masked.
         explore = tf.nn.sampled_softmax_loss(
             weights=model.item_embedding.embeddings, biases=model.item_bias.embeddings[:, 0],
             labels=labels[:, None], inputs=enc["user"], num_sampled=config.num_sampled,
@@ -214,7 +221,8 @@ def _progress(total: int, enabled: bool, desc: str):
 
 def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *, show_progress: bool = True,
           exclude_seen: bool = False) -> Trained:
-    """Fit a fresh network on ``split.train``, selecting the epoch on ``split.validation``.
+    """Fit a fresh network on ``split.train``, select the epoch on ``split.validation``, then refit
+    on both when ``config.refit`` (see the module docstring).
 
     Args:
         split: from :func:`model.split.leave_last_out` with ``config.history_length``.
@@ -227,30 +235,53 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
         raise ValueError(f"split history length {split.history_length} != `history_length` {config.history_length}")
     if len(split.train) == 0:
         raise ValueError("no training examples")
+    pre = Preprocessor(items, build_query_vocabulary(split.train.query, config.max_query_tokens), config.query_length)
+    val = split.validation
+    if val is not None and len(val) > config.validation_users:
+        sample = np.random.default_rng(config.seed).choice(len(val), config.validation_users, replace=False)
+        val = val.subset(np.sort(sample))
+    if val is None or len(val) == 0:
+        val = None
+        log.warning("no validation examples (users need >= 3 interactions): training all %d epochs, "
+                    "no model selection", config.epochs)
+    start = time.perf_counter()
+    trained = _fit(pre, split.train, config, config.epochs, val, items, exclude_seen, show_progress)
+    if config.refit and trained.best_epoch and split.validation is not None and len(split.validation):
+        # Model selection is over: refit a fresh model, same seed, on the training and validation
+        # interactions for the chosen number of epochs (the test items stay unseen).
+        selection, best = trained.history, trained.best_epoch
+        examples = _concat(split.train, split.validation)
+        log.info("refitting on %d examples (training + validation) for %d epoch(s)", len(examples), best)
+        trained = _fit(pre, examples, config, best, None, items, exclude_seen, show_progress)
+        trained.history = selection + [dict(h, refit=True) for h in trained.history]
+        trained.best_epoch = best
+    trained.train_seconds = time.perf_counter() - start
+    return trained
+
+
+def _concat(a: Examples, b: Examples) -> Examples:
+    return Examples(np.concatenate([a.query, b.query]), np.concatenate([a.history, b.history]),
+                    np.concatenate([a.target, b.target]), np.concatenate([a.user, b.user]))
+
+
+def _fit(pre: Preprocessor, examples: Examples, config: TrainConfig, epochs: int, val: Examples | None,
+         items: list[str], exclude_seen: bool, show_progress: bool) -> Trained:
+    """Train a fresh network for up to ``epochs``; with ``val``, keep the best epoch and stop early."""
     device = set_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    pre = Preprocessor(items, build_query_vocabulary(split.train.query, config.max_query_tokens), config.query_length)
-    x = pre.transform(split.train.query, split.train.history)
-    y = pre.labels(split.train.target)
+    x = pre.transform(examples.query, examples.history)
+    y = pre.labels(examples.target)
     in_window, pos = repeat_targets(x["history_ids"], y)
     counts = np.bincount(y, minlength=pre.num_items).astype(np.float64) + 1.0
     model = _network_for(pre, config)
     optimizer = keras.optimizers.Adam(config.learning_rate)
     step = _step_fn(model, optimizer, config, [0.0] * FIRST_ID + counts.tolist())
     trained = Trained(model, pre, config, device=device)
-
-    val = split.validation
-    if val is not None and len(val) > config.validation_users:
-        val = val.subset(np.sort(rng.choice(len(val), config.validation_users, replace=False)))
-    val_ids = pre.transform(val.query, val.history) if val is not None and len(val) else None
-    if val_ids is None:
-        log.warning("no validation examples (users need >= 3 interactions): training all %d epochs, "
-                    "no model selection", config.epochs)
+    val_ids = pre.transform(val.query, val.history) if val is not None else None
 
     log.info("training on %d examples, %d items, device %s", len(y), pre.num_items, device)
     best, best_weights, waited = -1.0, None, 0
-    start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         order = rng.permutation(len(y))
         bar = _progress((len(y) + config.batch_size - 1) // config.batch_size, show_progress, f"epoch {epoch}")
@@ -276,11 +307,10 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
                  f", validation ndcg@10 {record['validation_ndcg@10']:.4f}" if val_ids is not None else "",
                  record["seconds"])
         if waited >= config.patience:
-            log.info("stopping: no validation improvement for %d epochs; keeping epoch %d", waited, trained.best_epoch)
+            log.info("stopping: no validation improvement for %d epochs; best epoch %d", waited, trained.best_epoch)
             break
     if best_weights is not None:
         model.set_weights(best_weights)
-    trained.train_seconds = time.perf_counter() - start
     return trained
 
 

@@ -86,6 +86,9 @@ def test_validation_is_the_second_to_last_item_and_never_trained_on():
     assert "c" not in split.train.target[split.train.user == "u"]
     u_test = int(np.flatnonzero(split.test.user == "u")[0])
     assert split.test.history[u_test].tolist() == ["a", "b", "c"]  # the test history includes the validation item
+    from recsys_dr.model.split import sequences_before
+
+    assert sequences_before(split, "test")["u"] == ["a", "b", "c"] and sequences_before(split, "validation")["u"] == ["a", "b"]
 
 
 # ------------------------------------------------------------------ baselines
@@ -234,11 +237,24 @@ def test_the_repeat_mechanism_is_what_serves_re_buys():
 
 
 @pytest.mark.slow
-def test_training_loss_decreases_and_the_best_validation_epoch_is_kept():
+def test_training_selects_the_epoch_on_validation_then_refits_for_that_many_epochs():
     t = fx.trained()
-    assert len(t.history) == 3 and t.loss_history[-1] < t.loss_history[0]
-    ndcg = [h["validation_ndcg@10"] for h in t.history]
-    assert t.best_epoch == 1 + int(np.argmax(ndcg))
+    selection = [h for h in t.history if not h.get("refit")]
+    refit = [h for h in t.history if h.get("refit")]
+    assert len(selection) == 3 and selection[-1]["loss"] < selection[0]["loss"]
+    assert t.best_epoch == 1 + int(np.argmax([h["validation_ndcg@10"] for h in selection]))
+    assert len(refit) == t.best_epoch and not any("validation_ndcg@10" in h for h in refit)
+
+
+@pytest.mark.slow
+def test_without_refit_the_best_validation_epoch_is_kept():
+    from recsys_dr.model.evaluate import evaluate_scorer
+    from recsys_dr.model.train import train
+
+    t = train(fx.split(), fx.dataset().item_ids, fx.train_config(refit=False, epochs=2), show_progress=False)
+    assert len(t.history) == 2
+    kept = evaluate_scorer(t.scores, fx.split().validation, fx.dataset().item_ids, by_type=False)["all"]["ndcg@10"]
+    assert kept == pytest.approx(max(h["validation_ndcg@10"] for h in t.history), abs=1e-6)
 
 
 @pytest.mark.slow
