@@ -281,4 +281,4 @@ def test_component_exports_the_plan_and_its_health_checks(rendered):
     outputs = rendered.outputs
     assert outputs["approvalStepName"] == rs.APPROVAL_STEP
     assert outputs["healthCheckIds"] == {"primary": "hc-us-east-1", "standby": "hc-us-west-2"}
-    assert outputs["planArn"].startswith("arn:aws:arcregionswitch")
+    assert outputs["planArn"].startswith("arn:aws:arc-region-switch::")  # botocore PlanArn: global, no region
