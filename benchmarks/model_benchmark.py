@@ -176,7 +176,7 @@ def scale(args: argparse.Namespace) -> dict:
     total = round(time.perf_counter() - start, 1)
     files = {str(f.relative_to(version_dir)): f.stat().st_size for f in version_dir.rglob("*") if f.is_file()}
     artifact = sum(files.values())
-    weights = int(sum(np.asarray(w).nbytes for w in trained.model.weights))
+    weights = int(sum(w.numpy().nbytes for w in trained.model.weights))
     variables = sum(v for k, v in files.items() if k.startswith("variables/"))
 
     serving = tf.saved_model.load(str(version_dir)).signatures["serving_default"]

@@ -4,7 +4,7 @@
 
     history ids int[B, L] -> item embedding E (+ position) -> self-attention blocks -> s[B, D]
     query ids   int[B, Q] -> token embedding -> masked mean                         -> q[B, D]
-    user u = Dense(concat(s, q))                                                        [B, D]
+    user u = Dense(ReLU layers(concat(s, q)))                                           [B, D]
 
     explore logits  = u . E[item] + b[item]      for every catalog item (E is the same table
                                                  the history reads: no N-wide output layer)
@@ -19,7 +19,8 @@ a pooled history cannot do well; the gate learns how repeat-heavy a shopper's ne
 (RepeatNet, Ren et al. 2019, mixes repeat and explore modes the same way). Ids 0 (padding)
 and 1 (unknown) are masked everywhere, so empty histories and unknown ids need no special
 inputs. Training never materialises the explore logits over the whole catalog (see
-:mod:`model.train`); serving does, once per request (``u @ E.T``).
+:mod:`model.train`); serving does, once per request (``u @ E.T``), then scores only the
+top-k candidates (:meth:`Recommender.top_k`).
 """
 
 from __future__ import annotations

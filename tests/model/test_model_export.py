@@ -77,7 +77,7 @@ def test_each_weight_is_stored_once(version_dir):
     reader = tf.train.load_checkpoint(str(version_dir / "variables" / "variables"))
     dtypes = reader.get_variable_to_dtype_map()
     stored = sum(reader.get_tensor(k).nbytes for k, d in dtypes.items() if d == tf.float32)
-    assert stored == sum(np.asarray(w).nbytes for w in fx.trained().model.weights)
+    assert stored == sum(w.numpy().nbytes for w in fx.trained().model.weights)
 
 
 def test_titles_are_aligned_with_the_item_ids(version_dir):
