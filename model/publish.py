@@ -5,7 +5,9 @@ Semantics (the serving init container and S3 replication rely on them):
 * the local directory is verified against its manifest first; a corrupt or
   incomplete artifact is refused before anything is uploaded;
 * every file goes to ``s3://<bucket>/<prefix>/<model>/<version>/<path>`` with an
-  S3-validated SHA256 checksum and its hex sha256 as object metadata ``sha256``;
+  S3-validated SHA256 checksum and its hex sha256 as object metadata ``sha256``, as a
+  conditional create (``If-None-Match: *``, `put_if_absent`): the model buckets' policy
+  refuses any write under ``models/`` without it, so nothing can overwrite a published file;
 * ``manifest.json`` is uploaded LAST, with a conditional write (``If-None-Match: *``),
   so its presence means the version is complete and two publishers cannot both
   create it;
@@ -86,15 +88,82 @@ class PublishResult:
         return asdict(self)
 
 
-def default_transfer_config() -> Any:
-    """Managed-transfer settings: multipart above 64 MiB, 64 MiB parts, 8 threads."""
-    from boto3.s3.transfer import TransferConfig
+@dataclass(frozen=True)
+class PartSizes:
+    """Multipart settings: files above `threshold` bytes go in parts of `chunk` bytes.
 
-    return TransferConfig(
-        multipart_threshold=DEFAULT_MULTIPART_THRESHOLD,
-        multipart_chunksize=DEFAULT_MULTIPART_CHUNKSIZE,
-        max_concurrency=8,
-    )
+    S3 takes parts of 5 MiB to 5 GiB (all but the last) and one PutObject up to 5 GiB
+    (S3 user guide, "Uploading and copying objects using multipart upload").
+    """
+
+    threshold: int = DEFAULT_MULTIPART_THRESHOLD
+    chunk: int = DEFAULT_MULTIPART_CHUNKSIZE
+
+
+CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
+
+
+def _sha256_base64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def _put_parts(s3: Any, bucket: str, key: str, path: Path, extra: dict, parts: PartSizes, progress: Any) -> None:
+    # boto3's managed transfer cannot send If-None-Match, so the parts go by hand and the
+    # condition rides on CompleteMultipartUpload (S3 conditional writes apply to it).
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **extra)["UploadId"]
+    done = []
+    try:
+        with path.open("rb") as handle:
+            for number, chunk in enumerate(iter(lambda: handle.read(parts.chunk), b""), start=1):
+                checksum = _sha256_base64(chunk)  # S3 checks the part against it and echoes it back
+                part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk,
+                                      ChecksumSHA256=checksum)
+                done.append({"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": checksum})
+                if progress is not None:
+                    progress(len(chunk))
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}, IfNoneMatch="*")
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
+
+
+def put_if_absent(
+    s3: Any, bucket: str, key: str, path: Path, *, sha256: str, size: int,
+    content_type: str = "application/octet-stream", parts: PartSizes = PartSizes(), progress: Any = None,
+) -> bool:
+    """Create `s3://bucket/key` from `path` only if no object is there (``If-None-Match: *``).
+
+    The body is checked by S3 against its SHA-256 (whole object, or per part above
+    `parts.threshold`), and the hex digest is stored as metadata ``sha256``.
+
+    Returns:
+        True when created; False when an object with the same ``sha256`` metadata and size
+        was already there (a resumed or concurrent identical upload).
+
+    Raises:
+        PublishConflictError: an object with other content is already there.
+    """
+    from botocore.exceptions import ClientError
+
+    extra = {"Metadata": {"sha256": sha256}, "ContentType": content_type}
+    try:
+        if size > parts.threshold:
+            _put_parts(s3, bucket, key, Path(path), extra, parts, progress)
+        else:
+            data = Path(path).read_bytes()
+            s3.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*", ChecksumAlgorithm="SHA256",
+                          ChecksumSHA256=_sha256_base64(data), **extra)
+            if progress is not None:
+                progress(size)
+        return True
+    except ClientError as exc:
+        if error_code(exc) not in CONDITION_FAILED:
+            raise
+    if _already_uploaded(s3, bucket, key, sha256, size):
+        return False
+    raise PublishConflictError(f"s3://{bucket}/{key.rsplit('/', 1)[0]}/", [key.rsplit("/", 1)[-1]], detail="(written concurrently)")
 
 
 def _remote_manifest(s3: Any, bucket: str, key: str, uri: str) -> dict | None:
@@ -152,7 +221,7 @@ def publish(
     s3_client: Any = None,
     prefix: str = "models",
     show_progress: bool = True,
-    transfer_config: Any = None,
+    parts: PartSizes = PartSizes(),
 ) -> PublishResult:
     """Upload a model version directory to S3 (manifest last, idempotent, immutable).
 
@@ -163,8 +232,7 @@ def publish(
             up to 10 retries).
         prefix: str, key prefix of all models; default "models".
         show_progress: bool, default True: a tqdm byte progress bar on stderr.
-        transfer_config: boto3.s3.transfer.TransferConfig; default
-            `default_transfer_config()` (multipart from 64 MiB).
+        parts: PartSizes, multipart threshold and part size; default 64 MiB / 64 MiB.
 
     Returns:
         PublishResult with the uploaded and skipped paths.
@@ -186,7 +254,6 @@ def publish(
     manifest = load_manifest(manifest_path)
 
     s3 = s3_client or make_s3_client()
-    config = transfer_config or default_transfer_config()
     base = version_prefix(prefix, manifest["model_name"], manifest["version"])
     uri = f"s3://{bucket}/{base}"
     result = PublishResult(uri=uri)
@@ -210,16 +277,15 @@ def publish(
     try:
         for entry in todo:
             log.info("uploading %s%s (%d bytes)", uri, entry["path"], entry["size"])
-            s3.upload_file(
-                str(version_dir / entry["path"]),
-                bucket,
-                base + entry["path"],
-                ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": entry["sha256"]}},
-                Config=config,
-                Callback=bar.update if bar is not None else None,
+            created = put_if_absent(
+                s3, bucket, base + entry["path"], version_dir / entry["path"], sha256=entry["sha256"], size=entry["size"],
+                parts=parts, progress=bar.update if bar is not None else None,
             )
-            result.uploaded.append(entry["path"])
-            result.bytes_uploaded += entry["size"]
+            if created:
+                result.uploaded.append(entry["path"])
+                result.bytes_uploaded += entry["size"]
+            else:
+                result.skipped.append(entry["path"])
     finally:
         if bar is not None:
             bar.close()
@@ -246,7 +312,7 @@ def publish(
             IfNoneMatch="*",
         )
     except ClientError as exc:
-        if error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+        if error_code(exc) not in CONDITION_FAILED:
             raise
         winner = _remote_manifest(s3, bucket, manifest_key, uri)
         differing = _differing(manifest, winner) if winner is not None else [MANIFEST_NAME]

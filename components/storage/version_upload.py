@@ -3,9 +3,9 @@
 The primary bucket's policy (`storage.policies.model_bucket_policy`) denies every `PutObject`
 under `models/` that does not carry `If-None-Match` (S3 user guide, "Enforce conditional
 writes": condition key `s3:if-none-match`) and every writer but `storage.releaseRoleArn`. So
-each object is a conditional single `PutObject` sent as the release role, with its SHA-256 for
-S3 to check the body against (`ChecksumSHA256`) and the hex digest as `sha256` metadata (what
-`model publish` and `model verify` compare). `manifest.json` goes last: its presence is the
+each object is created with `model.publish.put_if_absent` (the same conditional create `model
+publish` uses: single `PutObject`, or parts above 64 MiB, with the SHA-256 for S3 to check and
+the hex digest as `sha256` metadata), sent as the release role. `manifest.json` goes last: its presence is the
 commit marker the init container waits for.
 
 An object that already exists (S3 answers 412 Precondition Failed) is accepted only if its
@@ -15,17 +15,14 @@ anything else is a conflict (published versions are immutable).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recsys_dr.model.manifest import MANIFEST_NAME, file_digest, load_manifest
-from recsys_dr.model.verify import error_code, version_prefix
+from recsys_dr.model.publish import PublishConflictError, put_if_absent
+from recsys_dr.model.verify import version_prefix
 
-# A single PutObject takes at most 5 GiB (S3 user guide, "Uploading objects").
-MAX_SINGLE_PUT_BYTES = 5 * 2**30
 SESSION_NAME = "recsys-dr-pulumi-up"
 
 
@@ -39,35 +36,15 @@ class UploadResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def _sha256_base64(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return base64.b64encode(digest.digest()).decode()
-
-
 def _put_once(s3: Any, bucket: str, key: str, path: Path, sha256: str, size: int, content_type: str) -> bool:
-    """PutObject with If-None-Match; False when an identical object is already there."""
-    if size > MAX_SINGLE_PUT_BYTES:
-        raise UploadConflictError(f"{path} is {size} bytes, more than one PutObject takes (5 GiB); publish it with multipart")
+    """The conditional create `model publish` uses; False when an identical object is already there."""
     try:
-        with path.open("rb") as body:
-            s3.put_object(
-                Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ChecksumSHA256=_sha256_base64(path),
-                Metadata={"sha256": sha256}, ContentType=content_type,
-            )
-        return True
-    except Exception as error:  # botocore ClientError; imported lazily with boto3
-        if error_code(error) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            raise
-    head = s3.head_object(Bucket=bucket, Key=key)
-    if head.get("Metadata", {}).get("sha256") != sha256 or head.get("ContentLength") != size:
+        return put_if_absent(s3, bucket, key, path, sha256=sha256, size=size, content_type=content_type)
+    except PublishConflictError:
         raise UploadConflictError(
             f"s3://{bucket}/{key} already exists with other content; published versions are immutable, "
             "build a new version number instead"
-        )
-    return False
+        ) from None
 
 
 def upload_version(s3: Any, *, bucket: str, prefix: str, version_dir: Path) -> UploadResult:

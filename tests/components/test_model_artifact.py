@@ -80,6 +80,7 @@ def test_every_put_is_conditional_checksummed_and_manifest_comes_last(version_di
             "Bucket": "models-primary", "Key": f"models/recommender/3/{path}", "Body": ANY,
             # The bucket policy denies a PutObject without If-None-Match (s3:if-none-match).
             "IfNoneMatch": "*",
+            "ChecksumAlgorithm": "SHA256",
             "ChecksumSHA256": base64.b64encode(hashlib.sha256(local.read_bytes()).digest()).decode(),
             "Metadata": {"sha256": sha256_of(local)},
             "ContentType": "application/json" if path == "manifest.json" else "application/octet-stream",

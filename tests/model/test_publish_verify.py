@@ -8,11 +8,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from boto3.s3.transfer import TransferConfig
 from moto import mock_aws
 
 from recsys_dr.model.manifest import MANIFEST_NAME, write_manifest
-from recsys_dr.model.publish import CorruptArtifactError, PublishConflictError, publish
+from recsys_dr.model.publish import CorruptArtifactError, PartSizes, PublishConflictError, publish, put_if_absent
 from recsys_dr.model.verify import verify_local, verify_remote
 
 BUCKET = "recsys-models-us-east-1"
@@ -134,23 +133,23 @@ def test_verify_remote_without_manifest(s3, version_dir: Path) -> None:
 
 
 def test_interrupted_publish_leaves_no_manifest_and_resumes(s3, version_dir: Path, monkeypatch) -> None:
-    real_upload = s3.upload_file
+    real_put = s3.put_object
     calls = []
 
-    def flaky_upload(*args, **kwargs):
-        calls.append(args[2])
+    def flaky_put(**kwargs):
+        calls.append(kwargs["Key"])
         if len(calls) == 3:
             raise ConnectionError("network went away")
-        return real_upload(*args, **kwargs)
+        return real_put(**kwargs)
 
-    monkeypatch.setattr(s3, "upload_file", flaky_upload)
+    monkeypatch.setattr(s3, "put_object", flaky_put)
     with pytest.raises(ConnectionError):
         publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
     assert BASE + MANIFEST_NAME not in keys(s3)
     assert len(keys(s3)) == 2
     assert not verify_remote(BUCKET, "recommender", 3, s3_client=s3).manifest_found
 
-    monkeypatch.setattr(s3, "upload_file", real_upload)
+    monkeypatch.setattr(s3, "put_object", real_put)
     resumed = publish(version_dir, BUCKET, s3_client=s3, show_progress=False)
     assert len(resumed.skipped) == 2  # the two files that made it
     assert resumed.uploaded[-1] == MANIFEST_NAME
@@ -161,8 +160,7 @@ def test_multipart_upload_path(s3, tmp_path: Path) -> None:
     big = bytes(range(256)) * (6 * 4096)  # 6 MiB -> 2 parts of >= 5 MiB chunks
     files = dict(FILES, **{"variables/variables.data-00000-of-00001": big})
     version_dir = make_version(tmp_path, files)
-    config = TransferConfig(multipart_threshold=1 << 20, multipart_chunksize=5 << 20)
-    publish(version_dir, BUCKET, s3_client=s3, show_progress=False, transfer_config=config)
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False, parts=PartSizes(threshold=1 << 20, chunk=5 << 20))
 
     head = s3.head_object(Bucket=BUCKET, Key=BASE + "variables/variables.data-00000-of-00001",
                           ChecksumMode="ENABLED")
@@ -290,3 +288,29 @@ def test_default_client_uses_adaptive_retries() -> None:
         client = make_s3_client("us-east-1")
     # botocore's max_attempts=10 counts retries: 1 initial call + 10 retries.
     assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 11}
+
+
+def test_every_object_is_created_conditionally(s3, tmp_path: Path) -> None:
+    # The model buckets' policy (components/storage/policies.py) denies any object creation
+    # under models/ without `s3:if-none-match`: every PutObject and CompleteMultipartUpload
+    # must carry If-None-Match: *, single-part and multipart alike.
+    sent: list[tuple[str, object]] = []
+
+    def record(params, model, **_):
+        sent.append((model.name, params.get("IfNoneMatch")))
+
+    for operation in ("PutObject", "CompleteMultipartUpload"):
+        s3.meta.events.register(f"provide-client-params.s3.{operation}", record)
+    big = bytes(range(256)) * (6 * 4096)
+    version_dir = make_version(tmp_path, dict(FILES, **{"variables/variables.data-00000-of-00001": big}))
+    publish(version_dir, BUCKET, s3_client=s3, show_progress=False, parts=PartSizes(threshold=1 << 20, chunk=5 << 20))
+    assert {name for name, _ in sent} == {"PutObject", "CompleteMultipartUpload"}
+    assert all(condition == "*" for _, condition in sent), sent
+
+
+def test_an_existing_object_with_other_content_is_a_conflict(s3, tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"ours")
+    s3.put_object(Bucket=BUCKET, Key=BASE + "f.bin", Body=b"theirs", Metadata={"sha256": "0" * 64})
+    with pytest.raises(PublishConflictError, match=r"f.bin.*\(written concurrently\)"):
+        put_if_absent(s3, BUCKET, BASE + "f.bin", path, sha256="1" * 64, size=4)
