@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .core import (
@@ -32,8 +33,6 @@ __all__ = [
     "check_gpu_taint",
     "check_node_group_no_ssh",
     "public_api_cidrs",
-    "check_public_api_prod",
-    "check_public_api_elsewhere",
 ]
 
 
@@ -118,13 +117,6 @@ def _public_api(resources: Sequence[Resource], *, production: bool) -> list[tupl
     return problems
 
 
-def check_public_api_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    return _public_api(resources, production=True)
-
-
-def check_public_api_elsewhere(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    return _public_api(resources, production=False)
-
 
 RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("eks-secrets-encrypted", "EKS clusters envelope-encrypt Kubernetes secrets with a KMS key.",
@@ -141,7 +133,7 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 # `pulumi preview` give the same one, with no policy configuration to keep in step.
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule("eks-api-not-public-prod", "In production stacks (prod, production, prod-*), the EKS API endpoint is not open to 0.0.0.0/0.",
-              MANDATORY, (EKS_CLUSTER,), check_public_api_prod),
+              MANDATORY, (EKS_CLUSTER,), partial(_public_api, production=True)),
     StackRule("eks-api-not-public", "Outside production, an EKS API endpoint open to 0.0.0.0/0 is reported.",
-              ADVISORY, (EKS_CLUSTER,), check_public_api_elsewhere),
+              ADVISORY, (EKS_CLUSTER,), partial(_public_api, production=False)),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .core import (
@@ -29,8 +30,6 @@ __all__ = [
     "KEY_DESTRUCTION_ACTIONS",
     "check_kms_rotation",
     "check_key_policies_explicit",
-    "check_keys_protected",
-    "check_keys_protected_prod",
 ]
 
 KMS_KEY = "aws:kms/key:Key"
@@ -116,13 +115,6 @@ def _keys_protected(resources: Sequence[Resource], *, production: bool) -> list[
                        "and with it every object it encrypts", production=production)
 
 
-def check_keys_protected_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    return _keys_protected(resources, production=True)
-
-
-def check_keys_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    return _keys_protected(resources, production=False)
-
 
 RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("kms-key-rotation", "Symmetric KMS keys rotate yearly.",
@@ -134,7 +126,7 @@ STACK_RULES: tuple[StackRule, ...] = (
               MANDATORY, (KMS_KEY, KMS_KEY_POLICY), check_key_policies_explicit),
     # `storage.forceDestroy` (a throw-away stack) turns protect off: refused in production only.
     StackRule("kms-key-protected-prod", "In production stacks, KMS keys carry the protect resource option.",
-              MANDATORY, (KMS_KEY,), check_keys_protected_prod),
+              MANDATORY, (KMS_KEY,), partial(_keys_protected, production=True)),
     StackRule("kms-key-protected", "Outside production, a KMS key without the protect resource option is reported.",
-              ADVISORY, (KMS_KEY,), check_keys_protected),
+              ADVISORY, (KMS_KEY,), partial(_keys_protected, production=False)),
 )

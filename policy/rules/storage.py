@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .core import (
@@ -50,8 +51,6 @@ __all__ = [
     "check_buckets_guarded",
     "check_replication_cross_region",
     "check_model_versions_kept",
-    "check_buckets_protected",
-    "check_buckets_protected_prod",
     "check_object_lock",
     "check_model_versions_immutable",
 ]
@@ -263,13 +262,6 @@ def _buckets_protected(resources: Sequence[Resource], *, production: bool) -> li
                        production=production)
 
 
-def check_buckets_protected_prod(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    return _buckets_protected(resources, production=True)
-
-
-def check_buckets_protected(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    return _buckets_protected(resources, production=False)
-
 
 def _object_lock_enabled(bucket: Resource, resources: Sequence[Resource], buckets: Sequence[Resource]) -> bool:
     if _get(bucket.props, "objectLockEnabled") is True:
@@ -390,9 +382,9 @@ STACK_RULES: tuple[StackRule, ...] = (
               MANDATORY, (BUCKET, BUCKET_REPLICATION), check_replication_cross_region),
     # `storage.forceDestroy` (a throw-away stack) turns protect off: refused in production only.
     StackRule("s3-bucket-protected-prod", "In production stacks, every bucket carries the protect resource option.",
-              MANDATORY, (BUCKET,), check_buckets_protected_prod),
+              MANDATORY, (BUCKET,), partial(_buckets_protected, production=True)),
     StackRule("s3-bucket-protected", "Outside production, a bucket without the protect resource option is reported.",
-              ADVISORY, (BUCKET,), check_buckets_protected),
+              ADVISORY, (BUCKET,), partial(_buckets_protected, production=False)),
     StackRule("s3-object-lock", "Replica buckets (every bucket, without replication) have Object Lock enabled.",
               MANDATORY, (BUCKET, BUCKET_REPLICATION, BUCKET_OBJECT_LOCK), check_object_lock),
     StackRule("s3-model-versions-immutable", "Model buckets' policies deny every principal deleting versions and overwriting objects under models/.",
