@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from recsys_dr.components.settings.aws_limits import EKS_EXTENDED_SUPPORT_VERSIONS
 from recsys_dr.review import prices
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -137,7 +138,14 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
     for resource in resources:
         region, role, inputs = resource.get("region", "global"), role_of(resource, roles), _inputs(resource)
         kind = resource["type"]
-        if kind == NODE_GROUP:
+        if kind == CLUSTER:
+            rates = card(region, "EKS control plane")
+            if rates:
+                # A version past standard support is billed at the extended-support rate (EKS pricing).
+                extended = inputs.get("version") in EKS_EXTENDED_SUPPORT_VERSIONS
+                ledger.add(role, region, "EKS control plane" + (f" (extended support, {inputs.get('version')})" if extended else ""),
+                           1, "hour", rates["eksClusterExtendedHour" if extended else "eksClusterHour"])
+        elif kind == NODE_GROUP:
             types = inputs.get("instanceTypes") or []
             size = desired_size(resource)
             if not types or size == 0:
@@ -171,7 +179,6 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
                 ledger.add(role, region, f"{label} ({gb} GB/month assumed)", gb, "GB", per_gb)
 
     simple = (
-        (CLUSTER, "EKS control plane", "eksClusterHour", "hour"),
         (NAT, "NAT gateway", "natGatewayHour", "hour"),
         (EIP, "public IPv4 address", "publicIpv4Hour", "hour"),
         (KMS_KEY, "KMS key", "kmsKeyMonth", "month"),

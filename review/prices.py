@@ -37,7 +37,8 @@ _INSTANCES: dict[str, tuple[float, int]] = {
 
 _US_RATE_CARD = {
     "instanceHour": {name: price for name, (price, _) in _INSTANCES.items()},
-    "eksClusterHour": 0.10,          # standard support; a version in extended support costs 0.60
+    "eksClusterHour": 0.10,          # standard support
+    "eksClusterExtendedHour": 0.60,  # a version in extended support (aws_limits.EKS_EXTENDED_SUPPORT_VERSIONS)
     "natGatewayHour": 0.045,         # plus $0.045/GB processed (traffic not estimated)
     "publicIpv4Hour": 0.005,         # every Elastic IP (the NAT gateways' addresses)
     "nlbHour": 0.0225,               # plus LCU-hours (traffic not estimated)

@@ -29,6 +29,9 @@ MAX_RECORD_TTL = 60  # ours: a failover record with a longer TTL defeats the bud
 # (EKS user guide "Kubernetes version lifecycle": 14 months standard + 12 months extended;
 # release calendar: 1.31 extended support ended 2026-11-26, 1.32 ends 2027-03-23).
 EKS_KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34", "1.35", "1.36")
+# Past standard support on that date (1.32 ended 2026-03-23, 1.33 2026-07-29): EKS bills the
+# control plane at the extended-support rate (six times the standard one).
+EKS_EXTENDED_SUPPORT_VERSIONS = ("1.32", "1.33")
 
 # EKS service quota "Nodes per managed node group" (L-BD136A63), default 450
 # (EKS user guide, "Amazon EKS service quotas"; NodegroupScalingConfig.maxSize refers to it).

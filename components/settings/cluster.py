@@ -61,7 +61,7 @@ class SubnetIds(Settings):
 class ClusterSettings(Settings):
     """The EKS clusters (one per region) and their networks."""
 
-    kubernetes_version: str = setting("1.33", description="EKS Kubernetes version of both clusters.",
+    kubernetes_version: str = setting("1.35", description="EKS Kubernetes version of both clusters (1.35: standard support until 2027-03).",
                                       allowed=f"an EKS-supported \"major.minor\" version, one of: {', '.join(EKS_KUBERNETES_VERSIONS)}")
     system_instance_type: str = setting("m6i.large", description="Instance type of the CPU pool that runs cluster add-ons.",
                                         allowed="an EC2 instance type", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")

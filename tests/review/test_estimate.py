@@ -163,3 +163,11 @@ def test_an_unpriced_region_is_named_once_with_what_it_leaves_out():
     e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "ap-south-1", 1), cluster, nat,
                           outputs={"regions": {"primary": {"region": "us-east-1"}, "standby": {"region": "ap-south-1"}}}))
     assert e["monthlyCostUsd"]["unpriced"] == ["no price for region ap-south-1 (EKS control plane, NAT gateway, node group s)"]
+
+
+@pytest.mark.parametrize(("version", "hourly"), [("1.35", 0.10), ("1.33", 0.60)])
+def test_a_control_plane_past_standard_support_costs_the_extended_rate(version, hourly):
+    # EKS pricing: $0.10/h in standard support, $0.60/h in extended support (1.33 left standard support 2026-07-29).
+    e = estimate(document(res("aws:eks/cluster:Cluster", "c", "us-east-1", version=version)))
+    (item,) = e["monthlyCostUsd"]["items"]
+    assert item["unitUsd"] == hourly and ("extended support" in item["item"]) == (version == "1.33")
