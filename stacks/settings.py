@@ -103,6 +103,13 @@ def exposure_warnings(args: TwoRegionRecommenderArgs, environment: str) -> list[
             f"`{NAMESPACE}:serving.allowedCidrs` is empty: the serving endpoints of {environment} accept REST calls "
             "from 0.0.0.0/0"
         )
+    for key, image in (("serving.image", args.serving.image), ("serving.fetcherImage", args.serving.fetcher_image)):
+        # A tag can be moved to other content; a digest cannot (the kubelet pulls by digest when both are given).
+        if "@sha256:" not in image:
+            warnings.append(
+                f"`{NAMESPACE}:{key}` is pinned by tag only ({image}): whoever can push that tag changes what runs; "
+                f"add its digest ({image}@sha256:<digest>, from `docker buildx imagetools inspect {image}`)"
+            )
     return warnings
 
 
