@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .core import MANDATORY, Resource, Rule, StackRule, _get, _items, _as_list, _policy_document, _statements
+from .core import MANDATORY, Rule, StackRule, _get, _items, _as_list, _policy_document, _statements
 from .storage import BUCKET_POLICY
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .core import ADVISORY, MANDATORY, Resource, Rule, StackRule, _is_map, _get, _items, _num, _of, is_world
+from .core import MANDATORY, Resource, Rule, StackRule, _is_map, _get, _items, _num, _of, is_world
 from .cluster import GPU_TAINT_KEY
 
 __all__ = [

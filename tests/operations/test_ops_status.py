@@ -10,7 +10,6 @@ import argparse
 import json
 from datetime import datetime, timezone
 
-import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from recsys_dr.operations import cli as ops_cli
