@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from .core import (
+    production_twins,
     ADVISORY,
     MANDATORY,
     Resource,
@@ -132,8 +132,9 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 # The environment is the stack name in each resource's URN (core.stack_of): the plan and a
 # `pulumi preview` give the same one, with no policy configuration to keep in step.
 STACK_RULES: tuple[StackRule, ...] = (
-    StackRule("eks-api-not-public-prod", "In production stacks (prod, production, prod-*), the EKS API endpoint is not open to 0.0.0.0/0.",
-              MANDATORY, (EKS_CLUSTER,), partial(_public_api, production=True)),
-    StackRule("eks-api-not-public", "Outside production, an EKS API endpoint open to 0.0.0.0/0 is reported.",
-              ADVISORY, (EKS_CLUSTER,), partial(_public_api, production=False)),
+    *production_twins(
+        "eks-api-not-public", resource_types=(EKS_CLUSTER,), check=_public_api,
+        production="In production stacks (prod, production, prod-*), the EKS API endpoint is not open to 0.0.0.0/0.",
+        elsewhere="Outside production, an EKS API endpoint open to 0.0.0.0/0 is reported.",
+    ),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,19 @@ class StackRule:
     resource_types: tuple[str, ...]
     check: Callable[[Sequence[Resource]], list[tuple[str | None, str]]]
     scope: str = "stack"
+
+
+def production_twins(name: str, *, production: str, elsewhere: str, resource_types: tuple[str, ...],
+                     check: Callable[..., list[tuple[str | None, str]]]) -> tuple[StackRule, StackRule]:
+    """`<name>-prod`, mandatory in production stacks, and `<name>`, advisory in the others.
+
+    `check(resources, production=...)` reports only the resources of the stacks it is asked about
+    (`is_production(stack_of(urn))`), so each finding comes from exactly one of the two rules.
+    """
+    return (
+        StackRule(f"{name}-prod", production, MANDATORY, resource_types, partial(check, production=True)),
+        StackRule(name, elsewhere, ADVISORY, resource_types, partial(check, production=False)),
+    )
 
 
 # Readers for engine properties (mappings, sequences, or pulumi_policy's read-only proxies).

@@ -5,11 +5,10 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from .core import (
-    ADVISORY,
+    production_twins,
     MANDATORY,
     unprotected,
     Resource,
@@ -125,8 +124,9 @@ STACK_RULES: tuple[StackRule, ...] = (
     StackRule("kms-key-policy-explicit", "KMS keys have an explicit key policy that keeps disable and deletion from the account at large.",
               MANDATORY, (KMS_KEY, KMS_KEY_POLICY), check_key_policies_explicit),
     # `storage.forceDestroy` (a throw-away stack) turns protect off: refused in production only.
-    StackRule("kms-key-protected-prod", "In production stacks, KMS keys carry the protect resource option.",
-              MANDATORY, (KMS_KEY,), partial(_keys_protected, production=True)),
-    StackRule("kms-key-protected", "Outside production, a KMS key without the protect resource option is reported.",
-              ADVISORY, (KMS_KEY,), partial(_keys_protected, production=False)),
+    *production_twins(
+        "kms-key-protected", resource_types=(KMS_KEY,), check=_keys_protected,
+        production="In production stacks, KMS keys carry the protect resource option.",
+        elsewhere="Outside production, a KMS key without the protect resource option is reported.",
+    ),
 )

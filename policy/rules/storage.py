@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from .core import (
-    ADVISORY,
+    production_twins,
     MANDATORY,
     unprotected,
     Resource,
@@ -381,10 +380,11 @@ STACK_RULES: tuple[StackRule, ...] = (
     StackRule("s3-replication-cross-region", "Replication targets a bucket of this stack in another region.",
               MANDATORY, (BUCKET, BUCKET_REPLICATION), check_replication_cross_region),
     # `storage.forceDestroy` (a throw-away stack) turns protect off: refused in production only.
-    StackRule("s3-bucket-protected-prod", "In production stacks, every bucket carries the protect resource option.",
-              MANDATORY, (BUCKET,), partial(_buckets_protected, production=True)),
-    StackRule("s3-bucket-protected", "Outside production, a bucket without the protect resource option is reported.",
-              ADVISORY, (BUCKET,), partial(_buckets_protected, production=False)),
+    *production_twins(
+        "s3-bucket-protected", resource_types=(BUCKET,), check=_buckets_protected,
+        production="In production stacks, every bucket carries the protect resource option.",
+        elsewhere="Outside production, a bucket without the protect resource option is reported.",
+    ),
     StackRule("s3-object-lock", "Replica buckets (every bucket, without replication) have Object Lock enabled.",
               MANDATORY, (BUCKET, BUCKET_REPLICATION, BUCKET_OBJECT_LOCK), check_object_lock),
     StackRule("s3-model-versions-immutable", "Model buckets' policies deny every principal deleting versions and overwriting objects under models/.",
