@@ -72,6 +72,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="read timeout per AWS call (default 10; connect timeout 3, 3 attempts)")
 
 
+def _activation(parser: argparse.ArgumentParser, *, drain_help: str) -> None:
+    """The standby activation and restore options `failover` and `drill` share."""
+    parser.add_argument("--replicas", type=positive_int, default=None, metavar="N",
+                        help="pods the standby must run (default: the primary's current count)")
+    parser.add_argument("--activation-timeout", type=positive_seconds, default=900.0, metavar="S",
+                        help="max seconds for GPU nodes, pods and the health check (default 900)")
+    parser.add_argument("--drain-seconds", type=non_negative_seconds, default=None, metavar="S", help=drain_help)
+
+
 def register(subparsers: Any) -> None:
     """Add `status`, `failover` and `drill` to the `recsys-dr` sub-parsers."""
     status = subparsers.add_parser(
@@ -98,19 +107,14 @@ def register(subparsers: Any) -> None:
     failover.add_argument("--to", required=True, choices=("standby", "primary"), dest="to")
     failover.add_argument("--force", action="store_true", help="fail over although the target fails its checks")
     failover.add_argument("--dry-run", action="store_true", help="check and show the change, change nothing")
-    failover.add_argument("--replicas", type=positive_int, default=None, metavar="N",
-                          help="pods the standby must run (default: the primary's current count)")
-    failover.add_argument("--activation-timeout", type=positive_seconds, default=900.0, metavar="S",
-                          help="max seconds for GPU nodes, pods and the health check (default 900)")
     failover.add_argument("--execution-timeout", type=positive_seconds, default=3600.0, metavar="S",
                           help="region-switch: max seconds to follow the plan execution (default 3600)")
     failover.add_argument("--ungraceful", action="store_true",
                           help="region-switch: the Region being left is impaired; run the plan ungracefully")
     failover.add_argument("--poll-interval", type=positive_seconds, default=10.0, metavar="S",
                           help="seconds between progress polls (default 10)")
-    failover.add_argument("--drain-seconds", type=non_negative_seconds, default=None, metavar="S",
-                          help="--to primary: keep the standby serving this long after traffic left it, before "
-                               "scaling it down (default: the record TTL)")
+    _activation(failover, drain_help="--to primary: keep the standby serving this long after traffic left it, before "
+                                     "scaling it down (default: the record TTL)")
     failover.set_defaults(handler=handle_failover)
 
     drill = subparsers.add_parser(
@@ -128,13 +132,8 @@ def register(subparsers: Any) -> None:
     drill.add_argument("--poll-interval", type=positive_seconds, default=5.0, metavar="S", help="default 5")
     drill.add_argument("--hold", type=non_negative_seconds, default=0.0, metavar="S",
                        help="seconds to keep traffic on the standby once it answers (default 0)")
-    drill.add_argument("--replicas", type=positive_int, default=None, metavar="N",
-                       help="pods the standby must run (default: the primary's current count)")
-    drill.add_argument("--activation-timeout", type=positive_seconds, default=900.0, metavar="S",
-                       help="max seconds for GPU nodes, pods and the health check (default 900)")
-    drill.add_argument("--drain-seconds", type=non_negative_seconds, default=None, metavar="S",
-                       help="keep the standby serving this long after the fail-back before scaling it down "
-                            "(default: the record TTL)")
+    _activation(drill, drain_help="keep the standby serving this long after the fail-back before scaling it down "
+                                  "(default: the record TTL)")
     drill.add_argument("--via-health-check-inversion", action="store_true",
                        help="health-check environments only: move traffic by inverting the primary's Route 53 "
                             "health check for the drill (restored on fail-back); measures the automatic path")
