@@ -194,29 +194,36 @@ def _validate(raw: dict[str, Any], prefix: str) -> tuple[TwoRegionRecommenderArg
         return None, error_messages(error, TwoRegionRecommenderArgs, prefix=prefix)
 
 
-def settings_problems(raw: dict[str, Any], *, key_prefix: str) -> list[str]:
-    """Every problem of raw stack-file values (camelCase keys), each naming key, value and what is allowed."""
-    _, problems = _validate(raw, key_prefix)
+def _checked(raw: dict[str, Any], prefix: str) -> tuple[TwoRegionRecommenderArgs | None, list[str]]:
+    """Validate once: the args (None if any section failed) and every problem, cross-section rules included."""
+    args, problems = _validate(raw, prefix)
     fields = TwoRegionRecommenderArgs.model_fields
 
     def section(name: str) -> Any:
+        if args is not None:
+            return getattr(args, name)
+        # Some section failed: validate each apart, so the rules across the others still run.
         info = fields[name]
         value = raw.get(info.alias or name)
         if value is None:
             return None if info.is_required() else info.get_default(call_default_factory=True)
         try:
-            with stack_file_keys(key_prefix, across_sections=False):
+            with stack_file_keys(prefix, across_sections=False):
                 return TypeAdapter(info.annotation).validate_python(value, strict=True)
         except ValidationError:
             return None
 
-    return problems + cross_section_problems(section, key_prefix=key_prefix)
+    return args, problems + cross_section_problems(section, key_prefix=prefix)
+
+
+def settings_problems(raw: dict[str, Any], *, key_prefix: str) -> list[str]:
+    """Every problem of raw stack-file values (camelCase keys), each naming key, value and what is allowed."""
+    return _checked(raw, key_prefix)[1]
 
 
 def parse_settings(raw: dict[str, Any], *, key_prefix: str, subject: str) -> TwoRegionRecommenderArgs:
     """Validate raw stack-file values and build the args, or raise one `SettingsError` with every problem."""
-    problems = settings_problems(raw, key_prefix=key_prefix)
+    args, problems = _checked(raw, key_prefix)
     if problems:
         raise SettingsError(subject, problems)
-    args, _ = _validate(raw, key_prefix)
     return args
