@@ -12,6 +12,7 @@ TensorFlow and boto3 are imported inside the handlers, so ``--help`` is fast.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import logging
 import os
@@ -260,7 +261,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     split = leave_last_out(data, length)
     if fingerprint(data, history_length=length) != manifest.get("data_fingerprint"):
         log.warning("data fingerprint differs from the manifest's: held-out items may have been trained on")
-    exported_items = (args.model_dir / ITEMS_PATH).read_text(encoding="utf-8").split()
+    exported_items = (args.model_dir / ITEMS_PATH).read_text(encoding="utf-8").splitlines()
     fn = tf.saved_model.load(str(args.model_dir)).signatures[CATALOG_SIGNATURE]
     col = {item: i for i, item in enumerate(exported_items)}
     order = np.array([col.get(i, -1) for i in data.item_ids])
@@ -391,7 +392,7 @@ def _titles(version_dir: Path, items_path: str, titles_path: str) -> dict[str, s
     if not (items_file.is_file() and titles_file.is_file()):
         return {}
     ids = items_file.read_text(encoding="utf-8").splitlines()
-    return dict(zip(ids, titles_file.read_text(encoding="utf-8").splitlines()))
+    return dict(zip(ids, gzip.decompress(titles_file.read_bytes()).decode("utf-8").splitlines()))
 
 
 # ---------------------------------------------------------------- parser

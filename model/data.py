@@ -228,6 +228,9 @@ def normalise_catalog(df: pd.DataFrame, source: str, report: DataReport) -> pd.D
         raise DataError(f"catalog {source}: item id(s) {ids} appear with different title/category")
     if (cat["item_id"] == "").any():
         raise DataError(f"catalog {source}: empty item_id")
+    broken = cat["item_id"].str.contains(r"[\r\n]")
+    if broken.any():  # the exported artifact lists the ids one per line
+        raise DataError(f"catalog {source}: item id(s) with a line break: {cat.loc[broken, 'item_id'].tolist()[:5]!r}")
     return cat.reset_index(drop=True)
 
 

@@ -4,10 +4,11 @@ Layout written by :func:`export_version`::
 
     <out>/<model-name>/<version>/
         saved_model.pb, fingerprint.pb, variables/...
+        assets/items.txt                          catalog item ids, one per line, output order:
+                                                  the SavedModel asset both item lookups read
         assets.extra/tf_serving_warmup_requests   PredictionLog records (TF Serving warmup),
                                                   synthetic: catalog ids + query vocabulary
-        assets.extra/items.txt                    catalog item ids, one per line, output order
-        assets.extra/titles.txt                   their catalog titles, same order (when given)
+        assets.extra/titles.txt.gz                their catalog titles, same order (when given)
         manifest.json                             written LAST (see model.manifest)
 
 Signatures (raw strings in, strings and floats out; preprocessing is inside the graph):
@@ -32,16 +33,19 @@ by a fresh process (``python -m recsys_dr.model build``), give byte-identical fi
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from recsys_dr.model.features import FIRST_ID, item_lookup
 from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH, check_model_name, write_manifest
 from recsys_dr.model.train import Trained
 
@@ -59,11 +63,21 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def serving_functions(trained: Trained, top_k: int):
-    """Return ``(serve, score_catalog, input_signature)`` tf.functions' Python bodies."""
+def serving_functions(trained: Trained, top_k: int, items_file: Path):
+    """Return ``(serve, score_catalog, input_signature, lookups)``: the endpoints' Python bodies
+    and the two item lookups they read, both backed by ``items_file`` (the catalog ids, one per
+    line), which the SavedModel ships once as ``assets/items.txt``."""
     pre, model = trained.preprocessor, trained.model
     k = min(top_k, pre.num_items)
-    items = tf.constant(pre.items, dtype=tf.string)
+    to_ids, to_items = item_lookup(str(items_file)), item_lookup(str(items_file), invert=True, name="item_ids")
+    # TextFileInitializer names a table after its source path (tensorflow/python/ops/lookup_ops.py,
+    # `_shared_name`), which would put this temporary path into saved_model.pb. Name the tables
+    # after the ids' digest: stable bytes, and two catalogs loaded in one process never share one.
+    digest = hashlib.sha256(items_file.read_bytes()).hexdigest()[:16]
+    for layer, direction in ((to_ids, "ids"), (to_items, "items")):
+        layer.lookup_table._shared_name = f"recsys_dr_items_{digest}_to_{direction}"
+    to_ids(tf.constant([[""]]))  # built: export refuses unbuilt layers
+    to_items(tf.constant([[FIRST_ID]], tf.int64))
     length = trained.config.history_length
     signature = [
         tf.TensorSpec([None], tf.string, name="query"),
@@ -71,17 +85,17 @@ def serving_functions(trained: Trained, top_k: int):
     ]
 
     def probabilities(query, history):
-        return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history)), tf.float32)
+        return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history, to_ids)), tf.float32)
 
     def serve(query, history):
         # Exact top-k over the catalog (TopKV2 and the other ops are stock TF: TF Serving runs them).
-        values, cols = model.top_k(pre.query_ids(query), pre.history_ids(history), k)
-        return {"item_ids": tf.gather(items, cols), "scores": tf.cast(values, tf.float32)}
+        values, cols = model.top_k(pre.query_ids(query), pre.history_ids(history, to_ids), k)
+        return {"item_ids": to_items(cols + FIRST_ID), "scores": tf.cast(values, tf.float32)}
 
     def score_catalog(query, history):
         return {"scores": probabilities(query, history)}
 
-    return serve, score_catalog, signature
+    return serve, score_catalog, signature, (to_ids, to_items)
 
 
 WARMUP_BATCHES = (1, 8, 64)
@@ -264,22 +278,26 @@ def export_version(
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        serve, score_catalog, signature = serving_functions(trained, top_k)
-        tracked = (trained.model, trained.preprocessor.item_lookup, trained.preprocessor.query_vectorizer)
-        archive = keras.export.ExportArchive()
-        for obj in tracked:
-            archive.track(obj)
-        archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
-        archive.add_endpoint(CATALOG_SIGNATURE, score_catalog, input_signature=signature)
-        _stable_variable_order(archive, tracked)
-        archive.write_out(str(staging), verbose=False)
+        if titles is not None and len(titles) != trained.preprocessor.num_items:
+            raise ValueError(f"{len(titles)} titles for {trained.preprocessor.num_items} items")
+        with tempfile.TemporaryDirectory(prefix=".items-", dir=model_dir) as tmp:
+            # The SavedModel copies this file into assets/ (ITEMS_PATH): the one copy of the ids.
+            items_file = Path(tmp) / Path(ITEMS_PATH).name
+            items_file.write_text("".join(f"{i}\n" for i in trained.preprocessor.items), encoding="utf-8")
+            serve, score_catalog, signature, lookups = serving_functions(trained, top_k, items_file)
+            tracked = (trained.model, trained.preprocessor.query_vectorizer, *lookups)
+            archive = keras.export.ExportArchive()
+            for obj in tracked:
+                archive.track(obj)
+            archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
+            archive.add_endpoint(CATALOG_SIGNATURE, score_catalog, input_signature=signature)
+            _stable_variable_order(archive, tracked)
+            archive.write_out(str(staging), verbose=False)
         _stable_fingerprint_uuid(staging / "fingerprint.pb")
-        (staging / ITEMS_PATH).parent.mkdir(parents=True, exist_ok=True)
-        (staging / ITEMS_PATH).write_text("\n".join(trained.preprocessor.items) + "\n", encoding="utf-8")
         if titles is not None:
-            if len(titles) != trained.preprocessor.num_items:
-                raise ValueError(f"{len(titles)} titles for {trained.preprocessor.num_items} items")
-            (staging / TITLES_PATH).write_text("".join(" ".join(str(t).split()) + "\n" for t in titles), encoding="utf-8")
+            (staging / TITLES_PATH).parent.mkdir(parents=True, exist_ok=True)
+            with gzip.GzipFile(staging / TITLES_PATH, "wb", mtime=0) as f:  # mtime 0: reproducible bytes
+                f.write("".join(" ".join(str(t).split()) + "\n" for t in titles).encode("utf-8"))
         requests = warmup_requests(trained)
         write_warmup(staging / WARMUP_PATH, model_name, requests)
         # Reload and replay the warmup records: a version that cannot serve them is never published.

@@ -28,6 +28,7 @@ import tensorflow as tf
 # Keras' TextVectorization "lower_and_strip_punctuation" regex, mirrored for vocab building.
 _STRIP = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
 FIRST_ID = 2  # ids below this are padding / OOV
+LINE_BREAKS = ("\n", "\r")  # item ids are shipped one per line (see item_lookup)
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -41,6 +42,19 @@ def standardize(text: str) -> list[str]:
     ASCII whitespace, so this does the same (``"ÉTÉ"`` stays ``"ÉTÉ"``).
     """
     return [t for t in _WHITESPACE.split(_STRIP.sub("", text.translate(_ASCII_LOWER))) if t]
+
+
+def item_lookup(vocabulary: list[str] | str, *, invert: bool = False, name: str = "item_lookup") -> keras.layers.StringLookup:
+    """The item-id lookup (ids -> ``0`` padding, ``1`` unknown, ``2 + i``), or its inverse.
+
+    Args:
+        vocabulary: catalog item ids in output order, or the path of a file holding them one
+            per line. Export passes the file: the SavedModel then stores the ids once, as an
+            asset that the forward lookup (history ids) and the inverse (output ids) both read.
+        invert: map ids back to item ids; default False.
+        name: layer name; default "item_lookup".
+    """
+    return keras.layers.StringLookup(vocabulary=vocabulary, mask_token="", num_oov_indices=1, invert=invert, name=name)
 
 
 def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20_000, min_count: int = 1) -> list[str]:
@@ -75,9 +89,10 @@ class Preprocessor:
             raise ValueError("`items` must not be empty")
         if "" in self.items:
             raise ValueError('`items` must not contain "" (it is the padding id)')
-        self.item_lookup = keras.layers.StringLookup(
-            vocabulary=list(self.items), mask_token="", num_oov_indices=1, name="item_lookup"
-        )
+        broken = [i for i in self.items if any(c in i for c in LINE_BREAKS)]
+        if broken:
+            raise ValueError(f"item ids must not contain line breaks (the artifact stores one per line): {broken[:3]!r}")
+        self.item_lookup = item_lookup(list(self.items))
         vocab = list(self.query_vocabulary) or ["[no-query-tokens]"]
         self.query_vectorizer = keras.layers.TextVectorization(
             vocabulary=vocab,
@@ -104,9 +119,10 @@ class Preprocessor:
         """``string[B]`` -> ``int64[B, query_length]``."""
         return tf.cast(self.query_vectorizer(query), tf.int64)
 
-    def history_ids(self, history: tf.Tensor) -> tf.Tensor:
-        """``string[B, L]`` -> ``int64[B, L]`` (0 padding, 1 unknown)."""
-        return tf.cast(self.item_lookup(history), tf.int64)
+    def history_ids(self, history: tf.Tensor, lookup: keras.layers.StringLookup | None = None) -> tf.Tensor:
+        """``string[B, L]`` -> ``int64[B, L]`` (0 padding, 1 unknown); ``lookup`` replaces
+        :attr:`item_lookup` (export passes the file-backed one of :func:`item_lookup`)."""
+        return tf.cast((lookup or self.item_lookup)(history), tf.int64)
 
     def labels(self, targets: np.ndarray) -> np.ndarray:
         """Catalog column of each target id; raises ``KeyError`` for an unknown target."""

@@ -38,8 +38,8 @@ from typing import Any
 from recsys_dr.model import MODEL_NAME_PATTERN
 
 MANIFEST_NAME = "manifest.json"
-ITEMS_PATH = "assets.extra/items.txt"  # catalog item ids in output order (written by model.export)
-TITLES_PATH = "assets.extra/titles.txt"  # their titles, same order (read by `inspect`)
+ITEMS_PATH = "assets/items.txt"  # catalog item ids in output order: the lookups' SavedModel asset
+TITLES_PATH = "assets.extra/titles.txt.gz"  # their titles, same order, gzip (read by `inspect`)
 FORMAT = 1
 CHUNK_SIZE = 1 << 20  # 1 MiB: bounded memory for multi-GB variable shards.
 

@@ -212,7 +212,9 @@ def test_tampered_version_fails_verification(built, tmp_path):
 
     copy = tmp_path / "recommender" / "1"
     shutil.copytree(built / "recommender" / "1", copy)
-    with open(copy / "assets.extra" / "items.txt", "a") as f:
+    from recsys_dr.model.manifest import ITEMS_PATH
+
+    with open(copy / ITEMS_PATH, "a") as f:
         f.write("extra\n")
     assert main(["verify", str(copy)]) == 1
 

@@ -138,6 +138,12 @@ def test_conflicting_catalog_rows(files):
         load_dataset(*files(catalog=CATALOG + "A,Other,shoes\n"), pseudonym_key="k")
 
 
+def test_item_ids_with_a_line_break_are_refused(files):
+    # The artifact ships the ids one per line for TF's TextFileInitializer (model.export).
+    with pytest.raises(DataError, match=r"item id\(s\) with a line break: \['D\\nE'\]"):
+        load_dataset(*files(catalog=CATALOG + '"D\nE",Two Lines,lamps\n'), pseudonym_key="k")
+
+
 def test_parquet_input(files, tmp_path):
     p = tmp_path / "inter.parquet"
     pd.read_csv(pd.io.common.StringIO(INTER)).to_parquet(p)

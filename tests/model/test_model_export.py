@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 
@@ -80,11 +81,32 @@ def test_each_weight_is_stored_once(version_dir):
     assert stored == sum(w.numpy().nbytes for w in fx.trained().model.weights)
 
 
+def test_catalog_ids_are_stored_once_as_the_asset_serving_reads(version_dir, tmp_path):
+    import shutil
+
+    import tensorflow as tf
+
+    from recsys_dr.model.manifest import ITEMS_PATH
+
+    ids = fx.dataset().item_ids
+    # The lookups read assets/items.txt; no other copy in the graph (it used to hold two).
+    graph = (version_dir / "saved_model.pb").read_bytes()
+    assert [i for i in ids if i.encode() in graph] == []
+    # Proof that the asset is the source: rename the top item in a copy and serving follows
+    # (an empty history, so the forward lookup's input does not change).
+    copy = tmp_path / "1"
+    shutil.copytree(version_dir, copy)
+    empty = [[""] * fx.HISTORY]
+    top = call(tf.saved_model.load(str(version_dir)).signatures["serving_default"], ["shoes"], empty)[0][0, 0]
+    (copy / ITEMS_PATH).write_text("".join(f"renamed-{i}\n" if i == top else f"{i}\n" for i in ids))
+    assert call(tf.saved_model.load(str(copy)).signatures["serving_default"], ["shoes"], empty)[0][0, 0] == "renamed-" + top
+
+
 def test_titles_are_aligned_with_the_item_ids(version_dir):
     from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH
 
     ids = (version_dir / ITEMS_PATH).read_text().splitlines()
-    titles = (version_dir / TITLES_PATH).read_text().splitlines()
+    titles = gzip.decompress((version_dir / TITLES_PATH).read_bytes()).decode().splitlines()
     catalog = fx.dataset().catalog.set_index("item_id")["title"]
     assert ids == fx.dataset().item_ids and titles == [catalog[i] for i in ids]
 

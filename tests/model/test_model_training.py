@@ -290,6 +290,14 @@ def test_query_vocabulary_matches_the_graph_tokeniser():
     assert (ids[:, 0] >= 2).all()
 
 
+def test_preprocessor_refuses_item_ids_the_artifact_could_not_list():
+    from recsys_dr.model.features import Preprocessor
+
+    for bad in (["a", ""], ["a", "b\nc"], ["a\r"]):
+        with pytest.raises(ValueError, match="padding id|line breaks"):
+            Preprocessor(bad, [])
+
+
 @pytest.mark.parametrize("repeat", [True, False])
 def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat):
     import keras
