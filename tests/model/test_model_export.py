@@ -102,6 +102,22 @@ def test_catalog_ids_are_stored_once_as_the_asset_serving_reads(version_dir, tmp
     assert call(tf.saved_model.load(str(copy)).signatures["serving_default"], ["shoes"], empty)[0][0, 0] == "renamed-" + top
 
 
+def test_the_session_loader_tf_serving_uses_feeds_the_asset_to_the_tables(version_dir, serving):
+    """TF Serving's C++ loader runs the MetaGraph in a Session and feeds each asset_file_def's path
+    to the init op (tensorflow/cc/saved_model/loader.cc, RunInitOp); tf.compat.v1's loader does
+    the same, so the tables must fill from assets/items.txt there too, not only in eager TF 2."""
+    import tensorflow as tf
+
+    test = fx.split().test
+    q, h = test.query[:8].astype(str), test.history[:8].astype(str)
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(version_dir))
+        assert {a.filename for a in meta.asset_file_def} == {"items.txt"}
+        sig = meta.signature_def["serving_default"]
+        ids = sess.run(sig.outputs["item_ids"].name, {sig.inputs["query"].name: q, sig.inputs["history"].name: h})
+    assert ids.astype(str).tolist() == call(serving, q, h)[0].tolist()
+
+
 def test_titles_are_aligned_with_the_item_ids(version_dir):
     from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH
 
