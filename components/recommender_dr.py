@@ -137,7 +137,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.dns = DnsFailover(
             f"{name}-dns",
             DnsFailoverArgs(dns=args.dns, model_name=args.model.name, tags=tags),
-            DnsWiring(endpoints={role: self.serving[role].endpoint for role in ROLES}, routing_health_check_ids=steering),
+            DnsWiring(endpoints={role: self.serving[role].endpoint for role in ROLES}, routing_health_check_ids=steering,
+                      probe_endpoints=args.serving.exposure != "internal"),
             opts=child,
         )
         self.health_check_ids = (

@@ -39,12 +39,18 @@ class DnsWiring:
     Attributes:
         endpoints: load-balancer hostname per role ("primary"/"standby").
         routing_health_check_ids: health checks that steer the records instead of the HTTP
-            checks (ARC routing-control checks), per role. The HTTP checks still exist and
-            report. Default none.
+            checks (ARC routing-control, Region switch or CloudWatch-alarm checks), per role.
+            The HTTP checks still exist and report. Default none.
+        probe_endpoints: create the HTTP checks. False for internal endpoints: Route 53's
+            checkers probe from the internet and cannot reach a private address ("Route 53
+            health checkers are outside the VPC", Route 53 Developer Guide, health checks of
+            private resources), so such checks would fail forever and steer nothing; the
+            records then need `routing_health_check_ids`. Default True.
     """
 
     endpoints: Mapping[str, pulumi.Input[str]]
     routing_health_check_ids: Mapping[str, pulumi.Input[str]] | None = None
+    probe_endpoints: bool = True
 
 
 def dns_wiring_problems(wiring: DnsWiring) -> list[str]:
@@ -53,11 +59,13 @@ def dns_wiring_problems(wiring: DnsWiring) -> list[str]:
         problems.append(f"`endpoints` must have exactly the keys primary, standby. Received: {sorted(wiring.endpoints)}")
     if wiring.routing_health_check_ids is not None and set(wiring.routing_health_check_ids) != set(ROLES):
         problems.append(f"`routing_health_check_ids` must have exactly the keys primary, standby. Received: {sorted(wiring.routing_health_check_ids)}")
+    if not wiring.probe_endpoints and wiring.routing_health_check_ids is None:
+        problems.append("`probe_endpoints=False` needs `routing_health_check_ids`: without HTTP checks nothing else steers the records")
     return problems
 
 
 class DnsFailover(pulumi.ComponentResource):
-    """An HTTP string-match health check per region and a failover record pair.
+    """An HTTP string-match health check per region (public endpoints) and a failover record pair.
 
     Route 53 answers the PRIMARY record while its health check passes, else the
     SECONDARY. The worst-case switch time is `budget_seconds` (see `failover_budget`).
@@ -95,7 +103,7 @@ class DnsFailover(pulumi.ComponentResource):
                 opts=child,
             )
             for role in ROLES
-        }
+        } if wiring.probe_endpoints else {}
         steering = wiring.routing_health_check_ids or {role: check.id for role, check in self.health_checks.items()}
         self.records = {
             role: aws.route53.Record(
@@ -113,10 +121,11 @@ class DnsFailover(pulumi.ComponentResource):
             for role in ROLES
         }
         self.budget = dns.budget
+        reported = {role: check.id for role, check in self.health_checks.items()} or steering
         self.register_outputs({
             "zoneId": self.zone_id,
             "recordName": dns.record_name,
-            "primaryHealthCheckId": self.health_checks["primary"].id,
-            "standbyHealthCheckId": self.health_checks["standby"].id,
+            "primaryHealthCheckId": reported["primary"],
+            "standbyHealthCheckId": reported["standby"],
             "failoverBudgetSeconds": self.budget.total_seconds,
         })

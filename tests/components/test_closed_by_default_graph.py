@@ -104,6 +104,11 @@ def test_internal_records_follow_cloudwatch_alarms(internal, prod):
         assert internal.outputs["regions"][role]["healthCheckId"] == steering
         # Not the HTTP check, which cannot reach a private endpoint.
         assert steering != prod.outputs["regions"][role]["healthCheckId"]
+    # Route 53's checkers probe from the internet, so an HTTP check of an internal NLB could only
+    # fail: none is created (the public stack has one per region).
+    http = [c for c in internal.of_type("aws:route53/healthCheck:HealthCheck") if c.inputs["type"] == "HTTP_STR_MATCH"]
+    assert http == [] and len([c for c in prod.of_type("aws:route53/healthCheck:HealthCheck")
+                               if c.inputs["type"] == "HTTP_STR_MATCH"]) == 2
 
 
 # --- the pinned manifest ------------------------------------------------------------------------
