@@ -205,12 +205,16 @@ def scale(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from recsys_dr.model.config import TrainConfig
+
+    defaults = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m benchmarks.model_benchmark", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     q = sub.add_parser("quality", help="MovieLens-100K and the repeat-heavy shop over seeds")
     q.add_argument("--seeds", default="42,43,44", help="training seeds (default: 42,43,44)")
-    q.add_argument("--epochs", type=int, default=30, help="most epochs; early stopping on validation (default: 30)")
-    q.add_argument("--history-length", type=int, default=20, help="default: 20")
+    q.add_argument("--epochs", type=int, default=defaults.epochs,
+                   help=f"most epochs; early stopping on validation (default: {defaults.epochs})")
+    q.add_argument("--history-length", type=int, default=defaults.history_length, help=f"default: {defaults.history_length}")
     q.add_argument("--shop-users", type=int, default=2000, help="synthetic shoppers (default: 2000)")
     q.add_argument("--with-derived", action="store_true", help="also the derived-query MovieLens variant (first seed)")
     q.add_argument("--json", type=Path, default=Path("benchmarks/results/model_quality.json"))
@@ -219,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--users", type=int, default=50_000, help="shoppers (default: 50000; ~20 events each)")
     s.add_argument("--min-events", type=int, default=10, help="default: 10")
     s.add_argument("--max-events", type=int, default=30, help="default: 30")
-    s.add_argument("--history-length", type=int, default=20, help="default: 20")
+    s.add_argument("--history-length", type=int, default=defaults.history_length, help=f"default: {defaults.history_length}")
     s.add_argument("--batch-size", type=int, default=1024, help="default: 1024")
-    s.add_argument("--validation-users", type=int, default=5000, help="default: 5000")
+    s.add_argument("--validation-users", type=int, default=defaults.validation_users, help=f"default: {defaults.validation_users}")
     s.add_argument("--iterations", type=int, default=500, help="timed serving calls (default: 500)")
     s.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
     s.add_argument("--json", type=Path, default=Path("benchmarks/results/model_scale.json"))

@@ -58,24 +58,32 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from recsys_dr.model.config import NetworkConfig, TrainConfig
+
+    t, n = TrainConfig(), NetworkConfig()  # the defaults, declared once there
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=30, help="most epochs (default: 30)")
-    g.add_argument("--patience", type=int, default=3, help="epochs without validation improvement before stopping (default: 3)")
-    g.add_argument("--batch-size", type=int, default=256, help="default: 256")
-    g.add_argument("--learning-rate", type=float, default=3e-3, help="default: 0.003")
-    g.add_argument("--num-sampled", type=int, default=1024, help="sampled-softmax negatives per batch (default: 1024)")
-    g.add_argument("--embedding-dim", type=int, default=64, help="default: 64")
-    g.add_argument("--attention-blocks", type=int, default=1, help="self-attention blocks over the history (default: 1)")
-    g.add_argument("--attention-heads", type=int, default=2, help="default: 2")
-    g.add_argument("--hidden-units", default="256", help="comma-separated ReLU layer widths of the user tower (default: 256)")
-    g.add_argument("--dropout", type=float, default=0.1, help="default: 0.1")
+    g.add_argument("--epochs", type=int, default=t.epochs, help=f"most epochs (default: {t.epochs})")
+    g.add_argument("--patience", type=int, default=t.patience,
+                   help=f"epochs without validation improvement before stopping (default: {t.patience})")
+    g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"default: {t.batch_size}")
+    g.add_argument("--learning-rate", type=float, default=t.learning_rate, help=f"default: {t.learning_rate}")
+    g.add_argument("--num-sampled", type=int, default=t.num_sampled,
+                   help=f"sampled-softmax negatives per batch; the exact softmax when 2 x this >= the catalog (default: {t.num_sampled})")
+    g.add_argument("--embedding-dim", type=int, default=n.embedding_dim, help=f"default: {n.embedding_dim}")
+    g.add_argument("--attention-blocks", type=int, default=n.attention_blocks,
+                   help=f"self-attention blocks over the history (default: {n.attention_blocks})")
+    g.add_argument("--attention-heads", type=int, default=n.attention_heads, help=f"default: {n.attention_heads}")
+    units = ",".join(map(str, n.hidden_units))
+    g.add_argument("--hidden-units", default=units, help=f"comma-separated ReLU layer widths of the user tower (default: {units})")
+    g.add_argument("--dropout", type=float, default=n.dropout, help=f"default: {n.dropout}")
     g.add_argument("--no-repeat", action="store_true", help="no repeat head / gate: explore scores only")
-    g.add_argument("--history-length", type=int, default=20, help="history items L (default: 20)")
-    g.add_argument("--query-length", type=int, default=8, help="query tokens Q (default: 8)")
-    g.add_argument("--validation-users", type=int, default=5000, help="validation examples ranked per epoch (default: 5000)")
+    g.add_argument("--history-length", type=int, default=t.history_length, help=f"history items L (default: {t.history_length})")
+    g.add_argument("--query-length", type=int, default=t.query_length, help=f"query tokens Q (default: {t.query_length})")
+    g.add_argument("--validation-users", type=int, default=t.validation_users,
+                   help=f"validation examples ranked per epoch (default: {t.validation_users})")
     g.add_argument("--no-refit", action="store_true",
                    help="keep the selected epoch's weights instead of refitting on training + validation interactions")
-    g.add_argument("--seed", type=int, default=42, help="training seed (default: 42)")
+    g.add_argument("--seed", type=int, default=t.seed, help=f"training seed (default: {t.seed})")
 
 
 def _add_out_args(p: argparse.ArgumentParser) -> None:
@@ -111,8 +119,7 @@ def _load_data(args: argparse.Namespace):
 
 
 def _train_config(args: argparse.Namespace):
-    from recsys_dr.model.network import NetworkConfig
-    from recsys_dr.model.train import TrainConfig
+    from recsys_dr.model.config import NetworkConfig, TrainConfig
 
     try:
         units = tuple(int(u) for u in str(args.hidden_units).split(",") if u.strip())

@@ -25,54 +25,13 @@ top-k candidates (:meth:`Recommender.top_k`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import keras
 from keras import ops
 
+from recsys_dr.model.config import NetworkConfig
 from recsys_dr.model.features import FIRST_ID
 
 NEG = -1e9  # masked logit
-
-
-@dataclass(frozen=True, kw_only=True)
-class NetworkConfig:
-    """Network sizes.
-
-    Args:
-        embedding_dim: width of item and query-token embeddings; default 64.
-        attention_blocks: self-attention blocks over the history (0 = position-weighted
-            embeddings only); default 1.
-        attention_heads: heads per block; default 2.
-        dropout: dropout in the attention blocks while training; default 0.1.
-        hidden_units: ReLU layers between the encoders and the user vector; default (256,).
-        repeat: use the repeat head and gate (False = explore scores only); default True.
-    """
-
-    embedding_dim: int = 64
-    attention_blocks: int = 1
-    attention_heads: int = 2
-    dropout: float = 0.1
-    hidden_units: tuple[int, ...] = (256,)
-    repeat: bool = True
-
-    def __post_init__(self) -> None:
-        if self.embedding_dim < 2:
-            raise ValueError(f"`embedding_dim` must be >= 2. Received: {self.embedding_dim}")
-        if self.attention_blocks < 0:
-            raise ValueError(f"`attention_blocks` must be >= 0. Received: {self.attention_blocks}")
-        if self.attention_heads < 1 or self.embedding_dim % self.attention_heads:
-            raise ValueError(
-                f"`attention_heads` must be >= 1 and divide `embedding_dim`. "
-                f"Received: attention_heads={self.attention_heads}, embedding_dim={self.embedding_dim}"
-            )
-        if any(u < 1 for u in self.hidden_units):
-            raise ValueError(f"`hidden_units` must all be >= 1. Received: {self.hidden_units}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: {self.dropout}")
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"hidden_units": list(self.hidden_units)}
 
 
 class AttentionBlock(keras.layers.Layer):

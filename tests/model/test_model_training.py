@@ -205,6 +205,26 @@ def test_sampled_softmax_touches_a_bounded_number_of_item_rows():
     assert len(np.unique(grad.indices.numpy())) <= b + sampled + b * length < n
 
 
+def test_a_sample_of_half_the_catalog_or_more_trains_on_the_exact_softmax():
+    import tensorflow as tf
+
+    from recsys_dr.model.network import NetworkConfig, build_network
+    from recsys_dr.model.train import TrainConfig, repeat_targets, training_loss, uses_sampled_softmax
+
+    n, b, length = 60, 8, 4
+    cfg = TrainConfig(history_length=length, num_sampled=30,
+                      network=NetworkConfig(embedding_dim=8, attention_blocks=0, hidden_units=(8,), repeat=False))
+    assert not uses_sampled_softmax(cfg, n) and uses_sampled_softmax(cfg, n + 1)
+    net = build_network(num_items=n, query_vocab_size=4, query_length=2, history_length=length, config=cfg.network)
+    rng = np.random.default_rng(0)
+    q, h, y = tf.zeros((b, 2), tf.int64), tf.constant(rng.integers(2, n + 2, size=(b, length))), rng.integers(0, n, size=b)
+    in_window, pos = repeat_targets(h.numpy(), y)
+    loss = training_loss(net, cfg, [0.0, 0.0] + [1.0] * n, q, h, tf.constant(y), tf.constant(in_window), tf.constant(pos))
+    # No sampling noise: the loss is the cross-entropy of the served explore distribution.
+    exact = -np.log(net.probabilities(q, h).numpy()[np.arange(b), y]).mean()
+    np.testing.assert_allclose(float(loss), exact, rtol=1e-5)
+
+
 def test_repeat_targets_point_at_the_last_occurrence():
     from recsys_dr.model.train import repeat_targets
 

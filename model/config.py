@@ -1,0 +1,102 @@
+"""The recommender's hyper-parameters: network sizes and training settings.
+
+Plain dataclasses with no TensorFlow import, so the command line reads its defaults from
+here (each default is declared once) and ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """Network sizes.
+
+    Args:
+        embedding_dim: width of item and query-token embeddings; default 64.
+        attention_blocks: self-attention blocks over the history (0 = position-weighted
+            embeddings only); default 1.
+        attention_heads: heads per block; default 2.
+        dropout: dropout in the attention blocks while training; default 0.1.
+        hidden_units: ReLU layers between the encoders and the user vector; default (256,).
+        repeat: use the repeat head and gate (False = explore scores only); default True.
+    """
+
+    embedding_dim: int = 64
+    attention_blocks: int = 1
+    attention_heads: int = 2
+    dropout: float = 0.1
+    hidden_units: tuple[int, ...] = (256,)
+    repeat: bool = True
+
+    def __post_init__(self) -> None:
+        if self.embedding_dim < 2:
+            raise ValueError(f"`embedding_dim` must be >= 2. Received: {self.embedding_dim}")
+        if self.attention_blocks < 0:
+            raise ValueError(f"`attention_blocks` must be >= 0. Received: {self.attention_blocks}")
+        if self.attention_heads < 1 or self.embedding_dim % self.attention_heads:
+            raise ValueError(
+                f"`attention_heads` must be >= 1 and divide `embedding_dim`. "
+                f"Received: attention_heads={self.attention_heads}, embedding_dim={self.embedding_dim}"
+            )
+        if any(u < 1 for u in self.hidden_units):
+            raise ValueError(f"`hidden_units` must all be >= 1. Received: {self.hidden_units}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: {self.dropout}")
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"hidden_units": list(self.hidden_units)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Training hyper-parameters.
+
+    Args:
+        network: layer sizes, see :class:`model.network.NetworkConfig`; default ``NetworkConfig()``.
+        history_length: history items fed to the model ``L``; default 20.
+        query_length: query tokens fed to the model ``Q``; default 8.
+        max_query_tokens: query vocabulary cap; default 20000.
+        epochs: most passes over the training examples; default 30.
+        patience: epochs without validation improvement before stopping; default 3.
+        batch_size: examples per step; default 256.
+        learning_rate: Adam learning rate; default 3e-3.
+        num_sampled: sampled-softmax negatives per batch; default 1024.
+        validation_users: validation examples ranked per epoch (a seeded sample); default 5000.
+        refit: after model selection, retrain a fresh model on training + validation
+            interactions for the selected number of epochs; default True.
+        seed: seed for initialisation, sampling and shuffling; default 42.
+    """
+
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    history_length: int = 20
+    query_length: int = 8
+    max_query_tokens: int = 20_000
+    epochs: int = 30
+    patience: int = 3
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    num_sampled: int = 1024
+    validation_users: int = 5000
+    refit: bool = True
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("history_length", "query_length", "epochs", "patience", "batch_size", "max_query_tokens",
+                     "num_sampled", "validation_users"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"`learning_rate` must be > 0. Received: {self.learning_rate}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["network"] = self.network.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        net = dict(d["network"])
+        net["hidden_units"] = tuple(net["hidden_units"])
+        return cls(**{**d, "network": NetworkConfig(**net)})
