@@ -9,7 +9,8 @@ Losses, summed per batch (see :mod:`model.network`):
   loss touches ``B x (num_sampled + 1)`` item rows, never ``B x N``. When the sample would
   be half the catalog or more (:func:`uses_sampled_softmax`), the exact full softmax is used
   instead: it then costs at most twice a sampled step and has no sampling noise (on
-  MovieLens-100K, 1,682 items, it scores about 0.002 NDCG@10 higher than 1,024 samples).
+  MovieLens-100K, 1,682 items, seed 42, batch 256: NDCG@10 0.1002 against 0.0982 with 1,024
+  samples).
 * **repeat**: cross-entropy over the distinct history items, for examples whose target is
   in the history window;
 * **gate**: binary cross-entropy of "the target is in the history window".
