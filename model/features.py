@@ -1,7 +1,10 @@
 """Keras preprocessing: raw query strings and item ids -> integer ids.
 
 The same layers preprocess the training examples (once, eagerly) and run inside the
-exported serving graph, so training and serving can not drift apart.
+exported serving graph, so training and serving can not drift apart. The one difference is
+where the item lookup reads its ids: a list in training, the artifact's ids file in the
+serving graph (same :func:`item_lookup`, same lines, so the same ids; export tests compare
+the served answers with the trained model's).
 
 Id conventions (both lookups):
 
