@@ -229,3 +229,20 @@ def test_publish_then_verify_remote_and_conflict(built, aws, tmp_path):
     other = tmp_path / "other"
     assert main(["build", "--out", str(other), *TINY, "--seed", "1"]) == 0
     assert main(["publish", str(other / "recommender" / "1"), "--bucket", "models-primary", "--no-progress"]) == 1
+
+
+def test_readme_lists_the_build_commands_numeric_defaults():
+    import re
+    from pathlib import Path
+
+    from recsys_dr.model.cli import build_parser
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    para = text[text.index("Main `build` options (defaults in brackets)"):]
+    para = para[:para.index("git-ignored")]
+    listed = dict(re.findall(r"`(--[a-z-]+)[^`]*`(?: \([^)]*\))?(?: L)? \[([^\]]+)\]", para))
+    build = build_parser()._subparsers._group_actions[0].choices["build"]
+    training = next(g for g in build._action_groups if g.title == "training")._group_actions
+    numeric = {a.option_strings[0]: a.default for a in training if type(a.default) in (int, float)}
+    assert len(numeric) >= 12 and set(numeric) <= set(listed)  # every training option is listed
+    assert {k: listed[k] for k in numeric} == {k: str(v) for k, v in numeric.items()}
