@@ -132,11 +132,6 @@ def quality(args: argparse.Namespace) -> dict:
 
 
 def scale(args: argparse.Namespace) -> dict:
-    import numpy as np
-
-    from recsys_dr.model.quiet import import_tensorflow
-
-    tf = import_tensorflow()
     from recsys_dr.model.data import fingerprint
     from recsys_dr.model.evaluate import evaluate_all, format_table
     from recsys_dr.model.export import export_version
@@ -179,14 +174,10 @@ def scale(args: argparse.Namespace) -> dict:
     weights = int(sum(w.numpy().nbytes for w in trained.model.weights))
     variables = sum(v for k, v in files.items() if k.startswith("variables/"))
 
-    serving = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    rng = np.random.default_rng(0)
-    latency = {}
-    for batch in (1, 64):
-        idx = rng.integers(0, len(split.test), size=batch)
-        qt = tf.constant(split.test.query[idx].astype(str))
-        ht = tf.constant(split.test.history[idx].astype(str))
-        latency[f"serving_default_b{batch}"] = _timings(lambda: serving(query=qt, history=ht), args.iterations, batch)
+    # Timed in fresh processes that load only the SavedModel, as a server would (no training
+    # state or thread pools left over), with TensorFlow's default thread pools and with one
+    # intra-op thread per request (TF Serving's --tensorflow_intra_op_parallelism).
+    latency = {name: _latency_in_subprocess(version_dir, args.iterations, threads) for name, threads in THREADINGS.items()}
     figures = {
         "items": len(data.catalog), "interactions": len(data.interactions), "users": args.users,
         "train_examples": len(split.train), "test_users": len(split.test), "stages_s": stages, "total_s": total,
@@ -198,9 +189,47 @@ def scale(args: argparse.Namespace) -> dict:
     print(f"\nend to end: {total:.1f} s (limit 1200 s); peak RSS {figures['peak_rss_mib']:,.0f} MiB")
     print(f"artifact {artifact / 1e6:.1f} MB; weights {weights / 1e6:.1f} MB; variables/ {variables / 1e6:.1f} MB "
           f"({figures['variables_over_weights']}x weights; whole artifact {figures['artifact_over_weights']}x)")
-    print(f"{'path':<24}{'batch':>6}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
-    for name, v in latency.items():
-        print(f"{name:<24}{v['batch']:>6}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{v['examples_per_s']:>13.0f}")
+    _print_latency(latency)
+    return figures
+
+
+# name -> (intra-op, inter-op) threads; 0 = TensorFlow's default (one per core).
+THREADINGS = {"default threads": (0, 0), "intra-op 1, inter-op 2": (1, 2)}
+
+
+def _latency_in_subprocess(version_dir: Path, iterations: int, threads: tuple[int, int]) -> dict:
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "latency.json"
+        subprocess.run([sys.executable, "-m", "benchmarks.model_benchmark", "latency", str(version_dir),
+                        "--iterations", str(iterations), "--intra-op-threads", str(threads[0]),
+                        "--inter-op-threads", str(threads[1]), "--json", str(out)],
+                       cwd=Path(__file__).resolve().parents[1], check=True, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())["latency"]
+
+
+def _print_latency(latency: dict) -> None:
+    print(f"{'threads':<24}{'batch':>6}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
+    for threads, paths in latency.items():
+        for v in paths.values():
+            print(f"{threads:<24}{v['batch']:>6}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{v['examples_per_s']:>13.0f}")
+
+
+def latency(args: argparse.Namespace, tf) -> dict:
+    """Time ``serving_default`` of an exported version on its own warmup requests of batch 1 and 64."""
+    from recsys_dr.model.export import SIGNATURE, WARMUP_PATH, read_warmup
+
+    if args.intra_op_threads or args.inter_op_threads:  # before TensorFlow runs its first op
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    fn = tf.saved_model.load(str(args.version_dir)).signatures[SIGNATURE]
+    requests = {len(r["query"]): {k: tf.constant(v) for k, v in r.items()} for r in read_warmup(args.version_dir / WARMUP_PATH)}
+    timings = {f"serving_default_b{b}": _timings(lambda r=requests[b]: fn(**r), args.iterations, b) for b in (1, 64)}
+    figures = {"version_dir": str(args.version_dir), "intra_op_threads": args.intra_op_threads,
+               "inter_op_threads": args.inter_op_threads, "latency": timings}
+    _print_latency({f"intra {args.intra_op_threads or 'default'}, inter {args.inter_op_threads or 'default'}": timings})
     return figures
 
 
@@ -229,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--iterations", type=int, default=500, help="timed serving calls (default: 500)")
     s.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
     s.add_argument("--json", type=Path, default=Path("benchmarks/results/model_scale.json"))
+    lat = sub.add_parser("latency", help="serving_default latency of an exported version (its warmup requests)")
+    lat.add_argument("version_dir", type=Path)
+    lat.add_argument("--iterations", type=int, default=500, help="timed calls per batch size (default: 500)")
+    lat.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default (default: 0)")
+    lat.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default (default: 0)")
+    lat.add_argument("--json", type=Path, default=Path("benchmarks/results/model_latency.json"))
     args = p.parse_args(argv)
 
     import logging
@@ -237,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     tf = import_tensorflow()
-    figures = quality(args) if args.command == "quality" else scale(args)
+    figures = {"quality": quality, "scale": scale}[args.command](args) if args.command != "latency" else latency(args, tf)
     figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
                           "cpu_count": os.cpu_count()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
