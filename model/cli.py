@@ -263,6 +263,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from recsys_dr.model.split import leave_last_out
 
     manifest = load_manifest(args.model_dir / "manifest.json")
+    if not (args.model_dir / ITEMS_PATH).is_file():
+        raise UsageError(f"{args.model_dir} has no {ITEMS_PATH}: it was exported by recsys-dr < 0.3 "
+                         "(ids in assets.extra/); re-export it from its bundle with `python -m recsys_dr.model export`")
     length = int(manifest["serving"]["history_length"])
     data = _load_data(args)
     split = leave_last_out(data, length)

@@ -181,7 +181,7 @@ def test_redirected_output_has_no_progress_codes_or_tensorflow_noise(built):
 
 
 @pytest.mark.slow
-def test_export_from_bundle_then_evaluate_the_artifact(built, capsys):
+def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path):
     assert main(["export", "--out", str(built), "--top-k", "3"]) == 0
     assert main(["export", "--out", str(built), "--version", "2"]) == 2  # immutable
     capsys.readouterr()
@@ -190,6 +190,14 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys):
     built_metrics = json.loads((built / "metrics.json").read_text())["metrics"]["model"]
     evaluated = json.loads((built / "eval.json").read_text())["metrics"]["model"]
     assert evaluated["all"]["ndcg@10"] == pytest.approx(built_metrics["all"]["ndcg@10"], abs=1e-6)
+    # A version in the 0.2 layout (ids in assets.extra/) is refused with a way out, not a traceback.
+    import shutil
+
+    old = shutil.copytree(built / "recommender" / "2", tmp_path / "2")
+    (old / "assets" / "items.txt").rename(old / "items.txt")
+    capsys.readouterr()
+    assert main(["evaluate", "--model-dir", str(old), "--synthetic-users", "120", "--pseudonym-key", "test"]) == 2
+    assert "exported by recsys-dr < 0.3" in capsys.readouterr().err
 
 
 @pytest.mark.slow
