@@ -479,12 +479,16 @@ def test_real_signal_during_failback_is_deferred_until_it_finishes(signame):
         return orig("primary")
 
     previous = signal.signal(signal.SIGTERM, as_interrupt)
+    # Python's own SIGINT handler, as in an interactive run (a runner started with `nohup … &`
+    # inherits SIGINT ignored, and Python then keeps SIG_IGN).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result, cluster, t, logs = interrupted_drill(failback, route53=dns)
         assert signal.getsignal(signal.SIGTERM) is as_interrupt  # the shield restored the CLI's handler
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     assert calls == [1]
     assert any(f"{signame} received: deferred until fail-back finishes (at most 60s)" in line for line in logs)
     assert result.failed_back is True and cluster.role_states() == {"primary": "On", "standby": "Off"}
