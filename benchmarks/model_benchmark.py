@@ -225,6 +225,7 @@ def latency(args: argparse.Namespace, tf) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
     fn = tf.saved_model.load(str(args.version_dir)).signatures[SIGNATURE]
+    # The last request of each batch size is the generated batch (the two edge cases before it are batch 1 too).
     requests = {len(r["query"]): {k: tf.constant(v) for k, v in r.items()} for r in read_warmup(args.version_dir / WARMUP_PATH)}
     timings = {f"serving_default_b{b}": _timings(lambda r=requests[b]: fn(**r), args.iterations, b) for b in (1, 64)}
     figures = {"version_dir": str(args.version_dir), "intra_op_threads": args.intra_op_threads,

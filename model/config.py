@@ -54,7 +54,7 @@ class TrainConfig:
     """Training hyper-parameters.
 
     Args:
-        network: layer sizes, see :class:`model.network.NetworkConfig`; default ``NetworkConfig()``.
+        network: layer sizes, see :class:`NetworkConfig`; default ``NetworkConfig()``.
         history_length: history items fed to the model ``L``; default 20.
         query_length: query tokens fed to the model ``Q``; default 8.
         max_query_tokens: query vocabulary cap; default 20000.
