@@ -318,15 +318,55 @@ def test_preprocessor_refuses_item_ids_the_artifact_could_not_list():
             Preprocessor(bad, [])
 
 
-@pytest.mark.parametrize("repeat", [True, False])
-def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat):
-    import keras
-
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_a_final_block_reading_only_the_last_position_equals_the_full_block(blocks):
+    # The encoder reads only the most recent position, so its last block computes only that row.
     from recsys_dr.model.network import NetworkConfig, build_network
 
-    net = build_network(num_items=40, query_vocab_size=5, query_length=2, history_length=6,
+    net = build_network(num_items=30, query_vocab_size=5, query_length=2, history_length=7,
+                        config=NetworkConfig(embedding_dim=8, attention_heads=2, attention_blocks=blocks, hidden_units=(8,)))
+    rng = np.random.default_rng(0)
+    for w in net.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32"))
+    h = rng.integers(2, 32, size=(4, 7))
+    h[1, :5] = 0  # left padding
+    h[2, :] = 0  # empty history
+    x = rng.normal(size=(4, 7, 8)).astype("float32")
+    valid = h >= 2
+    block = net.blocks[-1]
+    full = np.asarray(block(x, valid))
+    np.testing.assert_allclose(np.asarray(block(x, valid, last_only=True)), full[:, -1, :], rtol=1e-5, atol=1e-5)
+    assert np.abs(full[:, -1, :]).sum() > 0 and (full[2] == 0).all()
+
+
+@pytest.mark.parametrize("shape, k", [((5, 6000), 3), ((3, 6001), 7), ((2, 8193), 16), ((4, 2000), 1)])
+@pytest.mark.parametrize("values", ["distinct", "ties", "constant"])
+def test_exact_top_k_through_chunk_maxima_equals_tf_top_k(shape, k, values):
+    import tensorflow as tf
+
+    from recsys_dr.model.network import exact_top_k
+
+    chunk = 16
+    assert shape[1] >= 8 * chunk * k  # the chunked path, not the fallback
+    x = np.random.default_rng(k).normal(size=shape).astype("float32")
+    x = {"distinct": x, "ties": np.round(x, 1), "constant": np.ones_like(x)}[values]
+    want_v, want_i = tf.math.top_k(x, k)
+    got_v, got_i = exact_top_k(tf.constant(x), k, chunk=chunk)
+    np.testing.assert_array_equal(got_v.numpy(), want_v.numpy())
+    np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())  # ties: lower index first, as TopKV2
+
+
+@pytest.mark.parametrize("num_items", [40, 6000])  # 6000: exact_top_k takes the chunked path
+@pytest.mark.parametrize("repeat", [True, False])
+def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat, num_items):
+    import keras
+
+    from recsys_dr.model.network import TOP_K_CHUNK, NetworkConfig, build_network
+
+    assert (num_items >= 8 * TOP_K_CHUNK * 11) == (num_items == 6000)  # n_top: k + history length = 11 (5 without repeat)
+    net = build_network(num_items=num_items, query_vocab_size=5, query_length=2, history_length=6,
                         config=NetworkConfig(embedding_dim=8, attention_blocks=1, hidden_units=(8,), repeat=repeat))
-    net.item_bias.embeddings.assign(np.linspace(3, 0, 42)[:, None].astype("float32"))  # items 0.. explore best
+    net.item_bias.embeddings.assign(np.linspace(3, 0, num_items + 2)[:, None].astype("float32"))  # items 0.. explore best
     if repeat:
         net.gate_out.bias.assign([5.0])  # lean on the copy distribution
     rng = np.random.default_rng(0)
