@@ -97,7 +97,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         net = dict(d["network"])
         net["hidden_units"] = tuple(net["hidden_units"])
         return cls(**{**d, "network": NetworkConfig(**net)})
