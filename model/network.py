@@ -59,15 +59,17 @@ class AttentionBlock(keras.layers.Layer):
         """``x[B, L, D]`` -> ``[B, L, D]``, or with ``last_only`` the last position's output ``[B, D]``
         (all a final block needs: the encoder reads only the most recent position)."""
         b, length = ops.shape(x)[0], ops.shape(x)[1]
-        qkv = ops.reshape(self.qkv(self.norm1(ops.reshape(x, (-1, self.dim)))), (b, length, 3 * self.dim))
+        flat = ops.reshape(x, (-1, self.dim))  # [B * L, D]
+        qkv = ops.reshape(self.qkv(self.norm1(flat)), (b, length, 3 * self.dim))
         q, k, v = ops.split(qkv, 3, axis=-1)
         scale = (self.dim // self.heads) ** -0.5
         if last_only:
             # The last query attends to every valid key and always to itself.
-            q, x = q[:, -1:, :], x[:, -1, :]
+            q, residual = q[:, -1:, :], x[:, -1, :]
             allowed = ops.logical_or(valid, ops.equal(ops.arange(length), length - 1)[None])[:, None, :]
         else:  # padding keys are masked; a padding row still sees itself, so no softmax row is empty
             allowed = ops.logical_or(valid[:, None, :], ops.eye(length, dtype="bool")[None])
+            residual = flat
         heads = []
         for qh, kh, vh in zip(*(ops.split(t, self.heads, axis=-1) for t in (q, k, v))):
             logits = ops.matmul(qh, ops.transpose(kh, (0, 2, 1))) * scale
@@ -75,12 +77,11 @@ class AttentionBlock(keras.layers.Layer):
             heads.append(ops.matmul(weights, vh))
         att = ops.concatenate(heads, axis=-1) if self.heads > 1 else heads[0]
         att = att[:, 0, :] if last_only else ops.reshape(att, (-1, self.dim))
-        x2 = x if last_only else ops.reshape(x, (-1, self.dim))
-        x2 = x2 + self.drop(self.out(att), training=training)
-        x2 = x2 + self.drop(self.ffn2(self.ffn1(self.norm2(x2))), training=training)
+        y = residual + self.drop(self.out(att), training=training)
+        y = y + self.drop(self.ffn2(self.ffn1(self.norm2(y))), training=training)
         if last_only:
-            return x2 * ops.cast(valid[:, -1:], x2.dtype)
-        return ops.reshape(x2, (b, length, self.dim)) * ops.cast(valid, x2.dtype)[..., None]
+            return y * ops.cast(valid[:, -1:], y.dtype)
+        return ops.reshape(y, (b, length, self.dim)) * ops.cast(valid, y.dtype)[..., None]
 
 
 class Recommender(keras.Model):
