@@ -226,9 +226,12 @@ def _print_latency(latency: dict) -> None:
             print(f"{threads:<24}{v['batch']:>6}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{v['examples_per_s']:>13.0f}")
 
 
-def latency(args: argparse.Namespace, tf) -> dict:
+def latency(args: argparse.Namespace) -> dict:
     """Time ``serving_default`` of an exported version on its own warmup requests of batch 1 and 64."""
     from recsys_dr.model.export import SIGNATURE, WARMUP_PATH, read_warmup
+    from recsys_dr.model.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     if args.intra_op_threads or args.inter_op_threads:  # before TensorFlow runs its first op
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
@@ -282,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     tf = import_tensorflow()
-    figures = {"quality": quality, "scale": scale}[args.command](args) if args.command != "latency" else latency(args, tf)
+    figures = {"quality": quality, "scale": scale, "latency": latency}[args.command](args)
     figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
                           "cpu_count": os.cpu_count()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
