@@ -67,6 +67,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help=f"epochs without validation improvement before stopping (default: {t.patience})")
     g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"default: {t.batch_size}")
     g.add_argument("--learning-rate", type=float, default=t.learning_rate, help=f"default: {t.learning_rate}")
+    g.add_argument("--ema-momentum", type=float, default=t.ema_momentum,
+                   help=f"keep a moving average of the weights over the steps; 0 = the last step's (default: {t.ema_momentum})")
     g.add_argument("--num-sampled", type=int, default=t.num_sampled,
                    help=f"sampled-softmax negatives per batch; the exact softmax when 2 x this >= the catalog (default: {t.num_sampled})")
     g.add_argument("--embedding-dim", type=int, default=n.embedding_dim, help=f"default: {n.embedding_dim}")
@@ -131,7 +133,8 @@ def _train_config(args: argparse.Namespace):
                             repeat=not args.no_repeat)
         return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
                            epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
-                           learning_rate=args.learning_rate, num_sampled=args.num_sampled,
+                           learning_rate=args.learning_rate, ema_momentum=args.ema_momentum,
+                           num_sampled=args.num_sampled,
                            validation_users=args.validation_users, refit=not args.no_refit, seed=args.seed)
     except ValueError as err:
         raise UsageError(str(err)) from None

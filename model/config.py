@@ -63,6 +63,9 @@ class TrainConfig:
         batch_size: examples per step; default 128 (MovieLens-100K, seed 42, exact softmax:
             NDCG@10 0.1118 against 0.1002 at 256; twice the steps per epoch).
         learning_rate: Adam learning rate; default 3e-3.
+        ema_momentum: validate, keep and export an exponential moving average of the weights
+            over the steps (Keras ``use_ema``), 0 = the last step's weights; default 0.99
+            (MovieLens-100K, seeds 42-44: NDCG@10 0.1106 against 0.0998 without).
         num_sampled: sampled-softmax negatives per batch; default 1024.
         validation_users: validation examples ranked per epoch (a seeded sample); default 5000.
         refit: after model selection, retrain a fresh model on training + validation
@@ -78,6 +81,7 @@ class TrainConfig:
     patience: int = 3
     batch_size: int = 128
     learning_rate: float = 3e-3
+    ema_momentum: float = 0.99
     num_sampled: int = 1024
     validation_users: int = 5000
     refit: bool = True
@@ -90,6 +94,8 @@ class TrainConfig:
                 raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"`learning_rate` must be > 0. Received: {self.learning_rate}")
+        if not 0.0 <= self.ema_momentum < 1.0:
+            raise ValueError(f"`ema_momentum` must be in [0, 1) (0 = no average). Received: {self.ema_momentum}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -157,6 +157,14 @@ def test_network_config_is_validated():
         NetworkConfig(attention_heads=3)
 
 
+@pytest.mark.parametrize("momentum", [-0.1, 1.0])
+def test_ema_momentum_is_validated(momentum):
+    from recsys_dr.model.config import TrainConfig
+
+    with pytest.raises(ValueError, match=rf"`ema_momentum` must be in \[0, 1\) \(0 = no average\). Received: {momentum}"):
+        TrainConfig(ema_momentum=momentum)
+
+
 def test_empty_and_unknown_histories_give_the_same_finite_scores():
     import keras
 
@@ -275,6 +283,31 @@ def test_without_refit_the_best_validation_epoch_is_kept():
     assert len(t.history) == 2
     kept = evaluate_scorer(t.scores, fx.split().validation, fx.dataset().item_ids, by_type=False)["all"]["ndcg@10"]
     assert kept == pytest.approx(max(h["validation_ndcg@10"] for h in t.history), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_the_weight_average_is_validated_and_kept_while_training_follows_the_last_step():
+    from recsys_dr.model.train import train
+
+    plain = train(fx.split(), fx.dataset().item_ids, fx.train_config(ema_momentum=0.0), show_progress=False)
+    averaged = fx.trained()  # the default, ema_momentum 0.99
+    # Validation swaps the average in and must swap the last step's weights back: otherwise
+    # epoch 2 would start from the average and its loss would differ.
+    assert [h["loss"] for h in averaged.history[:3]] == [h["loss"] for h in plain.history[:3]]
+    assert [h["validation_ndcg@10"] for h in averaged.history[:3]] != [h["validation_ndcg@10"] for h in plain.history[:3]]
+
+
+@pytest.mark.slow
+def test_without_validation_the_last_steps_average_is_kept():
+    import dataclasses
+
+    from recsys_dr.model.train import train
+
+    no_val = dataclasses.replace(fx.split(), validation=None)
+    runs = [train(no_val, fx.dataset().item_ids, fx.train_config(epochs=1, ema_momentum=m), show_progress=False)
+            for m in (0.0, 0.9)]
+    assert runs[0].loss_history == runs[1].loss_history  # the same steps...
+    assert not np.array_equal(runs[0].model.get_weights()[0], runs[1].model.get_weights()[0])  # ...another result
 
 
 @pytest.mark.slow
