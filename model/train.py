@@ -19,8 +19,8 @@ Weights: with ``ema_momentum`` (default 0.99) the optimizer keeps an exponential
 average of the weights over the steps (Keras ``use_ema``); validation ranks with the
 average, the average is what is kept and exported, and training continues from the last
 step's weights. On MovieLens-100K the epoch-to-epoch validation NDCG@10 of the last step's
-weights moves by about 0.01 on 943 users; the average is steadier and better (seeds 42-44:
-0.1106 against 0.0998).
+weights moves by about 0.01 on 943 users; the average is steadier and better (seeds 42-47:
+mean 0.1108 against 0.1002).
 
 Model selection: after every epoch the model ranks the **validation** items (the
 second-to-last interaction of each user, at most ``validation_users`` of them, never the
