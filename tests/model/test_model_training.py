@@ -286,7 +286,7 @@ def test_without_refit_the_best_validation_epoch_is_kept():
 
 
 @pytest.mark.slow
-def test_the_weight_average_is_validated_and_kept_while_training_follows_the_last_step():
+def test_validation_ranks_the_weight_average_while_training_follows_the_last_step():
     from recsys_dr.model.train import train
 
     plain = train(fx.split(), fx.dataset().item_ids, fx.train_config(ema_momentum=0.0), show_progress=False)
