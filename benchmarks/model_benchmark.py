@@ -22,7 +22,8 @@ Baselines are deterministic, so their std over training seeds is 0 (the data do 
 evaluate the model and every baseline on all test users, export - and prints wall time per
 stage, peak resident memory (``ru_maxrss``), artifact and weight bytes, and the exported
 ``serving_default`` signature's latency (p50 / p99 over ``--iterations`` calls after warmup)
-at batch 1 and 64.
+at batch 1 and 64: through ``Session.run`` of the signature's tensors, as TF Serving runs a
+Predict request (the serving figure), and through ``tf.saved_model.load`` from Python.
 """
 
 from __future__ import annotations
@@ -39,28 +40,34 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _timings(fn, iterations: int, batch: int, warmup: int = 10) -> dict:
+def _timings(fn, iterations: int, batch: int, rounds: int = 1, warmup: int = 10) -> dict:
+    """p50 / p99 over ``rounds`` x ``iterations`` calls, and each round's own p99: this VM's speed
+    drifts by up to 2x over seconds, so one round's p99 says more about the host than the graph."""
     import gc
 
     import numpy as np
 
     for _ in range(warmup):
         fn()
-    lat = []
+    per_round = []
     # Python's collector off while timing, as timeit does: its pauses belong to this client,
     # not to the graph (TF Serving runs it from C++).
     gc.collect()
     gc.disable()
     try:
-        for _ in range(iterations):
-            t = time.perf_counter()
-            fn()
-            lat.append(time.perf_counter() - t)
+        for _ in range(rounds):
+            lat = []
+            for _ in range(iterations):
+                t = time.perf_counter()
+                fn()
+                lat.append(time.perf_counter() - t)
+            per_round.append(np.array(lat) * 1e3)
     finally:
         gc.enable()
-    ms = np.array(lat) * 1e3
-    return {"batch": batch, "calls": iterations, "p50_ms": float(np.percentile(ms, 50)),
-            "p99_ms": float(np.percentile(ms, 99)), "examples_per_s": batch * iterations / float(np.sum(lat))}
+    ms = np.concatenate(per_round)
+    return {"batch": batch, "calls": len(ms), "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "round_p99_ms": [float(np.percentile(r, 99)) for r in per_round],
+            "examples_per_s": batch * len(ms) / float(np.sum(ms) / 1e3)}
 
 
 def _peak_rss_mib() -> float:
@@ -184,9 +191,9 @@ def scale(args: argparse.Namespace) -> dict:
     variables = sum(v for k, v in files.items() if k.startswith("variables/"))
 
     # Timed in fresh processes that load only the SavedModel, as a server would (no training
-    # state or thread pools left over), with TensorFlow's default thread pools and with one
-    # intra-op thread per request (TF Serving's --tensorflow_intra_op_parallelism).
-    latency = {name: _latency_in_subprocess(version_dir, args.iterations, threads) for name, threads in THREADINGS.items()}
+    # state or thread pools left over); see LATENCY_RUNS.
+    latency = {name: _latency_in_subprocess(version_dir, args.iterations, args.rounds, *run)
+               for name, run in LATENCY_RUNS.items()}
     figures = {
         "items": len(data.catalog), "interactions": len(data.interactions), "users": args.users,
         "train_examples": len(split.train), "test_users": len(split.test), "stages_s": stages, "total_s": total,
@@ -202,47 +209,93 @@ def scale(args: argparse.Namespace) -> dict:
     return figures
 
 
-# name -> (intra-op, inter-op) threads; 0 = TensorFlow's default (one per core).
-THREADINGS = {"default threads": (0, 0), "intra-op 1, inter-op 2": (1, 2)}
+# name -> (client, intra-op threads, inter-op threads); 0 threads = TensorFlow's default (one
+# per core), which TF Serving keeps unless --tensorflow_intra_op_parallelism /
+# --tensorflow_inter_op_parallelism say otherwise (tensorflow_serving/model_servers/server.cc).
+LATENCY_RUNS = {
+    "session, default threads": ("session", 0, 0),
+    "session, intra 1, inter 2": ("session", 1, 2),
+    "python, default threads": ("python", 0, 0),
+}
 
 
-def _latency_in_subprocess(version_dir: Path, iterations: int, threads: tuple[int, int]) -> dict:
+def _latency_in_subprocess(version_dir: Path, iterations: int, rounds: int, client: str, intra: int, inter: int) -> dict:
     import subprocess
     import sys
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "latency.json"
-        subprocess.run([sys.executable, "-m", "benchmarks.model_benchmark", "latency", str(version_dir),
-                        "--iterations", str(iterations), "--intra-op-threads", str(threads[0]),
-                        "--inter-op-threads", str(threads[1]), "--json", str(out)],
-                       cwd=Path(__file__).resolve().parents[1], check=True, stdout=subprocess.DEVNULL)
+        command = [sys.executable, "-m", "benchmarks.model_benchmark", "latency", str(version_dir),
+                   "--client", client, "--iterations", str(iterations), "--rounds", str(rounds),
+                   "--intra-op-threads", str(intra), "--inter-op-threads", str(inter), "--json", str(out)]
+        proc = subprocess.run(command, check=False, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.returncode:  # its TensorFlow log lines (the TF 1 loader's deprecation notice) only matter then
+            sys.stderr.write(proc.stderr)
+            proc.check_returncode()
         return json.loads(out.read_text())["latency"]
 
 
 def _print_latency(latency: dict) -> None:
-    print(f"{'threads':<24}{'batch':>6}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
-    for threads, paths in latency.items():
+    print(f"{'client, threads':<28}{'batch':>6}{'p50 ms':>10}{'p99 ms':>10}{'p99 by round':>18}{'examples/s':>13}")
+    for run, paths in latency.items():
         for v in paths.values():
-            print(f"{threads:<24}{v['batch']:>6}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{v['examples_per_s']:>13.0f}")
+            by_round = v["round_p99_ms"]
+            spread = f"{min(by_round):.2f}-{max(by_round):.2f} ({len(by_round)})" if len(by_round) > 1 else "-"
+            print(f"{run:<28}{v['batch']:>6}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{spread:>18}"
+                  f"{v['examples_per_s']:>13.0f}")
+
+
+def _session_client(tf, version_dir: Path, intra: int, inter: int):
+    """``{input: ndarray} -> outputs`` through one ``Session.run`` of the SignatureDef's tensors:
+    what TF Serving does per Predict request (tensorflow_serving/servables/tensorflow/
+    predict_util.cc, RunPredict -> session->Run, on the session tensorflow/cc/saved_model/
+    loader.cc builds), without Python's eager function-call layer in between."""
+    from recsys_dr.model.export import SIGNATURE
+
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
+    graph = tf.Graph()
+    session = tf.compat.v1.Session(graph=graph, config=config)
+    with graph.as_default():
+        signature = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir)).signature_def[SIGNATURE]
+    names = sorted(signature.inputs)
+    run = session.make_callable([signature.outputs[k].name for k in sorted(signature.outputs)],
+                                [signature.inputs[k].name for k in names])
+    return lambda request: run(*(request[k] for k in names))
+
+
+def _python_client(tf, version_dir: Path, intra: int, inter: int):
+    """``{input: ndarray} -> outputs`` through ``tf.saved_model.load(...).signatures``: the
+    eager TF 2 call (argument conversion, nested function calls) on top of the same graph."""
+    from recsys_dr.model.export import SIGNATURE
+
+    if intra or inter:  # before TensorFlow runs its first op
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    fn = tf.saved_model.load(str(version_dir)).signatures[SIGNATURE]
+    return lambda request: fn(**request)
 
 
 def latency(args: argparse.Namespace) -> dict:
     """Time ``serving_default`` of an exported version on its own warmup requests of batch 1 and 64."""
-    from recsys_dr.model.export import SIGNATURE, WARMUP_PATH, read_warmup
+    from recsys_dr.model.export import WARMUP_PATH, read_warmup
     from recsys_dr.model.quiet import import_tensorflow
 
     tf = import_tensorflow()
-
-    if args.intra_op_threads or args.inter_op_threads:  # before TensorFlow runs its first op
-        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
-    fn = tf.saved_model.load(str(args.version_dir)).signatures[SIGNATURE]
+    client = {"session": _session_client, "python": _python_client}[args.client]
+    call = client(tf, args.version_dir, args.intra_op_threads, args.inter_op_threads)
     # The last request of each batch size is the generated batch (the two edge cases before it are batch 1 too).
-    requests = {len(r["query"]): {k: tf.constant(v) for k, v in r.items()} for r in read_warmup(args.version_dir / WARMUP_PATH)}
-    timings = {f"serving_default_b{b}": _timings(lambda r=requests[b]: fn(**r), args.iterations, b) for b in (1, 64)}
-    figures = {"version_dir": str(args.version_dir), "intra_op_threads": args.intra_op_threads,
+    requests = {len(r["query"]): r for r in read_warmup(args.version_dir / WARMUP_PATH)}
+    if args.client == "python":
+        requests = {b: {k: tf.constant(v) for k, v in r.items()} for b, r in requests.items()}
+    # Batch 1 (the latency target) in --rounds rounds; batch 64 (throughput) in one.
+    timings = {f"serving_default_b{b}": _timings(lambda r=requests[b]: call(r), args.iterations, b, rounds)
+               for b, rounds in ((1, args.rounds), (64, 1))}
+    figures = {"version_dir": str(args.version_dir), "client": args.client, "intra_op_threads": args.intra_op_threads,
                "inter_op_threads": args.inter_op_threads, "latency": timings}
-    _print_latency({f"intra {args.intra_op_threads or 'default'}, inter {args.inter_op_threads or 'default'}": timings})
+    threads = (f"intra {args.intra_op_threads or 'default'}, inter {args.inter_op_threads or 'default'}"
+               if args.intra_op_threads or args.inter_op_threads else "default threads")
+    _print_latency({f"{args.client}, {threads}": timings})
     return figures
 
 
@@ -268,12 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--history-length", type=int, default=defaults.history_length, help=f"default: {defaults.history_length}")
     s.add_argument("--batch-size", type=int, default=1024, help="default: 1024")
     s.add_argument("--validation-users", type=int, default=defaults.validation_users, help=f"default: {defaults.validation_users}")
-    s.add_argument("--iterations", type=int, default=1000, help="timed serving calls per batch size (default: 1000)")
+    s.add_argument("--iterations", type=int, default=1000, help="timed serving calls per round (default: 1000)")
+    s.add_argument("--rounds", type=int, default=5, help="rounds of --iterations calls at batch 1 (default: 5)")
     s.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
     s.add_argument("--json", type=Path, default=Path("benchmarks/results/model_scale.json"))
     lat = sub.add_parser("latency", help="serving_default latency of an exported version (its warmup requests)")
     lat.add_argument("version_dir", type=Path)
-    lat.add_argument("--iterations", type=int, default=1000, help="timed calls per batch size (default: 1000)")
+    lat.add_argument("--client", choices=("session", "python"), default="session",
+                     help="session: Session.run of the signature's tensors, as TF Serving runs it; "
+                          "python: tf.saved_model.load(...).signatures (default: session)")
+    lat.add_argument("--iterations", type=int, default=1000, help="timed calls per round (default: 1000)")
+    lat.add_argument("--rounds", type=int, default=5, help="rounds of --iterations calls at batch 1 (default: 5)")
     lat.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default (default: 0)")
     lat.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default (default: 0)")
     lat.add_argument("--json", type=Path, default=Path("benchmarks/results/model_latency.json"))
