@@ -21,6 +21,9 @@ Signatures (raw strings in, strings and floats out; preprocessing is inside the 
 * ``score_catalog``: same inputs -> ``scores: float32[None, num_items]`` in
   ``items.txt`` order (used by ``python -m recsys_dr.model evaluate --model-dir``).
 
+Both refuse a request of more than :func:`max_batch` rows, or whose query and history row
+counts differ, with ``InvalidArgument`` (the manifest records the cap as ``serving.max_batch``).
+
 The version is written to a hidden staging directory, reloaded and exercised with its own
 warmup requests, renamed to ``<version>`` and only then gets its ``manifest.json``, so a
 directory without a manifest is never a finished version.
@@ -63,6 +66,28 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
+def max_batch(num_items: int) -> int:
+    """Rows one request may carry: few enough that each ``[rows, num_items]`` float32 tensor the
+    graph allocates stays within ``evaluate``'s ``SCORE_BUDGET`` (64 MiB; the serving path holds a
+    handful), at most 1,024 and never fewer than the warmup's largest batch.
+
+    TF Serving accepts gRPC messages up to 2 GiB (tensorflow_serving/model_servers/server.cc,
+    ``SetMaxMessageSize(INT32_MAX)``), about ten million 20-id histories: uncapped, one request
+    could allocate rows x num_items floats several times over and get the pod OOM-killed, in
+    every region that serves the same version.
+    """
+    from recsys_dr.model.evaluate import SCORE_BUDGET
+
+    return max(max(WARMUP_BATCHES), min(1024, SCORE_BUDGET // max(num_items, 1)))
+
+
+def _check_rows(query, history, limit: int) -> None:
+    rows = tf.shape(query)[0]
+    # Inside the endpoints' tf.function these are Assert ops that run before any output exists.
+    tf.debugging.assert_less_equal(rows, limit, message=f"a request may carry at most {limit} rows")
+    tf.debugging.assert_equal(tf.shape(history)[0], rows, message="query and history need the same number of rows")
+
+
 def serving_functions(trained: Trained, top_k: int, items_file: Path):
     """Return ``(serve, score_catalog, input_signature, lookups)``: the endpoints' Python bodies
     and the two item lookups they read, both backed by ``items_file`` (the catalog ids, one per
@@ -84,11 +109,15 @@ def serving_functions(trained: Trained, top_k: int, items_file: Path):
         tf.TensorSpec([None, length], tf.string, name="history"),
     ]
 
+    limit = max_batch(pre.num_items)
+
     def probabilities(query, history):
+        _check_rows(query, history, limit)
         return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history, to_ids)), tf.float32)
 
     def serve(query, history):
         # Exact top-k over the catalog (TopKV2 and the other ops are stock TF: TF Serving runs them).
+        _check_rows(query, history, limit)
         values, cols = model.top_k(pre.query_ids(query), pre.history_ids(history, to_ids), k)
         return {"item_ids": to_items(cols + FIRST_ID), "scores": tf.cast(values, tf.float32)}
 
@@ -325,6 +354,7 @@ def export_version(
             "history_padding": "",
             "num_items": trained.preprocessor.num_items,
             "warmup_requests": len(requests),
+            "max_batch": max_batch(trained.preprocessor.num_items),
         },
         "training": trained.config.to_dict(),
     } | (extra_metadata or {})

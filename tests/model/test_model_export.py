@@ -118,6 +118,45 @@ def test_the_session_loader_tf_serving_uses_feeds_the_asset_to_the_tables(versio
     assert ids.astype(str).tolist() == call(serving, q, h)[0].tolist()
 
 
+def test_the_row_cap_keeps_each_score_tensor_within_the_budget():
+    from recsys_dr.model.evaluate import SCORE_BUDGET
+    from recsys_dr.model.export import WARMUP_BATCHES, max_batch
+
+    assert max_batch(1_682) == 1024 and max_batch(100_008) == 167 and max_batch(10_000_000) == max(WARMUP_BATCHES)
+    for n in (1, 1_682, 16_384, 100_008, 262_144, 10_000_000):
+        cap = max_batch(n)
+        assert max(WARMUP_BATCHES) <= cap <= 1024  # the warmup's own batches are always served
+        assert cap * n <= SCORE_BUDGET or cap == max(WARMUP_BATCHES)
+
+
+def test_a_request_over_the_row_cap_is_refused_by_both_signatures_and_the_session_path(version_dir):
+    """TF Serving takes gRPC messages up to 2 GiB (model_servers/server.cc); the graph itself must
+    refuse a batch whose [rows, num_items] tensors could OOM the pod, on the Session path TF
+    Serving runs (tensorflow/cc/saved_model/loader.cc) as in eager TF 2."""
+    import tensorflow as tf
+
+    from recsys_dr.model.export import max_batch
+
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    cap = manifest["serving"]["max_batch"]
+    assert cap == max_batch(len(fx.dataset().item_ids))
+    q = np.array(["shoes"] * (cap + 1), object)
+    h = np.full((cap + 1, fx.HISTORY), "", object)
+    loaded = tf.saved_model.load(str(version_dir))
+    for name in ("serving_default", "score_catalog"):
+        fn = loaded.signatures[name]
+        assert next(iter(fn(query=tf.constant(q[:cap]), history=tf.constant(h[:cap])).values())).shape[0] == cap
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {cap} rows"):
+            fn(query=tf.constant(q), history=tf.constant(h))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="same number of rows"):
+            fn(query=tf.constant(q[:2]), history=tf.constant(h[:3]))
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        sig = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(version_dir)).signature_def["serving_default"]
+        feed = {sig.inputs["query"].name: q, sig.inputs["history"].name: h}
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {cap} rows"):
+            sess.run(sig.outputs["item_ids"].name, feed)
+
+
 def test_titles_are_aligned_with_the_item_ids(version_dir):
     from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH
 
