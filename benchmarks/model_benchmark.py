@@ -230,7 +230,7 @@ def _latency_in_subprocess(version_dir: Path, iterations: int, rounds: int, clie
                    "--intra-op-threads", str(intra), "--inter-op-threads", str(inter), "--json", str(out)]
         proc = subprocess.run(command, check=False, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
-        if proc.returncode:  # its TensorFlow log lines (the TF 1 loader's deprecation notice) only matter then
+        if proc.returncode:  # its TensorFlow log lines only matter then
             sys.stderr.write(proc.stderr)
             proc.check_returncode()
         return json.loads(out.read_text())["latency"]
@@ -256,8 +256,14 @@ def _session_client(tf, version_dir: Path, intra: int, inter: int):
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
     graph = tf.Graph()
     session = tf.compat.v1.Session(graph=graph, config=config)
-    with graph.as_default():
-        signature = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir)).signature_def[SIGNATURE]
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("ERROR")  # no deprecation notice: this TF 1 loader is the Session path being timed
+    try:
+        with graph.as_default():
+            meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
+    finally:
+        logger.setLevel(level)
+    signature = meta.signature_def[SIGNATURE]
     names = sorted(signature.inputs)
     run = session.make_callable([signature.outputs[k].name for k in sorted(signature.outputs)],
                                 [signature.inputs[k].name for k in names])
