@@ -17,9 +17,9 @@ def test_the_session_client_serves_what_the_python_signature_serves():
     RunPredict does (tensorflow_serving/servables/tensorflow/predict_util.cc): on every warmup
     request it must give the Python signature's answers, or it would be timing something else."""
     import tensorflow as tf
-    from recsys_dr.model.export import WARMUP_PATH, read_warmup
 
     from benchmarks.model_benchmark import _python_client, _session_client
+    from recsys_dr.model.export import WARMUP_PATH, read_warmup
 
     version_dir = fx.exported()
     session, python = _session_client(tf, version_dir, 1, 2), _python_client(tf, version_dir, 0, 0)
