@@ -279,8 +279,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     col = {item: i for i, item in enumerate(exported_items)}
     order = np.array([col.get(i, -1) for i in data.item_ids])
 
+    # The version refuses more rows per request than its manifest's cap (model.export.max_batch);
+    # this data's batches are sized for its own catalog, which may be smaller. Older versions have none.
+    cap = int(manifest["serving"].get("max_batch", 1 << 62))
+
     def score(batch):
-        s = fn(query=tf.constant(batch.query.astype(str)), history=tf.constant(batch.history.astype(str)))["scores"].numpy()
+        query, history = batch.query.astype(str), batch.history.astype(str)
+        s = np.concatenate([fn(query=tf.constant(query[i:i + cap]), history=tf.constant(history[i:i + cap]))["scores"].numpy()
+                            for i in range(0, len(batch), cap)])
         out = np.zeros((len(batch), len(order)), np.float32)  # catalog items the model never saw score 0
         out[:, order >= 0] = s[:, order[order >= 0]]
         return out

@@ -181,7 +181,7 @@ def test_redirected_output_has_no_progress_codes_or_tensorflow_noise(built):
 
 
 @pytest.mark.slow
-def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path):
+def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path, monkeypatch):
     assert main(["export", "--out", str(built), "--top-k", "3"]) == 0
     assert main(["export", "--out", str(built), "--version", "2"]) == 2  # immutable
     capsys.readouterr()
@@ -190,6 +190,17 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path):
     built_metrics = json.loads((built / "metrics.json").read_text())["metrics"]["model"]
     evaluated = json.loads((built / "eval.json").read_text())["metrics"]["model"]
     assert evaluated["all"]["ndcg@10"] == pytest.approx(built_metrics["all"]["ndcg@10"], abs=1e-6)
+    # A version whose row cap is below this data's batch (120 held-out users, one batch) is asked
+    # in chunks of the cap: the same figures, not an InvalidArgument from the graph.
+    from recsys_dr.model import export
+
+    monkeypatch.setattr(export, "max_batch", lambda num_items: 64)
+    assert main(["export", "--out", str(built), "--version", "3"]) == 0
+    assert json.loads((built / "recommender" / "3" / "manifest.json").read_text())["serving"]["max_batch"] == 64
+    assert main(["evaluate", "--model-dir", str(built / "recommender" / "3"), "--synthetic-users", "120",
+                 "--pseudonym-key", "test", "--json", str(built / "eval3.json")]) == 0
+    capped = json.loads((built / "eval3.json").read_text())["metrics"]["model"]
+    assert capped["all"]["ndcg@10"] == pytest.approx(built_metrics["all"]["ndcg@10"], abs=1e-6)
     # A version in the 0.2 layout (ids in assets.extra/) is refused with a way out, not a traceback.
     import shutil
 
