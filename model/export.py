@@ -81,11 +81,18 @@ def max_batch(num_items: int) -> int:
     return max(max(WARMUP_BATCHES), min(1024, SCORE_BUDGET // max(num_items, 1)))
 
 
-def _check_rows(query, history, limit: int) -> None:
+def _checked_rows(query, history, limit: int):
+    """``(query, history)`` that no op can read before both row checks have passed.
+
+    Inside a tf.function an Assert is only a control output of the function: ops that do not
+    depend on it (the catalog matmul) may run first and allocate what the cap is there to
+    prevent. Routing the inputs through Identities that wait for the Asserts orders them first.
+    """
     rows = tf.shape(query)[0]
-    # Inside the endpoints' tf.function these are Assert ops that run before any output exists.
-    tf.debugging.assert_less_equal(rows, limit, message=f"a request may carry at most {limit} rows")
-    tf.debugging.assert_equal(tf.shape(history)[0], rows, message="query and history need the same number of rows")
+    checks = [tf.debugging.assert_less_equal(rows, limit, message=f"a request may carry at most {limit} rows"),
+              tf.debugging.assert_equal(tf.shape(history)[0], rows, message="query and history need the same number of rows")]
+    with tf.control_dependencies(checks):
+        return tf.identity(query), tf.identity(history)
 
 
 def serving_functions(trained: Trained, top_k: int, items_file: Path):
@@ -112,12 +119,12 @@ def serving_functions(trained: Trained, top_k: int, items_file: Path):
     limit = max_batch(pre.num_items)
 
     def probabilities(query, history):
-        _check_rows(query, history, limit)
+        query, history = _checked_rows(query, history, limit)
         return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history, to_ids)), tf.float32)
 
     def serve(query, history):
         # Exact top-k over the catalog (TopKV2 and the other ops are stock TF: TF Serving runs them).
-        _check_rows(query, history, limit)
+        query, history = _checked_rows(query, history, limit)
         values, cols = model.top_k(pre.query_ids(query), pre.history_ids(history, to_ids), k)
         return {"item_ids": to_items(cols + FIRST_ID), "scores": tf.cast(values, tf.float32)}
 

@@ -157,6 +157,38 @@ def test_a_request_over_the_row_cap_is_refused_by_both_signatures_and_the_sessio
             sess.run(sig.outputs["item_ids"].name, feed)
 
 
+def test_no_catalog_sized_op_runs_before_the_row_checks(tmp_path):
+    """An Assert in a tf.function is only a control output: without an ordering edge the catalog
+    matmul may run (and allocate rows x num_items floats) before the cap refuses the request."""
+    import tensorflow as tf
+
+    from recsys_dr.model.export import serving_functions
+
+    trained = fx.trained()
+    items = tmp_path / "items.txt"
+    items.write_text("".join(f"{i}\n" for i in trained.preprocessor.items))
+    serve, score_catalog, signature, _ = serving_functions(trained, 5, items)
+
+    def ancestors(op):
+        seen, todo = set(), [op]
+        while todo:
+            current = todo.pop()
+            for parent in [t.op for t in current.inputs] + list(current.control_inputs):
+                if parent.name not in seen:
+                    seen.add(parent.name)
+                    todo.append(parent)
+        return seen
+
+    for body in (serve, score_catalog):
+        graph = tf.function(body).get_concrete_function(*signature).graph
+        asserts = {op.name for op in graph.get_operations() if op.type == "Assert"}
+        matmuls = [op for op in graph.get_operations() if op.type in ("MatMul", "BatchMatMulV2")
+                   and op.outputs[0].shape[-1] in (trained.preprocessor.num_items, trained.preprocessor.num_items + 2)]
+        assert len(asserts) == 2 and matmuls
+        for op in matmuls:
+            assert asserts <= ancestors(op), op.name
+
+
 def test_titles_are_aligned_with_the_item_ids(version_dir):
     from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH
 
