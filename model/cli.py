@@ -261,7 +261,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     tf = import_tensorflow(args.verbose)
     from recsys_dr.model.data import fingerprint
     from recsys_dr.model.evaluate import evaluate_all, format_table
-    from recsys_dr.model.export import CATALOG_SIGNATURE
+    from recsys_dr.model.export import catalog_scorer
     from recsys_dr.model.manifest import ITEMS_PATH, load_manifest
     from recsys_dr.model.split import leave_last_out
 
@@ -275,7 +275,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if fingerprint(data, history_length=length) != manifest.get("data_fingerprint"):
         log.warning("data fingerprint differs from the manifest's: held-out items may have been trained on")
     exported_items = (args.model_dir / ITEMS_PATH).read_text(encoding="utf-8").splitlines()
-    fn = tf.saved_model.load(str(args.model_dir)).signatures[CATALOG_SIGNATURE]
+    loaded = tf.saved_model.load(str(args.model_dir))  # kept: a saved function's variables live on the loaded object
+    fn = catalog_scorer(loaded)
     col = {item: i for i, item in enumerate(exported_items)}
     order = np.array([col.get(i, -1) for i in data.item_ids])
 
@@ -364,6 +365,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     out["metrics"] = m.get("metrics", {})
     out["evaluation"] = m.get("evaluation", {})
     out["signature"] = m.get("signature", {})
+    out["offline_functions"] = m.get("offline_functions", {})
     titles = _titles(args.version_dir, ITEMS_PATH, TITLES_PATH)
     if args.query is not None or args.history is not None:
         tf = import_tensorflow(args.verbose)
@@ -384,10 +386,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{out['model_name']} v{out['version']}  created {out['created_at']}  TF {out['tensorflow_version']}")
     print(f"manifest sha256: {out['manifest_sha256']}")
     print(f"data {out['data_fingerprint']}  files {out['files']}  {out['bytes']:,} bytes")
-    for name, sig in out["signature"].items():
-        ins = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["inputs"].items())
-        outs = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["outputs"].items())
-        print(f"signature {name}: ({ins}) -> ({outs})")
+    for kind, specs in (("signature", out["signature"]), ("offline function", out["offline_functions"])):
+        for name, sig in specs.items():
+            ins = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["inputs"].items())
+            outs = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in sig["outputs"].items())
+            print(f"{kind} {name}: ({ins}) -> ({outs})")
     ev = out["evaluation"]
     if ev:
         print(f"evaluation: {ev.get('test_users', 0)} test users, {ev.get('validation_users', 0)} validation users, "

@@ -18,8 +18,16 @@ Signatures (raw strings in, strings and floats out; preprocessing is inside the 
   (the model's probabilities - repeat and explore mixed, see :mod:`model.network` - best
   first; exact top-k over the whole catalog). Unknown history ids and "" are ignored; an
   empty history or query is valid.
-* ``score_catalog``: same inputs -> ``scores: float32[None, num_items]`` in
-  ``items.txt`` order (used by ``python -m recsys_dr.model evaluate --model-dir``).
+
+``serving_default`` is the only SignatureDef, so the only thing TF Serving can run.
+``score_catalog`` (same inputs -> ``scores: float32[None, num_items]`` in ``items.txt`` order,
+for ``python -m recsys_dr.model evaluate --model-dir``) is a function of the saved object, which
+``loaded = tf.saved_model.load(path); loaded.score_catalog(query=..., history=...)`` calls
+offline (keep ``loaded``: the function's variables go with it). TF Serving
+looks requests up in the MetaGraph's ``signature_def`` map only
+(tensorflow_serving/servables/tensorflow/predict_util.cc), so no client can ask a server for
+the whole catalog's probabilities (a 1 MB JSON answer per row at 100k items, and all a copier
+of the model needs).
 
 Both refuse a request of more than :func:`max_batch` rows, or whose query and history row
 counts differ, with ``InvalidArgument`` (the manifest records the cap as ``serving.max_batch``).
@@ -57,7 +65,13 @@ log = logging.getLogger(__name__)
 WARMUP_PATH = "assets.extra/tf_serving_warmup_requests"
 
 SIGNATURE = "serving_default"
-CATALOG_SIGNATURE = "score_catalog"
+CATALOG_FUNCTION = "score_catalog"
+
+
+def catalog_scorer(loaded):
+    """``score_catalog`` of a loaded version: its saved function, or, for versions exported by
+    recsys-dr 0.3, the SignatureDef of that name (which TF Serving served too)."""
+    return getattr(loaded, CATALOG_FUNCTION, None) or loaded.signatures[CATALOG_FUNCTION]
 
 
 def next_version(model_dir: Path) -> int:
@@ -215,15 +229,18 @@ def _spec(spec: tf.TensorSpec) -> dict:
     return {"dtype": spec.dtype.name, "shape": [-1 if d is None else int(d) for d in spec.shape.as_list()]}
 
 
+def function_spec(fn) -> dict:
+    """``{"inputs": {...}, "outputs": {...}}`` of a loaded concrete function (a signature takes
+    keyword arguments, a saved function positional ones named by its input signature)."""
+    args, kwargs = fn.structured_input_signature
+    inputs = {spec.name: spec for spec in args} | kwargs
+    return {"inputs": {k: _spec(v) for k, v in sorted(inputs.items())},
+            "outputs": {k: _spec(v) for k, v in sorted(fn.structured_outputs.items())}}
+
+
 def signature_spec(loaded) -> dict:
     """``{signature: {"inputs": {...}, "outputs": {...}}}`` read back from a loaded SavedModel."""
-    spec = {}
-    for name, fn in loaded.signatures.items():
-        spec[name] = {
-            "inputs": {k: _spec(v) for k, v in sorted(fn.structured_input_signature[1].items())},
-            "outputs": {k: _spec(v) for k, v in sorted(fn.structured_outputs.items())},
-        }
-    return spec
+    return {name: function_spec(fn) for name, fn in loaded.signatures.items()}
 
 
 def _stable_variable_order(archive, tracked) -> None:
@@ -326,7 +343,9 @@ def export_version(
             for obj in tracked:
                 archive.track(obj)
             archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
-            archive.add_endpoint(CATALOG_SIGNATURE, score_catalog, input_signature=signature)
+            # An attribute, not an endpoint: saved as a function of the root object, not as a
+            # SignatureDef (Keras makes every endpoint one). Its resources are a subset of serve's.
+            setattr(archive._tf_trackable, CATALOG_FUNCTION, tf.function(score_catalog, input_signature=signature))
             _stable_variable_order(archive, tracked)
             archive.write_out(str(staging), verbose=False)
         _stable_fingerprint_uuid(staging / "fingerprint.pb")
@@ -338,12 +357,13 @@ def export_version(
         write_warmup(staging / WARMUP_PATH, model_name, requests)
         # Reload and replay the warmup records: a version that cannot serve them is never published.
         loaded = tf.saved_model.load(str(staging))
-        fn = loaded.signatures[SIGNATURE]
+        fn, scorer = loaded.signatures[SIGNATURE], getattr(loaded, CATALOG_FUNCTION)
         for req in read_warmup(staging / WARMUP_PATH):
-            res = fn(**{k: tf.constant(v) for k, v in req.items()})
-            if res["item_ids"].shape[0] != req["query"].shape[0]:
-                raise RuntimeError("exported signature returned the wrong batch size on warmup data")
+            inputs, rows = {k: tf.constant(v) for k, v in req.items()}, req["query"].shape[0]
+            if fn(**inputs)["item_ids"].shape[0] != rows or scorer(**inputs)["scores"].shape != (rows, trained.preprocessor.num_items):
+                raise RuntimeError("an exported endpoint returned the wrong shape on warmup data")
         spec = signature_spec(loaded)
+        offline = {CATALOG_FUNCTION: function_spec(scorer.concrete_functions[0])}
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -354,6 +374,7 @@ def export_version(
         "data_fingerprint": data_fingerprint,
         "metrics": metrics or {},
         "signature": spec,
+        "offline_functions": offline,
         "serving": {
             "signature_name": SIGNATURE,
             "top_k": min(top_k, trained.preprocessor.num_items),

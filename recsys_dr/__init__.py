@@ -9,4 +9,4 @@ The sub-packages live in the repository's top-level folders (`components/`, `mod
 `stacks/`, ...) and are mapped here by `setup.py` (setuptools `package_dir`).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -64,11 +64,42 @@ def test_batch_round_trip_matches_the_keras_model(serving):
 def test_score_catalog_is_a_distribution_over_the_catalog(version_dir):
     import tensorflow as tf
 
-    fn = tf.saved_model.load(str(version_dir)).signatures["score_catalog"]
+    loaded = tf.saved_model.load(str(version_dir))  # a saved function's variables live on this object
+    fn = loaded.score_catalog
     test = fx.split().test
     s = fn(query=tf.constant(test.query[:4].astype(str)), history=tf.constant(test.history[:4].astype(str)))["scores"].numpy()
     assert s.shape == (4, len(fx.dataset().item_ids))
     np.testing.assert_allclose(s.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_tf_serving_can_run_only_the_top_k_signature(version_dir):
+    """TF Serving answers a request only with a SignatureDef of the MetaGraph it loads (tags
+    "serve"; servables/tensorflow/predict_util.cc looks the name up in signature_def), so the
+    whole-catalog scorer, kept for offline evaluation as a saved function, is out of its reach."""
+    import tensorflow as tf
+
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(version_dir))
+    # The init op (table loading) is stored as a SignatureDef too (tensorflow/python/saved_model/constants.py).
+    served = set(meta.signature_def) - {"__saved_model_init_op"}
+    assert served == {"serving_default"}
+    assert all(o.tensor_shape.dim[-1].size == 5 for o in meta.signature_def["serving_default"].outputs.values())
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert set(manifest["signature"]) == served
+    assert manifest["offline_functions"]["score_catalog"]["outputs"]["scores"] == {"dtype": "float32", "shape": [-1, len(fx.dataset().item_ids)]}
+    assert manifest["offline_functions"]["score_catalog"]["inputs"] == manifest["signature"]["serving_default"]["inputs"]
+
+
+def test_evaluation_reads_score_catalog_from_either_layout():
+    from types import SimpleNamespace
+
+    from recsys_dr.model.export import catalog_scorer
+
+    def fn():
+        return None
+
+    assert catalog_scorer(SimpleNamespace(score_catalog=fn, signatures={})) is fn
+    assert catalog_scorer(SimpleNamespace(signatures={"score_catalog": fn})) is fn  # exported by recsys-dr 0.3
 
 
 def test_each_weight_is_stored_once(version_dir):
@@ -129,7 +160,7 @@ def test_the_row_cap_keeps_each_score_tensor_within_the_budget():
         assert cap * n <= SCORE_BUDGET or cap == max(WARMUP_BATCHES)
 
 
-def test_a_request_over_the_row_cap_is_refused_by_both_signatures_and_the_session_path(version_dir):
+def test_a_request_over_the_row_cap_is_refused_by_both_endpoints_and_the_session_path(version_dir):
     """TF Serving takes gRPC messages up to 2 GiB (model_servers/server.cc); the graph itself must
     refuse a batch whose [rows, num_items] tensors could OOM the pod, on the Session path TF
     Serving runs (tensorflow/cc/saved_model/loader.cc) as in eager TF 2."""
@@ -143,8 +174,7 @@ def test_a_request_over_the_row_cap_is_refused_by_both_signatures_and_the_sessio
     q = np.array(["shoes"] * (cap + 1), object)
     h = np.full((cap + 1, fx.HISTORY), "", object)
     loaded = tf.saved_model.load(str(version_dir))
-    for name in ("serving_default", "score_catalog"):
-        fn = loaded.signatures[name]
+    for fn in (loaded.signatures["serving_default"], loaded.score_catalog):
         assert next(iter(fn(query=tf.constant(q[:cap]), history=tf.constant(h[:cap])).values())).shape[0] == cap
         with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {cap} rows"):
             fn(query=tf.constant(q), history=tf.constant(h))
