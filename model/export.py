@@ -26,7 +26,7 @@ for ``python -m recsys_dr.model evaluate --model-dir``) is a function of the sav
 offline (keep ``loaded``: the function's variables go with it). TF Serving
 looks requests up in the MetaGraph's ``signature_def`` map only
 (tensorflow_serving/servables/tensorflow/predict_util.cc), so no client can ask a server for
-the whole catalog's probabilities (a 1 MB JSON answer per row at 100k items, and all a copier
+the whole catalog's probabilities (over 1 MB of JSON per row at 100k items, and all a copier
 of the model needs).
 
 Both refuse a request of more than :func:`max_batch` rows, or whose query and history row
@@ -360,7 +360,8 @@ def export_version(
         fn, scorer = loaded.signatures[SIGNATURE], getattr(loaded, CATALOG_FUNCTION)
         for req in read_warmup(staging / WARMUP_PATH):
             inputs, rows = {k: tf.constant(v) for k, v in req.items()}, req["query"].shape[0]
-            if fn(**inputs)["item_ids"].shape[0] != rows or scorer(**inputs)["scores"].shape != (rows, trained.preprocessor.num_items):
+            scores = scorer(**inputs)["scores"]
+            if fn(**inputs)["item_ids"].shape[0] != rows or scores.shape != (rows, trained.preprocessor.num_items):
                 raise RuntimeError("an exported endpoint returned the wrong shape on warmup data")
         spec = signature_spec(loaded)
         offline = {CATALOG_FUNCTION: function_spec(scorer.concrete_functions[0])}

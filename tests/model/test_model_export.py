@@ -86,8 +86,9 @@ def test_tf_serving_can_run_only_the_top_k_signature(version_dir):
     assert all(o.tensor_shape.dim[-1].size == 5 for o in meta.signature_def["serving_default"].outputs.values())
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert set(manifest["signature"]) == served
-    assert manifest["offline_functions"]["score_catalog"]["outputs"]["scores"] == {"dtype": "float32", "shape": [-1, len(fx.dataset().item_ids)]}
-    assert manifest["offline_functions"]["score_catalog"]["inputs"] == manifest["signature"]["serving_default"]["inputs"]
+    offline = manifest["offline_functions"]["score_catalog"]
+    assert offline["outputs"]["scores"] == {"dtype": "float32", "shape": [-1, len(fx.dataset().item_ids)]}
+    assert offline["inputs"] == manifest["signature"]["serving_default"]["inputs"]
 
 
 def test_evaluation_reads_score_catalog_from_either_layout():
