@@ -192,8 +192,8 @@ def scale(args: argparse.Namespace) -> dict:
 
     # Timed in fresh processes that load only the SavedModel, as a server would (no training
     # state or thread pools left over); see LATENCY_RUNS.
-    latency = {name: _latency_in_subprocess(version_dir, args.iterations, args.rounds, *run)
-               for name, run in LATENCY_RUNS.items()}
+    latency = {_run_label(*run): _latency_in_subprocess(version_dir, args.iterations, args.rounds, *run)
+               for run in LATENCY_RUNS}
     figures = {
         "items": len(data.catalog), "interactions": len(data.interactions), "users": args.users,
         "train_examples": len(split.train), "test_users": len(split.test), "stages_s": stages, "total_s": total,
@@ -209,14 +209,16 @@ def scale(args: argparse.Namespace) -> dict:
     return figures
 
 
-# name -> (client, intra-op threads, inter-op threads); 0 threads = TensorFlow's default (one
-# per core), which TF Serving keeps unless --tensorflow_intra_op_parallelism /
+# (client, intra-op threads, inter-op threads); 0 threads = TensorFlow's default (one per core),
+# which TF Serving keeps unless --tensorflow_intra_op_parallelism /
 # --tensorflow_inter_op_parallelism say otherwise (tensorflow_serving/model_servers/server.cc).
-LATENCY_RUNS = {
-    "session, default threads": ("session", 0, 0),
-    "session, intra 1, inter 2": ("session", 1, 2),
-    "python, default threads": ("python", 0, 0),
-}
+LATENCY_RUNS = (("session", 0, 0), ("session", 1, 2), ("python", 0, 0))
+
+
+def _run_label(client: str, intra: int, inter: int) -> str:
+    """``"session, default threads"``, ``"session, intra 1, inter 2"``: a latency run's name."""
+    threads = f"intra {intra or 'default'}, inter {inter or 'default'}" if intra or inter else "default threads"
+    return f"{client}, {threads}"
 
 
 def _latency_in_subprocess(version_dir: Path, iterations: int, rounds: int, client: str, intra: int, inter: int) -> dict:
@@ -299,9 +301,7 @@ def latency(args: argparse.Namespace) -> dict:
                for b, rounds in ((1, args.rounds), (64, 1))}
     figures = {"version_dir": str(args.version_dir), "client": args.client, "intra_op_threads": args.intra_op_threads,
                "inter_op_threads": args.inter_op_threads, "latency": timings}
-    threads = (f"intra {args.intra_op_threads or 'default'}, inter {args.inter_op_threads or 'default'}"
-               if args.intra_op_threads or args.inter_op_threads else "default threads")
-    _print_latency({f"{args.client}, {threads}": timings})
+    _print_latency({_run_label(args.client, args.intra_op_threads, args.inter_op_threads): timings})
     return figures
 
 
