@@ -1,7 +1,10 @@
 """The pull-request workflows are not a way in (.github/workflows/).
 
-- zizmor, offline and without a config file, reports no high finding; and the same harness
-  does report one on a workflow with a tag-pinned action, so the check can fail;
+- zizmor, offline and without a config file, reports no high finding, and with the auditor
+  persona no finding at all (secrets-outside-env among them); the same harness does report a
+  tag-pinned action and a secret outside an environment, so the checks can fail;
+- every job that holds deploy credentials runs in a GitHub environment, after the gate that
+  lets only environments with required reviewers through (.github/scripts/preview-gate.js);
 - every action is pinned by full commit SHA with its tag in a comment beside it;
 - the only zizmor suppression is the reviewed one (the fork-comment workflow_run trigger);
 - every `recsys-dr` command the workflows run parses with the CLI of this commit.
@@ -34,11 +37,13 @@ def workflow_files() -> list[Path]:
     return sorted(WORKFLOWS.glob("*.yml"))
 
 
-def zizmor(path: Path) -> list[dict]:
+def zizmor(path: Path, persona: str = "regular") -> list[dict]:
     # --offline: no GitHub API (no network here, and none needed for these audits);
-    # --no-config: a zizmor.yml added later cannot switch audits off unnoticed.
-    done = subprocess.run([str(ZIZMOR), "--offline", "--no-config", "--format", "json", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    # --no-config: a zizmor.yml added later cannot switch audits off unnoticed;
+    # --persona=auditor adds the audits the default hides, secrets-outside-env among them
+    # (docs.zizmor.sh/audits/#secrets-outside-env: auditor-only since zizmor 1.24).
+    done = subprocess.run([str(ZIZMOR), "--offline", "--no-config", f"--persona={persona}", "--format", "json",
+                           str(path)], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip(), done.stderr
     return json.loads(done.stdout)
 
@@ -50,6 +55,28 @@ def high(findings: list[dict]) -> list[str]:
 
 def test_zizmor_reports_no_high_finding():
     assert high(zizmor(WORKFLOWS)) == []
+
+
+def findings(found: list[dict]) -> list[str]:
+    return [f"{f['ident']}: {f['locations'][-1]['concrete']['feature'].strip()}" for f in found if not f.get("ignored")]
+
+
+def test_zizmor_auditor_persona_reports_no_finding():
+    assert findings(zizmor(WORKFLOWS, persona="auditor")) == []
+
+
+def test_zizmor_harness_reports_a_secret_outside_an_environment(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "bad.yml").write_text(
+        "name: bad\non: pull_request\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    permissions: {}\n    steps:\n      - run: ./deploy.sh\n        env:\n"
+        "          TOKEN: ${{ secrets.PULUMI_ACCESS_TOKEN }}\n")
+    def secret_findings(persona: str) -> list[str]:
+        return [f for f in findings(zizmor(folder, persona=persona)) if f.startswith("secrets-outside-env")]
+
+    assert secret_findings("regular") == []  # the default persona hides it
+    assert secret_findings("auditor") == ["secrets-outside-env: secrets.PULUMI_ACCESS_TOKEN"]
 
 
 def test_zizmor_harness_reports_a_tag_pinned_action(tmp_path):
@@ -69,7 +96,7 @@ def uses_lines() -> list[tuple[str, str]]:
 
 def test_every_action_is_pinned_by_full_sha_with_its_tag_in_a_comment():
     lines = uses_lines()
-    assert len(lines) == 14  # every `uses:` line was found (3 workflows)
+    assert len(lines) == 16  # every `uses:` line was found (3 workflows)
     assert [(name, ref) for name, ref in lines if not FULL_SHA_WITH_TAG.match(ref)] == []
 
 
@@ -217,3 +244,84 @@ def test_comment_accepts_what_recsys_dr_diff_writes(tmp_path):
     ok, body = validate(tmp_path)
     assert ok, body
     assert body == (tmp_path / "diff.md").read_text()
+
+
+DEPLOY_SECRET = re.compile(r"secrets\.(?!GITHUB_TOKEN\b)\w+")
+PREVIEW_GATE = ROOT / ".github" / "scripts" / "preview-gate.js"
+
+
+def holds_deploy_credentials(job: dict) -> bool:
+    """A job that reads a secret other than GITHUB_TOKEN or may mint a cloud OIDC token."""
+    return bool(DEPLOY_SECRET.search(yaml.safe_dump(job))) or job.get("permissions", {}).get("id-token") == "write"
+
+
+def test_only_the_preview_job_holds_deploy_credentials():
+    holders = [(path.name, name) for path in workflow_files()
+               for name, job in yaml.safe_load(path.read_text())["jobs"].items() if holds_deploy_credentials(job)]
+    assert holders == [("preview.yml", "preview")]
+
+
+def test_the_preview_job_waits_for_its_environment_after_the_gate():
+    jobs = yaml.safe_load((WORKFLOWS / "preview.yml").read_text())["jobs"]
+    preview, gate = jobs["preview"], jobs["gate"]
+    # GitHub holds a job that references an environment, and its secrets, until the environment's
+    # protection rules pass (docs.github.com/en/actions/concepts/workflows-and-actions/deployment-environments).
+    assert preview["environment"] == "preview-${{ matrix.env }}"
+    assert preview["needs"] == "gate"
+    assert preview["strategy"]["matrix"]["env"] == "${{ fromJSON(needs.gate.outputs.stacks) }}"
+    # The gate runs no pull-request code and holds no secret: it checks out the base commit's script.
+    assert not holds_deploy_credentials(gate)
+    checkout, script = gate["steps"]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert "trusted/.github/scripts/preview-gate.js" in script["with"]["script"]
+    assert "gate.approvedStacks(" in script["with"]["script"]
+
+
+def gate(call: str) -> object:
+    """Runs `call` (an expression over `gate`, the loaded preview-gate.js) under node; its awaited JSON value."""
+    program = ("const gate = require(process.argv[1]);"
+               "const notes = []; const core = { notice: m => notes.push(m), warning: m => notes.push(m) };"
+               "function github(environments) { return { rest: { repos: { getEnvironment: async ({ environment_name }) => {"
+               "  if (!(environment_name in environments)) { const e = new Error('Not Found'); e.status = 404; throw e; }"
+               "  return { data: { name: environment_name, ...environments[environment_name] } }; } } } }; }"
+               f"(async () => {{ try {{ process.stdout.write(JSON.stringify([true, await ({call}), notes])); }}"
+               "catch (e) { process.stdout.write(JSON.stringify([false, e.message, notes])); } })();")
+    done = subprocess.run([NODE, "-e", program, str(PREVIEW_GATE)], capture_output=True, text=True, timeout=30,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+REVIEWED = {"protection_rules": [{"type": "required_reviewers", "prevent_self_review": True,
+                                  "reviewers": [{"type": "Team", "reviewer": {"slug": "platform"}}]}]}
+
+
+@needs_node
+def test_gate_refuses_an_environment_without_required_reviewers():
+    # GitHub creates a referenced environment that does not exist, with no protection rules.
+    ok, reason, _ = gate("gate.approvedStacks({ github: github({ 'preview-dev': { protection_rules: [] } }), core,"
+                         " owner: 'o', repo: 'r', stacks: ['dev'] })")
+    assert (ok, reason) == (False, "environment preview-dev has no required reviewers: "
+                                   "a pull request's code would run with its secrets unapproved")
+
+
+@needs_node
+def test_gate_refuses_a_wait_timer_as_the_only_rule():
+    environment = {"protection_rules": [{"type": "wait_timer", "wait_timer": 30}]}
+    ok, reason, _ = gate(f"gate.approvedStacks({{ github: github({{ 'preview-prod': {json.dumps(environment)} }}), core,"
+                         " owner: 'o', repo: 'r', stacks: ['prod'] })")
+    assert not ok and reason.startswith("environment preview-prod has no required reviewers")
+
+
+@needs_node
+def test_gate_lets_reviewed_environments_through_and_skips_missing_ones():
+    ok, stacks, notes = gate(f"gate.approvedStacks({{ github: github({{ 'preview-prod': {json.dumps(REVIEWED)} }}), core,"
+                             " owner: 'o', repo: 'r', stacks: ['dev', 'prod'] })")
+    assert (ok, stacks) == (True, ["prod"])
+    assert notes == ["no environment preview-dev: skipping the dev preview (the offline plan still runs)"]
+
+
+@needs_node
+def test_gate_environment_names_match_the_preview_job():
+    ok, name, _ = gate("gate.environmentName('prod')")
+    job = yaml.safe_load((WORKFLOWS / "preview.yml").read_text())["jobs"]["preview"]
+    assert ok and name == job["environment"].replace("${{ matrix.env }}", "prod")
