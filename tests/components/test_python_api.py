@@ -6,6 +6,7 @@ Stack files spell settings in camelCase (`gpu.maxSize`); Python code passes the 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import inspect
@@ -228,3 +229,25 @@ def test_component_args_document_every_argument_and_its_default(args_class):
         if stated and field.default is not dataclasses.MISSING:
             value = stated.group(1)
             assert value == (f'"{field.default}"' if isinstance(field.default, str) else repr(field.default)), field.name
+
+
+def lazy_packages() -> list:
+    """Packages of `recsys_dr.components` that load their exports on first use (PEP 562 `__getattr__`)."""
+    packages = [importlib.import_module(i.name) for i in pkgutil.walk_packages(components.__path__, prefix="recsys_dr.components.") if i.ispkg]
+    return [p for p in packages if "__getattr__" in vars(p)]
+
+
+@pytest.mark.parametrize("package", lazy_packages(), ids=lambda p: p.__name__)
+def test_lazy_exports_are_visible_to_type_checkers(package):
+    # Type checkers cannot run `__getattr__`: each export is also imported under TYPE_CHECKING,
+    # in the `X as X` form that marks a re-export of a py.typed package (PEP 484, pyright).
+    tree = ast.parse(Path(package.__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING")
+    imported = {
+        alias.asname: (node.module, alias.name)
+        for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    assert sorted(imported) == sorted(package.__all__)
+    for name, (module, original) in imported.items():
+        assert name == original
+        assert getattr(package, name) is getattr(importlib.import_module(module), name)

@@ -27,7 +27,7 @@ follow_imports = "skip"
 
 CORRECT = """\
 import pulumi
-from recsys_dr.components import TwoRegionRecommender, TwoRegionRecommenderArgs
+from recsys_dr.components import GpuClusterArgs, TwoRegionRecommender, TwoRegionRecommenderArgs
 from recsys_dr.components.settings import DnsSettings, GpuPoolSettings, ModelSettings, RegionPair
 
 args = TwoRegionRecommenderArgs(
@@ -39,19 +39,23 @@ args = TwoRegionRecommenderArgs(
 )
 ranker = TwoRegionRecommender("ranker", args, opts=pulumi.ResourceOptions())
 nodes: int = args.gpu.max_size
+cluster = GpuClusterArgs(region="eu-west-1", gpu=args.gpu, vpc_cidr="10.8.0.0/16")
 """
 
-# The stack file's spelling of a key, and a number written as text.
+# The stack file's spelling of a key, a number written as text, a misspelt component argument.
 TYPOS = """\
+from recsys_dr.components import GpuClusterArgs
 from recsys_dr.components.settings import GpuPoolSettings
 
 camel = GpuPoolSettings(maxSize=3)
 text = GpuPoolSettings(max_size="3")
+cluster = GpuClusterArgs(region="eu-west-1", vpc_cidrs="10.8.0.0/16")
 """
 
 EXPECTED_TYPOS = [
-    'typos.py:3: error: Unexpected keyword argument "maxSize" for "GpuPoolSettings"; did you mean "max_size"?  [call-arg]',
-    'typos.py:4: error: Argument "max_size" to "GpuPoolSettings" has incompatible type "str"; expected "int"  [arg-type]',
+    'typos.py:4: error: Unexpected keyword argument "maxSize" for "GpuPoolSettings"; did you mean "max_size"?  [call-arg]',
+    'typos.py:5: error: Argument "max_size" to "GpuPoolSettings" has incompatible type "str"; expected "int"  [arg-type]',
+    'typos.py:6: error: Unexpected keyword argument "vpc_cidrs" for "GpuClusterArgs"; did you mean "vpc_cidr"?  [call-arg]',
 ]
 
 
