@@ -96,6 +96,8 @@ def across_sections() -> bool:
 # Each settings class's docstring as written: the stack file's JSON Schema describes the section
 # with it (the generated `Args:` section is for Python callers).
 _SUMMARIES: dict[type, str] = {}
+# Stack-file key -> Python name, over every settings class declared so far.
+_ALIASES: dict[str, str] = {}
 
 
 def _stack_file_description(schema: dict[str, Any], model: type) -> None:
@@ -134,12 +136,19 @@ class Settings(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        # help(), IDE hovers at run time and API docs read the generated `Args:` section; it cannot
-        # drift from the fields. All are rewritten, as a later class may declare a key an earlier
-        # docstring mentions (`failoverControl`).
         _SUMMARIES[cls] = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
-        for model in _SUMMARIES:
-            model.__doc__ = args_docstring(model)
+        _ALIASES.update({f.alias: n for n, f in cls.model_fields.items() if f.alias and f.alias != n})
+        # help(), IDE hovers at run time and API docs read the generated `Args:` section; it cannot
+        # drift from the fields.
+        cls.__doc__ = _ArgsDocstring()  # type: ignore[assignment]
+
+
+class _ArgsDocstring:
+    """A settings class's `__doc__`, written when read (CPython calls `__get__` of a class's
+    `__doc__`), so it may name keys of classes declared after it (`failoverControl`)."""
+
+    def __get__(self, instance: object, owner: type[BaseModel]) -> str:
+        return args_docstring(owner)
 
 
 class SettingsError(pulumi.InputPropertiesError, ValueError):
@@ -194,11 +203,6 @@ def default_text(info: Any) -> str:
     return f"Default: {factory()!r}."
 
 
-def _aliases() -> dict[str, str]:
-    """camelCase key -> Python name, over every settings class declared so far."""
-    return {f.alias: n for model in _SUMMARIES for n, f in model.model_fields.items() if f.alias and f.alias != n}
-
-
 # A camelCase word that is not part of a quoted value, an ARN or a path.
 _CAMEL_WORD = re.compile(r"(?<![\w'\"/:@-])[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+(?![\w'\"/-])")
 
@@ -207,8 +211,7 @@ def python_names(message: str) -> str:
     """A message written with stack-file keys, in the names of Python callers: every declared
     camelCase key becomes its snake_case field name (`gpu.maxSize` -> `gpu.max_size`,
     "Received: minSize=4" -> "Received: min_size=4"); values in quotes stay as received."""
-    aliases = _aliases()
-    return _CAMEL_WORD.sub(lambda match: aliases.get(match.group(0), match.group(0)), message)
+    return _CAMEL_WORD.sub(lambda match: _ALIASES.get(match.group(0), match.group(0)), message)
 
 
 def _walk(
