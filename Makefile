@@ -6,15 +6,27 @@ STAMP := $(VENV)/.installed
 
 POLICY_VENV := .venv-policy
 
-.PHONY: install test test-policy-pack demo benchmark clean
+.PHONY: install test test-policy-pack demo benchmark clean FORCE
 
 install: $(STAMP)
 
-# setuptools' editable finder maps recsys_dr.<folder> to the checkout's folders (setup.py).
-$(STAMP): pyproject.toml
+# A strict editable install (setuptools "Development Mode", `editable_mode=strict`): every file of
+# recsys_dr.<folder> (setup.py) is linked into build/__editable__.*/recsys_dr/, a folder on sys.path
+# that mypy and Pylance read like an installed wheel. (The default mode's import hook works at run
+# time only; static type checkers cannot follow it.) Edits show at once; a file added or removed
+# needs a new install, so the stamp depends on the list of package files.
+PACKAGE_FOLDERS := recsys_dr $(shell sed -n 's/^FOLDERS = (\(.*\))/\1/p' setup.py | tr -d '",')
+PACKAGE_FILES := $(VENV)/.package-files
+
+$(PACKAGE_FILES): FORCE
+	@mkdir -p $(VENV)
+	@find $(PACKAGE_FOLDERS) -type f ! -path '*/__pycache__/*' ! -path '*/.*' | LC_ALL=C sort > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+$(STAMP): pyproject.toml setup.py $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[model,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[model,dev]' --config-settings editable_mode=strict
 	# MovieLens-100K ships inside recbole; its own dependencies (torch, ...) are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps 'recbole==1.2.1'
 	touch $(STAMP)
@@ -40,4 +52,4 @@ benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.model_benchmark
 
 clean:
-	rm -rf $(VENV) $(POLICY_VENV) artifacts .pytest_cache
+	rm -rf $(VENV) $(POLICY_VENV) build artifacts .pytest_cache

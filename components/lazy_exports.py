@@ -2,7 +2,9 @@
 
 The component packages export their classes this way so that the settings can import a
 package's pure tables (instance sizes, defaults) without importing its components, which
-import the settings.
+import the settings. Type checkers do not run `__getattr__`: each package also imports its
+exports under `if TYPE_CHECKING:` as `from .module import Name as Name` (the re-export form of
+a py.typed package); tests/components/test_python_api.py checks the two lists agree.
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
 def _validate(raw: dict[str, Any], prefix: str) -> tuple[TwoRegionRecommenderArgs | None, list[str]]:
     try:
         with stack_file_keys(prefix, across_sections=False):
-            return TwoRegionRecommenderArgs.model_validate(raw), []
+            return TwoRegionRecommenderArgs.model_validate(raw, by_alias=True, by_name=False), []
     except ValidationError as error:
         return None, error_messages(error, TwoRegionRecommenderArgs, prefix=prefix)
 
@@ -209,7 +209,7 @@ def _checked(raw: dict[str, Any], prefix: str) -> tuple[TwoRegionRecommenderArgs
             return None if info.is_required() else info.get_default(call_default_factory=True)
         try:
             with stack_file_keys(prefix, across_sections=False):
-                return TypeAdapter(info.annotation).validate_python(value, strict=True)
+                return TypeAdapter(info.annotation).validate_python(value, strict=True, by_alias=True, by_name=False)
         except ValidationError:
             return None
 

@@ -42,7 +42,7 @@ def test_each_alarm_notifies_only_topics_of_its_region():
 
 @pytest.mark.parametrize("topics", [["not-an-arn"], ["arn:aws:sqs:us-east-1:123456789012:queue"]])
 def test_topics_must_be_sns(topics):
-    with pytest.raises(SettingsError, match="`alarms.topicArns`|`topicArns` must be a list of SNS topic ARNs"):
+    with pytest.raises(SettingsError, match="`topic_arns` must be a list of SNS topic ARNs"):
         AlarmSettings(topic_arns=topics)
 
 
@@ -55,7 +55,7 @@ def recommender_args(**sections) -> TwoRegionRecommenderArgs:
 
 def test_topics_must_cover_every_alarm_region():
     # CloudWatch notifies only topics in the alarm's own region.
-    with pytest.raises(SettingsError, match=r"`alarms.topicArns` needs a topic in each alarm region .* Missing: eu-west-1"):
+    with pytest.raises(SettingsError, match=r"`alarms.topic_arns` needs a topic in each alarm region .* Missing: eu-west-1"):
         recommender_args(alarms=AlarmSettings(topic_arns=[TOPIC_EAST]))
 
 

@@ -30,8 +30,11 @@ class InstalledWheel:
 @pytest.fixture(scope="session")
 def installed_wheel(tmp_path_factory) -> InstalledWheel:
     root = tmp_path_factory.mktemp("wheel")
-    # An in-tree build/ left by an earlier build would carry deleted modules into the wheel.
-    shutil.rmtree(REPO / "build", ignore_errors=True)
+    # An in-tree build/ left by an earlier build would carry deleted modules into the wheel; the
+    # strict editable install's link tree (build/__editable__.*) is what this session imports.
+    for stale in (REPO / "build").glob("*"):
+        if not stale.name.startswith("__editable__."):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(REPO)],
         check=True, cwd=root,

@@ -20,6 +20,8 @@ def test_wheel_has_one_top_level_package(installed_wheel):
     # Package data the installed code reads at run time.
     assert "recsys_dr/components/serving/fetch_and_verify.sh" in names
     assert "recsys_dr/stacks/Pulumi.prod.yaml" in names
+    # PEP 561: type checkers read the inline annotations of an installed package that has it.
+    assert "recsys_dr/py.typed" in names
 
 
 def test_imports_beside_a_user_project_with_its_own_components_and_model(installed_wheel, tmp_path):

@@ -76,10 +76,10 @@ def test_a_key_in_a_namespace_nothing_reads_is_refused():
         load_settings(dev_with("tags", None, {}), "dev", foreign_keys=["recsys_dr:standbyMode"])
 
 
-def test_python_callers_get_the_same_wording():
-    with pytest.raises(SettingsError, match=r"`maxSize` must be <= 450 \(EKS quota"):
+def test_python_callers_get_the_same_wording_in_python_names():
+    with pytest.raises(SettingsError, match=r"`max_size` must be <= 450 \(EKS quota"):
         GpuPoolSettings(max_size=1000)
-    with pytest.raises(SettingsError, match=r"`serving.gpusPerPod` must be <= the GPUs of `gpu.instanceTypes` g5.xlarge \(1\)"):
+    with pytest.raises(SettingsError, match=r"`serving.gpus_per_pod` must be <= the GPUs of `gpu.instance_types` g5.xlarge \(1\)"):
         TwoRegionRecommenderArgs(
             regions=RegionPair(primary="us-east-1", standby="us-west-2"),
             model=ModelSettings(name="recs", version=1, manifest_sha256="0" * 64),

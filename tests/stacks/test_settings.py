@@ -98,7 +98,7 @@ BAD_INPUTS = [
     ("budget above target", "dns", "ttl", 60,
      r"`recsys-dr:dns` gives a failover budget of 10 s x 3 failed checks \+ TTL 60 s = 90 s, above `recsys-dr:dns.failoverBudgetTarget`=60"),
     ("typo in a key", "gpu", "maxsize", 3,
-     r"`recsys-dr:gpu.maxsize` is not a known key. Allowed: instanceTypes, minSize, desiredSize, maxSize"),
+     r"`recsys-dr:gpu.maxsize` is not a known key; did you mean `maxSize`\? Allowed: instanceTypes, minSize, desiredSize, maxSize"),
     ("too few checker regions", "dns", "checkerRegions", ["us-east-1", "eu-west-1"],
      r"`recsys-dr:dns.checkerRegions` must list at least 3 distinct Route 53 checker regions"),
     ("API open to a malformed CIDR", "cluster", "publicAccessCidrs", ["10.0.0.0/33"],
@@ -135,7 +135,7 @@ def test_invalid_setting_is_refused_with_key_value_and_allowed(section, key, val
 
 def test_unknown_top_level_key_is_refused():
     raw = {**shipped("dev"), "gpus": "4"}
-    with pytest.raises(ConfigError, match=r"`recsys-dr:gpus` is not a setting of this project. Allowed: alarms, cluster, dns"):
+    with pytest.raises(ConfigError, match=r"`recsys-dr:gpus` is not a setting of this project; did you mean `gpu`\? Allowed: alarms, cluster, dns"):
         load_settings(raw, "dev")
 
 
