@@ -7,7 +7,7 @@ Everything else about the distribution is in pyproject.toml.
 
 from setuptools import find_packages, setup
 
-FOLDERS = ("components", "model", "stacks", "cli", "review", "operations", "policy")
+FOLDERS = ("components", "model", "stacks", "cli", "review", "operations", "policy", "sandbox")
 
 packages = ["recsys_dr"]
 package_dir = {"recsys_dr": "recsys_dr"}

@@ -12,6 +12,7 @@ import sys
 from recsys_dr import __version__
 from recsys_dr.operations import cli as operations_cli
 from recsys_dr.review import cli as review_cli
+from recsys_dr.sandbox import cli as sandbox_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     review_cli.register(subcommands)
     operations_cli.register(subcommands)
+    sandbox_cli.register(subcommands)
     return parser
 
 

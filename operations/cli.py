@@ -7,15 +7,55 @@ Every command reads the stack outputs from `--outputs FILE` or standard input:
     pulumi stack output --json -s prod | recsys-dr status --json
 
 boto3 and rich are imported inside the handlers so `recsys-dr --help` stays instant.
+
+Every handler ends in a report or one line on stderr and an exit code, never a traceback
+(`guarded`): what the checks cannot answer they report as findings; anything else that escapes
+(a bug, an answer no check expected) is one line and exit 1; Ctrl-C is one line and exit 130.
+`RECSYS_DR_DEBUG=1` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+DEBUG_VARIABLE = "RECSYS_DR_DEBUG"
+_AFTER_INTERRUPT = {
+    "failover": "; what it changed before the interrupt stays changed: see `recsys-dr status`",
+    "drill": " before traffic moved; if the standby was being activated, `recsys-dr failover --to primary` "
+             "puts it back at rest",
+}
+
+
+def guarded(handler: Callable[..., int]) -> Callable[..., int]:
+    """Run a command handler so it ends in one line and an exit code (see the module docstring)."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace, **kwargs: Any) -> int:
+        from recsys_dr.operations.errors import error_text
+
+        try:
+            return handler(args, **kwargs)
+        except KeyboardInterrupt:
+            print(f"recsys-dr {args.command}: interrupted{_AFTER_INTERRUPT.get(args.command, '')}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:  # stdout closed early (`| head`): nobody is reading the rest
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_FAILED
+        except Exception as exc:
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            print(f"recsys-dr {args.command}: stopped by an unexpected error: {error_text(exc)} "
+                  f"({DEBUG_VARIABLE}=1 shows where)", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
 
 
 def positive_seconds(text: str) -> float:
@@ -230,6 +270,7 @@ def build_tools(args: argparse.Namespace, outputs, clients, *, log=None):
     return build_status, arc
 
 
+@guarded
 def handle_status(args: argparse.Namespace, *, clients=None) -> int:
     from recsys_dr.operations.status import EXIT_NOT_READY, EXIT_READY, render_table
 
@@ -248,6 +289,7 @@ def handle_status(args: argparse.Namespace, *, clients=None) -> int:
     return EXIT_READY if report.ready else EXIT_NOT_READY
 
 
+@guarded
 def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     from rich.console import Console
 
@@ -282,6 +324,7 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     return result.exit_code
 
 
+@guarded
 def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=None) -> int:
     import signal
     import time

@@ -7,7 +7,9 @@ lives in us-east-1, so it is always addressed there.
 
 `endpoint_url` (the `--endpoint-url` option) points every AWS client except the ARC
 data plane at one endpoint, e.g. a `moto_server` on 127.0.0.1 for tests and demos; the
-ARC data-plane clients always use the cluster endpoints from the stack outputs.
+ARC data-plane clients always use the cluster endpoints from the stack outputs. Without it,
+botocore's own `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` apply the same way (botocore
+>= 1.31, "service-specific endpoints"): `recsys-dr sandbox`'s `env` file uses that.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def run_failover(
         if activator is not None and not dry_run:
             return _health_check_path(outputs, result, activator, target, log)
         result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
-        result.messages = manual_instructions(outputs, target)
+        result.messages += manual_instructions(outputs, target)  # after what a dry run would scale
         return result
 
     if result.reasons:
@@ -428,6 +428,8 @@ def render(result: FailoverResult, report_renderer: Callable[[Any], None] | None
         console.print(f"standby activated: {act['replicas']} pods ({act['source']}), node group "
                       + "/".join(str(act["nodeGroup"][k]) for k in ("minSize", "desiredSize", "maxSize"))
                       + " (min/desired/max)", markup=False, highlight=False)
+    if act.get("error"):
+        console.print(f"standby activation failed: {act['error']}", markup=False, highlight=False, soft_wrap=True)
     for phase in act.get("phases", []):
         console.print(f"  {phase['phase']}: {'-' if phase['seconds'] is None else format(phase['seconds'], 'g') + 's'}"
                       f"{'' if phase['ok'] else ' NOT DONE'} ({phase['detail']})", markup=False, highlight=False)

@@ -15,6 +15,8 @@ nodes of one managed node group (EKS labels them `eks.amazonaws.com/nodegroup=<n
 from __future__ import annotations
 
 import base64
+import binascii
+import http.client
 import json
 import ssl
 import time
@@ -31,6 +33,7 @@ PRESIGN_SECONDS = 60
 TOKEN_REFRESH_SECONDS = 600
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 MERGE_PATCH = "application/merge-patch+json"
+PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
 
 class KubeError(RuntimeError):
@@ -39,6 +42,22 @@ class KubeError(RuntimeError):
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+def ca_pem(ca_data: str, *, cluster: str = "the cluster") -> str:
+    """The cluster CA as PEM text, from EKS's `certificateAuthority.data` (base64 of the PEM file).
+
+    Raises:
+        KubeError: one line saying what the data is instead (not base64, or not a PEM certificate).
+    """
+    try:
+        pem = base64.b64decode(ca_data, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise KubeError(f"certificateAuthority.data of {cluster} is not base64; cannot trust its API server") from None
+    if PEM_CERTIFICATE not in pem:
+        raise KubeError(f"certificateAuthority.data of {cluster} is base64 but not a PEM certificate; "
+                        "cannot trust its API server") from None
+    return pem.decode("ascii", errors="replace")
 
 
 def eks_token(sts_client: Any, cluster_name: str) -> str:
@@ -89,19 +108,24 @@ class KubeApi:
         return self._token
 
     def _context(self):
+        """TLS trusting the cluster CA only (the system's CAs when the outputs carry none)."""
         if self._ssl is None and self.server.startswith("https://"):
-            pem = base64.b64decode(self.ca_data).decode("ascii") if self.ca_data else None
-            self._ssl = ssl.create_default_context(cadata=pem)
+            pem = ca_pem(self.ca_data, cluster=self.server) if self.ca_data else None
+            try:
+                self._ssl = ssl.create_default_context(cadata=pem)
+            except ssl.SSLError as exc:
+                raise KubeError(f"the CA of {self.server} is not a certificate ssl can load ({exc.reason})") from None
         return self._ssl
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
+        context = self._context()
         req = urllib.request.Request(self.server.rstrip("/") + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self._bearer()}", "Accept": "application/json",
             **({"Content-Type": MERGE_PATCH} if body is not None else {})})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self._context()) as resp:  # noqa: S310
-                return json.loads(resp.read() or b"{}")
+            with urllib.request.urlopen(req, timeout=self.timeout, context=context) as resp:  # noqa: S310
+                answer = resp.read()
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read() or b"{}").get("message", "")
@@ -110,8 +134,15 @@ class KubeApi:
             hint = " (is your role in the cluster's access entries? see `cluster.adminRoleArns`)" \
                 if exc.code in (401, 403) else ""
             raise KubeError(f"{method} {path}: HTTP {exc.code} {message}{hint}".rstrip(), status=exc.code) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError, http.client.HTTPException) as exc:
             raise KubeError(f"{method} {path}: no answer from {self.server} ({exc})") from None
+        try:
+            doc = json.loads(answer or b"{}")
+        except ValueError:
+            raise KubeError(f"{method} {path}: {self.server} answered something that is not JSON") from None
+        if not isinstance(doc, dict):
+            raise KubeError(f"{method} {path}: {self.server} answered JSON that is not an object")
+        return doc
 
     # -- the calls failover makes
 
@@ -147,10 +178,17 @@ class KubeApi:
 
 
 def connect(eks: Any, sts: Any, cluster_name: str, *, timeout: float = 10.0) -> KubeApi:
-    """A `KubeApi` for an EKS cluster: endpoint and CA from `DescribeCluster`, token from STS."""
+    """A `KubeApi` for an EKS cluster: endpoint and CA from `DescribeCluster`, token from STS.
+
+    Raises:
+        KubeError: the cluster has no API endpoint yet (EKS sets it once the cluster is ACTIVE).
+        botocore ClientError / BotoCoreError: DescribeCluster failed.
+    """
     cluster = eks.describe_cluster(name=cluster_name)["cluster"]
+    if not cluster.get("endpoint"):
+        raise KubeError(f"cluster {cluster_name} has no API endpoint yet (status {cluster.get('status', '?')})")
     return KubeApi(server=cluster["endpoint"], ca_data=(cluster.get("certificateAuthority") or {}).get("data"),
                    token=lambda: eks_token(sts, cluster_name), timeout=timeout)
 
 
-__all__ = ["KubeApi", "KubeError", "connect", "eks_token"]
+__all__ = ["KubeApi", "KubeError", "ca_pem", "connect", "eks_token"]

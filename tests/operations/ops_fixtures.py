@@ -1,11 +1,11 @@
 """Fixtures and fakes for the operations tests.
 
-* `Environment`: a two-region deployment inside moto (`mock_aws`): versioned buckets in
-  us-east-1 / us-west-2 with the `models-to-standby` replication rule (RTC), the model
-  version published to both, EKS clusters with GPU node groups, a hosted zone with the
-  failover CNAMEs and HTTP_STR_MATCH health checks; plus one TF-Serving-like HTTP server
-  per region on 127.0.0.1 (random port, own thread). `outputs` is the stack-outputs dict.
-* `FakeServing`: `http.server` answering `GET /v1/models/<model>` as TF Serving's REST API.
+* `Environment`: a two-region deployment inside moto (`mock_aws`), built with the sandbox's
+  seeding (`recsys_dr.sandbox.seed`): versioned buckets in us-east-1 / us-west-2 with the
+  `models-to-standby` replication rule (RTC), the model version published to both, EKS
+  clusters with GPU node groups, a hosted zone with the failover CNAMEs and HTTP_STR_MATCH
+  health checks; plus the sandbox's TF Serving stand-in per region on 127.0.0.1 (random port,
+  own thread). `outputs` is the stack-outputs dict.
 * `S3ReplicationEcho`: wraps a moto S3 client; moto's GetBucketReplication answers every rule
   with `Filter: {Prefix: ""}` and drops `SourceSelectionCriteria`, so the configuration last
   put is answered verbatim (after moto has answered, so its errors still surface).
@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from recsys_dr.model.manifest import MANIFEST_NAME, write_manifest
+from recsys_dr.sandbox import seed
+from recsys_dr.sandbox.serving import FakeServing
 
 MODEL = "recommender"
 VERSION = 3
@@ -94,51 +93,6 @@ def client_factory() -> Any:
     return factory
 
 
-class FakeServing:
-    """TF Serving REST look-alike. Mutate `versions` / `http_status` to change its answers."""
-
-    def __init__(self, model: str = MODEL, versions: dict[str, str] | None = None):
-        self.model = model
-        self.versions = versions if versions is not None else {str(VERSION): "AVAILABLE"}
-        self.http_status = 200
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.requests += 1
-                if self.path.rstrip("/") != f"/v1/models/{outer.model}":
-                    body = {"error": f"Could not find any versions of model {self.path.split('/')[-1]}"}
-                    status = 404
-                elif outer.http_status != 200:
-                    body, status = {"error": "unavailable"}, outer.http_status
-                else:
-                    body = {"model_version_status": [
-                        {"version": v, "state": s, "status": {"error_code": "OK", "error_message": ""}}
-                        for v, s in outer.versions.items()]}
-                    status = 200
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 def closed_port() -> int:
     """A 127.0.0.1 port nobody listens on (connection refused at once)."""
     with socket.socket() as sock:
@@ -146,45 +100,22 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_model_files(root: Path) -> Path:
-    version_dir = root / MODEL / str(VERSION)
-    (version_dir / "variables").mkdir(parents=True)
-    (version_dir / "assets.extra").mkdir()
-    (version_dir / "saved_model.pb").write_bytes(b"saved-model-graph" * 50)
-    (version_dir / "variables" / "variables.index").write_bytes(b"index-bytes")
-    (version_dir / "variables" / "variables.data-00000-of-00001").write_bytes(b"\x00weights" * 100)
-    (version_dir / "assets.extra" / "tf_serving_warmup_requests").write_bytes(b"warmup")
-    write_manifest(version_dir, model_name=MODEL, version=VERSION, metadata={"tensorflow_version": "2.21.0"})
-    return version_dir
-
-
-def upload_version(s3: Any, bucket: str, version_dir: Path) -> None:
-    base = f"models/{MODEL}/{VERSION}/"
-    files = sorted(p for p in version_dir.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
-    for path in files:
-        s3.put_object(Bucket=bucket, Key=base + path.relative_to(version_dir).as_posix(), Body=path.read_bytes())
-    s3.put_object(Bucket=bucket, Key=base + MANIFEST_NAME, Body=(version_dir / MANIFEST_NAME).read_bytes())
-
-
 class Environment:
-    """A healthy two-region environment in moto + two fake TF Serving endpoints."""
+    """A healthy two-region environment in moto + two TF Serving stand-ins."""
 
     def __init__(self, tmp_path: Path, *, standby_mode: str = "warm", failover_control: str = "health-check"):
         self.primary_bucket = "recsys-dr-prod-models-use1"
         self.standby_bucket = "recsys-dr-prod-models-usw2"
         self.s3p = client("s3", PRIMARY_REGION)
         self.s3s = client("s3", STANDBY_REGION)
-        self.s3p.create_bucket(Bucket=self.primary_bucket)
-        self.s3s.create_bucket(Bucket=self.standby_bucket,
-                               CreateBucketConfiguration={"LocationConstraint": STANDBY_REGION})
-        for s3, bucket in ((self.s3p, self.primary_bucket), (self.s3s, self.standby_bucket)):
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        seed.model_bucket(self.s3p, None, bucket=self.primary_bucket, region=PRIMARY_REGION)
+        seed.model_bucket(self.s3s, None, bucket=self.standby_bucket, region=STANDBY_REGION)
         self.s3p.put_bucket_replication(Bucket=self.primary_bucket, ReplicationConfiguration=self.replication())
-        self.version_dir = make_model_files(tmp_path)
-        upload_version(self.s3p, self.primary_bucket, self.version_dir)
-        upload_version(self.s3s, self.standby_bucket, self.version_dir)
+        self.version_dir = seed.canned_version(tmp_path, model=MODEL, version=VERSION)
+        seed.publish_version(self.s3p, bucket=self.primary_bucket, version_dir=self.version_dir)
+        seed.publish_version(self.s3s, bucket=self.standby_bucket, version_dir=self.version_dir)
 
-        self.serving = {"primary": FakeServing(), "standby": FakeServing()}
+        self.serving = {role: FakeServing(MODEL, {str(VERSION): "AVAILABLE"}) for role in ("primary", "standby")}
         # Distinct host names for the two regions, both on 127.0.0.1.
         self.hosts = {"primary": "127.0.0.1", "standby": "localhost"}
         self.endpoints = {role: f"{self.hosts[role]}:{srv.port}" for role, srv in self.serving.items()}
@@ -193,31 +124,19 @@ class Environment:
         self.scaling = {"primary": {"minSize": 1, "desiredSize": 1, "maxSize": 4},
                         "standby": {"minSize": desired_standby, "desiredSize": desired_standby, "maxSize": 4}}
         for role, region in (("primary", PRIMARY_REGION), ("standby", STANDBY_REGION)):
-            eks = client("eks", region)
-            eks.create_cluster(name=f"recsys-{role}", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
-                               resourcesVpcConfig={"subnetIds": ["subnet-1"]})
-            eks.create_nodegroup(clusterName=f"recsys-{role}", nodegroupName=f"gpu-{role}",
-                                 scalingConfig=self.scaling[role], subnets=["subnet-1"],
-                                 nodeRole=f"arn:aws:iam::{ACCOUNT}:role/node")
+            seed.gpu_cluster(client("eks", region), cluster=f"recsys-{role}", node_group=f"gpu-{role}",
+                             scaling=self.scaling[role])
 
         r53 = client("route53", "us-east-1")
-        zone = r53.create_hosted_zone(Name="shop.example.com", CallerReference="zone")
-        self.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
         self.record = "recs.shop.example.com"
-        self.health_check_ids = {}
-        for role in ("primary", "standby"):
-            hc = r53.create_health_check(CallerReference=f"hc-{role}", HealthCheckConfig={
-                "Type": "HTTP_STR_MATCH", "FullyQualifiedDomainName": self.hosts[role], "Port": 80,
-                "ResourcePath": f"/v1/models/{MODEL}", "SearchString": "AVAILABLE",
-                "RequestInterval": 10, "FailureThreshold": 3})
-            self.health_check_ids[role] = hc["HealthCheck"]["Id"]
-        changes = []
-        for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY")):
-            changes.append({"Action": "CREATE", "ResourceRecordSet": {
-                "Name": self.record, "Type": "CNAME", "SetIdentifier": role, "Failover": failover, "TTL": 30,
-                "HealthCheckId": self.health_check_ids[role],
-                "ResourceRecords": [{"Value": self.hosts[role]}]}})
-        r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
+        self.zone_id = seed.hosted_zone(r53, record_name=self.record)
+        # Port 80 as the components configure it (the stand-ins' own ports are not probed here).
+        self.health_check_ids = {
+            role: seed.serving_health_check(r53, role=role, host=self.hosts[role], port=80, model=MODEL, interval=10,
+                                            threshold=3)
+            for role in ("primary", "standby")}
+        seed.failover_records(r53, zone_id=self.zone_id, record_name=self.record, ttl=30, hosts=self.hosts,
+                              health_check_ids=self.health_check_ids)
 
         self.outputs = {
             "environment": "prod",
@@ -243,14 +162,8 @@ class Environment:
 
     def replication(self, *, status: str = "Enabled", rtc: str = "Enabled") -> dict:
         """The rule as components/storage/policies.py `replication_rule` creates it."""
-        return {"Role": f"arn:aws:iam::{ACCOUNT}:role/replication", "Rules": [{
-            "ID": "models-to-standby", "Priority": 1, "Filter": {"Prefix": "models/"}, "Status": status,
-            "DeleteMarkerReplication": {"Status": "Disabled"},
-            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
-            "Destination": {"Bucket": f"arn:aws:s3:::{self.standby_bucket}", "StorageClass": "STANDARD",
-                            "EncryptionConfiguration": {"ReplicaKmsKeyID": self.kms_key_arn("standby")},
-                            "ReplicationTime": {"Status": rtc, "Time": {"Minutes": 15}},
-                            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}}]}
+        return seed.replication_configuration(standby_bucket=self.standby_bucket,
+                                              standby_key_arn=self.kms_key_arn("standby"), status=status, rtc=rtc)
 
     @staticmethod
     def kms_key_arn(role: str) -> str:

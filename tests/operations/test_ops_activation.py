@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from recsys_dr.operations.activation import ActivationError, Activator, nodes_for, plan_sizing
 from recsys_dr.operations.kube import KubeApi, KubeError, eks_token
 from recsys_dr.operations.outputs import parse_outputs
-from tests.operations.fake_kube import FakeKube
+from recsys_dr.sandbox.kube import FakeKube
 from tests.operations.ops_fixtures import outputs_doc
 
 

@@ -1,6 +1,8 @@
-"""A small fake Kubernetes API server on 127.0.0.1 (threaded http.server) for the activation tests.
+"""A small fake Kubernetes API server on 127.0.0.1 (threaded http.server): the sandbox's EKS clusters.
 
-It answers only what `operations.kube` sends, and keeps the rules that make activation hard:
+The activation tests and `recsys-dr sandbox` share it. It answers only what `operations.kube`
+sends, over HTTPS with a cluster CA when given a `ServerCertificate` (as EKS serves it), and keeps
+the rules that make activation hard:
 
 * every request needs `Authorization: Bearer k8s-aws-v1.<...>` (an EKS token), else 401;
 * PATCHes must be JSON merge patches (`application/merge-patch+json`), else 415 as the API server says;
@@ -16,16 +18,33 @@ It answers only what `operations.kube` sends, and keeps the rules that make acti
 from __future__ import annotations
 
 import json
+import ssl
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Callable
+
+from recsys_dr.sandbox.tls import ServerCertificate
 
 
 class FakeKube:
+    """One cluster's API server. Mutate `fail_all` (an HTTP status) to make every call fail.
+
+    Args:
+        namespace, deployment, hpa, node_group: str, the names the stack outputs give.
+        replicas: int, the Deployment's replicas; hpa_min / hpa_max: the HPA's bounds.
+        desired: callable() -> int, the GPU node group's desiredSize (the EKS side).
+        join_polls: int, node-list polls before nodes join after desiredSize rises. Default 2.
+        pods_per_node: int, serving pods one Ready node holds. Default 1.
+        ready_nodes: int, nodes Ready at start. Default 0.
+        tls: ServerCertificate | None, serve HTTPS with this certificate. Default None (HTTP).
+    """
+
     def __init__(self, *, namespace: str = "recsys", deployment: str = "tf-serving", hpa: str = "tf-serving",
                  node_group: str = "gpu-standby", replicas: int = 0, hpa_min: int = 1, hpa_max: int = 1,
                  desired: Callable[[], int] = lambda: 0, join_polls: int = 2, pods_per_node: int = 1,
-                 ready_nodes: int = 0):
+                 ready_nodes: int = 0, tls: ServerCertificate | None = None):
         self.namespace, self.deployment, self.hpa, self.node_group = namespace, deployment, hpa, node_group
         self.replicas, self.hpa_min, self.hpa_max = replicas, hpa_min, hpa_max
         self.desired, self.join_polls, self.pods_per_node = desired, join_polls, pods_per_node
@@ -72,7 +91,11 @@ class FakeKube:
                 self._handle("PATCH")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            self.server.socket = _tls_context(tls).wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -82,6 +105,11 @@ class FakeKube:
         if self.replicas == 0:
             return 0
         return max(self.hpa_min, min(self.replicas, self.hpa_max))
+
+    def available_pods(self) -> int:
+        """Pods that are Ready now: the Deployment's replicas that fit on Ready nodes."""
+        with self.lock:
+            return min(self.effective_replicas(), self.nodes * self.pods_per_node)
 
     def route(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
         ns, dep, hpa = self.namespace, self.deployment, self.hpa
@@ -99,7 +127,7 @@ class FakeKube:
                     return 422, {"kind": "Status", "message": "minReplicas must be <= maxReplicas"}
             return 200, {"spec": {"minReplicas": self.hpa_min, "maxReplicas": self.hpa_max}}
         if path == f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}":
-            available = min(self.replicas, self.nodes * self.pods_per_node)
+            available = min(self.effective_replicas(), self.nodes * self.pods_per_node)
             return 200, {"spec": {"replicas": self.replicas}, "status": {"availableReplicas": available}}
         if path == f"/api/v1/nodes?labelSelector=eks.amazonaws.com%2Fnodegroup%3D{self.node_group}":
             want = self.desired()
@@ -120,3 +148,12 @@ class FakeKube:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def _tls_context(tls: ServerCertificate) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory(prefix="recsys-dr-kube-") as folder:  # load_cert_chain reads files only
+        cert, key = tls.write(Path(folder))
+        context.load_cert_chain(cert, key)
+    return context

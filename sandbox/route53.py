@@ -1,0 +1,130 @@
+"""Route 53's health checkers and failover answers, as the sandbox plays them.
+
+moto stores health checks and records but answers `GetHealthCheckStatus` with one fixed
+"Success" observation and has no `TestDNSAnswer` (moto `route53/responses.py`, `route53/urls.py`).
+The sandbox computes both from the stored configuration, by the documented rules:
+
+* An HTTP / HTTP_STR_MATCH check passes when the endpoint answers a status >= 200 and < 400, and
+  for HTTP_STR_MATCH when the search string (case counts) is in the first 5,120 bytes of the body
+  (Route 53 API reference, `HealthCheckConfig`: `Type`, `SearchString`).
+* A disabled check is healthy; an inverted one is unhealthy when its endpoint passes and
+  healthy when it fails (API reference, `UpdateHealthCheck`: `Disabled`, `Inverted`).
+* Failover records: the PRIMARY is answered while its check is healthy, else the SECONDARY
+  while its check is healthy; a record without a check is healthy; when no record is healthy,
+  all are treated as healthy, so the PRIMARY is answered (Route 53 Developer Guide, "How Amazon
+  Route 53 chooses records when health checking is configured").
+
+The sandbox checks when asked, not every `RequestInterval` seconds with `FailureThreshold`
+consecutive results, so a change shows at once: no detection delay.
+"""
+
+from __future__ import annotations
+
+import datetime
+import urllib.error
+import urllib.request
+from typing import Any, Callable
+from xml.sax.saxutils import escape
+
+SEARCH_BYTES = 5120
+"""Route 53 searches this many bytes of the body for an HTTP_STR_MATCH check's string."""
+CHECKER_REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2",
+                   "ap-northeast-1", "sa-east-1")
+"""The Regions Route 53's checkers run from when a check names none (`HealthCheckConfig.Regions`)."""
+XMLNS = "https://route53.amazonaws.com/doc/2013-04-01/"
+NAMESERVER = "ns-sandbox.awsdns-00.org"
+
+
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects)
+
+
+def probe(config: dict[str, Any], *, timeout: float = 2.0) -> tuple[bool, str]:
+    """What one checker sees: (passes, status text like Route 53's `StatusReport.Status`)."""
+    kind = config.get("Type")
+    if kind not in ("HTTP", "HTTP_STR_MATCH"):
+        return True, f"Success: {kind} checks are not probed by the sandbox"
+    host = config.get("IPAddress") or config.get("FullyQualifiedDomainName")
+    url = f"http://{host}:{config.get('Port', 80)}{config.get('ResourcePath') or '/'}"
+    try:
+        with _NO_REDIRECTS.open(url, timeout=timeout) as resp:
+            status, reason, body = resp.status, resp.reason, resp.read(SEARCH_BYTES)
+    except urllib.error.HTTPError as exc:  # 3xx land here too: checkers do not follow redirects
+        status, reason, body = exc.code, exc.reason, exc.read(SEARCH_BYTES) if exc.fp else b""
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"Failure: Connection to {host} failed: {reason}"
+    if not 200 <= status < 400:
+        return False, f"Failure: HTTP Status Code {status}, {reason}"
+    wanted = config.get("SearchString")
+    if kind == "HTTP_STR_MATCH" and wanted and wanted.encode() not in body:
+        return False, f"Failure: HTTP Status Code {status}, {reason}. Search string not found in the response body"
+    return True, f"Success: HTTP Status Code {status}, {reason}"
+
+
+def is_healthy(config: dict[str, Any], probe_result: Callable[[], tuple[bool, str]]) -> bool:
+    """The check's status as routing sees it: disabled is healthy, inverted flips the probe."""
+    passes = True if config.get("Disabled") else probe_result()[0]
+    return not passes if config.get("Inverted") else passes
+
+
+def failover_answer(record_sets: list[dict[str, Any]], name: str, record_type: str,
+                    healthy: Callable[[str], bool]) -> list[str]:
+    """The values Route 53 answers for `name`/`record_type` from a failover pair.
+
+    Args:
+        record_sets: ResourceRecordSets as `ListResourceRecordSets` returns them.
+        name: str, the record name (with or without the trailing dot).
+        record_type: str, e.g. CNAME.
+        healthy: callable(health check id) -> bool.
+    """
+    wanted = name.rstrip(".").lower() + "."
+    group = {s.get("Failover"): s for s in record_sets
+             if s.get("Name", "").lower() == wanted and s.get("Type") == record_type}
+    if not group:
+        return []
+    if None in group:  # not a failover record: simple routing
+        return _values(group[None])
+
+    def ok(record: dict) -> bool:
+        return not record.get("HealthCheckId") or healthy(record["HealthCheckId"])
+
+    for role in ("PRIMARY", "SECONDARY"):
+        if role in group and ok(group[role]):
+            return _values(group[role])
+    return _values(group.get("PRIMARY") or group["SECONDARY"])  # none healthy: all count as healthy
+
+
+def _values(record: dict) -> list[str]:
+    return [r["Value"] for r in record.get("ResourceRecords", [])]
+
+
+def status_xml(config: dict[str, Any], probe_result: Callable[[], tuple[bool, str]]) -> bytes:
+    """A `GetHealthCheckStatus` answer: one observation per checker Region, each what the endpoint
+    answered (the checkers report the endpoint; `Inverted` applies to routing)."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if config.get("Disabled"):
+        observations = []
+    else:
+        _ok, text = probe_result()
+        observations = [(region, text) for region in (config.get("Regions") or CHECKER_REGIONS)]
+    items = "".join(
+        f"<HealthCheckObservation><Region>{region}</Region><IPAddress>127.0.0.1</IPAddress><StatusReport>"
+        f"<Status>{escape(text)}</Status><CheckedTime>{now}</CheckedTime></StatusReport></HealthCheckObservation>"
+        for region, text in observations)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><GetHealthCheckStatusResponse xmlns="{XMLNS}">'
+            f"<HealthCheckObservations>{items}</HealthCheckObservations></GetHealthCheckStatusResponse>").encode()
+
+
+def dns_answer_xml(name: str, record_type: str, values: list[str]) -> bytes:
+    """A `TestDNSAnswer` answer (NXDOMAIN when nothing matches)."""
+    data = "".join(f"<RecordDataEntry>{escape(v)}</RecordDataEntry>" for v in values)
+    code = "NOERROR" if values else "NXDOMAIN"
+    return (f'<?xml version="1.0" encoding="UTF-8"?><TestDNSAnswerResponse xmlns="{XMLNS}">'
+            f"<Nameserver>{NAMESERVER}</Nameserver><RecordName>{escape(name)}</RecordName>"
+            f"<RecordType>{escape(record_type)}</RecordType><RecordData>{data}</RecordData>"
+            f"<ResponseCode>{code}</ResponseCode><Protocol>UDP</Protocol></TestDNSAnswerResponse>").encode()
