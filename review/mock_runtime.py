@@ -218,6 +218,8 @@ class CloudMocks(pulumi.runtime.Mocks):
             metadata = dict(outputs.get("metadata") or {})
             metadata.setdefault("name", args.name)
             outputs["metadata"] = metadata
+            if typ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
+                outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{args.name}-{token}.elb.amazonaws.com"}]}}
             resource_id = f"{metadata.get('namespace', 'default')}/{metadata['name']}"
         return resource_id, outputs
 
