@@ -96,7 +96,7 @@ def register(subparsers: Any) -> None:
 
     failover = subparsers.add_parser(
         "failover", help="activate the standby and move traffic to it, or back to the primary",
-        description="--to standby: scale the standby to the primary's replica count (GPU node group, HPA, "
+        description="--to standby: scale the standby to the primary's replica count (GPU node group, ScaledObject, "
                     "Deployment), wait until it is ready, then move traffic (ARC routing controls, a Region "
                     "switch plan, or Route 53 on its own). --to primary: move traffic back, then put the standby "
                     "back at rest. Exit codes: 0 switched/already/dry-run ok, 1 refused (target fails checks or "

@@ -60,7 +60,7 @@ REGIONS: dict[str, dict] = {region: _US_RATE_CARD for region in ("us-east-1", "u
 
 # Global (not regional) prices.
 GLOBAL = {
-    # Route 53 health check of an AWS endpoint (an NLB), per month, and each optional feature.
+    # Route 53 health check of an AWS endpoint (a load balancer), per month, and each optional feature.
     "healthCheckMonth": 0.50,
     "healthCheckFeatureMonth": 1.00,  # HTTPS, string matching, fast (10 s) interval, latency graphs: each
     "hostedZoneMonth": 0.50,          # a hosted zone the program creates (first 25 zones)

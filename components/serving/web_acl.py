@@ -4,14 +4,16 @@ Rules are evaluated in priority order and the first matching rule whose action i
 Block ends the evaluation; Count only records (AWS WAF Developer Guide, "Rule action" and
 "Processing order of rules and rule groups in a protection pack or web ACL"):
 
-0. `status-check` ALLOW: `GET <status path>`, what Route 53's health checkers and the target
-   group send, so neither the rate rule nor the managed rules can ever block a health check.
+0. `status-check` ALLOW: `GET <status path>`, what Route 53's health checkers send (through the
+   listener, so through the ACL), so neither the rate rule nor the managed rules can ever block
+   a failover health check. The target group's own checks go from the balancer to the pods
+   directly and never meet the ACL.
 1. `body-size` BLOCK: a body larger than the model's largest request (`request_size.body_limit`,
    at most the 8 KB WAF can inspect for an ALB); `OversizeHandling: MATCH` treats a body beyond
    what WAF inspects as matching, so anything over 8 KB is blocked too.
 2. `rate-per-ip` BLOCK: more than `rate_limit` requests from one source IP per window.
-3. `aws-common` AWSManagedRulesCommonRuleSet, its rules in COUNT (`override none` = its own
-   Block actions apply; `count` = they only count).
+3. `aws-common` AWSManagedRulesCommonRuleSet: with `block` its rules' own actions apply
+   (override action None), with `count` (the default) their matches are only counted.
 
 The default action is Allow: the balancer's security group already limits who can connect, and
 its listener rules forward only the two calls.

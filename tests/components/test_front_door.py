@@ -163,7 +163,7 @@ def evaluate(rules: list[dict], request: dict) -> str:
 
 
 def health_check(**extra) -> dict:
-    """A Route 53 checker (or the target group) probing the status path, from one IP."""
+    """A Route 53 checker probing the status path through the listener, from one IP."""
     return {"method": "GET", "path": STATUS, "ip_requests_in_window": 10**9, "common_rule_set_match": True, **extra}
 
 
