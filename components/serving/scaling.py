@@ -45,7 +45,10 @@ METRIC_COLLECTION_SECONDS = 180
 PAUSED_SCALE_IN = "autoscaling.keda.sh/paused-scale-in"
 # KEDA's admission webhook refuses a ScaledObject whose workload another HPA already scales
 # unless the ScaledObject names that HPA and asks for it (apis/keda/v1alpha1/scaledobject_webhook.go
-# `verifyHpas`): a stack that scaled on CPU hands its HPA, of the same name, over to KEDA.
+# `verifyHpas`): a stack that scaled on CPU hands its HPA, of the same name, over to KEDA. Pulumi
+# creates before it deletes, so the old HPA still exists when the ScaledObject is created; its
+# deletion afterwards is awaited on the watch's Deleted event (pulumi-kubernetes
+# provider/pkg/await/condition/deleted.go), and KEDA recreates the HPA it owns (it watches them).
 TRANSFER_HPA_OWNERSHIP = "scaledobject.keda.sh/transfer-hpa-ownership"
 SCALE_UP_PODS_PER_MINUTE = 4
 SCALE_DOWN_PODS_PER_2_MINUTES = 1
