@@ -166,20 +166,11 @@ class ModelServing(pulumi.ComponentResource):
         )
         association = self._model_reader(name, args, wiring, namespace_name, service_account)
 
-        script = FETCH_SCRIPT.read_text()
-        script_map = k8s.core.v1.ConfigMap(
-            f"{name}-fetch-script",
-            metadata={"name": f"{workload}-fetch-script", "namespace": namespace_name},
-            data={manifests.SCRIPT_NAME: script},
-            opts=in_cluster,
-        )
-        batching = batching_for(model, serving)
-        batching_map = k8s.core.v1.ConfigMap(
-            f"{name}-batching",
-            metadata={"name": f"{workload}-batching", "namespace": namespace_name},
-            data={PARAMETERS_FILE: batching.parameters_text()},
-            opts=in_cluster,
-        )
+        script, batching = FETCH_SCRIPT.read_text(), batching_for(model, serving)
+        script_map, batching_map = (k8s.core.v1.ConfigMap(
+            f"{name}-{suffix}", metadata={"name": f"{workload}-{suffix}", "namespace": namespace_name}, data=data, opts=in_cluster,
+        ) for suffix, data in (("fetch-script", {manifests.SCRIPT_NAME: script}),
+                               ("batching", {PARAMETERS_FILE: batching.parameters_text()})))
         spec = manifests.ServingSpec(
             model_name=model.name, model_version=model.version, bucket="", region=args.region,
             replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
