@@ -252,9 +252,9 @@ class GpuCluster(pulumi.ComponentResource):
             opts=invoke,
         )
         self.public_subnet_ids = public.ids
-        self.public_cidrs = public.ids.apply(lambda ids: sorted({
-            aws.ec2.get_subnet(id=subnet, region=region, opts=pulumi.InvokeOptions(parent=self)).cidr_block for subnet in ids
-        }))
+        self.public_cidrs = public.ids.apply(lambda ids: pulumi.Output.all(*[
+            aws.ec2.get_subnet_output(id=subnet, region=region, opts=invoke).cidr_block for subnet in ids
+        ]).apply(lambda cidrs: sorted(set(cidrs))))
         return list(args.subnet_ids)
 
     def balancer_subnets(self, exposure: str) -> tuple[pulumi.Output[list[str]], pulumi.Output[list[str]]]:
