@@ -18,6 +18,13 @@ items, ties broken at random in expectation:
 
 Baselines are deterministic, so their std over training seeds is 0 (the data do not change).
 
+``batching`` serves an exported version to 1, 8 and 32 concurrent clients sending one-row requests,
+once with each call its own ``Session.run`` (TF Serving without ``--enable_batching``) and once
+through a batch scheduler that merges concurrent calls into one ``Session.run``, and prints
+requests per second, p50 / p99 latency and the batched/unbatched throughput ratio. TF Serving's
+scheduler is C++ (no binary here), so ``BatchScheduler`` below re-implements the semantics of its
+``BasicBatchScheduler`` in Python; the session path is the one TF Serving runs.
+
 ``scale`` builds end to end in one process - generate the data, split, train one epoch (no refit),
 evaluate the model and every baseline on all test users, export - and prints wall time per
 stage, peak resident memory (``ru_maxrss``), artifact and weight bytes, and the exported
@@ -305,6 +312,168 @@ def latency(args: argparse.Namespace) -> dict:
     return figures
 
 
+class BatchScheduler:
+    """TensorFlow's ``BasicBatchScheduler`` (tensorflow/core/kernels/batching_util/
+    basic_batch_scheduler.h, shared_batch_scheduler.h), the scheduler TF Serving's batching session
+    uses, in Python:
+
+    * a task joins the open batch if its rows fit ``max_batch_size``, else that batch closes and a
+      new one opens; a task larger than a batch is refused (InvalidArgument);
+    * at most ``max_enqueued_batches`` batches wait (the open one included); beyond, ``schedule``
+      refuses (UNAVAILABLE);
+    * ``num_batch_threads`` threads each take the oldest batch once it is full or
+      ``batch_timeout_micros`` after its first task arrived, and run it as one call.
+    """
+
+    def __init__(self, run_batch, *, max_batch_size: int, batch_timeout_micros: int, num_batch_threads: int,
+                 max_enqueued_batches: int) -> None:
+        import collections
+        import threading
+
+        self._run_batch, self.max_batch_size = run_batch, max_batch_size
+        self._timeout, self._max_enqueued = batch_timeout_micros / 1e6, max_enqueued_batches
+        self._ready = threading.Condition()
+        self._batches: collections.deque = collections.deque()
+        self._stopping = False
+        self.batch_sizes: list[int] = []
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(num_batch_threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def schedule(self, rows: int, payload):
+        """Enqueue a task of `rows` rows; returns a Future of its part of the batch's result."""
+        from concurrent.futures import Future
+
+        if rows > self.max_batch_size:
+            raise ValueError(f"Task size {rows} is larger than maximum input batch size {self.max_batch_size}")
+        future: Future = Future()
+        with self._ready:
+            open_batch = self._batches[-1] if self._batches and not self._batches[-1]["closed"] else None
+            if open_batch is None or open_batch["rows"] + rows > self.max_batch_size:
+                if open_batch is not None:
+                    open_batch["closed"] = True
+                if len(self._batches) >= self._max_enqueued:
+                    raise RuntimeError("The batch scheduling queue to which this task was submitted is full")
+                open_batch = {"tasks": [], "rows": 0, "opened": time.perf_counter(), "closed": False}
+                self._batches.append(open_batch)
+            open_batch["tasks"].append((rows, payload, future))
+            open_batch["rows"] += rows
+            open_batch["closed"] = open_batch["rows"] == self.max_batch_size
+            self._ready.notify_all()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while True:
+                    if self._stopping:
+                        return
+                    if self._batches:
+                        wait = self._batches[0]["opened"] + self._timeout - time.perf_counter()
+                        if self._batches[0]["closed"] or wait <= 0:
+                            batch = self._batches.popleft()
+                            batch["closed"] = True
+                            break
+                        self._ready.wait(wait)
+                    else:
+                        self._ready.wait()
+            self.batch_sizes.append(batch["rows"])
+            try:
+                results = self._run_batch([payload for _, payload, _ in batch["tasks"]])
+                for (_, _, future), result in zip(batch["tasks"], results):
+                    future.set_result(result)
+            except Exception as error:  # noqa: BLE001 - every caller in the batch sees the failure
+                for _, _, future in batch["tasks"]:
+                    future.set_exception(error)
+
+    def stop(self) -> None:
+        with self._ready:
+            self._stopping = True
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+
+def _merged_session_call(call):
+    """A batch of `{input: ndarray}` requests as one Session.run, split back per request (what TF
+    Serving's batching session does with the tensors of the tasks it merged)."""
+    import numpy as np
+
+    def run_batch(requests: list[dict]) -> list:
+        names = sorted(requests[0])
+        merged = {name: np.concatenate([r[name] for r in requests]) for name in names}
+        outputs = call(merged)
+        bounds = np.cumsum([0] + [len(r[names[0]]) for r in requests])
+        return [[out[a:b] for out in outputs] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    return run_batch
+
+
+def _drive(serve, requests: list[dict], clients: int, seconds: float) -> dict:
+    """`clients` threads, each sending one request at a time for `seconds`: requests/s, p50 / p99 ms."""
+    import threading
+
+    import numpy as np
+
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        request = 0
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            serve(requests[(index + request * clients) % len(requests)])
+            latencies[index].append(time.perf_counter() - start)
+            request += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    ms = np.concatenate([np.array(lat) for lat in latencies]) * 1e3
+    return {"clients": clients, "requests": len(ms), "requests_per_s": len(ms) / elapsed,
+            "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def batching(args: argparse.Namespace) -> dict:
+    """Throughput and latency of one-row requests, each its own Session.run vs merged by the scheduler."""
+    import os as _os
+
+    from recsys_dr.model.export import WARMUP_PATH, read_warmup
+    from recsys_dr.model.quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    call = _session_client(tf, args.version_dir, 0, 0)
+    largest = max(read_warmup(args.version_dir / WARMUP_PATH), key=lambda r: len(r["query"]))
+    rows = [{name: value[i:i + 1] for name, value in largest.items()} for i in range(len(largest["query"]))]
+    for row in rows[:10]:  # warm the session's kernels for both paths
+        call(row)
+    scheduler_options = {"max_batch_size": args.max_batch_size, "batch_timeout_micros": args.batch_timeout_micros,
+                         "num_batch_threads": args.num_batch_threads or _os.cpu_count(),
+                         "max_enqueued_batches": args.max_enqueued_batches}
+    runs: dict = {"unbatched": {}, "batched": {}}
+    for clients in args.clients:
+        runs["unbatched"][str(clients)] = _drive(call, rows, clients, args.seconds)
+        scheduler = BatchScheduler(_merged_session_call(call), **scheduler_options)
+        try:
+            figures = _drive(lambda r, s=scheduler: s.schedule(1, r).result(), rows, clients, args.seconds)
+        finally:
+            scheduler.stop()
+        figures["mean_batch_rows"] = sum(scheduler.batch_sizes) / max(len(scheduler.batch_sizes), 1)
+        runs["batched"][str(clients)] = figures
+    ratios = {c: runs["batched"][c]["requests_per_s"] / runs["unbatched"][c]["requests_per_s"] for c in runs["batched"]}
+    print(f"{'clients':>8}{'unbatched req/s':>17}{'p99 ms':>9}{'batched req/s':>15}{'p99 ms':>9}{'rows/batch':>12}{'ratio':>8}")
+    for c, ratio in ratios.items():
+        u, b = runs["unbatched"][c], runs["batched"][c]
+        print(f"{c:>8}{u['requests_per_s']:>17.0f}{u['p99_ms']:>9.2f}{b['requests_per_s']:>15.0f}{b['p99_ms']:>9.2f}"
+              f"{b['mean_batch_rows']:>12.1f}{ratio:>8.2f}")
+    return {"version_dir": str(args.version_dir), "scheduler": scheduler_options, "seconds": args.seconds, "runs": runs,
+            "throughput_ratio": ratios}
+
+
 def main(argv: list[str] | None = None) -> int:
     from recsys_dr.model.config import TrainConfig
 
@@ -341,6 +510,17 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default (default: 0)")
     lat.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default (default: 0)")
     lat.add_argument("--json", type=Path, default=Path("benchmarks/results/model_latency.json"))
+    bat = sub.add_parser("batching", help="batched vs unbatched serving_default at 1/8/32 concurrent one-row clients")
+    bat.add_argument("version_dir", type=Path)
+    bat.add_argument("--clients", type=lambda v: [int(c) for c in v.split(",")], default=[1, 8, 32],
+                     help="concurrent clients, comma-separated (default: 1,8,32)")
+    bat.add_argument("--seconds", type=float, default=5.0, help="per run (default: 5)")
+    bat.add_argument("--max-batch-size", type=int, default=64, help="default: 64 (model.maxBatch's default)")
+    bat.add_argument("--batch-timeout-micros", type=int, default=2000, help="default: 2000 (serving.batching's)")
+    bat.add_argument("--num-batch-threads", type=int, default=0, help="0 = the CPU count (default: 0)")
+    bat.add_argument("--max-enqueued-batches", type=int, default=1000,
+                     help="default: 1000 (large, so no request is refused while measuring)")
+    bat.add_argument("--json", type=Path, default=Path("benchmarks/results/model_batching.json"))
     args = p.parse_args(argv)
 
     import logging
@@ -349,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     tf = import_tensorflow()
-    figures = {"quality": quality, "scale": scale, "latency": latency}[args.command](args)
+    figures = {"quality": quality, "scale": scale, "latency": latency, "batching": batching}[args.command](args)
     figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
                           "cpu_count": os.cpu_count()}
     args.json.parent.mkdir(parents=True, exist_ok=True)

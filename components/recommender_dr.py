@@ -23,7 +23,7 @@ from recsys_dr.components.serving import ModelServing, ModelServingArgs
 from recsys_dr.components.serving.model_serving import ServingWiring, deployment_name_of, model_serving_problems
 from recsys_dr.components.serving.rollout import RollingUpdate, pods_per_node, rolling_update
 from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
-from recsys_dr.components.settings.aws_limits import cpu_millicores, memory_bytes
+from recsys_dr.components.settings.aws_limits import ALIAS_RECORD_TTL, cpu_millicores, memory_bytes
 from recsys_dr.components.settings.base import raise_if_problems
 from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
@@ -34,7 +34,8 @@ __all__ = ["TwoRegionRecommender", "TwoRegionRecommenderArgs"]
 
 
 class TwoRegionRecommender(pulumi.ComponentResource):
-    """Replicated buckets, a GPU cluster and TF Serving per region, and DNS failover.
+    """Replicated buckets, a GPU cluster and TF Serving behind its own front door (ALB + web ACL)
+    per region, and DNS failover between the front doors.
 
     Each region's serving path uses only its own bucket, key, cluster and load balancer,
     so losing the primary region leaves the standby whole. `args` is validated when it is
@@ -60,7 +61,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         serving_args = {
             role: ModelServingArgs(
                 region=args.region(role), model=args.model, serving=args.serving, replicas=args.serving_replicas(role),
-                tls_certificate_arn=getattr(certificates, role) if certificates else None,
+                standby=role == "standby", tls_certificate_arn=getattr(certificates, role) if certificates else None,
                 health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": role},
                 # Both pools have the same maximum size (a pilot light keeps it), so one strategy fits both.
                 rolling_update=self.rollout, waits_for_replication=role == "standby",
@@ -98,6 +99,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             bucket = regional_buckets[role]
             self.clusters[role] = cluster
+            balancer_subnets, balancer_cidrs = cluster.balancer_subnets(args.serving.exposure)
             self.serving[role] = ModelServing(
                 f"{name}-{role}-serving",
                 serving_args[role],
@@ -106,7 +108,9 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                     bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
                     # The standby receives the version by replication, which Pulumi cannot wait for.
                     model_artifact=self.artifact.upload if self.artifact is not None and role == "primary" else None,
-                    node_cidrs=cluster.node_cidrs,
+                    vpc_id=cluster.vpc_id, balancer_subnet_ids=balancer_subnets, balancer_cidrs=balancer_cidrs,
+                    node_security_group_id=cluster.node_security_group_id,
+                    load_balancer_controller_role=cluster.load_balancer_controller_role.name, addons=cluster.serving_addons,
                 ),
                 # The model must be servable in-region before pods start fetching it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
@@ -116,11 +120,13 @@ class TwoRegionRecommender(pulumi.ComponentResource):
 
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
         self.region_switch = self._region_switch(name, args, tags) if args.failover_control == "region-switch" else None
-        # Route 53 cannot probe an internal NLB: its failover follows CloudWatch alarms instead.
+        # Route 53 cannot probe an internal balancer: its failover follows CloudWatch alarms instead.
         self.private_health = PrivateEndpointHealth(
             f"{name}-private-health",
             PrivateEndpointHealthArgs(
-                endpoints={role: PrivateEndpoint(region=args.region(role), load_balancer_name=self.serving[role].load_balancer_name)
+                endpoints={role: PrivateEndpoint(region=args.region(role),
+                                                 load_balancer=self.serving[role].front_door.load_balancer.arn_suffix,
+                                                 target_group=self.serving[role].front_door.target_group.arn_suffix)
                            for role in ROLES},
                 alarm_topic_arns=tuple(args.alarms.topic_arns), tags=tags,
             ),
@@ -134,11 +140,17 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             steering = dict(self.region_switch.health_check_ids)
         elif self.private_health:
             steering = {role: check.id for role, check in self.private_health.health_checks.items()}
+        tls = args.serving.tls_certificate_arns is not None
         self.dns = DnsFailover(
             f"{name}-dns",
-            DnsFailoverArgs(dns=args.dns, model_name=args.model.name, tags=tags),
-            DnsWiring(endpoints={role: self.serving[role].endpoint for role in ROLES}, routing_health_check_ids=steering,
-                      probe_endpoints=args.serving.exposure != "internal"),
+            DnsFailoverArgs(dns=args.dns, model_name=args.model.name, https=tls, tags=tags),
+            DnsWiring(
+                endpoints={role: self.serving[role].endpoint for role in ROLES},
+                alias_zone_ids={role: self.serving[role].front_door.load_balancer.zone_id for role in ROLES},
+                routing_health_check_ids=steering, probe_endpoints=args.serving.exposure != "internal",
+                # With ARC or a Region switch plan the operator's switch alone moves traffic.
+                evaluate_target_health=args.failover_control == "health-check",
+            ),
             opts=child,
         )
         self.health_check_ids = (
@@ -158,7 +170,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             opts=child,
         )
         # An internal endpoint is judged by its CloudWatch alarm, not by Route 53's checkers.
-        self.failover_budget = private_failover_budget(ttl=args.dns.ttl) if self.private_health else self.dns.budget
+        self.failover_budget = private_failover_budget(ttl=ALIAS_RECORD_TTL) if self.private_health else self.dns.budget
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
 
@@ -211,6 +223,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                     role: RegionSwitchTarget(
                         region=args.region(role), cluster_name=self.clusters[role].cluster.name,
                         cluster_arn=self.clusters[role].cluster.arn, namespace=self.serving_args[role].namespace,
+                        # KEDA's HPA, named after the Deployment by its ScaledObject.
                         deployment_name=workload, hpa_name=workload,
                     )
                     for role in ROLES
@@ -249,6 +262,14 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "activeGpuScaling": {"minSize": args.gpu.min_size, "desiredSize": args.gpu.desired_size, "maxSize": args.gpu.max_size},
                 "podsPerGpuNode": serving_pods_per_node(args),
                 "hpaName": self.serving[role].hpa_name,
+                "scaledObjectName": self.serving[role].scaled_object_name,
+                "frontDoor": {
+                    "loadBalancerArn": self.serving[role].front_door.load_balancer.arn,
+                    "targetGroupArn": self.serving[role].front_door.target_group.arn,
+                    "webAclArn": self.serving[role].front_door.web_acl.arn,
+                    "scheme": self.serving[role].front_door.scheme,
+                    "port": self.serving[role].front_door.port,
+                },
                 "serving": {
                     "replicas": args.serving_replicas(role),
                     "minReplicas": args.serving.min_replicas,
@@ -265,7 +286,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "dns": {
                 "zoneId": self.dns.zone_id,
                 "recordName": args.dns.record_name,
-                "ttl": args.dns.ttl,
+                "ttl": ALIAS_RECORD_TTL,
                 "healthCheckIntervalSeconds": args.dns.health_check_interval,
                 "failureThreshold": args.dns.failure_threshold,
             },

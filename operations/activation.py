@@ -9,16 +9,18 @@ and by the drill, for both standby modes:
 2. **GPU node group** (EKS `UpdateNodegroupConfig`): desiredSize and minSize raised to the node
    count, never lowered (EKS rejects anything but 0 <= minSize <= desiredSize <= maxSize, maxSize >= 1).
    minSize is raised too, so Cluster Autoscaler cannot remove a node before its pod lands.
-3. **HPA then Deployment.** HPA `minReplicas` = N (and `maxReplicas` >= N, or the HPA would cap the
-   Deployment at its max — the old README's `kubectl scale` trap), then the Deployment's scale to N.
-   An HPA does not act on a Deployment at 0 replicas, which is why the scale is set explicitly.
+3. **Autoscaler then Deployment.** The KEDA ScaledObject's `minReplicaCount` = N and `maxReplicaCount`
+   >= N (KEDA rewrites its HPA from the ScaledObject, so the HPA itself is never patched; stacks
+   without one: the HPA's `minReplicas`/`maxReplicas`), then the Deployment's scale to N (an HPA
+   does not act on a Deployment at 0 replicas, which is why the scale is set explicitly).
    A warm standby goes through the same steps; only values above the current ones are written.
 4. **Wait, bounded, with progress:** nodes Ready, pods available, standby health check healthy.
    Each phase's time is recorded (the drill reports them beside the budget).
 
-`restore` undoes it after traffic is back on the primary: the HPA bounds and the Deployment's pinned
-replicas from the outputs (`serving`), the node group to `gpuScaling` (pilot light: 0/0/max). For a
-warm standby desiredSize is left to Cluster Autoscaler; only minSize goes back.
+`restore` undoes it after traffic is back on the primary: the autoscaler's bounds (a pilot light's
+ScaledObject minimum back to 0) and the Deployment's resting replicas from the outputs (`serving`;
+the standby's ScaledObject never scales in on its own), the node group to `gpuScaling` (pilot
+light: 0/0/max). For a warm standby desiredSize is left to Cluster Autoscaler; only minSize goes back.
 """
 
 from __future__ import annotations
@@ -150,6 +152,21 @@ class Activator:
             return max(floors), "HPA minimum from the outputs (primary not readable)"
         return 1, "no replica count known: 1 (pass --replicas N)"
 
+    def _bounds(self, kube: KubeApi) -> dict[str, int]:
+        s = self.standby
+        if s.scaled_object_name:
+            return kube.scaled_object_bounds(s.namespace, s.scaled_object_name)
+        return kube.hpa_bounds(s.namespace, s.hpa)
+
+    def _set_bounds(self, kube: KubeApi, minimum: int, maximum: int) -> str:
+        """Write the autoscaler's bounds; returns the change as one line."""
+        s = self.standby
+        if s.scaled_object_name:
+            kube.patch_scaled_object(s.namespace, s.scaled_object_name, min_replicas=minimum, max_replicas=maximum)
+            return f"ScaledObject {s.scaled_object_name}: min {minimum} max {maximum}"
+        kube.patch_hpa(s.namespace, s.hpa, min_replicas=minimum, max_replicas=maximum)
+        return f"HPA {s.hpa}: min {minimum} max {maximum}"
+
     def _scaling_now(self) -> dict[str, int]:
         s = self.standby
         ng = self.eks.describe_nodegroup(clusterName=s.cluster_name, nodegroupName=s.gpu_node_group_name)
@@ -180,7 +197,7 @@ class Activator:
         s = self.standby
         replicas, source = self._target_replicas()
         try:
-            hpa = self.kube().hpa_bounds(s.namespace, s.hpa)
+            hpa = self._bounds(self.kube())
             scaling = self._scaling_now()
         except (KubeError, ClientError, BotoCoreError) as exc:
             raise ActivationError(f"cannot read the standby's current sizes: {error_text(exc)}") from exc
@@ -203,9 +220,7 @@ class Activator:
             if sizing.node_group != self._scaling_now():
                 self._set_scaling(sizing.node_group)
             kube = self.kube()
-            kube.patch_hpa(s.namespace, s.hpa, min_replicas=sizing.hpa["minReplicas"],
-                           max_replicas=sizing.hpa["maxReplicas"])
-            self.changes.append(f"HPA {s.hpa}: min {sizing.hpa['minReplicas']} max {sizing.hpa['maxReplicas']}")
+            self.changes.append(self._set_bounds(kube, sizing.hpa["minReplicas"], sizing.hpa["maxReplicas"]))
             self.log(self.changes[-1])
             if kube.deployment_replicas(s.namespace, s.deployment_name) < sizing.replicas:
                 kube.scale_deployment(s.namespace, s.deployment_name, sizing.replicas)
@@ -270,11 +285,16 @@ class Activator:
             self.log(f"keeping the standby serving {self.drain_seconds:g}s more (record TTL) before scaling it down")
             self.sleep(self.drain_seconds)
         kube = self.kube()
-        kube.patch_hpa(s.namespace, s.hpa, min_replicas=serving["minReplicas"], max_replicas=serving["maxReplicas"])
-        done.append(f"HPA {s.hpa}: min {serving['minReplicas']} max {serving['maxReplicas']}")
+        # A pilot light's ScaledObject rests at 0 (an HPA cannot go below 1).
+        resting_min = 0 if serving["replicas"] == 0 and s.scaled_object_name else serving["minReplicas"]
+        done.append(self._set_bounds(kube, resting_min, serving["maxReplicas"]))
         if serving["replicas"] == 0:
             kube.scale_deployment(s.namespace, s.deployment_name, 0)
             done.append(f"Deployment {s.deployment_name}: 0 replicas (pilot light)")
+        elif s.scaled_object_name and kube.deployment_replicas(s.namespace, s.deployment_name) > serving["replicas"]:
+            # The standby's ScaledObject pauses scale-in: the resting count is set here.
+            kube.scale_deployment(s.namespace, s.deployment_name, serving["replicas"])
+            done.append(f"Deployment {s.deployment_name}: {serving['replicas']} replicas (warm standby at rest)")
         now = self._scaling_now()
         rest = dict(s.gpu_scaling)
         if self.outputs.standby_mode == "warm":  # Cluster Autoscaler owns desiredSize of a warm pool

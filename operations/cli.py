@@ -136,7 +136,7 @@ def register(subparsers: Any) -> None:
 
     failover = subparsers.add_parser(
         "failover", help="activate the standby and move traffic to it, or back to the primary",
-        description="--to standby: scale the standby to the primary's replica count (GPU node group, HPA, "
+        description="--to standby: scale the standby to the primary's replica count (GPU node group, ScaledObject, "
                     "Deployment), wait until it is ready, then move traffic (ARC routing controls, a Region "
                     "switch plan, or Route 53 on its own). --to primary: move traffic back, then put the standby "
                     "back at rest. Exit codes: 0 switched/already/dry-run ok, 1 refused (target fails checks or "
@@ -209,7 +209,7 @@ def _clients(args: argparse.Namespace):
 def build_activator(args: argparse.Namespace, outputs, clients, *, log):
     """The standby's Activator, or None when the outputs predate `regions.standby.serving`."""
     from recsys_dr.operations.activation import Activator
-    from recsys_dr.operations.checks import CheckContext, check_health, probe_serving
+    from recsys_dr.operations.checks import CheckContext, check_health, probe_region
 
     standby = outputs.standby
     if standby.serving is None:
@@ -222,8 +222,7 @@ def build_activator(args: argparse.Namespace, outputs, clients, *, log):
         result = check_health(ctx, standby)
         if result.data.get("type") == "RECOVERY_CONTROL" or result.data.get("advisory"):
             # No endpoint check to read: ask the endpoint itself, as Route 53's checkers would.
-            ok, detail, _ = probe_serving(standby.endpoint, outputs.model_name, outputs.model_version,
-                                          timeout=args.http_timeout)
+            ok, detail, _ = probe_region(outputs, standby, timeout=args.http_timeout)
             return ok, f"serving: {detail}"
         return result.ok, result.detail
 
@@ -329,7 +328,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     import signal
     import time
 
-    from recsys_dr.operations.checks import probe_serving
+    from recsys_dr.operations.checks import probe_region
     from recsys_dr.operations.drill import DrillSettings, render, run_drill
 
     outputs = _load(args)
@@ -362,9 +361,8 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         switcher = HealthCheckInversion(route53=clients.route53(), health_check_id=outputs.primary.health_check_id)
 
     def probe(role: str):
-        region = outputs.regions[role]
-        ok, detail, _ = probe_serving(region.endpoint, outputs.model_name, outputs.model_version,
-                                      timeout=args.http_timeout)
+        # Through the front door, as clients reach it (HTTPS with the record name where it has a certificate).
+        ok, detail, _ = probe_region(outputs, outputs.regions[role], timeout=args.http_timeout)
         return ok, detail
 
     def on_term(signum, _frame):

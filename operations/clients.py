@@ -85,6 +85,9 @@ class ClientFactory:
     def cloudwatch(self, region: str):
         return self.client("cloudwatch", region)
 
+    def elbv2(self, region: str):
+        return self.client("elbv2", region)
+
     def route53(self):
         return self.client("route53", ROUTE53_REGION)
 

@@ -77,18 +77,35 @@ class FailoverResult:
         return json.dumps(self.to_dict(), indent=2, default=str)
 
 
-def dns_answer(outputs: StackOutputs, route53: Any) -> dict:
+def resolve_addresses(host: str) -> set[str]:
+    """The IPv4 addresses `host` resolves to now (a load balancer's DNS name)."""
+    import socket
+
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)}
+    except OSError:
+        return set()
+
+
+def dns_answer(outputs: StackOutputs, route53: Any, *, resolve: Callable[[str], set[str]] = resolve_addresses) -> dict:
     """Route 53's authoritative answer for the record now (`TestDNSAnswer`), and which role it is.
+
+    Failover records that alias the front doors (type A) are answered with the balancer's
+    addresses, not its name (Route 53 resolves an alias itself, Route 53 Developer Guide "Choosing
+    between alias and non-alias records"): the role is the region whose balancer name resolves to
+    those addresses. Records of a stack without a front door are CNAMEs of the endpoint names.
 
     Returns:
         {"records": [...], "role": "primary" | "standby" | None, "responseCode": ...}
     """
-    resp = route53.test_dns_answer(HostedZoneId=outputs.dns.zone_id,
-                                   RecordName=outputs.dns.record_name.rstrip("."), RecordType="CNAME")
+    aliased = any(region.front_door is not None for region in outputs.regions.values())
+    resp = route53.test_dns_answer(HostedZoneId=outputs.dns.zone_id, RecordName=outputs.dns.record_name.rstrip("."),
+                                   RecordType="A" if aliased else "CNAME")
     records = [v.rstrip(".").lower() for v in resp.get("RecordData", [])]
     role = None
     for name, region in outputs.regions.items():
-        if endpoint_host(region.endpoint) in records:
+        host = endpoint_host(region.endpoint)
+        if host in records or (aliased and set(records) & resolve(host)):
             role = name
     return {"records": records, "role": role, "responseCode": resp.get("ResponseCode")}
 
@@ -131,8 +148,8 @@ def manual_instructions(outputs: StackOutputs, target: str) -> list[str]:
     return lines
 
 
-ACTIVATION_FIXES = ("serving", "capacity", "health")
-"""Checks on the standby that activation itself makes pass (pods, GPU nodes, its health check)."""
+ACTIVATION_FIXES = ("serving", "targets", "capacity", "health")
+"""Checks on the standby that activation itself makes pass (pods and their targets, GPU nodes, its health check)."""
 TRAFFIC_CONTROLS = ("arc.routing", "arc.plan")
 """Checks of what moves traffic: the move itself reads them again and fails with exit 4, not a refusal."""
 

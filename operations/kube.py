@@ -7,9 +7,10 @@ long waits (GPU nodes joining) never send an expired token. The STS client is cr
 cluster's own Region (botocore's regional STS endpoint), so activating the standby needs nothing
 from the primary Region.
 
-Calls (plain HTTPS + JSON, no kubeconfig): the Deployment's `scale` subresource, the
-HorizontalPodAutoscaler (`autoscaling/v2`, JSON merge patch), the Deployment's status, and the
-nodes of one managed node group (EKS labels them `eks.amazonaws.com/nodegroup=<name>`).
+Calls (plain HTTPS + JSON, no kubeconfig): the Deployment's `scale` subresource, the KEDA
+ScaledObject (`keda.sh/v1alpha1`) or, for stacks without one, the HorizontalPodAutoscaler
+(`autoscaling/v2`), both by JSON merge patch, the Deployment's status, and the nodes of one
+managed node group (EKS labels them `eks.amazonaws.com/nodegroup=<name>`).
 """
 
 from __future__ import annotations
@@ -163,6 +164,20 @@ class KubeApi:
     def patch_hpa(self, namespace: str, name: str, *, min_replicas: int, max_replicas: int) -> None:
         self.request("PATCH", f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{name}",
                      {"spec": {"minReplicas": min_replicas, "maxReplicas": max_replicas}})
+
+    def scaled_object_bounds(self, namespace: str, name: str) -> dict[str, int]:
+        """A KEDA ScaledObject's replica bounds, as HPA-style keys (KEDA's defaults: min 0, max 100,
+        apis/keda/v1alpha1/scaledobject_types.go)."""
+        spec = self.request("GET", f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects/{name}").get("spec", {})
+        minimum, maximum = spec.get("minReplicaCount"), spec.get("maxReplicaCount")
+        return {"minReplicas": int(0 if minimum is None else minimum), "maxReplicas": int(100 if maximum is None else maximum)}
+
+    def patch_scaled_object(self, namespace: str, name: str, *, min_replicas: int, max_replicas: int) -> None:
+        """KEDA rebuilds its HPA from the ScaledObject (a patch of the HPA itself is undone), so the
+        bounds are changed here; with `minReplicaCount` above the current count KEDA scales the
+        Deployment up itself (pkg/scaling/executor/scale_scaledobjects.go)."""
+        self.request("PATCH", f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects/{name}",
+                     {"spec": {"minReplicaCount": min_replicas, "maxReplicaCount": max_replicas}})
 
     def available_replicas(self, namespace: str, name: str) -> int:
         status = self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}").get("status", {})

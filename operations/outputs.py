@@ -103,6 +103,16 @@ def endpoint_host(endpoint: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FrontDoorOutputs:
+    """One region's balancer (`regions.<role>.frontDoor`): how clients reach it, what it routes to."""
+
+    scheme: str  # "https" (443) or "http" (80)
+    port: int
+    load_balancer_arn: str
+    target_group_arn: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RegionOutputs:
     """One region's outputs (`regions.primary` / `regions.standby`)."""
 
@@ -121,6 +131,8 @@ class RegionOutputs:
     serving: dict[str, int] | None = None
     active_gpu_scaling: dict[str, int] | None = None
     pods_per_gpu_node: int | None = None
+    scaled_object_name: str | None = None
+    front_door: FrontDoorOutputs | None = None
 
     @property
     def hpa(self) -> str:
@@ -293,6 +305,8 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         active = _scaling(r, data, f"{base}.activeGpuScaling", optional=True)
         serving = _serving_sizes(r, data, f"{base}.serving")
         hpa_name = r.get(data, f"{base}.hpaName", str, optional=True)
+        scaled_object = r.get(data, f"{base}.scaledObjectName", str, optional=True)
+        front_door = _front_door(r, data, f"{base}.frontDoor")
         pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
         if None in values.values() or scaling is None:
             continue
@@ -312,6 +326,8 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
             serving=serving,
             active_gpu_scaling=active,
             pods_per_gpu_node=pods_per_node,
+            scaled_object_name=scaled_object,
+            front_door=front_door,
         )
     if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
         r.problems.append(
@@ -366,6 +382,22 @@ def _scaling(r: _Reader, data: dict, path: str, *, optional: bool = False) -> di
                           + ", ".join(f"{k}={v}" for k, v in sizes.items()))
         return None
     return sizes
+
+
+def _front_door(r: _Reader, data: dict, path: str) -> FrontDoorOutputs | None:
+    """`{scheme, port, loadBalancerArn, targetGroupArn}`, absent in outputs of stacks without a front door."""
+    node = data
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        return None
+    scheme = r.choice(data, f"{path}.scheme", ("https", "http"))
+    port = r.positive(data, f"{path}.port", int)
+    arns = {key: r.get(data, f"{path}.{key}", str) for key in ("loadBalancerArn", "targetGroupArn")}
+    if None in (scheme, port, *arns.values()):
+        return None
+    return FrontDoorOutputs(scheme=scheme, port=port, load_balancer_arn=arns["loadBalancerArn"],
+                            target_group_arn=arns["targetGroupArn"])
 
 
 def _serving_sizes(r: _Reader, data: dict, path: str) -> dict[str, int] | None:

@@ -116,6 +116,8 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
     for region in o.regions.values():
         ctx.clients.s3(region.region)
         ctx.clients.eks(region.region)
+        if region.front_door is not None:
+            ctx.clients.elbv2(region.region)
     ctx.clients.cloudwatch(o.primary.region)
     ctx.clients.route53()
 
@@ -133,6 +135,8 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
         region = o.regions[role]
         thunks.append(lambda r=region: c.check_health(ctx, r))
         thunks.append(lambda r=region: c.check_serving(ctx, r))
+        if region.front_door is not None:
+            thunks.append(lambda r=region: c.check_targets(ctx, r))
         thunks.append(lambda r=region: c.check_capacity(ctx, r))
     thunks.append(lambda: c.check_dns_records(ctx))
     if arc_controller is not None:
@@ -165,7 +169,7 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
                         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), facts=facts)
 
 
-_GROUPS = ["model", "replication", "health", "dns", "serving", "capacity", "arc", "budget", "internal"]
+_GROUPS = ["model", "replication", "health", "dns", "serving", "targets", "capacity", "arc", "budget", "internal"]
 
 
 def _order(result: CheckResult) -> tuple:

@@ -35,6 +35,10 @@ ARC_CLUSTER = "aws:route53recoverycontrol/cluster:Cluster"
 REGION_SWITCH_PLAN = "aws:arcregionswitch/plan:Plan"
 BUCKET = "aws:s3/bucket:Bucket"
 ZONE = "aws:route53/zone:Zone"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+KEDA_DEFAULT_POLLING_SECONDS = 30  # ScaledObject pollingInterval default (kedacore/keda scaledobject_types.go)
 ROLES = ("primary", "standby", "global")
 _GPU_AMI_MARKERS = ("NVIDIA", "GPU", "NEURON")
 
@@ -109,6 +113,27 @@ def _is_load_balancer(service: dict[str, Any]) -> bool:
     return ((_inputs(service).get("spec") or {}).get("type")) == "LoadBalancer"
 
 
+def _web_acl_rules(inputs: dict[str, Any]) -> int:
+    """Rules of a web ACL, from `ruleJson` (the WAF API's rule list) or `rules`."""
+    import json
+
+    if isinstance(inputs.get("ruleJson"), str):
+        try:
+            return len(json.loads(inputs["ruleJson"]))
+        except ValueError:
+            return 0
+    return len(inputs.get("rules") or [])
+
+
+def _cloudwatch_metrics_per_month(scaled_object: dict[str, Any]) -> int:
+    """Metrics KEDA's aws-cloudwatch triggers request per month: one per trigger and polling
+    interval (cached for the HPA's syncs with `useCachedMetrics`)."""
+    spec = _inputs(scaled_object).get("spec") or {}
+    triggers = [t for t in spec.get("triggers") or [] if isinstance(t, dict) and t.get("type") == "aws-cloudwatch"]
+    interval = spec.get("pollingInterval") if isinstance(spec.get("pollingInterval"), int) else KEDA_DEFAULT_POLLING_SECONDS
+    return len(triggers) * (prices.HOURS_PER_MONTH * 3600 // max(interval, 1))
+
+
 class _Ledger:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
@@ -163,6 +188,26 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
             rates = card(region, "load balancer")
             if rates:
                 ledger.add(role, region, "network load balancer", 1, "hour", rates["nlbHour"])
+        elif kind == LOAD_BALANCER:
+            rates = card(region, "load balancer")
+            if rates:
+                ledger.add(role, region, "application load balancer", 1, "hour", rates["albHour"])
+                if role == "primary":
+                    lcu = prices.ASSUMPTIONS["primaryLcu"]
+                    ledger.add(role, region, f"load balancer capacity units ({lcu} LCU assumed)", lcu, "hour", rates["albLcuHour"])
+        elif kind == WEB_ACL:
+            rates = card(region, "web ACL")
+            if rates:
+                ledger.add(role, region, "WAF web ACL", 1, "month", rates["wafWebAclMonth"])
+                ledger.add(role, region, "WAF rules", _web_acl_rules(inputs), "month", rates["wafRuleMonth"])
+                if role == "primary":
+                    millions = prices.ASSUMPTIONS["servedRequestsPerMonth"] / 1e6
+                    ledger.add(role, region, f"WAF requests ({millions:g} M/month assumed)", millions, "million", rates["wafMillionRequests"])
+        elif kind == SCALED_OBJECT:
+            metrics = _cloudwatch_metrics_per_month(resource)
+            rates = card(region, "KEDA CloudWatch reads") if metrics else None
+            if rates:
+                ledger.add(role, region, "KEDA CloudWatch reads (GetMetricData)", metrics / 1000, "thousand", rates["cloudwatchThousandMetrics"])
         elif kind == HEALTH_CHECK:
             features = _health_check_features(inputs)
             extra = f" + {', '.join(features)}" if features else ""
@@ -274,8 +319,10 @@ def estimate(document: dict[str, Any]) -> dict[str, Any]:
         "assumptions": {
             "hoursPerMonth": prices.HOURS_PER_MONTH,
             "replicatedGbPerMonth": prices.ASSUMPTIONS["replicatedGbPerMonth"],
-            "notCounted": "traffic (NAT/NLB per-GB and LCU charges, DNS queries), EBS volumes, S3 storage and "
-                          "requests, CloudWatch logs, EKS extended support, the NLBs' public IPv4 addresses",
+            "servedRequestsPerMonth": prices.ASSUMPTIONS["servedRequestsPerMonth"],
+            "primaryLcu": prices.ASSUMPTIONS["primaryLcu"],
+            "notCounted": "NAT per-GB traffic, the standby balancer's LCUs, DNS queries, EBS volumes, S3 storage and "
+                          "requests, CloudWatch logs, EKS extended support, the balancers' public IPv4 addresses",
         },
     }
 

@@ -2,8 +2,8 @@
 those depend on each other (GitHub renders ```mermaid blocks in PR comments).
 
 Only the resources a DR reviewer reasons about are drawn (clusters, node groups, buckets and
-their replication, serving Deployments, load balancers, health checks, DNS records, failover
-controls); every component box ends with a count of the rest, so nothing is hidden silently.
+their replication, serving Deployments, load balancers and their web ACLs, health checks, DNS
+records, failover controls); every component box ends with a count of the rest, so nothing is hidden silently.
 Edges follow the plan's `dependencies` (which resource an input came from), contracted to the
 drawn resources.
 """
@@ -21,6 +21,8 @@ KEY_TYPES: dict[str, tuple[str, str]] = {  # type -> (label, Mermaid shape: box 
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": ("replication", "box"),
     "kubernetes:apps/v1:Deployment": ("Deployment", "box"),
     "kubernetes:core/v1:Service": ("Service", "box"),
+    "aws:lb/loadBalancer:LoadBalancer": ("load balancer", "box"),
+    "aws:wafv2/webAcl:WebAcl": ("web ACL", "box"),
     "aws:route53/healthCheck:HealthCheck": ("health check", "box"),
     "aws:route53/record:Record": ("DNS record", "box"),
     "aws:route53/zone:Zone": ("hosted zone", "box"),

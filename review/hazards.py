@@ -15,7 +15,10 @@ Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [ur
   deleting first (or deleted), so that region stops serving during the rollout and the other
   must carry the traffic (high when that is a pilot-light standby or the standby itself);
 * `protected`: a resource with the `protect` option would be replaced or deleted, which the
-  engine refuses (the whole `pulumi up` fails) until protection is lifted in a separate change.
+  engine refuses (the whole `pulumi up` fails) until protection is lifted in a separate change;
+* `endpoint-moves`: a region's serving endpoint moves to a new load balancer (for example from
+  a `type: LoadBalancer` Service's NLB to the Application Load Balancer of the front door): its
+  hostname changes and the old balancer is deleted by the same update.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any
 from recsys_dr.review.estimate import (
     BUCKET,
     CLUSTER,
+    LOAD_BALANCER,
     REPLICATION,
+    SERVICE,
     is_gpu_node_group,
     region_roles,
     usd,
@@ -199,6 +204,40 @@ def _protected(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[di
                     "refuses this until `protect` is lifted in a separate change", [c.urn for c in blocked])]
 
 
+def _balancer_kinds(document: dict[str, Any], region: str) -> set[str]:
+    """What fronts serving in `region`: "nlb-service" (a LoadBalancer Service), "alb" (aws:lb)."""
+    kinds = set()
+    for resource in document["resources"]:
+        if resource.get("region") != region:
+            continue
+        if resource.get("type") == SERVICE and ((resource.get("inputs") or {}).get("spec") or {}).get("type") == "LoadBalancer":
+            kinds.add("nlb-service")
+        elif resource.get("type") == LOAD_BALANCER:
+            kinds.add("alb")
+    return kinds
+
+
+def _endpoint_moves(base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """A region whose LoadBalancer Service goes away while a Pulumi-made balancer appears: the
+    endpoint hostname changes, and the NLB (with its hostname) is deleted by the same update."""
+    roles = region_roles(head) or region_roles(base)
+    moved = sorted(region for region in roles
+                   if "nlb-service" in _balancer_kinds(base, region) and _balancer_kinds(head, region) == {"alb"})
+    if not moved:
+        return []
+    https_only = all(((r.get("inputs") or {}).get("protocol")) == "HTTPS" for r in head["resources"]
+                     if r.get("type") == "aws:lb/listener:Listener")
+    services = [r["urn"] for r in base["resources"] if r.get("type") == SERVICE and r.get("region") in moved]
+    where = ", ".join(f"{region} ({roles[region]})" for region in moved)
+    message = (f"the serving endpoint of {where} moves from the Service's NLB to a new Application Load Balancer: its hostname "
+               "changes (stack output regions.<role>.endpoint) and this update deletes the NLB. Clients that call the record "
+               "name follow within the alias TTL (60 s); clients that call a load balancer hostname directly fail once the "
+               "NLB is gone: point them at the record name before applying")
+    if https_only:
+        message += "; port 80 closes, so clients still using http:// must switch to https:// first"
+    return [_hazard("endpoint-moves", "high", message, services)]
+
+
 def _larger(before: Any, after: Any) -> bool:
     return isinstance(before, (int, float)) and isinstance(after, (int, float)) and after > before
 
@@ -206,5 +245,5 @@ def _larger(before: Any, after: Any) -> bool:
 def find_hazards(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
     """Every hazard of the change from `base` to `head`, the high ones first."""
     hazards = (_both_regions(diff, base, head) + _one_region_outage(diff, base, head) + _data_protection(base, head)
-               + _protected(diff, base, head) + _estimate_moves(diff))
+               + _protected(diff, base, head) + _endpoint_moves(base, head) + _estimate_moves(diff))
     return sorted(hazards, key=lambda h: (h["severity"] != "high", h["kind"]))

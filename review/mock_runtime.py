@@ -42,6 +42,11 @@ IP_RANGES = {
 }
 
 
+# Elastic Load Balancing's hosted zone ids for Application Load Balancers (AWS General Reference,
+# "Elastic Load Balancing endpoints and quotas"), for the regions the shipped stacks use.
+ELB_ZONE_IDS = {"us-east-1": "Z35SXDOTRQ7X7K", "us-east-2": "Z3AADJGX6KTTL2", "us-west-2": "Z1H1FL5HABSF5"}
+
+
 def _digest(*parts: str, length: int = 12) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
@@ -160,6 +165,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                 certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
                 identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{token.upper()}"}]}],
                 status="ACTIVE",
+                # EKS creates the cluster security group the managed nodes' interfaces use.
+                vpcConfig={**(outputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{token[:17]}"},
             )
         elif typ == "aws:eks/nodeGroup:NodeGroup":
             group = outputs.get("nodeGroupName") or args.name
@@ -183,6 +190,25 @@ class CloudMocks(pulumi.runtime.Mocks):
                       "routeTable": "rtb", "vpcEndpoint": "vpce", "securityGroup": "sg"}
             kind = typ.split("/")[1].split(":")[0]
             resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            # ELB names: the given prefix plus a unique suffix, 32 characters at most.
+            lb_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]
+            kind = "net" if outputs.get("loadBalancerType") == "network" else "app"
+            suffix = f"{kind}/{lb_name}/{token[:16]}"
+            scheme = "internal-" if outputs.get("internal") else ""
+            outputs.update(name=lb_name, arnSuffix=suffix, arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+                           dnsName=f"{scheme}{lb_name}-{int(token[:8], 16)}.{region}.elb.amazonaws.com",
+                           # ELB's own hosted zone per region (us-east-1's, as the ELB endpoints table lists it).
+                           zoneId=ELB_ZONE_IDS.get(region) or f"Z{_digest('elb-zone', region).upper()}")
+            resource_id = outputs["arn"]
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            tg_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]
+            suffix = f"targetgroup/{tg_name}/{token[:16]}"
+            outputs.update(name=tg_name, arnSuffix=suffix, arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:{suffix}")
+            resource_id = outputs["arn"]
+        elif typ == "aws:wafv2/webAcl:WebAcl":
+            acl_name = outputs.get("name") or f"{args.name}-{token[:7]}"
+            outputs.update(name=acl_name, arn=f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:regional/webacl/{acl_name}/{token[:8]}-{token[8:12]}")
         elif typ == "aws:arcregionswitch/plan:Plan":
             # botocore's PlanArn pattern: arn:<partition>:arc-region-switch::<account>:plan/<name>:<6 chars>
             name = outputs.get("name") or args.name
@@ -191,9 +217,6 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ.startswith("kubernetes:"):
             metadata = dict(outputs.get("metadata") or {})
             metadata.setdefault("name", args.name)
-            if typ == "kubernetes:core/v1:Service":
-                # The in-tree controller names the Service's load balancer after this UID.
-                metadata.setdefault("uid", f"{token[:8]}-{token[8:12]}-4{token[:3]}-8{token[3:6]}-{_digest(token, 'uid')}")
             outputs["metadata"] = metadata
             if typ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
                 outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{args.name}-{token}.elb.amazonaws.com"}]}}
@@ -232,22 +255,15 @@ class CloudMocks(pulumi.runtime.Mocks):
             blocks = sorted(blocks)
             return {"cidrBlocks": blocks, "ipv6CidrBlocks": [], "createDate": "2026-11-30-00-00-00", "syncToken": 1764460800,
                     "id": _digest(*services, *wanted), "services": services, "regions": wanted}
+        if args.token == "aws:ec2/getSubnets:getSubnets":
+            filters = {f.get("name"): f.get("values") for f in args.args.get("filters") or []}
+            vpc = (filters.get("vpc-id") or [""])[0]
+            return {"ids": [f"subnet-{_digest('public', vpc, str(i), length=17)}" for i in range(2)], "id": region,
+                    "filters": args.args.get("filters") or []}
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet = args.args.get("id") or ""
             return {"id": subnet, "cidrBlock": f"10.250.{int(_digest('subnet', subnet, length=2), 16)}.0/24",
                     "availabilityZone": f"{region}a", "vpcId": f"vpc-{_digest('vpc', subnet, length=17)}"}
-        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
-            name = args.args.get("name") or ""
-            lb_id = _digest("lb", region, name, length=16)
-            arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/net/{name}/{lb_id}"
-            return {"arn": arn, "arnSuffix": f"net/{name}/{lb_id}", "name": name, "id": arn,
-                    "dnsName": f"{name}-{lb_id}.elb.{region}.amazonaws.com", "loadBalancerType": "network"}
-        if args.token == "aws:lb/getListener:getListener":
-            lb_arn, port = args.args.get("loadBalancerArn") or "", int(args.args.get("port") or 0)
-            group = _digest("tg", lb_arn, str(port), length=16)
-            target_group = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/k8s-{group[:20]}/{group}"
-            return {"arn": f"{lb_arn.replace(':loadbalancer/', ':listener/')}/{group}", "loadBalancerArn": lb_arn, "port": port,
-                    "protocol": "TCP", "defaultActions": [{"type": "forward", "targetGroupArn": target_group}]}
         return {}
 
 

@@ -1,8 +1,8 @@
 """On-demand AWS prices the DR estimate uses (USD), per region, with the assumptions it states.
 
 Source: the AWS public price pages (EC2 On-Demand Linux, Amazon EKS, Amazon VPC NAT gateway and
-public IPv4, Elastic Load Balancing, Amazon Route 53, Amazon ARC, Amazon S3 Replication Time
-Control, AWS KMS, Amazon CloudWatch), read for this table on 2025-06-02 (PRICES_AS_OF). No price
+public IPv4, Elastic Load Balancing, AWS WAF, Amazon Route 53, Amazon ARC, Amazon S3 Replication
+Time Control, AWS KMS, Amazon CloudWatch), read for this table on 2025-06-02 (PRICES_AS_OF). No price
 API is called at plan time: the plan must run offline and stay reproducible. Refresh the table by
 hand from those pages and change PRICES_AS_OF with it.
 
@@ -14,7 +14,7 @@ below, which is why they share one rate card.
 from __future__ import annotations
 
 PRICES_AS_OF = "2025-06-02"
-SOURCE = ("AWS public price pages (EC2 On-Demand Linux, EKS, VPC, ELB, Route 53, ARC, S3 RTC, KMS, "
+SOURCE = ("AWS public price pages (EC2 On-Demand Linux, EKS, VPC, ELB, WAF, Route 53, ARC, S3 RTC, KMS, "
           "CloudWatch), read on " + PRICES_AS_OF)
 HOURS_PER_MONTH = 730  # AWS's own convention on its price pages and in the Pricing Calculator
 
@@ -42,6 +42,14 @@ _US_RATE_CARD = {
     "natGatewayHour": 0.045,         # plus $0.045/GB processed (traffic not estimated)
     "publicIpv4Hour": 0.005,         # every Elastic IP (the NAT gateways' addresses)
     "nlbHour": 0.0225,               # plus LCU-hours (traffic not estimated)
+    # Rows added with the front door (ALB, WAF, CloudWatch API), from the same price pages; not
+    # re-read on PRICES_AS_OF: confirm them there before relying on them.
+    "albHour": 0.0225,               # Application Load Balancer, per hour
+    "albLcuHour": 0.008,             # per LCU-hour (new connections, active connections, bytes, rule evaluations)
+    "wafWebAclMonth": 5.00,          # AWS WAF, per web ACL and month
+    "wafRuleMonth": 1.00,            # per rule or rule group in it (AWS's baseline managed groups: no extra fee)
+    "wafMillionRequests": 0.60,      # per million requests the ACL inspects
+    "cloudwatchThousandMetrics": 0.01,  # GetMetricData, per 1,000 metrics requested (what KEDA's scaler reads)
     "kmsKeyMonth": 1.00,
     "alarmMonth": 0.10,              # standard-resolution metric alarm
     "s3RtcPerGb": 0.015,             # S3 Replication Time Control, per GB replicated
@@ -52,7 +60,7 @@ REGIONS: dict[str, dict] = {region: _US_RATE_CARD for region in ("us-east-1", "u
 
 # Global (not regional) prices.
 GLOBAL = {
-    # Route 53 health check of an AWS endpoint (an NLB), per month, and each optional feature.
+    # Route 53 health check of an AWS endpoint (a load balancer), per month, and each optional feature.
     "healthCheckMonth": 0.50,
     "healthCheckFeatureMonth": 1.00,  # HTTPS, string matching, fast (10 s) interval, latency graphs: each
     "hostedZoneMonth": 0.50,          # a hosted zone the program creates (first 25 zones)
@@ -75,6 +83,12 @@ ASSUMPTIONS = {
     "imagePullSeconds": 120,
     # The init container copying and verifying the model, then TF Serving loading it:
     "modelLoadSeconds": 60,
+    # Requests the primary's front door serves per month (the web ACL inspects each); the standby's
+    # sees only health checks until a failover.
+    "servedRequestsPerMonth": 100_000_000,
+    # Load-balancer capacity units the primary's balancer uses on average (one LCU: 25 new
+    # connections/s, 3,000 active connections, 1 GB/hour or 1,000 rule evaluations/s).
+    "primaryLcu": 1,
 }
 
 

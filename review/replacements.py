@@ -20,6 +20,9 @@ resources) and `metadata.name`/`metadata.namespace` (Kubernetes objects) always 
 | aws:iam/role:Role | name, namePrefix, path |
 | aws:s3/bucketReplicationConfig:BucketReplicationConfig | bucket, region |
 | pulumi:providers:kubernetes | kubeconfig (then every resource of that provider is replaced too) |
+| aws:lb/loadBalancer:LoadBalancer | name, namePrefix, internal, loadBalancerType, region |
+| aws:lb/targetGroup:TargetGroup | name, namePrefix, port, protocol, protocolVersion, targetType, vpcId, region |
+| aws:wafv2/webAcl:WebAcl | name, namePrefix, scope, region |
 | kubernetes:apps/v1:Deployment | spec.selector (plus metadata.name/namespace) |
 | kubernetes:core/v1:Service | spec.clusterIP |
 
@@ -49,6 +52,10 @@ REPLACE_PATHS: dict[str, tuple[str, ...]] = {
     "aws:ec2/subnet:Subnet": ("vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId", "region"),
     "aws:iam/role:Role": ("name", "namePrefix", "path"),
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": ("bucket", "region"),
+    # terraform-provider-aws internal/service/elbv2 and wafv2 schemas (ForceNew).
+    "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
+    "aws:lb/targetGroup:TargetGroup": ("name", "namePrefix", "port", "protocol", "protocolVersion", "targetType", "vpcId"),
+    "aws:wafv2/webAcl:WebAcl": ("name", "namePrefix", "scope"),
     "kubernetes:apps/v1:Deployment": ("spec.selector",),
     "kubernetes:core/v1:Service": ("spec.clusterIP",),
     # pulumi-kubernetes DiffConfig replaces the provider when its kubeconfig is unknown or points

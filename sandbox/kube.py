@@ -12,7 +12,11 @@ the rules that make activation hard:
   of the target is zero"; `kubectl scale` above the HPA max is undone the same way);
 * GPU nodes join `join_polls` node-list polls after the node group's desiredSize rises
   (`desired()` reads the EKS side), and a pod is available only on a Ready node
-  (`pods_per_node` per node).
+  (`pods_per_node` per node);
+* with `scaled_object` set, KEDA owns the HPA: the HPA's bounds follow the ScaledObject and a patch
+  of the HPA is undone (controllers/keda/hpa.go `updateHPAIfNeeded`); KEDA raises a Deployment
+  below `minReplicaCount` to it, from zero too (pkg/scaling/executor/scale_scaledobjects.go), and
+  with `paused_scale_in` nothing scales it down.
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ class FakeKube:
     def __init__(self, *, namespace: str = "recsys", deployment: str = "tf-serving", hpa: str = "tf-serving",
                  node_group: str = "gpu-standby", replicas: int = 0, hpa_min: int = 1, hpa_max: int = 1,
                  desired: Callable[[], int] = lambda: 0, join_polls: int = 2, pods_per_node: int = 1,
-                 ready_nodes: int = 0, tls: ServerCertificate | None = None):
+                 ready_nodes: int = 0, scaled_object: str | None = None, paused_scale_in: bool = False,
+                 tls: ServerCertificate | None = None):
         self.namespace, self.deployment, self.hpa, self.node_group = namespace, deployment, hpa, node_group
         self.replicas, self.hpa_min, self.hpa_max = replicas, hpa_min, hpa_max
+        self.scaled_object, self.paused_scale_in = scaled_object, paused_scale_in
         self.desired, self.join_polls, self.pods_per_node = desired, join_polls, pods_per_node
         self.nodes = ready_nodes
         self._pending_polls = 0
@@ -102,6 +108,9 @@ class FakeKube:
 
     # -- the controllers' view
     def effective_replicas(self) -> int:
+        if self.scaled_object:
+            low = max(self.replicas, self.hpa_min)  # KEDA raises to minReplicaCount, from 0 too
+            return low if self.paused_scale_in else min(low, self.hpa_max)
         if self.replicas == 0:
             return 0
         return max(self.hpa_min, min(self.replicas, self.hpa_max))
@@ -119,7 +128,15 @@ class FakeKube:
                 self.replicas = int(body["spec"]["replicas"])
                 self.replicas = self.effective_replicas()
             return 200, {"kind": "Scale", "spec": {"replicas": self.replicas}, "status": {"replicas": self.replicas}}
+        if self.scaled_object and path == f"/apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects/{self.scaled_object}":
+            if method == "PATCH":
+                self.hpa_min = int(body["spec"].get("minReplicaCount", self.hpa_min))
+                self.hpa_max = int(body["spec"].get("maxReplicaCount", self.hpa_max))
+                self.replicas = self.effective_replicas()
+            return 200, {"spec": {"minReplicaCount": self.hpa_min, "maxReplicaCount": self.hpa_max}}
         if path == f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{hpa}":
+            if method == "PATCH" and self.scaled_object:  # KEDA rewrites its HPA from the ScaledObject
+                return 200, {"spec": {"minReplicas": max(1, self.hpa_min), "maxReplicas": self.hpa_max}}
             if method == "PATCH":
                 self.hpa_min = int(body["spec"].get("minReplicas", self.hpa_min))
                 self.hpa_max = int(body["spec"].get("maxReplicas", self.hpa_max))

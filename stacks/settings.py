@@ -103,6 +103,11 @@ def exposure_warnings(args: TwoRegionRecommenderArgs, environment: str) -> list[
             f"`{NAMESPACE}:serving.allowedCidrs` is empty: the serving endpoints of {environment} accept REST calls "
             "from 0.0.0.0/0"
         )
+    if args.serving.tls_certificate_arns is None:
+        warnings.append(
+            f"`{NAMESPACE}:serving.tlsCertificateArns` is not set: the balancers of {environment} listen on plain HTTP "
+            "(port 80), so queries, histories and recommendations cross the network in clear text"
+        )
     for key, image in (("serving.image", args.serving.image), ("serving.fetcherImage", args.serving.fetcher_image)):
         # A tag can be moved to other content; a digest cannot (the kubelet pulls by digest when both are given).
         if "@sha256:" not in image:

@@ -1,4 +1,8 @@
-"""Which EKS add-ons a serving cluster runs, and the Helm charts beside them (data only)."""
+"""Which EKS add-ons a serving cluster runs, and the Helm charts beside them (data only).
+
+Chart values are checked against the charts' own values.yaml (aws/eks-charts
+stable/aws-load-balancer-controller, kedacore/charts keda) at the pinned versions.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,16 @@ CLUSTER_AUTOSCALER = HelmChart(
     repository="https://kubernetes.github.io/autoscaler", namespace="kube-system",
 )
 CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+# aws/eks-charts stable/aws-load-balancer-controller (appVersion v3.5.0).
+LOAD_BALANCER_CONTROLLER = HelmChart(
+    chart="aws-load-balancer-controller", version="3.5.0",
+    repository="https://aws.github.io/eks-charts", namespace="kube-system",
+)
+LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+# kedacore/charts keda (operator, metrics API server, admission webhooks).
+KEDA = HelmChart(chart="keda", version="2.20.2", repository="https://kedacore.github.io/charts", namespace="keda")
+# The chart's operator service account (values.yaml serviceAccount.operator.name).
+KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
 # The VPC CNI's DaemonSet and service account (kube-system/aws-node).
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
 VPC_CNI_POLICY = "AmazonEKS_CNI_Policy"
@@ -85,6 +99,41 @@ def cluster_autoscaler_values(*, cluster_name: str, region: str, kubernetes_vers
             # GPU nodes are expensive: give back idle ones quickly.
             "scale-down-unneeded-time": "5m",
         },
+    }
+
+
+def load_balancer_controller_values(*, cluster_name: str, region: str, vpc_id: str) -> dict:
+    """The controller for TargetGroupBinding only (README "The front door").
+
+    Region and VPC are given, so it never asks the instance metadata or EC2 for them
+    (pkg/aws/cloud.go `getVpcID`). No IngressClass or IngressClassParams, no Service mutating
+    webhook (it would claim every new `type: LoadBalancer` Service), no Service or Gateway
+    controllers (pkg/config/feature_gates.go), no Shield or WAF add-ons for Ingresses (the web
+    ACL is Pulumi's). The pod readiness-gate webhook stays, with the chart's `failurePolicy:
+    Ignore`: a rollout waits until new pods are healthy in the target group, and pods are still
+    created while the controller is down (a failover must not depend on it).
+    """
+    return {
+        "clusterName": cluster_name,
+        "region": region,
+        "vpcId": vpc_id,
+        "serviceAccount": {"create": True, "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
+        "createIngressClassResource": False,
+        "ingressClassParams": {"create": False},
+        "enableServiceMutatorWebhook": False,
+        "enableShield": False,
+        "enableWaf": False,
+        "enableWafv2": False,
+        "controllerConfig": {"featureGates": {"EnableServiceController": False, "ALBGatewayAPI": False, "NLBGatewayAPI": False}},
+        "nodeSelector": dict(SYSTEM_POOL_LABEL),
+    }
+
+
+def keda_values() -> dict:
+    """KEDA on the system pool; the operator's service account gets a Pod Identity role."""
+    return {
+        "serviceAccount": {"operator": {"create": True, "name": KEDA_OPERATOR_SERVICE_ACCOUNT}},
+        "nodeSelector": dict(SYSTEM_POOL_LABEL),
     }
 
 

@@ -15,8 +15,8 @@ from recsys_dr.components.cluster import addons
 from recsys_dr.components.cluster.access import grant_cluster_admin
 from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
-from recsys_dr.components.cluster.network import Network, NetworkArgs, vpc_cidr_problems
-from recsys_dr.components.cluster.policies import cluster_autoscaler_policy
+from recsys_dr.components.cluster.network import Network, NetworkArgs, subnet_cidrs, vpc_cidr_problems
+from recsys_dr.components.cluster.policies import cluster_autoscaler_policy, keda_operator_policy, load_balancer_controller_policy
 from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
 from recsys_dr.components.storage.policies import model_key_policy
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
@@ -67,7 +67,9 @@ class GpuCluster(pulumi.ComponentResource):
     """EKS with secrets envelope-encrypted by a regional KMS key, a system pool, a tainted
     GPU pool (`nvidia.com/gpu=true:NoSchedule`) scaled by Cluster Autoscaler, the core
     add-ons (VPC CNI, kube-proxy, CoreDNS, Pod Identity agent, metrics-server), the NVIDIA
-    device plugin where the AMI lacks it, and a Kubernetes provider bound to the cluster.
+    device plugin where the AMI lacks it, the AWS Load Balancer Controller (TargetGroupBinding
+    only) and KEDA, each controller with its own Pod Identity role, and a Kubernetes provider
+    bound to the cluster.
     """
 
     cluster: aws.eks.Cluster
@@ -85,24 +87,7 @@ class GpuCluster(pulumi.ComponentResource):
         self.region = region
 
         cluster, gpu = args.cluster, args.gpu
-        if args.subnet_ids is not None:
-            subnet_ids: pulumi.Input = list(args.subnet_ids)
-            # The nodes' networks, for the serving NetworkPolicy.
-            self.node_cidrs = pulumi.Output.all(*[
-                aws.ec2.get_subnet_output(id=subnet, region=region, opts=pulumi.InvokeOutputOptions(parent=self)).cidr_block
-                for subnet in args.subnet_ids
-            ]).apply(lambda cidrs: sorted(set(cidrs)))
-        else:
-            self.node_cidrs = pulumi.Output.from_input([args.vpc_cidr])
-            network = Network(
-                f"{name}-net",
-                NetworkArgs(
-                    region=region, vpc_cidr=args.vpc_cidr, availability_zone_count=cluster.availability_zones,
-                    single_nat_gateway=cluster.single_nat_gateway, tags=tags,
-                ),
-                opts=child,
-            )
-            subnet_ids = network.private_subnet_ids
+        subnet_ids = self._subnets(name, args, tags)
 
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.secrets_key = secrets_key = aws.kms.Key(
@@ -217,6 +202,19 @@ class GpuCluster(pulumi.ComponentResource):
                 values=addons.device_plugin_values(), opts=in_cluster,
             )
         self._cluster_autoscaler(name, region, cluster.kubernetes_version, tags, in_cluster)
+        # The serving components bind pods to their balancers and scale on its metrics through these.
+        self.node_security_group_id = self.cluster.vpc_config.cluster_security_group_id
+        self.load_balancer_controller_role, lbc = self._pod_identity_release(
+            name, "load-balancer-controller", addons.LOAD_BALANCER_CONTROLLER, addons.LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
+            policy=load_balancer_controller_policy(region=region), tags=tags, in_cluster=in_cluster,
+            values=pulumi.Output.all(self.cluster.name, self.vpc_id).apply(lambda values: addons.load_balancer_controller_values(
+                cluster_name=values[0], region=region, vpc_id=values[1])),
+        )
+        _, keda = self._pod_identity_release(
+            name, "keda", addons.KEDA, addons.KEDA_OPERATOR_SERVICE_ACCOUNT, policy=keda_operator_policy(region=region),
+            tags=tags, in_cluster=in_cluster, values=addons.keda_values(), create_namespace=True,
+        )
+        self.serving_addons = [lbc, keda]
 
         self.register_outputs({
             "clusterName": self.cluster.name,
@@ -225,6 +223,66 @@ class GpuCluster(pulumi.ComponentResource):
             "gpuAmiType": self.gpu_ami_type,
             "kubeconfig": pulumi.Output.secret(self.kubeconfig),
         })
+
+    def _subnets(self, name: str, args: GpuClusterArgs, tags: dict) -> pulumi.Input:
+        """The nodes' (private) subnets, and beside them the VPC and the subnets a balancer may use:
+        the created network's, or, for existing private subnets, their VPC's subnets tagged
+        `kubernetes.io/role/elb` (public) - the tag the Kubernetes load-balancer controllers discover."""
+        region, invoke = args.region, pulumi.InvokeOutputOptions(parent=self)
+        if args.subnet_ids is None:
+            network = Network(
+                f"{name}-net",
+                NetworkArgs(
+                    region=region, vpc_cidr=args.vpc_cidr, availability_zone_count=args.cluster.availability_zones,
+                    single_nat_gateway=args.cluster.single_nat_gateway, tags=tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, args.cluster.availability_zones)
+            self.vpc_id = network.vpc.id
+            self.private_subnet_ids, self.public_subnet_ids = network.private_subnet_ids, network.public_subnet_ids
+            self.private_cidrs, self.public_cidrs = pulumi.Output.from_input(private_cidrs), pulumi.Output.from_input(public_cidrs)
+            return network.private_subnet_ids
+        private = [aws.ec2.get_subnet_output(id=subnet, region=region, opts=invoke) for subnet in args.subnet_ids]
+        self.vpc_id = private[0].vpc_id
+        self.private_subnet_ids = pulumi.Output.from_input(list(args.subnet_ids))
+        self.private_cidrs = pulumi.Output.all(*[s.cidr_block for s in private]).apply(lambda cidrs: sorted(set(cidrs)))
+        public = aws.ec2.get_subnets_output(
+            region=region, filters=[{"name": "vpc-id", "values": [self.vpc_id]}, {"name": "tag:kubernetes.io/role/elb", "values": ["1"]}],
+            opts=invoke,
+        )
+        self.public_subnet_ids = public.ids
+        self.public_cidrs = public.ids.apply(lambda ids: pulumi.Output.all(*[
+            aws.ec2.get_subnet_output(id=subnet, region=region, opts=invoke).cidr_block for subnet in ids
+        ]).apply(lambda cidrs: sorted(set(cidrs))))
+        return list(args.subnet_ids)
+
+    def balancer_subnets(self, exposure: str) -> tuple[pulumi.Output[list[str]], pulumi.Output[list[str]]]:
+        """(subnet ids, their CIDRs) of a serving balancer: public for internet-facing, private for internal."""
+        if exposure == "internal":
+            return self.private_subnet_ids, self.private_cidrs
+        return self.public_subnet_ids, self.public_cidrs
+
+    def _pod_identity_release(self, name: str, role: str, chart: addons.HelmChart, service_account: str, *, policy: dict,
+                              tags: dict, in_cluster: pulumi.ResourceOptions, values: pulumi.Input[dict],
+                              create_namespace: bool = False) -> tuple[aws.iam.Role, k8s.helm.v3.Release]:
+        """A pinned Helm chart whose controller gets its own Pod Identity role (`policy`)."""
+        identity = aws.iam.Role(
+            f"{name}-{role}", assume_role_policy=json.dumps(pod_identity_trust_policy()), tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(f"{name}-{role}", role=identity.id, policy=json.dumps(policy), opts=pulumi.ResourceOptions(parent=self))
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-{role}", region=self.region, cluster_name=self.cluster.name, namespace=chart.namespace,
+            service_account=service_account, role_arn=identity.arn, tags=tags, opts=pulumi.ResourceOptions(parent=self),
+        )
+        release = k8s.helm.v3.Release(
+            f"{name}-{role}", chart=chart.chart, version=chart.version, repository_opts={"repo": chart.repository},
+            namespace=chart.namespace, create_namespace=create_namespace, values=values,
+            # Credentials before the controller's first call.
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[association])),
+        )
+        return identity, release
 
     def _role(self, name: str, trust: dict, managed_policies: list[str], tags: dict) -> aws.iam.Role:
         role = aws.iam.Role(name, assume_role_policy=json.dumps(trust), tags=tags, opts=pulumi.ResourceOptions(parent=self))

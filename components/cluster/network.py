@@ -86,7 +86,7 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    """Public subnets (NLBs, NAT) and private subnets (nodes) in `availability_zone_count` zones.
+    """Public subnets (internet-facing balancers, NAT) and private subnets (nodes) in `availability_zone_count` zones.
 
     Private subnets reach S3 through a gateway endpoint, so model downloads stay in the
     region and off the NAT gateways.

@@ -42,3 +42,57 @@ def cluster_autoscaler_policy(*, cluster_name: str, region: str) -> dict:
             },
         ],
     }
+
+
+
+# The AWS Load Balancer Controller here only binds pods to target groups Pulumi made
+# (TargetGroupBinding; no Ingress, Service or Gateway for it to provision). Its stock policy
+# (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json) also creates,
+# modifies and deletes load balancers, target groups, listeners, rules and security groups, edits
+# security-group ingress, tags, creates the ELB service-linked role, reads ACM, Cognito and IAM
+# certificates and (dis)associates WAF and Shield: none of that is granted.
+LOAD_BALANCER_CONTROLLER_READS = (
+    # The TargetGroupBinding webhooks look the target group up (webhooks/elbv2/targetgroup_helper.go);
+    # the reconciler reads its targets' health (pkg/targetgroupbinding/targets_manager.go), the
+    # VPC's CIDRs to tell a pod IP's zone (resource_manager.go `generateOverrideAzFn` ->
+    # pkg/networking/vpc_info_provider.go) and the cluster's endpoint security groups, which its
+    # networking manager lists even with no `networking` rules (pkg/networking/networking_manager.go
+    # `fetchEndpointSGsFromAWS`). These Describe calls take no resource ARN.
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSecurityGroups",
+)
+LOAD_BALANCER_CONTROLLER_WRITES = ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")
+
+
+def load_balancer_controller_policy(*, region: str) -> dict:
+    """The controller's own role: reads only, in `region`. Each serving component adds
+    `target_group_binding_policy` for the one target group it binds."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ReadTargetsAndNetwork", "Effect": "Allow", "Action": list(LOAD_BALANCER_CONTROLLER_READS),
+                       "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": region}}}],
+    }
+
+
+def target_group_binding_policy(*, target_group_arn: str) -> dict:
+    """Register and deregister targets of this target group only (the actions take its ARN)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "BindTargetGroup", "Effect": "Allow", "Action": list(LOAD_BALANCER_CONTROLLER_WRITES),
+                       "Resource": target_group_arn}],
+    }
+
+
+def keda_operator_policy(*, region: str) -> dict:
+    """KEDA's aws-cloudwatch scaler calls GetMetricData only (kedacore/keda pkg/scalers/
+    aws_cloudwatch_scaler.go); CloudWatch defines no resource type for it, so the region is the
+    only scope (Service Authorization Reference, Amazon CloudWatch)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReadMetrics", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        }],
+    }

@@ -150,7 +150,8 @@ def plan_workflows(
             # API shape: [{<application>: {<Region>: resource}}] (inner keys must match the
             # Region pattern, API_EksResourceScalingConfiguration); the provider maps
             # `namespace` to the outer key and `resource_name` to the inner one (expand.go).
-            # hpa_name makes Region switch stop the HPA from scaling the raised Deployment back.
+            # hpa_name: the HPA Region switch holds; KEDA rebuilds it from the ScaledObject, so the
+            # standby ScaledObject's paused scale-in is what keeps the raised Deployment up.
             "scaling_resources": [{
                 "namespace": targets["primary"].deployment_name,
                 "resources": [

@@ -1,12 +1,13 @@
-"""PrivateEndpointHealth: failover health checks for internal NLBs, from CloudWatch.
+"""PrivateEndpointHealth: failover health checks for internal balancers, from CloudWatch.
 
 Route 53 health checkers probe from the internet and cannot reach a private endpoint, so an
 internal deployment's failover records follow CloudWatch alarms instead (Route 53 health check
-type CLOUDWATCH_METRIC). Each alarm watches the NLB target group's `HealthyHostCount`: with
-`externalTrafficPolicy: Cluster` a node passes the NLB's TCP check only while kube-proxy has a
-ready pod to forward to, and a pod is ready only once its model is AVAILABLE. Route 53 takes
-alarms on one standard-resolution metric with a plain statistic (Route 53 API reference,
-`AlarmIdentifier`), so the alarm names its metric and dimensions directly.
+type CLOUDWATCH_METRIC). Each alarm watches the balancer target group's `HealthyHostCount`
+(namespace AWS/ApplicationELB, dimensions TargetGroup and LoadBalancer): its targets are pod
+IPs, healthy only while TF Serving answers 200 on the model's status path, which it does once
+the model is AVAILABLE. Route 53 takes alarms on one standard-resolution metric with a plain
+statistic (Route 53 API reference, `AlarmIdentifier`), so the alarm names its metric and
+dimensions directly.
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ ALARM_PERIOD_SECONDS = 60
 DEFAULT_EVALUATION_PERIODS = 2
 
 
-def arn_suffix(arn: str) -> str:
-    """`targetgroup/<name>/<id>` of a target-group ARN (the CloudWatch dimension value)."""
-    return arn.split(":", 5)[5]
-
-
 def private_failover_budget(*, ttl: int, evaluation_periods: int = DEFAULT_EVALUATION_PERIODS) -> FailoverBudget:
     """Detection is the alarm's (`evaluation_periods` one-minute periods), then the TTL."""
     return failover_budget(interval=ALARM_PERIOD_SECONDS, failure_threshold=evaluation_periods, ttl=ttl)
@@ -37,7 +33,7 @@ def private_failover_budget(*, ttl: int, evaluation_periods: int = DEFAULT_EVALU
 def healthy_hosts_alarm(*, load_balancer: pulumi.Input[str], target_group: pulumi.Input[str], evaluation_periods: int) -> dict:
     """ALARM when no target has been healthy for `evaluation_periods` minutes, or no data came."""
     return {
-        "namespace": "AWS/NetworkELB",
+        "namespace": "AWS/ApplicationELB",
         "metric_name": "HealthyHostCount",
         "dimensions": {"LoadBalancer": load_balancer, "TargetGroup": target_group},
         "statistic": "Minimum",
@@ -51,11 +47,12 @@ def healthy_hosts_alarm(*, load_balancer: pulumi.Input[str], target_group: pulum
 
 @dataclass(frozen=True, kw_only=True)
 class PrivateEndpoint:
-    """One region's internal NLB, by the name the in-tree controller gave it."""
+    """One region's internal balancer, by its CloudWatch dimensions (the ARN suffixes
+    `app/<name>/<id>` and `targetgroup/<name>/<id>`)."""
 
     region: str
-    load_balancer_name: pulumi.Input[str]
-    port: int = 80
+    load_balancer: pulumi.Input[str]
+    target_group: pulumi.Input[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +60,7 @@ class PrivateEndpointHealthArgs:
     """Arguments of `PrivateEndpointHealth`.
 
     Attributes:
-        endpoints: the internal NLBs, keyed by role ("primary"/"standby").
+        endpoints: the internal balancers, keyed by role ("primary"/"standby").
         evaluation_periods: minutes without a healthy target before the check fails. Default 2.
         alarm_topic_arns: SNS topics notified on ALARM and OK (those in each alarm's region).
         tags: tags on alarms and health checks. Default none.
@@ -87,19 +84,15 @@ class PrivateEndpointHealth(pulumi.ComponentResource):
             raise ValueError(f"`evaluation_periods` must be an integer from 1 to 10 minutes. Received: {args.evaluation_periods!r}")
         super().__init__("recsys-dr:components:PrivateEndpointHealth", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
         self.alarms, self.health_checks = {}, {}
         for role, endpoint in sorted(args.endpoints.items()):
-            balancer = aws.lb.get_load_balancer_output(name=endpoint.load_balancer_name, region=endpoint.region, opts=invoke)
-            listener = aws.lb.get_listener_output(load_balancer_arn=balancer.arn, port=endpoint.port, region=endpoint.region, opts=invoke)
-            target_group = listener.default_actions.apply(lambda actions: arn_suffix(actions[0].target_group_arn))
             actions = [arn for arn in args.alarm_topic_arns if arn.split(":")[3] == endpoint.region]
             alarm = aws.cloudwatch.MetricAlarm(
                 # An explicit name: the health check refers to the alarm by name.
                 f"{name}-{role}", name=f"{name}-{role}-healthy-targets", region=endpoint.region,
-                alarm_description=f"The {role} region's internal NLB has no healthy serving target",
+                alarm_description=f"The {role} region's internal balancer has no healthy serving target",
                 alarm_actions=actions, ok_actions=actions, tags=dict(args.tags),
-                **healthy_hosts_alarm(load_balancer=balancer.arn_suffix, target_group=target_group,
+                **healthy_hosts_alarm(load_balancer=endpoint.load_balancer, target_group=endpoint.target_group,
                                       evaluation_periods=args.evaluation_periods),
                 opts=child,
             )

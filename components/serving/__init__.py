@@ -1,4 +1,4 @@
-"""Model serving per region: TF Serving behind an NLB, fed by a verifying init container."""
+"""Model serving per region: TF Serving behind its front door (ALB + web ACL), fed by a verifying init container."""
 
 from typing import TYPE_CHECKING
 

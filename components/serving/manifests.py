@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from recsys_dr.components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
+from recsys_dr.components.serving.batching import PARAMETERS_MOUNT
 
 REST_PORT = 8501
 # gRPC also carries ModelService (HandleReloadConfigRequest can unload every model):
@@ -20,8 +21,8 @@ REST_PORT = 8501
 # gRPC listens only on a unix socket inside the container; `--port=0` opens no TCP port
 # ("Disabled if port set to zero", model_servers/main.cc). REST has no management calls.
 GRPC_SOCKET = "/tmp/tf-serving-grpc.sock"
-SERVICE_HTTP_PORT = 80
-SERVICE_HTTPS_PORT = 443
+# TLS 1.3 and 1.2 only, forward-secret ciphers (Elastic Load Balancing User Guide, "Security
+# policies for your Application Load Balancer"; the console's recommended policy).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 MODELS_MOUNT = "/models"
 SCRIPT_MOUNT = "/opt/recsys"
@@ -33,24 +34,26 @@ DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
 # amazon/aws-cli 2.22.35's index digest, as pinned identically by several public projects.
 DEFAULT_FETCHER_IMAGE = "amazon/aws-cli:2.22.35@sha256:6977c83ae3dc99f28fcf8276b9ea5eec33833cd5be40574b34112e98113ec7a2"
 EXPOSURES = ("internet-facing", "internal")
-# The in-tree controller makes an internal NLB for any value but "false" (cloud-provider-aws
-# pkg/providers/v1/aws.go, ServiceAnnotationLoadBalancerInternal).
-INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
 MANIFEST_DIGEST_ANNOTATION = "recsys-dr/manifest-sha256"
 UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
 MIN_READY_SECONDS = 10
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURE_THRESHOLD = 120  # 10 minutes for loading and warm-up on a cold GPU node
 # pulumi-kubernetes' own await annotations (provider/pkg/metadata/annotations.go).
-AWAIT_WAIT_FOR = "pulumi.com/waitFor"
 AWAIT_SKIP = "pulumi.com/skipAwait"
 AWAIT_TIMEOUT = "pulumi.com/timeoutSeconds"
-# The Service is done once the NLB has a hostname. With a `waitFor` annotation the provider
-# skips its built-in Service await (await.go: built-in logic only `if ... !custom`), which
-# would also wait for ready endpoints - pods that on a first deployment, or in a region the
-# version has not replicated to yet, sit in their init container (service.go: success needs
-# `!endpointsPending`). A path without `=value` matches once it exists (jsonpath.go `Matches`).
-SERVICE_WAIT_FOR = "jsonpath={.status.loadBalancer.ingress[0].hostname}"
+# The AWS Load Balancer Controller's pod mutating webhook adds a readiness gate
+# (`target-health.elbv2.k8s.aws/<binding>`) to new pods of a labelled namespace whose Service a
+# TargetGroupBinding of target type ip references; the pod is Ready only once healthy in the
+# target group (aws-load-balancer-controller docs/deploy/pod_readiness_gate.md).
+READINESS_GATE_LABEL = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+TARGET_GROUP_BINDING_API = "elbv2.k8s.aws/v1beta1"
+BATCHING_CHECKSUM_ANNOTATION = "recsys-dr/batching-sha256"
+# The balancer keeps routing to a pod for a few seconds after its endpoint goes (the controller
+# deregisters it, then the target drains): TF Serving keeps serving that long before it stops.
+# The `sleep` pre-stop action is on by default since Kubernetes 1.30 (PodLifecycleSleepAction).
+PRE_STOP_SLEEP_SECONDS = 15
+TERMINATION_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,21 +66,18 @@ class ServingSpec:
         bucket: name of the regional model bucket.
         region: the bucket's region (the init container talks only to it).
         replicas: 0 keeps a pilot-light region scaled down; any other value leaves the
-            replica count to the HorizontalPodAutoscaler (the Deployment then omits it).
-        min_replicas / max_replicas: HorizontalPodAutoscaler bounds.
-        target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
+            replica count to KEDA's autoscaler (the Deployment then omits it).
+        min_replicas / max_replicas: the autoscaling bounds.
         serving_image: TF Serving GPU image. Default `DEFAULT_SERVING_IMAGE`.
         fetcher_image: image with the AWS CLI v2 and sha256sum for the init container.
             Default `DEFAULT_FETCHER_IMAGE`.
         gpus_per_pod: `nvidia.com/gpu` limit. Default 1.
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
-        tls_certificate_arn: ACM certificate (same region) for HTTPS on 443. Default none.
         manifest_sha256: sha256 of the version's `manifest.json` pinned in the stack file; the
             init container refuses any other manifest, and a change rolls the pods.
-        exposure: "internet-facing" (default) or "internal" (an NLB in the private subnets).
-        source_ranges: CIDRs the NLB admits (`loadBalancerSourceRanges`). Default none, which
-            the in-tree controller reads as 0.0.0.0/0; the stack always sets them.
+        batching_args: TF Serving's batching flags (`batching.Batching.server_args`). Default none.
+        batching_checksum: sha256 of the batching parameters file; a change rolls the pods.
         max_surge / max_unavailable: rolling-update parameters, from `rollout.rolling_update`.
             Default 1 / 0 (the pool holds one extra pod).
     """
@@ -89,17 +89,15 @@ class ServingSpec:
     replicas: int
     min_replicas: int
     max_replicas: int
-    target_cpu_utilization: int = 60
     serving_image: str = DEFAULT_SERVING_IMAGE
     fetcher_image: str = DEFAULT_FETCHER_IMAGE
     gpus_per_pod: int = 1
     cpu: str = "3"
     memory: str = "12Gi"
     script_checksum: str = ""
-    tls_certificate_arn: str | None = None
     manifest_sha256: str = ""
-    exposure: str = "internet-facing"
-    source_ranges: tuple[str, ...] = ()
+    batching_args: tuple[str, ...] = ()
+    batching_checksum: str = ""
     max_surge: int = 1
     max_unavailable: int = 0
 
@@ -128,12 +126,13 @@ def model_status_path(model_name: str) -> str:
     return f"/v1/models/{model_name}"
 
 
-def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_map: str) -> dict:
+def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_map: str,
+                    batching_config_map: str | None = None) -> dict:
     """The Deployment `spec` of TF Serving with its verifying init container."""
     model_dir = f"{MODELS_MOUNT}/{spec.model_name}"
     status_probe = {"httpGet": {"path": model_status_path(spec.model_name), "port": "http"}}
-    # Only a pilot light pins the count (an HPA does not act on a zero-replica Deployment);
-    # otherwise the HPA owns `replicas` and `pulumi up` must not reset a scaled-out fleet.
+    # Only a pilot light pins the count (KEDA leaves a Deployment at zero until it is activated);
+    # otherwise the autoscaler owns `replicas` and `pulumi up` must not reset a scaled-out fleet.
     replicas = {"replicas": 0} if spec.replicas == 0 else {}
     return {
         **replicas,
@@ -148,6 +147,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "recsys-dr/model-version": str(spec.model_version),
                     "recsys-dr/fetch-script-sha256": spec.script_checksum,
                     MANIFEST_DIGEST_ANNOTATION: spec.manifest_sha256,
+                    **({BATCHING_CHECKSUM_ANNOTATION: spec.batching_checksum} if spec.batching_checksum else {}),
                 },
             },
             "spec": {
@@ -177,7 +177,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                         "labelSelector": {"matchLabels": spec.selector},
                     },
                 ],
-                "terminationGracePeriodSeconds": 30,
+                "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                 "initContainers": [{
                     "name": "fetch-and-verify-model",
                     "image": spec.fetcher_image,
@@ -217,6 +217,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                         f"--rest_api_port={REST_PORT}",
                         # The init container already verified this exact version; never poll for others.
                         "--file_system_poll_wait_seconds=0",
+                        *spec.batching_args,
                     ],
                     "ports": [{"name": "http", "containerPort": REST_PORT, "protocol": "TCP"}],
                     "resources": {
@@ -231,56 +232,50 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     # The model's status, not a socket: a server whose model was unloaded answers
                     # 404 here and is restarted (and reloads the verified version).
                     "livenessProbe": {**status_probe, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 6},
+                    "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
                     "securityContext": _restricted_security_context(),
                     "volumeMounts": [
                         {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
                         {"name": "tmp", "mountPath": "/tmp"},
+                        *([{"name": "batching", "mountPath": PARAMETERS_MOUNT, "readOnly": True}] if batching_config_map else []),
                     ],
                 }],
                 "volumes": [
                     {"name": "models", "emptyDir": {}},
                     {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
                     {"name": "fetch-script", "configMap": {"name": script_config_map, "defaultMode": 0o555}},
+                    *([{"name": "batching", "configMap": {"name": batching_config_map}}] if batching_config_map else []),
                 ],
             },
         },
     }
 
 
-def service_ports(spec: ServingSpec) -> list[int]:
-    """The NLB's listener ports: 80, and 443 with a certificate."""
-    return [SERVICE_HTTP_PORT, SERVICE_HTTPS_PORT] if spec.tls_certificate_arn else [SERVICE_HTTP_PORT]
-
-
 def service_spec(spec: ServingSpec) -> dict:
-    """An NLB for REST only: 80 (and 443 with TLS) -> 8501, from `source_ranges` only. No gRPC port."""
-    ports = [{"name": "http", "port": SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]
-    if spec.tls_certificate_arn:
-        ports.append({"name": "https", "port": SERVICE_HTTPS_PORT, "targetPort": "http", "protocol": "TCP"})
-    ranges = {"loadBalancerSourceRanges": sorted(set(spec.source_ranges))} if spec.source_ranges else {}
-    return {"type": "LoadBalancer", "selector": spec.selector, "externalTrafficPolicy": "Cluster", "ports": ports, **ranges}
+    """A ClusterIP Service for REST only: what the TargetGroupBinding resolves to pod IPs on 8501.
 
-
-def service_annotations(spec: ServingSpec) -> dict[str, str]:
-    """NLB settings; with a certificate the NLB terminates TLS 1.2+ on 443 for clients.
-
-    Port 80 stays for the Route 53 health checkers (they do not validate certificates,
-    so HTTPS would add nothing to the check).
+    No load balancer of its own: the Application Load Balancer is Pulumi's, and the AWS Load
+    Balancer Controller registers the Service's ready endpoints in its target group.
     """
-    annotations = {
-        AWAIT_WAIT_FOR: SERVICE_WAIT_FOR,
-        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+    return {"type": "ClusterIP", "selector": spec.selector,
+            "ports": [{"name": "http", "port": REST_PORT, "targetPort": "http", "protocol": "TCP"}]}
+
+
+def target_group_binding_spec(spec: ServingSpec, *, service_name: str, target_group_arn: str, vpc_id: str) -> dict:
+    """Bind the Service's pods (by IP) to the Pulumi-made target group.
+
+    Target type, IP address type and VPC are given, so the controller's mutating
+    webhook has nothing to look up (webhooks/elbv2/targetgroupbinding_mutator.go). No
+    `networking` rules: the controller edits no security group; the rule admitting the balancer
+    to the nodes is Pulumi's.
+    """
+    return {
+        "serviceRef": {"name": service_name, "port": REST_PORT},
+        "targetGroupARN": target_group_arn,
+        "targetType": "ip",
+        "ipAddressType": "ipv4",
+        "vpcID": vpc_id,
     }
-    if spec.exposure == "internal":
-        annotations[INTERNAL_ANNOTATION] = "true"
-    if spec.tls_certificate_arn:
-        annotations.update({
-            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": spec.tls_certificate_arn,
-            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
-            "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
-        })
-    return annotations
 
 
 def deployment_annotations(*, await_rollout: bool, timeout_seconds: int) -> dict[str, str]:
@@ -289,24 +284,6 @@ def deployment_annotations(*, await_rollout: bool, timeout_seconds: int) -> dict
     if not await_rollout:
         return {AWAIT_SKIP: "true"}
     return {AWAIT_TIMEOUT: str(timeout_seconds)}
-
-
-def hpa_spec(spec: ServingSpec, *, deployment_name: str) -> dict:
-    """Scale on CPU (metrics-server); GPU-utilisation scaling needs DCGM + an adapter."""
-    return {
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name},
-        "minReplicas": spec.min_replicas,
-        "maxReplicas": spec.max_replicas,
-        "metrics": [{
-            "type": "Resource",
-            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": spec.target_cpu_utilization}},
-        }],
-        "behavior": {
-            # New GPU pods are slow to become ready: scale up promptly, down cautiously.
-            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
-            "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
-        },
-    }
 
 
 def pdb_spec(spec: ServingSpec) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -12,19 +13,21 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from recsys_dr.components.cluster.policies import target_group_binding_policy
 from recsys_dr.components.iam import pod_identity_trust_policy
-from recsys_dr.components.serving import exposure, manifests
+from recsys_dr.components.serving import balancer, manifests, scaling
+from recsys_dr.components.serving.batching import PARAMETERS_FILE
+from recsys_dr.components.serving.front_door import FrontDoor, FrontDoorArgs, FrontDoorWiring
 from recsys_dr.components.serving.network_policies import default_deny_spec, serving_policy_spec
 from recsys_dr.components.serving.policies import model_reader_policy
 from recsys_dr.components.serving.rollout import RollingUpdate, pod_ready_seconds, rollout_timeout_seconds
-from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN, HEALTH_CHECKER_REGIONS
+from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.model import ModelSettings
+from recsys_dr.components.settings.recommender import batching_for
 from recsys_dr.components.settings.serving import ServingSettings
 
 FETCH_SCRIPT = Path(__file__).with_name(manifests.SCRIPT_NAME)
-# Without the nodes' networks, REST is admitted from the private address space (RFC 1918).
-PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
 def kubernetes_name(model_name: str) -> str:
@@ -33,7 +36,7 @@ def kubernetes_name(model_name: str) -> str:
 
 
 def deployment_name_of(model_name: str) -> str:
-    """Name of the Deployment, its Service, HPA and PDB ("recommender" -> "recommender-tf-serving")."""
+    """Name of the Deployment, its Service, ScaledObject, HPA and PDB ("recommender" -> "recommender-tf-serving")."""
     return f"{kubernetes_name(model_name)}-tf-serving"
 
 
@@ -43,30 +46,31 @@ class ModelServingArgs:
 
     Attributes:
         region: region of the cluster, bucket and key; the pods touch nothing elsewhere.
-        model: the pinned model (`models/<name>/<version>/` in the bucket).
-        serving: the `serving` settings (images, pod size, HPA bounds, rollout await).
-        replicas: 0 for a pilot-light region (Deployment pinned at zero); otherwise the
-            HPA owns the count and this value only has to lie within its bounds. Default 1.
-        tls_certificate_arn: ACM certificate in `region` for HTTPS on port 443 (this region's
-            entry of `serving.tlsCertificateArns`). Default none (plain HTTP on 80 only).
+        model: the pinned model (`models/<name>/<version>/` in the bucket; its request shape).
+        serving: the `serving` settings (images, pod size, scaling, batching, web ACL, rollout await).
+        replicas: 0 for a pilot-light region (Deployment pinned at zero, KEDA's minimum 0);
+            otherwise KEDA owns the count and this value only has to lie within its bounds. Default 1.
+        standby: this region is the standby: KEDA never scales it in, so replicas raised for a
+            failover stay until `recsys-dr failover --to primary` puts it back at rest. Default False.
+        tls_certificate_arn: ACM certificate in `region` for HTTPS on 443 (this region's entry of
+            `serving.tlsCertificateArns`). Default none (plain HTTP on 80 only).
         namespace: Kubernetes namespace. Default "recsys".
-        target_cpu_utilization: HPA target in percent of the CPU request. Default 60.
         health_checker_regions: Route 53 checker regions whose published ranges an
-            internet-facing NLB admits beside `serving.allowedCidrs`. Default: Route 53's set.
+            internet-facing balancer admits beside `serving.allowedCidrs`. Default: Route 53's set.
         rolling_update: the rollout strategy (`rollout.rolling_update` from the GPU pool's
             capacity). Default maxSurge 1 / maxUnavailable 0 (the pool holds a surge pod).
         waits_for_replication: the region receives model versions by replication, so a rollout
             may first wait for them (bounds the rollout await). Default False.
-        tags: tags on the IAM role and association. Default none.
+        tags: tags on the IAM role, association and the front door. Default none.
     """
 
     region: str
     model: ModelSettings
     serving: ServingSettings = field(default_factory=ServingSettings)
     replicas: int = 1
+    standby: bool = False
     tls_certificate_arn: str | None = None
     namespace: str = "recsys"
-    target_cpu_utilization: int = 60
     health_checker_regions: tuple[str, ...] = ()
     rolling_update: RollingUpdate = RollingUpdate(max_surge=1, max_unavailable=0)
     waits_for_replication: bool = False
@@ -81,8 +85,15 @@ class ServingWiring:
         cluster_name: EKS cluster for the Pod Identity association.
         kubernetes_provider: provider bound to that cluster.
         bucket_name / bucket_arn / kms_key_arn: the regional model bucket and its key.
-        node_cidrs: the networks of the cluster's nodes; REST reaches the pods from there
-            (NLB traffic via kube-proxy, the kubelet's probes). Default: the RFC 1918 ranges.
+        vpc_id: the cluster's VPC.
+        balancer_subnet_ids / balancer_cidrs: the subnets the balancer uses (public for
+            internet-facing, private for internal) and their CIDRs (the pods admit REST from
+            these only).
+        node_security_group_id: the security group of the nodes' interfaces (the pods' IPs).
+        load_balancer_controller_role: name of the AWS Load Balancer Controller's role; it is
+            allowed to register targets in this region's target group only.
+        addons: the Helm releases of the AWS Load Balancer Controller and KEDA (their CRDs and
+            webhooks must exist before the objects that use them).
         model_artifact: the uploaded manifest of the pinned version (`ModelArtifact`) when this
             deployment uploads it; the Deployment is created after it. Default none.
     """
@@ -92,7 +103,12 @@ class ServingWiring:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
-    node_cidrs: pulumi.Input[Sequence[str]] | None = None
+    vpc_id: pulumi.Input[str]
+    balancer_subnet_ids: pulumi.Input[Sequence[str]]
+    balancer_cidrs: pulumi.Input[Sequence[str]]
+    node_security_group_id: pulumi.Input[str]
+    load_balancer_controller_role: pulumi.Input[str]
+    addons: Sequence[pulumi.Resource] = ()
     model_artifact: pulumi.Resource | None = None
 
 
@@ -116,11 +132,13 @@ def model_serving_problems(args: ModelServingArgs) -> list[str]:
 
 
 class ModelServing(pulumi.ComponentResource):
-    """Namespace, Pod Identity role, verifying init container, TF Serving Deployment, NLB
-    Service, HorizontalPodAutoscaler and PodDisruptionBudget in one region."""
+    """Namespace, Pod Identity role, verifying init container, TF Serving Deployment with
+    server-side batching, the front door (ALB + web ACL) and the TargetGroupBinding that puts the
+    pods behind it, a KEDA ScaledObject and a PodDisruptionBudget in one region."""
 
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
+    front_door: FrontDoor
     endpoint: pulumi.Output[str]
     role: aws.iam.Role
 
@@ -137,7 +155,8 @@ class ModelServing(pulumi.ComponentResource):
             f"{name}-ns",
             metadata={
                 "name": args.namespace,
-                "labels": {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"},
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest",
+                           **manifests.READINESS_GATE_LABEL},
             },
             opts=in_cluster,
         )
@@ -145,7 +164,86 @@ class ModelServing(pulumi.ComponentResource):
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata={"name": deployment_name, "namespace": namespace_name}, opts=in_cluster
         )
+        association = self._model_reader(name, args, wiring, namespace_name, service_account)
 
+        script, batching = FETCH_SCRIPT.read_text(), batching_for(model, serving)
+        script_map, batching_map = (k8s.core.v1.ConfigMap(
+            f"{name}-{suffix}", metadata={"name": f"{workload}-{suffix}", "namespace": namespace_name}, data=data, opts=in_cluster,
+        ) for suffix, data in (("fetch-script", {manifests.SCRIPT_NAME: script}),
+                               ("batching", {PARAMETERS_FILE: batching.parameters_text()})))
+        spec = manifests.ServingSpec(
+            model_name=model.name, model_version=model.version, bucket="", region=args.region,
+            replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
+            serving_image=serving.image, fetcher_image=serving.fetcher_image, gpus_per_pod=serving.gpus_per_pod,
+            cpu=str(serving.cpu), memory=serving.memory, script_checksum=manifests.script_checksum(script),
+            max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
+            manifest_sha256=model.manifest_sha256, batching_args=tuple(batching.server_args()),
+            batching_checksum=manifests.script_checksum(batching.parameters_text()),
+        )
+        self.front_door = FrontDoor(
+            f"{name}-front-door",
+            FrontDoorArgs(region=args.region, model=model, serving=serving, tls_certificate_arn=args.tls_certificate_arn,
+                          health_checker_regions=args.health_checker_regions, tags=args.tags),
+            FrontDoorWiring(vpc_id=wiring.vpc_id, subnet_ids=wiring.balancer_subnet_ids,
+                            target_security_group_id=wiring.node_security_group_id),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._network_policies(name, args, wiring, namespace_name, spec, in_cluster)
+        self.service = k8s.core.v1.Service(
+            f"{name}-service", metadata={"name": deployment_name, "namespace": namespace_name},
+            spec=manifests.service_spec(spec), opts=in_cluster,
+        )
+        binding = self._target_group_binding(name, wiring, namespace_name, deployment_name, spec, in_cluster)
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={
+                "name": deployment_name,
+                "namespace": namespace_name,
+                "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
+                "annotations": manifests.deployment_annotations(
+                    await_rollout=serving.await_rollout, timeout_seconds=self._rollout_timeout(args),
+                ),
+            },
+            spec=pulumi.Output.all(wiring.bucket_name, service_account.metadata.name, script_map.metadata.name,
+                                   batching_map.metadata.name).apply(
+                lambda values: manifests.deployment_spec(dataclasses.replace(spec, bucket=values[0]), service_account=values[1],
+                                                         script_config_map=values[2], batching_config_map=values[3])
+            ),
+            # Credentials must exist before the init container first asks for them, an uploaded
+            # version must be complete before pods fetch it, and the binding must exist before
+            # the first pod, or that pod gets no readiness gate.
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                depends_on=[association, binding, *([wiring.model_artifact] if wiring.model_artifact is not None else [])],
+            )),
+        )
+        scaled_object = self._scaled_object(name, args, wiring, namespace_name, deployment_name, in_cluster)
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": deployment_name, "namespace": namespace_name},
+            spec=manifests.pdb_spec(spec),
+            opts=in_cluster,
+        )
+        self.namespace = namespace_name
+        self.deployment_name = self.deployment.metadata.name
+        self.scaled_object_name = scaled_object.metadata.apply(lambda metadata: metadata["name"])
+        # KEDA names the HPA after the Deployment (the ScaledObject's horizontalPodAutoscalerConfig.name).
+        self.hpa_name = self.deployment.metadata.name
+        self.endpoint = self.front_door.load_balancer.dns_name
+        self.register_outputs({
+            "endpoint": self.endpoint,
+            "loadBalancerArn": self.front_door.load_balancer.arn,
+            "targetGroupArn": self.front_door.target_group.arn,
+            "namespace": self.namespace,
+            "deploymentName": self.deployment_name,
+            "scaledObjectName": self.scaled_object_name,
+            "hpaName": self.hpa_name,
+            "roleArn": self.role.arn,
+        })
+
+    def _model_reader(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
+                      service_account: k8s.core.v1.ServiceAccount) -> aws.eks.PodIdentityAssociation:
+        """The pods' Pod Identity role: read this model's prefix of the regional bucket."""
+        model = args.model
         self.role = aws.iam.Role(
             f"{name}-model-reader",
             assume_role_policy=json.dumps(pod_identity_trust_policy()),
@@ -163,125 +261,90 @@ class ModelServing(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        association = aws.eks.PodIdentityAssociation(
+        return aws.eks.PodIdentityAssociation(
             f"{name}-model-reader",
             region=args.region,
             cluster_name=wiring.cluster_name,
-            namespace=namespace_name,
+            namespace=namespace,
             service_account=service_account.metadata.name,
             role_arn=self.role.arn,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        script = FETCH_SCRIPT.read_text()
-        script_map = k8s.core.v1.ConfigMap(
-            f"{name}-fetch-script",
-            metadata={"name": f"{workload}-fetch-script", "namespace": namespace_name},
-            data={manifests.SCRIPT_NAME: script},
-            opts=in_cluster,
+    def _target_group_binding(self, name: str, wiring: ServingWiring, namespace: pulumi.Output[str], binding_name: str,
+                              spec: manifests.ServingSpec, in_cluster: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """The controller may register targets in this target group only, then binds the Service to it."""
+        target_group_arn = self.front_door.target_group.arn
+        grant = aws.iam.RolePolicy(
+            f"{name}-bind-targets", role=wiring.load_balancer_controller_role,
+            policy=target_group_arn.apply(lambda arn: json.dumps(target_group_binding_policy(target_group_arn=arn))),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        source_ranges = self._source_ranges(args)
-        spec = pulumi.Output.all(wiring.bucket_name, source_ranges).apply(lambda values: manifests.ServingSpec(
-            model_name=model.name, model_version=model.version, bucket=values[0], region=args.region,
-            replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
-            target_cpu_utilization=args.target_cpu_utilization, serving_image=serving.image,
-            fetcher_image=serving.fetcher_image, gpus_per_pod=serving.gpus_per_pod, cpu=str(serving.cpu), memory=serving.memory,
-            script_checksum=manifests.script_checksum(script), tls_certificate_arn=args.tls_certificate_arn,
-            max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
-            manifest_sha256=model.manifest_sha256, exposure=serving.exposure, source_ranges=tuple(values[1]),
-        ))
-        self._network_policies(name, args, wiring, namespace_name, spec, in_cluster)
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={
-                "name": deployment_name,
-                "namespace": namespace_name,
-                "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
-                "annotations": manifests.deployment_annotations(
-                    await_rollout=serving.await_rollout, timeout_seconds=self._rollout_timeout(args),
-                ),
-            },
-            spec=pulumi.Output.all(spec, service_account.metadata.name, script_map.metadata.name).apply(
-                lambda values: manifests.deployment_spec(values[0], service_account=values[1], script_config_map=values[2])
+        return k8s.apiextensions.CustomResource(
+            f"{name}-binding",
+            api_version=manifests.TARGET_GROUP_BINDING_API, kind="TargetGroupBinding",
+            metadata={"name": binding_name, "namespace": namespace},
+            spec=pulumi.Output.all(self.service.metadata.name, target_group_arn, wiring.vpc_id).apply(
+                lambda values: manifests.target_group_binding_spec(spec, service_name=values[0], target_group_arn=values[1],
+                                                                   vpc_id=values[2])
             ),
-            # Credentials must exist before the init container first asks for them, and an
-            # uploaded version must be complete before pods fetch it.
-            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[association, *([wiring.model_artifact] if wiring.model_artifact is not None else [])],
-            )),
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[grant, *wiring.addons])),
         )
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": deployment_name, "namespace": namespace_name, "annotations": spec.apply(manifests.service_annotations)},
-            spec=spec.apply(manifests.service_spec),
-            opts=in_cluster,
+
+    def _scaled_object(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
+                       deployment_name: str, in_cluster: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """One ScaledObject for the Deployment, reading the balancer's metrics as the KEDA operator."""
+        after_keda = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=list(wiring.addons)))
+        authentication = k8s.apiextensions.CustomResource(
+            f"{name}-keda-auth", api_version=scaling.KEDA_API_VERSION, kind="TriggerAuthentication",
+            metadata={"name": f"{deployment_name}-cloudwatch", "namespace": namespace},
+            spec=scaling.trigger_authentication_spec(), opts=after_keda,
         )
-        hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata={"name": deployment_name, "namespace": namespace_name},
-            spec=spec.apply(lambda s: manifests.hpa_spec(s, deployment_name=deployment_name)),
-            opts=in_cluster,
+        scaling_settings = args.serving.scaling
+        targets = pulumi.Output.all(self.front_door.load_balancer.arn_suffix, self.front_door.target_group.arn_suffix).apply(
+            lambda suffixes: scaling.ScalingTarget(
+                deployment_name=deployment_name, namespace=args.namespace, region=args.region,
+                load_balancer=suffixes[0], target_group=suffixes[1],
+                min_replicas=0 if args.replicas == 0 else args.serving.min_replicas, max_replicas=args.serving.max_replicas,
+                target_requests_per_second=scaling_settings.target_requests_per_second,
+                p99_latency_ms=scaling_settings.p99_latency_ms,
+                scale_down_stabilization_seconds=scaling_settings.scale_down_stabilization_seconds,
+            )
         )
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata={"name": deployment_name, "namespace": namespace_name},
-            spec=spec.apply(manifests.pdb_spec),
-            opts=in_cluster,
+        return k8s.apiextensions.CustomResource(
+            f"{name}-scaling", api_version=scaling.KEDA_API_VERSION, kind="ScaledObject",
+            metadata={"name": deployment_name, "namespace": namespace,
+                      "annotations": scaling.scaled_object_annotations(standby=args.standby)},
+            spec=pulumi.Output.all(targets, authentication.metadata["name"]).apply(
+                lambda values: scaling.scaled_object_spec(values[0], authentication=values[1])
+            ),
+            opts=pulumi.ResourceOptions.merge(after_keda, pulumi.ResourceOptions(depends_on=[self.deployment, *wiring.addons])),
         )
-        self.namespace = namespace_name
-        self.deployment_name = self.deployment.metadata.name
-        self.hpa_name = hpa.metadata.name
-        self.endpoint = self.service.status.apply(lambda status: status.load_balancer.ingress[0].hostname)
-        self.load_balancer_name = self.service.metadata.apply(lambda metadata: exposure.in_tree_load_balancer_name(metadata.uid))
-        self.register_outputs({
-            "endpoint": self.endpoint,
-            "loadBalancerName": self.load_balancer_name,
-            "namespace": self.namespace,
-            "deploymentName": self.deployment_name,
-            "hpaName": self.hpa_name,
-            "roleArn": self.role.arn,
-        })
 
     @staticmethod
     def _rollout_timeout(args: ModelServingArgs) -> int:
-        """Up to HPA-max pods replaced one at a time, each within its own probe window."""
+        """Up to max-replicas pods replaced one at a time, each within its own probe window and
+        its first passing target-group health checks (the readiness gate)."""
         pod_seconds = pod_ready_seconds(
             startup_period_seconds=manifests.STARTUP_PERIOD_SECONDS,
             startup_failure_threshold=manifests.STARTUP_FAILURE_THRESHOLD,
             min_ready_seconds=manifests.MIN_READY_SECONDS,
-        )
+        ) + balancer.registration_seconds()
         return rollout_timeout_seconds(pods=args.serving.max_replicas, pod_seconds=pod_seconds, waits_for_replication=args.waits_for_replication)
 
-    def _source_ranges(self, args: ModelServingArgs) -> pulumi.Output[list[str]]:
-        """`serving.allowedCidrs`, plus Route 53's checker ranges for an internet-facing NLB
-        (they probe the endpoint from the internet). No allowed CIDRs: no ranges (open; the
-        stack warns, and refuses it in prod)."""
-        serving = args.serving
-        if not serving.allowed_cidrs:
-            return pulumi.Output.from_input([])
-        if serving.exposure == "internal":
-            return pulumi.Output.from_input(sorted(set(serving.allowed_cidrs)))
-        checkers = aws.get_ip_ranges_output(
-            services=[exposure.ROUTE53_HEALTHCHECKS],
-            regions=exposure.checker_range_regions(args.health_checker_regions or sorted(HEALTH_CHECKER_REGIONS)),
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        return checkers.cidr_blocks.apply(lambda blocks: sorted(set(serving.allowed_cidrs) | set(blocks)))
-
     def _network_policies(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
-                          spec: pulumi.Output[manifests.ServingSpec], in_cluster: pulumi.ResourceOptions) -> None:
-        """Deny all in the namespace, then allow the serving pods REST in, DNS, credentials and S3 out."""
+                          spec: manifests.ServingSpec, in_cluster: pulumi.ResourceOptions) -> None:
+        """Deny all in the namespace, then allow the serving pods REST from the balancer, DNS, credentials and S3 out."""
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny", metadata={"name": "default-deny", "namespace": namespace}, spec=default_deny_spec(), opts=in_cluster,
         )
         s3 = aws.get_ip_ranges_output(services=["s3"], regions=[args.region], opts=pulumi.InvokeOutputOptions(parent=self))
-        node_cidrs = wiring.node_cidrs if wiring.node_cidrs is not None else list(PRIVATE_NETWORKS)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-serving",
             metadata={"name": f"{kubernetes_name(args.model.name)}-tf-serving", "namespace": namespace},
-            spec=pulumi.Output.all(spec, node_cidrs, s3.cidr_blocks).apply(
-                lambda values: serving_policy_spec(selector=values[0].selector, node_cidrs=values[1], s3_cidrs=values[2])
+            spec=pulumi.Output.all(wiring.balancer_cidrs, s3.cidr_blocks).apply(
+                lambda values: serving_policy_spec(selector=spec.selector, balancer_cidrs=values[0], s3_cidrs=values[1])
             ),
             opts=in_cluster,
         )

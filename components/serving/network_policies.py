@@ -27,11 +27,14 @@ def default_deny_spec() -> dict:
     return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def serving_policy_spec(*, selector: Mapping[str, str], node_cidrs: Sequence[str], s3_cidrs: Sequence[str]) -> dict:
+def serving_policy_spec(*, selector: Mapping[str, str], balancer_cidrs: Sequence[str], s3_cidrs: Sequence[str]) -> dict:
     """What the serving pods may do.
 
-    Ingress: REST (8501) from the nodes' networks only. With `externalTrafficPolicy: Cluster`
-    NLB traffic reaches the pod from a node (kube-proxy SNAT), as do the kubelet's probes.
+    Ingress: REST (8501) from the balancer's subnets only. Its targets are pod IPs (target type
+    ip), so requests and the target group's health checks come from the balancer's nodes, whose
+    addresses lie in the subnets it was given; nothing else in the VPC may call the pods. The
+    kubelet's probes need no rule: the VPC CNI's network policy agent always admits the pod's own
+    node (aws/aws-network-policy-agent pull 65, "Ignore policy restrictions against Node IP").
     Egress: DNS to CoreDNS; the Pod Identity agent for credentials; HTTPS to the region's S3
     ranges (the init container reads the model; S3 does the KMS decryption server-side, so
     no KMS or STS endpoint is needed). TF Serving itself needs no egress.
@@ -39,14 +42,14 @@ def serving_policy_spec(*, selector: Mapping[str, str], node_cidrs: Sequence[str
     Raises ValueError on an empty CIDR list: an empty `from`/`to` matches every peer
     (NetworkPolicy API: "If this field is empty or missing, this rule matches all ...").
     """
-    if not node_cidrs or not s3_cidrs:
-        raise ValueError(f"node_cidrs and s3_cidrs must not be empty (an empty peer list allows everyone). "
-                         f"Received: node_cidrs={list(node_cidrs)}, s3_cidrs={list(s3_cidrs)}")
+    if not balancer_cidrs or not s3_cidrs:
+        raise ValueError(f"balancer_cidrs and s3_cidrs must not be empty (an empty peer list allows everyone). "
+                         f"Received: balancer_cidrs={list(balancer_cidrs)}, s3_cidrs={list(s3_cidrs)}")
     return {
         "podSelector": {"matchLabels": dict(selector)},
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [{
-            "from": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(set(node_cidrs))],
+            "from": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(set(balancer_cidrs))],
             "ports": [{"protocol": "TCP", "port": REST_PORT}],
         }],
         "egress": [

@@ -60,7 +60,7 @@ def pods_per_node(instance_types: Sequence[str], *, gpus_per_pod: int, cpu_milli
 
 
 def rolling_update(*, max_replicas: int, pool_max_pods: int) -> RollingUpdate:
-    """Surge one pod when the pool can hold it at the HPA maximum, else replace in place.
+    """Surge one pod when the pool can hold it at the autoscaling maximum, else replace in place.
 
     With `maxSurge: 1, maxUnavailable: 0` the Deployment controller runs up to
     replicas + 1 pods during a rollout (Kubernetes docs, "Rolling Update Deployment"); a
@@ -69,7 +69,7 @@ def rolling_update(*, max_replicas: int, pool_max_pods: int) -> RollingUpdate:
     one old pod down before starting its replacement.
 
     Args:
-        max_replicas: the HPA maximum (the most pods a rollout can start from).
+        max_replicas: the autoscaling maximum (the most pods a rollout can start from).
         pool_max_pods: GPU pool maximum nodes x `pods_per_node`.
     """
     if pool_max_pods >= max_replicas + 1:

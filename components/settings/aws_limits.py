@@ -24,6 +24,12 @@ HEALTH_CHECKER_REGIONS = frozenset({
 HEALTH_CHECK_INTERVALS = (10, 30)  # Route 53 RequestInterval: 10 or 30 (API reference, HealthCheckConfig)
 MAX_FAILURE_THRESHOLD = 10  # Route 53 FailureThreshold: 1-10 (API reference, HealthCheckConfig)
 MAX_RECORD_TTL = 60  # ours: a failover record with a longer TTL defeats the budget
+# An alias record to an Elastic Load Balancing load balancer takes the balancer's TTL, fixed at
+# 60 s: "To configure DNS Failover for ELB ... endpoints, you need to use Alias records which
+# have fixed TTL of 60 seconds" (Route 53 FAQ); an alias record has no TTL of its own (Route 53
+# API reference, ResourceRecordSet: "If you're creating or updating an alias resource record set,
+# omit TTL").
+ALIAS_RECORD_TTL = 60
 
 # Kubernetes versions EKS creates clusters with on 2026-12-01, standard or extended support
 # (EKS user guide "Kubernetes version lifecycle": 14 months standard + 12 months extended;

@@ -6,11 +6,11 @@ from pydantic import field_validator, model_validator
 
 from recsys_dr.components.dns.budget import failover_budget
 from recsys_dr.components.settings.aws_limits import (
+    ALIAS_RECORD_TTL,
     DNS_NAME_PATTERN,
     HEALTH_CHECK_INTERVALS,
     HEALTH_CHECKER_REGIONS,
     MAX_FAILURE_THRESHOLD,
-    MAX_RECORD_TTL,
     closed_set,
 )
 from recsys_dr.components.settings.base import Settings, problem, setting
@@ -35,16 +35,25 @@ class DnsSettings(Settings):
                                          allowed=f"one of: {closed_set(HEALTH_CHECK_INTERVALS)}")
     failure_threshold: int = setting(3, description="Consecutive failed checks before a region is unhealthy.",
                                      allowed=f"an integer from 1 to {MAX_FAILURE_THRESHOLD}", ge=1, le=MAX_FAILURE_THRESHOLD)
-    ttl: int = setting(30, description="TTL of the failover records in seconds (part of the failover budget).",
-                       allowed=f"an integer from 1 to {MAX_RECORD_TTL} seconds", ge=1, le=MAX_RECORD_TTL)
     checker_regions: list[str] | None = setting(
         None, description="Route 53 checker regions (at least 3). Default: Route 53's set.",
         allowed=f"a list of at least 3 distinct Route 53 checker regions among: {closed_set(HEALTH_CHECKER_REGIONS)}",
     )
     failover_budget_target: int | None = setting(
-        None, description="Refuse the config when interval x threshold + TTL exceeds this many seconds.",
+        None, description=f"Refuse the config when interval x threshold + TTL ({ALIAS_RECORD_TTL} s, the alias records' "
+        "fixed TTL) exceeds this many seconds.",
         allowed="a positive number of seconds", ge=1, le=3600, limit="an hour is no failover budget",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_ttl(cls, data):
+        if isinstance(data, dict) and "ttl" in data:
+            raise problem(
+                f"`{{key}}.ttl` is not a setting: the failover records are aliases of the load balancers, whose TTL Route 53 "
+                f"fixes at {ALIAS_RECORD_TTL} s. Remove the key. Received: ttl={data['ttl']!r}"
+            )
+        return data
 
     @field_validator("record_name", "zone_name")
     @classmethod
@@ -83,7 +92,7 @@ class DnsSettings(Settings):
         if self.failover_budget_target is not None and self.budget.total_seconds > self.failover_budget_target:
             problems.append(
                 f"`{{key}}` gives a failover budget of {self.budget.explain()}, above "
-                f"`{{key}}.failoverBudgetTarget`={self.failover_budget_target}. Lower the interval, threshold or TTL"
+                f"`{{key}}.failoverBudgetTarget`={self.failover_budget_target}. Lower the interval or threshold"
             )
         if problems:
             raise problem("\n".join(problems))
@@ -91,4 +100,4 @@ class DnsSettings(Settings):
 
     @property
     def budget(self):
-        return failover_budget(interval=self.health_check_interval, failure_threshold=self.failure_threshold, ttl=self.ttl)
+        return failover_budget(interval=self.health_check_interval, failure_threshold=self.failure_threshold, ttl=ALIAS_RECORD_TTL)

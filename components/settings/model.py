@@ -23,6 +23,18 @@ class ModelSettings(Settings):
     version: int = setting(description="Pinned integer version (a TF Serving version directory).",
                            allowed="a positive integer (a TF Serving version directory)", ge=1, le=INT64_MAX,
                            limit="TF Serving versions are int64")
+    history_length: int = setting(
+        20, description="History ids per request row (the manifest's `serving.history_length`); sizes the web ACL's body limit.",
+        allowed="an integer from 1 to 10000", ge=1, le=10_000,
+    )
+    max_batch: int = setting(
+        64, description="Rows the version accepts per request (the manifest's `serving.max_batch`; every export accepts 64).",
+        allowed="an integer from 1 to 1024", ge=1, le=1024, limit="model/export.py caps a request at 1024 rows",
+    )
+    max_item_id_bytes: int = setting(32, description="Longest catalog item id in bytes, JSON-escaped (sizes requests).",
+                                     allowed="an integer from 1 to 1024", ge=1, le=1024)
+    max_query_bytes: int = setting(256, description="Longest search query a client sends in bytes, JSON-escaped (sizes requests).",
+                                   allowed="an integer from 0 to 8192", ge=0, le=8192)
     artifact_dir: str | None = setting(
         None, description="Version directory built by `python -m recsys_dr.model build` that `pulumi up` uploads into the "
         "primary bucket (manifest last, never deleted); relative to the project root (the folder of Pulumi.yaml). "
@@ -31,14 +43,31 @@ class ModelSettings(Settings):
     )
 
     @model_validator(mode="after")
+    def _request_fits(self) -> ModelSettings:
+        from recsys_dr.components.serving.request_size import request_size_problems
+
+        problems = request_size_problems("{key}.historyLength", history_length=self.history_length,
+                                         item_id_bytes=self.max_item_id_bytes, query_bytes=self.max_query_bytes)
+        if problems:
+            raise problem("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _artifact(self) -> ModelSettings:
         if self.artifact_dir is not None:
-            from recsys_dr.components.storage.model_artifact import manifest_pin_problems, model_artifact_problems
+            from recsys_dr.components.storage.model_artifact import (
+                manifest_pin_problems,
+                manifest_shape_problems,
+                model_artifact_problems,
+            )
 
             problems = model_artifact_problems("{key}.artifactDir", self.artifact_path, self.name, self.version)
             digest = getattr(self, "manifest_sha256", None)
             if not problems and digest is not None:
                 problems = manifest_pin_problems("{key}.artifactDir", self.artifact_path, "{key}.manifestSha256", digest)
+            if not problems:
+                problems = manifest_shape_problems("{key}", self.artifact_path, history_length=self.history_length,
+                                                   max_batch=self.max_batch)
             if problems:
                 raise problem("\n".join(problems))
         return self

@@ -16,9 +16,11 @@ from pydantic import TypeAdapter, ValidationError, model_validator
 from recsys_dr.components.cluster.instances import allocatable
 from recsys_dr.components.monitoring.private_health import private_failover_budget
 from recsys_dr.components.serving import exposure
+from recsys_dr.components.serving.batching import Batching, batching_problems, resolve_batching
+from recsys_dr.components.serving.request_size import rows_admitted
 from recsys_dr.components.monitoring.dr_alarms import ROUTE53_METRICS_REGION
 from recsys_dr.components.settings.alarms import AlarmSettings
-from recsys_dr.components.settings.aws_limits import HEALTH_CHECKER_REGIONS, cpu_millicores, memory_bytes, tag_problems
+from recsys_dr.components.settings.aws_limits import ALIAS_RECORD_TTL, HEALTH_CHECKER_REGIONS, cpu_millicores, memory_bytes, tag_problems
 from recsys_dr.components.settings.base import (
     Settings,
     SettingsError,
@@ -126,16 +128,36 @@ def _fit_problems(gpu: GpuPoolSettings, serving: ServingSettings, key: Callable[
     return problems
 
 
-def _source_range_problems(serving: ServingSettings, dns: DnsSettings, cluster: ClusterSettings, key: Callable[[str], str]) -> list[str]:
-    """Allowed CIDRs plus Route 53's checker ranges must fit the node security group's rules
-    (the NLB has one subnet per zone; without `checkerRegions` Route 53 uses all of its regions)."""
+def _source_range_problems(serving: ServingSettings, dns: DnsSettings, key: Callable[[str], str]) -> list[str]:
+    """Allowed CIDRs plus Route 53's checker ranges must fit the balancer's security group
+    (without `checkerRegions` Route 53 uses all of its regions)."""
     checker_regions = dns.checker_regions or sorted(HEALTH_CHECKER_REGIONS)
-    zones = cluster.availability_zones
     return exposure.source_range_problems(
         key("serving.allowedCidrs"), allowed_cidrs=serving.allowed_cidrs,
         checker_ranges=exposure.expected_checker_ranges(checker_regions),
-        node_ports=2 if serving.tls_certificate_arns is not None else 1, nlb_subnets=zones,
     )
+
+
+def batching_for(model: ModelSettings, serving: ServingSettings) -> Batching:
+    """TF Serving's batching parameters for these settings (unset values derived)."""
+    settings = serving.batching
+    return resolve_batching(
+        max_batch_size=settings.max_batch_size, batch_timeout_micros=settings.batch_timeout_micros,
+        num_batch_threads=settings.num_batch_threads, max_enqueued_batches=settings.max_enqueued_batches,
+        rest_api_num_threads=settings.rest_api_num_threads, model_max_batch=model.max_batch,
+        cpu_millicores=cpu_millicores(serving.cpu),
+    )
+
+
+def admitted_rows(model: ModelSettings) -> int:
+    """Rows one request may carry through the front door (the web ACL's body limit)."""
+    return rows_admitted(max_batch=model.max_batch, history_length=model.history_length,
+                         item_id_bytes=model.max_item_id_bytes, query_bytes=model.max_query_bytes)
+
+
+def _batching_problems(model: ModelSettings, serving: ServingSettings, key: Callable[[str], str]) -> list[str]:
+    return batching_problems(key("serving.batching"), batching_for(model, serving), model_max_batch=model.max_batch,
+                             rows_admitted=admitted_rows(model))
 
 
 def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) -> list[str]:
@@ -156,6 +178,9 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
         )
     if gpu is not None and serving is not None:
         problems += _fit_problems(gpu, serving, key)
+    model = section("model")
+    if model is not None and serving is not None:
+        problems += _batching_problems(model, serving, key)
     if regions is not None and serving is not None and serving.tls_certificate_arns is not None:
         for role in ROLES:
             if serving.tls_certificate_arns.region_of(role) != regions.of(role):
@@ -171,16 +196,16 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
                 f"`{key('alarms.topicArns')}` needs a topic in each alarm region ({', '.join(needed)}); "
                 f"CloudWatch only notifies topics in the alarm's region. Missing: {', '.join(missing)}"
             )
-    dns, cluster = section("dns"), section("cluster")
+    dns = section("dns")
     if serving is not None and dns is not None and serving.exposure == "internal" and dns.failover_budget_target is not None:
-        budget = private_failover_budget(ttl=dns.ttl)
+        budget = private_failover_budget(ttl=ALIAS_RECORD_TTL)
         if budget.total_seconds > dns.failover_budget_target:
             problems.append(
                 f"`{key('serving.exposure')}` internal fails over on a CloudWatch alarm: a budget of {budget.explain()}, above "
-                f"`{key('dns.failoverBudgetTarget')}`={dns.failover_budget_target}. Raise the target or lower `{key('dns.ttl')}`"
+                f"`{key('dns.failoverBudgetTarget')}`={dns.failover_budget_target}. Raise the target"
             )
-    if serving is not None and dns is not None and cluster is not None and serving.exposure == "internet-facing" and serving.allowed_cidrs:
-        problems += _source_range_problems(serving, dns, cluster, key)
+    if serving is not None and dns is not None and serving.exposure == "internet-facing" and serving.allowed_cidrs:
+        problems += _source_range_problems(serving, dns, key)
     if tags is not None:
         problems += tag_problems(key("tags"), tags, reserved=RESERVED_TAGS)
     return problems

@@ -13,6 +13,83 @@ from recsys_dr.components.settings.base import INT32_MAX, Settings, problem, set
 from recsys_dr.components.settings.regions import ROLES
 
 REPLICA_LIMIT = "Kubernetes replica counts are int32"
+# HPA behavior: "stabilizationWindowSeconds ... must be greater than or equal to zero and less
+# than or equal to 3600 (one hour)" (Kubernetes API reference, HPAScalingRules).
+STABILIZATION_LIMIT = "the HPA's stabilization window is at most 3600 s"
+# AWS WAF rate-based rule: Limit 10 to 2,000,000,000; EvaluationWindowSec one of 60, 120, 300, 600
+# (AWS WAF API reference, RateBasedStatement).
+RATE_WINDOWS = (60, 120, 300, 600)
+RATE_LIMIT = "AWS WAF rate-based rules take 10 to 2,000,000,000 requests"
+# Half of what one replica served with batching at 8 concurrent one-row clients (525 req/s, p99
+# 41 ms) in `python -m benchmarks.model_benchmark batching` on the scale benchmark's 100,000-item
+# model, on the 2-core CPU of README "Server-side batching": headroom for bursts and for the
+# minute or two the balancer's metrics lag. A GPU serves more: measure and raise it.
+DEFAULT_TARGET_REQUESTS_PER_SECOND = 250
+
+
+class ScalingSettings(Settings):
+    """How KEDA scales each serving Deployment: on the balancer's requests per replica, with a latency guard."""
+
+    target_requests_per_second: int = setting(
+        DEFAULT_TARGET_REQUESTS_PER_SECOND, description="Requests per second one replica should serve: KEDA sizes the "
+        "Deployment to the target group's request rate divided by this (README \"Scaling on serving load\").",
+        allowed="an integer from 1 to 100000", ge=1, le=100_000,
+    )
+    p99_latency_ms: int | None = setting(
+        250, description="Latency guard: also scale out while the target group's p99 response time exceeds this. "
+        "None: no guard.", allowed="an integer from 1 to 60000 milliseconds, or null", ge=1, le=60_000,
+    )
+    scale_down_stabilization_seconds: int = setting(
+        300, description="Scale-down waits until the load has been lower this long (scale-up is immediate).",
+        allowed="an integer from 0 to 3600 seconds", ge=0, le=3600, limit=STABILIZATION_LIMIT,
+    )
+
+
+class BatchingSettings(Settings):
+    """TF Serving's server-side batching (`--enable_batching`); unset values are derived (README \"Server-side batching\")."""
+
+    max_batch_size: int | None = setting(
+        None, description="Most rows in one merged batch. Default: `model.maxBatch`.",
+        allowed="an integer from 1 to 1024, at most model.maxBatch", ge=1, le=1024,
+    )
+    batch_timeout_micros: int = setting(
+        2000, description="Longest a request waits for its batch to fill, in microseconds.",
+        allowed="an integer from 0 to 1000000", ge=0, le=1_000_000,
+    )
+    num_batch_threads: int | None = setting(
+        None, description="Batches run at once. Default: the serving container's CPU cores.",
+        allowed="an integer from 1 to 256", ge=1, le=256,
+    )
+    max_enqueued_batches: int | None = setting(
+        None, description="Batches that may wait; beyond them TF Serving answers UNAVAILABLE. Default: numBatchThreads.",
+        allowed="an integer from 1 to 100000", ge=1, le=100_000,
+    )
+    rest_api_num_threads: int | None = setting(
+        None, description="TF Serving's REST threads. Default: the larger of 4 per CPU core and 2 per batch row.",
+        allowed="an integer from 1 to 4096", ge=1, le=4096,
+    )
+
+
+class WafSettings(Settings):
+    """The web ACL on each region's balancer (AWS WAF v2, regional)."""
+
+    rate_limit: int = setting(
+        60_000, description="Requests one source IP may send per rate window before WAF blocks it (status checks exempt).",
+        allowed="an integer from 10 to 2000000000", ge=10, le=2_000_000_000, limit=RATE_LIMIT,
+    )
+    rate_window_seconds: int = setting(300, description="Window of the rate-based rule in seconds.",
+                                       allowed=f"one of: {', '.join(map(str, RATE_WINDOWS))}")
+    common_rule_set: Literal["count", "block"] = setting(
+        "count", description="AWSManagedRulesCommonRuleSet: count (log matches) or block them. Search queries are "
+        "free text, so start with count and read the matches first.", allowed="one of: count, block",
+    )
+
+    @field_validator("rate_window_seconds")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if value not in RATE_WINDOWS:
+            raise problem(f"`{{key}}` must be one of: {', '.join(map(str, RATE_WINDOWS))}. Received: {value!r}")
+        return value
 
 
 class TlsCertificates(Settings):
@@ -35,9 +112,9 @@ class TlsCertificates(Settings):
 class ServingSettings(Settings):
     """TF Serving pods, their autoscaling bounds and the rollout."""
 
-    min_replicas: int = setting(1, description="HPA minimum (and a warm standby's running replicas).",
+    min_replicas: int = setting(1, description="Fewest replicas KEDA keeps (and a warm standby's running replicas).",
                                 allowed="an integer >= 1", ge=1, le=INT32_MAX, limit=REPLICA_LIMIT)
-    max_replicas: int = setting(4, description="HPA maximum; the GPU pool must hold it.",
+    max_replicas: int = setting(4, description="Most replicas KEDA may run; the GPU pool must hold them.",
                                 allowed="an integer >= 1", ge=1, le=INT32_MAX, limit=REPLICA_LIMIT)
     image: str = setting(DEFAULT_SERVING_IMAGE, description="TF Serving GPU image.", allowed="a container image reference", min_length=1)
     fetcher_image: str = setting(DEFAULT_FETCHER_IMAGE, description="Image with the AWS CLI v2 and sha256sum for the verifying init container.",
@@ -54,15 +131,20 @@ class ServingSettings(Settings):
     )
     await_rollout: bool = setting(True, description="`pulumi up` waits until new serving pods are ready.", allowed="true or false")
     exposure: Literal["internet-facing", "internal"] = setting(
-        "internet-facing", description="internet-facing: a public NLB; internal: an NLB in the private subnets, and the "
-        "failover follows CloudWatch alarms on its healthy targets (Route 53 cannot probe private endpoints).",
+        "internet-facing", description="internet-facing: a public Application Load Balancer; internal: one in the private "
+        "subnets, and the failover follows CloudWatch alarms on its healthy targets (Route 53 cannot probe private endpoints).",
         allowed="one of: internet-facing, internal",
     )
     allowed_cidrs: list[str] = setting(
-        default_factory=list, description="IPv4 networks that may call the endpoint (the NLB's source ranges; Route 53's "
-        "health-checker ranges are added for an internet-facing NLB). Required in prod; empty elsewhere means 0.0.0.0/0, with a warning.",
+        default_factory=list, description="IPv4 networks that may call the endpoint (the balancer's security group; Route 53's "
+        "health-checker ranges are added for an internet-facing one). Required in prod; empty elsewhere means 0.0.0.0/0, with a warning.",
         allowed="a list of IPv4 CIDRs such as [203.0.113.0/24], without 0.0.0.0/0",
     )
+    scaling: ScalingSettings = setting(default_factory=ScalingSettings, description="KEDA scaling on serving load.",
+                                       allowed="an object")
+    batching: BatchingSettings = setting(default_factory=BatchingSettings, description="TF Serving server-side batching.",
+                                         allowed="an object")
+    waf: WafSettings = setting(default_factory=WafSettings, description="The web ACL of each balancer.", allowed="an object")
 
     @field_validator("allowed_cidrs")
     @classmethod

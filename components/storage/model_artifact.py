@@ -89,6 +89,20 @@ def manifest_pin_problems(key: str, version_dir: Path, pin_key: str, pinned_sha2
     return []
 
 
+def manifest_shape_problems(key: str, version_dir: Path, *, history_length: int, max_batch: int) -> list[str]:
+    """The request shape the stack sizes its front door and batcher for must fit the version: the
+    same history length, and no more rows than the version's own cap (its manifest's `serving`)."""
+    serving = load_manifest(Path(version_dir) / MANIFEST_NAME).get("serving") or {}
+    problems = []
+    if "history_length" in serving and serving["history_length"] != history_length:
+        problems.append(f"`{key}.historyLength` must be the version's `serving.history_length` ({serving['history_length']}): "
+                        f"the web ACL's body limit is sized for it. Received: {history_length}")
+    if "max_batch" in serving and max_batch > serving["max_batch"]:
+        problems.append(f"`{key}.maxBatch` must be <= the version's `serving.max_batch` ({serving['max_batch']}): larger "
+                        f"batches fail the graph's row check. Received: {max_batch}")
+    return problems
+
+
 class VersionUploadProvider(ResourceProvider):
     """Creates = uploads (idempotently); never deletes a published version."""
 

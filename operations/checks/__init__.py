@@ -13,7 +13,7 @@ resource cannot be read. The Route 53 API (us-east-1) being unreachable never bl
 
 Modules: `base` (CheckResult, CheckContext, constants), `storage` (model copies,
 versioning, replication), `route53` (health checks, records, budget), `serving` (TF
-Serving endpoint, GPU capacity). Everything is re-exported here.
+Serving endpoint through the front door, its target group's health, GPU capacity). Everything is re-exported here.
 """
 
 from recsys_dr.operations.checks.base import (
@@ -28,7 +28,16 @@ from recsys_dr.operations.checks.base import (
     failed_call,
 )
 from recsys_dr.operations.checks.route53 import check_budget, check_dns_records, check_health, computed_budget_seconds
-from recsys_dr.operations.checks.serving import check_capacity, check_serving, default_http_get, probe_serving, serving_url
+from recsys_dr.operations.checks.serving import (
+    check_capacity,
+    check_serving,
+    check_targets,
+    default_http_get,
+    https_get,
+    probe_region,
+    probe_serving,
+    serving_url,
+)
 from recsys_dr.operations.checks.storage import (
     check_model,
     check_model_parity,
@@ -43,6 +52,6 @@ __all__ = [
     "NODEGROUP_OK_STATES", "REPLICATION_PREFIX", "REPLICATION_RULE_ID", "ROUTE53_HEALTHY_FRACTION", "RTC_MINUTES",
     "RTC_THRESHOLD_SECONDS", "CheckContext", "CheckResult", "check_budget", "check_capacity", "check_dns_records",
     "check_health", "check_model", "check_model_parity", "check_replication_metrics", "check_replication_rule",
-    "check_serving", "check_versioning", "computed_budget_seconds", "default_http_get", "error_text",
+    "check_serving", "check_targets", "check_versioning", "https_get", "probe_region", "computed_budget_seconds", "default_http_get", "error_text",
     "failed_call", "is_unreachable", "probe_serving", "replication_rule_problems", "serving_url",
 ]

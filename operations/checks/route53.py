@@ -85,6 +85,8 @@ def check_dns_records(ctx: CheckContext) -> CheckResult:
             problems.append(f"no {failover} record")
             continue
         values = [v["Value"].rstrip(".").lower() for v in rec.get("ResourceRecords", [])]
+        if rec.get("AliasTarget"):  # an alias of the front door: Route 53 may prefix "dualstack."
+            values.append(rec["AliasTarget"]["DNSName"].rstrip(".").lower().removeprefix("dualstack."))
         want = endpoint_host(o.regions[role].endpoint)
         if want not in values:
             problems.append(f"{failover} points to {', '.join(values) or 'nothing'}, expected {want}")

@@ -1,9 +1,14 @@
-"""What answers traffic: the TF Serving endpoint (`serving`) and the GPU node group (`capacity`)."""
+"""What answers traffic: the TF Serving endpoint through the front door (`serving`), the pods
+registered behind it (`targets`) and the GPU node group (`capacity`)."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Callable
 
@@ -24,19 +29,57 @@ def default_http_get(url: str, timeout: float) -> tuple[int, bytes]:
         return exc.code, exc.read(1 << 20) if exc.fp else b""
 
 
-def serving_url(endpoint: str, model_name: str) -> str:
-    return f"http://{endpoint}/v1/models/{model_name}"
+class _NamedTLSConnection(http.client.HTTPSConnection):
+    """Connects to one region's balancer but speaks TLS for `server_name`: the balancer's
+    certificate names the record (recordName), not the balancer's own DNS name, so the name is sent
+    as SNI and verified against the certificate, and sent as the Host header."""
+
+    def __init__(self, host: str, port: int, *, server_name: str, timeout: float, context: ssl.SSLContext):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)
+
+
+def https_get(url: str, timeout: float, *, server_name: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """GET `url` over TLS from its host, presenting and verifying `server_name`."""
+    parts = urllib.parse.urlsplit(url)
+    connection = _NamedTLSConnection(parts.hostname, parts.port or 443, server_name=server_name, timeout=timeout,
+                                     context=context or ssl.create_default_context())
+    try:
+        connection.request("GET", parts.path or "/", headers={"Host": server_name, "Accept": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read(1 << 20)
+    finally:
+        connection.close()
+
+
+def serving_url(endpoint: str, model_name: str, scheme: str = "http") -> str:
+    return f"{scheme}://{endpoint}/v1/models/{model_name}"
 
 
 def probe_serving(endpoint: str, model_name: str, version: int, *, timeout: float = 5.0,
-                  http_get: Callable[[str, float], tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
-    """Ask TF Serving's REST API for the model status.
+                  http_get: Callable[[str, float], tuple[int, bytes]] | None = None, scheme: str = "http",
+                  server_name: str | None = None) -> tuple[bool, str, dict]:
+    """Ask TF Serving's REST API for the model status, through the region's front door.
+
+    Args:
+        scheme: "https" for a front door with a certificate (its only client listener), else "http".
+        server_name: the name the certificate is for (the record name); https only.
 
     Returns:
         (ok, detail, data): ok when version `version` is AVAILABLE.
     """
-    url = serving_url(endpoint, model_name)
-    get = http_get or default_http_get
+    url = serving_url(endpoint, model_name, scheme)
+    if http_get is not None:
+        get = http_get
+    elif scheme == "https":
+        def get(target: str, seconds: float) -> tuple[int, bytes]:
+            return https_get(target, seconds, server_name=server_name or urllib.parse.urlsplit(target).hostname)
+    else:
+        get = default_http_get
     try:
         status, body = get(url, timeout)
     except Exception as exc:
@@ -67,14 +110,46 @@ def probe_serving(endpoint: str, model_name: str, version: int, *, timeout: floa
     return False, f"pinned v{version} not loaded ({listed})", data
 
 
+def probe_region(ctx_outputs, region: RegionOutputs, *, timeout: float,
+                 http_get: Callable[[str, float], tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
+    """`probe_serving` of one region as clients reach it: its front door's scheme and the record name."""
+    scheme = region.front_door.scheme if region.front_door else "http"
+    return probe_serving(region.endpoint, ctx_outputs.model_name, ctx_outputs.model_version, timeout=timeout,
+                         http_get=http_get, scheme=scheme, server_name=ctx_outputs.dns.record_name.rstrip("."))
+
+
 def check_serving(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     o = ctx.outputs
-    ok, detail, data = probe_serving(region.endpoint, o.model_name, o.model_version,
-                                     timeout=ctx.http_timeout, http_get=ctx.http_get)
+    ok, detail, data = probe_region(o, region, timeout=ctx.http_timeout, http_get=ctx.http_get)
     if not ok and region.role == "standby" and o.standby_mode == "pilot-light":
         detail += " (pilot-light: `recsys-dr failover --to standby` activates it)"
     return CheckResult(name="serving", ok=ok, detail=detail, region=region.region, role=region.role,
                        blocking=ctx.is_target(region.role), data=data)
+
+
+def check_targets(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
+    """The pods the balancer routes to: its target group's healthy targets (ELB DescribeTargetHealth).
+
+    A target is healthy once TF Serving answers 200 on the model's status path; the balancer sends
+    requests only to healthy targets (or to all of them when none is, ELB's fail-open).
+    """
+    name = "targets"
+    group = region.front_door.target_group_arn
+    try:
+        descriptions = ctx.clients.elbv2(region.region).describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    except Exception as exc:
+        return failed_call(name, region, ctx, exc, f"describe target health of {group}")
+    states: dict[str, int] = {}
+    for description in descriptions:
+        state = (description.get("TargetHealth") or {}).get("State", "unknown")
+        states[state] = states.get(state, 0) + 1
+    healthy = states.get("healthy", 0)
+    summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "no targets registered"
+    detail = f"{healthy}/{len(descriptions)} targets healthy in the front door's target group ({summary})"
+    if not healthy and region.role == "standby" and ctx.outputs.standby_mode == "pilot-light":
+        detail += " (pilot-light: `recsys-dr failover --to standby` activates it)"
+    return CheckResult(name=name, ok=healthy > 0, detail=detail, region=region.region, role=region.role,
+                       blocking=ctx.is_target(region.role), data={"targetGroupArn": group, "states": states})
 
 
 # --------------------------------------------------------------------------- capacity

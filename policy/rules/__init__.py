@@ -7,7 +7,8 @@ Pure Python (standard library only) so that the same rules run in two places:
   rule in a `pulumi_policy.ResourceValidationPolicy` or `StackValidationPolicy`.
 
 A rule is found by its name's prefix: `s3-*` in `storage.py`, `kms-*` in `keys.py`,
-`eks-*` in `cluster.py`, `k8s-*` in `serving.py`, `ec2-*` in `network.py`, `route53-*` in
+`eks-*` in `cluster.py`, `k8s-*` in `serving.py`, `ec2-*` in `network.py`, `elb-*` in
+`balancer.py`, `route53-*` in
 `dns.py`, `iam-*` in `iam.py`, `dr-*` (relations across the two regions) in `dr.py`; what
 they share is in `core.py`. Each module lists its own `RESOURCE_RULES` and `STACK_RULES`;
 this file joins them (the registry lives here, not in core, because core is what the
@@ -31,8 +32,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import cluster, dns, dr, iam, keys, network, serving, storage
-from .cluster import *  # noqa: F403 - the package's public API is the union of its modules'
+from . import balancer, cluster, dns, dr, iam, keys, network, serving, storage
+from .balancer import *  # noqa: F403 - the package's public API is the union of its modules'
+from .cluster import *  # noqa: F403
 from .core import (
     ADVISORY,
     GLOBAL_TYPE_PREFIXES,
@@ -56,7 +58,7 @@ from .network import *  # noqa: F403
 from .serving import *  # noqa: F403
 from .storage import *  # noqa: F403
 
-_MODULES = (storage, keys, cluster, serving, network, dns, iam, dr)
+_MODULES = (storage, keys, cluster, serving, network, balancer, dns, iam, dr)
 
 RESOURCE_RULES: tuple[Rule, ...] = tuple(rule for module in _MODULES for rule in module.RESOURCE_RULES)
 STACK_RULES: tuple[StackRule, ...] = tuple(rule for module in _MODULES for rule in module.STACK_RULES)

@@ -19,6 +19,9 @@ __all__ = [
     "check_gpu_toleration",
     "check_deployments_have_pdb",
     "check_deployments_have_hpa",
+    "SCALED_OBJECT",
+    "scaled_by",
+    "check_gpu_serving_not_scaled_on_cpu",
     "SERVICE",
     "TF_SERVING_REST_PORT",
     "is_tf_serving",
@@ -34,6 +37,10 @@ __all__ = [
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA_TYPES = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
+# KEDA's ScaledObject makes and owns an HPA for its scaleTargetRef (kedacore/keda controllers/keda/hpa.go).
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+# Signals that say little about a GPU server's load (README "Scaling on serving load").
+HOST_RESOURCES = ("cpu", "memory")
 SERVICE = "kubernetes:core/v1:Service"
 # TF Serving's REST port, the only one that may leave the pod. Its gRPC port (`--port`, 8500 by
 # default: tensorflow_serving/model_servers/server.h `grpc_port = 8500`, and the image's entrypoint
@@ -145,23 +152,48 @@ def check_deployments_have_pdb(resources: Sequence[Resource]) -> list[tuple[str 
     return problems
 
 
+def scaled_by(deployment: Resource, resources: Sequence[Resource]) -> list[Resource]:
+    """The HPAs and KEDA ScaledObjects whose scaleTargetRef is `deployment` (same cluster and namespace)."""
+    name = _get(deployment.props, "metadata", "name")
+    found = []
+    for scaler in _of(resources, *HPA_TYPES, SCALED_OBJECT):
+        if scaler.provider != deployment.provider or _namespace(scaler.props) != _namespace(deployment.props):
+            continue
+        target = _get(scaler.props, "spec", "scaleTargetRef", default={})
+        if (_get(target, "kind") or "Deployment") == "Deployment" and (
+            (name and _get(target, "name") == name) or deployment.urn in _items(_get(scaler.property_dependencies, "spec"))
+        ):
+            found.append(scaler)
+    return found
+
+
 def check_deployments_have_hpa(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    hpas = _of(resources, *HPA_TYPES)
-    problems = []
+    return [(d.urn, f"Deployment {d.name!r} has no HorizontalPodAutoscaler or KEDA ScaledObject targeting it")
+            for d in _of(resources, DEPLOYMENT) if not scaled_by(d, resources)]
+
+
+def _host_resource_signals(scaler: Resource) -> list[str]:
+    """cpu/memory signals of an HPA (`Resource`/`ContainerResource` metrics) or a ScaledObject (cpu/memory triggers)."""
+    if scaler.type == SCALED_OBJECT:
+        return [str(_get(t, "type")) for t in _items(_get(scaler.props, "spec", "triggers")) if _get(t, "type") in HOST_RESOURCES]
+    signals = [str(_get(m, "resource", "name") or _get(m, "containerResource", "name"))
+               for m in _items(_get(scaler.props, "spec", "metrics")) if _get(m, "type") in ("Resource", "ContainerResource")]
+    if scaler.type == HPA_TYPES[1] and _get(scaler.props, "spec", "targetCPUUtilizationPercentage") is not None:
+        signals.append("cpu")
+    return signals
+
+
+def check_gpu_serving_not_scaled_on_cpu(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    """A GPU server's CPU and memory say little about its load: scale on requests or latency."""
+    problems: list[tuple[str | None, str]] = []
     for deployment in _of(resources, DEPLOYMENT):
-        name = _get(deployment.props, "metadata", "name")
-        found = False
-        for hpa in hpas:
-            if hpa.provider != deployment.provider or _namespace(hpa.props) != _namespace(deployment.props):
-                continue
-            target = _get(hpa.props, "spec", "scaleTargetRef", default={})
-            if _get(target, "kind") == "Deployment" and (
-                (name and _get(target, "name") == name) or deployment.urn in _items(_get(hpa.property_dependencies, "spec"))
-            ):
-                found = True
-                break
-        if not found:
-            problems.append((deployment.urn, f"Deployment {deployment.name!r} has no HorizontalPodAutoscaler targeting it"))
+        if not any(_get(c, "resources", "limits", GPU_TAINT_KEY) or _get(c, "resources", "requests", GPU_TAINT_KEY)
+                   for _, c in _containers(deployment.props)):
+            continue
+        for scaler in scaled_by(deployment, resources):
+            for signal in _host_resource_signals(scaler):
+                problems.append((scaler.urn, f"{scaler.name!r} scales GPU Deployment {deployment.name!r} on {signal}; "
+                                             "scale GPU serving on its requests or latency"))
     return problems
 
 
@@ -320,8 +352,10 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule("k8s-deployment-has-pdb", "Every serving Deployment has a PodDisruptionBudget selecting its pods.",
               MANDATORY, (DEPLOYMENT, PDB), check_deployments_have_pdb),
-    StackRule("k8s-deployment-has-hpa", "Every serving Deployment has a HorizontalPodAutoscaler targeting it.",
-              MANDATORY, (DEPLOYMENT, *HPA_TYPES), check_deployments_have_hpa),
+    StackRule("k8s-deployment-has-hpa", "Every serving Deployment has an autoscaler targeting it: a HorizontalPodAutoscaler or a KEDA ScaledObject.",
+              MANDATORY, (DEPLOYMENT, *HPA_TYPES, SCALED_OBJECT), check_deployments_have_hpa),
+    StackRule("k8s-gpu-not-scaled-on-cpu", "No HorizontalPodAutoscaler or ScaledObject scales a GPU Deployment on CPU or memory.",
+              MANDATORY, (DEPLOYMENT, *HPA_TYPES, SCALED_OBJECT), check_gpu_serving_not_scaled_on_cpu),
     StackRule("k8s-service-rest-only", "LoadBalancer, NodePort and externalIPs Services target only TF Serving's REST port 8501 of the pods they select.",
               MANDATORY, (SERVICE, DEPLOYMENT), check_services_rest_only),
 )

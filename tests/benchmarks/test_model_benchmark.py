@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -62,3 +63,79 @@ def test_the_latency_command_writes_what_it_prints(tmp_path, capsys):
     assert b1["calls"] == 6 and len(b1["round_p99_ms"]) == 2
     assert figures["latency"]["serving_default_b64"]["calls"] == 3
     assert f"{b1['p99_ms']:.2f}" in capsys.readouterr().out
+
+
+def test_the_batch_scheduler_merges_concurrent_tasks_and_hands_each_its_own_rows():
+    """BasicBatchScheduler's contract: concurrent tasks share one call of at most max_batch_size rows,
+    and every task gets back the rows it sent."""
+    import threading
+
+    from benchmarks.model_benchmark import BatchScheduler
+
+    calls = []
+
+    def run_batch(payloads):
+        calls.append(len(payloads))
+        return [p * 10 for p in payloads]
+
+    scheduler = BatchScheduler(run_batch, max_batch_size=4, batch_timeout_micros=200_000, num_batch_threads=1,
+                               max_enqueued_batches=10)
+    results = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, scheduler.schedule(1, i).result())) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    scheduler.stop()
+    assert results == {i: i * 10 for i in range(8)}
+    assert max(calls) <= 4 and sum(calls) == 8 and len(calls) < 8  # merged, never above the limit
+
+
+def test_a_lone_task_waits_for_the_timeout_then_runs_alone():
+    from benchmarks.model_benchmark import BatchScheduler
+
+    scheduler = BatchScheduler(lambda payloads: payloads, max_batch_size=8, batch_timeout_micros=50_000, num_batch_threads=1,
+                               max_enqueued_batches=10)
+    started = time.perf_counter()
+    assert scheduler.schedule(1, "x").result() == "x"
+    waited = time.perf_counter() - started
+    scheduler.stop()
+    assert 0.05 <= waited < 1.0 and scheduler.batch_sizes == [1]
+
+
+def test_the_scheduler_refuses_what_tf_serving_refuses():
+    from benchmarks.model_benchmark import BatchScheduler
+
+    scheduler = BatchScheduler(lambda payloads: payloads, max_batch_size=2, batch_timeout_micros=10_000_000, num_batch_threads=1,
+                               max_enqueued_batches=1)
+    with pytest.raises(ValueError, match="Task size 3 is larger than maximum input batch size 2"):
+        scheduler.schedule(3, "big")
+    scheduler.schedule(2, "fills the only batch")
+    with pytest.raises(RuntimeError, match="queue .* is full"):
+        scheduler.schedule(1, "no room")
+    scheduler.stop()
+
+
+def test_merged_session_calls_split_outputs_back_per_request():
+    from benchmarks.model_benchmark import _merged_session_call
+
+    def call(inputs):  # outputs in sorted-name order, one row per input row
+        return [inputs["query"] + "!", inputs["history"][:, 0]]
+
+    run = _merged_session_call(call)
+    requests = [{"query": np.array(["a"]), "history": np.array([["h1", "h2"]])},
+                {"query": np.array(["b", "c"]), "history": np.array([["h3", "h4"], ["h5", "h6"]])}]
+    first, second = run(requests)
+    assert first[0].tolist() == ["a!"] and second[0].tolist() == ["b!", "c!"] and second[1].tolist() == ["h3", "h5"]
+
+
+def test_the_batching_command_writes_what_it_prints(tmp_path, capsys):
+    from benchmarks.model_benchmark import main
+
+    out = tmp_path / "batching.json"
+    assert main(["batching", str(fx.exported()), "--clients", "1,4", "--seconds", "0.5", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert set(figures["runs"]["batched"]) == {"1", "4"} == set(figures["throughput_ratio"])
+    assert figures["runs"]["batched"]["4"]["requests"] > 0 and figures["runs"]["unbatched"]["4"]["requests"] > 0
+    printed = capsys.readouterr().out
+    assert f"{figures['throughput_ratio']['4']:.2f}" in printed

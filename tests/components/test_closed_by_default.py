@@ -7,7 +7,7 @@ import pytest
 
 from recsys_dr.components.cluster.addons import vpc_cni_configuration
 from recsys_dr.components.serving import exposure, manifests
-from recsys_dr.components.serving.manifests import ServingSpec, deployment_spec, service_annotations, service_spec
+from recsys_dr.components.serving.manifests import ServingSpec, deployment_spec
 from recsys_dr.components.serving.network_policies import POD_IDENTITY_AGENT, default_deny_spec, serving_policy_spec
 from recsys_dr.components.storage.policies import (
     KEY_DESTRUCTION_ACTIONS,
@@ -30,7 +30,6 @@ def spec() -> ServingSpec:
     return ServingSpec(
         model_name="recommender", model_version=7, bucket="models-primary", region="us-east-1",
         replicas=2, min_replicas=2, max_replicas=6, manifest_sha256=DIGEST,
-        source_ranges=("203.0.113.0/24", "15.177.0.0/18", "203.0.113.0/24"),
     )
 
 
@@ -55,47 +54,30 @@ def test_a_new_manifest_digest_changes_the_pod_template(spec):
 
 # --- exposure ---------------------------------------------------------------------------------
 
-def test_service_admits_only_its_source_ranges_sorted_once(spec):
-    assert service_spec(spec)["loadBalancerSourceRanges"] == ["15.177.0.0/18", "203.0.113.0/24"]
-
-
-def test_service_without_ranges_sets_none(spec):
-    assert "loadBalancerSourceRanges" not in service_spec(dataclasses.replace(spec, source_ranges=()))
-
-
-def test_internal_exposure_asks_the_in_tree_controller_for_an_internal_nlb(spec):
-    assert manifests.INTERNAL_ANNOTATION not in service_annotations(spec)
-    internal = service_annotations(dataclasses.replace(spec, exposure="internal"))
-    assert internal[manifests.INTERNAL_ANNOTATION] == "true"
-
-
 def test_checker_ranges_are_asked_for_the_checker_regions_and_the_global_block():
     assert exposure.checker_range_regions(["us-west-2", "us-east-1", "us-east-1"]) == ["us-east-1", "us-west-2", "global"]
-
-
-def test_node_security_group_rules_follow_the_in_tree_controller():
-    # 2 node ports x 20 ranges (client) + 20 (ICMP 3-4) + 2 ports x 3 subnets (health checks)
-    assert exposure.node_security_group_rules(node_ports=2, source_ranges=20, nlb_subnets=3) == 66
 
 
 def test_prod_shaped_ranges_fit_the_security_group_quota():
     checkers = exposure.expected_checker_ranges(["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1"])
     assert checkers == 11
     assert exposure.source_range_problems(
-        "serving.allowedCidrs", allowed_cidrs=["203.0.113.0/24", "198.51.100.0/24"], checker_ranges=checkers, node_ports=2, nlb_subnets=3,
+        "serving.allowedCidrs", allowed_cidrs=["203.0.113.0/24", "198.51.100.0/24"], checker_ranges=checkers,
     ) == []
 
 
-def test_too_many_ranges_are_refused_before_the_controller_fails():
-    allowed = [str(net) for net in ipaddress.ip_network("10.0.0.0/16").subnets(new_prefix=24)][:10]
-    problems = exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=allowed, checker_ranges=17, node_ports=2, nlb_subnets=3)
+def test_too_many_ranges_are_refused_before_ec2_refuses_the_security_group():
+    # One client port, one rule per range; the VPC quota is 60 inbound rules per security group.
+    allowed = [str(net) for net in ipaddress.ip_network("10.0.0.0/16").subnets(new_prefix=24)][:44]
+    problems = exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=allowed, checker_ranges=17)
     assert len(problems) == 1
-    assert "87 node security-group rules" in problems[0] and "60" in problems[0]
+    assert "61 inbound rules" in problems[0] and "60" in problems[0]
+    assert exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=allowed[:43], checker_ranges=17) == []
 
 
 @pytest.mark.parametrize("cidr, reason", [("0.0.0.0/0", "must not contain 0.0.0.0/0"), ("2001:db8::/32", "IPv4"), ("corp", "IPv4 CIDRs")])
 def test_open_or_unusable_ranges_are_refused(cidr, reason):
-    problems = exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=[cidr], checker_ranges=11, node_ports=1, nlb_subnets=2)
+    problems = exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=[cidr], checker_ranges=11)
     assert any(reason in p for p in problems)
 
 
@@ -110,23 +92,25 @@ def test_default_deny_selects_every_pod_both_ways():
     assert default_deny_spec() == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def test_serving_policy_admits_rest_from_the_nodes_only(spec):
-    policy = serving_policy_spec(selector=spec.selector, node_cidrs=["10.20.0.0/16"], s3_cidrs=["52.216.0.0/15"])
-    assert policy["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 8501}]}]
+def test_serving_policy_admits_rest_from_the_balancers_subnets_only(spec):
+    policy = serving_policy_spec(selector=spec.selector, balancer_cidrs=["10.20.252.0/22", "10.20.248.0/22"],
+                                 s3_cidrs=["52.216.0.0/15"])
+    assert policy["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.20.248.0/22"}}, {"ipBlock": {"cidr": "10.20.252.0/22"}}],
+                                  "ports": [{"protocol": "TCP", "port": 8501}]}]
 
 
 def test_serving_policy_egress_is_dns_credentials_and_s3_only(spec):
-    policy = serving_policy_spec(selector=spec.selector, node_cidrs=["10.20.0.0/16"], s3_cidrs=["52.216.0.0/15", "3.5.0.0/19"])
+    policy = serving_policy_spec(selector=spec.selector, balancer_cidrs=["10.20.252.0/22"], s3_cidrs=["52.216.0.0/15", "3.5.0.0/19"])
     ports = [sorted((p["protocol"], p["port"]) for p in rule["ports"]) for rule in policy["egress"]]
     assert ports == [[("TCP", 53), ("UDP", 53)], [("TCP", 80)], [("TCP", 443)]]
     assert policy["egress"][1]["to"] == [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}]
     assert policy["egress"][2]["to"] == [{"ipBlock": {"cidr": "3.5.0.0/19"}}, {"ipBlock": {"cidr": "52.216.0.0/15"}}]
 
 
-@pytest.mark.parametrize("node_cidrs, s3_cidrs", [([], ["3.5.0.0/19"]), (["10.0.0.0/16"], [])])
-def test_an_empty_peer_list_is_refused_because_it_would_allow_everyone(spec, node_cidrs, s3_cidrs):
+@pytest.mark.parametrize("balancer_cidrs, s3_cidrs", [([], ["3.5.0.0/19"]), (["10.0.0.0/16"], [])])
+def test_an_empty_peer_list_is_refused_because_it_would_allow_everyone(spec, balancer_cidrs, s3_cidrs):
     with pytest.raises(ValueError, match="allows everyone"):
-        serving_policy_spec(selector=spec.selector, node_cidrs=node_cidrs, s3_cidrs=s3_cidrs)
+        serving_policy_spec(selector=spec.selector, balancer_cidrs=balancer_cidrs, s3_cidrs=s3_cidrs)
 
 
 def test_vpc_cni_enforces_network_policies_with_the_schema_string():

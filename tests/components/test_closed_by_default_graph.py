@@ -37,12 +37,26 @@ def prod(rendered_stacks):
 # --- the endpoint -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
-def test_nlb_admits_the_allowed_cidrs_and_the_configured_checker_ranges_only(prod, role):
-    service = only(prod, "kubernetes:core/v1:Service", f"{role}-serving")
+def test_balancer_admits_the_allowed_cidrs_and_the_configured_checker_ranges_on_https_only(prod, role):
+    group = only(prod, "aws:ec2/securityGroup:SecurityGroup", f"{role}-serving-front-door-alb")
     config = shipped("prod")
     checkers = {c for r in [*config["dns"]["checkerRegions"], "global"] for c in IP_RANGES["route53_healthchecks"][r]}
-    assert service.inputs["spec"]["loadBalancerSourceRanges"] == sorted(set(config["serving"]["allowedCidrs"]) | checkers)
-    assert "0.0.0.0/0" not in service.inputs["spec"]["loadBalancerSourceRanges"]
+    [rule] = group.inputs["ingress"]
+    assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (443, 443, "tcp")
+    assert rule["cidrBlocks"] == sorted(set(config["serving"]["allowedCidrs"]) | checkers)
+    # Out only to the pods' REST port, through the nodes' security group.
+    [out] = group.inputs["egress"]
+    assert (out["fromPort"], out["toPort"]) == (8501, 8501) and "cidrBlocks" not in out
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_nodes_admit_the_balancer_on_the_rest_port_only(prod, role):
+    rule = only(prod, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", f"{role}-serving-front-door-to-pods")
+    group = only(prod, "aws:ec2/securityGroup:SecurityGroup", f"{role}-serving-front-door-alb")
+    cluster = prod.one("aws:eks/cluster:Cluster", f"recsys-prod-{role}")
+    assert rule.inputs["referencedSecurityGroupId"] == group.id
+    assert rule.inputs["securityGroupId"] == cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (8501, 8501, "tcp")
 
 
 def test_prod_refuses_an_open_endpoint():
@@ -68,32 +82,38 @@ def test_other_stacks_may_stay_open_but_are_warned():
     assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
 
 
-def test_shipped_stacks_raise_no_exposure_warning():
-    # The one warning left is the TF Serving image's missing digest (README "Images").
+def test_shipped_stacks_warn_only_of_the_image_tag_and_devs_plain_http():
+    # The TF Serving image's missing digest (README "Images"); dev has no certificate, so its
+    # balancers listen on HTTP and the plan says so.
     for env in ("prod", "dev"):
         warnings = load_settings(shipped(env), env).warnings
-        assert [w.split(" ", 1)[0] for w in warnings] == ["`recsys-dr:serving.image`"], warnings
+        expected = ["`recsys-dr:serving.image`"] + (["`recsys-dr:serving.tlsCertificateArns`"] if env == "dev" else [])
+        assert sorted(w.split(" ", 1)[0] for w in warnings) == sorted(expected), warnings
 
 
 def test_too_many_ranges_for_the_security_group_are_refused_at_plan_time():
     raw = shipped("prod")
     raw["dns"].pop("checkerRegions")  # Route 53's default: all 8 regions, 17 ranges
-    with pytest.raises(ConfigError, match=r"`recsys-dr:serving.allowedCidrs` needs 63 node security-group rules"):
+    raw["serving"]["allowedCidrs"] = [f"203.0.{i}.0/24" for i in range(44)]
+    with pytest.raises(ConfigError, match=r"`recsys-dr:serving.allowedCidrs` needs 61 inbound rules on the balancer's security group"):
         load_settings(raw, "prod")
 
 
 @pytest.fixture(scope="module")
 def internal():
     config = shipped("prod")
-    # The CloudWatch-based checks need a 150 s budget (see the budget test below).
+    # The CloudWatch-based checks need a 180 s budget (see the budget test below).
     return render_stack("prod", stack_config("prod", serving={**config["serving"], "exposure": "internal"},
-                                             dns={**config["dns"], "failoverBudgetTarget": 150}))
+                                             dns={**config["dns"], "failoverBudgetTarget": 180}))
 
 
-def test_internal_exposure_makes_internal_nlbs_without_checker_ranges(internal):
-    for service in internal.of_type("kubernetes:core/v1:Service"):
-        assert service.inputs["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
-        assert service.inputs["spec"]["loadBalancerSourceRanges"] == sorted(shipped("prod")["serving"]["allowedCidrs"])
+def test_internal_exposure_makes_internal_balancers_in_the_private_subnets_without_checker_ranges(internal):
+    for balancer in internal.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        assert balancer.inputs["internal"] is True
+    private = {s.id for s in internal.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name}
+    assert {subnet for b in internal.of_type("aws:lb/loadBalancer:LoadBalancer") for subnet in b.inputs["subnets"]} == private
+    for group in internal.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        assert group.inputs["ingress"][0]["cidrBlocks"] == sorted(shipped("prod")["serving"]["allowedCidrs"])
 
 
 def test_internal_records_follow_cloudwatch_alarms(internal, prod):
@@ -104,11 +124,12 @@ def test_internal_records_follow_cloudwatch_alarms(internal, prod):
         assert internal.outputs["regions"][role]["healthCheckId"] == steering
         # Not the HTTP check, which cannot reach a private endpoint.
         assert steering != prod.outputs["regions"][role]["healthCheckId"]
-    # Route 53's checkers probe from the internet, so an HTTP check of an internal NLB could only
-    # fail: none is created (the public stack has one per region).
-    http = [c for c in internal.of_type("aws:route53/healthCheck:HealthCheck") if c.inputs["type"] == "HTTP_STR_MATCH"]
+    # Route 53's checkers probe from the internet, so an HTTP(S) check of an internal balancer could
+    # only fail: none is created (the public stack has one per region).
+    probes = ("HTTP_STR_MATCH", "HTTPS_STR_MATCH")
+    http = [c for c in internal.of_type("aws:route53/healthCheck:HealthCheck") if c.inputs["type"] in probes]
     assert http == [] and len([c for c in prod.of_type("aws:route53/healthCheck:HealthCheck")
-                               if c.inputs["type"] == "HTTP_STR_MATCH"]) == 2
+                               if c.inputs["type"] in probes]) == 2
 
 
 # --- the pinned manifest ------------------------------------------------------------------------
@@ -132,18 +153,26 @@ def test_a_stack_without_a_manifest_digest_is_refused():
 # --- network policies ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
-def test_serving_namespace_denies_by_default_and_admits_rest_from_its_vpc(prod, role):
+def test_serving_namespace_denies_by_default_and_admits_rest_from_the_balancers_subnets_only(prod, role):
     policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in prod.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
                 if f"-{role}-" in r.name}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    # Not the whole VPC: the public subnets the internet-facing balancer's nodes live in.
+    public = sorted(s.inputs["cidrBlock"] for s in prod.of_type("aws:ec2/subnet:Subnet") if f"-{role}-net-public-" in s.name)
+    assert len(public) == 3
+    assert policies["recommender-tf-serving"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": c}} for c in public]
     vpc = shipped("prod")["cluster"]["vpcCidrs"][role]
-    assert policies["recommender-tf-serving"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": vpc}}]
+    assert {"ipBlock": {"cidr": vpc}} not in policies["recommender-tf-serving"]["ingress"][0]["from"]
     assert policies["recommender-tf-serving"]["egress"][2]["to"] == [{"ipBlock": {"cidr": c}} for c in sorted(IP_RANGES["s3"][REGIONS[role]])]
 
 
-def test_existing_subnets_give_the_policy_their_cidrs():
+def test_existing_subnets_put_the_balancer_in_their_vpcs_public_subnets():
     config = stack_config("dev", cluster={**shipped("dev")["cluster"], "subnetIds": {"primary": ["subnet-a", "subnet-b"]}})
     run = render_stack("dev", config)
+    balancer = only(run, "aws:lb/loadBalancer:LoadBalancer", "primary-serving-front-door-alb")
+    # The subnets tagged kubernetes.io/role/elb in the private subnets' VPC (mock: two of them).
+    assert len(balancer.inputs["subnets"]) == 2 and all(s.startswith("subnet-") for s in balancer.inputs["subnets"])
+    assert not {"subnet-a", "subnet-b"} & set(balancer.inputs["subnets"])
     policy = only(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "primary-serving-serving")
     cidrs = [peer["ipBlock"]["cidr"] for peer in policy.inputs["spec"]["ingress"][0]["from"]]
     assert len(cidrs) == 2 and all(c.startswith("10.250.") for c in cidrs)
@@ -292,7 +321,7 @@ def test_cluster_secrets_keys_have_an_explicit_policy_and_are_protected(prod, ro
 
 
 def test_internal_budget_is_the_alarms_and_is_held_to_the_target(internal):
-    assert internal.outputs["failoverBudget"] == "60 s x 2 failed checks + TTL 30 s = 150 s"
+    assert internal.outputs["failoverBudget"] == "60 s x 2 failed checks + TTL 60 s = 180 s"
     raw = shipped("prod")
     raw["serving"]["exposure"] = "internal"
     with pytest.raises(ConfigError, match=r"`recsys-dr:serving.exposure` internal fails over on a CloudWatch alarm: a budget of 60 s x 2"):

@@ -34,7 +34,7 @@ def search_team_program() -> None:
     opts = pulumi.ResourceOptions(providers=[provider])
     buckets = ReplicatedModelBucket("ranker-artifacts", ModelBucketArgs(regions=RegionPair(**REGIONS)), opts=opts)
     model = ModelSettings(name="search-ranker", version=12, manifest_sha256="0" * 64)
-    endpoints = {}
+    endpoints, zones = {}, {}
     for role, bucket in (("primary", buckets.primary), ("standby", buckets.standby)):
         cluster = GpuCluster(
             f"ranker-{role}",
@@ -42,20 +42,26 @@ def search_team_program() -> None:
                            subnet_ids=[f"subnet-{role}-1", f"subnet-{role}-2"]),
             opts=opts,
         )
+        subnets, cidrs = cluster.balancer_subnets("internet-facing")
         serving = ModelServing(
             f"ranker-{role}-serving",
             ModelServingArgs(region=REGIONS[role], model=model, namespace="search"),
             ServingWiring(
                 cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                 bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
+                vpc_id=cluster.vpc_id, balancer_subnet_ids=subnets, balancer_cidrs=cidrs,
+                node_security_group_id=cluster.node_security_group_id,
+                load_balancer_controller_role=cluster.load_balancer_controller_role.name, addons=cluster.serving_addons,
             ),
             opts=opts,
         )
         endpoints[role] = serving.endpoint
+        zones[role] = serving.front_door.load_balancer.zone_id
     dns = DnsFailover(
         "ranker-dns",
-        DnsFailoverArgs(dns=DnsSettings(record_name="rank.search.example.eu", zone_id="Z0EU", ttl=20), model_name="search-ranker"),
-        DnsWiring(endpoints=endpoints),
+        DnsFailoverArgs(dns=DnsSettings(record_name="rank.search.example.eu", zone_id="Z0EU", failure_threshold=2),
+                        model_name="search-ranker"),
+        DnsWiring(endpoints=endpoints, alias_zone_ids=zones),
         opts=opts,
     )
     pulumi.export("endpoints", endpoints)
@@ -95,8 +101,8 @@ def test_gpu_pool_uses_the_projects_instance_type(search_team):
     assert group.inputs["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 3}
 
 
-def test_budget_follows_the_projects_ttl(search_team):
-    assert search_team.outputs["budget"] == 10 * 3 + 20
+def test_budget_follows_the_projects_checks_and_the_alias_ttl(search_team):
+    assert search_team.outputs["budget"] == 10 * 2 + 60
 
 
 def test_two_deployments_side_by_side_do_not_clash():

@@ -132,20 +132,20 @@ def test_rollout_timeout_grows_with_pods_and_replication():
 @pytest.mark.parametrize("role", ["primary", "standby"])
 def test_shipped_environments_roll_a_new_version_at_hpa_max_without_a_pending_pod(rendered_stacks, env, role):
     """Reads the rendered graph only: the GPU node group's maximum and instance types, the pod's
-    requests, the HPA maximum and the Deployment's strategy."""
+    requests, the ScaledObject's maximum and the Deployment's strategy."""
     from recsys_dr.components.settings.aws_limits import cpu_millicores, memory_bytes
 
     run = rendered_stacks[env]
     group = run.one("aws:eks/nodeGroup:NodeGroup", f"recsys-{env}-{role}-gpu").inputs
     [deployment] = [d for d in run.of_type("kubernetes:apps/v1:Deployment") if f"{env}-{role}-serving" in d.urn]
-    [hpa] = [h for h in run.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler") if f"{env}-{role}-serving" in h.urn]
+    [scaled] = [h for h in run.of_type("kubernetes:keda.sh/v1alpha1:ScaledObject") if f"{env}-{role}-serving" in h.urn]
     requests = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
     capacity = group["scalingConfig"]["maxSize"] * pods_per_node(
         group["instanceTypes"], gpus_per_pod=int(requests["nvidia.com/gpu"]),
         cpu_millicores=cpu_millicores(requests["cpu"]), memory_bytes=memory_bytes(requests["memory"]),
     )
     strategy = deployment.inputs["spec"]["strategy"]["rollingUpdate"]
-    replicas = hpa.inputs["spec"]["maxReplicas"]
+    replicas = scaled.inputs["spec"]["maxReplicaCount"]
     result = simulate_rollout(replicas=replicas, capacity=capacity, max_surge=int(strategy["maxSurge"]),
                               max_unavailable=int(strategy["maxUnavailable"]))
     assert result.finished and not result.pending_seen

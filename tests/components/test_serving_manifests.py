@@ -4,7 +4,15 @@ import dataclasses
 
 import pytest
 
-from recsys_dr.components.serving.manifests import ServingSpec, deployment_spec, hpa_spec, pdb_spec, service_annotations, service_spec
+from recsys_dr.components.serving.batching import resolve_batching
+from recsys_dr.components.serving.manifests import (
+    READINESS_GATE_LABEL,
+    ServingSpec,
+    deployment_spec,
+    pdb_spec,
+    service_spec,
+    target_group_binding_spec,
+)
 
 
 @pytest.fixture
@@ -20,7 +28,7 @@ def pod(spec) -> dict:
     return deployment_spec(spec, service_account="reader", script_config_map="fetch-script")["template"]["spec"]
 
 
-def test_hpa_owns_the_replica_count_unless_pilot_light(spec):
+def test_the_autoscaler_owns_the_replica_count_unless_pilot_light(spec):
     assert "replicas" not in deployment_spec(spec, service_account="sa", script_config_map="cm")
     pilot_light = dataclasses.replace(spec, replicas=0)
     assert deployment_spec(pilot_light, service_account="sa", script_config_map="cm")["replicas"] == 0
@@ -99,31 +107,53 @@ def test_a_new_model_version_or_script_rolls_the_pods(spec):
     }
 
 
-def test_hpa_bounds_and_target(spec):
-    hpa = hpa_spec(spec, deployment_name="recommender-tf-serving")
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "recommender-tf-serving"}
-    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
-
-
 def test_pdb_lets_one_pod_go_at_a_time(spec):
     assert pdb_spec(spec) == {"maxUnavailable": 1, "selector": {"matchLabels": spec.selector}}
 
 
-def test_service_is_an_nlb_for_rest_only(spec):
+def test_service_is_cluster_internal_and_rest_only(spec):
+    # The balancer is Pulumi's: the Service only names the pods and their REST port for the binding.
     service = service_spec(spec)
-    assert service["type"] == "LoadBalancer"
-    assert {(p["port"], p["targetPort"]) for p in service["ports"]} == {(80, "http")}
-    annotations = service_annotations(spec)
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
-    assert not any("ssl" in key for key in annotations)
+    assert service["type"] == "ClusterIP"
+    assert service["ports"] == [{"name": "http", "port": 8501, "targetPort": "http", "protocol": "TCP"}]
 
 
-def test_a_certificate_adds_tls_on_443(spec):
-    arn = "arn:aws:acm:us-west-2:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666"
-    with_tls = dataclasses.replace(spec, tls_certificate_arn=arn)
-    assert (443, "http") in {(p["port"], p["targetPort"]) for p in service_spec(with_tls)["ports"]}
-    annotations = service_annotations(with_tls)
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == arn
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "https"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"].startswith("ELBSecurityPolicy-TLS13")
+def test_binding_and_service_agree_on_port_and_the_port_is_the_pods_rest_port(spec, pod):
+    """The controller resolves `serviceRef.port` against the Service's ports (by number or name)
+    and registers each ready endpoint's target port (aws-load-balancer-controller
+    apis/elbv2/v1beta1/targetgroupbinding_types.go ServiceReference; pkg/backend/endpoint_resolver.go)."""
+    binding = target_group_binding_spec(spec, service_name="recommender-tf-serving",
+                                        target_group_arn="arn:aws:elasticloadbalancing:us-west-2:1:targetgroup/t/1", vpc_id="vpc-1")
+    ports = service_spec(spec)["ports"]
+    (matched,) = [p for p in ports if binding["serviceRef"]["port"] in (p["port"], p["name"])]
+    container_ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
+    assert container_ports[matched["targetPort"]] == 8501
+    # Everything the controller's mutating webhook would otherwise look up in AWS is given.
+    assert {binding["targetType"], binding["ipAddressType"], binding["vpcID"]} == {"ip", "ipv4", "vpc-1"}
+    assert "networking" not in binding  # the controller edits no security group
+
+
+def test_readiness_gate_injection_is_asked_for_by_the_namespace_label():
+    # docs/deploy/pod_readiness_gate.md: the webhook injects gates only in labelled namespaces.
+    assert READINESS_GATE_LABEL == {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+
+
+def test_tf_serving_batches_with_its_parameters_file_mounted_from_the_config_map(spec):
+    batching = resolve_batching(max_batch_size=None, batch_timeout_micros=2000, num_batch_threads=None,
+                                max_enqueued_batches=None, rest_api_num_threads=None, model_max_batch=64, cpu_millicores=3000)
+    batched = dataclasses.replace(spec, batching_args=tuple(batching.server_args()), batching_checksum="b" * 64)
+    pod = deployment_spec(batched, service_account="sa", script_config_map="cm", batching_config_map="batching")["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert "--enable_batching=true" in args and "--rest_api_num_threads=128" in args
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "batching")
+    assert f"--batching_parameters_file={mount['mountPath']}/batching_parameters.txt" in args
+    assert {"name": "batching", "configMap": {"name": "batching"}} in pod["volumes"]
+
+
+def test_a_pod_keeps_serving_while_the_balancer_drains_it(pod):
+    from recsys_dr.components.serving.balancer import DEREGISTRATION_DELAY_SECONDS
+
+    container = pod["containers"][0]
+    sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < sleep < pod["terminationGracePeriodSeconds"]
+    assert DEREGISTRATION_DELAY_SECONDS < pod["terminationGracePeriodSeconds"]

@@ -1,4 +1,4 @@
-"""Tamper alarms (key, bucket-guard and trail calls) and CloudWatch-based health checks for internal NLBs."""
+"""Tamper alarms (key, bucket-guard and trail calls) and CloudWatch-based health checks for internal balancers."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from recsys_dr.components.monitoring.private_health import (
     PrivateEndpoint,
     PrivateEndpointHealth,
     PrivateEndpointHealthArgs,
-    arn_suffix,
 )
-from recsys_dr.components.serving.exposure import in_tree_load_balancer_name
 from tests.support import render
 
 EAST_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111"
@@ -89,28 +87,21 @@ def test_one_log_policy_per_region_lets_only_its_rules_write(key_run):
         assert statement["Resource"] == groups
 
 
-def test_load_balancer_name_follows_the_in_tree_controller():
-    assert in_tree_load_balancer_name("4a1b2c3d-5e6f-4a1b-8c2d-3e4f5a6b7c8d") == "a4a1b2c3d5e6f4a1b8c2d3e4f5a6b7c8"
-
-
-def test_target_group_dimension_is_the_arn_suffix():
-    assert arn_suffix("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/k8s-x/0123") == "targetgroup/k8s-x/0123"
-
-
 @pytest.fixture(scope="module")
 def health_run():
     return render(lambda: PrivateEndpointHealth("private", PrivateEndpointHealthArgs(endpoints={
-        "primary": PrivateEndpoint(region="us-east-1", load_balancer_name="aprimary"),
-        "standby": PrivateEndpoint(region="us-west-2", load_balancer_name="astandby"),
+        "primary": PrivateEndpoint(region="us-east-1", load_balancer="app/aprimary/1", target_group="targetgroup/tprimary/1"),
+        "standby": PrivateEndpoint(region="us-west-2", load_balancer="app/astandby/2", target_group="targetgroup/tstandby/2"),
     }, alarm_topic_arns=(TOPIC_EAST,))))
 
 
-def test_private_endpoints_alarm_on_healthy_targets_of_their_nlb(health_run):
+def test_private_endpoints_alarm_on_healthy_targets_of_their_balancer(health_run):
+    # ALB metrics: namespace AWS/ApplicationELB, HealthyHostCount per TargetGroup and LoadBalancer
+    # (Elastic Load Balancing User Guide, "CloudWatch metrics for your Application Load Balancer").
     alarms = {a.inputs["region"]: a.inputs for a in health_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     east = alarms["us-east-1"]
-    assert (east["namespace"], east["metricName"], east["statistic"]) == ("AWS/NetworkELB", "HealthyHostCount", "Minimum")
-    assert east["dimensions"]["LoadBalancer"].startswith("net/aprimary/")
-    assert east["dimensions"]["TargetGroup"].startswith("targetgroup/")
+    assert (east["namespace"], east["metricName"], east["statistic"]) == ("AWS/ApplicationELB", "HealthyHostCount", "Minimum")
+    assert east["dimensions"] == {"LoadBalancer": "app/aprimary/1", "TargetGroup": "targetgroup/tprimary/1"}
     assert east["treatMissingData"] == "breaching"
 
 

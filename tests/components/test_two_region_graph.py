@@ -97,7 +97,7 @@ def test_cluster_encrypts_secrets_with_a_regional_key_and_runs_core_addons(run, 
     addons = {r.inputs["addonName"] for r in run.of_type("aws:eks/addon:Addon") if r.inputs["region"] == REGIONS[role]}
     assert addons == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "metrics-server"}
     charts = {r.inputs["chart"] for r in children_of(run, component(run, "GpuCluster", f"recsys-{env}-{role}")) if r.type == "kubernetes:helm.sh/v3:Release"}
-    assert charts == {"nvidia-device-plugin", "cluster-autoscaler"}
+    assert charts == {"nvidia-device-plugin", "cluster-autoscaler", "aws-load-balancer-controller", "keda"}
     autoscaler = run.one("kubernetes:helm.sh/v3:Release", f"recsys-{env}-{role}-cluster-autoscaler").inputs["values"]
     assert autoscaler["image"]["tag"] == f"v{cluster.inputs['version']}.0"
     assert autoscaler["autoDiscovery"]["clusterName"] == cluster.outputs["name"]
@@ -119,7 +119,7 @@ def test_kubernetes_objects_go_to_their_own_regions_cluster(run, env, role):
     assert kubeconfig["users"][0]["user"]["exec"]["args"][-3] == REGIONS[role]
     serving = children_of(run, component(run, "ModelServing", f"recsys-{env}-{role}-serving"))
     k8s_objects = [r for r in serving if r.type.startswith("kubernetes:")]
-    assert len(k8s_objects) == 9  # incl. the default-deny and serving NetworkPolicies
+    assert len(k8s_objects) == 12  # incl. the NetworkPolicies, the TargetGroupBinding and KEDA's two objects
     assert all(r.provider.startswith(provider.urn + "::") for r in k8s_objects)
 
 
@@ -150,7 +150,7 @@ def test_serving_deployment_uses_the_gpu_and_rolls_safely(run, env, role):
     # so both replace pods in place rather than leave a surge pod Pending (rollout.rolling_update).
     assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     assert container["readinessProbe"]["httpGet"]["path"] == "/v1/models/recommender"
-    # Only the pilot-light standby pins replicas (at 0); elsewhere the HPA owns the count.
+    # Only the pilot-light standby pins replicas (at 0); elsewhere KEDA's HPA owns the count.
     expected_replicas = {("dev", "primary"): None, ("dev", "standby"): 0, ("prod", "primary"): None, ("prod", "standby"): None}
     assert spec.get("replicas") == expected_replicas[(env, role)]
 
@@ -167,12 +167,14 @@ def test_no_service_or_pod_port_leads_to_tf_servings_management_api(run):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_hpa_and_pdb_bound_the_serving_pods(run, env, role):
-    hpa = under(run, env, role, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+def test_scaled_object_and_pdb_bound_the_serving_pods(run, env, role):
+    scaled = under(run, env, role, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]
     pdb = under(run, env, role, "kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
     deployment = under(run, env, role, "kubernetes:apps/v1:Deployment").inputs
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == {"dev": (1, 1), "prod": (2, 8)}[env]
-    assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    bounds = {("dev", "primary"): (1, 1), ("dev", "standby"): (0, 1), ("prod", "primary"): (2, 8), ("prod", "standby"): (2, 8)}
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == bounds[(env, role)]
+    assert scaled["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert not run.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")  # KEDA makes the HPA
     assert pdb["maxUnavailable"] == 1
     assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
@@ -213,12 +215,17 @@ def test_failover_record_points_at_its_regions_endpoint_with_its_health_check(ru
     record = run.one("aws:route53/record:Record", f"recsys-{env}-dns-{role}")
     region_outputs = run.outputs["regions"][role]
     assert record.inputs["failoverRoutingPolicies"] == [{"type": {"primary": "PRIMARY", "standby": "SECONDARY"}[role]}]
-    assert record.inputs["records"] == [region_outputs["endpoint"]]
+    balancer = under(run, env, role, "aws:lb/loadBalancer:LoadBalancer")
+    # An alias of the region's own balancer, by its DNS name and Elastic Load Balancing's zone id.
+    assert record.inputs["type"] == "A" and "ttl" not in record.inputs and "records" not in record.inputs
+    assert record.inputs["aliases"] == [{"name": region_outputs["endpoint"], "zoneId": balancer.outputs["zoneId"],
+                                         "evaluateTargetHealth": True}]
+    assert balancer.outputs["dnsName"] == region_outputs["endpoint"]
     assert record.inputs["healthCheckId"] == region_outputs["healthCheckId"]
-    assert record.inputs["ttl"] <= 60
     check = run.one("aws:route53/healthCheck:HealthCheck", f"recsys-{env}-dns-{role}")
     assert check.inputs["fqdn"] == region_outputs["endpoint"]
-    assert check.inputs["type"] == "HTTP_STR_MATCH"
+    # prod has certificates and listens on 443 only: the checks use HTTPS there.
+    assert (check.inputs["type"], check.inputs["port"]) == {"dev": ("HTTP_STR_MATCH", 80), "prod": ("HTTPS_STR_MATCH", 443)}[env]
     assert check.inputs["resourcePath"] == "/v1/models/recommender"
     assert check.inputs["searchString"] == "AVAILABLE"
 
@@ -227,15 +234,16 @@ def test_primary_and_standby_endpoints_differ(run):
     assert run.outputs["regions"]["primary"]["endpoint"] != run.outputs["regions"]["standby"]["endpoint"]
 
 
-def test_failover_budget_is_computed_from_the_health_check_and_ttl(run, env):
+def test_failover_budget_is_computed_from_the_health_check_and_the_alias_ttl(run, env):
     check = run.one("aws:route53/healthCheck:HealthCheck", f"recsys-{env}-dns-primary").inputs
-    record = run.one("aws:route53/record:Record", f"recsys-{env}-dns-primary").inputs
-    assert run.outputs["failoverBudgetSeconds"] == check["requestInterval"] * check["failureThreshold"] + record["ttl"]
+    # Alias records to a load balancer have Route 53's fixed 60 s TTL (Route 53 FAQ).
+    assert run.outputs["dns"]["ttl"] == 60
+    assert run.outputs["failoverBudgetSeconds"] == check["requestInterval"] * check["failureThreshold"] + 60
     assert run.outputs["failoverBudgetSeconds"] <= run.outputs["failoverBudgetTargetSeconds"]
 
 
-def test_prod_fails_over_within_sixty_seconds(rendered_stacks):
-    assert rendered_stacks["prod"].outputs["failoverBudgetSeconds"] == 60
+def test_prod_fails_over_within_ninety_seconds(rendered_stacks):
+    assert rendered_stacks["prod"].outputs["failoverBudgetSeconds"] == 90
     assert rendered_stacks["prod"].outputs["standbyMode"] == "warm"
     assert rendered_stacks["dev"].outputs["standbyMode"] == "pilot-light"
 

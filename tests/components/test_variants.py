@@ -94,15 +94,17 @@ def test_tls_certificates_reach_each_regions_load_balancer():
     }
     run = render_recommender(serving={"tls_certificate_arns": arns})
     for role, arn in arns.items():
-        service = run.one("kubernetes:core/v1:Service", f"recs-{role}-serving-service").inputs
-        assert service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == arn
-        assert 443 in {p["port"] for p in service["spec"]["ports"]}
+        # One HTTPS listener, no plain-HTTP one for clients to fall back to.
+        (listener,) = [r for r in run.of_type("aws:lb/listener:Listener") if r.name.startswith(f"recs-{role}-")]
+        assert (listener.inputs["port"], listener.inputs["protocol"], listener.inputs["certificateArn"]) == (443, "HTTPS", arn)
+        assert listener.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
 
 
 def test_bottlerocket_gpu_nodes_need_no_device_plugin():
     run = render_recommender(gpu={"os_family": "bottlerocket"})
     assert run.one("aws:eks/nodeGroup:NodeGroup", "recs-primary-gpu").inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
-    assert {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cluster-autoscaler"}
+    assert {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {
+        "cluster-autoscaler", "aws-load-balancer-controller", "keda"}
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,9 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
         ({"failover_control": "manual"}, r"`failover_control` must be one of: health-check, arc, region-switch. Received: 'manual'"),
         ({"gpu": {"instance_types": ["m6i.large"]}}, r"`gpu.instance_types` must contain only NVIDIA GPU instance types"),
         ({"gpu": {"min_size": 3, "max_size": 2, "desired_size": 2}}, r"`gpu.min_size` must be <= `gpu.max_size`. Received: min_size=3, max_size=2"),
-        ({"dns": {"ttl": 300}}, r"`dns.ttl` must be an integer from 1 to 60 seconds. Received: 300"),
+        ({"dns": {"ttl": 300}}, r"`dns.ttl` is not a setting: the failover records are aliases of the load balancers"),
+        ({"model": {"history_length": 300}}, r"`model.history_length` gives a one-row Predict request of 10831 bytes"),
+        ({"serving": {"batching": {"max_batch_size": 128}}}, r"`serving.batching.max_batch_size` must be <= `model.max_batch` \(64\)"),
         ({"dns": {"zone_id": None}}, r"exactly one of `dns.zone_id`"),
         ({"model": {"version": 0}}, r"`model.version` must be a positive integer"),
         ({"cluster": {"vpc_cidrs": {"primary": "10.0.0.0/8", "standby": "10.1.0.0/16"}}}, r"`cluster.vpc_cidrs.primary` must be an IPv4 CIDR from /16 to /20"),

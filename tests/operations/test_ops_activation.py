@@ -321,6 +321,55 @@ def test_restore_of_a_warm_standby_leaves_desired_to_the_autoscaler(standby_worl
     assert kube.hpa_min == 2 and kube.replicas == 5  # the HPA scales down on its own schedule
 
 
+# --------------------------------------------------------------------------- KEDA ScaledObject
+
+
+@pytest.fixture
+def keda_world():
+    eks = FakeEks({"minSize": 0, "desiredSize": 0, "maxSize": 8})
+    kube = FakeKube(node_group="gpu-standby", replicas=0, hpa_min=0, hpa_max=8, desired=lambda: eks.scaling["desiredSize"],
+                    join_polls=1, scaled_object="tf-serving", paused_scale_in=True)
+    primary = FakeKube(node_group="gpu-primary", replicas=5, hpa_min=2, hpa_max=8, ready_nodes=5, desired=lambda: 5)
+    yield eks, kube, primary
+    kube.stop()
+    primary.stop()
+
+
+def test_activation_raises_the_scaled_object_never_the_hpa_keda_owns(keda_world):
+    eks, kube, primary = keda_world
+    act = activator(pilot_outputs(scaledObjectName="tf-serving"), eks, kube, primary)
+    sizing = act.activate()
+    assert sizing.replicas == 5 and kube.replicas == 5 and (kube.hpa_min, kube.hpa_max) == (5, 8)
+    paths = [path for path, _ in kube.writes()]
+    assert paths[0].endswith("/scaledobjects/tf-serving") and not any("horizontalpodautoscalers" in p for p in paths)
+    assert "ScaledObject tf-serving: min 5 max 8" in act.changes
+
+
+def test_restore_puts_a_pilot_light_scaled_object_back_to_zero(keda_world):
+    eks, kube, primary = keda_world
+    act = activator(pilot_outputs(scaledObjectName="tf-serving"), eks, kube, primary)
+    act.activate()
+    done = act.restore()
+    assert (kube.hpa_min, kube.replicas) == (0, 0)
+    assert done[:2] == ["ScaledObject tf-serving: min 0 max 8", "Deployment tf-serving: 0 replicas (pilot light)"]
+
+
+def test_restore_scales_a_warm_standby_down_itself_because_its_scale_in_is_paused(keda_world):
+    eks, kube, primary = keda_world
+    doc = copy.deepcopy(pilot_outputs(scaledObjectName="tf-serving").raw)
+    doc["standbyMode"] = "warm"
+    doc["regions"]["standby"]["gpuScaling"] = {"minSize": 2, "desiredSize": 2, "maxSize": 8}
+    doc["regions"]["standby"]["serving"] = {"replicas": 2, "minReplicas": 2, "maxReplicas": 8}
+    eks.scaling = {"minSize": 2, "desiredSize": 2, "maxSize": 8}
+    kube.replicas, kube.nodes, kube.hpa_min = 2, 2, 2
+    act = activator(parse_outputs(doc), eks, kube, primary)
+    act.activate()
+    assert kube.replicas == 5
+    done = act.restore()
+    assert (kube.hpa_min, kube.replicas) == (2, 2)
+    assert "Deployment tf-serving: 2 replicas (warm standby at rest)" in done
+
+
 # --------------------------------------------------------------------------- `recsys-dr failover`, end to end
 
 

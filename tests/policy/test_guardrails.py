@@ -293,7 +293,8 @@ def test_guardrails_are_mandatory_now_that_the_components_comply():
     # Issue 12: the shipped environments satisfy these (tests/review/test_plan_shipped.py), so they block.
     mandatory = {"eks-api-not-public-prod", "k8s-lb-source-ranges", "ec2-sg-no-world-ingress", "kms-key-policy-explicit",
                  "kms-key-protected-prod", "s3-bucket-protected-prod", "s3-object-lock", "s3-model-versions-kept",
-                 "s3-model-versions-immutable", "k8s-no-management-port", "k8s-service-rest-only"}
+                 "s3-model-versions-immutable", "k8s-no-management-port", "k8s-service-rest-only",
+                 "elb-https-only-prod", "elb-web-acl", "k8s-gpu-not-scaled-on-cpu"}
     assert {r.name for r in rules.ALL_RULES if r.enforcement == rules.MANDATORY} >= mandatory
     # Outside production these only report: a throw-away stack may set storage.forceDestroy.
     for name in ("eks-api-not-public", "kms-key-protected", "s3-bucket-protected"):

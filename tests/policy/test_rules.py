@@ -337,7 +337,8 @@ def good_stack():
             res(rules.EKS_CLUSTER, f"{role}-cluster", {"vpcConfig": {"publicAccessCidrs": ["203.0.113.0/24"]}}, region),
             res(rules.NODE_GROUP, f"{role}-gpu", GPU_GROUP, region),
             res(rules.DEPLOYMENT, f"{role}-serving", {"metadata": {"name": "tf", "namespace": "recsys"},
-                                                      "spec": {"template": {"metadata": {"labels": {**labels, "v": "1"}}}}},
+                                                      "spec": {"template": {"metadata": {"labels": {**labels, "v": "1"}},
+                                                                            "spec": {"containers": [CONTAINER]}}}},
                 region, provider),
             res(rules.PDB, f"{role}-pdb", {"metadata": {"namespace": "recsys"}, "spec": {"selector": {"matchLabels": labels}}},
                 region, provider),
@@ -386,6 +387,14 @@ def test_stack_rules_quiet_on_good_stack():
         (lambda s: replace(s, "standby-hpa", props={"metadata": {"namespace": "other"},
                                                     "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "tf"}}}),
          ("k8s-deployment-has-hpa", "standby-serving")),
+        # A KEDA ScaledObject in place of the HPA counts (it makes one); one on CPU does not belong on a GPU server.
+        (lambda s: replace(s, "primary-hpa", type=rules.SCALED_OBJECT, props={"metadata": {"namespace": "recsys"}, "spec": {
+            "scaleTargetRef": {"name": "tf"}, "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "60"}}]}}),
+         ("k8s-gpu-not-scaled-on-cpu", "primary-hpa")),
+        (lambda s: replace(s, "standby-hpa", props={"metadata": {"namespace": "recsys"}, "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "tf"},
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}}),
+         ("k8s-gpu-not-scaled-on-cpu", "standby-hpa")),
         (lambda s: drop(s, "standby-record"), ("route53-failover-pair", "primary-record")),
         (lambda s: drop(s, "standby-gpu"), ("dr-serving-regions-complete", None)),
         (lambda s: drop(s, "replication"), ("dr-serving-regions-complete", None)),
@@ -395,6 +404,48 @@ def test_stack_rules_quiet_on_good_stack():
 )
 def test_stack_rule_fires(mutate, expected):
     assert expected in fired(mutate(good_stack()))
+
+
+def test_a_scaled_object_on_serving_load_is_an_autoscaler_and_not_cpu_scaling():
+    keda = {"metadata": {"namespace": "recsys"}, "spec": {"scaleTargetRef": {"name": "tf"}, "triggers": [
+        {"type": "aws-cloudwatch", "metricType": "AverageValue", "metadata": {"metricName": "RequestCount"}}]}}
+    stack = replace(good_stack(), "primary-hpa", type=rules.SCALED_OBJECT, props=keda)
+    assert check_stack(stack) == []
+
+
+def test_cpu_scaling_of_a_cpu_only_deployment_is_left_alone():
+    stack = replace(good_stack(), "primary-hpa", props={"metadata": {"namespace": "recsys"}, "spec": {
+        "scaleTargetRef": {"kind": "Deployment", "name": "tf"}, "targetCPUUtilizationPercentage": 60}}, type=rules.HPA_TYPES[1])
+    cpu_only = {"metadata": {"name": "tf", "namespace": "recsys"}, "spec": {"template": {
+        "metadata": {"labels": {"app": "tf-serving", "v": "1"}}, "spec": {"containers": [{"name": "web"}]}}}}
+    assert ("k8s-gpu-not-scaled-on-cpu", "primary-hpa") not in fired(replace(stack, "primary-serving", props=cpu_only))
+    gpu = {"metadata": {"name": "tf", "namespace": "recsys"}, "spec": {"template": {
+        "metadata": {"labels": {"app": "tf-serving", "v": "1"}}, "spec": {"containers": [CONTAINER]}}}}
+    assert ("k8s-gpu-not-scaled-on-cpu", "primary-hpa") in fired(replace(stack, "primary-serving", props=gpu))
+
+
+def front_door(stack: str, *, protocol: str = "HTTPS", web_acl: bool = True) -> list[Resource]:
+    alb = Resource(type=rules.LOAD_BALANCER, urn=f"urn:pulumi:{stack}::p::{rules.LOAD_BALANCER}::alb", name="alb",
+                   props={"arn": "arn:alb", "loadBalancerType": "application"})
+    listener = Resource(type=rules.LISTENER, urn=f"urn:pulumi:{stack}::p::{rules.LISTENER}::listener", name="listener",
+                        props={"loadBalancerArn": "arn:alb", "protocol": protocol, "port": 443 if protocol == "HTTPS" else 80},
+                        property_dependencies={"loadBalancerArn": [alb.urn]})
+    association = Resource(type=rules.WEB_ACL_ASSOCIATION, urn=f"urn:pulumi:{stack}::p::{rules.WEB_ACL_ASSOCIATION}::waf", name="waf",
+                           props={"resourceArn": "arn:alb", "webAclArn": "arn:acl"}, property_dependencies={"resourceArn": [alb.urn]})
+    return [alb, listener, *([association] if web_acl else [])]
+
+
+def test_production_balancers_have_no_plain_text_listener_and_others_may():
+    assert fired(front_door("prod")) == set()
+    assert fired(front_door("prod", protocol="HTTP")) == {("elb-https-only-prod", "listener")}
+    assert fired(front_door("dev", protocol="HTTP")) == set()  # dev without a certificate: the plan warns instead
+
+
+def test_every_application_balancer_needs_a_web_acl():
+    assert fired(front_door("dev", web_acl=False)) == {("elb-web-acl", "alb")}
+    network = [Resource(**{**r.__dict__, "props": {**r.props, "loadBalancerType": "network"}}) if r.name == "alb" else r
+               for r in front_door("dev", web_acl=False)]
+    assert fired(network) == set()  # WAF cannot attach to a network load balancer
 
 
 def test_stack_rules_link_by_dependencies_when_names_are_unknown():

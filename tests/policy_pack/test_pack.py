@@ -173,3 +173,34 @@ def test_open_load_balancer_is_mandatory_and_numbers_as_floats_pass(servicer):
     (open_lb,) = [d for d in analyze(servicer, rules.SERVICE, svc) if d.policyName == "k8s-lb-source-ranges"]
     assert open_lb.enforcementLevel == MANDATORY
     assert analyze(servicer, rules.SERVICE, {"spec": {**svc["spec"], "loadBalancerSourceRanges": ["203.0.113.0/24"]}}) == []
+
+
+def test_front_door_rules_relate_listeners_and_web_acls_to_their_balancer(servicer):
+    """In a preview the balancer's ARN is unknown: the rules link by property dependency."""
+    def resource(type_token, name, props, stack="prod", deps=None):
+        return analyzer_pb2.AnalyzerResource(
+            type=type_token, properties=struct(props), urn=f"urn:pulumi:{stack}::recsys-dr::{type_token}::{name}", name=name,
+            propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in (deps or {}).items()})
+
+    alb = resource(rules.LOAD_BALANCER, "alb", {"loadBalancerType": "application", "arn": UNKNOWN_STRING_VALUE})
+    http = resource(rules.LISTENER, "http", {"protocol": "HTTP", "port": 80, "loadBalancerArn": UNKNOWN_STRING_VALUE},
+                    deps={"loadBalancerArn": [alb.urn]})
+    waf = resource(rules.WEB_ACL_ASSOCIATION, "waf", {"resourceArn": UNKNOWN_STRING_VALUE, "webAclArn": UNKNOWN_STRING_VALUE},
+                   deps={"resourceArn": [alb.urn]})
+    found = {(d.policyName, d.enforcementLevel, d.urn.split("::")[-1]) for d in stack_diagnostics(servicer, [alb, http])}
+    assert found == {("elb-https-only-prod", MANDATORY, "http"), ("elb-web-acl", MANDATORY, "alb")}
+    assert stack_diagnostics(servicer, [alb, waf]) == []
+
+
+def test_a_cpu_trigger_on_a_gpu_deployment_is_mandatory(servicer):
+    provider = kube_provider("us-east-1")
+    gpu = {"name": "tf", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+    resources = [
+        stack_resource(rules.DEPLOYMENT, "serving", {"metadata": {"name": "tf", "namespace": "recsys"},
+                                                     "spec": {"template": {"spec": {"containers": [gpu]}}}}, provider),
+        stack_resource(rules.SCALED_OBJECT, "scaled", {"metadata": {"namespace": "recsys"}, "spec": {
+            "scaleTargetRef": {"name": "tf"}, "triggers": [{"type": "cpu", "metadata": {"value": "60"}}]}}, provider),
+    ]
+    flagged = [(d.policyName, d.enforcementLevel, d.urn.split("::")[-1]) for d in stack_diagnostics(servicer, resources)
+               if d.policyName.endswith("-on-cpu")]
+    assert flagged == [("k8s-gpu-not-scaled-on-cpu", MANDATORY, "scaled")]

@@ -171,3 +171,28 @@ def test_a_control_plane_past_standard_support_costs_the_extended_rate(version, 
     e = estimate(document(res("aws:eks/cluster:Cluster", "c", "us-east-1", version=version)))
     (item,) = e["monthlyCostUsd"]["items"]
     assert item["unitUsd"] == hourly and ("extended support" in item["item"]) == (version == "1.33")
+
+
+def test_the_front_door_is_priced_balancer_acl_rules_and_requests_on_the_primary():
+    """ALB per hour plus LCU-hours, a web ACL and its rules per month, inspected requests per million
+    (Elastic Load Balancing and AWS WAF pricing); the standby's balancer carries no traffic."""
+    rules = '[{"Name": "a"}, {"Name": "b"}, {"Name": "c"}, {"Name": "d"}]'
+    resources = [res("aws:lb/loadBalancer:LoadBalancer", f"alb-{r}", r, loadBalancerType="application") for r in ("us-east-1", "us-west-2")]
+    resources += [res("aws:wafv2/webAcl:WebAcl", f"acl-{r}", r, scope="REGIONAL", ruleJson=rules) for r in ("us-east-1", "us-west-2")]
+    items = {(i["role"], i["item"]): i["monthlyUsd"] for i in estimate(document(*resources))["monthlyCostUsd"]["items"]}
+    card, assumed = prices.REGIONS["us-east-1"], prices.ASSUMPTIONS
+    assert items[("primary", "application load balancer")] == round(card["albHour"] * 730, 2)
+    assert items[("primary", "load balancer capacity units (1 LCU assumed)")] == round(assumed["primaryLcu"] * card["albLcuHour"] * 730, 2)
+    assert items[("primary", "WAF rules")] == items[("standby", "WAF rules")] == 4 * card["wafRuleMonth"]
+    assert items[("primary", "WAF requests (100 M/month assumed)")] == round(100 * card["wafMillionRequests"], 2)
+    assert ("standby", "WAF requests (100 M/month assumed)") not in items
+    assert ("standby", "load balancer capacity units (1 LCU assumed)") not in items
+
+
+def test_keda_costs_its_pods_and_the_cloudwatch_reads_of_its_triggers():
+    spec = {"pollingInterval": 30, "triggers": [{"type": "aws-cloudwatch"}, {"type": "aws-cloudwatch"}]}
+    scaled = res("kubernetes:keda.sh/v1alpha1:ScaledObject", "so", "us-east-1", spec=spec)
+    (item,) = estimate(document(scaled))["monthlyCostUsd"]["items"]
+    # Two triggers read once per 30 s polling interval (cached for the HPA's syncs): 175,200 metrics a month.
+    assert item["quantity"] == 2 * 730 * 3600 / 30 / 1000
+    assert item["monthlyUsd"] == round(175.2 * prices.REGIONS["us-east-1"]["cloudwatchThousandMetrics"], 2)

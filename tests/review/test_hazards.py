@@ -94,9 +94,9 @@ def test_shipped_prod_to_pilot_light(tmp_path):
     assert "/month (-" in markdown.splitlines()[3]
 
 
-def test_shipped_prod_longer_ttl_grows_the_failover_budget(tmp_path):
+def test_shipped_prod_slower_detection_grows_the_failover_budget(tmp_path):
     base = mutated("prod", tmp_path / "base", lambda d: None)
-    head = mutated("prod", tmp_path / "head", lambda d: setting(d, "dns").update(ttl=60, failoverBudgetTarget=90))
+    head = mutated("prod", tmp_path / "head", lambda d: setting(d, "dns").update(failureThreshold=5, failoverBudgetTarget=120))
     assert {"failover-budget-up", "rto-up"} <= set(kinds(diff_plans(base.document, head.document)))
 
 
@@ -171,3 +171,19 @@ def test_create_before_delete_in_one_region_is_no_outage():
     head = copy.deepcopy(autonamed)
     head[0]["inputs"]["amiType"] = "X_NVIDIA"
     assert "region-outage" not in kinds(diff_plans(plan(*autonamed), plan(*head)))
+
+
+def test_moving_from_the_services_nlb_to_the_front_door_says_the_endpoint_changes():
+    def service(region, kind):
+        return res("kubernetes:core/v1:Service", f"svc-{region}", region, metadata={"name": "tf"}, spec={"type": kind})
+
+    base = plan(service("us-east-1", "LoadBalancer"), service("us-west-2", "LoadBalancer"))
+    alb = [res("aws:lb/loadBalancer:LoadBalancer", f"alb-{r}", r) for r in ("us-east-1", "us-west-2")]
+    https = [res("aws:lb/listener:Listener", f"https-{r}", r, protocol="HTTPS", port=443) for r in ("us-east-1", "us-west-2")]
+    head = plan(service("us-east-1", "ClusterIP"), service("us-west-2", "ClusterIP"), *alb, *https)
+    (hazard,) = [h for h in diff_plans(base, head).hazards if h["kind"] == "endpoint-moves"]
+    assert hazard["severity"] == "high"
+    assert "us-east-1 (primary), us-west-2 (standby)" in hazard["message"] and "point them at the record name" in hazard["message"]
+    assert "port 80 closes" in hazard["message"]
+    # Once moved, a later change to the front door is no move.
+    assert "endpoint-moves" not in kinds(diff_plans(head, head))

@@ -56,7 +56,8 @@ def test_primary_and_secondary_records(shipped_plan):
     assert records["SECONDARY"]["inputs"]["setIdentifier"] == "standby"
     for record in records.values():
         assert record["inputs"]["healthCheckId"]
-        assert record["inputs"]["ttl"] <= 60
+        # Aliases of the regions' balancers: no TTL of their own (the balancer's fixed 60 s).
+        assert record["inputs"]["type"] == "A" and "ttl" not in record["inputs"] and record["inputs"]["aliases"]
         assert record["region"] == "global"
 
 
@@ -73,6 +74,7 @@ def test_summary_shows_model_standby_mode_and_budget(shipped_plan):
     assert summary["standbyMode"] == {"dev": "pilot-light", "prod": "warm"}[env]
     assert summary["failoverBudgetSeconds"] <= summary["failoverBudgetTargetSeconds"]
     dns = summary["dns"]
+    assert dns["ttl"] == 60  # the alias records' TTL
     assert summary["failoverBudgetSeconds"] == dns["healthCheckIntervalSeconds"] * dns["failureThreshold"] + dns["ttl"]
 
 

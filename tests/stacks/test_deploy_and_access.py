@@ -118,17 +118,20 @@ def test_relative_artifact_dir_starts_at_the_project_root_not_the_program_dir(mo
     assert model.artifact_path == directory
 
 
-def test_service_waits_for_its_load_balancer_only_in_every_region(rendered_stacks):
+def test_no_service_makes_a_load_balancer_of_its_own(rendered_stacks):
+    # The balancers are Pulumi's (aws:lb); a LoadBalancer Service would add an unmanaged NLB.
     for env in ("dev", "prod"):
-        for service in rendered_stacks[env].of_type("kubernetes:core/v1:Service"):
-            assert service.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.loadBalancer.ingress[0].hostname}"
+        services = rendered_stacks[env].of_type("kubernetes:core/v1:Service")
+        assert len(services) == 2 and {s.inputs["spec"]["type"] for s in services} == {"ClusterIP"}
+        assert len(rendered_stacks[env].of_type("aws:lb/loadBalancer:LoadBalancer")) == 2
 
 
 def test_rollout_await_is_bounded_and_longer_where_replication_feeds_the_region(rendered_stacks):
     run = rendered_stacks["prod"]
     timeouts = {role: int(deployment(run, role).inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"]) for role in ("primary", "standby")}
-    # prod: 8 pods one at a time, 910 s each; the standby first waits up to RTC's 15 min + back-off.
-    assert timeouts == {"primary": 8 * 910, "standby": 8 * 910 + 900 + 300}
+    # prod: 8 pods one at a time, 910 s each plus 20 s to turn healthy in the target group (its
+    # readiness gate); the standby first waits up to RTC's 15 min + back-off.
+    assert timeouts == {"primary": 8 * 930, "standby": 8 * 930 + 900 + 300}
 
 
 def test_admin_roles_get_access_entries_in_both_clusters(rendered_stacks):

@@ -25,10 +25,12 @@ def test_stack_exports_what_operators_need(rendered_stacks):
     for role in ("primary", "standby"):
         region = outputs["regions"][role]
         assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
-                "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName", "serving"} == set(region)
+                "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName",
+                "scaledObjectName", "frontDoor", "serving"} == set(region)
         assert all(value not in (None, "") for value in region.values())
-    assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 30 s = 60 s"
-    assert outputs["failoverBudgetTargetSeconds"] == 60
+        assert region["frontDoor"]["scheme"] == "https" and region["frontDoor"]["port"] == 443
+    assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 60 s = 90 s"
+    assert outputs["failoverBudgetTargetSeconds"] == 90
 
 
 def test_arc_is_chosen_by_config():

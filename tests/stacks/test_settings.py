@@ -37,9 +37,11 @@ def test_shipped_environments_are_valid(env):
     assert settings.args.tags["environment"] == env
 
 
-def test_prod_budget_is_at_most_sixty_seconds():
+def test_prod_budget_is_the_fastest_detection_plus_the_alias_ttl():
+    # Alias records to a load balancer carry its fixed 60 s TTL (Route 53 FAQ): the budget is the
+    # fastest checks Route 53 offers (10 s) times three failures, plus those 60 s.
     args = load_settings(shipped("prod"), "prod").args
-    assert args.dns.health_check_interval * args.dns.failure_threshold + args.dns.ttl <= 60
+    assert args.dns.budget.total_seconds == 10 * 3 + 60 <= args.dns.failover_budget_target
     assert args.standby_mode == "warm"
 
 
@@ -73,8 +75,9 @@ BAD_INPUTS = [
      r"`recsys-dr:dns.failureThreshold` must be an integer from 1 to 10. Received: 0"),
     ("failure threshold eleven", "dns", "failureThreshold", 11,
      r"`recsys-dr:dns.failureThreshold` must be an integer from 1 to 10. Received: 11"),
-    ("TTL above 60", "dns", "ttl", 61,
-     r"`recsys-dr:dns.ttl` must be an integer from 1 to 60 seconds. Received: 61"),
+    ("TTL set for alias records", "dns", "ttl", 30,
+     r"`recsys-dr:dns.ttl` is not a setting: the failover records are aliases of the load balancers, whose TTL Route 53 "
+     r"fixes at 60 s. Remove the key. Received: ttl=30"),
     ("missing record name", "dns", "recordName", None,
      r"`recsys-dr:dns.recordName` is required"),
     ("missing zone", "dns", "zoneId", None,
@@ -95,7 +98,7 @@ BAD_INPUTS = [
      r"`recsys-dr:standbyMode` must be one of: warm, pilot-light. Received: 'cold'"),
     ("unknown failover control", "failoverControl", None, "manual",
      r"`recsys-dr:failoverControl` must be one of: health-check, arc, region-switch. Received: 'manual'"),
-    ("budget above target", "dns", "ttl", 60,
+    ("budget above target", "dns", "failoverBudgetTarget", 60,
      r"`recsys-dr:dns` gives a failover budget of 10 s x 3 failed checks \+ TTL 60 s = 90 s, above `recsys-dr:dns.failoverBudgetTarget`=60"),
     ("typo in a key", "gpu", "maxsize", 3,
      r"`recsys-dr:gpu.maxsize` is not a known key; did you mean `maxSize`\? Allowed: instanceTypes, minSize, desiredSize, maxSize"),
@@ -141,14 +144,14 @@ def test_unknown_top_level_key_is_refused():
 
 def test_every_problem_is_reported_at_once():
     raw = with_change("prod", "regions", "standby", "us-east-1")
-    raw["dns"]["ttl"] = 300
+    raw["dns"]["healthCheckInterval"] = 20
     raw["model"]["version"] = -1
     with pytest.raises(ConfigError) as caught:
         load_settings(raw, "prod")
     assert len(caught.value.problems) == 3
     assert "(3 problems)" in str(caught.value)
     assert [detail["property_path"] for detail in caught.value.errors] == [
-        "recsys-dr:regions.standby", "recsys-dr:model.version", "recsys-dr:dns.ttl",
+        "recsys-dr:regions.standby", "recsys-dr:model.version", "recsys-dr:dns.healthCheckInterval",
     ]
 
 
