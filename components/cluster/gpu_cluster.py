@@ -129,11 +129,13 @@ class GpuCluster(pulumi.ComponentResource):
             region=region,
             version=cluster.kubernetes_version,
             role_arn=cluster_role.arn,
+            # No operators' ranges: no public endpoint (EKS opens it to 0.0.0.0/0 when it is on
+            # without publicAccessCidrs; pulumi-aws vpcConfig docs).
             vpc_config={
                 "subnet_ids": subnet_ids,
                 "endpoint_private_access": True,
-                "endpoint_public_access": True,
-                "public_access_cidrs": list(cluster.public_access_cidrs),
+                "endpoint_public_access": bool(cluster.public_access_cidrs),
+                **({"public_access_cidrs": list(cluster.public_access_cidrs)} if cluster.public_access_cidrs else {}),
             },
             encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},

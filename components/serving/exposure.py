@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from recsys_dr.policy.rules.cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
+
 # `aws.get_ip_ranges` service name of the Route 53 health checkers (ip-ranges.json
 # "ROUTE53_HEALTHCHECKS"); "global" selects the shared 15.177.0.0/18 block.
 ROUTE53_HEALTHCHECKS = "route53_healthchecks"
@@ -59,8 +61,10 @@ def source_range_problems(
             continue
         if network.version != 4:
             problems.append(f"`{key}` must hold IPv4 CIDRs (the in-tree NLB controller writes IPv4 rules only). Received: {cidr!r}")
-        elif network.prefixlen == 0:
-            problems.append(f"`{key}` must not contain 0.0.0.0/0: list the networks that may call the endpoint. Received: {cidr!r}")
+    covered = coverage(allowed_cidrs)
+    if covered.too_open:
+        problems.append(f"`{key}` covers {covered.describe()}; at most {MAX_PUBLIC_SHARE_TEXT} is allowed: list the networks "
+                        f"that may call the endpoint. Received: {list(allowed_cidrs)!r}")
     ranges = len(set(allowed_cidrs)) + checker_ranges
     rules = node_security_group_rules(node_ports=node_ports, source_ranges=ranges, nlb_subnets=nlb_subnets)
     room = SECURITY_GROUP_RULE_QUOTA - BASELINE_INBOUND_RULES

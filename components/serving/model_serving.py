@@ -99,7 +99,7 @@ class ServingWiring:
 def model_serving_problems(args: ModelServingArgs) -> list[str]:
     """What the settings types cannot know: the region, this region's replica count and certificate."""
     serving = args.serving
-    problems = region_problems("region", args.region)
+    problems = region_problems("region", args.region) + serving.open_endpoint_problems("serving")
     if args.replicas != 0 and not serving.min_replicas <= args.replicas <= serving.max_replicas:
         problems.append(
             f"`replicas` must be 0 (pilot light) or between serving.minReplicas and serving.maxReplicas. "
@@ -255,8 +255,8 @@ class ModelServing(pulumi.ComponentResource):
 
     def _source_ranges(self, args: ModelServingArgs) -> pulumi.Output[list[str]]:
         """`serving.allowedCidrs`, plus Route 53's checker ranges for an internet-facing NLB
-        (they probe the endpoint from the internet). No allowed CIDRs: no ranges (open; the
-        stack warns, and refuses it in prod)."""
+        (they probe the endpoint from the internet). No allowed CIDRs: no ranges, which only an
+        internal NLB may have (`ServingSettings.open_endpoint_problems`)."""
         serving = args.serving
         if not serving.allowed_cidrs:
             return pulumi.Output.from_input([])

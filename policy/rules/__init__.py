@@ -9,7 +9,8 @@ Pure Python (standard library only) so that the same rules run in two places:
 A rule is found by its name's prefix: `s3-*` in `storage.py`, `kms-*` in `keys.py`,
 `eks-*` in `cluster.py`, `k8s-*` in `serving.py`, `ec2-*` in `network.py`, `route53-*` in
 `dns.py`, `iam-*` in `iam.py`, `dr-*` (relations across the two regions) in `dr.py`; what
-they share is in `core.py`. Each module lists its own `RESOURCE_RULES` and `STACK_RULES`;
+they share is in `core.py`, and what a list of CIDRs covers in `cidrs.py` (which the settings
+validators import too). Each module lists its own `RESOURCE_RULES` and `STACK_RULES`;
 this file joins them (the registry lives here, not in core, because core is what the
 modules import).
 Imports inside the package are relative, so it loads both as `recsys_dr.policy.rules`
@@ -31,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import cluster, dns, dr, iam, keys, network, serving, storage
+from . import cidrs, cluster, dns, dr, iam, keys, network, serving, storage
 from .cluster import *  # noqa: F403 - the package's public API is the union of its modules'
 from .core import (
     ADVISORY,
@@ -43,7 +44,6 @@ from .core import (
     StackRule,
     Violation,
     is_production,
-    is_world,
     kubeconfig_region,
     resource_region,
     stack_of,

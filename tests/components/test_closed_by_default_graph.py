@@ -45,9 +45,11 @@ def test_nlb_admits_the_allowed_cidrs_and_the_configured_checker_ranges_only(pro
     assert "0.0.0.0/0" not in service.inputs["spec"]["loadBalancerSourceRanges"]
 
 
-def test_prod_refuses_an_open_endpoint():
+def test_prod_requires_allowed_ranges_even_for_an_internal_endpoint():
     raw = shipped("prod")
     raw["serving"].pop("allowedCidrs")
+    raw["serving"]["exposure"] = "internal"
+    raw["dns"]["failoverBudgetTarget"] = 150
     with pytest.raises(ConfigError, match=r"`recsys-dr:serving.allowedCidrs` is required in prod"):
         load_settings(raw, "prod")
 
@@ -59,13 +61,36 @@ def test_prod_refuses_tls_off():
         load_settings(raw, "prod")
 
 
-def test_other_stacks_may_stay_open_but_are_warned():
+def test_an_internet_facing_endpoint_without_allowed_ranges_is_refused_everywhere():
     raw = shipped("dev")
     raw["serving"].pop("allowedCidrs")
-    raw["cluster"].pop("publicAccessCidrs")
-    warnings = load_settings(raw, "dev").warnings
-    assert any("`recsys-dr:serving.allowedCidrs` is empty" in w for w in warnings)
-    assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
+    with pytest.raises(ConfigError, match=r"`recsys-dr:serving.allowedCidrs` must list the networks that may call an "
+                                          r"internet-facing endpoint .* or `recsys-dr:serving.exposure` must be internal"):
+        load_settings(raw, "dev")
+    raw["serving"]["exposure"] = "internal"
+    raw["dns"].pop("failoverBudgetTarget")  # the alarm-based failover budget is longer
+    assert load_settings(raw, "dev").args.serving.allowed_cidrs == []  # an internal endpoint may list none
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize(("section", "key"), [("serving", "allowedCidrs"), ("cluster", "publicAccessCidrs")])
+def test_a_list_open_in_two_halves_is_refused(env, section, key):
+    raw = shipped(env)
+    raw[section][key] = ["0.0.0.0/1", "128.0.0.0/1"]
+    with pytest.raises(ConfigError, match=rf"`recsys-dr:{section}.{key}` covers 100 % of the public IP space once merged "
+                                          r"\(0.0.0.0/0\); at most 0.1 % is allowed"):
+        load_settings(raw, env)
+
+
+def test_prod_api_admits_no_public_address():
+    raw = shipped("prod")
+    raw["cluster"]["publicAccessCidrs"] = ["8.8.8.8/32"]
+    with pytest.raises(ConfigError, match=r"`recsys-dr:cluster.publicAccessCidrs` must hold no public address in prod: "
+                                          r".*Received: \['8.8.8.8/32'\] \(public: 8.8.8.8/32\)"):
+        load_settings(raw, "prod")
+    raw = shipped("dev")
+    raw["cluster"]["publicAccessCidrs"] = ["8.8.8.8/32"]
+    assert load_settings(raw, "dev").args.cluster.public_access_cidrs == ["8.8.8.8/32"]
 
 
 def test_shipped_stacks_raise_no_exposure_warning():
@@ -263,22 +288,6 @@ def test_prod_records_model_writes_in_a_trail_per_region(prod, rendered_stacks):
     assert sorted(t.inputs["region"] for t in trails) == sorted(REGIONS.values())
     assert {t.inputs["name"] for t in trails} == {shipped("prod")["storage"]["auditTrailName"]}
     assert not rendered_stacks["dev"].of_type("aws:cloudtrail/trail:Trail")
-
-
-def test_the_program_logs_the_open_api_warning_for_the_plan():
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("closed-by-default-test")
-    logger.addHandler(Keep())
-    cluster = {**shipped("dev")["cluster"], "publicAccessCidrs": ["0.0.0.0/0"]}
-    run_program(lambda: runpy.run_path(str(STACKS / "__main__.py"), run_name="__main__"),
-                config=stack_config("dev", cluster=cluster), stack="dev", logger=logger)
-    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
-    assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -48,7 +48,8 @@ def test_bad_config_stops_the_program_before_any_resource(monkeypatch):
 
 
 def test_first_deployment_can_skip_waiting_for_the_model():
-    deployments = render_stack("dev", stack_config("dev", serving={"awaitRollout": False})).of_type("kubernetes:apps/v1:Deployment")
+    serving = {"awaitRollout": False, "allowedCidrs": ["203.0.113.0/24"]}
+    deployments = render_stack("dev", stack_config("dev", serving=serving)).of_type("kubernetes:apps/v1:Deployment")
     assert [d.inputs["metadata"]["annotations"] for d in deployments] == [{"pulumi.com/skipAwait": "true"}] * 2
 
 
