@@ -306,3 +306,37 @@ def test_internal_budget_is_the_alarms_and_is_held_to_the_target(internal):
     raw["serving"]["exposure"] = "internal"
     with pytest.raises(ConfigError, match=r"`recsys-dr:serving.exposure` internal fails over on a CloudWatch alarm: a budget of 60 s x 2"):
         load_settings(raw, "prod")
+
+
+# --- the serving pod's containers -------------------------------------------------------------
+
+def mounts_by_volume(pod: dict) -> dict[str, dict[str, bool]]:
+    """`{volume: {container: writable}}` over init and regular containers."""
+    found: dict[str, dict[str, bool]] = {}
+    for container in pod["initContainers"] + pod["containers"]:
+        for mount in container.get("volumeMounts", []):
+            found.setdefault(mount["name"], {})[container["name"]] = not mount.get("readOnly", False)
+    return found
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_nothing_tf_serving_writes_is_read_by_the_init_container(rendered_stacks, env):
+    # The init container alone writes /models; a file TF Serving could plant where it reads
+    # (a HOME with ~/.aws/config and a credential_process) would run with that right.
+    for deployment in rendered_stacks[env].of_type("kubernetes:apps/v1:Deployment"):
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        (init,) = [c["name"] for c in pod["initContainers"]]
+        (serving,) = [c["name"] for c in pod["containers"]]
+        shared = {volume: users for volume, users in mounts_by_volume(pod).items() if init in users and serving in users}
+        assert shared == {"models": {init: True, serving: False}}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_init_containers_home_is_its_own_and_holds_no_aws_config(rendered_stacks, env):
+    for deployment in rendered_stacks[env].of_type("kubernetes:apps/v1:Deployment"):
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        (init,) = pod["initContainers"]
+        env_vars = {e["name"]: e["value"] for e in init["env"]}
+        (home_volume,) = [m["name"] for m in init["volumeMounts"] if env_vars["HOME"].startswith(m["mountPath"])]
+        assert list(mounts_by_volume(pod)[home_volume]) == [init["name"]]
+        assert env_vars["AWS_CONFIG_FILE"] == env_vars["AWS_SHARED_CREDENTIALS_FILE"] == "/dev/null"
