@@ -254,11 +254,14 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                     "minReplicas": args.serving.min_replicas,
                     "maxReplicas": args.serving.max_replicas,
                 },
+                # HTTPS on 443 with a certificate for dns.recordName: operators probe over it.
+                "tls": args.serving.tls_certificate_arns is not None,
             }
             for role in ROLES
         }
         outputs: dict[str, pulumi.Input] = {
-            "model": {"name": args.model.name, "version": args.model.version},
+            # The digest the pods accept: `recsys-dr status`/`failover` check the buckets against it.
+            "model": {"name": args.model.name, "version": args.model.version, "manifestSha256": args.model.manifest_sha256},
             "standbyMode": args.standby_mode,
             "failoverControl": args.failover_control,
             "failoverBudgetSeconds": self.failover_budget.total_seconds,

@@ -169,7 +169,7 @@ def _clients(args: argparse.Namespace):
 def build_activator(args: argparse.Namespace, outputs, clients, *, log):
     """The standby's Activator, or None when the outputs predate `regions.standby.serving`."""
     from recsys_dr.operations.activation import Activator
-    from recsys_dr.operations.checks import CheckContext, check_health, probe_serving
+    from recsys_dr.operations.checks import CheckContext, check_health, probe_region
 
     standby = outputs.standby
     if standby.serving is None:
@@ -182,8 +182,7 @@ def build_activator(args: argparse.Namespace, outputs, clients, *, log):
         result = check_health(ctx, standby)
         if result.data.get("type") == "RECOVERY_CONTROL" or result.data.get("advisory"):
             # No endpoint check to read: ask the endpoint itself, as Route 53's checkers would.
-            ok, detail, _ = probe_serving(standby.endpoint, outputs.model_name, outputs.model_version,
-                                          timeout=args.http_timeout)
+            ok, detail, _ = probe_region(outputs, standby, timeout=args.http_timeout)
             return ok, f"serving: {detail}"
         return result.ok, result.detail
 
@@ -286,7 +285,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     import signal
     import time
 
-    from recsys_dr.operations.checks import probe_serving
+    from recsys_dr.operations.checks import probe_region
     from recsys_dr.operations.drill import DrillSettings, render, run_drill
 
     outputs = _load(args)
@@ -319,9 +318,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         switcher = HealthCheckInversion(route53=clients.route53(), health_check_id=outputs.primary.health_check_id)
 
     def probe(role: str):
-        region = outputs.regions[role]
-        ok, detail, _ = probe_serving(region.endpoint, outputs.model_name, outputs.model_version,
-                                      timeout=args.http_timeout)
+        ok, detail, _ = probe_region(outputs, outputs.regions[role], timeout=args.http_timeout)
         return ok, detail
 
     def on_term(signum, _frame):

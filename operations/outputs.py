@@ -39,6 +39,7 @@ REGION_STRING_KEYS = (
     "deploymentName",
 )
 SECRET_PLACEHOLDER = "[secret]"
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 MAX_NESTING = 32
 """Deepest object/array nesting accepted; real outputs are about 5 levels deep."""
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
@@ -121,6 +122,7 @@ class RegionOutputs:
     serving: dict[str, int] | None = None
     active_gpu_scaling: dict[str, int] | None = None
     pods_per_gpu_node: int | None = None
+    tls: bool = False
 
     @property
     def hpa(self) -> str:
@@ -168,6 +170,7 @@ class StackOutputs:
     environment: str
     model_name: str
     model_version: int
+    manifest_sha256: str
     standby_mode: str
     failover_control: str
     failover_budget_seconds: float
@@ -269,6 +272,9 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     environment = r.get(data, "environment", str)
     model_name = r.get(data, "model.name", str)
     model_version = r.positive(data, "model.version", int)
+    manifest_sha256 = r.get(data, "model.manifestSha256", str)
+    if manifest_sha256 is not None and not SHA256_PATTERN.fullmatch(manifest_sha256):
+        r.problems.append(f"`model.manifestSha256` must be 64 lower-case hex digits. Received: {manifest_sha256!r}")
     standby_mode = r.choice(data, "standbyMode", STANDBY_MODES)
     failover_control = r.choice(data, "failoverControl", FAILOVER_CONTROLS)
     budget = r.positive(data, "failoverBudgetSeconds")
@@ -294,6 +300,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         serving = _serving_sizes(r, data, f"{base}.serving")
         hpa_name = r.get(data, f"{base}.hpaName", str, optional=True)
         pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
+        tls = r.get(data, f"{base}.tls", bool, optional=True)
         if None in values.values() or scaling is None:
             continue
         regions[role] = RegionOutputs(
@@ -312,6 +319,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
             serving=serving,
             active_gpu_scaling=active,
             pods_per_gpu_node=pods_per_node,
+            tls=bool(tls),
         )
     if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
         r.problems.append(
@@ -338,6 +346,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         environment=environment,
         model_name=model_name,
         model_version=model_version,
+        manifest_sha256=manifest_sha256,
         standby_mode=standby_mode,
         failover_control=failover_control,
         failover_budget_seconds=budget,

@@ -28,7 +28,9 @@ from recsys_dr.operations.checks.base import (
     failed_call,
 )
 from recsys_dr.operations.checks.route53 import check_budget, check_dns_records, check_health, computed_budget_seconds
-from recsys_dr.operations.checks.serving import check_capacity, check_serving, default_http_get, probe_serving, serving_url
+from recsys_dr.operations.checks.serving import (
+    check_capacity, check_serving, default_http_get, probe_region, probe_serving, serving_url,
+)
 from recsys_dr.operations.checks.storage import (
     check_model,
     check_model_parity,
@@ -44,5 +46,5 @@ __all__ = [
     "RTC_THRESHOLD_SECONDS", "CheckContext", "CheckResult", "check_budget", "check_capacity", "check_dns_records",
     "check_health", "check_model", "check_model_parity", "check_replication_metrics", "check_replication_rule",
     "check_serving", "check_versioning", "computed_budget_seconds", "default_http_get", "error_text",
-    "failed_call", "is_unreachable", "probe_serving", "replication_rule_problems", "serving_url",
+    "failed_call", "is_unreachable", "probe_region", "probe_serving", "replication_rule_problems", "serving_url",
 ]

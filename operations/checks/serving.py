@@ -2,43 +2,77 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import ssl
 import urllib.error
 import urllib.request
 from typing import Callable
 
 from recsys_dr.operations.checks.base import NODEGROUP_OK_STATES, CheckContext, CheckResult, failed_call
-from recsys_dr.operations.outputs import RegionOutputs
+from recsys_dr.operations.outputs import RegionOutputs, StackOutputs
 
 
 # --------------------------------------------------------------------------- serving
 
 
-def default_http_get(url: str, timeout: float) -> tuple[int, bytes]:
-    """GET `url`; return (HTTP status, body). HTTP errors return their status and body."""
+def default_http_get(url: str, timeout: float, connect_to: str | None = None) -> tuple[int, bytes]:
+    """GET `url`; return (HTTP status, body). HTTP errors return their status and body.
+
+    `connect_to` (`host[:port]`, port 443 by default) is where an https `url` is fetched from: the
+    TLS handshake and the certificate check use the URL's host (the record name the certificate
+    is for), the TCP connection goes to one region's load balancer.
+    """
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    handlers = [_PinnedHTTPSHandler(connect_to)] if connect_to and url.startswith("https://") else []
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http by design)
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as resp:  # noqa: S310
             return resp.status, resp.read(1 << 20)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(1 << 20) if exc.fp else b""
 
 
-def serving_url(endpoint: str, model_name: str) -> str:
-    return f"http://{endpoint}/v1/models/{model_name}"
+class _PinnedHTTPSHandler(urllib.request.HTTPSHandler):
+    """HTTPS to a fixed address, verifying the certificate for the URL's host (default trust store)."""
+
+    def __init__(self, connect_to: str) -> None:
+        super().__init__(context=ssl.create_default_context())
+        host, _, port = connect_to.partition(":")
+        self.address = (host, int(port or 443))
+
+    def https_open(self, req):
+        address = self.address
+
+        class Connection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                sock = socket.create_connection(address, self.timeout)
+                self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+        return self.do_open(Connection, req, context=self._context)
 
 
-def probe_serving(endpoint: str, model_name: str, version: int, *, timeout: float = 5.0,
-                  http_get: Callable[[str, float], tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
+def serving_url(endpoint: str, model_name: str, *, tls_host: str | None = None) -> str:
+    """TF Serving's model status URL: over HTTPS for the certificate's name when the region has TLS."""
+    return f"https://{tls_host}/v1/models/{model_name}" if tls_host else f"http://{endpoint}/v1/models/{model_name}"
+
+
+def probe_serving(endpoint: str, model_name: str, version: int, *, tls_host: str | None = None, timeout: float = 5.0,
+                  http_get: Callable[..., tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
     """Ask TF Serving's REST API for the model status.
+
+    Args:
+        tls_host: the name the region's certificate is for (`dns.recordName`) when it serves
+            HTTPS; the status is then asked over HTTPS from `endpoint`, port 443. Default None:
+            plain HTTP.
 
     Returns:
         (ok, detail, data): ok when version `version` is AVAILABLE.
     """
-    url = serving_url(endpoint, model_name)
+    url = serving_url(endpoint, model_name, tls_host=tls_host)
     get = http_get or default_http_get
     try:
-        status, body = get(url, timeout)
+        status, body = get(url, timeout, endpoint) if tls_host else get(url, timeout)
     except Exception as exc:
         return False, f"{url}: no answer ({type(exc).__name__}: {exc})", {"url": url, "error": str(exc)}
     try:
@@ -67,10 +101,16 @@ def probe_serving(endpoint: str, model_name: str, version: int, *, timeout: floa
     return False, f"pinned v{version} not loaded ({listed})", data
 
 
+def probe_region(outputs: StackOutputs, region: RegionOutputs, *, timeout: float,
+                 http_get: Callable[..., tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
+    """`probe_serving` of one region: HTTPS for the record name where the region has TLS."""
+    return probe_serving(region.endpoint, outputs.model_name, outputs.model_version,
+                         tls_host=outputs.dns.record_name if region.tls else None, timeout=timeout, http_get=http_get)
+
+
 def check_serving(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     o = ctx.outputs
-    ok, detail, data = probe_serving(region.endpoint, o.model_name, o.model_version,
-                                     timeout=ctx.http_timeout, http_get=ctx.http_get)
+    ok, detail, data = probe_region(o, region, timeout=ctx.http_timeout, http_get=ctx.http_get)
     if not ok and region.role == "standby" and o.standby_mode == "pilot-light":
         detail += " (pilot-light: `recsys-dr failover --to standby` activates it)"
     return CheckResult(name="serving", ok=ok, detail=detail, region=region.region, role=region.role,

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -97,7 +98,8 @@ def client_factory() -> Any:
 class FakeServing:
     """TF Serving REST look-alike. Mutate `versions` / `http_status` to change its answers."""
 
-    def __init__(self, model: str = MODEL, versions: dict[str, str] | None = None):
+    def __init__(self, model: str = MODEL, versions: dict[str, str] | None = None, tls: Any = None):
+        """`tls`: an `ssl.SSLContext` to serve HTTPS with (as the load balancer does on 443); default plain HTTP."""
         self.model = model
         self.versions = versions if versions is not None else {str(VERSION): "AVAILABLE"}
         self.http_status = 200
@@ -128,6 +130,8 @@ class FakeServing:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -221,7 +225,8 @@ class Environment:
 
         self.outputs = {
             "environment": "prod",
-            "model": {"name": MODEL, "version": VERSION},
+            "model": {"name": MODEL, "version": VERSION,
+                      "manifestSha256": hashlib.sha256((self.version_dir / MANIFEST_NAME).read_bytes()).hexdigest()},
             "standbyMode": standby_mode,
             "failoverControl": failover_control,
             "failoverBudgetSeconds": 60,
@@ -376,7 +381,8 @@ def outputs_doc(control: str = "arc") -> dict:
                 "namespace": "recsys", "deploymentName": "tf-serving",
                 "gpuScaling": {"minSize": 1, "desiredSize": 1, "maxSize": 4}}
 
-    doc = {"environment": "prod", "model": {"name": "recommender", "version": 3}, "standbyMode": "warm",
+    doc = {"environment": "prod", "model": {"name": "recommender", "version": 3, "manifestSha256": "0" * 64},
+           "standbyMode": "warm",
            "failoverControl": control, "failoverBudgetSeconds": 60, "failoverBudgetTargetSeconds": 60,
            "dns": {"zoneId": "Z1", "recordName": "recs.shop.example.com", "ttl": 30,
                    "healthCheckIntervalSeconds": 10, "failureThreshold": 3},

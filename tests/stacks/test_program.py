@@ -17,7 +17,8 @@ def test_shipped_environment_renders_both_regions(rendered_stacks, env):
     assert {r.inputs["region"] for r in run.of_type("aws:s3/bucket:Bucket")} == {"us-east-1", "us-west-2"}
     assert run.outputs["environment"] == env
     assert set(run.outputs["regions"]) == {"primary", "standby"}
-    assert run.outputs["model"] == {"name": "recommender", "version": 1}
+    assert run.outputs["model"] == {"name": "recommender", "version": 1,
+                                    "manifestSha256": "558081bec74fd277d04ac8895064fa2fede6f23cfd591156d380473c9eb7dc14"}
 
 
 def test_stack_exports_what_operators_need(rendered_stacks):
@@ -25,7 +26,7 @@ def test_stack_exports_what_operators_need(rendered_stacks):
     for role in ("primary", "standby"):
         region = outputs["regions"][role]
         assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
-                "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName", "serving"} == set(region)
+                "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName", "serving", "tls"} == set(region)
         assert all(value not in (None, "") for value in region.values())
     assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 30 s = 60 s"
     assert outputs["failoverBudgetTargetSeconds"] == 60
