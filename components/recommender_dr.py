@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 
 from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs
@@ -95,8 +97,10 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
         for role in ROLES:
-            cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             bucket = regional_buckets[role]
+            # The nodes' S3 endpoint admits this region's model bucket (and image layers) only.
+            cluster_args[role] = dataclasses.replace(cluster_args[role], model_bucket_arns=[bucket.bucket.arn])
+            cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             self.clusters[role] = cluster
             self.serving[role] = ModelServing(
                 f"{name}-{role}-serving",

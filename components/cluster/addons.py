@@ -32,6 +32,7 @@ CLUSTER_AUTOSCALER = HelmChart(
 CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 # The VPC CNI's DaemonSet and service account (kube-system/aws-node).
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
+VPC_CNI_NAMESPACE = "kube-system"  # the vpc-cni add-on's aws-node DaemonSet
 VPC_CNI_POLICY = "AmazonEKS_CNI_Policy"
 GPU_POOL_LABEL = {"recsys-dr/pool": "gpu"}
 SYSTEM_POOL_LABEL = {"recsys-dr/pool": "system"}

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from recsys_dr.components.iam import pod_identity_trust_policy
+from recsys_dr.components.iam import eks_cluster_arn, pod_identity_trust_policy
 from recsys_dr.components.serving import exposure, manifests
 from recsys_dr.components.serving.network_policies import default_deny_spec, serving_policy_spec
 from recsys_dr.components.serving.policies import model_reader_policy
@@ -148,7 +148,7 @@ class ModelServing(pulumi.ComponentResource):
 
         self.role = aws.iam.Role(
             f"{name}-model-reader",
-            assume_role_policy=json.dumps(pod_identity_trust_policy()),
+            assume_role_policy=self._trust_policy(args, wiring, service_account=deployment_name),
             description=f"TF Serving in {args.region}: read models/{model.name}/ from the regional bucket",
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
@@ -242,6 +242,17 @@ class ModelServing(pulumi.ComponentResource):
             "hpaName": self.hpa_name,
             "roleArn": self.role.arn,
         })
+
+    def _trust_policy(self, args: ModelServingArgs, wiring: ServingWiring, *, service_account: str) -> pulumi.Output[str]:
+        """Only this Deployment's service account, in its namespace of this region's cluster, may use the role."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        return pulumi.Output.all(
+            aws.get_partition_output(opts=invoke).partition, aws.get_caller_identity_output(opts=invoke).account_id,
+            wiring.cluster_name,
+        ).apply(lambda values: json.dumps(pod_identity_trust_policy(
+            cluster_arn=eks_cluster_arn(partition=values[0], region=args.region, account_id=values[1], cluster_name=values[2]),
+            namespace=args.namespace, service_account=service_account,
+        )))
 
     @staticmethod
     def _rollout_timeout(args: ModelServingArgs) -> int:

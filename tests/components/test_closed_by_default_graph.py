@@ -340,3 +340,45 @@ def test_the_init_containers_home_is_its_own_and_holds_no_aws_config(rendered_st
         (home_volume,) = [m["name"] for m in init["volumeMounts"] if env_vars["HOME"].startswith(m["mountPath"])]
         assert list(mounts_by_volume(pod)[home_volume]) == [init["name"]]
         assert env_vars["AWS_CONFIG_FILE"] == env_vars["AWS_SHARED_CREDENTIALS_FILE"] == "/dev/null"
+
+
+# --- who may assume the roles, and what the S3 endpoint lets through -------------------------
+
+def trust_condition(role) -> dict:
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    return statement.get("Condition", {}).get("StringEquals", {})
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_each_pod_identity_role_trusts_only_the_service_account_it_is_associated_with(rendered_stacks, env):
+    run = rendered_stacks[env]
+    clusters = {c.inputs["name"]: c.outputs["arn"] for c in run.of_type("aws:eks/cluster:Cluster")}
+    roles = {r.outputs["arn"]: r for r in run.of_type("aws:iam/role:Role")}
+    associations = [(a.inputs["clusterName"], a.inputs["namespace"], a.inputs["serviceAccount"], a.inputs["roleArn"])
+                    for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")]
+    associations += [(addon.inputs["clusterName"], "kube-system", association["serviceAccount"], association["roleArn"])
+                     for addon in run.of_type("aws:eks/addon:Addon") for association in addon.inputs.get("podIdentityAssociations", [])]
+    pod_roles = [r for r in roles.values() if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    assert len(associations) == len(pod_roles) == 6  # per region: model reader, aws-node, cluster-autoscaler
+    for cluster, namespace, service_account, role_arn in associations:
+        assert trust_condition(roles[role_arn]) == {
+            "aws:RequestTag/eks-cluster-arn": clusters[cluster], "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account}
+
+
+def test_the_replication_role_trusts_s3_for_this_account_only(prod):
+    role = prod.one("aws:iam/role:Role", "recsys-prod-models-replication")
+    assert trust_condition(role) == {"aws:SourceAccount": "123456789012"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_s3_endpoint_admits_this_regions_model_bucket_and_image_layers_only(prod, role):
+    region = REGIONS[role]
+    (endpoint,) = [e for e in prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["region"] == region]
+    policy = json.loads(endpoint.inputs["policy"])
+    bucket = prod.one("aws:s3/bucket:Bucket", f"recsys-prod-models-{role}").outputs["arn"]
+    resources = {r for s in policy["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+    assert resources == {bucket, f"{bucket}/*", f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*",
+                         f"arn:aws:s3:::prod-registry-k8s-io-{region}/*"}
+    assert {a for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])} == {
+        "s3:GetObject", "s3:ListBucket"}

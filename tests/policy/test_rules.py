@@ -220,6 +220,23 @@ CASES = {
         ({"policy": policy({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*"})}, "on Resource '*'"),
         ({"policy": policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}, "NotAction"),
     ]),
+    # Shapes of components/iam.py: Pod Identity conditioned on its session tags, S3 on the source account.
+    "iam-service-trust-scoped": ("aws:iam/role:Role", {"assumeRolePolicy": policy(
+        {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],
+         "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-east-1:1:cluster/c",
+                                        "aws:RequestTag/kubernetes-namespace": "recsys",
+                                        "aws:RequestTag/kubernetes-service-account": "sa"}}},
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})}, [
+        ({"assumeRolePolicy": policy({"Sid": "P", "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                      "Action": ["sts:AssumeRole", "sts:TagSession"]})},
+         "trust statement P lets pods.eks.amazonaws.com assume the role without a condition on aws:RequestTag/kubernetes-namespace"),
+        # A condition that passes when the key is absent is no condition.
+        ({"assumeRolePolicy": policy({"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+                                      "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": "1"}}})},
+         "s3.amazonaws.com assume the role without a condition on aws:SourceAccount or aws:SourceArn"),
+    ]),
     "iam-no-broad-managed-policy": ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                                     {"policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}, [
         ({"policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}, "AmazonS3FullAccess"),

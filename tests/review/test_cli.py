@@ -133,7 +133,7 @@ def test_diff_text_to_file_and_fail_on_stateful(two_plans, tmp_path, capsys):
     base, head = two_plans
     out = tmp_path / "diff.txt"
     assert main(["diff", str(base), str(head), "--out", str(out), "--fail-on-stateful"]) == 1
-    assert out.read_text().startswith("Plan diff for fixture: 0 to create, 7 to update, 2 to replace, 2 to delete")
+    assert out.read_text().startswith("Plan diff for fixture: 0 to create, 8 to update, 2 to replace, 2 to delete")
     text = out.read_text()
     assert "WARNING: stateful or expensive resources" in text
     assert '      policy{}.Statement[1].Action[0]: "s3:ReplicateObject" -> "s3:*"' in text
