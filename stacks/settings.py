@@ -38,8 +38,6 @@ class StackSettings:
 
     environment: str
     args: TwoRegionRecommenderArgs
-    # Findings that do not stop the deployment; the program logs them (`recsys-dr plan` shows them).
-    warnings: tuple[str, ...] = ()
 
     @property
     def failover_budget_target(self) -> int | None:
@@ -67,7 +65,7 @@ def load_settings(raw: Mapping[str, Any], environment: str, *, foreign_keys: lis
     if foreign or production:
         raise ConfigError(environment, foreign + production)
     args = args.model_copy(update={"tags": {"environment": environment, **args.tags}})
-    return StackSettings(environment=environment, args=args, warnings=tuple(exposure_warnings(args, environment)))
+    return StackSettings(environment=environment, args=args)
 
 
 def production_problems(args: TwoRegionRecommenderArgs, environment: str) -> list[str]:
@@ -94,18 +92,6 @@ def production_problems(args: TwoRegionRecommenderArgs, environment: str) -> lis
             f"{args.cluster.public_access_cidrs!r} (public: {api.public_text()})"
         )
     return problems
-
-
-def exposure_warnings(args: TwoRegionRecommenderArgs, environment: str) -> list[str]:
-    warnings = []
-    for key, image in (("serving.image", args.serving.image), ("serving.fetcherImage", args.serving.fetcher_image)):
-        # A tag can be moved to other content; a digest cannot (the kubelet pulls by digest when both are given).
-        if "@sha256:" not in image:
-            warnings.append(
-                f"`{NAMESPACE}:{key}` is pinned by tag only ({image}): whoever can push that tag changes what runs; "
-                f"add its digest ({image}@sha256:<digest>, from `docker buildx imagetools inspect {image}`)"
-            )
-    return warnings
 
 
 def _foreign_key_problem(key: str) -> str:

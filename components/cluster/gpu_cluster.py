@@ -215,6 +215,9 @@ class GpuCluster(pulumi.ComponentResource):
         )
         in_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
+        for warning in addons.supply_chain_warnings(kubernetes_version=cluster.kubernetes_version,
+                                                    device_plugin=needs_device_plugin(self.gpu_ami_type)):
+            pulumi.log.warn(warning, resource=self)
         if needs_device_plugin(self.gpu_ami_type):
             chart = addons.NVIDIA_DEVICE_PLUGIN
             k8s.helm.v3.Release(

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from recsys_dr.components import supply_chain
 from recsys_dr.components.iam import eks_cluster_arn, pod_identity_trust_policy
 from recsys_dr.components.serving import exposure, manifests
 from recsys_dr.components.serving.network_policies import default_deny_spec, serving_policy_spec
@@ -130,6 +131,9 @@ class ModelServing(pulumi.ComponentResource):
         raise_if_problems("ModelServingArgs", model_serving_problems(args))
         super().__init__("recsys-dr:components:ModelServing", name, None, opts)
         model, serving = args.model, args.serving
+        for key, image in (("serving.image", serving.image), ("serving.fetcherImage", serving.fetcher_image)):
+            if (warning := supply_chain.image_warning(f"`{key}`", image)) is not None:
+                pulumi.log.warn(warning, resource=self)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=wiring.kubernetes_provider)
         workload = kubernetes_name(model.name)
         deployment_name = deployment_name_of(model.name)

@@ -12,6 +12,7 @@ import yaml
 
 from recsys_dr.components.storage.defaults import OBJECT_LOCK_MODE
 from recsys_dr.review.mock_runtime import IP_RANGES, run_program
+from recsys_dr.review.plan import render as render_plan
 from recsys_dr.stacks.settings import ConfigError, load_settings
 from tests.support import STACKS, render_stack, stack_config
 
@@ -93,11 +94,14 @@ def test_prod_api_admits_no_public_address():
     assert load_settings(raw, "dev").args.cluster.public_access_cidrs == ["8.8.8.8/32"]
 
 
-def test_shipped_stacks_raise_no_exposure_warning():
-    # The one warning left is the TF Serving image's missing digest (README "Images").
+def test_shipped_stacks_warn_only_about_what_is_not_pinned_by_content():
+    # README "Images and charts": both Helm charts (fetched by version), TF Serving and the NVIDIA device
+    # plugin (no digest confirmed offline). The fetcher and Cluster Autoscaler images are pinned.
     for env in ("prod", "dev"):
-        warnings = load_settings(shipped(env), env).warnings
-        assert [w.split(" ", 1)[0] for w in warnings] == ["`recsys-dr:serving.image`"], warnings
+        warnings = render_plan(env).warnings
+        assert [w.split(" is ", 1)[0] for w in warnings] == [
+            "Helm chart cluster-autoscaler 9.46.6", "Helm chart nvidia-device-plugin 0.17.1", "`serving.image`",
+            "the NVIDIA device plugin image"], warnings
 
 
 def test_too_many_ranges_for_the_security_group_are_refused_at_plan_time():
