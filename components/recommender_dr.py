@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 
 from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs
@@ -96,8 +98,10 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
         for role in ROLES:
-            cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             bucket = regional_buckets[role]
+            # The nodes' S3 endpoint admits this region's model bucket (and image layers) only.
+            cluster_args[role] = dataclasses.replace(cluster_args[role], model_bucket_arns=[bucket.bucket.arn])
+            cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             self.clusters[role] = cluster
             balancer_subnets, balancer_cidrs = cluster.balancer_subnets(args.serving.exposure)
             self.serving[role] = ModelServing(
@@ -279,7 +283,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             for role in ROLES
         }
         outputs: dict[str, pulumi.Input] = {
-            "model": {"name": args.model.name, "version": args.model.version},
+            # The digest the pods accept: `recsys-dr status`/`failover` check the buckets against it.
+            "model": {"name": args.model.name, "version": args.model.version, "manifestSha256": args.model.manifest_sha256},
             "standbyMode": args.standby_mode,
             "failoverControl": args.failover_control,
             "failoverBudgetSeconds": self.failover_budget.total_seconds,

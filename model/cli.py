@@ -40,9 +40,10 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--interactions", type=Path, help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type])")
     g.add_argument("--catalog", type=Path, help="catalog, CSV or Parquet (item_id,title,category)")
     g.add_argument("--strict", action="store_true", help="fail on interactions with unknown item ids instead of dropping them")
-    g.add_argument("--pseudonym-key", default=None,
-                   help="HMAC key for user ids (default: $RECSYS_PSEUDONYM_KEY; synthetic/MovieLens fall back to a "
-                        "public dev-only key, --data files refuses to unless --allow-dev-key)")
+    # Never the key itself on the command line: it would show in the process list and shell history.
+    g.add_argument("--pseudonym-key-file", type=Path, default=None, metavar="PATH",
+                   help="file holding the HMAC key for user ids (default: $RECSYS_PSEUDONYM_KEY; synthetic/MovieLens "
+                        "fall back to a public dev-only key, --data files refuses to unless --allow-dev-key)")
     g.add_argument("--allow-dev-key", action="store_true",
                    help="--data files: accept the public development pseudonym key (test data only, never real users)")
     g.add_argument("--synthetic-users", type=int, default=400, help="synthetic shoppers (default: 400)")
@@ -81,6 +82,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-repeat", action="store_true", help="no repeat head / gate: explore scores only")
     g.add_argument("--history-length", type=int, default=t.history_length, help=f"history items L (default: {t.history_length})")
     g.add_argument("--query-length", type=int, default=t.query_length, help=f"query tokens Q (default: {t.query_length})")
+    g.add_argument("--query-token-min-users", type=int, default=t.query_token_min_users,
+                   help=f"keep a query token only if this many distinct users typed it (default: {t.query_token_min_users})")
     g.add_argument("--validation-users", type=int, default=t.validation_users,
                    help=f"validation examples ranked per epoch (default: {t.validation_users})")
     g.add_argument("--no-refit", action="store_true",
@@ -95,6 +98,19 @@ def _add_out_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=10, help="items returned by serving_default (default: 10)")
 
 
+def _pseudonym_key(args: argparse.Namespace) -> str | None:
+    """The key in --pseudonym-key-file (trailing newline dropped), or None: the environment decides."""
+    if args.pseudonym_key_file is None:
+        return None
+    try:
+        key = args.pseudonym_key_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"--pseudonym-key-file {args.pseudonym_key_file}: cannot read it ({err})") from None
+    if not key:
+        raise UsageError(f"--pseudonym-key-file {args.pseudonym_key_file} is empty")
+    return key
+
+
 def _load_data(args: argparse.Namespace):
     from recsys_dr.model.data import load_dataset
 
@@ -102,14 +118,14 @@ def _load_data(args: argparse.Namespace):
     if source == "files":
         if not (args.interactions and args.catalog):
             raise UsageError("--data files needs both --interactions and --catalog")
-        return load_dataset(args.interactions, args.catalog, pseudonym_key=args.pseudonym_key, strict=args.strict,
+        return load_dataset(args.interactions, args.catalog, pseudonym_key=_pseudonym_key(args), strict=args.strict,
                             allow_dev_key=args.allow_dev_key)
     if args.interactions or args.catalog:
         raise UsageError(f"--interactions/--catalog conflict with --data {source}")
     if source == "movielens":
         from recsys_dr.model.movielens import load_movielens_100k
 
-        return load_movielens_100k(pseudonym_key=args.pseudonym_key, title_words=args.title_words,
+        return load_movielens_100k(pseudonym_key=_pseudonym_key(args), title_words=args.title_words,
                                    queries=args.movielens_queries == "derived")
     from recsys_dr.model.synthetic import SyntheticConfig, generate
 
@@ -117,7 +133,7 @@ def _load_data(args: argparse.Namespace):
         config = SyntheticConfig(num_users=args.synthetic_users, seed=args.synthetic_seed, staples=args.synthetic_staples)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    return generate(config, pseudonym_key=args.pseudonym_key)
+    return generate(config, pseudonym_key=_pseudonym_key(args))
 
 
 def _train_config(args: argparse.Namespace):
@@ -132,6 +148,7 @@ def _train_config(args: argparse.Namespace):
                             attention_heads=args.attention_heads, hidden_units=units, dropout=args.dropout,
                             repeat=not args.no_repeat)
         return TrainConfig(network=net, history_length=args.history_length, query_length=args.query_length,
+                           query_token_min_users=args.query_token_min_users,
                            epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, ema_momentum=args.ema_momentum,
                            num_sampled=args.num_sampled,
@@ -423,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="train, evaluate against baselines and export a new version",
+    # No abbreviated options: `--pseudonym-key <key>` must not pass for `--pseudonym-key-file`.
+    p = sub.add_parser("build", allow_abbrev=False, help="train, evaluate against baselines and export a new version",
                        description="Load data, split leave-last-out (validation = second-to-last item), train with "
                                    "early stopping, evaluate (model, most-popular, personal-frequency, item-kNN), "
                                    "save the training bundle and export <out>/<model-name>/<version>/ with manifest.json.")
@@ -434,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
     p.set_defaults(handler=cmd_build)
 
-    p = sub.add_parser("evaluate", help="rank the held-out items with an exported version and the baselines")
+    p = sub.add_parser("evaluate", allow_abbrev=False, help="rank the held-out items with an exported version and the baselines")
     p.add_argument("--model-dir", type=Path, required=True, help="exported version directory")
     _add_data_args(p)
     p.add_argument("--json", type=Path, help="also write the metrics as JSON here")

@@ -58,6 +58,11 @@ class TrainConfig:
         history_length: history items fed to the model ``L``; default 20.
         query_length: query tokens fed to the model ``Q``; default 8.
         max_query_tokens: query vocabulary cap; default 20000.
+        query_token_min_users: keep a query token only if at least this many distinct users typed
+            it; default 5. The vocabulary ships in the SavedModel, replicated and kept for a year:
+            k-anonymity (Sweeney 2002) applied to query tokens as Adar ("Anonymizing Query Logs",
+            WWW 2007 query-log workshop) applies it to queries, with k = 5, a common small-cell
+            threshold; names, e-mail fragments and order numbers stay out.
         epochs: most passes over the training examples; default 30.
         patience: epochs without validation improvement before stopping; default 3.
         batch_size: examples per step; default 128 (MovieLens-100K, seed 42, exact softmax:
@@ -77,6 +82,7 @@ class TrainConfig:
     history_length: int = 20
     query_length: int = 8
     max_query_tokens: int = 20_000
+    query_token_min_users: int = 5
     epochs: int = 30
     patience: int = 3
     batch_size: int = 128
@@ -89,7 +95,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("history_length", "query_length", "epochs", "patience", "batch_size", "max_query_tokens",
-                     "num_sampled", "validation_users"):
+                     "query_token_min_users", "num_sampled", "validation_users"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
         if self.learning_rate <= 0:

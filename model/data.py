@@ -11,7 +11,7 @@ Interaction log (CSV or Parquet) columns:
 
 Catalog columns: ``item_id``, ``title``, ``category`` (all required).
 
-User ids of real files are pseudonymised with ``--pseudonym-key`` / ``$RECSYS_PSEUDONYM_KEY``;
+User ids of real files are pseudonymised with ``$RECSYS_PSEUDONYM_KEY`` / ``--pseudonym-key-file``;
 :func:`load_dataset` refuses (:class:`DataError`) to fall back to the public development
 key unless ``allow_dev_key=True`` (``--allow-dev-key``).
 
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 PSEUDONYM_KEY_ENV = "RECSYS_PSEUDONYM_KEY"
 DEV_PSEUDONYM_KEY = "recsys-dr-dev-only-pseudonym-key"
-"""Key used when neither ``--pseudonym-key`` nor ``$RECSYS_PSEUDONYM_KEY`` is set.
+"""Key used when neither ``--pseudonym-key-file`` nor ``$RECSYS_PSEUDONYM_KEY`` is set.
 For development only: anyone who knows it can re-identify users by brute force."""
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
@@ -100,7 +100,7 @@ def resolve_pseudonym_key(key: str | None = None, *, allow_dev_key: bool = True)
     """Return the pseudonymisation key: ``key``, else ``$RECSYS_PSEUDONYM_KEY``, else the dev key.
 
     Args:
-        key: explicit key (``--pseudonym-key``); default None.
+        key: explicit key (``--pseudonym-key-file``'s content); default None.
         allow_dev_key: fall back to :data:`DEV_PSEUDONYM_KEY` when no key is given;
             default True (synthetic and MovieLens data). False for real logs.
 
@@ -115,7 +115,7 @@ def resolve_pseudonym_key(key: str | None = None, *, allow_dev_key: bool = True)
     if not allow_dev_key:
         raise DataError(
             f"real interaction files need a secret pseudonymisation key: set ${PSEUDONYM_KEY_ENV} "
-            "(or pass --pseudonym-key). The public development key would let anyone re-identify "
+            "(or pass --pseudonym-key-file). The public development key would let anyone re-identify "
             "users; pass --allow-dev-key only for test data that holds no real user ids"
         )
     log.warning("using the development pseudonym key; set $%s for real data", PSEUDONYM_KEY_ENV)

@@ -60,17 +60,32 @@ def item_lookup(vocabulary: list[str] | str, *, invert: bool = False, name: str 
     return keras.layers.StringLookup(vocabulary=vocabulary, mask_token="", num_oov_indices=1, invert=invert, name=name)
 
 
-def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20_000, min_count: int = 1) -> list[str]:
+def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20_000, min_count: int = 1, *,
+                           users: np.ndarray | list[str] | None = None, min_users: int = 1) -> list[str]:
     """Return query tokens ordered by descending count, ties by token (deterministic).
+
+    The vocabulary ships inside the SavedModel (replicated, kept under Object Lock), so a token
+    typed by a single shopper (a name, an e-mail fragment, an order number) must not enter it.
 
     Args:
         queries: training query strings.
         max_tokens: vocabulary cap (excluding padding and OOV); default 20000.
         min_count: drop tokens seen fewer times; default 1.
+        users: the (pseudonymised) user of each query, aligned with `queries`; needed when
+            `min_users` > 1. Default None.
+        min_users: drop tokens that fewer distinct users typed; default 1.
     """
-    counts = Counter(tok for q in queries for tok in standardize(str(q)))
-    toks = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
-    return toks[:max_tokens]
+    counts: Counter[str] = Counter()
+    typed_by: dict[str, set] = {}
+    for index, query in enumerate(queries):
+        for tok in standardize(str(query)):
+            counts[tok] += 1
+            if users is not None:
+                typed_by.setdefault(tok, set()).add(users[index])
+    if min_users > 1 and users is None:
+        raise ValueError("`min_users` > 1 needs `users`, the user of each query")
+    keep = [t for t, c in counts.items() if c >= min_count and (min_users <= 1 or len(typed_by[t]) >= min_users)]
+    return sorted(keep, key=lambda t: (-counts[t], t))[:max_tokens]
 
 
 @dataclass

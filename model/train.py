@@ -199,7 +199,9 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
         raise ValueError(f"split history length {split.history_length} != `history_length` {config.history_length}")
     if len(split.train) == 0:
         raise ValueError("no training examples")
-    pre = Preprocessor(items, build_query_vocabulary(split.train.query, config.max_query_tokens), config.query_length)
+    vocabulary = build_query_vocabulary(split.train.query, config.max_query_tokens, users=split.train.user,
+                                        min_users=config.query_token_min_users)
+    pre = Preprocessor(items, vocabulary, config.query_length)
     val = split.validation
     if val is not None and len(val) > config.validation_users:
         sample = np.random.default_rng(config.seed).choice(len(val), config.validation_users, replace=False)

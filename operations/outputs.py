@@ -39,6 +39,7 @@ REGION_STRING_KEYS = (
     "deploymentName",
 )
 SECRET_PLACEHOLDER = "[secret]"
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 MAX_NESTING = 32
 """Deepest object/array nesting accepted; real outputs are about 5 levels deep."""
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
@@ -180,6 +181,7 @@ class StackOutputs:
     environment: str
     model_name: str
     model_version: int
+    manifest_sha256: str
     standby_mode: str
     failover_control: str
     failover_budget_seconds: float
@@ -281,6 +283,9 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     environment = r.get(data, "environment", str)
     model_name = r.get(data, "model.name", str)
     model_version = r.positive(data, "model.version", int)
+    manifest_sha256 = r.get(data, "model.manifestSha256", str)
+    if manifest_sha256 is not None and not SHA256_PATTERN.fullmatch(manifest_sha256):
+        r.problems.append(f"`model.manifestSha256` must be 64 lower-case hex digits. Received: {manifest_sha256!r}")
     standby_mode = r.choice(data, "standbyMode", STANDBY_MODES)
     failover_control = r.choice(data, "failoverControl", FAILOVER_CONTROLS)
     budget = r.positive(data, "failoverBudgetSeconds")
@@ -354,6 +359,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         environment=environment,
         model_name=model_name,
         model_version=model_version,
+        manifest_sha256=manifest_sha256,
         standby_mode=standby_mode,
         failover_control=failover_control,
         failover_budget_seconds=budget,

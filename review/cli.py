@@ -4,6 +4,8 @@ Exit codes:
     plan: 0 rendered and no mandatory policy violation; 1 mandatory violation(s);
           2 configuration error (bad/missing stack file, rejected config); 3 the program failed.
           `--stack-file PATH` plans any stack file (a wheel install has no checkout to look in).
+    check: 0 no mandatory violation by this installation's rules; 1 mandatory violation(s);
+          2 the file is missing or not a plan.
     diff: 0 diff written; 1 with `--fail-on-stateful` when a stateful or expensive resource
           would be replaced or deleted, or with `--fail-on-hazard LEVEL` when a DR hazard of that
           severity or worse exists; 2 a plan file is missing or not a plan.
@@ -51,6 +53,19 @@ def register(subparsers: Any) -> None:
     plan.add_argument("--graph-out", default=None, metavar="PATH", help="write the --graph source here")
     plan.add_argument("--quiet", action="store_true", help="print no summary, only problems")
     plan.set_defaults(handler=handle_plan)
+
+    check = subparsers.add_parser(
+        "check",
+        help="judge a plan file with this installation's policy rules (a plan another commit's code wrote)",
+        description="Recompute the policy violations and the DR estimate of a plan file from its resources with "
+        "this installation's rules, replacing what the plan says about itself: the pull-request workflows judge "
+        "the head commit's plan with the base commit's code. Exit 0 no mandatory violation, 1 mandatory "
+        "violation(s), 2 not a plan.",
+    )
+    check.add_argument("plan", type=Path, help="plan JSON to judge")
+    check.add_argument("--out", default=None, metavar="PATH",
+                       help="write the plan with the recomputed policy and estimate here")
+    check.set_defaults(handler=handle_check)
 
     diff = subparsers.add_parser(
         "diff",
@@ -156,6 +171,27 @@ def _load_plan(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
         raise ValueError(f"{path}: not a recsys-dr plan (no `resources` list)")
     return document
+
+
+def handle_check(args: argparse.Namespace) -> int:
+    from recsys_dr.review.plan import recheck, to_json
+
+    try:
+        document = recheck(_load_plan(args.plan))
+    except ValueError as error:
+        _error(str(error))
+        return EXIT_CONFIG
+    except (KeyError, TypeError, AttributeError) as error:  # a plan written by untrusted code may be any shape
+        _error(f"{args.plan}: not a recsys-dr plan ({type(error).__name__}: {error})")
+        return EXIT_CONFIG
+    if args.out:
+        Path(args.out).write_text(to_json(document), encoding="utf-8")
+    policy = document["policy"]
+    for v in policy["violations"]:
+        print(f"{v['enforcement']}: policy {v['rule']} on {(v['urn'] or '(stack)').split('::')[-1]}: {v['message']}")
+    print(f"{policy['mandatoryViolations']} mandatory and {policy['advisoryViolations']} advisory violations "
+          f"({policy['pack']}, {len(policy['rules'])} rules)")
+    return EXIT_POLICY if policy["mandatoryViolations"] else EXIT_OK
 
 
 def handle_diff(args: argparse.Namespace) -> int:

@@ -337,13 +337,8 @@ def build_plan(
         for key, value in sorted(run.outputs.items())
     }
 
-    violations: list[dict[str, Any]] = []
-    for urn in ordered:
-        resource = by_engine_urn[urn]
-        if not resource.custom:
-            continue
-        for violation in rules.check_resource(resource.type, jsonable(resource.inputs, mask_secrets=False), urn=urn):
-            violations.append(violation.as_dict())
+    checked = [(urn, by_engine_urn[urn].type, jsonable(by_engine_urn[urn].inputs, mask_secrets=False))
+               for urn in ordered if by_engine_urn[urn].custom]
     policy_resources = [
         rules.Resource(
             type=by_engine_urn[urn].type,
@@ -362,8 +357,6 @@ def build_plan(
         for urn in ordered
         if by_engine_urn[urn].custom
     ]
-    violations += [v.as_dict() for v in rules.check_stack(policy_resources)]
-    violations.sort(key=lambda v: (v["enforcement"] != "mandatory", v["rule"], v["urn"] or "", v["message"]))
 
     document = {
         "format": FORMAT_VERSION,
@@ -376,21 +369,66 @@ def build_plan(
         "resources": records,
         "outputs": outputs,
         "summary": _summary(records, outputs),
-        "policy": {
-            "pack": rules.PACK_NAME,
-            "rules": [
-                {"name": rule.name, "enforcement": rule.enforcement, "scope": rule.scope}
-                for rule in sorted(rules.ALL_RULES, key=lambda r: r.name)
-            ],
-            "violations": violations,
-            "mandatoryViolations": sum(v["enforcement"] == "mandatory" for v in violations),
-            "advisoryViolations": sum(v["enforcement"] == "advisory" for v in violations),
-        },
+        "policy": policy_section(checked, policy_resources),
         "warnings": sorted(set(warnings or [])),
     }
     document = mask_stand_ins(document, stack_config.stand_ins)
     document["estimate"] = estimate(document)
     return Plan(document=document, policy_resources=policy_resources, warnings=sorted(set(warnings or [])))
+
+
+def policy_section(checked: list[tuple[str, str, Any]], resources: list[Any]) -> dict[str, Any]:
+    """The plan's `policy` entry: every rule of this installation's pack, run on the resources.
+
+    Args:
+        checked: `(urn, type, inputs)` of each custom resource, for the resource rules.
+        resources: `policy.rules.Resource` records of the same resources, for the stack rules.
+    """
+    from recsys_dr.policy import rules
+
+    violations = [v.as_dict() for urn, type_token, inputs in checked
+                  for v in rules.check_resource(type_token, inputs, urn=urn)]
+    violations += [v.as_dict() for v in rules.check_stack(resources)]
+    violations.sort(key=lambda v: (v["enforcement"] != "mandatory", v["rule"], v["urn"] or "", v["message"]))
+    return {
+        "pack": rules.PACK_NAME,
+        "rules": [
+            {"name": rule.name, "enforcement": rule.enforcement, "scope": rule.scope}
+            for rule in sorted(rules.ALL_RULES, key=lambda r: r.name)
+        ],
+        "violations": violations,
+        "mandatoryViolations": sum(v["enforcement"] == "mandatory" for v in violations),
+        "advisoryViolations": sum(v["enforcement"] == "advisory" for v in violations),
+    }
+
+
+def recheck(document: dict[str, Any]) -> dict[str, Any]:
+    """A plan document with its `policy` and `estimate` recomputed by this installation's code.
+
+    A pull request's plan is written by the pull request's own code, so what it says about
+    itself (violations, cost) is not evidence; the PR workflows recompute both with the base
+    commit's code from the resources the plan lists. Each resource's properties are rebuilt as
+    the stack rules saw them: its inputs and its `computed` outputs (`id` aside). Secrets stay
+    masked ("[secret]"), as the plan wrote them.
+    """
+    from recsys_dr.policy import rules
+    from recsys_dr.review.estimate import estimate
+
+    custom = [r for r in document.get("resources", []) if r.get("custom")]
+    checked = [(r["urn"], r["type"], r.get("inputs") or {}) for r in custom]
+    resources = [
+        rules.Resource(
+            type=r["type"], urn=r["urn"], name=r["name"],
+            props={**(r.get("inputs") or {}), **{k: v for k, v in (r.get("computed") or {}).items() if k != "id"}},
+            provider=r.get("provider"), parent=r.get("parent"), region=r.get("region"),
+            property_dependencies=r.get("dependencies") or {}, options=r.get("options") or {},
+        )
+        for r in custom
+    ]
+    rechecked = {key: value for key, value in document.items() if key != "estimate"}
+    rechecked["policy"] = policy_section(checked, resources)
+    rechecked["estimate"] = estimate(rechecked)
+    return rechecked
 
 
 # Outputs the mocks add that are not cloud-computed values worth tracking.

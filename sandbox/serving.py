@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -39,10 +40,11 @@ class FakeServing:
         versions: dict[str, str], version -> state (AVAILABLE, LOADING, ...). Default {"1": "AVAILABLE"}.
         ready: callable() -> bool, whether any serving pod is Ready behind the endpoint. Default always.
         port: int, port on 127.0.0.1; 0 picks a free one. Default 0.
+        tls: ssl.SSLContext, serve HTTPS with it (as the front door does on 443). Default plain HTTP.
     """
 
     def __init__(self, model: str, versions: dict[str, str] | None = None, *,
-                 ready: Callable[[], bool] = lambda: True, port: int = 0):
+                 ready: Callable[[], bool] = lambda: True, port: int = 0, tls: ssl.SSLContext | None = None):
         self.model = model
         self.versions = versions if versions is not None else {"1": "AVAILABLE"}
         self.ready = ready
@@ -81,6 +83,8 @@ class FakeServing:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()

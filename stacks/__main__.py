@@ -14,8 +14,6 @@ environment = pulumi.get_stack()
 raw, foreign_keys = read_config(pulumi.Config(NAMESPACE))
 settings = load_settings(raw, environment, foreign_keys=foreign_keys)
 args = settings.args
-for warning in settings.warnings:
-    pulumi.log.warn(warning)
 
 # Global resources (IAM, Route 53) go through this provider; every regional resource
 # names its region explicitly, so the provider's region decides nothing else.

@@ -16,10 +16,11 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 
 from recsys_dr.components.settings import SettingsError, TwoRegionRecommenderArgs, parse_settings
+from recsys_dr.policy.rules.cidrs import coverage
+# Stacks held to the production rules (closed endpoint, TLS, private EKS API): by name, as the policy rules tell them.
+from recsys_dr.policy.rules.core import is_production
 
 NAMESPACE = "recsys-dr"
-# Stacks held to the production rules (closed endpoint, TLS): by name.
-PRODUCTION_ENVIRONMENTS = ("prod", "production")
 # Namespaces whose keys something in this program reads: ours, the providers' and Pulumi's own.
 KNOWN_NAMESPACES = (NAMESPACE, "aws", "kubernetes", "pulumi")
 
@@ -37,8 +38,6 @@ class StackSettings:
 
     environment: str
     args: TwoRegionRecommenderArgs
-    # Findings that do not stop the deployment; the program logs them (`recsys-dr plan` shows them).
-    warnings: tuple[str, ...] = ()
 
     @property
     def failover_budget_target(self) -> int | None:
@@ -66,56 +65,33 @@ def load_settings(raw: Mapping[str, Any], environment: str, *, foreign_keys: lis
     if foreign or production:
         raise ConfigError(environment, foreign + production)
     args = args.model_copy(update={"tags": {"environment": environment, **args.tags}})
-    return StackSettings(environment=environment, args=args, warnings=tuple(exposure_warnings(args, environment)))
-
-
-def is_production(environment: str) -> bool:
-    return environment in PRODUCTION_ENVIRONMENTS or environment.startswith(tuple(f"{e}-" for e in PRODUCTION_ENVIRONMENTS))
+    return StackSettings(environment=environment, args=args)
 
 
 def production_problems(args: TwoRegionRecommenderArgs, environment: str) -> list[str]:
-    """A production stack serves only named networks, over TLS."""
+    """A production stack serves only named networks, over TLS, and its EKS API is private
+    (the same rule as the mandatory policy `eks-api-not-public-prod`)."""
     if not is_production(environment):
         return []
     problems = []
     if not args.serving.allowed_cidrs:
         problems.append(
             f"`{NAMESPACE}:serving.allowedCidrs` is required in {environment}: list the networks that may call the "
-            "endpoint (Route 53's checker ranges are added). Received: none, which would open it to 0.0.0.0/0"
+            "endpoint (Route 53's checker ranges are added to an internet-facing one). Received: none"
         )
     if args.serving.tls_certificate_arns is None:
         problems.append(
             f"`{NAMESPACE}:serving.tlsCertificateArns` is required in {environment}: scores must not cross networks "
             "in clear text. Received: none (TLS off)"
         )
+    api = coverage(args.cluster.public_access_cidrs)
+    if api.public:
+        problems.append(
+            f"`{NAMESPACE}:cluster.publicAccessCidrs` must hold no public address in {environment}: the EKS API is reached "
+            f"from inside the VPC (VPN, peering, a runner in the VPC); leave it empty. Received: "
+            f"{args.cluster.public_access_cidrs!r} (public: {api.public_text()})"
+        )
     return problems
-
-
-def exposure_warnings(args: TwoRegionRecommenderArgs, environment: str) -> list[str]:
-    warnings = []
-    if "0.0.0.0/0" in args.cluster.public_access_cidrs:
-        warnings.append(
-            f"`{NAMESPACE}:cluster.publicAccessCidrs` contains 0.0.0.0/0: the EKS API endpoints of {environment} accept "
-            "connections from the whole internet (authentication still applies); list your networks instead"
-        )
-    if not args.serving.allowed_cidrs:
-        warnings.append(
-            f"`{NAMESPACE}:serving.allowedCidrs` is empty: the serving endpoints of {environment} accept REST calls "
-            "from 0.0.0.0/0"
-        )
-    if args.serving.tls_certificate_arns is None:
-        warnings.append(
-            f"`{NAMESPACE}:serving.tlsCertificateArns` is not set: the balancers of {environment} listen on plain HTTP "
-            "(port 80), so queries, histories and recommendations cross the network in clear text"
-        )
-    for key, image in (("serving.image", args.serving.image), ("serving.fetcherImage", args.serving.fetcher_image)):
-        # A tag can be moved to other content; a digest cannot (the kubelet pulls by digest when both are given).
-        if "@sha256:" not in image:
-            warnings.append(
-                f"`{NAMESPACE}:{key}` is pinned by tag only ({image}): whoever can push that tag changes what runs; "
-                f"add its digest ({image}@sha256:<digest>, from `docker buildx imagetools inspect {image}`)"
-            )
-    return warnings
 
 
 def _foreign_key_problem(key: str) -> str:

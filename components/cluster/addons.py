@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from recsys_dr.components import supply_chain
 from recsys_dr.components.cluster.instances import gpu_family
 
 # Needed before any node can become Ready (the cluster is created without self-managed add-ons).
@@ -46,6 +47,7 @@ KEDA = HelmChart(chart="keda", version="2.20.2", repository="https://kedacore.gi
 KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
 # The VPC CNI's DaemonSet and service account (kube-system/aws-node).
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
+VPC_CNI_NAMESPACE = "kube-system"  # the vpc-cni add-on's aws-node DaemonSet
 VPC_CNI_POLICY = "AmazonEKS_CNI_Policy"
 GPU_POOL_LABEL = {"recsys-dr/pool": "gpu"}
 SYSTEM_POOL_LABEL = {"recsys-dr/pool": "system"}
@@ -71,9 +73,26 @@ def accelerator_label(instance_types: Sequence[str]) -> dict[str, str]:
     return {ACCELERATOR_LABEL_KEY: "nvidia-" + "-".join(gpus)}
 
 
+def supply_chain_warnings(*, kubernetes_version: str, device_plugin: bool) -> list[str]:
+    """What a cluster installs that is not pinned by content: every chart (the images the load
+    balancer controller's and KEDA's charts choose come with them), and the images without a digest."""
+    charts = [CLUSTER_AUTOSCALER, *([NVIDIA_DEVICE_PLUGIN] if device_plugin else []), LOAD_BALANCER_CONTROLLER, KEDA]
+    warnings = [supply_chain.chart_warning(c.chart, c.version, c.repository) for c in charts]
+    images = [("the Cluster Autoscaler image",
+               f"{supply_chain.CLUSTER_AUTOSCALER_IMAGE}:{supply_chain.cluster_autoscaler_tag(kubernetes_version)}",
+               "no digest for this Kubernetes version is recorded in `supply_chain.CLUSTER_AUTOSCALER_DIGESTS`")]
+    if device_plugin:
+        images.append(("the NVIDIA device plugin image",
+                       f"{supply_chain.NVIDIA_DEVICE_PLUGIN_IMAGE}:{supply_chain.NVIDIA_DEVICE_PLUGIN_TAG}",
+                       "no digest of it could be confirmed offline (a GPU AMI with the plugin built in needs none)"))
+    return warnings + [w for what, image, advice in images if (w := supply_chain.image_warning(what, image, advice=advice))]
+
+
 def device_plugin_values() -> dict:
-    """Run the device plugin only on GPU nodes, tolerating their taint."""
+    """Run the device plugin only on GPU nodes, tolerating their taint; its image named here, so
+    the image the plan warns about is the one that runs."""
     return {
+        "image": {"repository": supply_chain.NVIDIA_DEVICE_PLUGIN_IMAGE, "tag": supply_chain.NVIDIA_DEVICE_PLUGIN_TAG},
         "nodeSelector": dict(GPU_POOL_LABEL),
         "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
     }
@@ -83,10 +102,11 @@ def cluster_autoscaler_values(*, cluster_name: str, region: str, kubernetes_vers
     """Auto-discover the cluster's managed node groups; keep the autoscaler on system nodes.
 
     The image follows the cluster's minor version, as the autoscaler project asks
-    (the chart's own default trails the newest Kubernetes release).
+    (the chart's own default trails the newest Kubernetes release), pinned by digest where one is
+    known (`supply_chain.cluster_autoscaler_tag`).
     """
     return {
-        "image": {"tag": f"v{kubernetes_version}.0"},
+        "image": {"repository": supply_chain.CLUSTER_AUTOSCALER_IMAGE, "tag": supply_chain.cluster_autoscaler_tag(kubernetes_version)},
         "autoDiscovery": {"clusterName": cluster_name},
         "awsRegion": region,
         "cloudProvider": "aws",

@@ -40,6 +40,8 @@ class GpuClusterArgs:
             policy denies everyone else). Default none: nobody, until the policy changes.
         protect_keys: Pulumi's `protect` on the secrets key (losing it loses every Secret of the
             cluster). Default True.
+        model_bucket_arns: the model buckets the nodes read through the new network's S3 gateway
+            endpoint (its policy admits them and the image-layer buckets only). Default none.
         tags: tags on every taggable resource. Default none.
     """
 
@@ -50,6 +52,7 @@ class GpuClusterArgs:
     subnet_ids: Sequence[pulumi.Input[str]] | None = None
     break_glass_arns: Sequence[str] = ()
     protect_keys: bool = True
+    model_bucket_arns: Sequence[pulumi.Input[str]] = ()
     tags: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
@@ -114,11 +117,13 @@ class GpuCluster(pulumi.ComponentResource):
             region=region,
             version=cluster.kubernetes_version,
             role_arn=cluster_role.arn,
+            # No operators' ranges: no public endpoint (EKS opens it to 0.0.0.0/0 when it is on
+            # without publicAccessCidrs; pulumi-aws vpcConfig docs).
             vpc_config={
                 "subnet_ids": subnet_ids,
                 "endpoint_private_access": True,
-                "endpoint_public_access": True,
-                "public_access_cidrs": list(cluster.public_access_cidrs),
+                "endpoint_public_access": bool(cluster.public_access_cidrs),
+                **({"public_access_cidrs": list(cluster.public_access_cidrs)} if cluster.public_access_cidrs else {}),
             },
             encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
@@ -133,7 +138,8 @@ class GpuCluster(pulumi.ComponentResource):
         # which every pod on the node could otherwise reach through the instance metadata
         # (EKS user guide, "Configure Amazon VPC CNI plugin to use IRSA": the plugin supports
         # Pod Identities, and a separate role is recommended over the node role).
-        cni_role = self._role(f"{name}-aws-node", pod_identity_trust_policy(), [addons.VPC_CNI_POLICY], tags)
+        cni_role = self._role(f"{name}-aws-node", self._pod_identity_trust(addons.VPC_CNI_NAMESPACE, addons.VPC_CNI_SERVICE_ACCOUNT),
+                              [addons.VPC_CNI_POLICY], tags)
         prerequisites = [
             self._addon(name, addon, region, tags, **(
                 {"configuration_values": json.dumps(addons.vpc_cni_configuration()),
@@ -194,6 +200,9 @@ class GpuCluster(pulumi.ComponentResource):
         )
         in_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
+        for warning in addons.supply_chain_warnings(kubernetes_version=cluster.kubernetes_version,
+                                                    device_plugin=needs_device_plugin(self.gpu_ami_type)):
+            pulumi.log.warn(warning, resource=self)
         if needs_device_plugin(self.gpu_ami_type):
             chart = addons.NVIDIA_DEVICE_PLUGIN
             k8s.helm.v3.Release(
@@ -234,7 +243,8 @@ class GpuCluster(pulumi.ComponentResource):
                 f"{name}-net",
                 NetworkArgs(
                     region=region, vpc_cidr=args.vpc_cidr, availability_zone_count=args.cluster.availability_zones,
-                    single_nat_gateway=args.cluster.single_nat_gateway, tags=tags,
+                    single_nat_gateway=args.cluster.single_nat_gateway, model_bucket_arns=args.model_bucket_arns,
+                    tags=tags,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -268,7 +278,8 @@ class GpuCluster(pulumi.ComponentResource):
                               create_namespace: bool = False) -> tuple[aws.iam.Role, k8s.helm.v3.Release]:
         """A pinned Helm chart whose controller gets its own Pod Identity role (`policy`)."""
         identity = aws.iam.Role(
-            f"{name}-{role}", assume_role_policy=json.dumps(pod_identity_trust_policy()), tags=tags,
+            f"{name}-{role}", assume_role_policy=self._pod_identity_trust(chart.namespace, service_account).apply(json.dumps),
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(f"{name}-{role}", role=identity.id, policy=json.dumps(policy), opts=pulumi.ResourceOptions(parent=self))
@@ -284,13 +295,19 @@ class GpuCluster(pulumi.ComponentResource):
         )
         return identity, release
 
-    def _role(self, name: str, trust: dict, managed_policies: list[str], tags: dict) -> aws.iam.Role:
-        role = aws.iam.Role(name, assume_role_policy=json.dumps(trust), tags=tags, opts=pulumi.ResourceOptions(parent=self))
+    def _role(self, name: str, trust: pulumi.Input[dict], managed_policies: list[str], tags: dict) -> aws.iam.Role:
+        role = aws.iam.Role(name, assume_role_policy=pulumi.Output.from_input(trust).apply(json.dumps), tags=tags,
+                            opts=pulumi.ResourceOptions(parent=self))
         for policy in managed_policies:
             aws.iam.RolePolicyAttachment(
                 f"{name}-{policy}", role=role.name, policy_arn=managed_policy_arn(policy), opts=pulumi.ResourceOptions(parent=self)
             )
         return role
+
+    def _pod_identity_trust(self, namespace: str, service_account: str) -> pulumi.Output[dict]:
+        """A Pod Identity trust policy for one service account of this cluster."""
+        return self.cluster.arn.apply(lambda arn: pod_identity_trust_policy(
+            cluster_arn=arn, namespace=namespace, service_account=service_account))
 
     def _addon(self, name: str, addon: str, region: str, tags: dict, depends_on: list | None = None, **settings) -> aws.eks.Addon:
         return aws.eks.Addon(
@@ -302,16 +319,16 @@ class GpuCluster(pulumi.ComponentResource):
     def _cluster_autoscaler(
         self, name: str, region: str, kubernetes_version: str, tags: dict, in_cluster: pulumi.ResourceOptions
     ) -> None:
+        chart = addons.CLUSTER_AUTOSCALER
         role = aws.iam.Role(
-            f"{name}-autoscaler", assume_role_policy=json.dumps(pod_identity_trust_policy()), tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-autoscaler", tags=tags, opts=pulumi.ResourceOptions(parent=self),
+            assume_role_policy=self._pod_identity_trust(chart.namespace, addons.CLUSTER_AUTOSCALER_SERVICE_ACCOUNT).apply(json.dumps),
         )
         aws.iam.RolePolicy(
             f"{name}-autoscaler", role=role.id,
             policy=self.cluster.name.apply(lambda cluster_name: json.dumps(cluster_autoscaler_policy(cluster_name=cluster_name, region=region))),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        chart = addons.CLUSTER_AUTOSCALER
         association = aws.eks.PodIdentityAssociation(
             f"{name}-autoscaler", region=region, cluster_name=self.cluster.name, namespace=chart.namespace,
             service_account=addons.CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, role_arn=role.arn, tags=tags,

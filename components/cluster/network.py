@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from recsys_dr.components.cluster.policies import s3_gateway_endpoint_policy
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 
 MIN_ZONES, MAX_ZONES = 2, 3
@@ -75,6 +77,9 @@ class NetworkArgs:
         availability_zone_count: zones to spread subnets over, 2 or 3. Default 2.
         single_nat_gateway: one NAT gateway for all zones (cheaper; losing its zone cuts
             egress of the others). Default False: one per zone.
+        model_bucket_arns: buckets the private subnets may read through the S3 gateway
+            endpoint, beside the image-layer buckets (`policies.s3_gateway_endpoint_policy`).
+            Default none: image layers only.
         tags: tags on every resource. Default none.
     """
 
@@ -82,6 +87,7 @@ class NetworkArgs:
     vpc_cidr: str = "10.0.0.0/16"
     availability_zone_count: int = 2
     single_nat_gateway: bool = False
+    model_bucket_arns: Sequence[pulumi.Input[str]] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -156,6 +162,8 @@ class Network(pulumi.ComponentResource):
         aws.ec2.VpcEndpoint(
             f"{name}-s3", region=region, vpc_id=self.vpc.id, service_name=f"com.amazonaws.{region}.s3",
             vpc_endpoint_type="Gateway", route_table_ids=[t.id for t in private_route_tables],
+            policy=pulumi.Output.all(*args.model_bucket_arns).apply(
+                lambda arns: json.dumps(s3_gateway_endpoint_policy(region=region, model_bucket_arns=list(arns)))),
             tags={**tags, "Name": f"{name}-s3"}, opts=child,
         )
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])

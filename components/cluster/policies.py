@@ -96,3 +96,36 @@ def keda_operator_policy(*, region: str) -> dict:
             "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
         }],
     }
+
+
+# Where the nodes' image pulls read S3 in their own region, so through the gateway endpoint:
+# ECR keeps image layers in an AWS-owned bucket per region, which the endpoint policy must allow
+# (Amazon ECR user guide, "Amazon ECR interface VPC endpoints", minimum Amazon S3 bucket
+# permissions: s3:GetObject on arn:aws:s3:::prod-<region>-starport-layer-bucket/*); and
+# registry.k8s.io (the Cluster Autoscaler image) redirects AWS clients' blob requests to a
+# regional mirror bucket (kubernetes/registry.k8s.io cmd/archeio/internal/app/buckets.go,
+# prod-registry-k8s-io-<region>). Docker Hub and public ECR serve layers from their CDNs.
+IMAGE_LAYER_BUCKETS = ("prod-{region}-starport-layer-bucket", "prod-registry-k8s-io-{region}")
+
+
+def s3_gateway_endpoint_policy(*, region: str, model_bucket_arns: list[str], partition: str = "aws") -> dict:
+    """The S3 gateway endpoint's policy: read the model buckets and the image-layer buckets;
+    nothing else, and no write anywhere. Every S3 request from the private subnets to S3 in
+    `region` goes through the endpoint (its prefix-list route is more specific than the NAT's),
+    so a pod cannot copy the model to a bucket of its choosing there."""
+    statements = [{
+        "Sid": "ImageLayers",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": [f"arn:{partition}:s3:::{bucket.format(region=region)}/*" for bucket in IMAGE_LAYER_BUCKETS],
+    }]
+    if model_bucket_arns:
+        statements.insert(0, {
+            "Sid": "ReadModels",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:ListBucket"],
+            "Resource": [arn for bucket in sorted(model_bucket_arns) for arn in (bucket, f"{bucket}/*")],
+        })
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from recsys_dr.policy.rules.cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
+
 # `aws.get_ip_ranges` service name of the Route 53 health checkers (ip-ranges.json
 # "ROUTE53_HEALTHCHECKS"); "global" selects the shared 15.177.0.0/18 block.
 ROUTE53_HEALTHCHECKS = "route53_healthchecks"
@@ -44,8 +46,10 @@ def source_range_problems(key: str, *, allowed_cidrs: Sequence[str], checker_ran
             continue
         if network.version != 4:
             problems.append(f"`{key}` must hold IPv4 CIDRs (the balancer's rules are written for IPv4). Received: {cidr!r}")
-        elif network.prefixlen == 0:
-            problems.append(f"`{key}` must not contain 0.0.0.0/0: list the networks that may call the endpoint. Received: {cidr!r}")
+    covered = coverage(allowed_cidrs)
+    if covered.too_open:
+        problems.append(f"`{key}` covers {covered.describe()}; at most {MAX_PUBLIC_SHARE_TEXT} is allowed: list the networks "
+                        f"that may call the endpoint. Received: {list(allowed_cidrs)!r}")
     rules = len(set(allowed_cidrs)) + checker_ranges
     if rules > SECURITY_GROUP_RULE_QUOTA:
         problems.append(

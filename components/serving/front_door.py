@@ -80,6 +80,12 @@ class FrontDoor(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region, tags, tls = args.region, dict(args.tags), args.tls_certificate_arn is not None
         port = balancer.client_port(tls=tls)
+        if not tls:
+            pulumi.log.warn(
+                f"no TLS certificate for {region}: the balancer listens on plain HTTP (port {port}), so queries, "
+                "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)",
+                resource=self,
+            )
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-alb", region=region, vpc_id=wiring.vpc_id,
             description=f"{args.model.name} serving balancer: clients on {port}, out to TF Serving only",
@@ -151,8 +157,9 @@ class FrontDoor(pulumi.ComponentResource):
 
     def _source_ranges(self, args: FrontDoorArgs) -> pulumi.Output[list[str]]:
         """`serving.allowedCidrs`, plus Route 53's checker ranges for an internet-facing balancer
-        (they probe the endpoint from the internet). No allowed CIDRs: open (the stack warns,
-        and refuses it in prod)."""
+        (they probe the endpoint from the internet). No allowed CIDRs is refused for an internet-facing
+        balancer (`ServingSettings.open_endpoint_problems`); an internal one then admits every
+        address that can route to its private subnets."""
         serving = args.serving
         if not serving.allowed_cidrs:
             return pulumi.Output.from_input([OPEN])

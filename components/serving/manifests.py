@@ -27,6 +27,8 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 MODELS_MOUNT = "/models"
 SCRIPT_MOUNT = "/opt/recsys"
 SCRIPT_NAME = "fetch_and_verify.sh"
+FETCH_SCRATCH = "fetch-tmp"
+SERVING_SCRATCH = "serving-tmp"
 # Same TensorFlow release as the exporter (`model` extra), so every op in the SavedModel is known.
 # Images are pinned by digest where one could be confirmed offline (the tag stays beside it for
 # people; with both, the kubelet pulls by digest). README "Closed by default" says which.
@@ -191,7 +193,13 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                         {"name": "TARGET_DIR", "value": model_dir},
                         {"name": "AWS_REGION", "value": spec.region},
                         {"name": "AWS_DEFAULT_REGION", "value": spec.region},
+                        # HOME is this container's own scratch volume, and the CLI reads no config
+                        # file: a `credential_process` planted there would run with this
+                        # container's write access to /models (AWS CLI: AWS_CONFIG_FILE and
+                        # AWS_SHARED_CREDENTIALS_FILE replace ~/.aws/config and ~/.aws/credentials).
                         {"name": "HOME", "value": "/tmp"},
+                        {"name": "AWS_CONFIG_FILE", "value": "/dev/null"},
+                        {"name": "AWS_SHARED_CREDENTIALS_FILE", "value": "/dev/null"},
                     ],
                     "resources": {
                         "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -201,7 +209,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "volumeMounts": [
                         {"name": "models", "mountPath": MODELS_MOUNT},
                         {"name": "fetch-script", "mountPath": SCRIPT_MOUNT, "readOnly": True},
-                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": FETCH_SCRATCH, "mountPath": "/tmp"},
                     ],
                 }],
                 "containers": [{
@@ -236,13 +244,16 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "securityContext": _restricted_security_context(),
                     "volumeMounts": [
                         {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
-                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": SERVING_SCRATCH, "mountPath": "/tmp"},
                         *([{"name": "batching", "mountPath": PARAMETERS_MOUNT, "readOnly": True}] if batching_config_map else []),
                     ],
                 }],
                 "volumes": [
                     {"name": "models", "emptyDir": {}},
-                    {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                    # One scratch volume per container: nothing TF Serving can write is read by
+                    # the init container, which alone writes /models.
+                    {"name": FETCH_SCRATCH, "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                    {"name": SERVING_SCRATCH, "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
                     {"name": "fetch-script", "configMap": {"name": script_config_map, "defaultMode": 0o555}},
                     *([{"name": "batching", "configMap": {"name": batching_config_map}}] if batching_config_map else []),
                 ],

@@ -14,7 +14,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from recsys_dr.components.cluster.policies import target_group_binding_policy
-from recsys_dr.components.iam import pod_identity_trust_policy
+from recsys_dr.components import supply_chain
+from recsys_dr.components.iam import eks_cluster_arn, pod_identity_trust_policy
 from recsys_dr.components.serving import balancer, manifests, scaling
 from recsys_dr.components.serving.batching import PARAMETERS_FILE
 from recsys_dr.components.serving.front_door import FrontDoor, FrontDoorArgs, FrontDoorWiring
@@ -115,7 +116,7 @@ class ServingWiring:
 def model_serving_problems(args: ModelServingArgs) -> list[str]:
     """What the settings types cannot know: the region, this region's replica count and certificate."""
     serving = args.serving
-    problems = region_problems("region", args.region)
+    problems = region_problems("region", args.region) + serving.open_endpoint_problems("serving")
     if args.replicas != 0 and not serving.min_replicas <= args.replicas <= serving.max_replicas:
         problems.append(
             f"`replicas` must be 0 (pilot light) or between serving.minReplicas and serving.maxReplicas. "
@@ -148,6 +149,9 @@ class ModelServing(pulumi.ComponentResource):
         raise_if_problems("ModelServingArgs", model_serving_problems(args))
         super().__init__("recsys-dr:components:ModelServing", name, None, opts)
         model, serving = args.model, args.serving
+        for key, image in (("serving.image", serving.image), ("serving.fetcherImage", serving.fetcher_image)):
+            if (warning := supply_chain.image_warning(f"`{key}`", image)) is not None:
+                pulumi.log.warn(warning, resource=self)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=wiring.kubernetes_provider)
         workload = kubernetes_name(model.name)
         deployment_name = deployment_name_of(model.name)
@@ -246,7 +250,7 @@ class ModelServing(pulumi.ComponentResource):
         model = args.model
         self.role = aws.iam.Role(
             f"{name}-model-reader",
-            assume_role_policy=json.dumps(pod_identity_trust_policy()),
+            assume_role_policy=self._trust_policy(args, wiring, service_account=deployment_name_of(model.name)),
             description=f"TF Serving in {args.region}: read models/{model.name}/ from the regional bucket",
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
@@ -321,6 +325,17 @@ class ModelServing(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(after_keda, pulumi.ResourceOptions(depends_on=[self.deployment, *wiring.addons])),
         )
+
+    def _trust_policy(self, args: ModelServingArgs, wiring: ServingWiring, *, service_account: str) -> pulumi.Output[str]:
+        """Only this Deployment's service account, in its namespace of this region's cluster, may use the role."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        return pulumi.Output.all(
+            aws.get_partition_output(opts=invoke).partition, aws.get_caller_identity_output(opts=invoke).account_id,
+            wiring.cluster_name,
+        ).apply(lambda values: json.dumps(pod_identity_trust_policy(
+            cluster_arn=eks_cluster_arn(partition=values[0], region=args.region, account_id=values[1], cluster_name=values[2]),
+            namespace=args.namespace, service_account=service_account,
+        )))
 
     @staticmethod
     def _rollout_timeout(args: ModelServingArgs) -> int:

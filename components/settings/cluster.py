@@ -8,6 +8,7 @@ from pydantic import field_validator, model_validator
 
 from recsys_dr.components.settings.aws_limits import EKS_KUBERNETES_VERSIONS
 from recsys_dr.components.settings.base import Settings, problem, setting
+from recsys_dr.policy.rules.cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
 
 CIDR_ALLOWED = "an IPv4 CIDR from /16 to /20"
 # The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
@@ -73,8 +74,10 @@ class ClusterSettings(Settings):
     subnet_ids: SubnetIds | None = setting(None, description="Existing private subnets per region instead of a new network.",
                                            allowed="an object with keys primary and/or standby")
     public_access_cidrs: list[str] = setting(
-        default_factory=lambda: ["0.0.0.0/0"], description="Who may reach the public EKS API endpoint (it is reachable privately too).",
-        allowed="a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]", min_length=1,
+        default_factory=list, description="Who may reach the EKS API endpoints from the internet; empty: the public endpoint "
+        f"is off and the API is reached from inside the VPC only. At most {MAX_PUBLIC_SHARE_TEXT} of the public IPv4 space; "
+        "in prod no public address at all.",
+        allowed=f"a list of IPv4 CIDRs such as [203.0.113.0/24], covering at most {MAX_PUBLIC_SHARE_TEXT} of the public IPv4 space",
     )
 
     admin_role_arns: list[str] = setting(
@@ -122,5 +125,9 @@ class ClusterSettings(Settings):
                     continue
             except ValueError:
                 pass
-            raise problem(f"`{{key}}` must be a non-empty list of IPv4 CIDRs such as [203.0.113.0/24]. Received: {value!r}")
+            raise problem(f"`{{key}}` must be a list of IPv4 CIDRs such as [203.0.113.0/24]. Received: {value!r}")
+        covered = coverage(value)
+        if covered.too_open:
+            raise problem(f"`{{key}}` covers {covered.describe()}; at most {MAX_PUBLIC_SHARE_TEXT} is allowed: list the operators' "
+                          f"networks, or none to keep the API endpoint private. Received: {value!r}")
         return value

@@ -176,6 +176,8 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
             f"`{key('failoverControl')}` region-switch needs `{key('dns.zoneId')}` (an existing hosted zone); "
             f"a zone created by `{key('dns.zoneName')}` does not exist yet when the plan is created. Received: dns.zoneName={dns.zone_name}"
         )
+    if serving is not None:
+        problems += serving.open_endpoint_problems(key("serving"))
     if gpu is not None and serving is not None:
         problems += _fit_problems(gpu, serving, key)
     model = section("model")

@@ -11,6 +11,7 @@ from recsys_dr.components.serving.manifests import DEFAULT_FETCHER_IMAGE, DEFAUL
 from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN, CPU_QUANTITY, MEMORY_QUANTITY
 from recsys_dr.components.settings.base import INT32_MAX, Settings, problem, setting
 from recsys_dr.components.settings.regions import ROLES
+from recsys_dr.policy.rules.cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
 
 REPLICA_LIMIT = "Kubernetes replica counts are int32"
 # HPA behavior: "stabilizationWindowSeconds ... must be greater than or equal to zero and less
@@ -137,8 +138,9 @@ class ServingSettings(Settings):
     )
     allowed_cidrs: list[str] = setting(
         default_factory=list, description="IPv4 networks that may call the endpoint (the balancer's security group; Route 53's "
-        "health-checker ranges are added for an internet-facing one). Required in prod; empty elsewhere means 0.0.0.0/0, with a warning.",
-        allowed="a list of IPv4 CIDRs such as [203.0.113.0/24], without 0.0.0.0/0",
+        "health-checker ranges are added for an internet-facing one). Required for an internet-facing endpoint and in prod; "
+        f"together the CIDRs may cover at most {MAX_PUBLIC_SHARE_TEXT} of the public IPv4 space.",
+        allowed=f"a list of IPv4 CIDRs such as [203.0.113.0/24], covering at most {MAX_PUBLIC_SHARE_TEXT} of the public IPv4 space",
     )
     scaling: ScalingSettings = setting(default_factory=ScalingSettings, description="KEDA scaling on serving load.",
                                        allowed="an object")
@@ -157,8 +159,10 @@ class ServingSettings(Settings):
             # The in-tree NLB controller writes source ranges as IPv4 security-group rules only.
             if network is None or network.version != 4:
                 raise problem(f"`{{key}}` must be a list of IPv4 CIDRs such as [203.0.113.0/24]. Received: {cidr!r}")
-            if network.prefixlen == 0:
-                raise problem(f"`{{key}}` must not contain 0.0.0.0/0: list the networks that may call the endpoint. Received: {cidr!r}")
+        covered = coverage(value)
+        if covered.too_open:
+            raise problem(f"`{{key}}` covers {covered.describe()}; at most {MAX_PUBLIC_SHARE_TEXT} is allowed: list the networks "
+                          f"that may call the endpoint. Received: {value!r}")
         return value
 
     @field_validator("cpu", mode="before")
@@ -179,6 +183,14 @@ class ServingSettings(Settings):
                 f"in that region (clients would lose TLS on failover). Received: {certificates!r}"
             )
         return data
+
+    def open_endpoint_problems(self, key: str) -> list[str]:
+        """An internet-facing endpoint admits only listed ranges: none listed would open it to
+        0.0.0.0/0 (the controller's default), so it is refused; an internal one may list none."""
+        if self.exposure == "internet-facing" and not self.allowed_cidrs:
+            return [f"`{key}.allowedCidrs` must list the networks that may call an internet-facing endpoint (Route 53's "
+                    f"checker ranges are added), or `{key}.exposure` must be internal. Received: allowedCidrs=[]"]
+        return []
 
     @model_validator(mode="after")
     def _bounds(self) -> ServingSettings:

@@ -73,9 +73,12 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
         tags = {"recsys-dr:component": name, **args.tags}
 
         # First: the bucket policies name it as the standby's only replica writer.
+        # S3 assumes it only for this account's buckets (aws:SourceAccount: the IAM user guide's
+        # cross-service confused-deputy protection, which S3 replication supports).
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.replication_role = aws.iam.Role(
             f"{name}-replication",
-            assume_role_policy=json.dumps(service_trust_policy("s3.amazonaws.com")),
+            assume_role_policy=account_id.apply(lambda account: json.dumps(service_trust_policy("s3.amazonaws.com", source_account=account))),
             description="S3 replication of model artifacts to the standby region",
             tags=tags,
             opts=child,

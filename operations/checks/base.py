@@ -80,7 +80,8 @@ class CheckContext:
         require_warm: bool, a pilot-light standby fails the capacity check. Default False.
         http_timeout: float, seconds per serving-endpoint request. Default 5.
         verify: callable like `model.verify.verify_remote`; default imports it lazily.
-        http_get: callable(url, timeout) -> (status, body bytes); default urllib.
+        http_get: callable(url, timeout[, connect_to]) -> (status, body bytes); default urllib
+            (`connect_to`, the region's endpoint, is given for an https URL).
         now: callable returning an aware UTC datetime (metrics window).
     """
 
@@ -90,7 +91,7 @@ class CheckContext:
     require_warm: bool = False
     http_timeout: float = 5.0
     verify: Callable[..., Any] | None = None
-    http_get: Callable[[str, float], tuple[int, bytes]] | None = None
+    http_get: Callable[..., tuple[int, bytes]] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     def is_target(self, role: str) -> bool:

@@ -28,8 +28,10 @@ def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
         from recsys_dr.model.verify import verify_remote as verify
     name = "model"
     try:
+        # Against the pinned digest, as the pods' init container checks it: a manifest that is
+        # not the pinned one is refused there, so it must not show green here.
         report = verify(region.bucket, o.model_name, o.model_version,
-                        s3_client=ctx.clients.s3(region.region))
+                        s3_client=ctx.clients.s3(region.region), expected_manifest_sha256=o.manifest_sha256)
     except Exception as exc:  # botocore connection errors escape verify_remote
         return failed_call(name, region, ctx, exc, f"verify s3://{region.bucket}")
     data = report.to_dict()
@@ -39,6 +41,9 @@ def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     elif not report.manifest_found and not report.errors:
         detail = (f"v{o.model_version} manifest.json missing in {where} "
                   "(not published, or replication not finished)")
+    elif report.manifest_sha256 and report.manifest_sha256 != o.manifest_sha256:
+        detail = (f"v{o.model_version} manifest.json in {where} is not the pinned one (sha256 "
+                  f"{report.manifest_sha256[:12]}…, pinned {o.manifest_sha256[:12]}…): the pods refuse it")
     else:
         parts = []
         if report.missing:

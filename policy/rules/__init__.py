@@ -10,7 +10,8 @@ A rule is found by its name's prefix: `s3-*` in `storage.py`, `kms-*` in `keys.p
 `eks-*` in `cluster.py`, `k8s-*` in `serving.py`, `ec2-*` in `network.py`, `elb-*` in
 `balancer.py`, `route53-*` in
 `dns.py`, `iam-*` in `iam.py`, `dr-*` (relations across the two regions) in `dr.py`; what
-they share is in `core.py`. Each module lists its own `RESOURCE_RULES` and `STACK_RULES`;
+they share is in `core.py`, and what a list of CIDRs covers in `cidrs.py` (which the settings
+validators import too). Each module lists its own `RESOURCE_RULES` and `STACK_RULES`;
 this file joins them (the registry lives here, not in core, because core is what the
 modules import).
 Imports inside the package are relative, so it loads both as `recsys_dr.policy.rules`
@@ -32,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import balancer, cluster, dns, dr, iam, keys, network, serving, storage
+from . import balancer, cidrs, cluster, dns, dr, iam, keys, network, serving, storage
 from .balancer import *  # noqa: F403 - the package's public API is the union of its modules'
 from .cluster import *  # noqa: F403
 from .core import (
@@ -45,7 +46,6 @@ from .core import (
     StackRule,
     Violation,
     is_production,
-    is_world,
     kubeconfig_region,
     resource_region,
     stack_of,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
+from .cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
 from .core import (
-    production_twins,
     ADVISORY,
     MANDATORY,
     Resource,
@@ -18,7 +19,6 @@ from .core import (
     _items,
     _of,
     is_production,
-    is_world,
     stack_of,
 )
 
@@ -105,17 +105,22 @@ def public_api_cidrs(props: Mapping[str, Any]) -> list[str]:
 
 
 def _public_api(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
+    """Production: the public endpoint admits no public address. Elsewhere: it admits at most
+    `cidrs.MAX_PUBLIC_SHARE` of the public space."""
     problems: list[tuple[str | None, str]] = []
     for cluster in _of(resources, EKS_CLUSTER):
         if is_production(stack_of(cluster.urn)) != production:
             continue
-        world = [c for c in public_api_cidrs(cluster.props) if is_world(c)]
-        if world:
-            problems.append((cluster.urn, f"cluster {cluster.name!r} serves its public API endpoint to {world[0]} "
-                                          f"(vpcConfig.publicAccessCidrs); list the operators' ranges "
-                                          f"(cluster.publicAccessCidrs) or turn endpointPublicAccess off"))
+        covered = coverage(public_api_cidrs(cluster.props))
+        if production and covered.public:
+            problems.append((cluster.urn, f"cluster {cluster.name!r} serves its public API endpoint to public addresses "
+                                          f"({covered.public_text()}; vpcConfig.publicAccessCidrs): in production the API "
+                                          f"is reached from inside the VPC; leave cluster.publicAccessCidrs empty"))
+        elif covered.too_open:
+            problems.append((cluster.urn, f"cluster {cluster.name!r} serves its public API endpoint to "
+                                          f"{covered.describe()}, more than {MAX_PUBLIC_SHARE_TEXT} (vpcConfig.publicAccessCidrs); "
+                                          f"list the operators' ranges (cluster.publicAccessCidrs) or leave it empty"))
     return problems
-
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
@@ -132,9 +137,10 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 # The environment is the stack name in each resource's URN (core.stack_of): the plan and a
 # `pulumi preview` give the same one, with no policy configuration to keep in step.
 STACK_RULES: tuple[StackRule, ...] = (
-    *production_twins(
-        "eks-api-not-public", resource_types=(EKS_CLUSTER,), check=_public_api,
-        production="In production stacks (prod, production, prod-*), the EKS API endpoint is not open to 0.0.0.0/0.",
-        elsewhere="Outside production, an EKS API endpoint open to 0.0.0.0/0 is reported.",
-    ),
+    StackRule("eks-api-not-public-prod", "In production stacks (prod, production, prod-*), the EKS API endpoint admits "
+              "no public address (the public endpoint is off, or lists none).",
+              MANDATORY, (EKS_CLUSTER,), partial(_public_api, production=True)),
+    StackRule("eks-api-not-open", f"Outside production, the EKS API endpoint admits at most {MAX_PUBLIC_SHARE_TEXT} of "
+              "the public IP space once merged.",
+              MANDATORY, (EKS_CLUSTER,), partial(_public_api, production=False)),
 )

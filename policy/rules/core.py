@@ -6,7 +6,6 @@ Standard library only (the pack's venv has pulumi_policy and nothing of this pro
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -230,14 +229,6 @@ def _linked(resource: Resource, prop: str, candidates: Sequence[Resource], *valu
         if value and value in [_get(candidate.props, key) for key in value_keys]:
             return candidate
     return None
-
-
-def is_world(cidr: Any) -> bool:
-    """True for a range that admits every address (`0.0.0.0/0`, `::/0`, or any /0)."""
-    try:
-        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
 
 
 # --------------------------------------------------------------------------- environments

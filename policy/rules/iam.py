@@ -14,6 +14,7 @@ __all__ = [
     "BROAD_MANAGED_POLICIES",
     "check_iam_wildcards",
     "check_broad_managed_policies",
+    "check_service_trust_scoped",
 ]
 
 
@@ -81,9 +82,44 @@ def check_broad_managed_policies(resource_type: str, props: Mapping[str, Any]) -
     return []
 
 
+# Conditions a role's trust must carry for these service principals (each key under a
+# condition operator other than *IfExists): EKS Pod Identity's session tags naming the cluster,
+# namespace and service account (EKS user guide, pod-id-role), and for S3 the account whose
+# buckets it acts for (aws:SourceAccount, IAM user guide, cross-service confused deputy).
+SCOPED_TRUST = {
+    "pods.eks.amazonaws.com": (("aws:RequestTag/eks-cluster-arn", "aws:RequestTag/eks-cluster-name"),
+                               ("aws:RequestTag/kubernetes-namespace",), ("aws:RequestTag/kubernetes-service-account",)),
+    "s3.amazonaws.com": (("aws:SourceAccount", "aws:SourceArn"),),
+}
+
+
+def _condition_keys(statement: Any) -> set[str]:
+    conditions = _get(statement, "Condition", default={})
+    return {str(key).lower() for operator, block in (conditions.items() if isinstance(conditions, Mapping) else [])
+            if not str(operator).endswith("IfExists") and isinstance(block, Mapping) for key in block}
+
+
+def check_service_trust_scoped(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for index, statement in enumerate(_statements(_policy_document(_get(props, "assumeRolePolicy")))):
+        if _get(statement, "Effect") != "Allow":
+            continue
+        services = [str(s) for s in _as_list(_get(statement, "Principal", "Service"))]
+        keys = _condition_keys(statement)
+        for service in services:
+            for alternatives in SCOPED_TRUST.get(service, ()):
+                if not any(key.lower() in keys for key in alternatives):
+                    problems.append(f"trust statement {_get(statement, 'Sid') or f'#{index}'} lets {service} assume the role "
+                                    f"without a condition on {' or '.join(alternatives)}")
+    return problems
+
+
 RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("iam-no-wildcard-s3-kms", "No IAM statement allows '*' actions, or S3/KMS actions with wildcards or on Resource '*'.",
          MANDATORY, IAM_POLICY_TYPES, check_iam_wildcards),
+    Rule("iam-service-trust-scoped", "Roles that EKS Pod Identity assumes name the cluster, namespace and service account "
+         "(session-tag conditions); roles that S3 assumes name the source account.",
+         MANDATORY, ("aws:iam/role:Role",), check_service_trust_scoped),
     Rule("iam-no-broad-managed-policy", "No attachment of AdministratorAccess, PowerUserAccess, AmazonS3FullAccess or AWSKeyManagementServicePowerUser.",
          MANDATORY, IAM_ATTACHMENT_TYPES, check_broad_managed_policies),
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .core import MANDATORY, Rule, StackRule, _get, _items, is_world
+from .cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
+from .core import MANDATORY, Rule, StackRule, _get, _items
 
 __all__ = [
     "SECURITY_GROUP",
@@ -37,15 +38,18 @@ def check_no_world_ingress(resource_type: str, props: Mapping[str, Any]) -> list
         ranges = [(props, [*_items(_get(props, "cidrBlocks")), *_items(_get(props, "ipv6CidrBlocks"))])]
     else:
         ranges = [(props, [c for c in (_get(props, "cidrIpv4"), _get(props, "cidrIpv6")) if c])]
-    return [
-        f"ingress from {cidr} on {_ports(rule)}: open to the whole internet; list the allowed ranges "
-        f"(serving.allowedCidrs) and Route 53's health checkers"
-        for rule, cidrs in ranges for cidr in cidrs if is_world(cidr)
-    ]
+    # A group's rules are judged together: splitting a range over several rules opens it as much.
+    covered = coverage(cidr for _, cidrs in ranges for cidr in cidrs)
+    if not covered.too_open:
+        return []
+    ports = ", ".join(sorted({_ports(rule) for rule, cidrs in ranges if cidrs}))
+    return [f"ingress on {ports} admits {covered.describe()}, more than {MAX_PUBLIC_SHARE_TEXT}: open to the internet; "
+            f"list the allowed ranges (serving.allowedCidrs) and Route 53's health checkers"]
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
-    Rule("ec2-sg-no-world-ingress", "No security group admits ingress from 0.0.0.0/0 or ::/0.",
+    Rule("ec2-sg-no-world-ingress", "No security group admits ingress from more than "
+         f"{MAX_PUBLIC_SHARE_TEXT} of the public IP space (its ranges merged).",
          MANDATORY, (SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE), check_no_world_ingress),
 )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, Resource, Rule, StackRule, _is_map, _get, _items, _num, _of, is_world
+from .cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
+from .core import MANDATORY, Resource, Rule, StackRule, _is_map, _get, _items, _num, _of
 from .cluster import GPU_TAINT_KEY
 
 __all__ = [
@@ -321,14 +322,14 @@ def load_balancer_source_ranges(props: Mapping[str, Any]) -> list[str]:
 def check_load_balancer_source_ranges(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if not is_internet_facing(props):
         return []
-    ranges = load_balancer_source_ranges(props)
-    world = [r for r in ranges if is_world(r)]
-    if not world:
+    covered = coverage(load_balancer_source_ranges(props))
+    if not covered.too_open:
         return []
     if not _items(_get(props, "spec", "loadBalancerSourceRanges")) and not _annotation(props, _SOURCE_RANGES):
         return ["internet-facing LoadBalancer Service sets no spec.loadBalancerSourceRanges, so the controller opens it "
                 "to 0.0.0.0/0; list the allowed ranges (serving.allowedCidrs) and Route 53's health checkers"]
-    return [f"internet-facing LoadBalancer Service admits {world[0]}; list the allowed ranges instead"]
+    return [f"internet-facing LoadBalancer Service admits {covered.describe()}, more than {MAX_PUBLIC_SHARE_TEXT}; "
+            f"list the allowed ranges instead"]
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
@@ -345,7 +346,8 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          MANDATORY, (DEPLOYMENT,), check_gpu_toleration),
     Rule("k8s-no-management-port", "Serving pods expose only TF Serving's REST port 8501: no gRPC on TCP (it carries ModelService), no other containerPort, no hostPort.",
          MANDATORY, (DEPLOYMENT,), check_no_management_port),
-    Rule("k8s-lb-source-ranges", "Internet-facing LoadBalancer Services admit only listed source ranges, never 0.0.0.0/0.",
+    Rule("k8s-lb-source-ranges", "Internet-facing LoadBalancer Services admit only listed source ranges, covering at most "
+         f"{MAX_PUBLIC_SHARE_TEXT} of the public IP space once merged.",
          MANDATORY, (SERVICE,), check_load_balancer_source_ranges),
 )
 

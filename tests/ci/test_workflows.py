@@ -96,7 +96,7 @@ def uses_lines() -> list[tuple[str, str]]:
 
 def test_every_action_is_pinned_by_full_sha_with_its_tag_in_a_comment():
     lines = uses_lines()
-    assert len(lines) == 16  # every `uses:` line was found (3 workflows)
+    assert len(lines) == 28  # every `uses:` line was found (3 workflows)
     assert [(name, ref) for name, ref in lines if not FULL_SHA_WITH_TAG.match(ref)] == []
 
 
@@ -130,30 +130,45 @@ def test_every_checkout_drops_its_credentials():
                     assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}: {step}"
 
 
+COMMAND = re.compile(r"(?:^|&&|;)\s*\S*bin/recsys-dr\s+(.*)$")
+
+
 def recsys_dr_commands() -> list[list[str]]:
+    """Every `recsys-dr` command line of the workflows' run steps (a command, or one after `&&`)."""
     commands = []
     for path in workflow_files():
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             for step in job.get("steps", []):
                 script = str(step.get("run", "")).replace("\\\n", " ")
                 for line in script.splitlines():
-                    if re.match(r"^\s*\S*bin/recsys-dr\s", line):
-                        words = shlex.split(line.split("||")[0].split("2>")[0])
-                        start = next(i for i, w in enumerate(words) if w.endswith("bin/recsys-dr"))
-                        commands.append(words[start + 1:])
+                    found = COMMAND.search(line)
+                    if found:
+                        commands.append(shlex.split(re.split(r"\|\||2>|&&", found.group(1))[0]))
     return commands
 
 
 def test_workflow_cli_commands_parse_with_this_cli():
-    commands = recsys_dr_commands()
-    assert sorted(c[0] for c in commands) == ["diff", "plan", "plan"]
+    commands = recsys_dr_commands() + plan_diff_commands()
+    assert sorted(c[0] for c in commands) == ["check", "diff", "plan", "plan", "plan"]
     for words in commands:
         args = build_parser().parse_args(words)
         if args.command == "diff":
             assert args.format == "markdown"
 
 
+def plan_diff_commands() -> list[list[str]]:
+    """The `recsys-dr` commands of .github/scripts/plan-diff.sh, its variables given plausible values."""
+    values = {"$recsys_dr": "recsys-dr", "$title": "recsys-dr plan (dev)", "$verdict": "0"}
+    commands = []
+    for line in PLAN_DIFF.read_text().replace("\\\n", " ").splitlines():
+        if line.lstrip().startswith('"$recsys_dr"'):
+            words = shlex.split(line.split("||")[0])
+            commands.append([values.get(w, w.replace("$out", "out").replace("$head_dir", "head")) for w in words[1:]])
+    return commands
+
+
 PLAN_COMMENT = ROOT / ".github" / "scripts" / "plan-comment.js"
+PLAN_DIFF = ROOT / ".github" / "scripts" / "plan-diff.sh"
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node (the github-script runtime) is not installed")
 
@@ -325,3 +340,121 @@ def test_gate_environment_names_match_the_preview_job():
     ok, name, _ = gate("gate.environmentName('prod')")
     job = yaml.safe_load((WORKFLOWS / "preview.yml").read_text())["jobs"]["preview"]
     assert ok and name == job["environment"].replace("${{ matrix.env }}", "prod")
+
+
+# --- item: the plan comment cannot be forged by the pull request (pr-plan.yml, pr-plan-comment.yml)
+
+HEAD_SHA = "${{ github.event.pull_request.head.sha }}"
+
+
+def jobs_of(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())["jobs"]
+
+
+def checkouts(job: dict) -> list[dict]:
+    return [step.get("with", {}) for step in job.get("steps", [])
+            if str(step.get("uses", "")).startswith("actions/checkout@")]
+
+
+def runs_pull_request_code(job: dict) -> bool:
+    """Checks out the head commit, or the default ref of a pull_request run (the merge commit)."""
+    return any(w.get("ref") == HEAD_SHA or ("ref" not in w and "sparse-checkout" not in w) for w in checkouts(job))
+
+
+def test_pull_request_code_runs_apart_from_base_results_and_the_posting_token():
+    for workflow in ("pr-plan.yml", "pr-plan-comment.yml"):
+        for name, job in jobs_of(workflow).items():
+            downloads = [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+            if runs_pull_request_code(job):
+                assert (workflow, name) == ("pr-plan.yml", "head")
+                assert job["permissions"] == {"contents": "read"} and downloads == [], (workflow, name)
+            if job["permissions"].get("pull-requests") == "write":
+                # The poster runs no command, only the trusted script, and checks out only that script.
+                assert not any("run" in step for step in job["steps"]), (workflow, name)
+                assert [w.get("sparse-checkout") for w in checkouts(job)] == [".github/scripts"], (workflow, name)
+
+
+def test_the_diff_runs_the_base_commits_code_on_the_head_plan_as_data():
+    for workflow, base_ref in (("pr-plan.yml", "${{ github.event.pull_request.base.sha }}"),
+                               ("pr-plan-comment.yml", "${{ needs.find.outputs.base }}")):
+        diff = jobs_of(workflow)["diff"]
+        assert [w["ref"] for w in checkouts(diff)] == [base_ref]
+        scripts = "\n".join(str(step.get("run", "")) for step in diff["steps"])
+        assert "bash base/.github/scripts/plan-diff.sh" in scripts and "base/.venv/bin/recsys-dr" in scripts
+        names = [step["with"]["name"] for step in diff["steps"] if str(step.get("uses", "")).startswith(
+            "actions/download-artifact@")]
+        # The fork's run is the fork's to rewrite: of it only the head plan is read, never its diff or base plan.
+        expected = ["plan-head-${{ matrix.env }}"] + (["plan-base-${{ matrix.env }}"] if workflow == "pr-plan.yml" else [])
+        assert names == expected
+
+
+def test_no_workflow_restores_a_pip_cache():
+    # A job running pull-request code can write a cache that a later trusted job restores.
+    for path in workflow_files():
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith("actions/setup-python@"):
+                    assert "cache" not in step.get("with", {}), path.name
+
+
+@pytest.fixture(scope="module")
+def fixture_plans(tmp_path_factory) -> Path:
+    """base.json: the fixture stack; head/plan-head.json: the insecure one, as a head job uploads it."""
+    from tests.review.conftest import FIXTURE_CONFIG, FIXTURE_PROGRAM
+
+    folder = tmp_path_factory.mktemp("plans")
+    (folder / "head").mkdir()
+    config = folder / "head-config"
+    config.mkdir()
+    (config / "Pulumi.fixture.yaml").write_text((FIXTURE_CONFIG / "Pulumi.insecure.yaml").read_text())
+    parser = build_parser()
+    for out, config_dir in ((folder / "base.json", FIXTURE_CONFIG), (folder / "head" / "plan-head.json", config)):
+        args = parser.parse_args(["plan", "fixture", "--program-dir", str(FIXTURE_PROGRAM), "--config-dir",
+                                  str(config_dir), "--out", str(out), "--quiet"])
+        args.handler(args)
+    (folder / "head" / "plan-head.err").write_text("")
+    return folder
+
+
+def plan_diff(folder: Path, head: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(PLAN_DIFF), "fixture", str(ZIZMOR.with_name("recsys-dr")), str(folder / "base.json"),
+                           str(head), str(out)], capture_output=True, text=True, timeout=120)
+
+
+def test_plan_diff_judges_a_forged_head_plan_with_the_base_rules(fixture_plans, tmp_path):
+    head = tmp_path / "head"
+    head.mkdir()
+    document = json.loads((fixture_plans / "head" / "plan-head.json").read_text())
+    document["policy"].update(violations=[], mandatoryViolations=0, advisoryViolations=0)  # "all clear"
+    (head / "plan-head.json").write_text(json.dumps(document))
+    (head / "plan-head.err").write_text("")
+    done = plan_diff(fixture_plans, head, tmp_path / "out")
+    assert done.returncode == 1, done.stderr
+    diff = (tmp_path / "out" / "diff.md").read_text()
+    assert "new: [mandatory] `eks-gpu-tainted` on primary-gpu" in diff
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["diff.md", "plan-base.json", "plan-head.json"]
+    if NODE is not None:
+        assert validate(tmp_path / "out", env="fixture")[0]
+
+
+def test_plan_diff_passes_a_clean_head_plan(fixture_plans, tmp_path):
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / "plan-head.json").write_text((fixture_plans / "base.json").read_text())
+    (head / "plan-head.err").write_text("")
+    done = plan_diff(fixture_plans, head, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "No resource changes." in (tmp_path / "out" / "diff.md").read_text()
+
+
+def test_plan_diff_reports_a_head_plan_that_did_not_render(fixture_plans, tmp_path):
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / "plan-head.err").write_bytes(b"recsys-dr: error: configuration of 'fixture' is invalid\x1b[2J\n```\n")
+    done = plan_diff(fixture_plans, head, tmp_path / "out")
+    assert done.returncode == 1
+    diff = (tmp_path / "out" / "diff.md").read_text()
+    assert diff.startswith("<!-- recsys-dr-plan-diff:fixture -->\n### recsys-dr plan (fixture): `fixture` could not be rendered")
+    assert "configuration of 'fixture' is invalid[2J" in diff and diff.count("```") == 2
+    if NODE is not None:
+        assert validate(tmp_path / "out", env="fixture")[0]

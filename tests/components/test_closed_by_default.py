@@ -8,7 +8,9 @@ import pytest
 from recsys_dr.components.cluster.addons import vpc_cni_configuration
 from recsys_dr.components.serving import exposure, manifests
 from recsys_dr.components.serving.manifests import ServingSpec, deployment_spec
+from recsys_dr.components.serving.model_serving import ModelServingArgs, model_serving_problems
 from recsys_dr.components.serving.network_policies import POD_IDENTITY_AGENT, default_deny_spec, serving_policy_spec
+from recsys_dr.components.settings import ModelSettings, ServingSettings
 from recsys_dr.components.storage.policies import (
     KEY_DESTRUCTION_ACTIONS,
     KeyGrant,
@@ -75,10 +77,23 @@ def test_too_many_ranges_are_refused_before_ec2_refuses_the_security_group():
     assert exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=allowed[:43], checker_ranges=17) == []
 
 
-@pytest.mark.parametrize("cidr, reason", [("0.0.0.0/0", "must not contain 0.0.0.0/0"), ("2001:db8::/32", "IPv4"), ("corp", "IPv4 CIDRs")])
-def test_open_or_unusable_ranges_are_refused(cidr, reason):
-    problems = exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=[cidr], checker_ranges=11)
+@pytest.mark.parametrize("cidrs, reason", [
+    (["0.0.0.0/0"], "covers 100 % of the public IP space once merged (0.0.0.0/0)"),
+    (["0.0.0.0/1", "128.0.0.0/1"], "covers 100 % of the public IP space once merged (0.0.0.0/0)"),
+    (["2001:db8::/32"], "IPv4"), (["corp"], "IPv4 CIDRs"),
+])
+def test_open_or_unusable_ranges_are_refused(cidrs, reason):
+    problems = exposure.source_range_problems("serving.allowedCidrs", allowed_cidrs=cidrs, checker_ranges=11)
     assert any(reason in p for p in problems)
+
+
+def test_model_serving_refuses_an_internet_facing_endpoint_without_allowed_ranges():
+    # Its default settings would let the controller open the NLB to 0.0.0.0/0 (no loadBalancerSourceRanges).
+    model = ModelSettings(name="recommender", version=1, manifest_sha256=DIGEST)
+    (problem,) = model_serving_problems(ModelServingArgs(region="eu-west-1", model=model))
+    assert problem.startswith("`serving.allowedCidrs` must list the networks that may call an internet-facing endpoint")
+    internal = ServingSettings(exposure="internal")
+    assert model_serving_problems(ModelServingArgs(region="eu-west-1", model=model, serving=internal)) == []
 
 
 def test_fetcher_image_is_pinned_by_digest_with_its_tag_beside_it():

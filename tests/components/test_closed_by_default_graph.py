@@ -12,6 +12,7 @@ import yaml
 
 from recsys_dr.components.storage.defaults import OBJECT_LOCK_MODE
 from recsys_dr.review.mock_runtime import IP_RANGES, run_program
+from recsys_dr.review.plan import render as render_plan
 from recsys_dr.stacks.settings import ConfigError, load_settings
 from tests.support import STACKS, render_stack, stack_config
 
@@ -59,9 +60,11 @@ def test_the_nodes_admit_the_balancer_on_the_rest_port_only(prod, role):
     assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (8501, 8501, "tcp")
 
 
-def test_prod_refuses_an_open_endpoint():
+def test_prod_requires_allowed_ranges_even_for_an_internal_endpoint():
     raw = shipped("prod")
     raw["serving"].pop("allowedCidrs")
+    raw["serving"]["exposure"] = "internal"
+    raw["dns"]["failoverBudgetTarget"] = 180  # an internal endpoint's alarm budget: 60 s x 2 + the alias TTL 60 s
     with pytest.raises(ConfigError, match=r"`recsys-dr:serving.allowedCidrs` is required in prod"):
         load_settings(raw, "prod")
 
@@ -73,22 +76,52 @@ def test_prod_refuses_tls_off():
         load_settings(raw, "prod")
 
 
-def test_other_stacks_may_stay_open_but_are_warned():
+def test_an_internet_facing_endpoint_without_allowed_ranges_is_refused_everywhere():
     raw = shipped("dev")
     raw["serving"].pop("allowedCidrs")
-    raw["cluster"].pop("publicAccessCidrs")
-    warnings = load_settings(raw, "dev").warnings
-    assert any("`recsys-dr:serving.allowedCidrs` is empty" in w for w in warnings)
-    assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
+    with pytest.raises(ConfigError, match=r"`recsys-dr:serving.allowedCidrs` must list the networks that may call an "
+                                          r"internet-facing endpoint .* or `recsys-dr:serving.exposure` must be internal"):
+        load_settings(raw, "dev")
+    raw["serving"]["exposure"] = "internal"
+    raw["dns"].pop("failoverBudgetTarget")  # the alarm-based failover budget is longer
+    assert load_settings(raw, "dev").args.serving.allowed_cidrs == []  # an internal endpoint may list none
 
 
-def test_shipped_stacks_warn_only_of_the_image_tag_and_devs_plain_http():
-    # The TF Serving image's missing digest (README "Images"); dev has no certificate, so its
-    # balancers listen on HTTP and the plan says so.
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize(("section", "key"), [("serving", "allowedCidrs"), ("cluster", "publicAccessCidrs")])
+def test_a_list_open_in_two_halves_is_refused(env, section, key):
+    raw = shipped(env)
+    raw[section][key] = ["0.0.0.0/1", "128.0.0.0/1"]
+    with pytest.raises(ConfigError, match=rf"`recsys-dr:{section}.{key}` covers 100 % of the public IP space once merged "
+                                          r"\(0.0.0.0/0\); at most 0.1 % is allowed"):
+        load_settings(raw, env)
+
+
+def test_prod_api_admits_no_public_address():
+    raw = shipped("prod")
+    raw["cluster"]["publicAccessCidrs"] = ["8.8.8.8/32"]
+    with pytest.raises(ConfigError, match=r"`recsys-dr:cluster.publicAccessCidrs` must hold no public address in prod: "
+                                          r".*Received: \['8.8.8.8/32'\] \(public: 8.8.8.8/32\)"):
+        load_settings(raw, "prod")
+    raw = shipped("dev")
+    raw["cluster"]["publicAccessCidrs"] = ["8.8.8.8/32"]
+    assert load_settings(raw, "dev").args.cluster.public_access_cidrs == ["8.8.8.8/32"]
+
+
+def test_shipped_stacks_warn_only_about_what_is_not_pinned_by_content():
+    # README "Images and charts": every Helm chart (fetched by version), TF Serving and the NVIDIA device
+    # plugin (no digest confirmed offline); the fetcher and Cluster Autoscaler images are pinned. Dev
+    # has no certificate, so its balancers listen on HTTP and the plan says so.
     for env in ("prod", "dev"):
-        warnings = load_settings(shipped(env), env).warnings
-        expected = ["`recsys-dr:serving.image`"] + (["`recsys-dr:serving.tlsCertificateArns`"] if env == "dev" else [])
-        assert sorted(w.split(" ", 1)[0] for w in warnings) == sorted(expected), warnings
+        warnings = render_plan(env).warnings
+        assert sorted(w.split(" is ", 1)[0] for w in warnings) == sorted([
+            "Helm chart cluster-autoscaler 9.46.6", "Helm chart nvidia-device-plugin 0.17.1",
+            "Helm chart aws-load-balancer-controller 3.5.0", "Helm chart keda 2.20.2", "the NVIDIA device plugin image",
+            "`serving.image`"] + (["no TLS certificate for us-east-1: the balancer listens on plain HTTP (port 80), so queries, "
+                                   "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)",
+                                   "no TLS certificate for us-west-2: the balancer listens on plain HTTP (port 80), so queries, "
+                                   "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)"]
+                                  if env == "dev" else [])), warnings
 
 
 def test_too_many_ranges_for_the_security_group_are_refused_at_plan_time():
@@ -294,22 +327,6 @@ def test_prod_records_model_writes_in_a_trail_per_region(prod, rendered_stacks):
     assert not rendered_stacks["dev"].of_type("aws:cloudtrail/trail:Trail")
 
 
-def test_the_program_logs_the_open_api_warning_for_the_plan():
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("closed-by-default-test")
-    logger.addHandler(Keep())
-    cluster = {**shipped("dev")["cluster"], "publicAccessCidrs": ["0.0.0.0/0"]}
-    run_program(lambda: runpy.run_path(str(STACKS / "__main__.py"), run_name="__main__"),
-                config=stack_config("dev", cluster=cluster), stack="dev", logger=logger)
-    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
-    assert any("`recsys-dr:cluster.publicAccessCidrs` contains 0.0.0.0/0" in w for w in warnings)
-
-
 @pytest.mark.parametrize("role", ROLES)
 def test_cluster_secrets_keys_have_an_explicit_policy_and_are_protected(prod, role):
     key = prod.one("aws:kms/key:Key", f"recsys-prod-{role}-secrets")
@@ -326,3 +343,80 @@ def test_internal_budget_is_the_alarms_and_is_held_to_the_target(internal):
     raw["serving"]["exposure"] = "internal"
     with pytest.raises(ConfigError, match=r"`recsys-dr:serving.exposure` internal fails over on a CloudWatch alarm: a budget of 60 s x 2"):
         load_settings(raw, "prod")
+
+
+# --- the serving pod's containers -------------------------------------------------------------
+
+def mounts_by_volume(pod: dict) -> dict[str, dict[str, bool]]:
+    """`{volume: {container: writable}}` over init and regular containers."""
+    found: dict[str, dict[str, bool]] = {}
+    for container in pod["initContainers"] + pod["containers"]:
+        for mount in container.get("volumeMounts", []):
+            found.setdefault(mount["name"], {})[container["name"]] = not mount.get("readOnly", False)
+    return found
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_nothing_tf_serving_writes_is_read_by_the_init_container(rendered_stacks, env):
+    # The init container alone writes /models; a file TF Serving could plant where it reads
+    # (a HOME with ~/.aws/config and a credential_process) would run with that right.
+    for deployment in rendered_stacks[env].of_type("kubernetes:apps/v1:Deployment"):
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        (init,) = [c["name"] for c in pod["initContainers"]]
+        (serving,) = [c["name"] for c in pod["containers"]]
+        shared = {volume: users for volume, users in mounts_by_volume(pod).items() if init in users and serving in users}
+        assert shared == {"models": {init: True, serving: False}}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_init_containers_home_is_its_own_and_holds_no_aws_config(rendered_stacks, env):
+    for deployment in rendered_stacks[env].of_type("kubernetes:apps/v1:Deployment"):
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        (init,) = pod["initContainers"]
+        env_vars = {e["name"]: e["value"] for e in init["env"]}
+        (home_volume,) = [m["name"] for m in init["volumeMounts"] if env_vars["HOME"].startswith(m["mountPath"])]
+        assert list(mounts_by_volume(pod)[home_volume]) == [init["name"]]
+        assert env_vars["AWS_CONFIG_FILE"] == env_vars["AWS_SHARED_CREDENTIALS_FILE"] == "/dev/null"
+
+
+# --- who may assume the roles, and what the S3 endpoint lets through -------------------------
+
+def trust_condition(role) -> dict:
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    return statement.get("Condition", {}).get("StringEquals", {})
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_each_pod_identity_role_trusts_only_the_service_account_it_is_associated_with(rendered_stacks, env):
+    run = rendered_stacks[env]
+    clusters = {c.inputs["name"]: c.outputs["arn"] for c in run.of_type("aws:eks/cluster:Cluster")}
+    roles = {r.outputs["arn"]: r for r in run.of_type("aws:iam/role:Role")}
+    associations = [(a.inputs["clusterName"], a.inputs["namespace"], a.inputs["serviceAccount"], a.inputs["roleArn"])
+                    for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")]
+    associations += [(addon.inputs["clusterName"], "kube-system", association["serviceAccount"], association["roleArn"])
+                     for addon in run.of_type("aws:eks/addon:Addon") for association in addon.inputs.get("podIdentityAssociations", [])]
+    pod_roles = [r for r in roles.values() if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    # Per region: model reader, aws-node, cluster-autoscaler, load balancer controller, KEDA operator.
+    assert len(associations) == len(pod_roles) == 10
+    for cluster, namespace, service_account, role_arn in associations:
+        assert trust_condition(roles[role_arn]) == {
+            "aws:RequestTag/eks-cluster-arn": clusters[cluster], "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account}
+
+
+def test_the_replication_role_trusts_s3_for_this_account_only(prod):
+    role = prod.one("aws:iam/role:Role", "recsys-prod-models-replication")
+    assert trust_condition(role) == {"aws:SourceAccount": "123456789012"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_s3_endpoint_admits_this_regions_model_bucket_and_image_layers_only(prod, role):
+    region = REGIONS[role]
+    (endpoint,) = [e for e in prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["region"] == region]
+    policy = json.loads(endpoint.inputs["policy"])
+    bucket = prod.one("aws:s3/bucket:Bucket", f"recsys-prod-models-{role}").outputs["arn"]
+    resources = {r for s in policy["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+    assert resources == {bucket, f"{bucket}/*", f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*",
+                         f"arn:aws:s3:::prod-registry-k8s-io-{region}/*"}
+    assert {a for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])} == {
+        "s3:GetObject", "s3:ListBucket"}

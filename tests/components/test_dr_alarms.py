@@ -10,6 +10,7 @@ from recsys_dr.components.settings import (
     DnsSettings,
     ModelSettings,
     RegionPair,
+    ServingSettings,
     SettingsError,
     TwoRegionRecommenderArgs,
 )
@@ -49,7 +50,8 @@ def test_topics_must_be_sns(topics):
 def recommender_args(**sections) -> TwoRegionRecommenderArgs:
     return TwoRegionRecommenderArgs(
         regions=RegionPair(primary="eu-west-1", standby="eu-central-1"), model=ModelSettings(name="recs", version=1, manifest_sha256="0" * 64),
-        dns=DnsSettings(record_name="recs.example.com", zone_id="Z0TEST"), **sections,
+        dns=DnsSettings(record_name="recs.example.com", zone_id="Z0TEST"),
+        serving=ServingSettings(allowed_cidrs=["203.0.113.0/24"]), **sections,
     )
 
 

@@ -312,3 +312,26 @@ def test_other_versions_are_pruned_so_tf_serving_loads_the_pinned_one(endpoint, 
     result = run_script(endpoint, published, target)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in target.iterdir()) == ["3", "keep-me.txt"]
+
+
+def test_a_config_planted_in_home_is_never_read(endpoint, published, target, tmp_path) -> None:
+    """TF Serving cannot plant code the init container runs: the init container's env (as rendered)
+    keeps the AWS CLI off ~/.aws/config, whose `credential_process` it would otherwise execute."""
+    from recsys_dr.components.serving.manifests import ServingSpec, deployment_spec
+
+    spec = ServingSpec(model_name=MODEL, model_version=3, bucket=published, region=REGION, replicas=1, min_replicas=1,
+                       max_replicas=1, manifest_sha256="0" * 64)
+    (init,) = deployment_spec(spec, service_account="sa", script_config_map="cm")["template"]["spec"]["initContainers"]
+    pod_env = {e["name"]: e["value"] for e in init["env"] if e["name"].startswith("AWS_") and e["name"].endswith("_FILE")}
+    marker = tmp_path / "credential-process-ran"
+    helper = tmp_path / "planted.sh"
+    helper.write_text(f"#!/bin/sh\ntouch {marker}\n"
+                      'echo \'{"Version": 1, "AccessKeyId": "testing", "SecretAccessKey": "testing"}\'\n')
+    helper.chmod(0o755)
+    home = target.parent / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text(f"[default]\ncredential_process = {helper}\n")
+    run_script(endpoint, published, target, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None,
+               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=pod_env.get("AWS_CONFIG_FILE"),
+               AWS_SHARED_CREDENTIALS_FILE=pod_env.get("AWS_SHARED_CREDENTIALS_FILE"))
+    assert not marker.exists()

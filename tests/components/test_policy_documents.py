@@ -62,3 +62,39 @@ def test_autoscaler_changes_only_groups_owned_by_its_cluster_in_its_region():
     assert nodegroups["Resource"] == "arn:aws:eks:us-east-1:*:nodegroup/recs-primary/*"
     discover = next(s for s in policy["Statement"] if s["Sid"] == "Discover")
     assert all(action.split(":")[1].startswith(("Describe", "Get")) for action in discover["Action"])
+
+
+def test_pod_identity_trust_names_the_cluster_namespace_and_service_account():
+    from recsys_dr.components.iam import pod_identity_trust_policy
+
+    cluster = "arn:aws:eks:us-west-2:123456789012:cluster/recs-standby"
+    (statement,) = pod_identity_trust_policy(cluster_arn=cluster, namespace="recsys", service_account="reader")["Statement"]
+    # EKS user guide (pod-id-role): the agent needs both actions; the session tags name who asks.
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert statement["Condition"] == {"StringEquals": {
+        "aws:RequestTag/eks-cluster-arn": cluster, "aws:RequestTag/kubernetes-namespace": "recsys",
+        "aws:RequestTag/kubernetes-service-account": "reader"}}
+
+
+def test_service_trust_with_a_source_account_admits_only_that_accounts_resources():
+    from recsys_dr.components.iam import service_trust_policy
+
+    (statement,) = service_trust_policy("s3.amazonaws.com", source_account="123456789012")["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert "Condition" not in service_trust_policy("eks.amazonaws.com")["Statement"][0]
+
+
+def test_s3_endpoint_reads_the_model_buckets_and_image_layers_and_writes_nothing():
+    from recsys_dr.components.cluster.policies import s3_gateway_endpoint_policy
+
+    policy = s3_gateway_endpoint_policy(region="eu-west-1", model_bucket_arns=[PRIMARY_BUCKET])
+    assert set(_listed(policy, "Action")) == {"s3:GetObject", "s3:ListBucket"}
+    assert set(_listed(policy, "Resource")) == {
+        PRIMARY_BUCKET, f"{PRIMARY_BUCKET}/*",
+        # ECR user guide: layers of every private ECR image (EKS add-ons included) come from here.
+        "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+        "arn:aws:s3:::prod-registry-k8s-io-eu-west-1/*",
+    }
+    # Endpoint policies need a Principal; a gateway endpoint takes "*" (PrivateLink guide).
+    assert {s["Principal"] for s in policy["Statement"]} == {"*"}

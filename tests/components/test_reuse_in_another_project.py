@@ -20,12 +20,13 @@ from recsys_dr.components import (
 )
 from recsys_dr.components.dns.failover_records import DnsWiring
 from recsys_dr.components.serving.model_serving import ServingWiring
-from recsys_dr.components.settings import DnsSettings, GpuPoolSettings, ModelSettings, RegionPair
+from recsys_dr.components.settings import DnsSettings, GpuPoolSettings, ModelSettings, RegionPair, ServingSettings
 from recsys_dr.policy.rules import GLOBAL_TYPE_PREFIXES
 from recsys_dr.review.mock_runtime import ProgramRun
 from tests.support import render
 
 REGIONS = {"primary": "eu-west-1", "standby": "eu-central-1"}
+SERVING = ServingSettings(allowed_cidrs=["203.0.113.0/24"])  # who may call the endpoint
 
 
 def search_team_program() -> None:
@@ -45,7 +46,7 @@ def search_team_program() -> None:
         subnets, cidrs = cluster.balancer_subnets("internet-facing")
         serving = ModelServing(
             f"ranker-{role}-serving",
-            ModelServingArgs(region=REGIONS[role], model=model, namespace="search"),
+            ModelServingArgs(region=REGIONS[role], model=model, serving=SERVING, namespace="search"),
             ServingWiring(
                 cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                 bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
@@ -110,7 +111,7 @@ def test_two_deployments_side_by_side_do_not_clash():
         for name, pair in (("ranker", ("eu-west-1", "eu-central-1")), ("recs", ("us-east-1", "us-west-2"))):
             TwoRegionRecommender(name, TwoRegionRecommenderArgs(
                 regions=RegionPair(primary=pair[0], standby=pair[1]), model=ModelSettings(name=name, version=1, manifest_sha256="0" * 64),
-                dns=DnsSettings(record_name=f"{name}.example.com", zone_id="Z0SHARED"),
+                dns=DnsSettings(record_name=f"{name}.example.com", zone_id="Z0SHARED"), serving=SERVING,
             ))
 
     run = render(program)

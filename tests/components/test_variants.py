@@ -14,7 +14,7 @@ from tests.support import registrations_before_failure, render
 
 BASE = dict(
     regions={"primary": "us-east-1", "standby": "us-west-2"}, model={"name": "recommender", "version": 4, "manifest_sha256": "0" * 64},
-    dns={"record_name": "recs.shop.example.com", "zone_id": "Z0TEST"},
+    dns={"record_name": "recs.shop.example.com", "zone_id": "Z0TEST"}, serving={"allowed_cidrs": ["203.0.113.0/24"]},
 )
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from recsys_dr.model.cli import main
 
+# A key file, as a real key would be given (never on the command line); its content is "test".
+KEY_FILE = str(Path(__file__).with_name("pseudonym-key.txt"))
 TINY = ["--synthetic-users", "120", "--epochs", "1", "--embedding-dim", "16", "--hidden-units", "32",
-        "--history-length", "6", "--num-sampled", "16", "--no-progress", "--pseudonym-key", "test"]
+        "--history-length", "6", "--num-sampled", "16", "--no-progress", "--pseudonym-key-file", KEY_FILE]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,7 @@ def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")
     (tmp_path / "c.csv").write_text("item_id,title,category\nA,t,c\n")
     assert main(["build", "--out", str(tmp_path), "--interactions", str(tmp_path / "i.csv"),
-                 "--catalog", str(tmp_path / "c.csv"), "--pseudonym-key", "k"]) == 2
+                 "--catalog", str(tmp_path / "c.csv"), "--pseudonym-key-file", KEY_FILE]) == 2
     assert "missing required column(s) timestamp" in capsys.readouterr().err
 
 
@@ -152,7 +155,7 @@ def test_a_build_with_too_few_users_to_evaluate_says_so(tmp_path, caplog):
     inter.write_text("user_id,item_id,timestamp\nalice,a,1\n")
     cat.write_text("item_id,title,category\na,Apple,fruit\nb,Banana,fruit\n")
     assert main(["build", "--out", str(tmp_path), "--interactions", str(inter), "--catalog", str(cat),
-                 "--pseudonym-key", "k", "--epochs", "1", "--embedding-dim", "8", "--hidden-units", "8",
+                 "--pseudonym-key-file", KEY_FILE, "--epochs", "1", "--embedding-dim", "8", "--hidden-units", "8",
                  "--history-length", "2", "--no-progress"]) == 0
     manifest = json.loads((tmp_path / "recommender" / "1" / "manifest.json").read_text())
     assert manifest["metrics"] == {} and manifest["evaluation"]["test_users"] == 0
@@ -186,7 +189,7 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path, 
     assert main(["export", "--out", str(built), "--version", "2"]) == 2  # immutable
     capsys.readouterr()
     assert main(["evaluate", "--model-dir", str(built / "recommender" / "2"), "--synthetic-users", "120",
-                 "--pseudonym-key", "test", "--json", str(built / "eval.json")]) == 0
+                 "--pseudonym-key-file", KEY_FILE, "--json", str(built / "eval.json")]) == 0
     built_metrics = json.loads((built / "metrics.json").read_text())["metrics"]["model"]
     evaluated = json.loads((built / "eval.json").read_text())["metrics"]["model"]
     assert evaluated["all"]["ndcg@10"] == pytest.approx(built_metrics["all"]["ndcg@10"], abs=1e-6)
@@ -198,7 +201,7 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path, 
     assert main(["export", "--out", str(built), "--version", "3"]) == 0
     assert json.loads((built / "recommender" / "3" / "manifest.json").read_text())["serving"]["max_batch"] == 64
     assert main(["evaluate", "--model-dir", str(built / "recommender" / "3"), "--synthetic-users", "120",
-                 "--pseudonym-key", "test", "--json", str(built / "eval3.json")]) == 0
+                 "--pseudonym-key-file", KEY_FILE, "--json", str(built / "eval3.json")]) == 0
     capped = json.loads((built / "eval3.json").read_text())["metrics"]["model"]
     assert capped["all"]["ndcg@10"] == pytest.approx(built_metrics["all"]["ndcg@10"], abs=1e-6)
     # A version in the 0.2 layout (ids in assets.extra/) is refused with a way out, not a traceback.
@@ -207,7 +210,7 @@ def test_export_from_bundle_then_evaluate_the_artifact(built, capsys, tmp_path, 
     old = shutil.copytree(built / "recommender" / "2", tmp_path / "2")
     (old / "assets" / "items.txt").rename(old / "items.txt")
     capsys.readouterr()
-    assert main(["evaluate", "--model-dir", str(old), "--synthetic-users", "120", "--pseudonym-key", "test"]) == 2
+    assert main(["evaluate", "--model-dir", str(old), "--synthetic-users", "120", "--pseudonym-key-file", KEY_FILE]) == 2
     assert "exported by recsys-dr < 0.3" in capsys.readouterr().err
 
 
@@ -265,3 +268,20 @@ def test_readme_lists_the_build_commands_numeric_defaults():
     numeric = {a.option_strings[0]: a.default for a in training if type(a.default) in (int, float)}
     assert len(numeric) >= 12 and set(numeric) <= set(listed)  # every training option is listed
     assert {k: listed[k] for k in numeric} == {k: str(v) for k, v in numeric.items()}
+
+
+def test_the_pseudonym_key_is_read_from_a_file_never_from_the_command_line(tmp_path, capsys):
+    # A key in argv shows in the process list and the shell history.
+    # nor as an abbreviation of --pseudonym-key-file
+    for argv in (["build", "--out", str(tmp_path)], ["evaluate", "--model-dir", str(tmp_path)]):
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, "--pseudonym-key", "secret"])
+        assert exc.value.code == 2
+    assert "unrecognized arguments: --pseudonym-key secret" in capsys.readouterr().err
+    from recsys_dr.model.cli import _pseudonym_key, build_parser
+
+    args = build_parser().parse_args(["build", "--pseudonym-key-file", KEY_FILE])
+    assert _pseudonym_key(args) == "test"
+    (tmp_path / "empty").write_text("\n")
+    assert main(["build", "--out", str(tmp_path), "--pseudonym-key-file", str(tmp_path / "empty")]) == 2
+    assert f"--pseudonym-key-file {tmp_path / 'empty'} is empty" in capsys.readouterr().err

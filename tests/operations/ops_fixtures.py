@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 import boto3
 
+from recsys_dr.model.manifest import MANIFEST_NAME
 from recsys_dr.sandbox import seed
 from recsys_dr.sandbox.serving import FakeServing
 
@@ -140,7 +142,8 @@ class Environment:
 
         self.outputs = {
             "environment": "prod",
-            "model": {"name": MODEL, "version": VERSION},
+            "model": {"name": MODEL, "version": VERSION,
+                      "manifestSha256": hashlib.sha256((self.version_dir / MANIFEST_NAME).read_bytes()).hexdigest()},
             "standbyMode": standby_mode,
             "failoverControl": failover_control,
             "failoverBudgetSeconds": 60,
@@ -289,7 +292,8 @@ def outputs_doc(control: str = "arc") -> dict:
                 "namespace": "recsys", "deploymentName": "tf-serving",
                 "gpuScaling": {"minSize": 1, "desiredSize": 1, "maxSize": 4}}
 
-    doc = {"environment": "prod", "model": {"name": "recommender", "version": 3}, "standbyMode": "warm",
+    doc = {"environment": "prod", "model": {"name": "recommender", "version": 3, "manifestSha256": "0" * 64},
+           "standbyMode": "warm",
            "failoverControl": control, "failoverBudgetSeconds": 60, "failoverBudgetTargetSeconds": 60,
            "dns": {"zoneId": "Z1", "recordName": "recs.shop.example.com", "ttl": 30,
                    "healthCheckIntervalSeconds": 10, "failureThreshold": 3},

@@ -382,3 +382,17 @@ def test_route53_access_denied_still_blocks(arc_env):
                           target_only=True)
     assert not report.ready
     assert {r.split(":")[0] for r in report.reasons} == {"health[standby]", "dns.records"}
+
+
+def test_cli_failover_refuses_a_standby_whose_manifest_is_not_the_pinned_one(arc_env, tmp_path, capsys):
+    from tests.operations.test_ops_status import republished_unpinned
+
+    republished_unpinned(arc_env)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(arc_env.outputs))
+    cluster = FakeArcCluster()
+    args = parse(["failover", "--to", "standby", "--outputs", str(path), "--json", "--http-timeout", "2"])
+    assert ops_cli.handle_failover(args, clients=cli_factory(cluster)) == EXIT_REFUSED
+    (reason,) = json.loads(capsys.readouterr().out)["reasons"]
+    assert reason.startswith("model[standby]: v3 manifest.json in s3://") and "is not the pinned one" in reason
+    assert cluster.role_states() == {"primary": "On", "standby": "Off"}

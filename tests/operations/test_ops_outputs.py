@@ -133,3 +133,21 @@ def test_outputs_of_the_shipped_stacks_parse_with_every_key_failover_needs(tmp_p
         assert out.standby.serving["replicas"] == 0 and out.standby.gpu_scaling["desiredSize"] == 0
     if control == "region-switch":
         assert out.region_switch.plan_arn.startswith("arn:aws:arc-region-switch::")
+    # What status/failover check the buckets against, and whether they probe over HTTPS.
+    assert out.manifest_sha256 == plan.document["config"]["recsys-dr:model"]["manifestSha256"]
+    assert {region.front_door.scheme for region in out.regions.values()} == {"https" if env == "prod" else "http"}  # prod sets tlsCertificateArns
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (None, "`model.manifestSha256` is missing"),
+    ("ABC", "`model.manifestSha256` must be 64 lower-case hex digits. Received: 'ABC'"),
+])
+def test_the_pinned_manifest_digest_is_required(value, problem):
+    doc = outputs_doc("health-check")
+    if value is None:
+        doc["model"].pop("manifestSha256")
+    else:
+        doc["model"]["manifestSha256"] = value
+    with pytest.raises(OutputsError) as caught:
+        parse_outputs(doc)
+    assert caught.value.problems == [problem]

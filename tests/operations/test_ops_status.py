@@ -359,3 +359,22 @@ def test_target_only_scope_never_calls_the_other_region(env):
     assert {r.label for r in report.results} == {
         "model[standby]", "health[standby]", "serving[standby]", "capacity[standby]", "dns.records", "budget"}
     assert env.serving["primary"].requests == 0
+
+
+def republished_unpinned(env) -> None:
+    """The standby's version re-published with a manifest whose files all match but that is not the
+    pinned one (other metadata): what a role able to write the bucket could leave there."""
+    manifest = json.loads((env.version_dir / "manifest.json").read_text())
+    manifest["metadata"] = {**manifest.get("metadata", {}), "note": "not the pinned release"}
+    env.s3s.put_object(Bucket=env.standby_bucket, Key=BASE + "manifest.json",
+                       Body=json.dumps(manifest, indent=2, sort_keys=True).encode())
+
+
+def test_standby_manifest_that_is_not_the_pinned_one_fails(env):
+    # The pods' init container refuses any manifest but MANIFEST_SHA256 (fetch_and_verify.sh), so a
+    # self-consistent but unpinned manifest must not show green.
+    republished_unpinned(env)
+    report = make_report(env)
+    assert not report.ready
+    check = result(report, "model[standby]")
+    assert check.blocks and "is not the pinned one" in check.detail and "the pods refuse it" in check.detail

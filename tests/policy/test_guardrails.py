@@ -52,9 +52,6 @@ def test_environment_comes_from_the_stack_name_in_the_urn(urn, stack, production
     assert rules.is_production(rules.stack_of(urn)) is production
 
 
-def test_world_ranges():
-    assert [rules.is_world(c) for c in ("0.0.0.0/0", "::/0", "1.2.3.4/0", "0.0.0.0/1", "10.0.0.0/8", "bogus")] == [
-        True, True, True, False, False, False]
 
 
 # ------------------------------------------------------------------ EKS public endpoint
@@ -68,21 +65,37 @@ def test_open_api_endpoint_in_prod_is_the_prod_rule():
 
 
 def test_open_api_endpoint_elsewhere_is_the_other_rule():
-    assert fired([res(rules.EKS_CLUSTER, "c", OPEN, stack="dev")]) == [("eks-api-not-public", "advisory", "c")]
+    assert fired([res(rules.EKS_CLUSTER, "c", OPEN, stack="dev")]) == [("eks-api-not-open", "mandatory", "c")]
 
 
 def test_unset_public_access_cidrs_are_eks_default_world():
     # pulumi-aws vpcConfig: endpointPublicAccess "Default is true"; publicAccessCidrs "EKS defaults this to 0.0.0.0/0".
-    (problem,) = only("eks-api-not-public-prod", [res(rules.EKS_CLUSTER, "c", {"vpcConfig": {"subnetIds": ["s"]}}, stack="prod")])
-    assert "serves its public API endpoint to 0.0.0.0/0" in problem[1]
+    (problem,) = only("eks-api-not-open", [res(rules.EKS_CLUSTER, "c", {"vpcConfig": {"subnetIds": ["s"]}}, stack="dev")])
+    assert "serves its public API endpoint to 100 % of the public IP space once merged (0.0.0.0/0)" in problem[1]
 
 
-@pytest.mark.parametrize("vpc", [
-    {"endpointPublicAccess": False, "endpointPrivateAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]},
-    {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24", "198.51.100.7/32"]},
+HALVES = {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}
+
+
+@pytest.mark.parametrize(("stack", "rule"), [("prod", "eks-api-not-public-prod"), ("dev", "eks-api-not-open")])
+def test_api_endpoint_open_in_two_halves_is_open(stack, rule):
+    assert fired([res(rules.EKS_CLUSTER, "c", HALVES, stack=stack)]) == [(rule, "mandatory", "c")]
+
+
+def test_prod_api_endpoint_admits_no_public_block():
+    office = {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.0/8", "8.8.8.8/32"]}}
+    (problem,) = only("eks-api-not-public-prod", [res(rules.EKS_CLUSTER, "c", office, stack="prod")])
+    assert "serves its public API endpoint to public addresses (8.8.8.8/32;" in problem[1]
+    assert fired([res(rules.EKS_CLUSTER, "c", office, stack="dev")]) == []  # a narrow list is fine elsewhere
+
+
+@pytest.mark.parametrize(("vpc", "stack"), [
+    ({"endpointPublicAccess": False, "endpointPrivateAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}, "prod"),
+    ({"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24", "198.51.100.7/32"]}, "prod"),
+    ({"endpointPublicAccess": True, "publicAccessCidrs": ["8.8.0.0/16", "1.1.1.1/32"]}, "dev"),
 ])
-def test_private_or_restricted_api_endpoint_is_quiet(vpc):
-    assert fired([res(rules.EKS_CLUSTER, "c", {"vpcConfig": vpc}, stack="prod")]) == []
+def test_private_or_restricted_api_endpoint_is_quiet(vpc, stack):
+    assert fired([res(rules.EKS_CLUSTER, "c", {"vpcConfig": vpc}, stack=stack)]) == []
 
 
 # ------------------------------------------------------------------ Services carry REST only
@@ -183,10 +196,11 @@ def test_spec_source_ranges_win_over_the_annotation():
 
 @pytest.mark.parametrize(("type_token", "props", "expected"), [
     (rules.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443,
-                                 "cidrBlocks": ["0.0.0.0/0"]}, ["ingress from 0.0.0.0/0 on tcp 443"]),
+                                 "cidrBlocks": ["0.0.0.0/0"]},
+     ["ingress on tcp 443 admits 100 % of the public IP space once merged (0.0.0.0/0), more than 0.1 %"]),
     (rules.SECURITY_GROUP_RULE, {"type": "egress", "protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}, []),
     (rules.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0"},
-     ["ingress from ::/0 on tcp 80"]),
+     ["ingress on tcp 80 admits 100 % of the public IP space once merged (::/0), more than 0.1 %"]),
     (rules.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv4": "10.0.0.0/8"}, []),
     (rules.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 80, "toPort": 81, "referencedSecurityGroupId": "sg-1"}, []),
 ])
@@ -291,13 +305,13 @@ def test_without_replication_every_bucket_needs_object_lock():
 
 def test_guardrails_are_mandatory_now_that_the_components_comply():
     # Issue 12: the shipped environments satisfy these (tests/review/test_plan_shipped.py), so they block.
-    mandatory = {"eks-api-not-public-prod", "k8s-lb-source-ranges", "ec2-sg-no-world-ingress", "kms-key-policy-explicit",
+    mandatory = {"eks-api-not-public-prod", "eks-api-not-open", "k8s-lb-source-ranges", "ec2-sg-no-world-ingress", "kms-key-policy-explicit",
                  "kms-key-protected-prod", "s3-bucket-protected-prod", "s3-object-lock", "s3-model-versions-kept",
                  "s3-model-versions-immutable", "k8s-no-management-port", "k8s-service-rest-only",
                  "elb-https-only-prod", "elb-web-acl", "k8s-gpu-not-scaled-on-cpu"}
     assert {r.name for r in rules.ALL_RULES if r.enforcement == rules.MANDATORY} >= mandatory
     # Outside production these only report: a throw-away stack may set storage.forceDestroy.
-    for name in ("eks-api-not-public", "kms-key-protected", "s3-bucket-protected"):
+    for name in ("kms-key-protected", "s3-bucket-protected"):
         assert rules.rule_named(name).enforcement == rules.ADVISORY
 
 

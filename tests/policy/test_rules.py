@@ -174,10 +174,13 @@ CASES = {
     ]),
     "k8s-lb-source-ranges": (rules.SERVICE, SERVICE, [
         (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), "sets no spec.loadBalancerSourceRanges, so the controller opens it to 0.0.0.0/0"),
-        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["203.0.113.0/24", "0.0.0.0/0"]), "admits 0.0.0.0/0"),
-        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["::/0"]), "admits ::/0"),
+        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["203.0.113.0/24", "0.0.0.0/0"]),
+         "admits 100 % of the public IP space once merged (0.0.0.0/0)"),
+        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["::/0"]), "admits 100 % of the public IP space once merged (::/0)"),
+        # The literal 0.0.0.0/0 spelt as two halves is just as open.
+        (with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ["0.0.0.0/1", "128.0.0.0/1"]), "once merged (0.0.0.0/0)"),
         (with_(with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), ("metadata", "annotations"),
-               {"service.beta.kubernetes.io/load-balancer-source-ranges": "10.0.0.0/8, 0.0.0.0/0"}), "admits 0.0.0.0/0"),
+               {"service.beta.kubernetes.io/load-balancer-source-ranges": "10.0.0.0/8, 0.0.0.0/0"}), "(0.0.0.0/0)"),
         (with_(with_(SERVICE, ("spec", "loadBalancerSourceRanges"), ...), ("metadata", "annotations"),
                {"service.beta.kubernetes.io/aws-load-balancer-type": "external",
                 "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}), "sets no spec.loadBalancerSourceRanges"),
@@ -185,8 +188,10 @@ CASES = {
                {"service.beta.kubernetes.io/aws-load-balancer-internal": "false"}), "sets no spec.loadBalancerSourceRanges"),
     ]),
     "ec2-sg-no-world-ingress": (rules.SECURITY_GROUP, SECURITY_GROUP, [
-        (with_(SECURITY_GROUP, ("ingress", 0, "cidrBlocks"), ["0.0.0.0/0"]), "ingress from 0.0.0.0/0 on tcp 80: open to the whole internet"),
-        (with_(SECURITY_GROUP, ("ingress", 0, "ipv6CidrBlocks"), ["::/0"]), "ingress from ::/0 on tcp 80"),
+        (with_(SECURITY_GROUP, ("ingress", 0, "cidrBlocks"), ["0.0.0.0/0"]),
+         "ingress on tcp 80 admits 100 % of the public IP space once merged (0.0.0.0/0), more than 0.1 %: open to the internet"),
+        (with_(SECURITY_GROUP, ("ingress", 0, "ipv6CidrBlocks"), ["::/0"]), "ingress on tcp 80 admits 100 %"),
+        (with_(SECURITY_GROUP, ("ingress", 0, "cidrBlocks"), ["0.0.0.0/2", "64.0.0.0/2"]), "(0.0.0.0/1)"),
         (with_(SECURITY_GROUP, ("ingress",), [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]),
          "on every port"),
     ]),
@@ -214,6 +219,23 @@ CASES = {
         ({"policy": policy({"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b"})}, "wildcard S3/KMS actions ['s3:Get*']"),
         ({"policy": policy({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*"})}, "on Resource '*'"),
         ({"policy": policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}, "NotAction"),
+    ]),
+    # Shapes of components/iam.py: Pod Identity conditioned on its session tags, S3 on the source account.
+    "iam-service-trust-scoped": ("aws:iam/role:Role", {"assumeRolePolicy": policy(
+        {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],
+         "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-east-1:1:cluster/c",
+                                        "aws:RequestTag/kubernetes-namespace": "recsys",
+                                        "aws:RequestTag/kubernetes-service-account": "sa"}}},
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})}, [
+        ({"assumeRolePolicy": policy({"Sid": "P", "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                      "Action": ["sts:AssumeRole", "sts:TagSession"]})},
+         "trust statement P lets pods.eks.amazonaws.com assume the role without a condition on aws:RequestTag/kubernetes-namespace"),
+        # A condition that passes when the key is absent is no condition.
+        ({"assumeRolePolicy": policy({"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+                                      "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": "1"}}})},
+         "s3.amazonaws.com assume the role without a condition on aws:SourceAccount or aws:SourceArn"),
     ]),
     "iam-no-broad-managed-policy": ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                                     {"policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}, [

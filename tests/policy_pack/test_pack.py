@@ -156,8 +156,16 @@ def test_environment_is_read_from_the_urns_stack_name(servicer):
             urn=f"urn:pulumi:{stack}::recsys-dr::{rules.EKS_CLUSTER}::c", name="c")
 
     names = lambda stack: {d.policyName for d in stack_diagnostics(servicer, [cluster(stack)])}  # noqa: E731
-    assert {"eks-api-not-public-prod"} <= names("prod") and "eks-api-not-public" not in names("prod")
-    assert {"eks-api-not-public"} <= names("dev") and "eks-api-not-public-prod" not in names("dev")
+    assert {"eks-api-not-public-prod"} <= names("prod") and "eks-api-not-open" not in names("prod")
+    assert {"eks-api-not-open"} <= names("dev") and "eks-api-not-public-prod" not in names("dev")
+
+
+def test_an_open_list_spelt_in_halves_is_a_mandatory_violation_in_the_pack(servicer):
+    # The pack runs from policy/ with rules/cidrs.py beside the rules, as `pulumi preview --policy-pack` loads it.
+    halves = {"spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8501}],
+                       "loadBalancerSourceRanges": ["0.0.0.0/1", "128.0.0.0/1"]}}
+    (open_lb,) = [d for d in analyze(servicer, rules.SERVICE, halves) if d.policyName == "k8s-lb-source-ranges"]
+    assert open_lb.enforcementLevel == MANDATORY and "once merged (0.0.0.0/0)" in open_lb.message
 
 
 def test_grpc_on_tcp_is_a_mandatory_violation(servicer):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,7 +133,7 @@ def test_diff_text_to_file_and_fail_on_stateful(two_plans, tmp_path, capsys):
     base, head = two_plans
     out = tmp_path / "diff.txt"
     assert main(["diff", str(base), str(head), "--out", str(out), "--fail-on-stateful"]) == 1
-    assert out.read_text().startswith("Plan diff for fixture: 0 to create, 7 to update, 2 to replace, 2 to delete")
+    assert out.read_text().startswith("Plan diff for fixture: 0 to create, 8 to update, 2 to replace, 2 to delete")
     text = out.read_text()
     assert "WARNING: stateful or expensive resources" in text
     assert '      policy{}.Statement[1].Action[0]: "s3:ReplicateObject" -> "s3:*"' in text
@@ -164,3 +165,35 @@ def test_two_processes_with_different_hash_seeds_write_identical_plans(tmp_path)
         assert result.returncode == 0, result.stderr
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def forged(head: Path, folder: Path) -> Path:
+    """The insecure head plan after its own code claimed no violations and no cost (a forged PR plan)."""
+    document = json.loads(head.read_text())
+    document["policy"].update(violations=[], mandatoryViolations=0, advisoryViolations=0)
+    document["estimate"] = {}
+    path = folder / "forged.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_check_recomputes_what_a_plan_says_about_itself(two_plans, tmp_path, capsys):
+    base, head = two_plans
+    out = tmp_path / "checked.json"
+    assert main(["check", str(forged(head, tmp_path)), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "mandatory: policy eks-gpu-tainted on primary-gpu:" in printed
+    checked, original = json.loads(out.read_text()), json.loads(head.read_text())
+    # The rules rebuild each resource from the plan's inputs and computed outputs as the program saw it.
+    assert checked["policy"] == original["policy"] and checked["policy"]["mandatoryViolations"] > 0
+    assert checked["estimate"] == original["estimate"]
+    assert main(["check", str(base)]) == 0
+
+
+def test_check_of_a_file_that_is_not_a_plan_exits_2(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text(json.dumps({"resources": [{"custom": True, "type": "aws:s3/bucket:Bucket"}]}))
+    assert main(["check", str(tmp_path / "bad.json")]) == 2
+    assert main(["check", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json: not a recsys-dr plan (KeyError: 'urn')" in err
+    assert "none.json: no such file" in err

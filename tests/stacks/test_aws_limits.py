@@ -99,11 +99,3 @@ def test_a_node_gives_pods_less_than_the_instance_has(name):
     cpu, memory_mib = allocatable(instance)
     assert 0 < cpu < instance.vcpus * 1000
     assert 0 < memory_mib < instance.memory_gib * 1024
-
-
-
-def test_an_image_pinned_by_tag_only_is_warned_about():
-    # The shipped serving image has no digest that could be confirmed offline (README "Images").
-    warnings = load_settings(dev_with("tags", None, {}), "dev").warnings
-    assert any("`recsys-dr:serving.image` is pinned by tag only (tensorflow/serving:2.21.0-gpu)" in w for w in warnings)
-    assert not any("serving.fetcherImage" in w for w in warnings)  # pinned by digest

@@ -17,7 +17,8 @@ def test_shipped_environment_renders_both_regions(rendered_stacks, env):
     assert {r.inputs["region"] for r in run.of_type("aws:s3/bucket:Bucket")} == {"us-east-1", "us-west-2"}
     assert run.outputs["environment"] == env
     assert set(run.outputs["regions"]) == {"primary", "standby"}
-    assert run.outputs["model"] == {"name": "recommender", "version": 1}
+    assert run.outputs["model"] == {"name": "recommender", "version": 1,
+                                    "manifestSha256": "558081bec74fd277d04ac8895064fa2fede6f23cfd591156d380473c9eb7dc14"}
 
 
 def test_stack_exports_what_operators_need(rendered_stacks):
@@ -50,7 +51,8 @@ def test_bad_config_stops_the_program_before_any_resource(monkeypatch):
 
 
 def test_first_deployment_can_skip_waiting_for_the_model():
-    deployments = render_stack("dev", stack_config("dev", serving={"awaitRollout": False})).of_type("kubernetes:apps/v1:Deployment")
+    serving = {"awaitRollout": False, "allowedCidrs": ["203.0.113.0/24"]}
+    deployments = render_stack("dev", stack_config("dev", serving=serving)).of_type("kubernetes:apps/v1:Deployment")
     assert [d.inputs["metadata"]["annotations"] for d in deployments] == [{"pulumi.com/skipAwait": "true"}] * 2
 
 

@@ -105,7 +105,7 @@ BAD_INPUTS = [
     ("too few checker regions", "dns", "checkerRegions", ["us-east-1", "eu-west-1"],
      r"`recsys-dr:dns.checkerRegions` must list at least 3 distinct Route 53 checker regions"),
     ("API open to a malformed CIDR", "cluster", "publicAccessCidrs", ["10.0.0.0/33"],
-     r"`recsys-dr:cluster.publicAccessCidrs` must be a non-empty list of IPv4 CIDRs such as \[203.0.113.0/24\]. Received: \['10.0.0.0/33'\]"),
+     r"`recsys-dr:cluster.publicAccessCidrs` must be a list of IPv4 CIDRs such as \[203.0.113.0/24\]. Received: \['10.0.0.0/33'\]"),
     ("certificate in the wrong region", "serving", "tlsCertificateArns",
      {"primary": "arn:aws:acm:us-east-1:123456789012:certificate/0d3e1c55-1111-4222-8333-944445555666",
       "standby": "arn:aws:acm:us-east-1:123456789012:certificate/1d3e1c55-1111-4222-8333-944445555666"},
