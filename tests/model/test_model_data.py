@@ -210,6 +210,19 @@ def test_movielens_loads_from_the_recbole_wheel():
     assert toy == "animation childrens comedy toy" and derived.name == "movielens-100k-derived-queries"
 
 
+def test_complete_journey_loads_from_its_wheel_with_baskets():
+    from recsys_dr.model.completejourney import NAME, load_complete_journey
+
+    ds = load_complete_journey(pseudonym_key="k")
+    inter = ds.interactions
+    assert len(inter) == 1_469_307 and inter["user_id"].nunique() == 2_469
+    assert "simulated" in ds.name and ds.name == NAME  # labelled as the package's README describes it
+    assert inter["user_id"].str.startswith("u_").all()
+    assert len(ds.catalog) == inter["item_id"].nunique() == 68_509 and inter["item_id"].isin(set(ds.catalog["item_id"])).all()
+    assert inter.groupby("basket_id")["timestamp"].nunique().max() == 1  # one time per basket
+    assert (inter["query"] == "").all() and (inter["event_type"] == "purchase").all()
+
+
 def test_synthetic_staples_make_re_buys_a_large_share_of_the_held_out_items():
     from recsys_dr.model.split import leave_last_out
 
