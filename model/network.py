@@ -1,26 +1,30 @@
-"""The Keras 3 network: a sequence encoder over the history, a repeat head and a gate.
+"""The Keras 3 network: a sequence encoder over the recent history, a repeat head over the whole
+history, and a gate.
 
 ::
 
-    history ids int[B, L] -> item embedding E (+ position) -> self-attention blocks -> s[B, D]
-    query ids   int[B, Q] -> token embedding -> masked mean                         -> q[B, D]
-    user u = Dense(ReLU layers(concat(s, q)))                                           [B, D]
+    history ids int[B, L] -> last M ids -> item embedding E (+ position) -> self-attention -> s[B, D]
+    query ids   int[B, Q] -> token embedding -> masked mean                                  -> q[B, D]
+    user u = Dense(ReLU layers(concat(s, q)))                                                   [B, D]
 
     explore logits  = u . E[item] + b[item]      for every catalog item (E is the same table
                                                  the history reads: no N-wide output layer)
     repeat logits   = MLP(count, recency, mean gap, due-ness, u . E[h], item propensity)
-                      for each distinct history item (its last occurrence), others masked
+                      for each distinct item of all L history ids (one slot each), others masked
     gate g          = sigmoid(MLP(u, history statistics)), 0 for an empty history
 
     p(item) = (1 - g) * softmax(explore)[item] + g * softmax(repeat)[item in history]
 
 The repeat head can copy an item from the history, which a softmax over the catalog fed by
 a pooled history cannot do well; the gate learns how repeat-heavy a shopper's next step is
-(RepeatNet, Ren et al. 2019, mixes repeat and explore modes the same way). Ids 0 (padding)
-and 1 (unknown) are masked everywhere, so empty histories and unknown ids need no special
-inputs. Training never materialises the explore logits over the whole catalog (see
-:mod:`model.train`); serving does, once per request (``u @ E.T``), then scores only the
-top-k candidates (:meth:`Recommender.top_k`).
+(RepeatNet, Ren et al. 2019, mixes repeat and explore modes the same way). "Buy again what you
+bought most" counts over a shopper's whole past, so the repeat head reads all ``L`` ids (256 by
+default) while the encoder reads the last ``M`` (``NetworkConfig.sequence_length``, 20): its
+features come from :func:`distinct_items`, which sorts each row (``O(L log L)``) instead of
+comparing every pair of positions. Ids 0 (padding) and 1 (unknown) are masked everywhere, so
+empty histories and unknown ids need no special inputs. Training never materialises the
+explore logits over the whole catalog (see :mod:`model.train`); serving does, once per request
+(``u @ E.T``), then scores only the top-k candidates (:meth:`Recommender.top_k`).
 """
 
 from __future__ import annotations

@@ -173,7 +173,9 @@ def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float]
     return loss
 
 
-def _step_fn(model: Recommender, optimizer, config: TrainConfig, unigrams: list[float]):
+def train_step(model: Recommender, optimizer, config: TrainConfig, unigrams: list[float]):
+    """A compiled ``step(q, h, y) -> loss`` that applies one optimizer update (see :func:`training_loss`)."""
+
     @tf.function
     def step(q, h, y):
         with tf.GradientTape() as tape:
@@ -245,7 +247,7 @@ def _fit(pre: Preprocessor, examples: Examples, config: TrainConfig, epochs: int
     model = _network_for(pre, config)
     optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=config.ema_momentum > 0,
                                       ema_momentum=config.ema_momentum)
-    step = _step_fn(model, optimizer, config, [0.0] * FIRST_ID + counts.tolist())
+    step = train_step(model, optimizer, config, [0.0] * FIRST_ID + counts.tolist())
     trained = Trained(model, pre, config, device=device)
     val_ids = pre.transform(val.query, val.history) if val is not None else None
 

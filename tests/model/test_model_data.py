@@ -166,6 +166,14 @@ def test_leave_last_out_is_chronological_per_user(files):
     assert ["", ""] in split.train.history.tolist()
 
 
+def test_a_basket_column_in_a_file_groups_the_split(files):
+    inter = "user_id,item_id,timestamp,basket_id\nalice,A,100,k1\nalice,B,100,k1\nalice,C,200,k2\nalice,A,300,k3\n"
+    ds = load_dataset(*files(inter=inter), pseudonym_key="k")
+    split = leave_last_out(ds, history_length=3)
+    assert split.validation.target.tolist() == ["C"] and split.validation.history[0].tolist() == ["", "A", "B"]
+    assert split.train.history.tolist() == [["", "", ""], ["", "", ""]]  # A and B were bought together
+
+
 def test_history_is_truncated_and_left_padded():
     assert pad_history(list("abcde"), 3) == ["c", "d", "e"]
     assert pad_history(["a"], 3) == ["", "", "a"]
