@@ -462,18 +462,18 @@ def test_exact_top_k_through_chunk_maxima_equals_tf_top_k(shape, k, values):
 
 
 @pytest.mark.parametrize("num_items", [40, 6000])  # 6000: exact_top_k takes the chunked path
-@pytest.mark.parametrize("repeat", [True, False])
-def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat, num_items):
+@pytest.mark.parametrize("repeat, gate_bias", [(True, 5.0), (True, 0.0), (False, 0.0)])
+def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat, gate_bias, num_items):
     import keras
 
     from recsys_dr.model.network import TOP_K_CHUNK, NetworkConfig, build_network
 
-    assert (num_items >= 8 * TOP_K_CHUNK * 11) == (num_items == 6000)  # n_top: k + history length = 11 (5 without repeat)
+    assert (num_items >= 8 * TOP_K_CHUNK * 5) == (num_items == 6000)  # the explore selection takes k = 5 items
     net = build_network(num_items=num_items, query_vocab_size=5, query_length=2, history_length=6,
                         config=NetworkConfig(embedding_dim=8, attention_blocks=1, hidden_units=(8,), repeat=repeat))
     net.item_bias.embeddings.assign(np.linspace(3, 0, num_items + 2)[:, None].astype("float32"))  # items 0.. explore best
-    if repeat:
-        net.gate_out.bias.assign([5.0])  # lean on the copy distribution
+    if repeat:  # 5: lean on the copy distribution; 0: history items also win on their explore score
+        net.gate_out.bias.assign([gate_bias])
     rng = np.random.default_rng(0)
     h = np.concatenate([rng.integers(2, 8, size=(16, 4)), rng.integers(0, 42, size=(16, 2))], axis=1)  # repeats, pads, unknowns
     h[0] = 0
