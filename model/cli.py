@@ -35,7 +35,7 @@ class UsageError(Exception):
 # ---------------------------------------------------------------- data + training options
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", choices=("synthetic", "movielens", "files"), default=None,
+    g.add_argument("--data", choices=("synthetic", "movielens", "completejourney", "files"), default=None,
                    help="data source (default: synthetic; 'files' when --interactions is given)")
     g.add_argument("--interactions", type=Path, help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type])")
     g.add_argument("--catalog", type=Path, help="catalog, CSV or Parquet (item_id,title,category)")
@@ -84,6 +84,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--query-length", type=int, default=t.query_length, help=f"query tokens Q (default: {t.query_length})")
     g.add_argument("--query-token-min-users", type=int, default=t.query_token_min_users,
                    help=f"keep a query token only if this many distinct users typed it (default: {t.query_token_min_users})")
+    g.add_argument("--epoch-examples", type=int, default=t.epoch_examples,
+                   help="training examples per epoch, a fresh sample each epoch; 0 = all (default: 0)")
     g.add_argument("--validation-users", type=int, default=t.validation_users,
                    help=f"validation examples ranked per epoch (default: {t.validation_users})")
     g.add_argument("--no-refit", action="store_true",
@@ -122,6 +124,10 @@ def _load_data(args: argparse.Namespace):
                             allow_dev_key=args.allow_dev_key)
     if args.interactions or args.catalog:
         raise UsageError(f"--interactions/--catalog conflict with --data {source}")
+    if source == "completejourney":
+        from recsys_dr.model.completejourney import load_complete_journey
+
+        return load_complete_journey(pseudonym_key=args.pseudonym_key)
     if source == "movielens":
         from recsys_dr.model.movielens import load_movielens_100k
 
@@ -151,7 +157,7 @@ def _train_config(args: argparse.Namespace):
                            query_token_min_users=args.query_token_min_users,
                            epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, ema_momentum=args.ema_momentum,
-                           num_sampled=args.num_sampled,
+                           num_sampled=args.num_sampled, epoch_examples=args.epoch_examples,
                            validation_users=args.validation_users, refit=not args.no_refit, seed=args.seed)
     except ValueError as err:
         raise UsageError(str(err)) from None

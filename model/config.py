@@ -21,6 +21,8 @@ class NetworkConfig:
         dropout: dropout in the attention blocks while training; default 0.1.
         hidden_units: ReLU layers between the encoders and the user vector; default (256,).
         repeat: use the repeat head and gate (False = explore scores only); default True.
+        sequence_length: most recent history items the attention encoder reads ``M`` (the
+            repeat head reads the whole history ``L``); default 20.
     """
 
     embedding_dim: int = 64
@@ -29,6 +31,7 @@ class NetworkConfig:
     dropout: float = 0.1
     hidden_units: tuple[int, ...] = (256,)
     repeat: bool = True
+    sequence_length: int = 20
 
     def __post_init__(self) -> None:
         if self.embedding_dim < 2:
@@ -42,6 +45,8 @@ class NetworkConfig:
             )
         if any(u < 1 for u in self.hidden_units):
             raise ValueError(f"`hidden_units` must all be >= 1. Received: {self.hidden_units}")
+        if self.sequence_length < 1:
+            raise ValueError(f"`sequence_length` must be >= 1. Received: {self.sequence_length}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: {self.dropout}")
 
@@ -55,7 +60,10 @@ class TrainConfig:
 
     Args:
         network: layer sizes, see :class:`NetworkConfig`; default ``NetworkConfig()``.
-        history_length: history items fed to the model ``L``; default 20.
+        history_length: history items fed to the model ``L``, the request's history width: the
+            repeat head counts over all of them, the attention encoder reads the last
+            ``network.sequence_length``; default 256 (Complete Journey's validation NDCG@10 is
+            0.0703 at 20 against 0.0845 at 256, where personal frequency is 0.0762).
         query_length: query tokens fed to the model ``Q``; default 8.
         max_query_tokens: query vocabulary cap; default 20000.
         query_token_min_users: keep a query token only if at least this many distinct users typed
@@ -72,6 +80,9 @@ class TrainConfig:
             over the steps (Keras ``use_ema``), 0 = the last step's weights; default 0.99
             (MovieLens-100K, seeds 42-47: mean NDCG@10 0.1108 against 0.1002 without).
         num_sampled: sampled-softmax negatives per batch; default 1024.
+        epoch_examples: training examples per epoch, a fresh seeded sample each epoch (without
+            replacement), so validation and early stopping come every that many examples on
+            large logs; 0 = every example every epoch; default 0.
         validation_users: validation examples ranked per epoch (a seeded sample); default 5000.
         refit: after model selection, retrain a fresh model on training + validation
             interactions for the selected number of epochs; default True.
@@ -79,7 +90,7 @@ class TrainConfig:
     """
 
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    history_length: int = 20
+    history_length: int = 256
     query_length: int = 8
     max_query_tokens: int = 20_000
     query_token_min_users: int = 5
@@ -89,6 +100,7 @@ class TrainConfig:
     learning_rate: float = 3e-3
     ema_momentum: float = 0.99
     num_sampled: int = 1024
+    epoch_examples: int = 0
     validation_users: int = 5000
     refit: bool = True
     seed: int = 42
@@ -98,6 +110,8 @@ class TrainConfig:
                      "query_token_min_users", "num_sampled", "validation_users"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
+        if self.epoch_examples < 0:
+            raise ValueError(f"`epoch_examples` must be >= 0 (0 = all). Received: {self.epoch_examples}")
         if self.learning_rate <= 0:
             raise ValueError(f"`learning_rate` must be > 0. Received: {self.learning_rate}")
         if not 0.0 <= self.ema_momentum < 1.0:

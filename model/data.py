@@ -8,6 +8,9 @@ Interaction log (CSV or Parquet) columns:
 * ``timestamp`` (required) - epoch seconds (int/float) or an ISO-8601 string.
 * ``query`` (optional) - the search text typed before the interaction; missing -> "".
 * ``event_type`` (optional) - e.g. ``view`` / ``purchase``; missing -> "view".
+* ``basket_id`` (optional) - lines of one user with the same basket id were bought together:
+  the split holds out whole baskets (see :mod:`model.split`); missing -> every interaction is
+  its own basket.
 
 Catalog columns: ``item_id``, ``title``, ``category`` (all required).
 
@@ -264,6 +267,8 @@ def normalise_interactions(
             "event_type": df["event_type"].fillna("view").astype(str) if "event_type" in df else "view",
         }
     )
+    if "basket_id" in df:
+        out["basket_id"] = df["basket_id"].fillna("").astype(str).str.strip().to_numpy()
     report.rows_read = len(out)
     before = len(out)
     out = out.drop_duplicates(subset=["user_id", "item_id", "timestamp", "event_type"])
@@ -332,6 +337,7 @@ def fingerprint(dataset: Dataset, **params: object) -> str:
     h.update(dataset.name.encode())
     h.update(repr(sorted(params.items())).encode())
     cols = ["user_id", "item_id", "timestamp", "query", "event_type"]
+    cols += ["basket_id"] if "basket_id" in dataset.interactions else []
     inter = dataset.interactions[cols].sort_values(cols, kind="stable")
     h.update(inter.to_csv(index=False).encode("utf-8"))
     h.update(dataset.catalog.to_csv(index=False).encode("utf-8"))

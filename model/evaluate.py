@@ -129,12 +129,11 @@ def evaluate_scorer(score_fn: ScoreFn, examples: Examples, items: list[str], *, 
 
 
 def fitted_baselines(split: Split, items: list[str], part: str = "test") -> list:
-    """Most-popular, personal-frequency and item-kNN (scored from the model's window) fitted on
-    every interaction before the ``part`` items (for the test: training + validation, like the
-    refitted model)."""
+    """Most-popular, personal-frequency and item-kNN (scored from the last 20 items, its default)
+    fitted on every interaction before the ``part`` items (for the test: training + validation,
+    like the refitted model)."""
     seqs = sequences_before(split, part)
-    knn = ItemKNN(items, recent=split.history_length)
-    return [b.fit(seqs) for b in (MostPopular(items), PersonalFrequency(items), knn)]
+    return [b.fit(seqs) for b in (MostPopular(items), PersonalFrequency(items), ItemKNN(items))]
 
 
 def evaluate_all(model_score_fn: ScoreFn | None, split: Split, items: list[str], *, k: int = 10,

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -93,6 +94,31 @@ def max_batch(num_items: int) -> int:
     from recsys_dr.model.evaluate import SCORE_BUDGET
 
     return max(max(WARMUP_BATCHES), min(1024, SCORE_BUDGET // max(num_items, 1)))
+
+
+MAX_QUERY_BYTES = 256
+"""Query text one row may carry within :func:`request_bytes` (the graph reads its first
+``query_length`` tokens; a caller sends at most this many bytes of it)."""
+
+
+def request_bytes(history_length: int, items: list[str], query_bytes: int = MAX_QUERY_BYTES) -> int:
+    """Bytes of the largest one-row REST predict body for a version: every history slot holds the
+    catalog's longest id (as JSON encodes it) and the query ``query_bytes`` characters.
+
+    The larger of TF Serving's two request forms (columnar ``inputs`` and row ``instances``,
+    tensorflow_serving/g3doc/api_rest.md), JSON with the default ", " / ": " separators. The
+    front door sizes its body cap from this figure (``manifest.serving.max_request_bytes``).
+
+    Args:
+        history_length: ``L``, the history entries every row carries.
+        items: catalog item ids.
+        query_bytes: query characters; default :data:`MAX_QUERY_BYTES`.
+    """
+    longest = max(items, key=lambda i: len(json.dumps(i)))
+    history, query = [longest] * history_length, "q" * query_bytes
+    forms = ({"signature_name": SIGNATURE, "inputs": {"query": [query], "history": [history]}},
+             {"signature_name": SIGNATURE, "instances": [{"query": query, "history": history}]})
+    return max(len(json.dumps(form).encode("utf-8")) for form in forms)
 
 
 def _checked_rows(query, history, limit: int):
@@ -384,6 +410,7 @@ def export_version(
             "num_items": trained.preprocessor.num_items,
             "warmup_requests": len(requests),
             "max_batch": max_batch(trained.preprocessor.num_items),
+            "max_request_bytes": request_bytes(trained.config.history_length, trained.preprocessor.items),
         },
         "training": trained.config.to_dict(),
     } | (extra_metadata or {})

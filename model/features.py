@@ -142,6 +142,12 @@ class Preprocessor:
         :attr:`item_lookup` (export passes the file-backed one of :func:`item_lookup`)."""
         return tf.cast((lookup or self.item_lookup)(history), tf.int64)
 
+    def item_index(self, values: np.ndarray) -> np.ndarray:
+        """``int64[n]`` ids of raw item ids as :attr:`item_lookup` gives them (0 for "", 1 unknown),
+        computed in NumPy: for the training windows, looked up once instead of once per row."""
+        index = {item: FIRST_ID + i for i, item in enumerate(self.items)} | {"": 0}
+        return np.fromiter((index.get(v, 1) for v in values), dtype=np.int64, count=len(values))
+
     def labels(self, targets: np.ndarray) -> np.ndarray:
         """Catalog column of each target id; raises ``KeyError`` for an unknown target."""
         index = {item: i for i, item in enumerate(self.items)}
@@ -150,14 +156,18 @@ class Preprocessor:
         except KeyError as err:
             raise KeyError(f"target item {err.args[0]!r} is not in the catalog") from None
 
-    def transform(self, query: np.ndarray, history: np.ndarray, batch_size: int = 65_536) -> dict[str, np.ndarray]:
-        """Preprocess arrays of raw strings into the network's integer inputs (eagerly)."""
+    def transform(self, query: np.ndarray, history, batch_size: int = 65_536) -> dict[str, np.ndarray]:
+        """Preprocess arrays of raw strings into the network's integer inputs (eagerly); ``history``
+        None gives the query ids only."""
         qs, hs = [], []
         for start in range(0, len(query), batch_size):
             q = tf.constant(np.asarray(query[start : start + batch_size], dtype=object).astype(str))
-            h = tf.constant(np.asarray(history[start : start + batch_size], dtype=object).astype(str))
             qs.append(self.query_ids(q).numpy())
-            hs.append(self.history_ids(h).numpy())
+            if history is not None:
+                h = tf.constant(np.asarray(history[start : start + batch_size], dtype=object).astype(str))
+                hs.append(self.history_ids(h).numpy())
+        if history is None:
+            return {"query_ids": np.concatenate(qs) if qs else np.zeros((0, self.query_length), np.int64)}
         width = history.shape[1] if len(history.shape) == 2 else 0
         return {
             "query_ids": np.concatenate(qs) if qs else np.zeros((0, self.query_length), np.int64),

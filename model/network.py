@@ -1,26 +1,30 @@
-"""The Keras 3 network: a sequence encoder over the history, a repeat head and a gate.
+"""The Keras 3 network: a sequence encoder over the recent history, a repeat head over the whole
+history, and a gate.
 
 ::
 
-    history ids int[B, L] -> item embedding E (+ position) -> self-attention blocks -> s[B, D]
-    query ids   int[B, Q] -> token embedding -> masked mean                         -> q[B, D]
-    user u = Dense(ReLU layers(concat(s, q)))                                           [B, D]
+    history ids int[B, L] -> last M ids -> item embedding E (+ position) -> self-attention -> s[B, D]
+    query ids   int[B, Q] -> token embedding -> masked mean                                  -> q[B, D]
+    user u = Dense(ReLU layers(concat(s, q)))                                                   [B, D]
 
     explore logits  = u . E[item] + b[item]      for every catalog item (E is the same table
                                                  the history reads: no N-wide output layer)
     repeat logits   = MLP(count, recency, mean gap, due-ness, u . E[h], item propensity)
-                      for each distinct history item (its last occurrence), others masked
+                      for each distinct item of all L history ids (one slot each), others masked
     gate g          = sigmoid(MLP(u, history statistics)), 0 for an empty history
 
     p(item) = (1 - g) * softmax(explore)[item] + g * softmax(repeat)[item in history]
 
 The repeat head can copy an item from the history, which a softmax over the catalog fed by
 a pooled history cannot do well; the gate learns how repeat-heavy a shopper's next step is
-(RepeatNet, Ren et al. 2019, mixes repeat and explore modes the same way). Ids 0 (padding)
-and 1 (unknown) are masked everywhere, so empty histories and unknown ids need no special
-inputs. Training never materialises the explore logits over the whole catalog (see
-:mod:`model.train`); serving does, once per request (``u @ E.T``), then scores only the
-top-k candidates (:meth:`Recommender.top_k`).
+(RepeatNet, Ren et al. 2019, mixes repeat and explore modes the same way). "Buy again what you
+bought most" counts over a shopper's whole past, so the repeat head reads all ``L`` ids (256 by
+default) while the encoder reads the last ``M`` (``NetworkConfig.sequence_length``, 20): its
+features come from :func:`distinct_items`, which sorts each row (``O(L log L)``) instead of
+comparing every pair of positions. Ids 0 (padding) and 1 (unknown) are masked everywhere, so
+empty histories and unknown ids need no special inputs. Training never materialises the
+explore logits over the whole catalog (see :mod:`model.train`); serving does, once per request
+(``u @ E.T``), then scores only the top-k candidates (:meth:`Recommender.top_k`).
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ class Recommender(keras.Model):
         self.item_embedding = keras.layers.Embedding(num_items + FIRST_ID, d, name="item_embedding",
                                                      embeddings_initializer=keras.initializers.RandomNormal(stddev=d ** -0.5))
         self.item_bias = keras.layers.Embedding(num_items + FIRST_ID, 1, embeddings_initializer="zeros", name="item_bias")
-        self.position = keras.layers.Embedding(history_length, d, name="position_embedding")
+        self.sequence_length = min(config.sequence_length, history_length)
+        self.position = keras.layers.Embedding(self.sequence_length, d, name="position_embedding")
         self.blocks = [AttentionBlock(d, config.attention_heads, config.dropout, name=f"block_{i}")
                        for i in range(config.attention_blocks)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
@@ -120,12 +125,13 @@ class Recommender(keras.Model):
 
     # ------------------------------------------------------------------ encoder
     def encode(self, query_ids, history_ids, training=False) -> dict:
-        """``{"user": [B, D], "repeat_logits": [B, L], "gate": [B]}`` (gate/repeat only with ``config.repeat``)."""
+        """``{"user": [B, D]}``, with ``config.repeat`` also ``"repeat_logits"``, ``"repeat_ids"`` ``[B, L]``
+        (one slot per distinct history item, see :func:`distinct_items`), ``"gate_logit"`` and ``"has_history"`` ``[B]``."""
         d = self.net.embedding_dim
-        valid = ops.greater_equal(history_ids, FIRST_ID)
+        seq = history_ids[:, -self.sequence_length:]  # the encoder reads the most recent M items only
+        valid = ops.greater_equal(seq, FIRST_ID)
         fvalid = ops.cast(valid, "float32")
-        e = self.item_embedding(history_ids)
-        x = (e * d ** 0.5 + self.position(ops.arange(self.history_length))[None]) * fvalid[..., None]
+        x = (self.item_embedding(seq) * d ** 0.5 + self.position(ops.arange(self.sequence_length))[None]) * fvalid[..., None]
         for i, block in enumerate(self.blocks):
             x = block(x, valid, training=training, last_only=i == len(self.blocks) - 1)
         if self.blocks:
@@ -141,38 +147,34 @@ class Recommender(keras.Model):
         u = self.user(z)
         out = {"user": u}
         if self.net.repeat:
-            out |= self._repeat(history_ids, valid, fvalid, e, u)
+            out |= self._repeat(history_ids, u)
         return out
 
-    def _repeat(self, ids, valid, fvalid, e, u) -> dict:
+    def _repeat(self, history_ids, u) -> dict:
         length = self.history_length
-        pos = ops.arange(length)
-        same = ops.logical_and(ops.equal(ids[:, :, None], ids[:, None, :]), valid[:, None, :])  # [B, j, k]
-        same_f = ops.cast(same, "float32")
-        count = ops.sum(same_f, axis=2)  # occurrences of item j in the window
-        later = ops.cast(ops.greater(pos[None, :], pos[:, None]), "float32")[None]  # k > j
-        is_last = ops.logical_and(valid, ops.equal(ops.sum(same_f * later, axis=2), 0.0))
-        first = ops.min(ops.where(same, pos[None, None, :], length), axis=2)  # first occurrence of item j
-        first = ops.where(valid, first, pos[None, :])  # padding: no span (else 0 * inf = NaN below)
-        recency = ops.cast(length - 1 - pos, "float32")[None, :]  # 0 = the most recent position
-        gap = ops.cast(pos[None, :] - first, "float32") / ops.maximum(count - 1.0, 1.0)  # mean re-buy interval
+        f = distinct_items(history_ids)
+        ids, last, valid = f["ids"], f["last"], f["is_last"]
+        count, first = f["count"], f["first"]
+        recency = ops.cast(length - 1 - last, "float32")  # 0 = the most recent position
+        gap = ops.cast(last - first, "float32") / ops.maximum(count - 1.0, 1.0)  # mean re-buy interval
         due = (recency + 1.0) / (gap + 1.0) * ops.cast(ops.greater(count, 1.0), "float32")
-        affinity = ops.sum(e * u[:, None, :], axis=-1) / self.net.embedding_dim ** 0.5
+        affinity = ops.sum(ops.stop_gradient(self.item_embedding(ids)) * u[:, None, :], axis=-1) / self.net.embedding_dim ** 0.5
         feats = ops.concatenate(
-            [self.recency(ops.broadcast_to(length - 1 - pos, ops.shape(ids))),
-             ops.stack([ops.log1p(count), recency / length * ops.ones_like(count), gap / length,
-                        ops.minimum(due, 4.0), affinity], axis=-1),
+            [self.recency(length - 1 - last),
+             ops.stack([ops.log1p(count), ops.log1p(recency), ops.log1p(gap), ops.minimum(due, 4.0), affinity], axis=-1),
              self.propensity(ids)], axis=-1)
         flat = ops.reshape(feats, (-1, ops.shape(feats)[-1]))  # 2-D: one fused matmul per Dense, no Tensordot
         logits = ops.reshape(self.repeat_out(self.repeat_hidden(flat)), ops.shape(ids))
-        logits = ops.where(is_last, logits, NEG)
+        logits = ops.where(valid, logits, NEG)
+        fvalid = ops.cast(ops.greater_equal(history_ids, FIRST_ID), "float32")
         any_valid = ops.cast(ops.any(valid, axis=1), "float32")
         n_valid = ops.maximum(ops.sum(fvalid, axis=1), 1.0)
-        repeats = ops.sum(ops.cast(ops.greater(count, 1.0), "float32") * fvalid, axis=1) / n_valid
-        stats = ops.stack([repeats, ops.sum(ops.cast(is_last, "float32"), axis=1) / n_valid, n_valid / length,
+        n_distinct = ops.sum(ops.cast(valid, "float32"), axis=1)
+        repeated = ops.sum(ops.cast(ops.greater(count, 1.0), "float32") * count * ops.cast(valid, "float32"), axis=1)
+        stats = ops.stack([repeated / n_valid, n_distinct / n_valid, ops.log1p(n_valid),
                            ops.max(logits, axis=1) * any_valid], axis=-1)
         gate_logit = ops.squeeze(self.gate_out(self.gate_hidden(ops.concatenate([u, stats], axis=-1))), -1)
-        return {"repeat_logits": logits, "gate_logit": gate_logit, "has_history": any_valid}
+        return {"repeat_logits": logits, "repeat_ids": ids, "gate_logit": gate_logit, "has_history": any_valid}
 
     # ------------------------------------------------------------------ scores
     def explore_logits(self, u):
@@ -189,8 +191,8 @@ class Recommender(keras.Model):
         if not self.net.repeat:
             return p
         g = ops.sigmoid(enc["gate_logit"]) * enc["has_history"]
-        rep = ops.softmax(enc["repeat_logits"], axis=-1) * ops.cast(ops.greater_equal(history_ids, FIRST_ID), "float32")
-        cols = ops.maximum(history_ids - FIRST_ID, 0)
+        rep = ops.softmax(enc["repeat_logits"], axis=-1) * ops.cast(ops.greater(enc["repeat_logits"], NEG / 2), "float32")
+        cols = ops.maximum(enc["repeat_ids"] - FIRST_ID, 0)
         scattered = _scatter_rows(cols, rep, self.num_items)
         return (1.0 - g)[:, None] * p + g[:, None] * scattered
 
@@ -198,32 +200,30 @@ class Recommender(keras.Model):
         """``(scores[B, k], columns[B, k])``: the exact top-k of :meth:`probabilities`, best first,
         without building the mixture over the whole catalog (the serving path).
 
-        Items outside the history score ``(1 - g) * softmax(explore)``, in explore order, so the
-        top k is among the ``k + L`` best explore items and the history items; only those
-        candidates get the full mixture score.
+        Items outside the history score ``(1 - g) * softmax(explore)``, in explore order: the top
+        k is among the k best explore items outside the history (history columns are pushed down
+        by ``NEG`` before the selection) and the distinct history items, and only those
+        ``k + L`` candidates get the full mixture score.
         """
         enc = self.encode(query_ids, history_ids, training=False)
         logits = self.explore_logits(enc["user"])
-        n_top = min(k + self.history_length, self.num_items) if self.net.repeat else k
-        top_logits, top_cols = exact_top_k(logits, n_top)
-        top = top_logits[:, :1]  # the row's max: logsumexp without another pass for it
-        lse = top + ops.log(ops.sum(ops.exp(logits - top), axis=-1, keepdims=True))
         if not self.net.repeat:
-            return ops.exp(top_logits - lse), top_cols
-        valid = ops.greater_equal(history_ids, FIRST_ID)
-        hist_cols = ops.maximum(history_ids - FIRST_ID, 0)
+            top_logits, top_cols = exact_top_k(logits, k)
+            top = top_logits[:, :1]  # the row's max: logsumexp without another pass for it
+            return ops.exp(top_logits - top - ops.log(ops.sum(ops.exp(logits - top), axis=-1, keepdims=True))), top_cols
+        slot = ops.greater(enc["repeat_logits"], NEG / 2)  # [B, L] one slot per distinct history item
+        hist_cols = ops.cast(ops.maximum(enc["repeat_ids"] - FIRST_ID, 0), "int32")
+        hist_logits = _row_gather(logits, hist_cols)
+        top_logits, top_cols = exact_top_k(_push_down(logits, hist_cols, slot), min(k, self.num_items))
+        fresh = ops.greater(top_logits, NEG / 2)  # not a history item
+        top = ops.maximum(top_logits[:, :1], ops.max(ops.where(slot, hist_logits, NEG), axis=1, keepdims=True))
+        lse = top + ops.log(ops.sum(ops.exp(logits - top), axis=-1, keepdims=True))
         g = (ops.sigmoid(enc["gate_logit"]) * enc["has_history"])[:, None]
-        rep = ops.softmax(enc["repeat_logits"], axis=-1) * ops.cast(valid, "float32")
-        cand = ops.concatenate([top_cols, ops.cast(hist_cols, top_cols.dtype)], axis=1)  # [B, n_top + L]
-        match = ops.logical_and(ops.equal(cand[:, :, None], ops.cast(hist_cols, cand.dtype)[:, None, :]), valid[:, None, :])
-        copy = ops.sum(ops.cast(match, "float32") * rep[:, None, :], axis=2)
-        explore = ops.exp(ops.concatenate([top_logits, _row_gather(logits, hist_cols)], axis=1) - lse)
-        score = (1.0 - g) * explore + g * copy
-        # One slot per item: a top explore item that is in the history is scored at its
-        # history slot, and only an item's last history occurrence is a slot.
-        keep = ops.concatenate([ops.logical_not(ops.any(match[:, :n_top], axis=2)),
-                                ops.greater(enc["repeat_logits"], NEG / 2)], axis=1)
-        values, where = ops.top_k(ops.where(keep, score, -1.0), k)
+        rep = ops.softmax(enc["repeat_logits"], axis=-1) * ops.cast(slot, "float32")
+        score = ops.concatenate([(1.0 - g) * ops.exp(top_logits - lse),
+                                 (1.0 - g) * ops.exp(hist_logits - lse) + g * rep], axis=1)
+        cand = ops.concatenate([ops.cast(top_cols, "int32"), hist_cols], axis=1)
+        values, where = ops.top_k(ops.where(ops.concatenate([fresh, slot], axis=1), score, -1.0), k)
         return values, _row_gather(cand, where)
 
     def call(self, inputs, training=False):
@@ -263,6 +263,51 @@ def _row_gather(x, idx):
     import tensorflow as tf
 
     return tf.gather(x, idx, batch_dims=1)
+
+
+def _push_down(logits, cols, mask):
+    """``logits`` with ``NEG`` added at ``[b, cols[b, j]]`` where ``mask[b, j]`` (each column at most once)."""
+    import tensorflow as tf
+
+    b = tf.shape(cols)[0]
+    rows = tf.broadcast_to(tf.range(b, dtype=cols.dtype)[:, None], tf.shape(cols))
+    idx = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=1)
+    return tf.tensor_scatter_nd_add(logits, idx, tf.reshape(tf.where(mask, NEG, 0.0), [-1]))
+
+
+def distinct_items(history_ids):
+    """The distinct items of each history row and their counts, in ``O(L log L)`` per row.
+
+    Sorts each row by (item id, position): a run of equal ids is one item, its last slot is the
+    item's most recent occurrence. Returns ``[B, L]`` tensors, one slot per sorted position:
+    ``ids`` (the sorted ids), ``is_last`` (the slot is a valid item's last occurrence: one slot
+    per distinct item), ``last`` / ``first`` (positions of the item's most recent and first
+    occurrence in the row) and ``count`` (its occurrences in the row, float). Padding (0) and
+    unknown ids (1) are never ``is_last``. Cost grows as ``L log L`` (a sort and segment sums),
+    not ``L x L`` (comparing every pair of positions).
+
+    Example: ``[[0, 5, 3, 5]]`` -> ids ``[0, 3, 5, 5]``, is_last ``[F, T, F, T]``, last
+    ``[0, 2, 1, 3]``, first ``[0, 2, 1, 1]``, count ``[1, 1, 2, 2]``.
+    """
+    import tensorflow as tf
+
+    ids = tf.cast(history_ids, tf.int64)
+    b, length = tf.shape(ids)[0], tf.shape(ids)[1]
+    pos = tf.range(length, dtype=tf.int64)
+    order = tf.argsort(ids * tf.cast(length, tf.int64) + pos[None, :], axis=1)  # keys are unique: no ties
+    s = tf.gather(ids, order, batch_dims=1)
+    at = tf.cast(order, tf.int64)  # the sorted slots' positions
+    change = tf.not_equal(s[:, 1:], s[:, :-1])
+    new_run = tf.concat([tf.ones([b, 1], tf.bool), change], axis=1)
+    run_end = tf.concat([change, tf.ones([b, 1], tf.bool)], axis=1)
+    seg = tf.reshape(tf.cumsum(tf.cast(new_run, tf.int32), axis=1) - 1 + tf.range(b)[:, None] * length, [-1])
+    n_seg = b * length
+    count = tf.math.unsorted_segment_sum(tf.ones_like(seg, tf.float32), seg, n_seg)
+    first = tf.math.unsorted_segment_min(tf.reshape(at, [-1]), seg, n_seg)
+    last = tf.math.unsorted_segment_max(tf.reshape(at, [-1]), seg, n_seg)
+    back = lambda v: tf.reshape(tf.gather(v, seg), [b, length])  # noqa: E731 - run value at each slot
+    return {"ids": s, "is_last": tf.logical_and(run_end, s >= FIRST_ID), "last": back(last), "first": back(first),
+            "count": back(count)}
 
 
 def _scatter_rows(cols, values, n):

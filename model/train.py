@@ -53,8 +53,8 @@ import tensorflow as tf
 from recsys_dr.model.config import TrainConfig
 from recsys_dr.model.evaluate import evaluate_scorer
 from recsys_dr.model.features import FIRST_ID, Preprocessor, build_query_vocabulary
-from recsys_dr.model.network import Recommender, build_network
-from recsys_dr.model.split import Examples, Split
+from recsys_dr.model.network import NEG, Recommender, build_network
+from recsys_dr.model.split import Examples, Histories, Split
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,22 @@ def _network_for(pre: Preprocessor, config: TrainConfig) -> Recommender:
                          config=config.network)
 
 
-def repeat_targets(history_ids: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(in_window bool[n], position int[n])``: the target is in the history window, at its last occurrence."""
-    hit = history_ids == (labels[:, None] + FIRST_ID)
-    length = history_ids.shape[1]
-    last = length - 1 - np.argmax(hit[:, ::-1], axis=1)
-    return hit.any(axis=1), np.where(hit.any(axis=1), last, 0).astype(np.int64)
+def repeat_targets(repeat_ids, repeat_logits, labels):
+    """``(in_window bool[B], slot int[B])``: the target is a distinct item of the history, at that slot
+    of the repeat head's ``[B, L]`` layout (``encode``'s ``repeat_ids`` / ``repeat_logits``)."""
+    hit = tf.logical_and(tf.equal(repeat_ids, tf.cast(labels, repeat_ids.dtype)[:, None] + FIRST_ID),
+                         repeat_logits > NEG / 2)
+    return tf.reduce_any(hit, axis=1), tf.argmax(tf.cast(hit, tf.int32), axis=1)
+
+
+def _history_rows(pre: Preprocessor, history):
+    """``rows -> int64[len(rows), L]`` history ids: read from the windows of a :class:`Histories`
+    (its items looked up once), so ``n x L`` strings never exist at once."""
+    if isinstance(history, Histories):
+        flat = pre.item_index(history.items)
+        return lambda rows: history.ids(flat, rows)
+    ids = pre.transform(np.full(len(history), "", object), np.asarray(history))["history_ids"]
+    return lambda rows: ids[rows]
 
 
 def uses_sampled_softmax(config: TrainConfig, num_items: int) -> bool:
@@ -126,7 +136,7 @@ def uses_sampled_softmax(config: TrainConfig, num_items: int) -> bool:
     return 2 * config.num_sampled < num_items
 
 
-def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float], q, h, y, in_window, pos):
+def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float], q, h, y):
     """Explore + repeat + gate loss of one batch (see the module docstring); call under a GradientTape.
 
     Args:
@@ -135,7 +145,6 @@ def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float]
         unigrams: sampling weights per item-table row (ids 0 and 1 weigh 0, so they are never drawn).
         q, h: query / history ids ``[B, Q]`` / ``[B, L]``.
         y: target catalog columns ``[B]``.
-        in_window, pos: from :func:`repeat_targets`.
     """
     n = model.num_items
     enc = model.encode(q, h, training=True)
@@ -155,6 +164,7 @@ def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float]
     loss = tf.reduce_mean(explore)
     if config.network.repeat:
         has = enc["has_history"]
+        in_window, pos = repeat_targets(enc["repeat_ids"], enc["repeat_logits"], y)
         target = tf.cast(in_window, tf.float32)
         gate = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=enc["gate_logit"])
         rep = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pos, logits=enc["repeat_logits"])
@@ -163,11 +173,13 @@ def training_loss(model: Recommender, config: TrainConfig, unigrams: list[float]
     return loss
 
 
-def _step_fn(model: Recommender, optimizer, config: TrainConfig, unigrams: list[float]):
+def train_step(model: Recommender, optimizer, config: TrainConfig, unigrams: list[float]):
+    """A compiled ``step(q, h, y) -> loss`` that applies one optimizer update (see :func:`training_loss`)."""
+
     @tf.function
-    def step(q, h, y, in_window, pos):
+    def step(q, h, y):
         with tf.GradientTape() as tape:
-            loss = training_loss(model, config, unigrams, q, h, y, in_window, pos)
+            loss = training_loss(model, config, unigrams, q, h, y)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -216,7 +228,7 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
         # Model selection is over: refit a fresh model, same seed, on the training and validation
         # interactions for the chosen number of epochs (the test items stay unseen).
         selection, best = trained.history, trained.best_epoch
-        examples = _concat(split.train, split.validation)
+        examples = split.train.concat(split.validation)
         log.info("refitting on %d examples (training + validation) for %d epoch(s)", len(examples), best)
         trained = _fit(pre, examples, config, best, None, items, exclude_seen, show_progress)
         trained.history = selection + [dict(h, refit=True) for h in trained.history]
@@ -225,24 +237,19 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
     return trained
 
 
-def _concat(a: Examples, b: Examples) -> Examples:
-    return Examples(np.concatenate([a.query, b.query]), np.concatenate([a.history, b.history]),
-                    np.concatenate([a.target, b.target]), np.concatenate([a.user, b.user]))
-
-
 def _fit(pre: Preprocessor, examples: Examples, config: TrainConfig, epochs: int, val: Examples | None,
          items: list[str], exclude_seen: bool, show_progress: bool) -> Trained:
     """Train a fresh network for up to ``epochs``; with ``val``, keep the best epoch and stop early."""
     device = set_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    x = pre.transform(examples.query, examples.history)
+    queries = pre.transform(examples.query, None)["query_ids"]
+    history_rows = _history_rows(pre, examples.history)
     y = pre.labels(examples.target)
-    in_window, pos = repeat_targets(x["history_ids"], y)
     counts = np.bincount(y, minlength=pre.num_items).astype(np.float64) + 1.0
     model = _network_for(pre, config)
     optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=config.ema_momentum > 0,
                                       ema_momentum=config.ema_momentum)
-    step = _step_fn(model, optimizer, config, [0.0] * FIRST_ID + counts.tolist())
+    step = train_step(model, optimizer, config, [0.0] * FIRST_ID + counts.tolist())
     trained = Trained(model, pre, config, device=device)
     val_ids = pre.transform(val.query, val.history) if val is not None else None
 
@@ -250,13 +257,12 @@ def _fit(pre: Preprocessor, examples: Examples, config: TrainConfig, epochs: int
     best, best_weights, waited = -1.0, None, 0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        order = rng.permutation(len(y))
-        bar = _progress((len(y) + config.batch_size - 1) // config.batch_size, show_progress, f"epoch {epoch}")
+        order = rng.permutation(len(y))[:config.epoch_examples or None]
+        bar = _progress((len(order) + config.batch_size - 1) // config.batch_size, show_progress, f"epoch {epoch}")
         losses = []
-        for s in range(0, len(y), config.batch_size):
+        for s in range(0, len(order), config.batch_size):
             b = order[s:s + config.batch_size]
-            losses.append(float(step(tf.constant(x["query_ids"][b]), tf.constant(x["history_ids"][b]),
-                                     tf.constant(y[b]), tf.constant(in_window[b]), tf.constant(pos[b]))))
+            losses.append(float(step(tf.constant(queries[b]), tf.constant(history_rows(b)), tf.constant(y[b]))))
             if bar is not None:
                 bar.update(1)
         if bar is not None:

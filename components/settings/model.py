@@ -8,6 +8,10 @@ from pydantic import model_validator
 
 from recsys_dr.components.settings.aws_limits import MODEL_NAME_PATTERN
 from recsys_dr.components.settings.base import INT64_MAX, Settings, problem, setting
+from recsys_dr.model.config import TrainConfig
+
+# The exported signature's history width (`python -m recsys_dr.model build` defaults to it): one fact, one place.
+DEFAULT_HISTORY_LENGTH = TrainConfig.history_length
 
 MODEL_NAME_ALLOWED = (
     "1-63 characters of letters, digits, '_', '.', '-', starting and ending with a letter or digit "
@@ -24,15 +28,17 @@ class ModelSettings(Settings):
                            allowed="a positive integer (a TF Serving version directory)", ge=1, le=INT64_MAX,
                            limit="TF Serving versions are int64")
     history_length: int = setting(
-        20, description="History ids per request row (the manifest's `serving.history_length`); sizes the web ACL's body limit.",
+        DEFAULT_HISTORY_LENGTH,
+        description="History ids per request row (the manifest's `serving.history_length`); sizes the web ACL's body limit.",
         allowed="an integer from 1 to 10000", ge=1, le=10_000,
     )
     max_batch: int = setting(
         64, description="Rows the version accepts per request (the manifest's `serving.max_batch`; every export accepts 64).",
         allowed="an integer from 1 to 1024", ge=1, le=1024, limit="model/export.py caps a request at 1024 rows",
     )
-    max_item_id_bytes: int = setting(32, description="Longest catalog item id in bytes, JSON-escaped (sizes requests).",
-                                     allowed="an integer from 1 to 1024", ge=1, le=1024)
+    max_item_id_bytes: int = setting(
+        24, description="Longest catalog item id in bytes, JSON-escaped (sizes requests; the version's manifest records the "
+        "largest one-row request as `serving.max_request_bytes`).", allowed="an integer from 1 to 1024", ge=1, le=1024)
     max_query_bytes: int = setting(256, description="Longest search query a client sends in bytes, JSON-escaped (sizes requests).",
                                    allowed="an integer from 0 to 8192", ge=0, le=8192)
     artifact_dir: str | None = setting(

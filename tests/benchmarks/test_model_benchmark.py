@@ -139,3 +139,19 @@ def test_the_batching_command_writes_what_it_prints(tmp_path, capsys):
     assert figures["runs"]["batched"]["4"]["requests"] > 0 and figures["runs"]["unbatched"]["4"]["requests"] > 0
     printed = capsys.readouterr().out
     assert f"{figures['throughput_ratio']['4']:.2f}" in printed
+def test_the_steps_command_times_each_history_length(tmp_path, capsys):
+    from benchmarks.model_benchmark import main
+
+    out = tmp_path / "steps.json"
+    assert main(["steps", "--history-lengths", "4,16", "--items", "300", "--batch-size", "8", "--iterations", "2",
+                 "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert set(figures["ms_per_step"]) == {"4", "16"} and all(v > 0 for v in figures["ms_per_step"].values())
+    assert "history   16" in capsys.readouterr().out
+
+
+def test_quality_refuses_an_unknown_dataset():
+    from benchmarks.model_benchmark import main
+
+    with pytest.raises(SystemExit, match=r"--datasets: unknown \['bogus'\]; one of: movielens, shop, completejourney"):
+        main(["quality", "--datasets", "shop,bogus", "--json", "/dev/null"])

@@ -117,7 +117,7 @@ def test_bottlerocket_gpu_nodes_need_no_device_plugin():
         ({"gpu": {"instance_types": ["m6i.large"]}}, r"`gpu.instance_types` must contain only NVIDIA GPU instance types"),
         ({"gpu": {"min_size": 3, "max_size": 2, "desired_size": 2}}, r"`gpu.min_size` must be <= `gpu.max_size`. Received: min_size=3, max_size=2"),
         ({"dns": {"ttl": 300}}, r"`dns.ttl` is not a setting: the failover records are aliases of the load balancers"),
-        ({"model": {"history_length": 300}}, r"`model.history_length` gives a one-row Predict request of 10831 bytes"),
+        ({"model": {"history_length": 300}}, r"`model.history_length` gives a one-row Predict request of 8431 bytes"),
         ({"serving": {"batching": {"max_batch_size": 128}}}, r"`serving.batching.max_batch_size` must be <= `model.max_batch` \(64\)"),
         ({"dns": {"zone_id": None}}, r"exactly one of `dns.zone_id`"),
         ({"model": {"version": 0}}, r"`model.version` must be a positive integer"),

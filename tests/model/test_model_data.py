@@ -166,6 +166,14 @@ def test_leave_last_out_is_chronological_per_user(files):
     assert ["", ""] in split.train.history.tolist()
 
 
+def test_a_basket_column_in_a_file_groups_the_split(files):
+    inter = "user_id,item_id,timestamp,basket_id\nalice,A,100,k1\nalice,B,100,k1\nalice,C,200,k2\nalice,A,300,k3\n"
+    ds = load_dataset(*files(inter=inter), pseudonym_key="k")
+    split = leave_last_out(ds, history_length=3)
+    assert split.validation.target.tolist() == ["C"] and split.validation.history[0].tolist() == ["", "A", "B"]
+    assert split.train.history.tolist() == [["", "", ""], ["", "", ""]]  # A and B were bought together
+
+
 def test_history_is_truncated_and_left_padded():
     assert pad_history(list("abcde"), 3) == ["c", "d", "e"]
     assert pad_history(["a"], 3) == ["", "", "a"]
@@ -208,6 +216,19 @@ def test_movielens_loads_from_the_recbole_wheel():
     derived = load_movielens_100k(pseudonym_key="k", queries=True)
     toy = derived.interactions.loc[derived.interactions["item_id"] == "1", "query"].iloc[0]
     assert toy == "animation childrens comedy toy" and derived.name == "movielens-100k-derived-queries"
+
+
+def test_complete_journey_loads_from_its_wheel_with_baskets():
+    from recsys_dr.model.completejourney import NAME, load_complete_journey
+
+    ds = load_complete_journey(pseudonym_key="k")
+    inter = ds.interactions
+    assert len(inter) == 1_469_307 and inter["user_id"].nunique() == 2_469
+    assert "simulated" in ds.name and ds.name == NAME  # labelled as the package's README describes it
+    assert inter["user_id"].str.startswith("u_").all()
+    assert len(ds.catalog) == inter["item_id"].nunique() == 68_509 and inter["item_id"].isin(set(ds.catalog["item_id"])).all()
+    assert inter.groupby("basket_id")["timestamp"].nunique().max() == 1  # one time per basket
+    assert (inter["query"] == "").all() and (inter["event_type"] == "purchase").all()
 
 
 def test_synthetic_staples_make_re_buys_a_large_share_of_the_held_out_items():

@@ -161,6 +161,33 @@ def test_the_row_cap_keeps_each_score_tensor_within_the_budget():
         assert cap * n <= SCORE_BUDGET or cap == max(WARMUP_BATCHES)
 
 
+def test_the_manifest_records_the_largest_one_row_request(version_dir):
+    from recsys_dr.model.export import MAX_QUERY_BYTES, SIGNATURE, request_bytes
+
+    serving = json.loads((version_dir / "manifest.json").read_text())["serving"]
+    items = fx.dataset().item_ids
+    assert serving["max_request_bytes"] == request_bytes(serving["history_length"], items)
+    longest = max(items, key=len)
+    for body in ({"signature_name": SIGNATURE, "inputs": {"query": ["q" * MAX_QUERY_BYTES],
+                                                           "history": [[longest] * serving["history_length"]]}},
+                 {"signature_name": SIGNATURE, "instances": [{"query": "q" * MAX_QUERY_BYTES,
+                                                              "history": [longest] * serving["history_length"]}]}):
+        assert len(json.dumps(body).encode()) <= serving["max_request_bytes"]
+    assert request_bytes(4, ["é" * 3]) > request_bytes(4, ["e" * 3])  # ids measured as JSON escapes them
+
+
+def test_a_full_history_row_fits_well_under_what_waf_inspects_on_an_alb():
+    """AWS WAF inspects at most the first 8,192 bytes of a body on an Application Load Balancer
+    (docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html):
+    one row at the default history length, 12-character ids and a full query stays far below."""
+    from recsys_dr.model.config import TrainConfig
+    from recsys_dr.model.export import request_bytes
+
+    length = TrainConfig().history_length
+    assert request_bytes(length, ["sku-00012345"]) < 8_192 * 0.6
+    assert request_bytes(length, ["x" * 26]) < 8_192  # ids up to 26 characters still fit
+
+
 def test_a_request_over_the_row_cap_is_refused_by_both_endpoints_and_the_session_path(version_dir):
     """TF Serving takes gRPC messages up to 2 GiB (model_servers/server.cc); the graph itself must
     refuse a batch whose [rows, num_items] tensors could OOM the pod, on the Session path TF

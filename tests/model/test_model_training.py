@@ -91,6 +91,51 @@ def test_validation_is_the_second_to_last_item_and_never_trained_on():
     assert sequences_before(split, "test")["u"] == ["a", "b", "c"] and sequences_before(split, "validation")["u"] == ["a", "b"]
 
 
+def _baskets(rows: list[tuple[str, str, int, str]], items: str):
+    from recsys_dr.model.data import Dataset
+
+    inter = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "basket_id"]).assign(query="", event_type="purchase")
+    return Dataset("t", inter, pd.DataFrame({"item_id": list(items), "title": "", "category": ""}))
+
+
+def test_a_held_out_basket_is_neither_history_nor_training_data():
+    from recsys_dr.model.split import leave_last_out, sequences_before
+
+    # File order is not time order: basket 2 is listed first. Lines of a basket keep file order.
+    split = leave_last_out(_baskets([("u", "c", 2, "b2"), ("u", "d", 2, "b2"), ("u", "a", 1, "b1"), ("u", "b", 1, "b1"),
+                                     ("u", "e", 3, "b3"), ("u", "f", 3, "b3"), ("u", "a", 3, "b3")], "abcdef"), 4)
+    assert split.test.target.tolist() == ["a"] and split.test.past == [["a", "b", "c", "d"]]  # the last basket's last line
+    assert split.test.history[0].tolist() == ["a", "b", "c", "d"]  # earlier baskets only: not "e", "f"
+    assert split.validation.target.tolist() == ["d"] and split.validation.history[0].tolist() == ["", "", "a", "b"]
+    assert split.train.target.tolist() == ["a", "b"]  # "c" (the validation basket) and "e", "f" are not trained on
+    assert split.train.history.tolist() == [["", "", "", ""]] * 2  # both lines of basket 1: no earlier basket
+    assert split.test.is_repeat().tolist() == [True]
+    assert sequences_before(split, "test")["u"] == ["a", "b", "d"]
+
+
+def test_without_baskets_every_interaction_is_its_own_basket():
+    from recsys_dr.model.split import leave_last_out
+
+    rows = [("u", "a", 1), ("u", "b", 2), ("u", "c", 3), ("u", "d", 4)]
+    plain = leave_last_out(_dataset(rows, "abcd"), 3)
+    one_each = leave_last_out(_baskets([r + (str(i),) for i, r in enumerate(rows)], "abcd"), 3)
+    for part in ("train", "validation", "test"):
+        a, b = getattr(plain, part), getattr(one_each, part)
+        assert a.target.tolist() == b.target.tolist() and a.history.tolist() == b.history.tolist()
+    assert plain.train.history.tolist() == [["", "", ""], ["", "", "a"]]
+
+
+def test_histories_are_windows_built_when_read():
+    from recsys_dr.model.split import Histories
+
+    items = np.array(["a", "b", "c", "x", "y"], dtype=object)
+    h = Histories(items, start=np.array([0, 0, 3, 3]), stop=np.array([3, 1, 3, 5]), length=2)
+    assert h.shape == (4, 2) and h.tolist() == [["b", "c"], ["", "a"], ["", ""], ["x", "y"]]
+    assert h[1:3].tolist() == [["", "a"], ["", ""]] and h[3].tolist() == ["x", "y"]
+    assert h.ids(np.arange(5) + 2, np.array([0, 1])).tolist() == [[3, 4], [0, 2]]
+    assert h.subset(np.array([3])).concat(h.subset(np.array([0]))).tolist() == [["x", "y"], ["b", "c"]]
+
+
 # ------------------------------------------------------------------ baselines
 def test_most_popular_counts_training_interactions():
     pop = MostPopular(["a", "b", "c"]).fit({"u1": ["a", "b"], "u2": ["a", "c"], "u3": ["a"]})
@@ -195,7 +240,7 @@ def test_sampled_softmax_touches_a_bounded_number_of_item_rows():
     import tensorflow as tf
 
     from recsys_dr.model.network import NetworkConfig, build_network
-    from recsys_dr.model.train import TrainConfig, repeat_targets, training_loss
+    from recsys_dr.model.train import TrainConfig, training_loss
 
     n, b, length, sampled = 5_000, 16, 4, 32
     cfg = TrainConfig(history_length=length, num_sampled=sampled, network=NetworkConfig(embedding_dim=8, attention_blocks=0, hidden_units=(8,)))
@@ -203,10 +248,8 @@ def test_sampled_softmax_touches_a_bounded_number_of_item_rows():
     rng = np.random.default_rng(0)
     h = rng.integers(2, n + 2, size=(b, length))
     y = rng.integers(0, n, size=b)
-    in_window, pos = repeat_targets(h, y)
     with tf.GradientTape() as tape:
-        loss = training_loss(net, cfg, [0.0, 0.0] + [1.0] * n, tf.zeros((b, 2), tf.int64), tf.constant(h),
-                             tf.constant(y), tf.constant(in_window), tf.constant(pos))
+        loss = training_loss(net, cfg, [0.0, 0.0] + [1.0] * n, tf.zeros((b, 2), tf.int64), tf.constant(h), tf.constant(y))
     grad = tape.gradient(loss, net.item_embedding.embeddings)
     # The loss reads the targets, the sampled negatives and the history rows, never all N.
     assert isinstance(grad, tf.IndexedSlices)
@@ -217,7 +260,7 @@ def test_a_sample_of_half_the_catalog_or_more_trains_on_the_exact_softmax():
     import tensorflow as tf
 
     from recsys_dr.model.network import NetworkConfig, build_network
-    from recsys_dr.model.train import TrainConfig, repeat_targets, training_loss, uses_sampled_softmax
+    from recsys_dr.model.train import TrainConfig, training_loss, uses_sampled_softmax
 
     n, b, length = 60, 8, 4
     cfg = TrainConfig(history_length=length, num_sampled=30,
@@ -226,18 +269,47 @@ def test_a_sample_of_half_the_catalog_or_more_trains_on_the_exact_softmax():
     net = build_network(num_items=n, query_vocab_size=4, query_length=2, history_length=length, config=cfg.network)
     rng = np.random.default_rng(0)
     q, h, y = tf.zeros((b, 2), tf.int64), tf.constant(rng.integers(2, n + 2, size=(b, length))), rng.integers(0, n, size=b)
-    in_window, pos = repeat_targets(h.numpy(), y)
-    loss = training_loss(net, cfg, [0.0, 0.0] + [1.0] * n, q, h, tf.constant(y), tf.constant(in_window), tf.constant(pos))
+    loss = training_loss(net, cfg, [0.0, 0.0] + [1.0] * n, q, h, tf.constant(y))
     # No sampling noise: the loss is the cross-entropy of the served explore distribution.
     exact = -np.log(net.probabilities(q, h).numpy()[np.arange(b), y]).mean()
     np.testing.assert_allclose(float(loss), exact, rtol=1e-5)
 
 
-def test_repeat_targets_point_at_the_last_occurrence():
+def test_repeat_targets_point_at_the_distinct_slot_of_the_target():
+    from recsys_dr.model.network import distinct_items
     from recsys_dr.model.train import repeat_targets
 
-    in_window, pos = repeat_targets(np.array([[3, 2, 3, 0], [0, 0, 4, 5]]), np.array([1, 0]))
-    assert in_window.tolist() == [True, False] and pos.tolist()[0] == 2
+    f = distinct_items(np.array([[3, 2, 3, 0], [0, 0, 4, 5]]))
+    logits = np.where(f["is_last"].numpy(), 0.0, -1e9).astype("float32")
+    in_window, slot = repeat_targets(f["ids"], logits, np.array([1, 0]))
+    assert in_window.numpy().tolist() == [True, False]
+    assert f["ids"].numpy()[0, slot.numpy()[0]] == 3 and f["is_last"].numpy()[0, slot.numpy()[0]]
+
+
+def test_distinct_items_count_each_item_once_at_its_last_occurrence():
+    from recsys_dr.model.network import distinct_items
+
+    f = {k: v.numpy() for k, v in distinct_items(np.array([[0, 5, 3, 5], [1, 4, 4, 4]])).items()}
+    assert f["ids"].tolist() == [[0, 3, 5, 5], [1, 4, 4, 4]]
+    assert f["is_last"].tolist() == [[False, True, False, True], [False, False, False, True]]  # 0 and 1 never
+    assert f["last"][0].tolist() == [0, 2, 3, 3] and f["first"][0].tolist() == [0, 2, 1, 1]
+    assert f["count"].tolist() == [[1, 1, 2, 2], [1, 3, 3, 3]]
+
+
+def test_distinct_items_agree_with_a_python_count_on_long_histories():
+    from collections import Counter
+
+    from recsys_dr.model.network import distinct_items
+
+    h = np.random.default_rng(1).integers(0, 40, size=(6, 300))
+    f = {k: v.numpy() for k, v in distinct_items(h).items()}
+    for row, ids, last, first, count, keep in zip(h, f["ids"], f["last"], f["first"], f["count"], f["is_last"]):
+        want = Counter(int(i) for i in row if i >= 2)
+        got = {int(i): int(c) for i, c, k in zip(ids, count, keep) if k}
+        assert got == want
+        for i, lo, hi in zip(ids[keep], first[keep], last[keep]):
+            where = np.flatnonzero(row == i)
+            assert (lo, hi) == (where[0], where[-1])
 
 
 # ------------------------------------------------------------------ training (tiny, real)
@@ -390,18 +462,18 @@ def test_exact_top_k_through_chunk_maxima_equals_tf_top_k(shape, k, values):
 
 
 @pytest.mark.parametrize("num_items", [40, 6000])  # 6000: exact_top_k takes the chunked path
-@pytest.mark.parametrize("repeat", [True, False])
-def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat, num_items):
+@pytest.mark.parametrize("repeat, gate_bias", [(True, 5.0), (True, 0.0), (False, 0.0)])
+def test_serving_top_k_equals_the_top_of_the_full_mixture(repeat, gate_bias, num_items):
     import keras
 
     from recsys_dr.model.network import TOP_K_CHUNK, NetworkConfig, build_network
 
-    assert (num_items >= 8 * TOP_K_CHUNK * 11) == (num_items == 6000)  # n_top: k + history length = 11 (5 without repeat)
+    assert (num_items >= 8 * TOP_K_CHUNK * 5) == (num_items == 6000)  # the explore selection takes k = 5 items
     net = build_network(num_items=num_items, query_vocab_size=5, query_length=2, history_length=6,
                         config=NetworkConfig(embedding_dim=8, attention_blocks=1, hidden_units=(8,), repeat=repeat))
     net.item_bias.embeddings.assign(np.linspace(3, 0, num_items + 2)[:, None].astype("float32"))  # items 0.. explore best
-    if repeat:
-        net.gate_out.bias.assign([5.0])  # lean on the copy distribution
+    if repeat:  # 5: lean on the copy distribution; 0: history items also win on their explore score
+        net.gate_out.bias.assign([gate_bias])
     rng = np.random.default_rng(0)
     h = np.concatenate([rng.integers(2, 8, size=(16, 4)), rng.integers(0, 42, size=(16, 2))], axis=1)  # repeats, pads, unknowns
     h[0] = 0
