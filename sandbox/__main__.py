@@ -21,11 +21,13 @@ from typing import Any
 from recsys_dr.sandbox.cli import DEFAULT_DIR, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, STATE
 
 
-def stack_outputs(stack: str) -> dict[str, Any]:
-    """The outputs the stack's program exports, rendered under Pulumi's mocks (as `recsys-dr plan`)."""
+def render_stack(stack: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The outputs the stack's program exports and the resources it registers, rendered under
+    Pulumi's mocks (as `recsys-dr plan`)."""
     from recsys_dr.review.plan import render
 
-    return render(stack).document["outputs"]
+    document = render(stack).document
+    return document["outputs"], document["resources"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     from recsys_dr.review.stackconfig import ConfigurationError
 
     try:
-        template = stack_outputs(args.stack)
+        template, resources = render_stack(args.stack)
     except (ConfigurationError, PlanError) as exc:
         print(f"cannot render stack {args.stack!r}: {'; '.join(str(exc).splitlines())}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from recsys_dr.sandbox.environment import Sandbox
 
     folder: Path = args.dir
-    sandbox = Sandbox(template=template, workdir=folder / "work")
+    sandbox = Sandbox(template=template, workdir=folder / "work", resources=resources)
     try:
         sandbox.start()
     except Exception as exc:  # noqa: BLE001 - one line for `up` to show

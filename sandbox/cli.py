@@ -35,9 +35,10 @@ PROCESS_MARK = "recsys_dr.sandbox"
 def register(subparsers: Any) -> None:
     """Add `sandbox up` and `sandbox down` to the `recsys-dr` sub-parsers."""
     sandbox = subparsers.add_parser(
-        "sandbox", help="local stand-ins (AWS, Kubernetes, TF Serving on 127.0.0.1) to try status/failover/drill",
-        description="Start or stop a local stand-in of a deployed stack: moto for S3, EKS, Route 53 and CloudWatch, "
-                    "a Kubernetes API per cluster and a TF Serving endpoint per region, all on 127.0.0.1. `up` writes "
+        "sandbox", help="local stand-ins (AWS, Kubernetes, TF Serving on loopback addresses) to try status/failover/drill",
+        description="Start or stop a local stand-in of a deployed stack: moto for S3, EKS, ELB, WAF, Route 53 and CloudWatch, "
+                    "a Kubernetes API per cluster and a TF Serving endpoint per region, all on loopback addresses (the "
+                    "standby's endpoint on 127.0.0.2). `up` writes "
                     "<dir>/outputs.json (the stack outputs) and <dir>/env (exports that point AWS calls at the "
                     "stand-ins). Exit codes: 0 done, 1 the stand-ins failed to start or stop, 2 bad input.")
     actions = sandbox.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -137,7 +138,7 @@ def handle_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _stop(process.pid)  # nothing is left running when `up` is interrupted
         raise
-    print(f"recsys-dr sandbox: {state['stack']} stand-ins up on 127.0.0.1 in {time.monotonic() - began:.1f} s "
+    print(f"recsys-dr sandbox: {state['stack']} stand-ins up on the loopback interface in {time.monotonic() - began:.1f} s "
           f"(pid {state['pid']})\n" + _next_steps(state, folder))
     return EXIT_OK
 

@@ -22,14 +22,11 @@ the rules that make activation hard:
 from __future__ import annotations
 
 import json
-import ssl
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Callable
 
-from recsys_dr.sandbox.tls import ServerCertificate
+from recsys_dr.sandbox.tls import ServerCertificate, server_context
 
 
 class FakeKube:
@@ -42,6 +39,9 @@ class FakeKube:
         join_polls: int, node-list polls before nodes join after desiredSize rises. Default 2.
         pods_per_node: int, serving pods one Ready node holds. Default 1.
         ready_nodes: int, nodes Ready at start. Default 0.
+        scaled_object: str | None, the KEDA ScaledObject's name; with it `hpa_min` / `hpa_max` are its
+            minReplicaCount / maxReplicaCount and KEDA owns the HPA. Default None (a plain HPA).
+        paused_scale_in: bool, the ScaledObject carries `autoscaling.keda.sh/paused-scale-in`. Default False.
         tls: ServerCertificate | None, serve HTTPS with this certificate. Default None (HTTP).
     """
 
@@ -99,7 +99,7 @@ class FakeKube:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         scheme = "http"
         if tls is not None:
-            self.server.socket = _tls_context(tls).wrap_socket(self.server.socket, server_side=True)
+            self.server.socket = server_context(tls).wrap_socket(self.server.socket, server_side=True)
             scheme = "https"
         self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.server.daemon_threads = True
@@ -166,11 +166,3 @@ class FakeKube:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
-
-
-def _tls_context(tls: ServerCertificate) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory(prefix="recsys-dr-kube-") as folder:  # load_cert_chain reads files only
-        cert, key = tls.write(Path(folder))
-        context.load_cert_chain(cert, key)
-    return context

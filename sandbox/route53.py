@@ -4,15 +4,20 @@ moto stores health checks and records but answers `GetHealthCheckStatus` with on
 "Success" observation and has no `TestDNSAnswer` (moto `route53/responses.py`, `route53/urls.py`).
 The sandbox computes both from the stored configuration, by the documented rules:
 
-* An HTTP / HTTP_STR_MATCH check passes when the endpoint answers a status >= 200 and < 400, and
-  for HTTP_STR_MATCH when the search string (case counts) is in the first 5,120 bytes of the body
-  (Route 53 API reference, `HealthCheckConfig`: `Type`, `SearchString`).
+* An HTTP(S) / HTTP(S)_STR_MATCH check passes when the endpoint answers a status >= 200 and < 400,
+  and for the _STR_MATCH types when the search string (case counts) is in the first 5,120 bytes of
+  the body (Route 53 API reference, `HealthCheckConfig`: `Type`, `SearchString`). The sandbox's
+  checkers do not verify an HTTPS endpoint's certificate: they reach loopback stand-ins whose
+  certificates name the record, not the address they probe.
 * A disabled check is healthy; an inverted one is unhealthy when its endpoint passes and
   healthy when it fails (API reference, `UpdateHealthCheck`: `Disabled`, `Inverted`).
 * Failover records: the PRIMARY is answered while its check is healthy, else the SECONDARY
   while its check is healthy; a record without a check is healthy; when no record is healthy,
   all are treated as healthy, so the PRIMARY is answered (Route 53 Developer Guide, "How Amazon
   Route 53 chooses records when health checking is configured").
+* Alias records (the front doors' type A aliases) are answered with the addresses the alias
+  target's name resolves to, and with `EvaluateTargetHealth` they are also unhealthy while their
+  balancer is (API reference, `AliasTarget`: `DNSName`, `EvaluateTargetHealth`).
 
 The sandbox checks when asked, not every `RequestInterval` seconds with `FailureThreshold`
 consecutive results, so a change shows at once: no detection delay.
@@ -21,6 +26,8 @@ consecutive results, so a change shows at once: no detection delay.
 from __future__ import annotations
 
 import datetime
+import socket
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any, Callable
@@ -40,16 +47,21 @@ class _KeepRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects)
+_UNVERIFIED = ssl.create_default_context()
+_UNVERIFIED.check_hostname, _UNVERIFIED.verify_mode = False, ssl.CERT_NONE
+_NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects, urllib.request.HTTPSHandler(context=_UNVERIFIED))
+HTTP_TYPES = {"HTTP": "http", "HTTP_STR_MATCH": "http", "HTTPS": "https", "HTTPS_STR_MATCH": "https"}
 
 
 def probe(config: dict[str, Any], *, timeout: float = 2.0) -> tuple[bool, str]:
     """What one checker sees: (passes, status text like Route 53's `StatusReport.Status`)."""
     kind = config.get("Type")
-    if kind not in ("HTTP", "HTTP_STR_MATCH"):
+    if kind not in HTTP_TYPES:
         return True, f"Success: {kind} checks are not probed by the sandbox"
     host = config.get("IPAddress") or config.get("FullyQualifiedDomainName")
-    url = f"http://{host}:{config.get('Port', 80)}{config.get('ResourcePath') or '/'}"
+    scheme = HTTP_TYPES[kind]
+    port = config.get("Port", 443 if scheme == "https" else 80)
+    url = f"{scheme}://{host}:{port}{config.get('ResourcePath') or '/'}"
     try:
         with _NO_REDIRECTS.open(url, timeout=timeout) as resp:
             status, reason, body = resp.status, resp.reason, resp.read(SEARCH_BYTES)
@@ -61,7 +73,7 @@ def probe(config: dict[str, Any], *, timeout: float = 2.0) -> tuple[bool, str]:
     if not 200 <= status < 400:
         return False, f"Failure: HTTP Status Code {status}, {reason}"
     wanted = config.get("SearchString")
-    if kind == "HTTP_STR_MATCH" and wanted and wanted.encode() not in body:
+    if kind.endswith("_STR_MATCH") and wanted and wanted.encode() not in body:
         return False, f"Failure: HTTP Status Code {status}, {reason}. Search string not found in the response body"
     return True, f"Success: HTTP Status Code {status}, {reason}"
 
@@ -72,15 +84,27 @@ def is_healthy(config: dict[str, Any], probe_result: Callable[[], tuple[bool, st
     return not passes if config.get("Inverted") else passes
 
 
+def resolve_addresses(name: str) -> list[str]:
+    """The IPv4 addresses `name` resolves to (an alias target's), sorted; none when it does not resolve."""
+    try:
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)})
+    except OSError:
+        return []
+
+
 def failover_answer(record_sets: list[dict[str, Any]], name: str, record_type: str,
-                    healthy: Callable[[str], bool]) -> list[str]:
+                    healthy: Callable[[str], bool], *, alias_healthy: Callable[[str], bool] = lambda _name: True,
+                    resolve: Callable[[str], list[str]] = resolve_addresses) -> list[str]:
     """The values Route 53 answers for `name`/`record_type` from a failover pair.
 
     Args:
         record_sets: ResourceRecordSets as `ListResourceRecordSets` returns them.
         name: str, the record name (with or without the trailing dot).
-        record_type: str, e.g. CNAME.
+        record_type: str, e.g. CNAME, or A for the front doors' aliases.
         healthy: callable(health check id) -> bool.
+        alias_healthy: callable(alias target DNSName) -> bool, the target's own health, asked only
+            for aliases with `EvaluateTargetHealth`. Default always healthy.
+        resolve: callable(DNSName) -> addresses, what an alias is answered with. Default the resolver's.
     """
     wanted = name.rstrip(".").lower() + "."
     group = {s.get("Failover"): s for s in record_sets
@@ -88,18 +112,23 @@ def failover_answer(record_sets: list[dict[str, Any]], name: str, record_type: s
     if not group:
         return []
     if None in group:  # not a failover record: simple routing
-        return _values(group[None])
+        return _values(group[None], resolve)
 
     def ok(record: dict) -> bool:
+        alias = record.get("AliasTarget") or {}
+        if alias.get("EvaluateTargetHealth") and not alias_healthy(alias["DNSName"].rstrip(".")):
+            return False
         return not record.get("HealthCheckId") or healthy(record["HealthCheckId"])
 
     for role in ("PRIMARY", "SECONDARY"):
         if role in group and ok(group[role]):
-            return _values(group[role])
-    return _values(group.get("PRIMARY") or group["SECONDARY"])  # none healthy: all count as healthy
+            return _values(group[role], resolve)
+    return _values(group.get("PRIMARY") or group["SECONDARY"], resolve)  # none healthy: all count as healthy
 
 
-def _values(record: dict) -> list[str]:
+def _values(record: dict, resolve: Callable[[str], list[str]]) -> list[str]:
+    if record.get("AliasTarget"):  # Route 53 answers an alias with its target's addresses
+        return resolve(record["AliasTarget"]["DNSName"].rstrip("."))
     return [r["Value"] for r in record.get("ResourceRecords", [])]
 
 

@@ -7,6 +7,7 @@ Each returns what the stack outputs report about the resource it made (an ARN, a
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,119 @@ def gpu_cluster(eks: Any, *, cluster: str, node_group: str, scaling: dict[str, i
                          subnets=["subnet-1"], nodeRole=f"arn:aws:iam::{ACCOUNT}:role/{cluster}-node")
 
 
+def arn_name(arn: str) -> str:
+    """The name in an ELB or WAF ARN (`.../targetgroup/<name>/<id>`, `.../webacl/<name>/<id>`)."""
+    return arn.split("/")[-2]
+
+
+def network(ec2: Any, *, region: str, cidr: str = "10.0.0.0/16") -> dict[str, Any]:
+    """A VPC with two /20 subnets in two Availability Zones (an Application Load Balancer needs
+    subnets in at least two: ELB API reference, CreateLoadBalancer `Subnets`); returns
+    `{"vpcId", "subnets": [{"id", "cidr"}, ...]}`."""
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    blocks = list(ipaddress.ip_network(cidr).subnets(new_prefix=20))[:2]
+    subnets = [{"id": ec2.create_subnet(VpcId=vpc, CidrBlock=str(block), AvailabilityZone=f"{region}{zone}")
+                ["Subnet"]["SubnetId"], "cidr": str(block)} for block, zone in zip(blocks, "ab")]
+    return {"vpcId": vpc, "subnets": subnets}
+
+
+_HEALTH_CHECK_API = {"enabled": "HealthCheckEnabled", "protocol": "HealthCheckProtocol", "port": "HealthCheckPort",
+                     "path": "HealthCheckPath", "interval": "HealthCheckIntervalSeconds",
+                     "timeout": "HealthCheckTimeoutSeconds", "healthy_threshold": "HealthyThresholdCount",
+                     "unhealthy_threshold": "UnhealthyThresholdCount"}
+_TARGET_GROUP_ATTRIBUTES = {"deregistration_delay": "deregistration_delay.timeout_seconds",
+                            "load_balancing_algorithm_type": "load_balancing.algorithm.type"}
+
+
+def target_group_api(args: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """pulumi-aws `lb.TargetGroup` arguments (`components.serving.balancer.target_group`) as ELBv2's
+    `CreateTargetGroup` parameters and `ModifyTargetGroupAttributes` attributes. An argument without
+    a mapping here raises KeyError, so a new front-door setting cannot be left out silently."""
+    create: dict[str, Any] = {}
+    attributes = []
+    for key, value in args.items():
+        if key == "health_check":
+            for check_key, check_value in value.items():
+                if check_key == "matcher":
+                    create["Matcher"] = {"HttpCode": check_value}
+                else:
+                    create[_HEALTH_CHECK_API[check_key]] = check_value
+        elif key in _TARGET_GROUP_ATTRIBUTES:
+            attributes.append({"Key": _TARGET_GROUP_ATTRIBUTES[key], "Value": str(value)})
+        else:
+            create[{"target_type": "TargetType", "protocol": "Protocol", "port": "Port"}[key]] = value
+    return create, attributes
+
+
+def _listener_api(args: dict[str, Any]) -> dict[str, Any]:
+    """`components.serving.balancer.listener` as ELBv2's `CreateListener` parameters."""
+    (action,) = args["default_actions"]
+    fixed = action["fixed_response"]
+    api = {"Protocol": args["protocol"], "Port": args["port"], "DefaultActions": [{
+        "Type": action["type"], "FixedResponseConfig": {"ContentType": fixed["content_type"],
+                                                        "MessageBody": fixed["message_body"],
+                                                        "StatusCode": fixed["status_code"]}}]}
+    if args.get("certificate_arn"):
+        api.update(Certificates=[{"CertificateArn": args["certificate_arn"]}], SslPolicy=args["ssl_policy"])
+    return api
+
+
+def _rule_conditions(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`balancer.listener_rules` conditions (`path_pattern`, `http_request_method`) in ELBv2's shape."""
+    fields = {"path_pattern": ("path-pattern", "PathPatternConfig"),
+              "http_request_method": ("http-request-method", "HttpRequestMethodConfig")}
+    api = []
+    for condition in conditions:
+        (key, config), = condition.items()
+        field_name, config_name = fields[key]
+        api.append({"Field": field_name, config_name: {"Values": list(config["values"])}})
+    return api
+
+
+def front_door(ec2: Any, elbv2: Any, *, model: str, net: dict[str, Any], load_balancer_name: str,
+               target_group_name: str, tls_certificate_arn: str | None = None) -> dict[str, str]:
+    """The balancer, target group, listener and forwarding rules `components.serving.FrontDoor`
+    creates, from the same plain helpers (`components.serving.balancer`); returns their ARNs as
+    `{"loadBalancerArn", "targetGroupArn"}`.
+
+    Args:
+        model: str, the model name (the forwarded paths and the health check path).
+        net: dict, `network()`'s answer.
+        load_balancer_name / target_group_name: str, names as the stack's ARNs carry them.
+        tls_certificate_arn: str | None, HTTPS on 443 with it; None listens on HTTP 80. Default None.
+    """
+    from recsys_dr.components.serving import balancer
+
+    group = ec2.create_security_group(GroupName=f"{load_balancer_name}-alb", VpcId=net["vpcId"],
+                                      Description=f"{model} serving balancer")["GroupId"]
+    lb_arn = elbv2.create_load_balancer(
+        Name=load_balancer_name, Type="application", Scheme="internet-facing", SecurityGroups=[group],
+        Subnets=[subnet["id"] for subnet in net["subnets"]])["LoadBalancers"][0]["LoadBalancerArn"]
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
+        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}])
+    create, attributes = target_group_api(balancer.target_group(model))
+    tg_arn = elbv2.create_target_group(Name=target_group_name, VpcId=net["vpcId"], **create
+                                       )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(TargetGroupArn=tg_arn, Attributes=attributes)
+    listener = elbv2.create_listener(LoadBalancerArn=lb_arn, **_listener_api(
+        balancer.listener(tls_certificate_arn=tls_certificate_arn)))["Listeners"][0]["ListenerArn"]
+    for rule in balancer.listener_rules(model):
+        elbv2.create_rule(ListenerArn=listener, Priority=rule["priority"], Conditions=_rule_conditions(rule["conditions"]),
+                          Actions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
+    return {"loadBalancerArn": lb_arn, "targetGroupArn": tg_arn}
+
+
+def web_acl(wafv2: Any, *, name: str, rules: list[dict[str, Any]], resource_arn: str) -> str:
+    """The regional web ACL `FrontDoor` creates (allow by default, then `rules`, as the plan renders
+    them), associated with the balancer `resource_arn`; returns its ARN."""
+    arn = wafv2.create_web_acl(
+        Name=name, Scope="REGIONAL", DefaultAction={"Allow": {}}, Rules=rules,
+        VisibilityConfig={"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name},
+    )["Summary"]["ARN"]
+    wafv2.associate_web_acl(WebACLArn=arn, ResourceArn=resource_arn)
+    return arn
+
+
 def hosted_zone(r53: Any, *, record_name: str) -> str:
     """A public hosted zone for the record's parent domain; returns its id (without `/hostedzone/`)."""
     domain = record_name.rstrip(".").split(".", 1)[1]
@@ -96,11 +210,13 @@ def hosted_zone(r53: Any, *, record_name: str) -> str:
 
 
 def serving_health_check(r53: Any, *, role: str, host: str, port: int, model: str, interval: int,
-                         threshold: int) -> str:
-    """The HTTP string-match check `components.dns.DnsFailover` creates for one region; returns its id."""
-    config = {"Type": "HTTP_STR_MATCH", "FullyQualifiedDomainName": host, "Port": port,
-              "ResourcePath": f"/v1/models/{model}", "SearchString": "AVAILABLE",
-              "RequestInterval": interval, "FailureThreshold": threshold, "MeasureLatency": True}
+                         threshold: int, https: bool = False) -> str:
+    """The string-match check `components.dns.DnsFailover` creates for one region (HTTPS with SNI
+    for a front door with a certificate); returns its id."""
+    config = {"Type": "HTTPS_STR_MATCH" if https else "HTTP_STR_MATCH", "FullyQualifiedDomainName": host,
+              "Port": port, "ResourcePath": f"/v1/models/{model}", "SearchString": "AVAILABLE",
+              "RequestInterval": interval, "FailureThreshold": threshold, "MeasureLatency": True,
+              **({"EnableSNI": True} if https else {})}
     return r53.create_health_check(CallerReference=f"hc-{role}", HealthCheckConfig=config)["HealthCheck"]["Id"]
 
 
@@ -110,6 +226,21 @@ def failover_records(r53: Any, *, zone_id: str, record_name: str, ttl: int, host
     changes = [{"Action": "CREATE", "ResourceRecordSet": {
         "Name": record_name, "Type": "CNAME", "SetIdentifier": role, "Failover": failover, "TTL": ttl,
         "HealthCheckId": health_check_ids[role], "ResourceRecords": [{"Value": hosts[role]}]}}
+        for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY"))]
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+
+
+def failover_alias_records(r53: Any, *, zone_id: str, record_name: str, targets: dict[str, dict[str, Any]],
+                           health_check_ids: dict[str, str]) -> None:
+    """The PRIMARY / SECONDARY alias (type A) pair `components.dns.DnsFailover` creates for front doors.
+
+    Args:
+        targets: role -> the record's AliasTarget (`DNSName`, `HostedZoneId`, `EvaluateTargetHealth`).
+        health_check_ids: role -> the health check steering that record.
+    """
+    changes = [{"Action": "CREATE", "ResourceRecordSet": {
+        "Name": record_name, "Type": "A", "SetIdentifier": role, "Failover": failover,
+        "HealthCheckId": health_check_ids[role], "AliasTarget": dict(targets[role])}}
         for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY"))]
     r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
 

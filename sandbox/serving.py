@@ -1,4 +1,4 @@
-"""A TF Serving REST look-alike on 127.0.0.1: model status and `:predict`, in TF Serving's JSON.
+"""A TF Serving REST look-alike on a loopback address: model status and `:predict`, in TF Serving's JSON.
 
 What it answers (tensorflow/serving `tensorflow_serving/g3doc/api_rest.md`):
 
@@ -39,12 +39,14 @@ class FakeServing:
         model: str, the model name it serves.
         versions: dict[str, str], version -> state (AVAILABLE, LOADING, ...). Default {"1": "AVAILABLE"}.
         ready: callable() -> bool, whether any serving pod is Ready behind the endpoint. Default always.
-        port: int, port on 127.0.0.1; 0 picks a free one. Default 0.
+        port: int, port on `host`; 0 picks a free one. Default 0.
+        host: str, the loopback address to listen on. Default 127.0.0.1.
         tls: ssl.SSLContext, serve HTTPS with it (as the front door does on 443). Default plain HTTP.
     """
 
     def __init__(self, model: str, versions: dict[str, str] | None = None, *,
-                 ready: Callable[[], bool] = lambda: True, port: int = 0, tls: ssl.SSLContext | None = None):
+                 ready: Callable[[], bool] = lambda: True, port: int = 0, host: str = "127.0.0.1",
+                 tls: ssl.SSLContext | None = None):
         self.model = model
         self.versions = versions if versions is not None else {"1": "AVAILABLE"}
         self.ready = ready
@@ -70,9 +72,7 @@ class FakeServing:
                 body = self.rfile.read(length) if length else b""
                 if not outer.ready():
                     return self._send(503, b"503 Service Temporarily Unavailable", "text/plain")
-                if outer.http_status != 200:
-                    return self._send(outer.http_status, json.dumps({"error": "unavailable"}).encode())
-                status, doc = outer.route(method, self.path, body)
+                status, doc = outer.pod_answer(method, self.path, body)
                 self._send(status, json.dumps(doc).encode())
 
             def do_GET(self) -> None:  # noqa: N802
@@ -81,13 +81,20 @@ class FakeServing:
             def do_POST(self) -> None:  # noqa: N802
                 self._answer("POST")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    def pod_answer(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
+        """What one serving pod's TF Serving answers (no balancer in front): the front door's
+        target-group health checks ask the pods this way."""
+        if self.http_status != 200:
+            return self.http_status, {"error": "unavailable"}
+        return self.route(method, path, body)
 
     def route(self, method: str, path: str, body: bytes) -> tuple[int, dict]:
         match = _MODEL_PATH.match(path.split("?")[0].rstrip("/"))

@@ -6,6 +6,7 @@ command runs as its own `recsys-dr` process with the environment `<dir>/env` exp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -64,7 +65,7 @@ def test_up_prints_what_to_run_next(sandbox):
     up = sandbox["up"]
     assert up.returncode == 0, up.stderr
     first, *rest = up.stdout.splitlines()
-    assert first.startswith("recsys-dr sandbox: dev stand-ins up on 127.0.0.1 in ")
+    assert first.startswith("recsys-dr sandbox: dev stand-ins up on the loopback interface in ")
     assert "  source .sandbox/env" in rest and "  recsys-dr status --outputs .sandbox/outputs.json" in rest
     assert "  recsys-dr sandbox down" in rest
 
@@ -80,21 +81,57 @@ def test_outputs_are_the_stacks_outputs_with_local_endpoints(sandbox):
 
     assert shape(written) == shape(planned)  # exactly what `pulumi stack output --json -s dev` holds
     outputs = load_outputs(str(sandbox["outputs"]))
-    assert outputs.primary.endpoint.startswith("127.0.0.1:") and outputs.standby.endpoint.startswith("localhost:")
-    unchanged = ("bucket", "clusterName", "gpuNodeGroupName", "gpuScaling", "serving")
+    # One loopback address per region: Route 53 answers the front doors' aliases with addresses.
+    assert outputs.primary.endpoint.startswith("127.0.0.1:") and outputs.standby.endpoint.startswith("127.0.0.2:")
+    unchanged = ("bucket", "clusterName", "gpuNodeGroupName", "gpuScaling", "serving", "scaledObjectName")
     for role in ("primary", "standby"):
         assert {k: written["regions"][role][k] for k in unchanged} == {k: planned["regions"][role][k] for k in unchanged}
     assert sandbox["env"]["AWS_ENDPOINT_URL"] == sandbox["state"]["endpointUrl"]
     assert sandbox["env"]["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
 
 
+def aws_client(sandbox, service: str, region: str):
+    import boto3
+
+    env = sandbox["env"]
+    return boto3.client(service, region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+def test_outputs_pin_the_digest_of_the_version_the_sandbox_published(sandbox):
+    # A deployer pins the manifest digest of its own publish (status and failover refuse any other).
+    written = json.loads(sandbox["outputs"].read_text())
+    model = written["model"]
+    for region in written["regions"].values():
+        manifest = aws_client(sandbox, "s3", region["region"]).get_object(
+            Bucket=region["bucket"], Key=f"models/{model['name']}/{model['version']}/manifest.json")["Body"].read()
+        assert hashlib.sha256(manifest).hexdigest() == model["manifestSha256"]
+
+
+def test_outputs_name_the_front_door_the_sandbox_stands_up(sandbox):
+    written = json.loads(sandbox["outputs"].read_text())
+    for role, region in written["regions"].items():
+        door = region["frontDoor"]
+        elbv2 = aws_client(sandbox, "elbv2", region["region"])
+        group = elbv2.describe_target_groups(TargetGroupArns=[door["targetGroupArn"]])["TargetGroups"][0]
+        # Listener rules forward to it (moto lists the balancer once per rule).
+        assert set(group["LoadBalancerArns"]) == {door["loadBalancerArn"]}
+        assert (group["TargetType"], group["Port"], group["HealthCheckPath"]) == ("ip", 8501, "/v1/models/recommender")
+        acl = aws_client(sandbox, "wafv2", region["region"]).get_web_acl_for_resource(ResourceArn=door["loadBalancerArn"])
+        assert acl["WebACL"]["ARN"] == door["webAclArn"], role
+        assert [rule["Name"] for rule in acl["WebACL"]["Rules"]] == ["status-check", "body-size", "rate-per-ip", "aws-common"]
+
+
 def test_status_reports_the_pilot_light_standby_not_ready(sandbox):
     result = recsys_dr("status", "--outputs", str(sandbox["outputs"]), "--json", env=sandbox["env"])
     report = json.loads(result.stdout)
     assert result.returncode == 1
-    # dev's standby is pilot-light: no pod runs, so its endpoint and its health check fail; all else passes.
-    assert [r.split(":")[0] for r in report["reasons"]] == ["health[standby]", "serving[standby]"]
+    # dev's standby is pilot-light: no pod runs, so its endpoint, its health check and its front door's
+    # target group (no registered target) fail; all else passes.
+    assert [r.split(":")[0] for r in report["reasons"]] == ["health[standby]", "serving[standby]", "targets[standby]"]
     assert report["warnings"] == []
+    targets = {c["role"]: c for c in report["checks"] if c["name"] == "targets"}
+    assert targets["primary"]["data"]["states"] == {"healthy": 1} and targets["standby"]["data"]["states"] == {}
 
 
 def test_failover_dry_run_sizes_the_standby_and_changes_nothing(sandbox):
@@ -123,6 +160,8 @@ def test_drill_activates_switches_fails_back_and_restores(sandbox):
     after = json.loads(recsys_dr("status", "--outputs", str(sandbox["outputs"]), "--json", env=sandbox["env"]).stdout)
     capacity = next(c for c in after["checks"] if c["name"] == "capacity" and c["role"] == "standby")
     assert capacity["data"]["desiredSize"] == 0  # back at rest: the drill restored the pilot light
+    targets = next(c for c in after["checks"] if c["name"] == "targets" and c["role"] == "standby")
+    assert targets["data"]["states"] == {}  # its pod left the target group with it
 
 
 def test_aws_unreachable_is_reported_per_check_not_a_traceback(sandbox):
@@ -152,8 +191,7 @@ def test_down_stops_every_stand_in(tmp_path):
     assert up.returncode == 0, up.stderr
     state = json.loads((tmp_path / "box" / "sandbox.json").read_text())
     outputs = json.loads((tmp_path / "box" / "outputs.json").read_text())
-    urls = [state["endpointUrl"]] + [f"http://{r['endpoint'].replace('localhost', '127.0.0.1')}"
-                                     for r in outputs["regions"].values()]
+    urls = [state["endpointUrl"]] + [f"http://{r['endpoint']}" for r in outputs["regions"].values()]
     assert all(port_open(url) for url in urls)
     down = recsys_dr("sandbox", "down", "--dir", "box", cwd=tmp_path)
     assert down.returncode == 0 and down.stdout.strip() == f"recsys-dr sandbox: stopped (pid {state['pid']})"
@@ -162,3 +200,23 @@ def test_down_stops_every_stand_in(tmp_path):
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["sandbox.log", "work"]
     again = recsys_dr("sandbox", "down", "--dir", "box", cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.strip() == "recsys-dr sandbox: none running in box"
+
+
+def test_prod_stands_in_warm_and_behind_https(tmp_path):
+    # prod's front doors have certificates: the endpoints speak TLS for the record name, from a CA
+    # the env file makes trusted (SSL_CERT_FILE), and its standby is warm, so it is ready at once.
+    up = recsys_dr("sandbox", "up", "--stack", "prod", cwd=tmp_path)
+    try:
+        assert up.returncode == 0, up.stderr
+        env = sourced(tmp_path / ".sandbox" / "env")
+        assert Path(env["SSL_CERT_FILE"]).is_file()
+        result = recsys_dr("status", "--outputs", str(tmp_path / ".sandbox" / "outputs.json"), "--json", env=env)
+        report = json.loads(result.stdout)
+        assert result.returncode == 0 and report["reasons"] == [] and report["warnings"] == [], report
+        serving = [c for c in report["checks"] if c["name"] == "serving"]
+        assert all(c["data"]["url"].startswith("https://127.0.0.") for c in serving)
+        untrusted = {k: v for k, v in env.items() if k != "SSL_CERT_FILE"}
+        result = recsys_dr("status", "--outputs", str(tmp_path / ".sandbox" / "outputs.json"), "--json", env=untrusted)
+        assert "CERTIFICATE_VERIFY_FAILED" in json.dumps(json.loads(result.stdout)["checks"])
+    finally:
+        recsys_dr("sandbox", "down", cwd=tmp_path)

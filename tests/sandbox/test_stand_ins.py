@@ -9,9 +9,10 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import botocore.session
 import pytest
 
-from recsys_dr.sandbox import route53, seed
+from recsys_dr.sandbox import front_door, route53, seed
 from recsys_dr.sandbox.serving import FakeServing
 
 
@@ -248,3 +249,155 @@ def test_unknown_health_check_is_route53s_error(aws):
 
     with pytest.raises(ClientError, match="NoSuchHealthCheck"):
         aws.client("route53", "us-east-1").get_health_check_status(HealthCheckId="00000000-0000-0000-0000-000000000000")
+
+
+# --------------------------------------------------------------------------- the front door's target group
+
+
+@pytest.mark.parametrize("matcher, status, matches", [
+    ("200", 200, True), ("200", 503, False), ("200,202", 202, True), ("200-299", 204, True), ("200-299", 301, False),
+])
+def test_health_check_matcher_takes_codes_lists_and_ranges(matcher, status, matches):
+    # ELB API reference, Matcher.HttpCode: "200", "200,202" or "200-299".
+    assert front_door.code_matches(status, matcher) is matches
+
+
+IN_USE = {"LoadBalancerArns": ["arn:lb"], "HealthCheckEnabled": True, "HealthCheckPath": "/v1/models/recommender",
+          "Matcher": {"HttpCode": "200"}}
+
+
+@pytest.mark.parametrize("group, status, health", [
+    (IN_USE, 200, {"State": "healthy"}),
+    (IN_USE, 503, {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+                   "Description": "Health checks failed with these codes: [503]"}),
+    (IN_USE, None, {"State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": "Health checks failed"}),
+    ({**IN_USE, "LoadBalancerArns": []}, 200, {"State": "unused", "Reason": "Target.NotInUse",
+                                               "Description": front_door.NOT_IN_USE}),
+    ({**IN_USE, "HealthCheckEnabled": False}, 200, {"State": "unavailable", "Reason": "Target.HealthCheckDisabled",
+                                                    "Description": front_door.CHECKS_DISABLED}),
+])
+def test_target_health_follows_elbs_reason_codes(group, status, health):
+    # ELB API reference, TargetHealth (State / Reason); descriptions as botocore's and the AWS CLI's examples print them.
+    asked = []
+    assert front_door.target_health(group, lambda path: asked.append(path) or status) == health
+    assert asked in ([], ["/v1/models/recommender"])
+
+
+@pytest.mark.parametrize("states, healthy", [
+    ([], False),
+    ([[]], False),  # a target group without registered targets counts as unhealthy
+    ([["unhealthy", "healthy"]], True),
+    ([["healthy"], ["unhealthy"]], False),  # every group needs a healthy target
+])
+def test_an_alias_with_evaluate_target_health_follows_every_target_group(states, healthy):
+    # Route 53 API reference, AliasTarget.EvaluateTargetHealth, "Application and Network Load Balancers".
+    assert front_door.balancer_healthy(states) is healthy
+
+
+def test_target_group_arguments_map_to_a_valid_create_target_group_call():
+    # Every argument the component gives its target group reaches the sandbox's (an unmapped one raises).
+    from botocore.validate import ParamValidator
+
+    from recsys_dr.components.serving import balancer
+
+    create, attributes = seed.target_group_api(balancer.target_group("recommender"))
+    shape = botocore.session.get_session().get_service_model("elbv2").operation_model("CreateTargetGroup").input_shape
+    report = ParamValidator().validate({"Name": "rdr-x", "VpcId": "vpc-1", **create}, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert {a["Key"] for a in attributes} == {"deregistration_delay.timeout_seconds", "load_balancing.algorithm.type"}
+
+
+def test_an_alias_answer_is_its_targets_addresses():
+    records = [{"Name": "recs.example.com.", "Type": "A", "Failover": failover, "SetIdentifier": failover,
+                "AliasTarget": {"DNSName": name, "HostedZoneId": "Z", "EvaluateTargetHealth": True}}
+               for failover, name in (("PRIMARY", "p-lb.example.com"), ("SECONDARY", "s-lb.example.com"))]
+    addresses = {"p-lb.example.com": ["3.5.0.1", "3.5.0.2"], "s-lb.example.com": ["34.1.1.1"]}
+    answer = route53.failover_answer(records, "recs.example.com", "A", lambda _id: True,
+                                     alias_healthy=lambda name: name != "p-lb.example.com", resolve=addresses.get)
+    assert answer == ["34.1.1.1"]  # the primary's balancer has no healthy target
+
+
+@pytest.fixture
+def door(aws):
+    """A front door in the sandbox's moto, its target group bound to `pods` pods of one TF Serving stand-in."""
+    serving = FakeServing("recommender", {"1": "AVAILABLE"}, host="127.0.0.2")
+    region = "us-west-2"
+    net = seed.network(aws.client("ec2", region), region=region)
+    name = f"rdr-{serving.port}"
+    arns = seed.front_door(aws.client("ec2", region), aws.client("elbv2", region), model="recommender", net=net,
+                           load_balancer_name=name, target_group_name=name)
+    pods = {"ready": 0}
+    aws.bind_target_group(front_door.TargetGroupBinding(
+        elbv2=lambda: aws.client("elbv2", region), target_group_arn=arns["targetGroupArn"], pods=lambda: pods["ready"],
+        pod_cidr=net["subnets"][0]["cidr"], port=8501, answer=lambda path: serving.pod_answer("GET", path)[0]))
+    yield {"serving": serving, "pods": pods, "net": net, "elbv2": aws.client("elbv2", region), **arns}
+    serving.stop()
+
+
+def states(door) -> dict[str, tuple]:
+    found = door["elbv2"].describe_target_health(TargetGroupArn=door["targetGroupArn"])["TargetHealthDescriptions"]
+    return {d["Target"]["Id"]: (d["TargetHealth"]["State"], d["TargetHealth"].get("Reason")) for d in found}
+
+
+def test_target_health_has_the_ready_pods_and_asks_them(door):
+    # aws-load-balancer-controller pkg/backend/endpoint_resolver.go: only pods that are Ready (or whose
+    # containers are, behind the readiness gate) are registered; ELB then health-checks each of them.
+    assert states(door) == {}  # no pod: no target (a pilot light at rest)
+    door["pods"]["ready"] = 2
+    assert states(door) == {"10.0.0.10": ("healthy", None), "10.0.0.11": ("healthy", None)}
+    door["serving"].http_status = 503
+    assert set(states(door).values()) == {("unhealthy", "Target.ResponseCodeMismatch")}
+    door["serving"].http_status = 200
+    door["pods"]["ready"] = 1
+    assert states(door) == {"10.0.0.10": ("healthy", None)}  # the pod gone left the group
+
+
+def test_a_target_group_no_listener_forwards_to_is_not_in_use(door):
+    # moto alone answers "healthy" for any registered target (moto elbv2/models.py health_for).
+    elbv2 = door["elbv2"]
+    group = elbv2.create_target_group(Name="rdr-idle", Protocol="HTTP", Port=8501, VpcId=door["net"]["vpcId"],
+                                      TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.0.0.99", "Port": 8501}])
+    health = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"][0]["TargetHealth"]
+    assert (health["State"], health["Reason"]) == ("unused", "Target.NotInUse")
+
+
+def test_an_alias_follows_its_balancers_targets_besides_its_health_check(aws, door):
+    primary = FakeServing("recommender", {"1": "AVAILABLE"})
+    r53 = aws.client("route53", "us-east-1")
+    try:
+        zone = seed.hosted_zone(r53, record_name="recs.alias.example.com")
+        hosts = {"primary": "127.0.0.1", "standby": "127.0.0.2"}
+        servers = {"primary": primary, "standby": door["serving"]}
+        checks = {role: seed.serving_health_check(r53, role=f"alias-{role}", host=hosts[role], port=servers[role].port,
+                                                  model="recommender", interval=10, threshold=3) for role in hosts}
+        seed.failover_alias_records(r53, zone_id=zone, record_name="recs.alias.example.com",
+                                    targets={role: {"DNSName": host, "HostedZoneId": "Z1H1FL5HABSF5",
+                                                    "EvaluateTargetHealth": True} for role, host in hosts.items()},
+                                    health_check_ids=checks)
+        # The door's balancer plays the primary's: both health checks pass, only its targets change.
+        aws.register_balancer("127.0.0.1", region="us-west-2", load_balancer_arn=door["loadBalancerArn"])
+
+        def answer():
+            return r53.test_dns_answer(HostedZoneId=zone, RecordName="recs.alias.example.com",
+                                       RecordType="A")["RecordData"]
+
+        assert answer() == ["127.0.0.2"]  # no target registered: the primary's alias is unhealthy
+        door["pods"]["ready"] = 1
+        assert answer() == ["127.0.0.1"]
+    finally:
+        primary.stop()
+
+
+def test_https_string_match_check_probes_over_tls():
+    from recsys_dr.sandbox.tls import make_server_certificate, server_context
+
+    tls = server_context(make_server_certificate(dns_names=("recs.example.com",), ip_addresses=()))
+    server = FakeServing("recommender", {"3": "AVAILABLE"}, tls=tls)
+    try:
+        config = {"Type": "HTTPS_STR_MATCH", "FullyQualifiedDomainName": "127.0.0.1", "Port": server.port,
+                  "ResourcePath": "/v1/models/recommender", "SearchString": "AVAILABLE", "EnableSNI": True}
+        assert route53.probe(config) == (True, "Success: HTTP Status Code 200, OK")
+        assert not route53.probe({**config, "Type": "HTTP_STR_MATCH"})[0]  # plain HTTP to a TLS port
+    finally:
+        server.stop()
