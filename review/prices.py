@@ -78,13 +78,7 @@ GPU_COUNT = {name: gpus for name, (_, gpus) in _INSTANCES.items()}
 ASSUMPTIONS = {
     # Model versions replicated per month: a few GB of SavedModel, published a few times.
     "replicatedGbPerMonth": 20,
-    # Pilot-light activation, each step in seconds (what a failover waits for before the standby
-    # serves). EC2 launch + EKS join + NVIDIA device plugin advertising the GPU:
-    "gpuNodeProvisioningSeconds": 300,
-    # Pulling the TF Serving GPU image (several GB) onto a fresh node:
-    "imagePullSeconds": 120,
-    # The init container copying and verifying the model, then TF Serving loading it:
-    "modelLoadSeconds": 60,
+    # (A pilot light's activation phases are not prices: components/cluster/cold_start.py, with sources.)
     # Requests the primary's front door serves per month (the web ACL inspects each); the standby's
     # sees only health checks until a failover.
     "servedRequestsPerMonth": 100_000_000,
