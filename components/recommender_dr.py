@@ -233,6 +233,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         return {
             "region": args.regions.standby,
             "endpoint": serving.endpoint,
+            # The standby's bucket: the fallback version arrives there by replication, like the standby's.
+            "bucket": self.buckets.standby.bucket.bucket,
             "healthCheckId": self.health_check_ids["fallback"],
             "namespace": serving.namespace,
             "deploymentName": serving.deployment_name,
@@ -240,7 +242,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "scaledObjectName": serving.scaled_object_name,
             "nodeGroupName": self.clusters["standby"].fallback_node_group.node_group_name,
             "model": {"name": fallback_model_name(args.model.name), "servedAs": args.model.name,
-                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256},
+                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256,
+                      "historyLength": args.model.history_length},
             "frontDoor": front_door_outputs(serving),
             "serving": {"replicas": fallback.min_replicas, "minReplicas": fallback.min_replicas,
                         "maxReplicas": fallback.max_replicas},

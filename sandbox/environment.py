@@ -17,7 +17,8 @@ Per region:
 * Route 53: the hosted zone, an HTTP string-match health check per region, the failover pair.
 
 Stand-ins for new outputs go in `_start_region` / `_start_dns` (one helper per AWS service) and in
-`outputs()` (the output values they replace).
+`outputs()` (the output values they replace). The fallback tier has no stand-ins yet: `outputs()`
+leaves its section out, so the tools see a stack without one.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class Sandbox:
     def outputs(self) -> dict[str, Any]:
         """The template with what only a deployment knows replaced by the stand-ins' values."""
         doc = copy.deepcopy(self.template)
+        doc.pop("fallback", None)  # no stand-ins for the fallback tier (module docstring)
         doc["dns"]["zoneId"] = self.zone_id
         for role, stand_in in self.regions.items():
             region = doc["regions"][role]
