@@ -11,15 +11,17 @@ from recsys_dr.components.settings.base import Settings, SettingsError
 from recsys_dr.components.settings.cluster import ClusterSettings, SubnetIds, VpcCidrs
 from recsys_dr.components.settings.dns import DnsSettings
 from recsys_dr.components.settings.gpu import GpuPoolSettings
-from recsys_dr.components.settings.model import ModelSettings
+from recsys_dr.components.settings.model import CandidatePin, ModelSettings, Pin, RegionPin, RegionPins
 from recsys_dr.components.settings.recommender import TwoRegionRecommenderArgs, parse_settings, settings_problems
 from recsys_dr.components.settings.region_switch import RegionSwitchSettings
 from recsys_dr.components.settings.regions import ROLES, RegionPair
+from recsys_dr.components.settings.release import GoldenGateSettings, LiveGateSettings, QualityGateSettings, ReleaseSettings
 from recsys_dr.components.settings.serving import ServingSettings, TlsCertificates
 from recsys_dr.components.settings.storage import StorageSettings
 
 __all__ = [
-    "ROLES", "AlarmSettings", "ClusterSettings", "DnsSettings", "GpuPoolSettings", "ModelSettings", "RegionPair", "RegionSwitchSettings",
-    "ServingSettings", "Settings", "SettingsError", "StorageSettings", "SubnetIds", "TlsCertificates",
-    "TwoRegionRecommenderArgs", "VpcCidrs", "parse_settings", "settings_problems",
+    "ROLES", "AlarmSettings", "CandidatePin", "ClusterSettings", "DnsSettings", "GoldenGateSettings", "GpuPoolSettings",
+    "LiveGateSettings", "ModelSettings", "Pin", "QualityGateSettings", "RegionPair", "RegionPin", "RegionPins",
+    "RegionSwitchSettings", "ReleaseSettings", "ServingSettings", "Settings", "SettingsError", "StorageSettings", "SubnetIds",
+    "TlsCertificates", "TwoRegionRecommenderArgs", "VpcCidrs", "parse_settings", "settings_problems",
 ]
