@@ -22,6 +22,7 @@ from recsys_dr.components.monitoring.private_health import (
     private_failover_budget,
 )
 from recsys_dr.components.serving import ModelServing, ModelServingArgs
+from recsys_dr.components.serving.balancer import CANDIDATE_HEADER
 from recsys_dr.components.serving.model_serving import ServingWiring, deployment_name_of, model_serving_problems
 from recsys_dr.components.serving.rollout import RollingUpdate, pods_per_node, rolling_update
 from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
@@ -67,6 +68,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": role},
                 # Both pools have the same maximum size (a pilot light keeps it), so one strategy fits both.
                 rolling_update=self.rollout, waits_for_replication=role == "standby",
+                pin=args.model.pin(role), candidate=args.model.candidate_of(role),
             )
             for role in ROLES
         }
@@ -82,18 +84,10 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         if self.rollout.note:
             pulumi.log.warn(self.rollout.note, resource=self)
         self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=child)
-        # The built version goes into the primary bucket once encryption and replication are in
+        # Each built version goes into the primary bucket once encryption and replication are in
         # place (replication copies only objects written after its rule exists).
-        self.artifact = ModelArtifact(
-            f"{name}-artifact",
-            ModelArtifactArgs(
-                version_dir=args.model.artifact_path, model_name=args.model.name, model_version=args.model.version,
-                region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket,
-                # The bucket policy admits model writes by the release role only.
-                role_arn=args.storage.release_role_arn, after=[self.buckets],
-            ),
-            opts=child,
-        ) if args.model.artifact_path is not None else None
+        self.artifacts = self._artifacts(name, args)
+        self.artifact = self.artifacts.get(("stable", args.model.version))
         regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
@@ -111,7 +105,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                     cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
                     bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
                     # The standby receives the version by replication, which Pulumi cannot wait for.
-                    model_artifact=self.artifact.upload if self.artifact is not None and role == "primary" else None,
+                    model_artifact=self._upload_of(args.model.pin(role), role),
+                    candidate_artifact=self._upload_of(args.model.candidate_of(role), role),
                     vpc_id=cluster.vpc_id, balancer_subnet_ids=balancer_subnets, balancer_cidrs=balancer_cidrs,
                     node_security_group_id=cluster.node_security_group_id,
                     load_balancer_controller_role=cluster.load_balancer_controller_role.name, addons=cluster.serving_addons,
@@ -177,6 +172,33 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.failover_budget = private_failover_budget(ttl=ALIAS_RECORD_TTL) if self.private_health else self.dns.budget
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
+
+    def _artifacts(self, name: str, args: TwoRegionRecommenderArgs) -> dict[tuple[str, int], ModelArtifact]:
+        """One upload per built version directory the pins name: the model's own under its
+        original name, the others (region overrides, candidates) by version."""
+        uploads: dict[tuple[str, int], ModelArtifact] = {}
+        for key, pin in args.model.artifact_pins():
+            suffix = "artifact" if key == "{key}" else f"artifact-v{pin.version}"
+            kind = "stable" if key == "{key}" else key
+            if any(version == pin.version for _kind, version in uploads):
+                continue
+            uploads[(kind, pin.version)] = ModelArtifact(
+                f"{name}-{suffix}",
+                ModelArtifactArgs(
+                    version_dir=pin.artifact_path, model_name=args.model.name, model_version=pin.version,
+                    region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket,
+                    # The bucket policy admits model writes by the release role only.
+                    role_arn=args.storage.release_role_arn, after=[self.buckets],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return uploads
+
+    def _upload_of(self, pin, role: str) -> pulumi.Resource | None:
+        """The upload of `pin`'s version, for the primary's pods (the standby's arrive by replication)."""
+        if pin is None or role != "primary":
+            return None
+        return next((artifact.upload for (_kind, version), artifact in self.artifacts.items() if version == pin.version), None)
 
     def _security(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str], regional_buckets: dict) -> None:
         """Key policies naming the roles that use each key (they exist only now), the audit trail
@@ -270,10 +292,16 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "frontDoor": {
                     "loadBalancerArn": self.serving[role].front_door.load_balancer.arn,
                     "targetGroupArn": self.serving[role].front_door.target_group.arn,
+                    "canaryTargetGroupArn": self.serving[role].front_door.canary_target_group.arn,
+                    "ruleArns": [rule.arn for rule in self.serving[role].front_door.rules],
+                    "candidateHeader": CANDIDATE_HEADER,
                     "webAclArn": self.serving[role].front_door.web_acl.arn,
                     "scheme": self.serving[role].front_door.scheme,
                     "port": self.serving[role].front_door.port,
                 },
+                "model": region_pins(args, role),
+                **({"candidateDeploymentName": self.serving[role].candidate.deployment.metadata.name}
+                   if self.serving[role].candidate else {}),
                 "serving": {
                     "replicas": args.serving_replicas(role),
                     "minReplicas": args.serving.min_replicas,
@@ -319,7 +347,42 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             }
         if self.artifact is not None:
             outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_key, "manifestSha256": self.artifact.manifest_sha256}
+        # What `recsys-dr release` reads: its steps and gates, and the built versions' offline evaluation.
+        outputs["release"] = args.release.model_dump(by_alias=True, mode="json")
+        offline = offline_evaluations(args)
+        if offline:
+            outputs["modelEvaluations"] = offline
         return outputs
+
+
+def region_pins(args: TwoRegionRecommenderArgs, role: str) -> dict:
+    """`regions.<role>.model`: the stable pin the pods of `role` run and its candidate, if any."""
+    pin, candidate = args.model.pin(role), args.model.candidate_of(role)
+    return {
+        "version": pin.version, "manifestSha256": pin.manifest_sha256,
+        "candidate": None if candidate is None else {
+            "version": candidate.version, "manifestSha256": candidate.manifest_sha256,
+            "image": candidate.image or args.serving.image,
+        },
+    }
+
+
+def offline_evaluations(args: TwoRegionRecommenderArgs) -> dict[str, dict]:
+    """`modelEvaluations`: per built version (`artifactDir`), its manifest's evaluation protocol and the
+    model's metrics over all held-out users, so a plan diff can set a new pin's beside the old one's."""
+    from recsys_dr.model.manifest import MANIFEST_NAME, load_manifest
+
+    found = {}
+    for _key, pin in args.model.artifact_pins():
+        manifest = load_manifest(pin.artifact_path / MANIFEST_NAME)
+        metrics = ((manifest.get("metrics") or {}).get("model") or {}).get("all") or {}
+        evaluation = manifest.get("evaluation") or {}
+        found[str(pin.version)] = {
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "protocol": evaluation.get("protocol"), "excludeSeen": evaluation.get("exclude_seen"),
+            "testUsers": evaluation.get("test_users"),
+        }
+    return found
 
 
 def serving_pods_per_node(args: TwoRegionRecommenderArgs) -> int:

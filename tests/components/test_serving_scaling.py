@@ -66,7 +66,7 @@ def test_triggers_read_their_own_regions_balancer_with_what_the_scaler_requires(
     spec = scaled_object(run, env, role).inputs["spec"]
     assert set(spec) <= SPEC_FIELDS
     balancer = next(b for b in run.of_type("aws:lb/loadBalancer:LoadBalancer") if f"-{role}-" in b.name)
-    group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
+    group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name and g.name.endswith("-targets"))
     for trigger in spec["triggers"]:
         assert set(trigger) <= TRIGGER_FIELDS
         metadata = trigger["metadata"]
@@ -169,13 +169,13 @@ def test_the_load_balancer_controller_can_only_read_and_bind_its_regions_target_
     run = rendered_stacks["prod"]
     [own] = role_policies(run, "prod", role, "load-balancer-controller")
     [bind] = role_policies(run, "prod", role, "serving-bind-targets")
-    group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
+    groups = sorted(g.outputs["arn"] for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
     assert own["Statement"][0]["Action"] == list(policies.LOAD_BALANCER_CONTROLLER_READS)
     assert all(a.split(":")[1].startswith("Describe") for a in own["Statement"][0]["Action"])
     assert own["Statement"][0]["Condition"] == {"StringEquals": {"aws:RequestedRegion": REGIONS[role]}}
     [statement] = bind["Statement"]
     assert statement["Action"] == ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
-    assert statement["Resource"] == group.outputs["arn"]
+    assert len(groups) == 2 and statement["Resource"] == groups  # the stable pods' group and the canary's
     # The binding policy hangs on the controller's role, in the same region's cluster.
     attached = next(p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == f"recsys-prod-{role}-serving-bind-targets")
     controller = run.one("aws:iam/role:Role", f"recsys-prod-{role}-load-balancer-controller")

@@ -27,7 +27,7 @@ def test_stack_exports_what_operators_need(rendered_stacks):
         region = outputs["regions"][role]
         assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
                 "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName",
-                "scaledObjectName", "frontDoor", "serving"} == set(region)
+                "scaledObjectName", "frontDoor", "serving", "model"} == set(region)
         assert all(value not in (None, "") for value in region.values())
         assert region["frontDoor"]["scheme"] == "https" and region["frontDoor"]["port"] == 443
     assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 60 s = 90 s"
