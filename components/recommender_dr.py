@@ -359,7 +359,7 @@ def region_pins(args: TwoRegionRecommenderArgs, role: str) -> dict:
     """`regions.<role>.model`: the stable pin the pods of `role` run and its candidate, if any."""
     pin, candidate = args.model.pin(role), args.model.candidate_of(role)
     return {
-        "version": pin.version, "manifestSha256": pin.manifest_sha256,
+        "version": pin.version, "manifestSha256": pin.manifest_sha256, "image": args.serving.image,
         "candidate": None if candidate is None else {
             "version": candidate.version, "manifestSha256": candidate.manifest_sha256,
             "image": candidate.image or args.serving.image,

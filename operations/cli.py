@@ -1,4 +1,4 @@
-"""argparse registration of `recsys-dr status`, `failover` and `drill`.
+"""argparse registration of `recsys-dr status`, `failover`, `drill` (and `release`, in `operations.release.cli`).
 
 Every command reads the stack outputs from `--outputs FILE` or standard input:
 
@@ -178,6 +178,10 @@ def register(subparsers: Any) -> None:
                        help="health-check environments only: move traffic by inverting the primary's Route 53 "
                             "health check for the drill (restored on fail-back); measures the automatic path")
     drill.set_defaults(handler=handle_drill)
+
+    from recsys_dr.operations.release import cli as release_cli
+
+    release_cli.register(subparsers)
 
 
 # --------------------------------------------------------------------------- plumbing

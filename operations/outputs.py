@@ -105,12 +105,28 @@ def endpoint_host(endpoint: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class FrontDoorOutputs:
-    """One region's balancer (`regions.<role>.frontDoor`): how clients reach it, what it routes to."""
+    """One region's balancer (`regions.<role>.frontDoor`): how clients reach it, what it routes to.
+
+    `canary_target_group_arn`, `rule_arns` (the weighted routes) and `candidate_header` are what
+    `recsys-dr release` moves and sends; outputs of a stack without them have none.
+    """
 
     scheme: str  # "https" (443) or "http" (80)
     port: int
     load_balancer_arn: str
     target_group_arn: str
+    canary_target_group_arn: str | None = None
+    rule_arns: tuple[str, ...] = ()
+    candidate_header: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelPin:
+    """A version a region's pods run: its manifest digest (the init container checks it), and the image."""
+
+    version: int
+    manifest_sha256: str
+    image: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +150,9 @@ class RegionOutputs:
     pods_per_gpu_node: int | None = None
     scaled_object_name: str | None = None
     front_door: FrontDoorOutputs | None = None
+    pin: ModelPin | None = None
+    candidate: ModelPin | None = None
+    candidate_deployment_name: str | None = None
 
     @property
     def hpa(self) -> str:
@@ -191,6 +210,8 @@ class StackOutputs:
     arc: ArcOutputs | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     region_switch: RegionSwitchOutputs | None = None
+    release: dict[str, Any] | None = None
+    model_evaluations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary(self) -> RegionOutputs:
@@ -313,6 +334,8 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         scaled_object = r.get(data, f"{base}.scaledObjectName", str, optional=True)
         front_door = _front_door(r, data, f"{base}.frontDoor")
         pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
+        pin, candidate = _region_pins(r, data, base)
+        candidate_deployment = r.get(data, f"{base}.candidateDeploymentName", str, optional=True)
         if None in values.values() or scaling is None:
             continue
         regions[role] = RegionOutputs(
@@ -333,6 +356,10 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
             pods_per_gpu_node=pods_per_node,
             scaled_object_name=scaled_object,
             front_door=front_door,
+            pin=pin or (ModelPin(version=model_version, manifest_sha256=manifest_sha256)
+                        if model_version is not None and manifest_sha256 is not None else None),
+            candidate=candidate,
+            candidate_deployment_name=candidate_deployment,
         )
     if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
         r.problems.append(
@@ -353,6 +380,12 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     elif data.get("regionSwitch") is not None and failover_control is not None:
         r.problems.append(f"`regionSwitch` is present but `failoverControl` is {failover_control!r}")
 
+    release = data.get("release")
+    if release is not None and not isinstance(release, dict):
+        r.problems.append(f"`release` must be an object. Received: {release!r}")
+    evaluations = data.get("modelEvaluations") or {}
+    if not isinstance(evaluations, dict):
+        r.problems.append(f"`modelEvaluations` must be an object. Received: {evaluations!r}")
     if r.problems:
         raise OutputsError(source, r.problems)
     return StackOutputs(
@@ -369,6 +402,8 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         arc=arc,
         raw=data,
         region_switch=region_switch,
+        release=release,
+        model_evaluations=evaluations,
     )
 
 
@@ -390,6 +425,27 @@ def _scaling(r: _Reader, data: dict, path: str, *, optional: bool = False) -> di
     return sizes
 
 
+def _pin(r: _Reader, data: dict, path: str) -> ModelPin | None:
+    version = r.positive(data, f"{path}.version", int)
+    digest = r.get(data, f"{path}.manifestSha256", str)
+    if digest is not None and not SHA256_PATTERN.fullmatch(digest):
+        r.problems.append(f"`{path}.manifestSha256` must be 64 lower-case hex digits. Received: {digest!r}")
+        digest = None
+    image = r.get(data, f"{path}.image", str, optional=True)
+    return None if version is None or digest is None else ModelPin(version=version, manifest_sha256=digest, image=image)
+
+
+def _region_pins(r: _Reader, data: dict, base: str) -> tuple[ModelPin | None, ModelPin | None]:
+    """`regions.<role>.model`: the region's stable pin and its candidate (absent in older outputs)."""
+    node = (data.get("regions") or {}).get(base.split(".")[-1]) if isinstance(data.get("regions"), dict) else None
+    model = node.get("model") if isinstance(node, dict) else None
+    if model is None:
+        return None, None
+    stable = _pin(r, data, f"{base}.model")
+    candidate = _pin(r, data, f"{base}.model.candidate") if isinstance(model, dict) and model.get("candidate") else None
+    return stable, candidate
+
+
 def _front_door(r: _Reader, data: dict, path: str) -> FrontDoorOutputs | None:
     """`{scheme, port, loadBalancerArn, targetGroupArn}`, absent in outputs of stacks without a front door."""
     node = data
@@ -400,10 +456,17 @@ def _front_door(r: _Reader, data: dict, path: str) -> FrontDoorOutputs | None:
     scheme = r.choice(data, f"{path}.scheme", ("https", "http"))
     port = r.positive(data, f"{path}.port", int)
     arns = {key: r.get(data, f"{path}.{key}", str) for key in ("loadBalancerArn", "targetGroupArn")}
+    canary = r.get(data, f"{path}.canaryTargetGroupArn", str, optional=True)
+    header = r.get(data, f"{path}.candidateHeader", str, optional=True)
+    rules = r.get(data, f"{path}.ruleArns", list, optional=True) or []
+    if not all(isinstance(rule, str) and rule for rule in rules):
+        r.problems.append(f"`{path}.ruleArns` must be a list of listener rule ARNs. Received: {rules!r}")
+        rules = []
     if None in (scheme, port, *arns.values()):
         return None
     return FrontDoorOutputs(scheme=scheme, port=port, load_balancer_arn=arns["loadBalancerArn"],
-                            target_group_arn=arns["targetGroupArn"])
+                            target_group_arn=arns["targetGroupArn"], canary_target_group_arn=canary,
+                            rule_arns=tuple(rules), candidate_header=header)
 
 
 def _serving_sizes(r: _Reader, data: dict, path: str) -> dict[str, int] | None:

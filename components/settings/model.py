@@ -154,11 +154,6 @@ class ModelSettings(Settings):
         problems: list[str] = []
         for key, pin in self.artifact_pins():
             problems += self._artifact_problems(key, pin)
-        for role in ("primary", "standby"):
-            stable, candidate = self.pin(role), self.candidate_of(role)
-            if candidate is not None and candidate.version == stable.version and candidate.image is None:
-                problems.append(f"`{self._candidate_key(role)}` must differ from the {role}'s stable pin (another version, "
-                                f"or an image to release). Received: version {candidate.version} on both")
         if problems:
             raise problem("\n".join(dict.fromkeys(problems)))
         return self
@@ -177,10 +172,6 @@ class ModelSettings(Settings):
         if not problems:
             problems = manifest_shape_problems("{key}", path, history_length=self.history_length, max_batch=self.max_batch)
         return problems
-
-    def _candidate_key(self, role: str) -> str:
-        override = getattr(self.pins, role, None) if self.pins else None
-        return f"{{key}}.pins.{role}.candidate" if override is not None and override.candidate else "{key}.candidate"
 
     @property
     def artifact_path(self) -> Path | None:

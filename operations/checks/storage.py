@@ -14,7 +14,15 @@ from recsys_dr.operations.outputs import RegionOutputs, StackOutputs
 
 
 def _manifest_key(outputs: StackOutputs) -> str:
-    return f"models/{outputs.model_name}/{outputs.model_version}/manifest.json"
+    """The manifest of the version the standby would serve after a failover (its own pin)."""
+    return f"models/{outputs.model_name}/{pinned(outputs, outputs.standby)[0]}/manifest.json"
+
+
+def pinned(outputs: StackOutputs, region: RegionOutputs) -> tuple[int, str]:
+    """(version, manifest sha256) the region's pods run: its own pin, else the model's."""
+    if region.pin is not None:
+        return region.pin.version, region.pin.manifest_sha256
+    return outputs.model_version, outputs.manifest_sha256
 
 
 # --------------------------------------------------------------------------- model
@@ -27,23 +35,24 @@ def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     if verify is None:
         from recsys_dr.model.verify import verify_remote as verify
     name = "model"
+    version, digest = pinned(o, region)
     try:
         # Against the pinned digest, as the pods' init container checks it: a manifest that is
         # not the pinned one is refused there, so it must not show green here.
-        report = verify(region.bucket, o.model_name, o.model_version,
-                        s3_client=ctx.clients.s3(region.region), expected_manifest_sha256=o.manifest_sha256)
+        report = verify(region.bucket, o.model_name, version,
+                        s3_client=ctx.clients.s3(region.region), expected_manifest_sha256=digest)
     except Exception as exc:  # botocore connection errors escape verify_remote
         return failed_call(name, region, ctx, exc, f"verify s3://{region.bucket}")
     data = report.to_dict()
-    where = f"s3://{region.bucket}/models/{o.model_name}/{o.model_version}/"
+    where = f"s3://{region.bucket}/models/{o.model_name}/{version}/"
     if report.ok:
-        detail = f"v{o.model_version}: {report.checked} files match the manifest ({where})"
+        detail = f"v{version}: {report.checked} files match the manifest ({where})"
     elif not report.manifest_found and not report.errors:
-        detail = (f"v{o.model_version} manifest.json missing in {where} "
+        detail = (f"v{version} manifest.json missing in {where} "
                   "(not published, or replication not finished)")
-    elif report.manifest_sha256 and report.manifest_sha256 != o.manifest_sha256:
-        detail = (f"v{o.model_version} manifest.json in {where} is not the pinned one (sha256 "
-                  f"{report.manifest_sha256[:12]}…, pinned {o.manifest_sha256[:12]}…): the pods refuse it")
+    elif report.manifest_sha256 and report.manifest_sha256 != digest:
+        detail = (f"v{version} manifest.json in {where} is not the pinned one (sha256 "
+                  f"{report.manifest_sha256[:12]}…, pinned {digest[:12]}…): the pods refuse it")
     else:
         parts = []
         if report.missing:
@@ -52,7 +61,7 @@ def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
             paths = ", ".join(f"{m['path']} ({m['reason']})" for m in report.mismatched[:5])
             parts.append(f"corrupt {len(report.mismatched)}: {paths}")
         parts += report.errors[:3]
-        detail = f"v{o.model_version} does not match its manifest in {where}: " + "; ".join(parts)
+        detail = f"v{version} does not match its manifest in {where}: " + "; ".join(parts)
     return CheckResult(name=name, ok=report.ok, detail=detail, region=region.region,
                        role=region.role, blocking=ctx.is_target(region.role), data=data)
 
@@ -101,7 +110,7 @@ def check_model_parity(ctx: CheckContext) -> CheckResult:
         which = " and ".join(r for r, m in (("primary", primary), ("standby", standby)) if m is None)
         return CheckResult(name=name, ok=False, role="standby", region=o.standby.region,
                            blocking=blocking and standby is None,
-                           detail=f"v{o.model_version} manifest missing in {which} bucket")
+                           detail=f"v{pinned(o, o.standby)[0]} manifest missing in {which} bucket")
     p_files = {f.get("path"): (f.get("sha256"), f.get("size")) for f in primary.get("files", [])}
     s_files = {f.get("path"): (f.get("sha256"), f.get("size")) for f in standby.get("files", [])}
     differ = sorted(path for path in set(p_files) | set(s_files) if p_files.get(path) != s_files.get(path))
