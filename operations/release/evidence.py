@@ -98,7 +98,8 @@ def judge_quality(stable: dict, candidate: dict, *, metric: str, max_relative_dr
     if _protocol(stable) != _protocol(candidate):
         return QualityVerdict(False, False, f"{metric} {before:.4f} -> {after:.4f} under another evaluation protocol "
                                             f"({_protocol(stable)} vs {_protocol(candidate)}): not comparable", data)
-    drop = 0.0 if before <= 0 else (before - after) / before
+    change = 0.0 if before <= 0 else (after - before) / before
+    drop = -change
     data["relativeDrop"] = drop
-    text = f"{metric} {before:.4f} -> {after:.4f} ({-drop:+.1%}; at most -{max_relative_drop:.1%} allowed)"
+    text = f"{metric} {before:.4f} -> {after:.4f} ({change:+.1%}; at most -{max_relative_drop:.1%} allowed)"
     return QualityVerdict(drop <= max_relative_drop, True, text, data)

@@ -140,6 +140,7 @@ class Release:
         self.began = env.clock.now()
         self.store = record.ReleaseStore(env.clients.s3(self.tier.lock_region), self.tier.lock_bucket, self.tier.name)
         self.record: record.ReleaseRecord | None = None
+        self.checked_traffic = False
 
     # -- reporting
 
@@ -186,7 +187,9 @@ class Release:
         ok, reasons = self.env.green()
         if not ok:
             raise Pause("refused", "`recsys-dr status` is not green: " + "; ".join(reasons[:3]))
-        self.row("preflight.traffic", "ok", "Route 53 answers the primary; status green")
+        if not self.checked_traffic:  # checked before every traffic step, reported once a run
+            self.checked_traffic = True
+            self.row("preflight.traffic", "ok", "Route 53 answers the primary; status green")
 
     def shares_at_rest(self) -> None:
         for region in self.tier.release_order():
@@ -372,6 +375,7 @@ class Release:
                 continue
             if self.record is not None:
                 self.record.shares[region.role] = 0
+            self.report.shares[region.role] = 0
             self.row("rollback", "undo", "the candidate's share is 0; the stable pods take all the traffic",
                      role=region.role, share=0)
         if self.record is not None:
@@ -417,3 +421,5 @@ class Release:
             self.report.outcome = pause.outcome
             self.report.reasons.append(pause.detail)
             self.report.patch = pause.patch
+        finally:
+            self.report.shares = dict(self.record.shares)

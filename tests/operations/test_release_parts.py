@@ -233,3 +233,30 @@ def test_outputs_without_a_canary_group_are_no_tier_to_release(stack):
     del doc["regions"]["primary"]["frontDoor"]["canaryTargetGroupArn"]
     with pytest.raises(TierError, match="frontDoor.canaryTargetGroupArn"):
         gpu_tier(parse_outputs(doc))
+
+
+# --- status and failover know a region's own pin and its candidate ---------------------------------------
+
+def test_outputs_carry_each_regions_pins(stack):
+    outputs = parse_outputs(stack.outputs())
+    assert outputs.primary.pin == ModelPin(version=3, manifest_sha256=stack.digests[3], image="tensorflow/serving:2.21.0-gpu")
+    assert outputs.standby.candidate.version == 4
+    doc = stack.outputs()
+    doc["regions"]["standby"]["model"]["candidate"]["manifestSha256"] = "nope"
+    with pytest.raises(Exception, match=r"`regions.standby.model.candidate.manifestSha256` must be 64 lower-case hex digits"):
+        parse_outputs(doc)
+    del doc["regions"]["standby"]["model"]
+    assert parse_outputs(doc).standby.pin.version == 3  # outputs without per-region pins: the model's
+
+
+def test_a_status_probe_answered_by_the_candidate_passes_while_a_release_gives_it_a_share():
+    from recsys_dr.operations.checks.serving import probe_serving
+
+    def answered_by(version):
+        body = json.dumps({"model_version_status": [{"version": str(version), "state": "AVAILABLE"}]}).encode()
+        return lambda url, timeout: (200, body)
+
+    ok, detail, _ = probe_serving("h", "recommender", 3, http_get=answered_by(4), candidate=4)
+    assert ok and "the candidate" in detail
+    assert not probe_serving("h", "recommender", 3, http_get=answered_by(4))[0]  # no candidate pinned: a wrong version
+    assert not probe_serving("h", "recommender", 3, http_get=answered_by(5), candidate=4)[0]
