@@ -1,8 +1,8 @@
 """Stand-ins for a release: the front door's weighted routing and its CloudWatch metrics.
 
-* `seed_front_door` creates in moto what `components.serving.front_door` creates for the routes:
-  a balancer, the stable and the canary target group, a listener and the two route rules
-  forwarding to both groups at rest (100 / 0), and, for a candidate, the header rules.
+The front door itself is created in moto by `sandbox.seed.front_door` (and, for a candidate,
+`seed.candidate_rules`), as `components.serving.front_door` creates it.
+
 * `FrontDoorStandIn` answers HTTP on 127.0.0.1 as the balancer would: it reads the listener's
   rules from moto's ELBv2 on every request and evaluates them as ELB documents it (lowest
   priority first; path, method and header conditions; a weighted forward picks a group in
@@ -38,57 +38,6 @@ NAMESPACE = "AWS/ApplicationELB"
 _PERCENTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
 
 
-def api_conditions(conditions: list[dict]) -> list[dict]:
-    """The front door's rule conditions (pulumi-aws shape) as ELB's CreateRule takes them."""
-    found = []
-    for condition in conditions:
-        if "path_pattern" in condition:
-            found.append({"Field": "path-pattern", "PathPatternConfig": {"Values": condition["path_pattern"]["values"]}})
-        elif "http_request_method" in condition:
-            found.append({"Field": "http-request-method",
-                          "HttpRequestMethodConfig": {"Values": condition["http_request_method"]["values"]}})
-        elif "http_header" in condition:
-            header = condition["http_header"]
-            found.append({"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": header["http_header_name"],
-                                                                       "Values": header["values"]}})
-    return found
-
-
-def seed_front_door(elbv2: Any, ec2: Any, *, name: str, model: str) -> dict:
-    """The balancer, both target groups, the listener and the weighted route rules; returns their ARNs."""
-    from recsys_dr.components.serving import balancer
-
-    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-               for i, zone in enumerate(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"][:2])]
-    lb = elbv2.create_load_balancer(Name=f"{name}-alb", Subnets=subnets, Type="application")["LoadBalancers"][0]
-    groups = {slot: elbv2.create_target_group(Name=f"{name}-{slot}", Protocol="HTTP", Port=8501, VpcId=vpc, TargetType="ip",
-                                              HealthCheckPath=f"/v1/models/{model}")["TargetGroups"][0]["TargetGroupArn"]
-              for slot in ("targets", "canary")}
-    listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
-        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain",
-                                                           "MessageBody": "not found"}}])["Listeners"][0]["ListenerArn"]
-    stable_weight, canary_weight = balancer.REST_WEIGHTS
-    rules = [elbv2.create_rule(ListenerArn=listener, Priority=rule["priority"], Conditions=api_conditions(rule["conditions"]),
-                               Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-                                   {"TargetGroupArn": groups["targets"], "Weight": stable_weight},
-                                   {"TargetGroupArn": groups["canary"], "Weight": canary_weight}]}}])["Rules"][0]["RuleArn"]
-             for rule in balancer.listener_rules(model)]
-    return {"loadBalancerArn": lb["LoadBalancerArn"], "targetGroupArn": groups["targets"],
-            "canaryTargetGroupArn": groups["canary"], "ruleArns": rules, "listenerArn": listener,
-            "candidateHeader": balancer.CANDIDATE_HEADER}
-
-
-def seed_candidate_rules(elbv2: Any, door: dict, *, model: str, version: int) -> list[str]:
-    """The header rules a pinned candidate adds (forward to the canary group only)."""
-    from recsys_dr.components.serving import balancer
-
-    return [elbv2.create_rule(ListenerArn=door["listenerArn"], Priority=rule["priority"],
-                              Conditions=api_conditions(rule["conditions"]),
-                              Actions=[{"Type": "forward", "TargetGroupArn": door["canaryTargetGroupArn"]}])["Rules"][0]["RuleArn"]
-            for rule in balancer.candidate_rules(model, version)]
-
-
 def _matches(condition: dict, method: str, path: str, headers: dict[str, str]) -> bool:
     """ELB's rule conditions (Elastic Load Balancing User Guide, "Listener rules"): paths case-sensitive
     with * and ?; methods exact; header names case-insensitive, values case-insensitive with * and ?."""
@@ -120,7 +69,7 @@ class FrontDoorStandIn:
 
     Args:
         elbv2: moto ELBv2 client of the region.
-        door: what `seed_front_door` returned.
+        door: what `seed.front_door` returned.
         backends: target group ARN -> TF Serving stand-in.
         host: the loopback address to listen on (distinct per region: Route 53 answers tell them apart).
     """

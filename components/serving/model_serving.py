@@ -251,7 +251,9 @@ class ModelServing(pulumi.ComponentResource):
         stable = self._slot(name, args, wiring, context, spec, deployment_name, self.front_door.target_group)
         self.service, self.deployment = stable.service, stable.deployment
         self.candidate = None
-        if candidate is not None:
+        if candidate is None:
+            self._canary_at_rest(name, wiring, context, spec, stable.service)
+        else:
             candidate_spec = dataclasses.replace(
                 spec, model_version=candidate.version, manifest_sha256=candidate.manifest_sha256,
                 serving_image=candidate.image or serving.image, slot=manifests.CANDIDATE_SLOT,
@@ -330,6 +332,23 @@ class ModelServing(pulumi.ComponentResource):
             opts=in_cluster,
         )
         return _Slot(service=service, deployment=deployment, scaled_object=scaled_object, binding=binding)
+
+    def _canary_at_rest(self, name: str, wiring: ServingWiring, context: _SlotContext, spec: manifests.ServingSpec,
+                        service: k8s.core.v1.Service) -> None:
+        """Without a candidate, the stable pods are the canary group's targets too (weight 0: no traffic).
+        Route 53 counts a balancer as unhealthy when one of its target groups has no registered targets
+        (Route 53 API reference, `AliasTarget.EvaluateTargetHealth`): an empty canary group would mark
+        every region unhealthy and stall the failover and the cascade."""
+        k8s.apiextensions.CustomResource(
+            f"{name}-canary-rest-binding",
+            api_version=manifests.TARGET_GROUP_BINDING_API, kind="TargetGroupBinding",
+            metadata={"name": f"{deployment_name_of(spec.model_name)}-canary-rest", "namespace": context.namespace},
+            spec=pulumi.Output.all(service.metadata.name, self.front_door.canary_target_group.arn, wiring.vpc_id).apply(
+                lambda values: manifests.target_group_binding_spec(spec, service_name=values[0], target_group_arn=values[1],
+                                                                   vpc_id=values[2])),
+            opts=pulumi.ResourceOptions.merge(context.in_cluster, pulumi.ResourceOptions(
+                depends_on=[context.grant, *wiring.addons])),
+        )
 
     def _bind_targets_grant(self, name: str, wiring: ServingWiring) -> aws.iam.RolePolicy:
         """The controller may register targets in this region's two target groups only."""

@@ -311,6 +311,7 @@ def test_the_binding_targets_its_regions_target_group_in_its_vpc(rendered_stacks
     run = rendered_stacks["prod"]
     for binding in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"):
         role = "primary" if "-primary-" in binding.name else "standby"
-        group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name and g.name.endswith("-targets"))
+        suffix = "-canary" if binding.name.endswith("-canary-rest-binding") else "-targets"
+        group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name and g.name.endswith(suffix))
         assert binding.inputs["spec"]["targetGroupARN"] == group.outputs["arn"]
         assert binding.inputs["spec"]["vpcID"] == group.inputs["vpcId"]

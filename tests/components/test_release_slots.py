@@ -248,6 +248,17 @@ def test_the_candidate_binds_scales_and_is_let_through_on_its_own_group(with_can
         json.dumps({"matchLabels": {"app.kubernetes.io/instance": "recommender-candidate", "app.kubernetes.io/name": "tf-serving"}})}
 
 
+def test_without_a_candidate_the_canary_group_holds_the_stable_pods(rendered_stacks, with_candidate):
+    # Route 53 counts a balancer unhealthy while one of its target groups has no registered targets
+    # (Route 53 API reference, AliasTarget.EvaluateTargetHealth): the canary group is never left empty.
+    for run, service in ((rendered_stacks["prod"], "recommender-tf-serving"),
+                         (with_candidate, "recommender-tf-serving-candidate")):
+        groups = {g.outputs["arn"]: g.name for g in run.of_type("aws:lb/targetGroup:TargetGroup")}
+        bound = {(groups[b.inputs["spec"]["targetGroupARN"]].rsplit("-", 1)[-1], b.inputs["spec"]["serviceRef"]["name"])
+                 for b in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")}
+        assert bound == {("targets", "recommender-tf-serving"), ("canary", service)}, bound
+
+
 def test_the_candidates_kubernetes_objects_match_the_clusters_api_schema(with_candidate):
     custom = ("kubernetes:helm.sh/", "kubernetes:elbv2.k8s.aws/", "kubernetes:keda.sh/")
     objects = [r for r in with_candidate.resources if r.type.startswith("kubernetes:") and "-candidate-" in r.name

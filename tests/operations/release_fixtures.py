@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from recsys_dr.components.serving import balancer
 from recsys_dr.model.golden import load_golden
 from recsys_dr.model.manifest import MANIFEST_NAME
 from recsys_dr.operations.clients import ClientFactory
@@ -32,8 +33,6 @@ from recsys_dr.sandbox.release import (
     FrontDoorStandIn,
     GoldenServing,
     release_version,
-    seed_candidate_rules,
-    seed_front_door,
 )
 from tests.operations.ops_fixtures import ACCOUNT, MODEL, PRIMARY_REGION, STANDBY_REGION, Route53Status, client
 
@@ -125,9 +124,12 @@ class ReleaseEnvironment:
     def _front_doors(self) -> None:
         self.doors, self.front, self.serving = {}, {}, {}
         for role, region in REGIONS.items():
-            elbv2 = client("elbv2", region)
-            door = seed_front_door(elbv2, client("ec2", region), name=f"rdr-{role}", model=MODEL)
-            seed_candidate_rules(elbv2, door, model=MODEL, version=CANDIDATE)
+            elbv2, ec2 = client("elbv2", region), client("ec2", region)
+            door = seed.front_door(ec2, elbv2, model=MODEL, net=seed.network(ec2, region=region), load_balancer_name=f"rdr-{role}",
+                                   target_group_name=f"rdr-{role}-targets")
+            door["candidateHeader"] = balancer.CANDIDATE_HEADER
+            seed.candidate_rules(elbv2, listener_arn=door["listenerArn"], canary_target_group_arn=door["canaryTargetGroupArn"],
+                                 model=MODEL, version=CANDIDATE)
             for group in (door["targetGroupArn"], door["canaryTargetGroupArn"]):
                 elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": f"10.40.0.{i}", "Port": 8501} for i in (5, 6)])
             golden = {v: load_golden((path / "assets.extra" / "golden_requests.json").read_bytes())
