@@ -21,7 +21,8 @@ Per region:
 * Route 53: the hosted zone, an HTTP string-match health check per region, the failover pair.
 
 Stand-ins for new outputs: one `_start_<piece>` method each, called from `_start_region` (per
-region) or `start` (once), and the output values they replace in `outputs()`.
+region) or `start` (once), and the output values they replace in `outputs()`. The fallback tier
+has no stand-ins yet: `outputs()` leaves its section out, so the tools see a stack without one.
 """
 
 from __future__ import annotations
@@ -276,6 +277,7 @@ class Sandbox:
     def outputs(self) -> dict[str, Any]:
         """The template with what only a deployment knows replaced by the stand-ins' values."""
         doc = copy.deepcopy(self.template)
+        doc.pop("fallback", None)  # no stand-ins for the fallback tier (module docstring)
         doc["dns"]["zoneId"] = self.zone_id
         doc["model"]["manifestSha256"] = self.manifest_sha256
         for role, stand_in in self.regions.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from recsys_dr.components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
+from recsys_dr.components.cluster.addons import FALLBACK_POOL_LABEL, FALLBACK_TAINT, GPU_POOL_LABEL, GPU_TAINT
 from recsys_dr.components.serving.batching import PARAMETERS_MOUNT
 
 REST_PORT = 8501
@@ -33,6 +33,8 @@ SERVING_SCRATCH = "serving-tmp"
 # Images are pinned by digest where one could be confirmed offline (the tag stays beside it for
 # people; with both, the kubelet pulls by digest). README "Closed by default" says which.
 DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
+# The fallback tier's CPU build of the same release.
+DEFAULT_FALLBACK_IMAGE = "tensorflow/serving:2.21.0"
 # amazon/aws-cli 2.22.35's index digest, as pinned identically by several public projects.
 DEFAULT_FETCHER_IMAGE = "amazon/aws-cli:2.22.35@sha256:6977c83ae3dc99f28fcf8276b9ea5eec33833cd5be40574b34112e98113ec7a2"
 EXPOSURES = ("internet-facing", "internal")
@@ -71,6 +73,11 @@ def slot_instance(model_name: str, slot: str) -> str:
     return model_name[:LABEL_VALUE_MAX - len(suffix)] + suffix
 
 
+# Which node pool a tier's pods run on: its label and the taint they tolerate.
+POOLS = {"gpu": (GPU_POOL_LABEL, GPU_TAINT), "fallback": (FALLBACK_POOL_LABEL, FALLBACK_TAINT)}
+TIER_LABEL = "recsys-dr/tier"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServingSpec:
     """What to serve and how, in one region (all plain values).
@@ -86,7 +93,7 @@ class ServingSpec:
         serving_image: TF Serving GPU image. Default `DEFAULT_SERVING_IMAGE`.
         fetcher_image: image with the AWS CLI v2 and sha256sum for the init container.
             Default `DEFAULT_FETCHER_IMAGE`.
-        gpus_per_pod: `nvidia.com/gpu` limit. Default 1.
+        gpus_per_pod: `nvidia.com/gpu` limit; 0 for the CPU fallback tier. Default 1.
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
         manifest_sha256: sha256 of the version's `manifest.json` pinned in the stack file; the
@@ -97,6 +104,11 @@ class ServingSpec:
             Default 1 / 0 (the pool holds one extra pod).
         slot: "stable", or "candidate" for the pods a release proves beside the stable ones.
             Default "stable".
+        tier: "gpu" (a GPU region) or "fallback" (the CPU fallback tier): the node pool the pods run on.
+            Default "gpu".
+        artifact_name: the model's name in the bucket (`models/<artifact_name>/`) and in its manifest, when
+            it differs from the name TF Serving serves it under (the fallback's `<name>-fallback`).
+            Default: `model_name`.
     """
 
     model_name: str
@@ -118,10 +130,18 @@ class ServingSpec:
     max_surge: int = 1
     max_unavailable: int = 0
     slot: str = STABLE_SLOT
+    tier: str = "gpu"
+    artifact_name: str = ""
 
     @property
     def selector(self) -> dict[str, str]:
-        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": slot_instance(self.model_name, self.slot)}
+        tier = {TIER_LABEL: self.tier} if self.tier != "gpu" else {}
+        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": slot_instance(self.model_name, self.slot),
+                **tier}
+
+    @property
+    def bucket_model_name(self) -> str:
+        return self.artifact_name or self.model_name
 
 
 def script_checksum(script: str) -> str:
@@ -152,6 +172,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
     # Only a pilot light pins the count (KEDA leaves a Deployment at zero until it is activated);
     # otherwise the autoscaler owns `replicas` and `pulumi up` must not reset a scaled-out fleet.
     replicas = {"replicas": 0} if spec.replicas == 0 else {}
+    pool_label, taint = POOLS[spec.tier]
+    gpus = {"nvidia.com/gpu": str(spec.gpus_per_pod)} if spec.gpus_per_pod else {}
     return {
         **replicas,
         "selector": {"matchLabels": spec.selector},
@@ -178,8 +200,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "fsGroup": UNPRIVILEGED_UID,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
-                "nodeSelector": dict(GPU_POOL_LABEL),
-                "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+                "nodeSelector": dict(pool_label),
+                "tolerations": [{"key": taint["key"], "operator": "Exists", "effect": "NoSchedule"}],
                 "topologySpreadConstraints": [
                     {
                         "maxSkew": 1,
@@ -203,7 +225,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "env": [
                         {"name": "MODEL_BUCKET", "value": spec.bucket},
                         {"name": "MODEL_PREFIX", "value": "models"},
-                        {"name": "MODEL_NAME", "value": spec.model_name},
+                        {"name": "MODEL_NAME", "value": spec.bucket_model_name},
                         {"name": "MODEL_VERSION", "value": str(spec.model_version)},
                         {"name": "MANIFEST_SHA256", "value": spec.manifest_sha256},
                         {"name": "TARGET_DIR", "value": model_dir},
@@ -245,12 +267,14 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     ],
                     "ports": [{"name": "http", "containerPort": REST_PORT, "protocol": "TCP"}],
                     "resources": {
-                        "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
-                        "limits": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
+                        "requests": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
+                        "limits": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
                     },
                     # tensorflow_model_server opens its ports only after the initial version has
                     # loaded and replayed its warm-up requests, so a 200 here means AVAILABLE.
                     # Loading plus warm-up can take minutes on a cold GPU node.
+                    # TF Serving serves the version under `model_name` whatever its bucket name, so
+                    # clients of the fallback keep the path and request of the GPU tiers.
                     "startupProbe": {**status_probe, "periodSeconds": STARTUP_PERIOD_SECONDS, "failureThreshold": STARTUP_FAILURE_THRESHOLD},
                     "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
                     # The model's status, not a socket: a server whose model was unloaded answers

@@ -10,7 +10,8 @@ from recsys_dr.components.settings.alarms import AlarmSettings
 from recsys_dr.components.settings.base import Settings, SettingsError
 from recsys_dr.components.settings.cluster import ClusterSettings, SubnetIds, VpcCidrs
 from recsys_dr.components.settings.dns import DnsSettings
-from recsys_dr.components.settings.gpu import GpuPoolSettings
+from recsys_dr.components.settings.fallback import FallbackSettings
+from recsys_dr.components.settings.gpu import CapacityReservation, CapacityReservations, GpuPoolSettings, ImageCacheSnapshots
 from recsys_dr.components.settings.model import CandidatePin, ModelSettings, Pin, RegionPin, RegionPins
 from recsys_dr.components.settings.recommender import TwoRegionRecommenderArgs, parse_settings, settings_problems
 from recsys_dr.components.settings.region_switch import RegionSwitchSettings
@@ -20,8 +21,9 @@ from recsys_dr.components.settings.serving import ServingSettings, TlsCertificat
 from recsys_dr.components.settings.storage import StorageSettings
 
 __all__ = [
-    "ROLES", "AlarmSettings", "CandidatePin", "ClusterSettings", "DnsSettings", "GoldenGateSettings", "GpuPoolSettings",
-    "LiveGateSettings", "ModelSettings", "Pin", "QualityGateSettings", "RegionPair", "RegionPin", "RegionPins",
-    "RegionSwitchSettings", "ReleaseSettings", "ServingSettings", "Settings", "SettingsError", "StorageSettings", "SubnetIds",
-    "TlsCertificates", "TwoRegionRecommenderArgs", "VpcCidrs", "parse_settings", "settings_problems",
+    "ROLES", "AlarmSettings", "CandidatePin", "CapacityReservation", "CapacityReservations", "ClusterSettings",
+    "DnsSettings", "FallbackSettings", "GoldenGateSettings", "GpuPoolSettings", "ImageCacheSnapshots", "LiveGateSettings",
+    "ModelSettings", "Pin", "QualityGateSettings", "RegionPair", "RegionPin", "RegionPins", "RegionSwitchSettings",
+    "ReleaseSettings", "ServingSettings", "Settings", "SettingsError", "StorageSettings", "SubnetIds", "TlsCertificates",
+    "TwoRegionRecommenderArgs", "VpcCidrs", "parse_settings", "settings_problems",
 ]

@@ -121,7 +121,7 @@ def test_every_route_forwards_to_the_stable_and_the_canary_group_all_to_stable(r
     run = rendered_stacks[env]
     groups = {g.outputs["arn"]: g.name for g in run.of_type("aws:lb/targetGroup:TargetGroup")}
     routes = [r for r in run.of_type(RULE) if "-rule-" in r.name]
-    assert len(routes) == 4 and not [r for r in run.of_type(RULE) if "-candidate-" in r.name]
+    assert len(routes) == 2 * 3 and not [r for r in run.of_type(RULE) if "-candidate-" in r.name]  # primary, standby, fallback
     for rule in routes:
         [action] = rule.inputs["actions"]
         pairs = [(groups[g["arn"]].rsplit("-", 1)[-1], g["weight"]) for g in action["forward"]["targetGroups"]]
@@ -202,7 +202,8 @@ def test_the_candidate_runs_its_own_pin_through_the_verifying_init_container(wit
 def test_a_candidate_may_release_an_image():
     run = prod_with_candidate(version=1, manifestSha256="558081bec74fd277d04ac8895064fa2fede6f23cfd591156d380473c9eb7dc14",
                               image="tensorflow/serving:2.22.0-gpu")
-    images = {d.name: d.inputs["spec"]["template"]["spec"]["containers"][0]["image"] for d in run.of_type(DEPLOYMENT)}
+    images = {d.name: d.inputs["spec"]["template"]["spec"]["containers"][0]["image"] for d in run.of_type(DEPLOYMENT)
+              if "-fallback-" not in d.name}
     assert {i for n, i in images.items() if n.endswith("-candidate-deployment")} == {"tensorflow/serving:2.22.0-gpu"}
     assert {i for n, i in images.items() if not n.endswith("-candidate-deployment")} == {"tensorflow/serving:2.21.0-gpu"}
 
@@ -255,7 +256,7 @@ def test_without_a_candidate_the_canary_group_holds_the_stable_pods(rendered_sta
                          (with_candidate, "recommender-tf-serving-candidate")):
         groups = {g.outputs["arn"]: g.name for g in run.of_type("aws:lb/targetGroup:TargetGroup")}
         bound = {(groups[b.inputs["spec"]["targetGroupARN"]].rsplit("-", 1)[-1], b.inputs["spec"]["serviceRef"]["name"])
-                 for b in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")}
+                 for b in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding") if "-fallback-" not in b.name}
         assert bound == {("targets", "recommender-tf-serving"), ("canary", service)}, bound
 
 
