@@ -30,6 +30,7 @@ from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
 from recsys_dr.components.settings.aws_limits import ALIAS_RECORD_TTL, cpu_millicores, memory_bytes
 from recsys_dr.components.settings.base import raise_if_problems
 from recsys_dr.components.settings.fallback import FALLBACK_NAMESPACE, fallback_model_name
+from recsys_dr.components.settings.model import CandidatePin
 from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
 from recsys_dr.components.storage.model_artifact import ModelArtifact, ModelArtifactArgs
@@ -265,8 +266,12 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "scaledObjectName": serving.scaled_object_name,
             "nodeGroupName": self.clusters["standby"].fallback_node_group.node_group_name,
             "model": {"name": fallback_model_name(args.model.name), "servedAs": args.model.name,
-                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256,
-                      "historyLength": args.model.history_length},
+                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256, "image": fallback.image,
+                      "historyLength": args.model.history_length,
+                      "candidate": None if fallback.candidate is None else {
+                          "version": fallback.candidate.version, "manifestSha256": fallback.candidate.manifest_sha256,
+                          "image": fallback.candidate.image or fallback.image}},
+            **({"candidateDeploymentName": serving.candidate.deployment.metadata.name} if serving.candidate else {}),
             "frontDoor": front_door_outputs(serving),
             "serving": {"replicas": fallback.min_replicas, "minReplicas": fallback.min_replicas,
                         "maxReplicas": fallback.max_replicas},
@@ -462,8 +467,17 @@ def fallback_serving_args(args: TwoRegionRecommenderArgs, tags: dict[str, str]) 
         namespace=FALLBACK_NAMESPACE, tls_certificate_arn=certificates.standby if certificates else None,
         health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": "fallback"},
         rolling_update=rolling_update(max_replicas=fallback.max_replicas, pool_max_pods=fallback.max_size * fallback.pods_per_node),
-        waits_for_replication=True,
+        waits_for_replication=True, candidate=fallback_candidate(args),
     )
+
+
+def fallback_candidate(args: TwoRegionRecommenderArgs) -> CandidatePin | None:
+    """`fallback.candidate` as the candidate slot takes it (its image defaults to the fallback's)."""
+    candidate = args.fallback.candidate if args.fallback is not None else None
+    if candidate is None:
+        return None
+    return CandidatePin.model_construct(version=candidate.version, manifest_sha256=candidate.manifest_sha256,
+                                        image=candidate.image, artifact_dir=None)
 
 
 def capacity_warnings(args: TwoRegionRecommenderArgs) -> list[str]:

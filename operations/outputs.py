@@ -186,7 +186,14 @@ class FallbackOutputs:
     budget_seconds: float
     cascade_record_name: str
     front_door: FrontDoorOutputs | None = None
+    image: str | None = None
+    candidate: ModelPin | None = None  # `fallback.model.candidate`: what `recsys-dr release --tier fallback` proves
+    candidate_deployment_name: str | None = None
     role: str = "fallback"  # what the checks call it (never a failover target)
+
+    @property
+    def pin(self) -> ModelPin:
+        return ModelPin(version=self.version, manifest_sha256=self.manifest_sha256, image=self.image)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -524,6 +531,9 @@ def _fallback(r: _Reader, data: dict) -> FallbackOutputs | None:
             r.problems.append(problem)
             strings[key] = None
     front_door = _front_door(r, data, "fallback.frontDoor")
+    fallback_model = (data.get("fallback") or {}).get("model")
+    candidate = _pin(r, data, "fallback.model.candidate") if isinstance(fallback_model, dict) and fallback_model.get("candidate") \
+        else None
     if None in (*strings.values(), *model.values(), version, history, budget):
         return None
     return FallbackOutputs(
@@ -531,6 +541,8 @@ def _fallback(r: _Reader, data: dict) -> FallbackOutputs | None:
         namespace=strings["namespace"], deployment_name=strings["deploymentName"], model_name=model["name"],
         served_as=model["servedAs"], version=version, manifest_sha256=model["manifestSha256"], history_length=history,
         budget_seconds=budget, cascade_record_name=strings["cascadeRecordName"], front_door=front_door,
+        image=r.get(data, "fallback.model.image", str, optional=True), candidate=candidate,
+        candidate_deployment_name=r.get(data, "fallback.candidateDeploymentName", str, optional=True),
     )
 
 

@@ -19,8 +19,9 @@ Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [ur
 * `endpoint-moves`: a region's serving endpoint moves to a new load balancer (for example from
   a `type: LoadBalancer` Service's NLB to the Application Load Balancer of the front door): its
   hostname changes and the old balancer is deleted by the same update;
-* `release-both-regions`, `candidate-removed`: the model pin, serving image or serving settings of
-  both regions' stable pods move in one change; a candidate is removed (`review.releases`).
+* `release-both-regions`, `release-every-tier`, `candidate-removed`: the model pin, serving image or
+  serving settings of both regions' stable pods move in one change (and the fallback's pin with
+  them); a candidate is removed (`review.releases`).
 * `fallback-off`, `fallback-budget-up`: the CPU fallback tier is removed (recommendations go blank
   while both GPU tiers are down), or DNS takes longer to reach it;
 * `capacity-unguaranteed`: a pilot-light standby loses its capacity reservation (or a reserved

@@ -6,7 +6,9 @@ of both regions at once leaves no untouched region to fail over to if the new ve
 a candidate added beside the stable pods (it gets no traffic until `recsys-dr release` moves
 it), and a promotion (each region's new stable pin is the candidate that region already ran,
 which the release proved). A candidate removed while it may still carry a share is flagged
-(`candidate-removed`, medium): its pods go at the end of the update.
+(`candidate-removed`, medium): its pods go at the end of the update. The fallback tier's pin
+(`fallback.model`) is shown beside the regions' and, moved in the same change as both GPU regions,
+is `release-every-tier` (high): nothing would still serve a proven version.
 
 The pins and the built versions' offline evaluations come from the plans' stack outputs
 (`regions.<role>.model`, `modelEvaluations`); the classification of the serving Deployment's
@@ -23,6 +25,7 @@ CANDIDATE_SUFFIX = "-candidate"  # the candidate slot's pod label (components.se
 PIN_MARKS = ("recsys-dr/model-version", "recsys-dr/manifest-sha256", "MODEL_VERSION", "MANIFEST_SHA256")
 IMAGE_PATH = "spec.template.spec.containers[0].image"
 METRICS = ("ndcg@10", "hit_rate@10", "mrr")
+FALLBACK = "fallback"  # the fallback tier's row among the regions' pins
 
 
 def is_candidate_slot(resource: dict[str, Any]) -> bool:
@@ -31,8 +34,23 @@ def is_candidate_slot(resource: dict[str, Any]) -> bool:
 
 
 def _pins(document: dict[str, Any]) -> dict[str, dict]:
-    regions = (document.get("outputs") or {}).get("regions") or {}
-    return {role: (value or {}).get("model") or {} for role, value in regions.items() if isinstance(value, dict)}
+    """Per region, and for the fallback tier (`fallback.model`), the stable pin and its candidate."""
+    outputs = document.get("outputs") or {}
+    regions = outputs.get("regions") or {}
+    found = {role: (value or {}).get("model") or {} for role, value in regions.items() if isinstance(value, dict)}
+    fallback = (outputs.get("fallback") or {}).get("model") if isinstance(outputs.get("fallback"), dict) else None
+    if isinstance(fallback, dict):
+        found[FALLBACK] = fallback
+    return found
+
+
+def _fallback_moves(base: dict[str, Any], head: dict[str, Any]) -> bool:
+    """The fallback tier's pin changes, other than to the candidate it already ran (a promotion)."""
+    before, after = _pins(base).get(FALLBACK), _pins(head).get(FALLBACK)
+    if not before or not after:
+        return False
+    key = lambda pin: (pin.get("version"), pin.get("manifestSha256"))  # noqa: E731
+    return key(before) != key(after) and key(after) != key(before.get("candidate") or {})
 
 
 def _roles(document: dict[str, Any]) -> dict[str, str]:
@@ -100,7 +118,13 @@ def release_hazards(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> li
                         "message": f"{' and '.join(what)} of both regions ({', '.join(sorted(moving))}) change in one change: a bad "
                                    "version or setting would be live everywhere, with no untouched region to fail over to. "
                                    "Change one region per pull request, or use `recsys-dr release`"})
-    removed = [role for role, pin in _pins(base).items() if pin.get("candidate") and not _pins(head).get(role, {}).get("candidate")]
+        if _fallback_moves(base, head):
+            hazards.append({"kind": "release-every-tier", "severity": "high", "resources": [],
+                            "message": "the fallback tier's pin moves in the same change as both GPU regions: the tier "
+                                       "that answers when both are down would run an unproven version too. Release the "
+                                       "fallback on its own (`recsys-dr release --tier fallback`)"})
+    removed = [role for role, pin in _pins(base).items() if pin.get("candidate") and role in _pins(head)
+               and not _pins(head)[role].get("candidate")]
     if removed:
         hazards.append({"kind": "candidate-removed", "severity": "medium", "resources": [],
                         "message": f"the candidate of {', '.join(sorted(removed))} is removed: its pods go at the end of the update, "

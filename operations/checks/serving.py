@@ -195,8 +195,10 @@ def probe_fallback(outputs, *, timeout: float, http_get=None, http_post=None) ->
     fallback = outputs.fallback
     scheme = fallback.front_door.scheme if fallback.front_door else "http"
     server_name = outputs.dns.record_name.rstrip(".")
+    # As for a GPU region, a status answered by the candidate's pods (a release gave it the share) passes.
     ok, detail, data = probe_serving(fallback.endpoint, fallback.served_as, fallback.version, timeout=timeout,
-                                     http_get=http_get, scheme=scheme, server_name=server_name)
+                                     http_get=http_get, scheme=scheme, server_name=server_name,
+                                     candidate=fallback.candidate.version if fallback.candidate else None)
     if not ok:
         return ok, detail, data
     answered, answer, prediction = probe_prediction(fallback.endpoint, fallback.served_as, fallback.history_length,

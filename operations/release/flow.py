@@ -172,7 +172,7 @@ class Release:
         if None in found:
             missing = [role for role, r in self.tier.regions.items() if r.candidate is None]
             raise Pause("refused", f"no candidate is pinned in {', '.join(missing)}: pin it in every region "
-                                   "(`model.candidate`), `pulumi up`, re-export the outputs")
+                                   f"(`{self.tier.candidate_key}`), `pulumi up`, re-export the outputs")
         if len(found) > 1:
             raise Pause("refused", f"the regions pin different candidates ({sorted(map(str, found))}): a release moves one")
         version, digest, image = found.pop()
@@ -205,8 +205,8 @@ class Release:
         s3 = self.env.clients.s3(primary.region)
         quality = self.settings["quality"]
         try:
-            stable_manifest = evidence.read_manifest(s3, primary.bucket, self.tier.model_name, primary.stable)
-            candidate_manifest = evidence.read_manifest(s3, primary.bucket, self.tier.model_name, primary.candidate)
+            stable_manifest = evidence.read_manifest(s3, primary.bucket, self.tier.bucket_model_name, primary.stable)
+            candidate_manifest = evidence.read_manifest(s3, primary.bucket, self.tier.bucket_model_name, primary.candidate)
         except evidence.EvidenceError as exc:
             raise Pause("refused", str(exc)) from None
         verdict = evidence.judge_quality(stable_manifest, candidate_manifest, metric=quality["metric"],
@@ -231,7 +231,7 @@ class Release:
     def step_files(self, step: Step, region: TierRegion) -> None:
         s3 = self.env.clients.s3(region.region)
         try:
-            evidence.read_golden(s3, region.bucket, self.tier.model_name, region.candidate)
+            evidence.read_golden(s3, region.bucket, self.tier.bucket_model_name, region.candidate)
         except evidence.EvidenceError as exc:
             raise ReleaseFailed(region.role, str(exc)) from None
         self.row("files", "ok", f"s3://{region.bucket} holds v{region.candidate.version} as pinned (no pods run here: "
@@ -240,7 +240,7 @@ class Release:
     def step_golden(self, step: Step, region: TierRegion) -> None:
         s3 = self.env.clients.s3(region.region)
         try:
-            document = evidence.read_golden(s3, region.bucket, self.tier.model_name, region.candidate)
+            document = evidence.read_golden(s3, region.bucket, self.tier.bucket_model_name, region.candidate)
         except evidence.EvidenceError as exc:
             raise ReleaseFailed(region.role, str(exc)) from None
         kwargs = {"request": self.env.request} if self.env.request else {}

@@ -8,7 +8,8 @@ also the "pin back" after a rollback or an abort).
 
 With `--stack-file` the commands name the keys that stack file uses (`model.candidate` or
 `model.pins.<role>.candidate`, `model.artifactDir`); without it they assume the common form (one
-`model.version` for every region and `model.candidate`).
+`model.version` for every region and `model.candidate`). The fallback tier's keys are
+`fallback.version`, `fallback.manifestSha256` (`fallback.image`) and `fallback.candidate`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from recsys_dr.operations.release.tier import Tier
+from recsys_dr.operations.release.tier import FALLBACK_TIER, Tier
 
 NAMESPACE = "recsys-dr"
 
@@ -39,8 +40,23 @@ def _rm(key: str, stack: str) -> str:
     return f"pulumi config rm --path {shlex.quote(key)} -s {shlex.quote(stack)}"
 
 
+def _fallback_pin(tier: Tier, candidate: dict) -> list[str]:
+    """The fallback tier's pin is `fallback.version` / `fallback.manifestSha256` (and `fallback.image`)."""
+    stack = tier.environment
+    commands = [_set("fallback.version", candidate["version"], stack),
+                _set("fallback.manifestSha256", candidate["manifestSha256"], stack)]
+    if candidate.get("image") and {r.stable.image for r in tier.regions.values()} != {candidate["image"]}:
+        commands.append(_set("fallback.image", candidate["image"], stack))
+    return commands
+
+
 def pin_candidate(tier: Tier, candidate: dict, *, stack_file: Path | None = None) -> dict:
     """Every region's stable pin becomes the candidate; the candidate stays (it carries the traffic)."""
+    if tier.name == FALLBACK_TIER:
+        return {"stage": "pin-candidate", "commands": _fallback_pin(tier, candidate),
+                "description": f"Promote fallback v{candidate['version']}: pin it as `fallback.version` (the candidate stays "
+                               "until the stable pods run it), `pulumi up`, re-export the outputs, then "
+                               "`recsys-dr release advance --tier fallback`:"}
     model, stack = _model_section(stack_file), tier.environment
     pins = model.get("pins") or {}
     commands = []
@@ -67,6 +83,8 @@ def pin_candidate(tier: Tier, candidate: dict, *, stack_file: Path | None = None
 
 def remove_candidate(tier: Tier, *, stack_file: Path | None = None, reason: str) -> dict:
     """The candidate pins go (after a promotion, a rollback or an abort)."""
+    if tier.name == FALLBACK_TIER:
+        return {"stage": "remove-candidate", "commands": [_rm("fallback.candidate", tier.environment)], "description": reason}
     model, stack = _model_section(stack_file), tier.environment
     pins = model.get("pins") or {}
     keys = [f"model.pins.{role}.candidate" for role in tier.regions

@@ -1,9 +1,9 @@
 """What a release moves: a serving tier, its regions, and each region's pins, groups and rules.
 
 A tier is one set of serving endpoints with one model: the GPU tier of the primary/standby pair
-(`regions.<role>` of the stack outputs). The release flow only sees `Tier` and `TierRegion`, so
-another tier (a CPU fallback behind the GPU regions) releases through the same gates once its
-outputs are read into the same shape (`TIER_READERS`).
+(`regions.<role>` of the stack outputs), or the CPU fallback tier behind them (`fallback`: one
+region, the standby's, serving `models/<model>-fallback/` under the model's name). The release
+flow only sees `Tier` and `TierRegion`, so both go through the same gates (`TIER_READERS`).
 
 A region either takes production traffic (the primary; the candidate gets a share of it, step by
 step) or does not (a warm standby in an active/passive pair: the candidate is proven there by
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from recsys_dr.operations.outputs import ModelPin, RegionOutputs, StackOutputs
 
-GPU_TIER = "gpu"
+GPU_TIER, FALLBACK_TIER = "gpu", "fallback"
 # CloudWatch's ALB dimensions are the tails of the ARNs: LoadBalancer `app/<name>/<id>` and
 # TargetGroup `targetgroup/<name>/<id>` (Elastic Load Balancing User Guide, "CloudWatch metrics
 # for your Application Load Balancer", metric dimensions).
@@ -79,24 +79,37 @@ class Tier:
     regions: dict[str, TierRegion]
     lock_bucket: str  # the primary's model bucket holds the release record
     lock_region: str
+    artifact_name: str = ""  # the versions' name in the bucket and manifests, when not `model_name`
+    candidate_key: str = "model.candidate"  # the stack-file key that pins the candidate
+
+    @property
+    def bucket_model_name(self) -> str:
+        return self.artifact_name or self.model_name
 
     def release_order(self) -> list[TierRegion]:
         """Regions without production traffic first (golden requests prove them), then the rest."""
         return sorted(self.regions.values(), key=lambda r: (r.takes_traffic, r.role))
 
 
-def _gpu_region(outputs: StackOutputs, region: RegionOutputs) -> TierRegion:
-    door = region.front_door
+def _missing(door, pin) -> list[str]:
+    """What a release needs of a tier's front door and pin that older outputs lack."""
     missing = [] if door else ["frontDoor"]
     if door is not None:
         missing += [key for key, value in (("frontDoor.canaryTargetGroupArn", door.canary_target_group_arn),
                                            ("frontDoor.ruleArns", door.rule_arns),
                                            ("frontDoor.candidateHeader", door.candidate_header)) if not value]
-    if region.pin is None:
-        missing.append("model")
+    return missing + ([] if pin is not None else ["model"])
+
+
+def _refuse(path: str, missing: list[str]) -> None:
     if missing:
-        raise TierError(f"`regions.{region.role}` lacks {', '.join(missing)}: re-export the outputs of a stack "
+        raise TierError(f"`{path}` lacks {', '.join(missing)}: re-export the outputs of a stack "
                         "whose front door has a canary target group (`pulumi stack output --json`)")
+
+
+def _gpu_region(outputs: StackOutputs, region: RegionOutputs) -> TierRegion:
+    door = region.front_door
+    _refuse(f"regions.{region.role}", _missing(door, region.pin))
     return TierRegion(
         role=region.role, region=region.region, endpoint=region.endpoint, scheme=door.scheme, bucket=region.bucket,
         load_balancer_arn=door.load_balancer_arn, stable_group_arn=door.target_group_arn,
@@ -116,8 +129,30 @@ def gpu_tier(outputs: StackOutputs) -> Tier:
                 lock_bucket=outputs.primary.bucket, lock_region=outputs.primary.region)
 
 
-# Tier name -> reader of the outputs. A tier added to the stack outputs adds its reader here.
-TIER_READERS: dict[str, Callable[[StackOutputs], Tier]] = {GPU_TIER: gpu_tier}
+def fallback_tier(outputs: StackOutputs) -> Tier:
+    """The CPU fallback tier: one region that takes no traffic while a GPU tier is healthy, so it is
+    proven like a warm standby (golden requests by header, then the whole of its traffic), on the
+    standby's cluster; its release record sits beside the GPU tier's in the primary's bucket."""
+    fallback = outputs.fallback
+    if fallback is None:
+        raise TierError("these outputs have no `fallback`: the stack has no fallback tier to release")
+    door = fallback.front_door
+    _refuse("fallback", _missing(door, fallback.pin))
+    region = TierRegion(
+        role=fallback.role, region=fallback.region, endpoint=fallback.endpoint, scheme=door.scheme, bucket=fallback.bucket,
+        load_balancer_arn=door.load_balancer_arn, stable_group_arn=door.target_group_arn,
+        canary_group_arn=door.canary_target_group_arn, rule_arns=door.rule_arns, candidate_header=door.candidate_header,
+        stable=fallback.pin, candidate=fallback.candidate, takes_traffic=False, runs_pods=True,
+        cluster_name=outputs.standby.cluster_name, namespace=fallback.namespace, deployment_name=fallback.deployment_name,
+    )
+    return Tier(name=FALLBACK_TIER, environment=outputs.environment, model_name=fallback.served_as,
+                server_name=outputs.dns.record_name.rstrip("."), regions={region.role: region},
+                lock_bucket=outputs.primary.bucket, lock_region=outputs.primary.region,
+                artifact_name=fallback.model_name, candidate_key="fallback.candidate")
+
+
+# Tier name -> reader of the outputs.
+TIER_READERS: dict[str, Callable[[StackOutputs], Tier]] = {GPU_TIER: gpu_tier, FALLBACK_TIER: fallback_tier}
 
 
 def read_tier(outputs: StackOutputs, name: str) -> Tier:

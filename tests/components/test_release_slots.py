@@ -17,6 +17,7 @@ import pytest
 from recsys_dr.components.serving import balancer
 from recsys_dr.components.serving.manifests import LABEL_VALUE_MAX, slot_instance
 from recsys_dr.policy.rules.balancer import check_forward_weights
+from recsys_dr.stacks.settings import ConfigError
 from tests.components.test_linters import kubernetes_manifest
 from tests.support import render_stack, stack_config
 
@@ -277,3 +278,24 @@ def test_the_outputs_name_the_pins_the_groups_and_the_rules(with_candidate):
     assert len(door["ruleArns"]) == 2 and door["canaryTargetGroupArn"] != door["targetGroupArn"]
     assert door["candidateHeader"] == balancer.CANDIDATE_HEADER
     assert with_candidate.outputs["release"]["canaryPercents"] == [5, 25, 50, 100]
+
+
+def test_a_fallback_candidate_runs_beside_the_fallback_in_its_namespace():
+    fallback = {**json.loads(stack_config("prod")["recsys-dr:fallback"]), "maxSize": 6,
+                "candidate": {"version": 2, "manifestSha256": "c" * 64}}
+    run = render_stack("prod", stack_config("prod", fallback=fallback))
+    [deployment] = [d for d in run.of_type(DEPLOYMENT) if "-fallback-" in d.name and d.name.endswith("-candidate-deployment")]
+    assert deployment.inputs["metadata"]["namespace"] == "recsys-fallback"
+    init_env = {e["name"]: e["value"] for e in deployment.inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+    assert (init_env["MODEL_VERSION"], init_env["MANIFEST_SHA256"]) == ("2", "c" * 64)
+    model = run.outputs["fallback"]["model"]
+    assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == model["image"]  # the CPU build
+    assert model["candidate"] == {"version": 2, "manifestSha256": "c" * 64, "image": model["image"]}
+    assert run.outputs["fallback"]["frontDoor"]["candidateHeader"] == balancer.CANDIDATE_HEADER
+
+
+def test_a_fallback_candidate_needs_room_in_the_fallback_pool():
+    fallback = {**json.loads(stack_config("prod")["recsys-dr:fallback"]), "maxSize": 2,
+                "candidate": {"version": 2, "manifestSha256": "c" * 64}}
+    with pytest.raises(ConfigError, match=r"`recsys-dr:fallback.candidate` needs a fallback pool that holds \d+ pods"):
+        render_stack("prod", stack_config("prod", fallback=fallback))

@@ -37,6 +37,8 @@ from recsys_dr.sandbox.release import (
 from tests.operations.ops_fixtures import ACCOUNT, MODEL, PRIMARY_REGION, STANDBY_REGION, Route53Status, client
 
 STABLE, CANDIDATE = 3, 4
+# The fallback tier's versions (`models/<model>-fallback/`), in the standby region behind its own front door.
+FALLBACK_MODEL, FALLBACK_STABLE, FALLBACK_CANDIDATE, FALLBACK_HOST = f"{MODEL}-fallback", 1, 2, "127.0.0.3"
 HOSTS = {"primary": "127.0.0.1", "standby": "127.0.0.2"}
 REGIONS = {"primary": PRIMARY_REGION, "standby": STANDBY_REGION}
 START = datetime(2026, 3, 2, 10, 0, 0, tzinfo=timezone.utc)
@@ -93,7 +95,7 @@ class ReleaseEnvironment:
     """A two-region stack whose candidate v4 is pinned beside v3 (see the module docstring)."""
 
     def __init__(self, tmp_path: Path, *, standby_mode: str = "warm", candidate_metric: float = 0.110,
-                 requests_per_minute: int = 400):
+                 requests_per_minute: int = 400, fallback: bool = False):
         self.standby_mode, self.requests_per_minute = standby_mode, requests_per_minute
         self.buckets = {"primary": "recsys-dr-prod-models-use1", "standby": "recsys-dr-prod-models-usw2"}
         self.versions = {STABLE: release_version(tmp_path / "built", model=MODEL, version=STABLE, metric=0.110),
@@ -113,7 +115,8 @@ class ReleaseEnvironment:
         for role, region in REGIONS.items():
             seed.gpu_cluster(client("eks", region), cluster=f"recsys-{role}", node_group=f"gpu-{role}", scaling=self.scaling[role])
         self._front_doors()
-        self._dns()
+        self._dns(cascade=fallback)
+        self.fallback = self._fallback(tmp_path) if fallback else None
         self.kube = {role: RolloutKube(digest=self.digests[STABLE], namespace="recsys", deployment="tf-serving")
                      for role in REGIONS}
         self.clock = VirtualClock(START, self.minute)
@@ -144,16 +147,76 @@ class ReleaseEnvironment:
                 self.front[role] = FrontDoorStandIn(elbv2, door, {}, host=HOSTS[role])
             self.doors[role] = door
 
-    def _dns(self) -> None:
+    def _dns(self, *, cascade: bool) -> None:
         r53 = client("route53", "us-east-1")
         self.record = "recs.shop.example.com"
         self.zone_id = seed.hosted_zone(r53, record_name=self.record)
         self.health_check_ids = {role: seed.serving_health_check(r53, role=role, host=HOSTS[role], port=80, model=MODEL,
                                                                  interval=10, threshold=3) for role in REGIONS}
-        seed.failover_records(r53, zone_id=self.zone_id, record_name=self.record, ttl=60, hosts=HOSTS,
-                              health_check_ids=self.health_check_ids)
+        if cascade:
+            self._cascade(r53)
+        else:
+            seed.failover_records(r53, zone_id=self.zone_id, record_name=self.record, ttl=60, hosts=HOSTS,
+                                  health_check_ids=self.health_check_ids)
         self.route53 = Route53Status(r53)
         self.route53.answer = [HOSTS["primary"]]
+
+    def _fallback(self, tmp_path: Path) -> dict:
+        """The fallback tier: its two versions in the standby's bucket, its front door (stable and canary
+        group, the candidate's header rules) answering on 127.0.0.3 with TF Serving stand-ins."""
+        s3, elbv2, ec2 = (client(service, STANDBY_REGION) for service in ("s3", "elbv2", "ec2"))
+        versions = {v: release_version(tmp_path / "built", model=FALLBACK_MODEL, version=v, metric=0.080)
+                    for v in (FALLBACK_STABLE, FALLBACK_CANDIDATE)}
+        for path in versions.values():
+            seed.publish_version(s3, bucket=self.buckets["standby"], version_dir=path)
+        door = seed.front_door(ec2, elbv2, model=MODEL, net=seed.network(ec2, region=STANDBY_REGION, cidr="10.9.0.0/16"),
+                               load_balancer_name="rdr-fallback", target_group_name="rdr-fallback-targets")
+        door["candidateHeader"] = balancer.CANDIDATE_HEADER
+        seed.candidate_rules(elbv2, listener_arn=door["listenerArn"], canary_target_group_arn=door["canaryTargetGroupArn"],
+                             model=MODEL, version=FALLBACK_CANDIDATE)
+        for group in (door["targetGroupArn"], door["canaryTargetGroupArn"]):
+            elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.9.0.5", "Port": 8501}])
+        golden = {v: load_golden((path / "assets.extra" / "golden_requests.json").read_bytes()) for v, path in versions.items()}
+        # Served under the main model's name, as the fallback pods serve it.
+        serving = {"stable": GoldenServing(MODEL, FALLBACK_STABLE, golden[FALLBACK_STABLE]),
+                   "candidate": GoldenServing(MODEL, FALLBACK_CANDIDATE, golden[FALLBACK_CANDIDATE])}
+        front = FrontDoorStandIn(elbv2, door, {door["targetGroupArn"]: serving["stable"],
+                                               door["canaryTargetGroupArn"]: serving["candidate"]}, host=FALLBACK_HOST)
+        return {"door": door, "serving": serving, "front": front, "digests": {v: digest_of(p) for v, p in versions.items()}}
+
+    def fallback_outputs(self, *, stable: int = FALLBACK_STABLE, candidate: int | None = FALLBACK_CANDIDATE) -> dict:
+        fallback, image = self.fallback, "tensorflow/serving:2.21.0"
+        door = fallback["door"]
+        pin = lambda version: {"version": version, "manifestSha256": fallback["digests"][version], "image": image}  # noqa: E731
+        return {
+            "region": STANDBY_REGION, "endpoint": fallback["front"].endpoint, "bucket": self.buckets["standby"],
+            "healthCheckId": self.health_check_ids["fallback"], "namespace": "recsys-fallback", "deploymentName": "tf-serving",
+            "cascadeRecordName": f"standby-cascade.{self.record}", "budgetSeconds": 150,
+            "model": {"name": FALLBACK_MODEL, "servedAs": MODEL, "historyLength": 2, **pin(stable),
+                      "candidate": None if candidate is None else pin(candidate)},
+            "frontDoor": {"scheme": "http", "port": 80, **{k: door[k] for k in (
+                "loadBalancerArn", "targetGroupArn", "canaryTargetGroupArn", "ruleArns", "candidateHeader")}},
+        }
+
+    def fallback_share(self) -> int | None:
+        """The fallback candidate's weight, as ELB has it."""
+        return self.fallback["front"].weights().get(self.fallback["door"]["canaryTargetGroupArn"])
+
+    def _cascade(self, r53: Any) -> None:
+        """The records with a fallback tier, as components/dns/failover_records.py lays them out (CNAMEs here)."""
+        self.health_check_ids["fallback"] = seed.serving_health_check(r53, role="fallback", host=FALLBACK_HOST, port=80,
+                                                                      model=MODEL, interval=10, threshold=3)
+        cascade = f"standby-cascade.{self.record}"
+        records = [(cascade, "standby", "PRIMARY", HOSTS["standby"]), (cascade, "fallback", "SECONDARY", FALLBACK_HOST),
+                   (self.record, "primary", "PRIMARY", HOSTS["primary"])]
+        changes = [{"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name, "Type": "CNAME", "SetIdentifier": role, "Failover": failover, "TTL": 60,
+            "ResourceRecords": [{"Value": value}], "HealthCheckId": self.health_check_ids[role]}}
+            for name, role, failover, value in records]
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {
+            "Name": self.record, "Type": "CNAME", "SetIdentifier": "standby", "Failover": "SECONDARY",
+            "AliasTarget": {"HostedZoneId": self.zone_id, "DNSName": cascade, "EvaluateTargetHealth": True}}})
+        r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
 
     def behaviour(self, role: str, slot: str) -> Behaviour:
         door = self.doors[role]
@@ -187,6 +250,7 @@ class ReleaseEnvironment:
                     "healthCheckIntervalSeconds": 10, "failureThreshold": 3},
             "regions": {role: self.region_outputs(role, stable=stable, candidate=candidate) for role in REGIONS},
             "release": copy.deepcopy(release or RELEASE),
+            **({"fallback": self.fallback_outputs()} if self.fallback else {}),
         }
 
     def clients(self) -> ClientFactory:
@@ -209,6 +273,9 @@ class ReleaseEnvironment:
         return found
 
     def stop(self) -> None:
+        if self.fallback:
+            for server in (self.fallback["front"], *self.fallback["serving"].values()):
+                server.stop()
         for role in REGIONS:
             self.front[role].stop()
             for server in self.serving[role].values():

@@ -30,7 +30,8 @@ def release(stack, capsys, action: str, outputs: dict | None = None, **options) 
     """Run `recsys-dr release <action> --json` through its handler; (exit code, report)."""
     path = stack.versions[STABLE].parents[2] / f"outputs-{action}.json"
     path.write_text(json.dumps(outputs or stack.outputs()))
-    args = argparse.Namespace(command="release", action=action, outputs=str(path), json=True, tier="gpu", stack_file=None,
+    args = argparse.Namespace(command="release", action=action, outputs=str(path), json=True,
+                              tier=options.get("tier", "gpu"), stack_file=None,
                               patch_out=options.get("patch_out"), endpoint_url=None, profile=None, http_timeout=5.0,
                               aws_timeout=5.0, accept_quality_drop=options.get("accept_quality_drop", False),
                               one_step=options.get("one_step", False))

@@ -112,3 +112,20 @@ def test_a_pin_change_shows_both_versions_offline_metrics(tmp_path):
 def test_without_manifests_the_pins_say_where_the_metrics_would_come_from(base_prod, tmp_path):
     head = plan_of(tmp_path, "nometrics", lambda d: setting(d, "model").update(pins={"standby": {"version": 2, "manifestSha256": NEW}}))
     assert "set `model.artifactDir`" in render_text(diff_plans(base_prod, head))
+
+
+def test_the_fallback_moved_with_both_gpu_regions_is_a_release_of_every_tier(base_prod, tmp_path):
+    def change(document):
+        setting(document, "model").update(version=2, manifestSha256=NEW)
+        setting(document, "fallback").update(version=9, manifestSha256="c" * 64)
+    diff = diff_plans(base_prod, plan_of(tmp_path, "every", change))
+    hazard = kinds(diff)["release-every-tier"]
+    assert hazard["severity"] == "high" and "--tier fallback" in hazard["message"]
+    assert ("fallback", "stable", 9) in [(p["role"], p["slot"], p["head"]) for p in diff.pins]
+
+
+def test_the_fallback_released_on_its_own_is_no_release_hazard(base_prod, tmp_path):
+    diff = diff_plans(base_prod, plan_of(tmp_path, "alone", lambda d: setting(d, "fallback").update(
+        version=9, manifestSha256="c" * 64)))
+    assert not {"release-every-tier", "release-both-regions"} & set(kinds(diff))
+    assert [(p["role"], p["slot"], p["head"]) for p in diff.pins] == [("fallback", "stable", 9)]
