@@ -49,7 +49,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--outputs", metavar="FILE", default=None,
                         help="stack outputs JSON from `pulumi stack output --json -s <env>`; default: standard input")
     parser.add_argument("--json", action="store_true", help="print the release report as JSON on stdout")
-    parser.add_argument("--tier", default="gpu", help="serving tier to release (default gpu)")
+    parser.add_argument("--tier", default="gpu", help="serving tier to release: gpu (the two regions) or fallback (default gpu)")
     parser.add_argument("--stack-file", type=Path, default=None, metavar="FILE",
                         help="the stack's Pulumi.<env>.yaml: the printed stack changes name the keys it uses")
     parser.add_argument("--patch-out", type=Path, default=None, metavar="FILE",
