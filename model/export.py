@@ -58,6 +58,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys_dr.model.features import FIRST_ID, item_lookup
+from recsys_dr.model.golden import write_golden
 from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH, check_model_name, write_manifest
 from recsys_dr.model.train import Trained
 
@@ -391,6 +392,8 @@ def export_version(
                 raise RuntimeError("an exported endpoint returned the wrong shape on warmup data")
         spec = signature_spec(loaded)
         offline = {CATALOG_FUNCTION: function_spec(scorer.concrete_functions[0])}
+        # Rows of the warmup requests with the reloaded signature's own answers (model.golden).
+        golden = write_golden(staging, fn, requests, signature_name=SIGNATURE)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -402,6 +405,7 @@ def export_version(
         "metrics": metrics or {},
         "signature": spec,
         "offline_functions": offline,
+        "golden": golden,
         "serving": {
             "signature_name": SIGNATURE,
             "top_k": min(top_k, trained.preprocessor.num_items),

@@ -1,4 +1,4 @@
-"""argparse registration of `recsys-dr status`, `failover` and `drill`.
+"""argparse registration of `recsys-dr status`, `failover`, `drill` (and `release`, in `operations.release.cli`).
 
 Every command reads the stack outputs from `--outputs FILE` or standard input:
 
@@ -181,6 +181,10 @@ def register(subparsers: Any) -> None:
                        help="standby (default): fail over to the standby GPU tier; gpu-tiers-down: take both GPU tiers "
                             "out of DNS (with --via-health-check-inversion) and measure until the fallback tier answers")
     drill.set_defaults(handler=handle_drill)
+
+    from recsys_dr.operations.release import cli as release_cli
+
+    release_cli.register(subparsers)
 
 
 # --------------------------------------------------------------------------- plumbing

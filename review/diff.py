@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_dr.review import unknowns
+from recsys_dr.review.releases import render_pins
 from recsys_dr.review.replacements import forces_replacement, stateful_label
 
 _MISSING = object()
@@ -101,6 +102,7 @@ class PlanDiff:
     ignored: list[ResourceChange] = field(default_factory=list)  # resources whose only changes are ignored
     secrets_changed: list[str] = field(default_factory=list)  # config keys whose secret value changed
     hazards: list[dict[str, Any]] = field(default_factory=list)
+    pins: list[dict[str, Any]] = field(default_factory=list)  # model pins that change, with offline metrics
     base_estimate: dict[str, Any] = field(default_factory=dict)
     head_estimate: dict[str, Any] = field(default_factory=dict)
 
@@ -187,6 +189,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     """Differences from `base` to `head` (both plan documents as written by `recsys-dr plan`)."""
     from recsys_dr.review.estimate import estimate
     from recsys_dr.review.hazards import find_hazards
+    from recsys_dr.review.releases import pin_changes
 
     for label, document in (("base", base), ("head", head)):
         if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
@@ -299,6 +302,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         head_estimate=estimate(_as_deployed(head, old)) if ignored_any else (head.get("estimate") or estimate(head)),
     )
     result.hazards = find_hazards(result, base, head)
+    result.pins = pin_changes(base, head)
     if "configSecretDigests" in base and "configSecretDigests" in head:  # an older plan has none to compare
         base_secrets, head_secrets = base["configSecretDigests"], head["configSecretDigests"]
         result.secrets_changed = sorted(k for k in set(base_secrets) | set(head_secrets)
@@ -457,6 +461,7 @@ def render_text(diff: PlanDiff) -> str:
     if diff.hazards:
         lines += ["", "DR HAZARDS:"]
         lines += [f"  ! [{h['severity']}] {h['message']}" for h in diff.hazards]
+    lines += render_pins(diff.pins, markdown=False)
     if diff.dangerous:
         lines.append("")
         lines.append("WARNING: stateful or expensive resources would be replaced or deleted:")
@@ -533,6 +538,7 @@ def render_markdown(diff: PlanDiff, *, title: str | None = None, graph: str | No
             order = f", {change.replacement}" if change.replacement else ""
             lines.append(f"> - **{change.action}** {_md_code(change.type)} **{change.name}** ({change.region}): "
                          f"{change.stateful}{reason}{order}")
+    lines += render_pins(diff.pins, markdown=True)
     lines += ["", "| DR estimate | base | head |", "|---|---|---|"]
     lines += [f"| {what} | {b} | {h} |" for what, b, h in estimate_rows(diff)]
     unpriced = _unpriced(diff)
@@ -594,6 +600,7 @@ def render_json(diff: PlanDiff) -> str:
         "changes": [c.as_dict() for c in diff.resources],
         "ignored": [c.as_dict() for c in diff.ignored],
         "hazards": diff.hazards,
+        "pins": diff.pins,
         "estimate": {"base": _estimate_brief(diff.base_estimate), "head": _estimate_brief(diff.head_estimate),
                      "change": dr_change_line(diff)},
         "outputs": [p.as_dict() for p in diff.outputs],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .core import MANDATORY, Resource, StackRule, _get, _linked, _of, is_production, stack_of
+from .core import MANDATORY, Resource, Rule, StackRule, _get, _items, _linked, _of, is_production, stack_of
 
 __all__ = [
     "LOAD_BALANCER",
@@ -13,11 +13,23 @@ __all__ = [
     "is_application_balancer",
     "check_https_only_in_production",
     "check_balancers_have_a_web_acl",
+    "LISTENER_RULE",
+    "MAX_FORWARD_TARGET_GROUPS",
+    "MAX_TARGET_GROUP_WEIGHT",
+    "forward_weight_problems",
+    "check_forward_weights",
 ]
 
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+# A forward action of an Application Load Balancer spreads requests over at most 5 target groups,
+# each with a weight from 0 to 999, in proportion to the weights (Elastic Load Balancing User
+# Guide, "Listener rules for your Application Load Balancer", forward actions; ELB API reference,
+# TargetGroupTuple `Weight`: "The range is 0 to 999"). ELB refuses anything else; moto does not.
+MAX_FORWARD_TARGET_GROUPS = 5
+MAX_TARGET_GROUP_WEIGHT = 999
 # Listener protocols that carry requests in clear text (ELB API reference, Listener `Protocol`:
 # HTTP for an ALB; TCP and UDP for a network load balancer).
 PLAINTEXT = ("HTTP", "TCP", "UDP", "TCP_UDP")
@@ -54,7 +66,38 @@ def check_balancers_have_a_web_acl(resources: Sequence[Resource]) -> list[tuple[
     return problems
 
 
-RESOURCE_RULES: tuple = ()
+def forward_weight_problems(groups: Sequence[tuple[str, int | None]]) -> list[str]:
+    """Why a weighted forward action over `groups` ((target group, weight or None)) would be refused
+    or would send nothing anywhere: at most 5 groups, weights 0 to 999, at least one above 0."""
+    problems = []
+    if not 1 <= len(groups) <= MAX_FORWARD_TARGET_GROUPS:
+        problems.append(f"a forward action takes 1 to {MAX_FORWARD_TARGET_GROUPS} target groups. Received: {len(groups)}")
+    weights = [1 if weight is None else weight for _group, weight in groups]  # ELB's default weight is 1
+    # The engine passes numbers as protobuf doubles: a whole float is an integer weight.
+    bad = [w for w in weights if isinstance(w, bool) or not isinstance(w, (int, float)) or w != int(w)
+           or not 0 <= w <= MAX_TARGET_GROUP_WEIGHT]
+    if bad:
+        problems.append(f"target group weights must be integers from 0 to {MAX_TARGET_GROUP_WEIGHT}. Received: {bad}")
+    elif weights and not any(weights):
+        problems.append("every target group of the forward action has weight 0: the rule would send requests nowhere")
+    return problems
+
+
+def check_forward_weights(resource_type: str, props) -> list[str]:
+    """A listener rule's weighted forward actions stay within what ELB accepts and send somewhere."""
+    problems = []
+    for action in _items(_get(props, "actions")):
+        groups = _items(_get(action, "forward", "targetGroups"))
+        if _get(action, "type") != "forward" or not groups:
+            continue
+        problems += forward_weight_problems([(_get(group, "arn"), _get(group, "weight")) for group in groups])
+    return problems
+
+
+RESOURCE_RULES: tuple[Rule, ...] = (
+    Rule("elb-forward-weights", f"Weighted forward actions list 1 to {MAX_FORWARD_TARGET_GROUPS} target groups, weights 0 "
+         f"to {MAX_TARGET_GROUP_WEIGHT}, at least one above 0.", MANDATORY, (LISTENER_RULE,), check_forward_weights),
+)
 
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule("elb-https-only-prod", "Production load balancers have no plain-text client listener (HTTP, TCP or UDP).",
