@@ -127,7 +127,7 @@ def _load_data(args: argparse.Namespace):
     if source == "completejourney":
         from recsys_dr.model.completejourney import load_complete_journey
 
-        return load_complete_journey(pseudonym_key=args.pseudonym_key)
+        return load_complete_journey(pseudonym_key=_pseudonym_key(args))
     if source == "movielens":
         from recsys_dr.model.movielens import load_movielens_100k
 

@@ -54,6 +54,18 @@ def test_bad_hidden_units_is_a_usage_error(tmp_path, capsys):
     assert "--hidden-units must be comma-separated integers" in capsys.readouterr().err
 
 
+def test_complete_journey_gets_the_key_file_like_every_source(monkeypatch):
+    import argparse
+
+    import recsys_dr.model.completejourney as cj
+    from recsys_dr.model import cli
+
+    seen = {}
+    monkeypatch.setattr(cj, "load_complete_journey", lambda pseudonym_key=None: seen.setdefault("key", pseudonym_key))
+    args = cli.build_parser().parse_args(["build", "--data", "completejourney", "--pseudonym-key-file", KEY_FILE])
+    assert isinstance(args, argparse.Namespace) and cli._load_data(args) == "test" and seen == {"key": "test"}
+
+
 def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")
     (tmp_path / "c.csv").write_text("item_id,title,category\nA,t,c\n")
