@@ -152,22 +152,27 @@ class FallbackModule(tf.Module):
         self.score_catalog = tf.function(self._score_catalog, input_signature=self.signature)
 
     def scores(self, history: tf.Tensor) -> tf.Tensor:
-        """``string[B, L]`` -> ``float32[B, N]`` (see the module docstring)."""
+        """``string[B, L]`` -> ``float32[B, N]`` (see the module docstring).
+
+        The personal scores are computed per distinct (row, item) of the history (at most ``B x L``)
+        and written over the ``[B, N]`` popularity or category scores in one scatter: a row costs
+        one pass over the catalog, not one per count.
+        """
         ids = self.to_ids.lookup(history)  # "" and unknown ids -> -1
         valid = ids >= 0
         rows = tf.shape(ids, out_type=tf.int64)[0]
         row = tf.boolean_mask(tf.broadcast_to(tf.range(rows)[:, None], tf.shape(ids, out_type=tf.int64)), valid)
         known_ids = tf.boolean_mask(ids, valid)
-        cell, cells = row * self.num_items + known_ids, rows * self.num_items  # (row, item) of every known entry
-        count = tf.reshape(tf.math.unsorted_segment_sum(tf.ones_like(cell, tf.float64), cell, cells), [rows, -1])
+        cells, slot = tf.unique(row * self.num_items + known_ids)  # distinct (row, item) of the known entries
+        count = tf.math.unsorted_segment_sum(tf.ones_like(slot, tf.float64), slot, tf.size(cells))
         # 1-based position among the row's known entries; a later occurrence wins, as in PersonalFrequency.
         position = tf.boolean_mask(tf.cumsum(tf.cast(valid, tf.float64), axis=1), valid)
-        last = tf.reshape(tf.math.unsorted_segment_max(position, cell, cells), [rows, -1])
+        last = tf.math.unsorted_segment_max(position, slot, tf.size(cells))
         known = tf.reduce_sum(tf.cast(valid, tf.float64), axis=1, keepdims=True)
         # PersonalFrequency's float64 arithmetic, in its order, then float32 as its score array:
         # the same ranking to the last tie (tests compare the arrays).
-        personal = tf.cast(1.0 + count + last / (known + 1.0), tf.float32)
-        rest = tf.broadcast_to(self.base, tf.shape(personal))
+        personal = tf.cast(1.0 + count + last / (tf.gather(known[:, 0], cells // self.num_items) + 1.0), tf.float32)
+        rest = tf.broadcast_to(self.base, tf.stack([rows, self.num_items]))
         if self.categories:
             cat = tf.cast(tf.gather(self.category, known_ids), tf.int64)
             in_category = tf.math.unsorted_segment_sum(tf.ones_like(cat, tf.float64), row * self.num_categories + cat,
@@ -176,7 +181,8 @@ class FallbackModule(tf.Module):
             share = (tf.reshape(in_category, [rows, -1]) + SMOOTHING * self.prior) / (known + SMOOTHING)
             blend = tf.cast(tf.gather(share, self.category, axis=1) * self.within, tf.float32)  # in [0, 1]
             rest = tf.where(known > 0.0, blend, rest)
-        return tf.where(count > 0.0, personal, rest)
+        where = tf.stack([cells // self.num_items, cells % self.num_items], axis=1)
+        return tf.tensor_scatter_nd_update(rest, where, personal)
 
     def _score_catalog(self, query, history):
         query, history = checked_rows(query, history, self.limit)
