@@ -269,7 +269,8 @@ def _build_version(args: argparse.Namespace) -> int:
     return version
 
 
-def _export_fallback(args, version, split, data, trained, metrics, fp, titles, dataset):
+def _export_fallback(args: argparse.Namespace, version: int, split, data, trained, metrics: dict, fp: str,
+                     titles: list[str], dataset: dict) -> tuple[Path, dict]:
     """Export the fallback version (evaluated on the same split); return its directory and ``metrics``
     with the fallback's figures added."""
     from recsys_dr.model.fallback import METHOD, FallbackCounts, export_fallback, select_categories

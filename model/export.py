@@ -51,6 +51,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -185,7 +186,7 @@ def warmup_requests(trained: Trained, seed: int = 0) -> list[dict[str, np.ndarra
                               trained.config.history_length, seed)
 
 
-def synthetic_requests(items: list[str], vocabulary: list[str], length: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+def synthetic_requests(items: Sequence[str], vocabulary: Sequence[str], length: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
     """Synthetic warmup inputs made from the catalog and the query vocabulary only.
 
     No row comes from the interaction data, so the artifact carries no user's behaviour

@@ -49,6 +49,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,7 +249,7 @@ def export_fallback(
     split: Split | None = None,
     exclude_seen: bool = False,
     metrics: dict | None = None,
-    query_vocabulary: list[str] = (),
+    query_vocabulary: Sequence[str] = (),
     titles: list[str] | None = None,
     extra_metadata: dict | None = None,
 ) -> tuple[Path, dict]:
