@@ -74,8 +74,10 @@ moves the answer little, one of hundreds mostly by its own categories (chosen on
 validation items; benchmarks/LOG.md)."""
 METHOD = "fallback"
 """The fallback's key in the manifests' ``metrics``, beside ``model`` and the baselines."""
-DESCRIPTION = ("personal frequency over the request's history (count, then recency), then popularity within "
-               "the history's categories, then popularity")
+PERSONAL = "personal frequency over the request's history (count, then recency)"
+DESCRIPTIONS = {True: PERSONAL + f", then P(category | history, smoothed by {SMOOTHING:g} items) x P(item | category)",
+                False: PERSONAL + ", then popularity"}
+"""The manifest's ``fallback.method``, with and without the category step."""
 
 
 @dataclass(frozen=True)
@@ -324,7 +326,7 @@ def export_fallback(
                     "history_length": history_length, "history_padding": "", "num_items": module.num_items,
                     "warmup_requests": len(requests), "max_batch": module.limit,
                     "max_request_bytes": request_bytes(history_length, counts.items)},
-        "fallback": {"method": DESCRIPTION, "categories": categories,
+        "fallback": {"method": DESCRIPTIONS[categories], "categories": categories,
                      "num_categories": len(counts.categories),
                      "counts": "interactions before the test items (training and validation), as the baselines'"},
     } | (extra_metadata or {})
