@@ -151,8 +151,9 @@ class FallbackModule(tf.Module):
         self.num_categories = c
         self.signature = [tf.TensorSpec([None], tf.string, name="query"),
                           tf.TensorSpec([None, history_length], tf.string, name="history")]
-        self.serve = tf.function(self._serve, input_signature=self.signature)
-        self.score_catalog = tf.function(self._score_catalog, input_signature=self.signature)
+        # No autograph: no tensor-dependent Python control flow to convert (`categories` is a Python bool).
+        self.serve = tf.function(self._serve, input_signature=self.signature, autograph=False)
+        self.score_catalog = tf.function(self._score_catalog, input_signature=self.signature, autograph=False)
 
     def scores(self, history: tf.Tensor) -> tf.Tensor:
         """``string[B, L]`` -> ``float32[B, N]`` (see the module docstring).
