@@ -54,6 +54,18 @@ def test_bad_hidden_units_is_a_usage_error(tmp_path, capsys):
     assert "--hidden-units must be comma-separated integers" in capsys.readouterr().err
 
 
+def test_complete_journey_gets_the_key_file_like_every_source(monkeypatch):
+    import argparse
+
+    import recsys_dr.model.completejourney as cj
+    from recsys_dr.model import cli
+
+    seen = {}
+    monkeypatch.setattr(cj, "load_complete_journey", lambda pseudonym_key=None: seen.setdefault("key", pseudonym_key))
+    args = cli.build_parser().parse_args(["build", "--data", "completejourney", "--pseudonym-key-file", KEY_FILE])
+    assert isinstance(args, argparse.Namespace) and cli._load_data(args) == "test" and seen == {"key": "test"}
+
+
 def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "i.csv").write_text("user_id,item_id\nu,A\n")
     (tmp_path / "c.csv").write_text("item_id,title,category\nA,t,c\n")
@@ -128,9 +140,44 @@ def test_verify_bucket_connection_error_is_one_line_exit_1(monkeypatch, capsys):
 def test_build_exports_a_verified_version(built):
     assert (built / "recommender" / "1" / "manifest.json").is_file()
     metrics = json.loads((built / "metrics.json").read_text())["metrics"]
-    assert set(metrics) == {"model", "most-popular", "personal-frequency", "item-knn"}
+    assert set(metrics) == {"model", "fallback", "most-popular", "personal-frequency", "item-knn"}
     assert set(metrics["model"]) == {"all", "repeat", "new"}
     assert main(["verify", str(built / "recommender" / "1")]) == 0
+
+
+@pytest.mark.slow
+def test_build_exports_the_fallback_version_beside_it_with_the_same_figures(built):
+    main_manifest = json.loads((built / "recommender" / "1" / "manifest.json").read_text())
+    fallback = json.loads((built / "recommender-fallback" / "1" / "manifest.json").read_text())
+    assert main(["verify", str(built / "recommender-fallback" / "1")]) == 0
+    # One evaluation run, one split: both manifests carry every method's figures, and name each other.
+    assert fallback["metrics"] == main_manifest["metrics"] and "fallback" in main_manifest["metrics"]
+    assert main_manifest["fallback_version"] == {"model_name": "recommender-fallback", "version": 1}
+    assert fallback["main"] == {"model_name": "recommender", "version": 1}
+    assert fallback["signature"] == main_manifest["signature"]
+    assert fallback["evaluation"]["test_users"] == main_manifest["evaluation"]["test_users"]
+    selection = fallback["fallback_selection"]
+    assert fallback["fallback"]["categories"] == selection["categories"]
+
+
+@pytest.mark.slow
+def test_evaluate_and_inspect_take_the_fallback_version(built, capsys):
+    version = built / "recommender-fallback" / "1"
+    manifest = json.loads((version / "manifest.json").read_text())
+    data = ["--synthetic-users", "120", "--pseudonym-key-file", KEY_FILE]
+    assert main(["evaluate", "--model-dir", str(version), *data, "--json", str(built / "fallback-eval.json")]) == 0
+    # The offline evaluation of the published files gives the figure its manifest records.
+    assert json.loads((built / "fallback-eval.json").read_text())["metrics"]["model"] == manifest["metrics"]["fallback"]
+    capsys.readouterr()
+    assert main(["inspect", str(version), "--history", "nope,also-unknown"]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("  0.")]) == 10
+
+
+def test_build_refuses_a_version_the_fallback_already_has(tmp_path, capsys):
+    (tmp_path / "recommender-fallback" / "4").mkdir(parents=True)
+    assert main(["build", "--out", str(tmp_path), "--version", "4", *TINY]) == 2
+    assert "recommender-fallback/4 already exist(s)" in capsys.readouterr().err
+    assert not (tmp_path / "recommender").exists()  # refused before training
 
 
 @pytest.mark.slow
