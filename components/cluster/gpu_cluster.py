@@ -15,10 +15,11 @@ from recsys_dr.components.cluster import addons, capacity
 from recsys_dr.components.cluster.access import grant_cluster_admin
 from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
-from recsys_dr.components.cluster.network import Network, NetworkArgs, subnet_cidrs, vpc_cidr_problems
+from recsys_dr.components.cluster.network import Network, NetworkArgs, subnet_cidrs
 from recsys_dr.components.cluster.policies import cluster_autoscaler_policy, keda_operator_policy, load_balancer_controller_policy
 from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
 from recsys_dr.components.storage.policies import model_key_policy
+from recsys_dr.components.settings.aws_limits import vpc_cidr_problems
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.cluster import ClusterSettings
 from recsys_dr.components.settings.fallback import FallbackSettings

@@ -54,7 +54,10 @@ def check_eks_secrets_encryption(resource_type: str, props: Mapping[str, Any]) -
 
 
 def is_gpu_node_group(props: Mapping[str, Any]) -> bool:
-    """A node group is a GPU pool if its instance types, AMI, labels or name say so."""
+    """A node group is a GPU pool if its instance types, AMI, labels or name say so.
+
+    The project's one definition: the GPU rules here and the estimate's GPU count
+    (`review.estimate.is_gpu_node_group`) both ask this function."""
     for instance_type in _items(_get(props, "instanceTypes")):
         family = str(instance_type).split(".")[0]
         if family in GPU_INSTANCE_FAMILIES:
