@@ -296,7 +296,6 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     from rich.console import Console
 
     from recsys_dr.operations.failover import render, run_failover
-    from recsys_dr.operations.status import render_table
 
     outputs = _load(args)
     if outputs is None:
@@ -322,7 +321,7 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
             console.print(f"target {args.to}: {'READY' if result.status['ready'] else 'NOT READY'}")
             for reason in result.status["reasons"]:
                 console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-        render(result, render_table, console=console)
+        render(result, console=console)
     return result.exit_code
 
 

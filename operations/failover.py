@@ -432,7 +432,7 @@ def _run_region_switch(outputs: StackOutputs, result: FailoverResult, report: An
     return result
 
 
-def render(result: FailoverResult, report_renderer: Callable[[Any], None] | None, console=None) -> None:
+def render(result: FailoverResult, console=None) -> None:
     from rich.console import Console
 
     console = console or Console()
