@@ -45,7 +45,7 @@ from typing import Any, Callable
 from recsys_dr.operations.drill_report import (
     EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillResult, render,
 )
-from recsys_dr.operations.failover import dns_answer, manual_instructions
+from recsys_dr.operations.failover import ACTIVATION_FIXES, dns_answer, manual_instructions
 from recsys_dr.operations.outputs import StackOutputs
 from recsys_dr.operations.shield import SignalShield
 
@@ -136,17 +136,14 @@ def run_drill(
     # 1. preflight - nothing changed yet, so any failure just returns.
     report = build_status("standby")
     res.status = report.to_dict()
-    blocking = report.reasons
-    if activator is not None:  # what activation fixes (pods, nodes, its health check) may fail now
-        from recsys_dr.operations.failover import ACTIVATION_FIXES
-
-        blocking = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
+    # What activation fixes (pods, nodes, its health check) may fail now when the drill activates.
+    blocking = [r.message for r in report.blocking(ignore=ACTIVATION_FIXES if activator is not None else ())]
     if blocking:
         res.outcome = "not-ready"
         res.reasons = blocking
         step("preflight.status", False, "standby not ready: " + "; ".join(blocking))
         return res
-    primary_down = [f"{r.label}: {r.detail}" for r in getattr(report, "results", [])
+    primary_down = [r.message for r in report.results
                     if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
     if primary_down:
         res.outcome = "not-ready"

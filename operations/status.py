@@ -19,7 +19,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterable
 
 from recsys_dr.operations import checks as c
 from recsys_dr.operations.checks import CheckContext, CheckResult
@@ -41,13 +41,17 @@ class StatusReport:
     def ready(self) -> bool:
         return not any(r.blocks for r in self.results)
 
+    def blocking(self, *, ignore: Iterable[str] = ()) -> list[CheckResult]:
+        """The results that make the target not ready, but those of the checks named in `ignore`."""
+        return [r for r in self.results if r.blocks and r.name not in ignore]
+
     @property
     def reasons(self) -> list[str]:
-        return [f"{r.label}: {r.detail}" for r in self.results if r.blocks]
+        return [r.message for r in self.blocking()]
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{r.label}: {r.detail}" for r in self.results if not r.ok and not r.blocking]
+        return [r.message for r in self.results if not r.ok and not r.blocking]
 
     def to_dict(self) -> dict:
         return {

@@ -21,7 +21,7 @@ from recsys_dr.operations.drill import (
 )
 from recsys_dr.operations.outputs import parse_outputs
 from tests.operations.ops_fixtures import (
-    PRIMARY_HOST, RC_PRIMARY, RC_STANDBY, STANDBY_HOST, FakeArcCluster, Route53Status, client_factory, outputs_doc,
+    PRIMARY_HOST, RC_PRIMARY, RC_STANDBY, STANDBY_HOST, FakeArcCluster, Route53Status, client_factory, outputs_doc, status_report,
 )
 
 class FakeTime:
@@ -64,13 +64,9 @@ class DnsFollower:
         return {"RecordData": [self.hosts[self.shown]], "ResponseCode": "NOERROR"}
 
 
-class Ready:
-    def __init__(self, ready=True):
-        self.ready = ready
-        self.reasons = [] if ready else ["serving[standby]: serves v2, pinned v3 not loaded"]
-
-    def to_dict(self):
-        return {"ready": self.ready, "reasons": self.reasons}
+def Ready(ready=True):
+    """The standby's status report: ready, or its serving check failing."""
+    return status_report("standby", [] if ready else [("serving", "standby", "serves v2, pinned v3 not loaded")])
 
 
 def drill(*, dns_delay=12.0, ready=True, cluster=None, settings=None, time_=None, standby_ok=lambda: (True, "v3 AVAILABLE"),
