@@ -114,16 +114,7 @@ def run_drill(
     """
     res = DrillResult(budget_seconds=outputs.failover_budget_seconds,
                       target_seconds=outputs.failover_budget_target_seconds, ttl_seconds=outputs.dns.ttl)
-    start = clock()
-
-    def step(name: str, ok: bool, detail: str, *, since: float | None = None) -> None:
-        """Record a step: `atSeconds` since the drill started, `phaseSeconds` since its phase began."""
-        now = clock()
-        entry = {"step": name, "ok": ok, "atSeconds": round(now - start, 3),
-                 "phaseSeconds": None if since is None else round(now - since, 3), "detail": detail}
-        res.steps.append(entry)
-        log(f"[{entry['atSeconds']:>7.1f}s] {'ok  ' if ok else 'FAIL'} {name}: {detail}")
-
+    step = _step_recorder(res, clock, log)
     if switcher is None:
         res.outcome, res.exit_code = "no-arc", EXIT_NO_ARC
         res.messages = ["drill needs failoverControl: arc (routing controls it can flip and flip back), or, in a "
@@ -134,48 +125,9 @@ def run_drill(
     res.method = getattr(switcher, "kind", "routing controls")
 
     # 1. preflight - nothing changed yet, so any failure just returns.
-    report = build_status("standby")
-    res.status = report.to_dict()
-    # What activation fixes (pods, nodes, its health check) may fail now when the drill activates.
-    blocking = [r.message for r in report.blocking(ignore=ACTIVATION_FIXES if activator is not None else ())]
-    if blocking:
-        res.outcome = "not-ready"
-        res.reasons = blocking
-        step("preflight.status", False, "standby not ready: " + "; ".join(blocking))
+    if not _preflight_status(res, build_status("standby"), activator, step) or \
+            not _preflight_traffic(outputs, res, switcher, route53, step):
         return res
-    primary_down = [r.message for r in report.results
-                    if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
-    if primary_down:
-        res.outcome = "not-ready"
-        res.reasons = ["the primary must be healthy to drill (the drill fails back to it)"] + primary_down
-        step("preflight.status", False, "; ".join(res.reasons))
-        return res
-    step("preflight.status", True, "standby ready, primary healthy" if report.ready else
-         "standby ready to activate, primary healthy")
-    try:
-        before = switcher.states()
-    except Exception as exc:
-        res.reasons = [f"cannot read the {res.method} state: {type(exc).__name__}: {exc}"]
-        step("preflight.control", False, res.reasons[0])
-        return res
-    if not is_normal(switcher, before):
-        res.reasons = [f"{res.method} state is {before}, expected traffic on the primary (primary On"
-                       f"{', standby Off' if res.method == 'routing controls' else ''}); "
-                       "not drilling outside the normal state"]
-        step("preflight.control", False, res.reasons[0])
-        return res
-    step("preflight.control", True, f"{res.method}: " + ", ".join(f"{k} {v}" for k, v in before.items()))
-    try:
-        answer = dns_answer(outputs, route53)
-    except Exception as exc:
-        res.reasons = [f"cannot ask Route 53 for the record: {type(exc).__name__}: {exc}"]
-        step("preflight.dns", False, res.reasons[0])
-        return res
-    if answer["role"] != "primary":
-        res.reasons = [f"Route 53 answers {answer['records']} ({answer['role']}), expected the primary endpoint"]
-        step("preflight.dns", False, res.reasons[0])
-        return res
-    step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
     # A Region switch plan scales the standby itself (its EKS step); the drill only restores it after.
     if activator is not None and not getattr(switcher, "scales_standby", False) and \
             not _activate(res, activator, step, clock, log):
@@ -188,61 +140,145 @@ def run_drill(
     caught: BaseException | None = None
     try:
         flip_at = clock()
-        states = switcher.activate("standby")
-        if getattr(switcher, "phase", None):
-            res.phases.append(switcher.phase)
-        step("switch", True, f"{res.method} now {states}", since=flip_at)
-        deadline = flip_at + settings.timeout
-        while True:
-            res.polls += 1
-            dns_ok, serve_ok, detail = poll(outputs, route53, probe_standby, "standby")
-            now = clock()
-            if dns_ok and res.dns_seconds is None:
-                res.dns_seconds = round(now - flip_at, 3)
-                res.phases.append({"phase": "DNS answer", "ok": True, "seconds": res.dns_seconds,
-                                   # the part of the budget before clients' caches expire (detection)
-                                   "budgetSeconds": res.budget_seconds - res.ttl_seconds,
-                                   "detail": "Route 53 answers the standby endpoint"})
-                step("dns.standby", True, "Route 53 answers the standby endpoint", since=flip_at)
-            if dns_ok and serve_ok:
-                res.switch_seconds = round(now - flip_at, 3)
-                step("standby.answers", True, detail, since=flip_at)
-                break
-            if now >= deadline:
-                raise DrillTimeout(f"standby did not answer within {settings.timeout:g}s ({detail})")
-            sleep(max(0.0, min(settings.poll_interval, deadline - now)))
-        if settings.hold > 0:
-            hold_end = clock() + settings.hold
-            while clock() < hold_end:
-                sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
-                ok, detail = probe_standby()
-                if not ok:
-                    raise DrillAborted(f"standby stopped answering during the hold: {detail}")
-            step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
+        _switch(outputs, res, switcher, route53, probe_standby, settings, flip_at, clock, sleep, step)
     except BaseException as exc:  # noqa: BLE001 - classified below, under the shield
         caught = exc
 
     # 5. fail back, with SIGINT/SIGTERM deferred until it is done or its time bound expires.
     with shield(log=log, note=f" (at most {settings.failback_timeout:g}s)") as guard:
         if caught is not None:
-            if isinstance(caught, DrillAborted):
-                res.outcome = "timeout" if isinstance(caught, DrillTimeout) else "aborted"
-                res.reasons.append(str(caught))
-            elif isinstance(caught, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into it by the CLI
-                res.outcome = "interrupted"
-                res.reasons.append(f"interrupted ({str(caught) or 'Ctrl-C'})")
-            elif isinstance(caught, Exception):  # ARC/Route 53 refusals, unreachable APIs, bugs
-                res.outcome = "aborted"
-                res.reasons.append(f"{type(caught).__name__}: {caught}")
-            else:  # SystemExit and the like: fail back, then let it surface
-                res.reasons.append(f"stopped: {type(caught).__name__}: {caught}")
+            _classify(res, caught)
             step("abort", False, res.reasons[-1], since=flip_at)
         interrupts = fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step, log,
                                 guard)
+    return _conclude(res, caught, interrupts, activator, step, log)
+
+
+def _step_recorder(res: DrillResult, clock: Callable[[], float], log: Callable[[str], None]):
+    """`step(name, ok, detail, since=None)`: record and log a step, timed from now on."""
+    start = clock()
+
+    def step(name: str, ok: bool, detail: str, *, since: float | None = None) -> None:
+        """Record a step: `atSeconds` since the drill started, `phaseSeconds` since its phase began."""
+        now = clock()
+        entry = {"step": name, "ok": ok, "atSeconds": round(now - start, 3),
+                 "phaseSeconds": None if since is None else round(now - since, 3), "detail": detail}
+        res.steps.append(entry)
+        log(f"[{entry['atSeconds']:>7.1f}s] {'ok  ' if ok else 'FAIL'} {name}: {detail}")
+
+    return step
+
+
+def _preflight_status(res: DrillResult, report: Any, activator: Any, step) -> bool:
+    """The standby passes its checks (but what activation fixes, when the drill activates) and the
+    primary serves and passes its health check (the drill fails back to it)."""
+    res.status = report.to_dict()
+    # What activation fixes (pods, nodes, its health check) may fail now when the drill activates.
+    blocking = [r.message for r in report.blocking(ignore=ACTIVATION_FIXES if activator is not None else ())]
+    if blocking:
+        res.outcome = "not-ready"
+        res.reasons = blocking
+        step("preflight.status", False, "standby not ready: " + "; ".join(blocking))
+        return False
+    primary_down = [r.message for r in report.results
+                    if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
+    if primary_down:
+        res.outcome = "not-ready"
+        res.reasons = ["the primary must be healthy to drill (the drill fails back to it)"] + primary_down
+        step("preflight.status", False, "; ".join(res.reasons))
+        return False
+    step("preflight.status", True, "standby ready, primary healthy" if report.ready else
+         "standby ready to activate, primary healthy")
+    return True
+
+
+def _preflight_traffic(outputs: StackOutputs, res: DrillResult, switcher: Any, route53: Any, step) -> bool:
+    """Traffic is in the normal state (the switcher's reading) and Route 53 answers the primary."""
+    try:
+        before = switcher.states()
+    except Exception as exc:
+        res.reasons = [f"cannot read the {res.method} state: {type(exc).__name__}: {exc}"]
+        step("preflight.control", False, res.reasons[0])
+        return False
+    if not is_normal(switcher, before):
+        res.reasons = [f"{res.method} state is {before}, expected traffic on the primary (primary On"
+                       f"{', standby Off' if res.method == 'routing controls' else ''}); "
+                       "not drilling outside the normal state"]
+        step("preflight.control", False, res.reasons[0])
+        return False
+    step("preflight.control", True, f"{res.method}: " + ", ".join(f"{k} {v}" for k, v in before.items()))
+    try:
+        answer = dns_answer(outputs, route53)
+    except Exception as exc:
+        res.reasons = [f"cannot ask Route 53 for the record: {type(exc).__name__}: {exc}"]
+        step("preflight.dns", False, res.reasons[0])
+        return False
+    if answer["role"] != "primary":
+        res.reasons = [f"Route 53 answers {answer['records']} ({answer['role']}), expected the primary endpoint"]
+        step("preflight.dns", False, res.reasons[0])
+        return False
+    step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
+    return True
+
+
+def _switch(outputs: StackOutputs, res: DrillResult, switcher: Any, route53: Any, probe_standby, settings: DrillSettings,
+            flip_at: float, clock, sleep, step) -> None:
+    """Flip to the standby, poll until it answers (times measured from the flip), then hold.
+    Raises DrillAborted (DrillTimeout) to stop; the caller fails back."""
+    states = switcher.activate("standby")
+    if getattr(switcher, "phase", None):
+        res.phases.append(switcher.phase)
+    step("switch", True, f"{res.method} now {states}", since=flip_at)
+    deadline = flip_at + settings.timeout
+    while True:
+        res.polls += 1
+        dns_ok, serve_ok, detail = poll(outputs, route53, probe_standby, "standby")
+        now = clock()
+        if dns_ok and res.dns_seconds is None:
+            res.dns_seconds = round(now - flip_at, 3)
+            res.phases.append({"phase": "DNS answer", "ok": True, "seconds": res.dns_seconds,
+                               # the part of the budget before clients' caches expire (detection)
+                               "budgetSeconds": res.budget_seconds - res.ttl_seconds,
+                               "detail": "Route 53 answers the standby endpoint"})
+            step("dns.standby", True, "Route 53 answers the standby endpoint", since=flip_at)
+        if dns_ok and serve_ok:
+            res.switch_seconds = round(now - flip_at, 3)
+            step("standby.answers", True, detail, since=flip_at)
+            break
+        if now >= deadline:
+            raise DrillTimeout(f"standby did not answer within {settings.timeout:g}s ({detail})")
+        sleep(max(0.0, min(settings.poll_interval, deadline - now)))
+    if settings.hold > 0:
+        hold_end = clock() + settings.hold
+        while clock() < hold_end:
+            sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
+            ok, detail = probe_standby()
+            if not ok:
+                raise DrillAborted(f"standby stopped answering during the hold: {detail}")
+        step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
+
+
+def _classify(res: DrillResult, caught: BaseException) -> None:
+    """The outcome and reason of what stopped the drill after the flip."""
+    if isinstance(caught, DrillAborted):
+        res.outcome = "timeout" if isinstance(caught, DrillTimeout) else "aborted"
+        res.reasons.append(str(caught))
+    elif isinstance(caught, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into it by the CLI
+        res.outcome = "interrupted"
+        res.reasons.append(f"interrupted ({str(caught) or 'Ctrl-C'})")
+    elif isinstance(caught, Exception):  # ARC/Route 53 refusals, unreachable APIs, bugs
+        res.outcome = "aborted"
+        res.reasons.append(f"{type(caught).__name__}: {caught}")
+    else:  # SystemExit and the like: fail back, then let it surface
+        res.reasons.append(f"stopped: {type(caught).__name__}: {caught}")
+
+
+def _conclude(res: DrillResult, caught: BaseException | None, interrupts: list[str], activator: Any, step,
+              log) -> DrillResult:
+    """After the fail-back: put the standby back at rest, then the outcome and exit code."""
     if interrupts and res.outcome != "interrupted":
         res.outcome = "interrupted"
         res.reasons.append(f"interrupted during fail-back ({', '.join(interrupts)}; deferred until it finished)")
-
     if res.failed_back is False:  # never 130 (or a bare SystemExit) unless the fail-back was confirmed
         res.outcome, res.exit_code = "failback-failed", EXIT_FAILBACK_FAILED
         return res
