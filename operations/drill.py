@@ -363,7 +363,7 @@ def undo_commands(switcher: Any, outputs: StackOutputs) -> list[str]:
 
 
 def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, settings: DrillSettings,
-               clock, sleep, step, log, guard) -> list[str]:
+              clock, sleep, step, log, guard) -> list[str]:
     """Traffic back to the primary (retrying until the deadline), then wait for Route 53 to answer it.
 
     Runs under `guard` (a SignalShield): signals are deferred, and a KeyboardInterrupt that still
@@ -373,21 +373,40 @@ def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, setti
     in `res.messages` and already logged.
 
     """
-    started = clock()
-    deadline = started + settings.failback_timeout
-    interrupts: list[str] = []
+    window = _FailbackWindow(settings, clock, sleep, guard)
+    if not _switch_back(outputs, res, switcher, window, step, log):
+        return window.seen()
+    res.failed_back = True
+    _await_primary(outputs, res, route53, probe_primary, window, step)
+    return window.seen()
 
-    def seen() -> list[str]:
+
+class _FailbackWindow:
+    """The fail-back's time bound, its pauses and the interrupts it has absorbed."""
+
+    def __init__(self, settings: DrillSettings, clock, sleep, guard) -> None:
+        self.settings, self.clock, self.sleep, self.guard = settings, clock, sleep, guard
+        self.started = clock()
+        self.deadline = self.started + settings.failback_timeout
+        self.interrupts: list[str] = []
+
+    def seen(self) -> list[str]:
         import signal
 
-        return [signal.Signals(s).name for s in getattr(guard, "received", [])] + interrupts
+        return [signal.Signals(s).name for s in getattr(self.guard, "received", [])] + self.interrupts
 
-    def pause() -> None:
+    def expired(self) -> bool:
+        return self.clock() >= self.deadline
+
+    def pause(self) -> None:
         try:
-            sleep(max(0.0, min(settings.poll_interval, deadline - clock())))
+            self.sleep(max(0.0, min(self.settings.poll_interval, self.deadline - self.clock())))
         except KeyboardInterrupt:
-            interrupts.append("KeyboardInterrupt")
+            self.interrupts.append("KeyboardInterrupt")
 
+
+def _switch_back(outputs, res: DrillResult, switcher, window: _FailbackWindow, step, log) -> bool:
+    """Primary On (retried until the deadline); when not confirmed, say so with the manual commands."""
     confirmed = False
     last_error: BaseException | None = None
     try:
@@ -396,56 +415,59 @@ def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, setti
                 states = switcher.activate("primary")
             except BaseException as exc:  # noqa: BLE001 - keep trying until the deadline
                 if isinstance(exc, KeyboardInterrupt):
-                    interrupts.append("KeyboardInterrupt")
+                    window.interrupts.append("KeyboardInterrupt")
                     log("interrupt during fail-back: retrying until it is confirmed or "
-                        f"{settings.failback_timeout:g}s have passed")
+                        f"{window.settings.failback_timeout:g}s have passed")
                 last_error = exc
             else:
                 if states.get("primary") == "On":
                     confirmed, last_error = True, None
-                    step("failback", True, f"{res.method} now {states}", since=started)
+                    step("failback", True, f"{res.method} now {states}", since=window.started)
                     break
                 last_error = RuntimeError(f"primary control reads {states.get('primary')} after the update")
-            if clock() >= deadline:
+            if window.expired():
                 break
-            pause()
+            window.pause()
     finally:
         if not confirmed:
             error = last_error or RuntimeError("fail-back did not complete")
             res.failed_back = False
             res.reasons.append(f"FAIL-BACK FAILED: {type(error).__name__}: {error}")
-            step("failback", False, str(error), since=started)
+            step("failback", False, str(error), since=window.started)
             manual = (["MANUAL ACTION REQUIRED: traffic may still go to the standby."]
                       + undo_commands(switcher, outputs))
             res.messages += manual
             for line in manual:
                 log(line)
-    if not confirmed:
-        return seen()
-    res.failed_back = True
+    return confirmed
+
+
+def _await_primary(outputs, res: DrillResult, route53, probe_primary, window: _FailbackWindow, step) -> None:
+    """Poll until Route 53 answers the primary again, an operator asks to stop, or the deadline."""
+    started = window.started
     while True:
         try:
             dns_ok, serve_ok, detail = poll(outputs, route53, probe_primary or (lambda: (True, "not checked")),
                                              "primary")
         except KeyboardInterrupt:
-            interrupts.append("KeyboardInterrupt")
+            window.interrupts.append("KeyboardInterrupt")
             dns_ok, serve_ok, detail = False, False, "interrupted"
         if dns_ok:
-            res.failback_seconds = round(clock() - started, 3)
+            res.failback_seconds = round(window.clock() - started, 3)
             step("dns.primary", True, detail, since=started)
             if not serve_ok:
                 res.messages.append(f"primary back in DNS but its serving check fails: {detail}")
-            return seen()
-        if seen():  # the switch back is confirmed; an operator asked to stop, so stop waiting for DNS
+            return
+        if window.seen():  # the switch back is confirmed; an operator asked to stop, so stop waiting for DNS
             res.messages.append(f"the switch back to the primary is confirmed ({res.method}); stopped waiting for "
-                                f"Route 53 to answer the primary because of {', '.join(seen())}; keep watching")
+                                f"Route 53 to answer the primary because of {', '.join(window.seen())}; keep watching")
             res.reasons.append("fail-back DNS answer not awaited (interrupted)")
             step("dns.primary", False, f"not awaited: {detail}", since=started)
-            return seen()
-        if clock() >= deadline:
+            return
+        if window.expired():
             res.messages.append(f"the switch back to the primary is confirmed ({res.method}), but Route 53 did not "
-                                f"answer the primary within {settings.failback_timeout:g}s ({detail}); keep watching")
+                                f"answer the primary within {window.settings.failback_timeout:g}s ({detail}); keep watching")
             res.reasons.append("fail-back DNS answer not confirmed in time")
             step("dns.primary", False, detail, since=started)
-            return seen()
-        pause()
+            return
+        window.pause()
