@@ -74,7 +74,7 @@ MEMORY_QUANTITY = re.compile(r"^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 def vpc_cidr_problems(key: str, vpc_cidr: object) -> list[str]:
     """The one check of a VPC block (settings, `Network`, `GpuCluster`): IPv4, /16 to /20."""
     try:
-        network = ipaddress.ip_network(vpc_cidr)  # type: ignore[arg-type]
+        network = ipaddress.ip_network(vpc_cidr)
         if network.version == 4 and network.prefixlen in VPC_PREFIX_LENGTHS:
             return []
     except (TypeError, ValueError):
