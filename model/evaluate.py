@@ -30,7 +30,6 @@ import numpy as np
 from recsys_dr.model.baselines import ItemKNN, MostPopular, PersonalFrequency
 from recsys_dr.model.split import Examples, Split, sequences_before
 
-METRIC_NAMES = ("hit_rate@10", "ndcg@10", "mrr")
 GROUPS = ("all", "repeat", "new")
 SCORE_BUDGET = 1 << 24  # scores held at once (64 MiB of float32) whatever the catalog size
 

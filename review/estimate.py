@@ -28,6 +28,7 @@ from typing import Any
 
 from recsys_dr.components.cluster.cold_start import cold_start_outputs
 from recsys_dr.components.settings.aws_limits import EKS_EXTENDED_SUPPORT_VERSIONS
+from recsys_dr.policy.rules.cluster import is_gpu_node_group as rules_gpu_node_group
 from recsys_dr.review import prices
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -49,7 +50,6 @@ WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 KEDA_DEFAULT_POLLING_SECONDS = 30  # ScaledObject pollingInterval default (kedacore/keda scaledobject_types.go)
 ROLES = ("primary", "standby", "global")
-_GPU_AMI_MARKERS = ("NVIDIA", "GPU", "NEURON")
 FALLBACK = "fallback"
 POOL_LABEL = "recsys-dr/pool"
 ROLE_TAG = "recsys-dr:role"
@@ -60,13 +60,8 @@ def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_gpu_node_group(resource: dict[str, Any]) -> bool:
-    """A node group of GPU instances: an accelerated AMI, or a GPU instance type."""
-    if resource.get("type") != NODE_GROUP:
-        return False
-    inputs = _inputs(resource)
-    ami = str(inputs.get("amiType") or "").upper()
-    types = inputs.get("instanceTypes") or []
-    return any(marker in ami for marker in _GPU_AMI_MARKERS) or any((prices.instance_gpus(t) or 0) > 0 for t in types)
+    """A GPU node group as the policy rules define one (`policy.rules.cluster.is_gpu_node_group`)."""
+    return resource.get("type") == NODE_GROUP and rules_gpu_node_group(_inputs(resource))
 
 
 def desired_size(resource: dict[str, Any]) -> int:

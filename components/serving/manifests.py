@@ -37,7 +37,6 @@ DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
 DEFAULT_FALLBACK_IMAGE = "tensorflow/serving:2.21.0"
 # amazon/aws-cli 2.22.35's index digest, as pinned identically by several public projects.
 DEFAULT_FETCHER_IMAGE = "amazon/aws-cli:2.22.35@sha256:6977c83ae3dc99f28fcf8276b9ea5eec33833cd5be40574b34112e98113ec7a2"
-EXPOSURES = ("internet-facing", "internal")
 MANIFEST_DIGEST_ANNOTATION = "recsys-dr/manifest-sha256"
 UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
 MIN_READY_SECONDS = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .core import MANDATORY, Resource, Rule, StackRule, _get, _items, _linked, _of, is_production, stack_of
+from .core import MANDATORY, Resource, Rule, StackRule, get, items, linked, of, is_production, stack_of
 
 __all__ = [
     "LOAD_BALANCER",
@@ -37,30 +37,30 @@ PLAINTEXT = ("HTTP", "TCP", "UDP", "TCP_UDP")
 
 def is_application_balancer(resource: Resource) -> bool:
     """`loadBalancerType` defaults to "application" (ELB API reference, CreateLoadBalancer `Type`)."""
-    return resource.type == LOAD_BALANCER and (_get(resource.props, "loadBalancerType") or "application") == "application"
+    return resource.type == LOAD_BALANCER and (get(resource.props, "loadBalancerType") or "application") == "application"
 
 
 def check_https_only_in_production(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
     """A production balancer has no listener a client could use without TLS (a redirect included:
     the first request, with its query and history, would still cross in clear text)."""
-    balancers = _of(resources, LOAD_BALANCER)
+    balancers = of(resources, LOAD_BALANCER)
     problems: list[tuple[str | None, str]] = []
-    for listener in _of(resources, LISTENER):
-        if not is_production(stack_of(listener.urn)) or _get(listener.props, "protocol") not in PLAINTEXT:
+    for listener in of(resources, LISTENER):
+        if not is_production(stack_of(listener.urn)) or get(listener.props, "protocol") not in PLAINTEXT:
             continue
-        balancer = _linked(listener, "loadBalancerArn", balancers, "arn")
+        balancer = linked(listener, "loadBalancerArn", balancers, "arn")
         name = balancer.name if balancer else "its load balancer"
-        problems.append((listener.urn, f"listener {listener.name!r} of {name!r} accepts {_get(listener.props, 'protocol')} on port "
-                                       f"{_get(listener.props, 'port')!r} in a production stack: clients must use HTTPS only"))
+        problems.append((listener.urn, f"listener {listener.name!r} of {name!r} accepts {get(listener.props, 'protocol')} on port "
+                                       f"{get(listener.props, 'port')!r} in a production stack: clients must use HTTPS only"))
     return problems
 
 
 def check_balancers_have_a_web_acl(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
     """Every Application Load Balancer is associated with a WAF web ACL (body size, rate, managed rules)."""
-    associations = _of(resources, WEB_ACL_ASSOCIATION)
+    associations = of(resources, WEB_ACL_ASSOCIATION)
     problems: list[tuple[str | None, str]] = []
     for balancer in (r for r in resources if is_application_balancer(r)):
-        if not any(_linked(a, "resourceArn", [balancer], "arn") is balancer for a in associations):
+        if not any(linked(a, "resourceArn", [balancer], "arn") is balancer for a in associations):
             problems.append((balancer.urn, f"load balancer {balancer.name!r} has no WAF web ACL associated "
                                            "(aws.wafv2.WebAclAssociation): no body-size or rate limit before TF Serving"))
     return problems
@@ -86,11 +86,11 @@ def forward_weight_problems(groups: Sequence[tuple[str, int | None]]) -> list[st
 def check_forward_weights(resource_type: str, props) -> list[str]:
     """A listener rule's weighted forward actions stay within what ELB accepts and send somewhere."""
     problems = []
-    for action in _items(_get(props, "actions")):
-        groups = _items(_get(action, "forward", "targetGroups"))
-        if _get(action, "type") != "forward" or not groups:
+    for action in items(get(props, "actions")):
+        groups = items(get(action, "forward", "targetGroups"))
+        if get(action, "type") != "forward" or not groups:
             continue
-        problems += forward_weight_problems([(_get(group, "arn"), _get(group, "weight")) for group in groups])
+        problems += forward_weight_problems([(get(group, "arn"), get(group, "weight")) for group in groups])
     return problems
 
 
