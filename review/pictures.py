@@ -66,10 +66,10 @@ def dr_flow(document: dict[str, Any]) -> str:
     """Mermaid `flowchart` of the DR path of the plan `document`."""
     outputs = document.get("outputs") or {}
     resources = document.get("resources") or []
-    regions = outputs.get("regions") if isinstance(outputs.get("regions"), dict) else {}
+    regions: dict[str, Any] = outputs["regions"] if isinstance(outputs.get("regions"), dict) else {}
     by_role = {role: region for region, role in region_roles(document).items()}
-    fallback = outputs.get("fallback") if isinstance(outputs.get("fallback"), dict) else None
-    dns = outputs.get("dns") if isinstance(outputs.get("dns"), dict) else {}
+    fallback: dict[str, Any] | None = outputs["fallback"] if isinstance(outputs.get("fallback"), dict) else None
+    dns: dict[str, Any] = outputs["dns"] if isinstance(outputs.get("dns"), dict) else {}
     control = outputs.get("failoverControl") or "health checks"
     lines = ["flowchart LR", '  clients(["clients"])',
              f'  dns{{"DNS {_label(str(dns.get("recordName") or "record"))}<br/>failover: {_label(str(control))}"}}',
@@ -78,7 +78,7 @@ def dr_flow(document: dict[str, Any]) -> str:
         region = by_role.get(role)
         if region is None:
             continue
-        info = regions.get(role) if isinstance(regions.get(role), dict) else {}
+        info: dict[str, Any] = regions[role] if isinstance(regions.get(role), dict) else {}
         lines.append(f'  subgraph {role}["{role}: {region}"]')
         lines.append(f'    {role}_door["{_front_door(resources, region, fallback=False)}"]')
         lines.append(f'    {role}_gpu["{_label(_gpu_pool(resources, region, info))}"]')
@@ -124,7 +124,8 @@ def rto_phases(e: dict[str, Any], dns: dict[str, Any] | None = None) -> list[tup
     phases: list[tuple[str, str, int]] = []
     interval, threshold, ttl = dns.get("healthCheckIntervalSeconds"), dns.get("failureThreshold"), dns.get("ttl")
     budget = rto.get("dnsBudget")
-    if all(isinstance(v, int) for v in (interval, threshold, ttl)) and budget == interval * threshold + ttl:
+    if isinstance(interval, int) and isinstance(threshold, int) and isinstance(ttl, int) and \
+            budget == interval * threshold + ttl:
         phases += [("DNS failover", f"detection {interval} s x {threshold} checks", interval * threshold),
                    ("DNS failover", f"TTL {ttl} s", ttl)]
     elif isinstance(budget, int):
