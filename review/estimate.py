@@ -2,7 +2,10 @@
 
 `estimate(document)` reads only the plan's resources (types and inputs) and the stack outputs
 the program exports, never the program's settings code, so it also works on a plan written by an
-older commit. Prices come from `review.prices` (a table with its source and date).
+older commit. Prices come from `review.prices` (a dated table with its sources). An item the table
+cannot price (a region without a rate card, an unknown instance type, a Capacity Block) is listed
+in `monthlyCostUsd.unpriced` and `unpricedItems`, never priced at zero: the totals are then lower
+bounds, and `cost_text` says so on the total's own line.
 
 Roles: the regions named by the `regions` output (`primary`, `standby`); failing that, the
 region of the bucket replication (primary) and the other region holding an EKS cluster
