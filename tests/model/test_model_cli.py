@@ -165,7 +165,10 @@ def test_inspect_prints_the_metrics_as_one_aligned_table(built, capsys):
 
 
 @pytest.mark.slow
-def test_publish_prints_no_botocore_credential_notice(built, aws, caplog):
+def test_publish_prints_no_botocore_credential_notice(built, aws, caplog, monkeypatch):
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a fresh process: credentials not resolved yet
     caplog.set_level(logging.INFO)
     assert main(["publish", str(built / "recommender" / "1"), "--bucket", "models-primary", "--no-progress"]) == 0
     assert not [r for r in caplog.records if r.name.startswith("botocore")]
