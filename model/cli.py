@@ -225,7 +225,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     fp = fingerprint(data, history_length=config.history_length)
     log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
              data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
-             len(split.test), data.report.to_dict())
+             len(split.test), ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data.report.to_dict().items()))
     trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen)
     log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
     evaluation = evaluation_record(split, args.exclude_seen, trained)
@@ -474,10 +474,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
               f"exclude_seen={ev.get('exclude_seen')}")
         if ev.get("warning"):
             print(f"evaluation warning: {ev['warning']}")
-    for method, groups in out["metrics"].items():
-        for group, mm in groups.items():
-            print(f"metrics {method} [{group}]: " + ", ".join(
-                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in mm.items()))
+    if out["metrics"]:
+        from recsys_dr.model.evaluate import format_table
+
+        print(format_table(out["metrics"]))
     for h in out.get("history", []):
         print(f"  history  {h['item_id']:<20} {h['title']}")
     for p in out.get("prediction", []):
@@ -559,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="model: %(message)s")
+    # botocore logs "Found credentials in environment variables." at INFO on every publish/verify:
+    # library noise, not a result (kept with -v).
+    logging.getLogger("botocore").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     from recsys_dr.model.data import DataError
 
     try:

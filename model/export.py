@@ -426,5 +426,5 @@ def export_version(
         "training": trained.config.to_dict(),
     } | (extra_metadata or {})
     write_manifest(final, model_name=model_name, version=version, metadata=metadata)
-    log.info("exported %s", final)
+    log.debug("exported %s", final)  # the CLI prints the result line
     return final

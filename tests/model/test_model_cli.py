@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +23,17 @@ TINY = ["--synthetic-users", "120", "--epochs", "1", "--embedding-dim", "16", "-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli-artifacts")
-    assert main(["build", "--out", str(out), *TINY, "--metrics-out", str(out / "metrics.json")]) == 0
+    printed, handler, root = io.StringIO(), logging.StreamHandler(io.StringIO()), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # what `main` sets up outside pytest (its basicConfig defers to pytest's handlers)
+    try:
+        with contextlib.redirect_stdout(printed):
+            assert main(["build", "--out", str(out), *TINY, "--metrics-out", str(out / "metrics.json")]) == 0
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    (out / "build-output.txt").write_text(printed.getvalue() + handler.stream.getvalue())
     return out
 
 
@@ -143,6 +156,34 @@ def test_build_exports_a_verified_version(built):
     assert set(metrics) == {"model", "fallback", "most-popular", "personal-frequency", "item-knn"}
     assert set(metrics["model"]) == {"all", "repeat", "new"}
     assert main(["verify", str(built / "recommender" / "1")]) == 0
+
+
+def test_build_says_exported_once_and_prints_no_python_reprs(built):
+    output = (built / "build-output.txt").read_text()
+    assert output.count("exported ") == 1
+    assert "{" not in output and "'" not in output  # no dict repr of the data report
+    assert "rows read" in output
+
+
+def test_inspect_prints_the_metrics_as_one_aligned_table(built, capsys):
+    capsys.readouterr()
+    assert main(["inspect", str(built / "recommender" / "1")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.startswith("metrics ")]
+    header = next(i for i, line in enumerate(lines) if line.startswith("method "))
+    table = lines[header:header + 2 + 4]  # header, rule, one row per method
+    assert sorted(row.split()[0] for row in table[2:]) == ["item-knn", "model", "most-popular", "personal-frequency"]
+    assert len({len(row) for row in table}) == 1 and len(table[0]) <= 80
+
+
+@pytest.mark.slow
+def test_publish_prints_no_botocore_credential_notice(built, aws, caplog, monkeypatch):
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a fresh process: credentials not resolved yet
+    caplog.set_level(logging.INFO)
+    assert main(["publish", str(built / "recommender" / "1"), "--bucket", "models-primary", "--no-progress"]) == 0
+    assert not [r for r in caplog.records if r.name.startswith("botocore")]
 
 
 @pytest.mark.slow
