@@ -93,6 +93,18 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=t.seed, help=f"training seed (default: {t.seed})")
 
 
+def _add_strategy_args(p: argparse.ArgumentParser) -> None:
+    from recsys_dr.model.distributed import DEFAULT_STRATEGY, DEFAULT_WORKER_TIMEOUT, STRATEGIES
+
+    g = p.add_argument_group("distribution (see recsys_dr.model.distributed)")
+    g.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                   help="one-device (default); mirrored = every local GPU; multi-worker = the processes named in "
+                        "TF_CONFIG (or an indexed Job's environment). --batch-size is the global batch")
+    g.add_argument("--worker-timeout", type=int, default=DEFAULT_WORKER_TIMEOUT, metavar="SECONDS",
+                   help=f"multi-worker: seconds a step waits for the other workers before failing "
+                        f"(default: {DEFAULT_WORKER_TIMEOUT})")
+
+
 def _add_out_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="artifacts root (default: artifacts/)")
     p.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help=f"default: {DEFAULT_MODEL_NAME}")
@@ -163,6 +175,18 @@ def _train_config(args: argparse.Namespace):
         raise UsageError(str(err)) from None
 
 
+def _runtime(args: argparse.Namespace, config):
+    """The ``tf.distribute`` runtime of ``--strategy``; a configuration it cannot run is a usage error."""
+    from recsys_dr.model.distributed import DistributedError, make_runtime
+
+    try:
+        runtime = make_runtime(args.strategy, timeout_seconds=args.worker_timeout)
+        runtime.per_replica_batch(config.batch_size)
+    except DistributedError as err:
+        raise UsageError(str(err)) from None
+    return runtime
+
+
 def _check_out_args(args: argparse.Namespace) -> None:
     """Validate --model-name, --version and --top-k before any work (usage errors)."""
     from recsys_dr.model.manifest import ManifestError, check_model_name
@@ -219,14 +243,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     _check_out_args(args)
     config = _train_config(args)
+    runtime = _runtime(args, config)  # before any other TensorFlow op (multi-worker starts its server)
     data = _load_data(args)
     split = leave_last_out(data, config.history_length)
     fp = fingerprint(data, history_length=config.history_length)
     log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
              data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
              len(split.test), data.report.to_dict())
-    trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen)
+    trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen,
+                    runtime=runtime)
     log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
+    if not runtime.is_chief:  # the chief evaluates, exports and publishes; the other workers write nothing
+        print(f"worker {runtime.worker_index} of {runtime.workers}: {runtime.steps} steps, "
+              f"{runtime.examples_per_replica} examples per replica; the chief (worker 0) exports")
+        _write_json(args.metrics_out, {"training": runtime.record(), "history": trained.history})
+        return 0
     evaluation = evaluation_record(split, args.exclude_seen, trained)
     if "warning" in evaluation:
         log.warning("evaluation: %s", evaluation["warning"])
@@ -241,10 +272,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k, metrics=metrics,
         data_fingerprint=fp, titles=titles,
         extra_metadata={"dataset": {"name": data.name, **data.report.to_dict()}, "evaluation": evaluation,
-                        "train_seconds": round(trained.train_seconds, 2)},
+                        "train_seconds": round(trained.train_seconds, 2), "training": runtime.record()},
     )
     _write_json(args.metrics_out, {"metrics": metrics, "evaluation": evaluation, "version_dir": str(version_dir),
-                                   "data_fingerprint": fp})
+                                   "data_fingerprint": fp, "training": runtime.record(),
+                                   "train_seconds": round(trained.train_seconds, 2), "history": trained.history})
     print(f"exported {version_dir} (training bundle: {bundle})")
     print(f"manifest sha256: {_manifest_sha256(version_dir)}")
     return 0
@@ -456,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out_args(p)
     p.add_argument("--metrics-out", type=Path, help="also write the metrics as JSON here")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
+    _add_strategy_args(p)
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("evaluate", allow_abbrev=False, help="rank the held-out items with an exported version and the baselines")
