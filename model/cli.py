@@ -34,11 +34,17 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------- data + training options
 def _add_data_args(p: argparse.ArgumentParser) -> None:
+    from recsys_dr.model.config import DEFAULT_SAMPLE_USERS
+
     g = p.add_argument_group("data")
     g.add_argument("--data", choices=("synthetic", "movielens", "completejourney", "files"), default=None,
                    help="data source (default: synthetic; 'files' when --interactions is given)")
-    g.add_argument("--interactions", type=Path, help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type])")
-    g.add_argument("--catalog", type=Path, help="catalog, CSV or Parquet (item_id,title,category)")
+    g.add_argument("--interactions", help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type]); "
+                                          "a directory or s3://bucket/prefix/ of Parquet shards, each user in one, is streamed")
+    g.add_argument("--catalog", help="catalog, CSV or Parquet (item_id,title,category); s3:// with sharded --interactions")
+    g.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
+                   help="sharded --interactions: users whose held-out items are kept for selection and evaluation "
+                        f"(default: {DEFAULT_SAMPLE_USERS})")
     g.add_argument("--strict", action="store_true", help="fail on interactions with unknown item ids instead of dropping them")
     # Never the key itself on the command line: it would show in the process list and shell history.
     g.add_argument("--pseudonym-key-file", type=Path, default=None, metavar="PATH",
@@ -244,14 +250,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     _check_out_args(args)
     config = _train_config(args)
     runtime = _runtime(args, config)  # before any other TensorFlow op (multi-worker starts its server)
-    data = _load_data(args)
-    split = leave_last_out(data, config.history_length)
-    fp = fingerprint(data, history_length=config.history_length)
-    log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
-             data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
-             len(split.test), data.report.to_dict())
-    trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen,
-                    runtime=runtime)
+    if _streamed(args):
+        data, split, fp, trained = _train_streamed(args, config, runtime)
+    else:
+        data = _load_data(args)
+        split = leave_last_out(data, config.history_length)
+        fp = fingerprint(data, history_length=config.history_length)
+        log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
+                 data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
+                 len(split.test), data.report.to_dict())
+        trained = train(split, data.item_ids, config, show_progress=not args.no_progress,
+                        exclude_seen=args.exclude_seen, runtime=runtime)
     log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
     if not runtime.is_chief:  # the chief evaluates, exports and publishes; the other workers write nothing
         print(f"worker {runtime.worker_index} of {runtime.workers}: {runtime.steps} steps, "
@@ -280,6 +289,36 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"exported {version_dir} (training bundle: {bundle})")
     print(f"manifest sha256: {_manifest_sha256(version_dir)}")
     return 0
+
+
+def _streamed(args: argparse.Namespace) -> bool:
+    """--interactions names a directory or an s3:// prefix of Parquet shards (model.stream)."""
+    from recsys_dr.model.stream import is_sharded
+
+    return bool(args.interactions) and is_sharded(args.interactions)
+
+
+def _train_streamed(args: argparse.Namespace, config, runtime):
+    """First pass over the shards, then training that streams them: ``(data, split, fingerprint,
+    trained)`` where ``data`` holds the catalog and report (no interactions) and ``split`` the
+    sampled users' held-out examples."""
+    from recsys_dr.model.data import Dataset, resolve_pseudonym_key
+    from recsys_dr.model.stream import scan_shards
+    from recsys_dr.model.train import train_stream
+
+    if not args.catalog or args.data not in (None, "files"):
+        raise UsageError("sharded --interactions needs --catalog (and --data files or no --data)")
+    key = resolve_pseudonym_key(_pseudonym_key(args), allow_dev_key=args.allow_dev_key)
+    scan = scan_shards(args.interactions, args.catalog, pseudonym_key=key, history_length=config.history_length,
+                       query_token_min_users=config.query_token_min_users, sample_users=args.sample_users,
+                       strict=args.strict)
+    name = args.interactions.rstrip("/").rsplit("/", 1)[-1]
+    log.info("%s: %d shards, %d users, %d items, %d training examples, %d sampled users held out; %s", name,
+             len(scan.shards), scan.users, len(scan.catalog), sum(scan.train_examples), len(scan.sample.test),
+             scan.report.to_dict())
+    trained = train_stream(scan, config, pseudonym_key=key, strict=args.strict, show_progress=not args.no_progress,
+                           exclude_seen=args.exclude_seen, runtime=runtime)
+    return Dataset(name, None, scan.catalog, scan.report), scan.sample, scan.fingerprint, trained
 
 
 def _manifest_sha256(version_dir: Path) -> str:

@@ -297,6 +297,37 @@ def train(split: Split, items: list[str], config: TrainConfig = TrainConfig(), *
                           runtime=runtime)
 
 
+def train_stream(scan, config: TrainConfig = TrainConfig(), *, pseudonym_key: str, strict: bool = False,
+                 show_progress: bool = True, exclude_seen: bool = False, runtime: Runtime | None = None) -> Trained:
+    """:func:`train` on a sharded log (:mod:`model.stream`): the vocabulary and the sampler's counts
+    come from the first pass ``scan``, the examples stream from each worker's shards, and the epoch
+    is selected on the sampled users' validation examples.
+
+    Args:
+        scan: :func:`model.stream.scan_shards` of the log, with ``config.history_length``.
+        config: hyper-parameters; default ``TrainConfig()``.
+        pseudonym_key, strict: as given to the scan (the second pass validates the shards again).
+        show_progress, exclude_seen, runtime: as for :func:`train`.
+    """
+    from recsys_dr.model.stream import StreamFeed
+
+    if scan.sample.history_length != config.history_length:
+        raise ValueError(f"scan history length {scan.sample.history_length} != `history_length` {config.history_length}")
+    if sum(scan.train_examples) == 0:
+        raise ValueError("no training examples")
+    pre = Preprocessor(scan.item_ids, scan.tokens.vocabulary(config.max_query_tokens), config.query_length)
+    val = scan.sample.validation
+    if val is not None and len(val) > config.validation_users:  # the sample is random already (by pseudonym)
+        val = val.subset(np.arange(config.validation_users))
+
+    def feed(refit: bool):
+        return lambda: StreamFeed(scan, pre, pseudonym_key=pseudonym_key, strict=strict, refit=refit, seed=config.seed)
+
+    feeds = {"train": feed(False), "refit": feed(True) if sum(scan.refit_examples) > sum(scan.train_examples) else None}
+    return fit_and_select(pre, feeds, val, config, exclude_seen=exclude_seen, show_progress=show_progress,
+                          runtime=runtime)
+
+
 def fit_and_select(pre: Preprocessor, feeds: dict, val: Examples | None, config: TrainConfig, *, exclude_seen: bool,
                    show_progress: bool, runtime: Runtime | None) -> Trained:
     """Train on ``feeds["train"]()`` selecting the epoch on ``val``, then, with ``config.refit`` and a
