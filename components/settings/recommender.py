@@ -39,6 +39,7 @@ from recsys_dr.components.settings.region_switch import RegionSwitchSettings
 from recsys_dr.components.settings.regions import ROLES, RegionPair
 from recsys_dr.components.settings.serving import ServingSettings
 from recsys_dr.components.settings.storage import StorageSettings
+from recsys_dr.components.settings.training import TrainingSettings
 
 # Tags recsys-dr adds itself: environment, recsys-dr:deployment, recsys-dr:role,
 # recsys-dr:component, and Name on health checks.
@@ -79,6 +80,8 @@ class TwoRegionRecommenderArgs(Settings):
         default_factory=RegionSwitchSettings, description="The ARC Region switch plan (failoverControl: region-switch).", allowed="an object",
     )
     storage: StorageSettings = setting(default_factory=StorageSettings, description="Model buckets.", allowed="an object")
+    training: TrainingSettings = setting(default_factory=TrainingSettings, description="The training Job on the primary's GPU pool "
+                                         "(`recsys-dr train`).", allowed="an object")
     tags: dict[str, str] = setting(default_factory=dict, description="Tags on every taggable resource.",
                                    allowed="an object of string keys and string values")
 
@@ -160,6 +163,22 @@ def _batching_problems(model: ModelSettings, serving: ServingSettings, key: Call
                              rows_admitted=admitted_rows(model))
 
 
+def _training_capacity_problems(gpu: GpuPoolSettings, serving: ServingSettings, training: TrainingSettings,
+                                key: Callable[[str], str]) -> list[str]:
+    """The primary's GPU pool at its maximum must hold every worker at once beside the serving pods'
+    minimum: the workers meet in one collective, so a worker left Pending holds the others forever."""
+    per_node = min(instance.gpus for instance in gpu.instances)
+    needed = training.workers * training.gpus_per_worker + serving.min_replicas * serving.gpus_per_pod
+    if training.gpus_per_worker > per_node:
+        return [f"`{key('training.gpusPerWorker')}` must be <= {per_node}, the GPUs of the smallest "
+                f"`{key('gpu.instanceTypes')}` node. Received: {training.gpus_per_worker}"]
+    if needed > gpu.max_size * per_node:
+        return [f"`{key('training.workers')}` x `{key('training.gpusPerWorker')}` plus the serving pods' minimum must fit "
+                f"`{key('gpu.maxSize')}` nodes of {per_node} GPU(s) ({gpu.max_size * per_node}); the workers start together. "
+                f"Received: workers={training.workers}, gpusPerWorker={training.gpus_per_worker}, needed {needed} GPUs"]
+    return []
+
+
 def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) -> list[str]:
     """Rules relating two sections; `section(name)` is the validated section, or None if it failed."""
 
@@ -180,6 +199,9 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
         problems += serving.open_endpoint_problems(key("serving"))
     if gpu is not None and serving is not None:
         problems += _fit_problems(gpu, serving, key)
+    training = section("training")
+    if gpu is not None and serving is not None and training is not None and training.enabled:
+        problems += _training_capacity_problems(gpu, serving, training, key)
     model = section("model")
     if model is not None and serving is not None:
         problems += _batching_problems(model, serving, key)
