@@ -159,3 +159,17 @@ def test_the_role_is_the_primary_clusters_and_may_publish_into_the_primary_bucke
         (deny,) = [s for s in policy["Statement"] if s["Sid"] == "DenyModelWritesButPublisher"]
         exempt = deny.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", [])
         assert (arn in exempt) == ("primary" in name), name
+
+
+def test_a_stack_with_training_passes_the_policy_pack(tmp_path):
+    import yaml
+
+    from recsys_dr.review.plan import render
+    from tests.support import STACKS
+
+    document = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    document["config"]["recsys-dr:training"] = {**TRAINING, "workers": 1}
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    plan = render("dev", stack_file=tmp_path / "Pulumi.dev.yaml").document
+    assert [v for v in plan["policy"]["violations"] if "training" in (v.get("urn") or "")] == []
+    assert plan["policy"]["violations"] == render("dev").document["policy"]["violations"]
