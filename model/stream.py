@@ -13,7 +13,7 @@ user's events are in one shard); what training needs is kept and the shard dropp
 
 * training-target counts per item (the negative sampler's distribution) - O(items);
 * query-token counts and, up to ``query_token_min_users``, who typed them - O(tokens);
-* the shard of every user, to refuse a user found in two shards - O(users);
+* every user's pseudonym as 8 bytes, to refuse a user found in two shards - O(users);
 * training examples per shard - O(shards);
 * the validation and test examples of a fixed sample of users (the ``sample_users`` smallest
   pseudonyms: deterministic, and independent of the shard order), the test users with their
@@ -32,6 +32,7 @@ through its shards, so no collective waits for a worker whose shards ran out.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import logging
@@ -160,36 +161,54 @@ class Scan:
 
 
 class _Sample:
-    """The held-out examples of the ``size`` users with the smallest pseudonyms seen so far."""
+    """The held-out examples of the ``size`` users with the smallest pseudonyms seen so far.
 
-    def __init__(self, size: int):
+    Items are kept as catalog columns (``int32``, -1 for padding), not as the shard's strings: a
+    few kept strings of every shard would pin that shard's memory (CPython frees an arena only
+    when all of its objects are gone), and the peak would grow with the shards.
+    """
+
+    def __init__(self, size: int, items: list[str]):
         self.size, self.heap, self.rows = size, [], {}  # heap of (-key, user): the largest key on top
+        self.column = {item: i for i, item in enumerate(items)} | {"": -1}
+        self.items = np.array([*items, ""], dtype=object)  # column -1 reads ""
+
+    def wants(self, user: str) -> bool:
+        return len(self.heap) < self.size or user < self.heap[0][1]
 
     def offer(self, user: str, row: tuple) -> None:
         if len(self.heap) < self.size:
             heapq.heappush(self.heap, (_neg(user), user))
-        elif user < self.heap[0][1]:
+        else:
             _, dropped = heapq.heapreplace(self.heap, (_neg(user), user))
             del self.rows[dropped]
-        else:
-            return
         self.rows[user] = row
+
+    def ids(self, values) -> np.ndarray:
+        return np.fromiter((self.column[v] for v in values), dtype=np.int32)
+
+    def names(self, ids: np.ndarray) -> list[str]:
+        return self.items[ids].tolist()
 
 
 def _neg(user: str) -> tuple:
     return tuple(-ord(c) for c in user) + (1,)  # max-heap on strings: negate each character
 
 
-def _held_out(examples: Examples, i: int) -> tuple:
-    return (examples.query[i], list(examples.history[i]), examples.target[i], examples.past[i])
+def _held_out(sample: _Sample, examples: Examples, i: int) -> tuple:
+    return (str(examples.query[i]), sample.ids(examples.history[i]), int(sample.column[examples.target[i]]),
+            sample.ids(examples.past[i]))
 
 
 def _offer_shard(sample: _Sample, split: Split) -> None:
     val = {u: i for i, u in enumerate(split.validation.user)} if split.validation is not None else {}
     for i, user in enumerate(split.test.user):
+        if not sample.wants(user):
+            continue
         j = val.get(user)
-        sample.offer(user, (_held_out(split.test, i), _held_out(split.validation, j) if j is not None else None,
-                            split.train_sequences[user]))
+        sample.offer(str(user), (_held_out(sample, split.test, i),
+                                 _held_out(sample, split.validation, j) if j is not None else None,
+                                 sample.ids(split.train_sequences[user])))
 
 
 def _sample_split(sample: _Sample, history_length: int) -> Split:
@@ -197,13 +216,17 @@ def _sample_split(sample: _Sample, history_length: int) -> Split:
 
     def examples(part: int) -> Examples:
         chosen = [(u, sample.rows[u][part]) for u in users if sample.rows[u][part] is not None]
-        history = np.array([r[1] for _, r in chosen], dtype=object).reshape(len(chosen), history_length)
+        history = np.array([sample.names(r[1]) for _, r in chosen], dtype=object).reshape(len(chosen), history_length)
         return Examples(np.array([r[0] for _, r in chosen], dtype=object), history,
-                        np.array([r[2] for _, r in chosen], dtype=object), np.array([u for u, _ in chosen], dtype=object),
-                        [r[3] for _, r in chosen])
+                        np.array([sample.items[r[2]] for _, r in chosen], dtype=object),
+                        np.array([u for u, _ in chosen], dtype=object), [sample.names(r[3]) for _, r in chosen])
 
-    empty = Examples(np.zeros(0, object), np.zeros((0, history_length), object), np.zeros(0, object), np.zeros(0, object))
-    return Split(empty, examples(0), {u: sample.rows[u][2] for u in users}, history_length, examples(1))
+    return Split(_no_examples(history_length), examples(0), {u: sample.names(sample.rows[u][2]) for u in users},
+                 history_length, examples(1))
+
+
+def _no_examples(history_length: int) -> Examples:
+    return Examples(np.zeros(0, object), np.zeros((0, history_length), object), np.zeros(0, object), np.zeros(0, object))
 
 
 def scan_shards(location: str, catalog_location: str, *, pseudonym_key: str, history_length: int,
@@ -226,19 +249,15 @@ def scan_shards(location: str, catalog_location: str, *, pseudonym_key: str, his
     catalog = read_catalog(catalog_location, report)
     column = {item: i for i, item in enumerate(catalog["item_id"])}
     counts = np.zeros(len(column), np.int64)
-    tokens, sample = TokenCounter(query_token_min_users), _Sample(sample_users)
-    shard_of: dict[str, int] = {}
+    tokens, sample = TokenCounter(query_token_min_users), _Sample(sample_users, catalog["item_id"].tolist())
+    user_keys: list[np.ndarray] = []  # per shard: its users, as 8-byte keys
     shards, train, refit = list_shards(location), [], []
     digest = hashlib.sha256(catalog.to_csv(index=False).encode("utf-8"))
     for index, shard in enumerate(shards):
         shard_report = DataReport()
         split = shard_split(shard, catalog, pseudonym_key=pseudonym_key, history_length=history_length, strict=strict,
                             report=shard_report)
-        for user in split.train_sequences:
-            first = shard_of.setdefault(user, index)
-            if first != index:
-                raise DataError(f"interactions: a user has events in shards {shards[first]} and {shard}; a sharded "
-                                "log must hold each user's events in one shard (partition it by user_id)")
+        user_keys.append(np.fromiter((_user_key(u) for u in split.train_sequences), dtype=np.uint64))
         counts += np.bincount([column[t] for t in split.train.target], minlength=len(column))
         tokens.add(split.train.query, split.train.user)
         train.append(len(split.train))
@@ -250,9 +269,30 @@ def scan_shards(location: str, catalog_location: str, *, pseudonym_key: str, his
         digest.update(hashlib.sha256(np.asarray(split.train.target, dtype=str).tobytes()).digest())
         log.info("shard %d/%d %s: %d training examples, %d users", index + 1, len(shards), shard, train[-1],
                  len(split.train_sequences))
+        del split
+        gc.collect()  # the shard's frames hold reference cycles: free them before the next shard
     digest.update(f"L={history_length}".encode())
-    return Scan(shards, catalog, counts, tokens, train, refit, _sample_split(sample, history_length), len(shard_of),
+    users = _users_in_one_shard(user_keys, shards)
+    return Scan(shards, catalog, counts, tokens, train, refit, _sample_split(sample, history_length), users,
                 report, "sha256:" + digest.hexdigest())
+
+
+def _user_key(user: str) -> int:
+    """The 64 bits of a pseudonym (``u_`` + 16 hex digits, :func:`model.data.pseudonymise`)."""
+    return int(user[2:], 16)
+
+
+def _users_in_one_shard(user_keys: list[np.ndarray], shards: list[str]) -> int:
+    """The number of users; a user found in two shards is refused (the split needs all of a user's events)."""
+    keys = np.concatenate(user_keys) if user_keys else np.zeros(0, np.uint64)
+    shard = np.repeat(np.arange(len(user_keys)), [len(k) for k in user_keys])
+    order = np.argsort(keys, kind="stable")
+    twice = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    if len(twice):
+        first, second = sorted(shard[order][[twice[0], twice[0] + 1]])
+        raise DataError(f"interactions: a user has events in shards {shards[first]} and {shards[second]}; a sharded "
+                        "log must hold each user's events in one shard (partition it by user_id)")
+    return len(keys)
 
 
 def shards_of(shards: list[str], pipeline: int, pipelines: int) -> list[str]:

@@ -59,7 +59,13 @@ class TrainingJobArgs:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingWiring:
-    """Outputs of the primary region's cluster and bucket."""
+    """Outputs of the primary region's cluster and bucket.
+
+    Attributes:
+        cluster_name / cluster_arn: the primary EKS cluster (the association; the role's trust).
+        kubernetes_provider: provider bound to that cluster.
+        bucket_name / bucket_arn / kms_key_arn: the primary model bucket and its key.
+    """
 
     cluster_name: pulumi.Input[str]
     cluster_arn: pulumi.Input[str]
