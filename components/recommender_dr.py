@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs
+from recsys_dr.components.cluster.cold_start import cold_start_outputs
 from recsys_dr.components.cluster.gpu_cluster import gpu_cluster_problems
 from recsys_dr.components.dns import ArcControl, ArcControlArgs, DnsFailover, DnsFailoverArgs
 from recsys_dr.components.dns.failover_records import DnsWiring
@@ -28,6 +29,7 @@ from recsys_dr.components.serving.rollout import RollingUpdate, pods_per_node, r
 from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
 from recsys_dr.components.settings.aws_limits import ALIAS_RECORD_TTL, cpu_millicores, memory_bytes
 from recsys_dr.components.settings.base import raise_if_problems
+from recsys_dr.components.settings.fallback import FALLBACK_NAMESPACE, fallback_model_name
 from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
 from recsys_dr.components.storage.model_artifact import ModelArtifact, ModelArtifactArgs
@@ -39,12 +41,18 @@ __all__ = ["TwoRegionRecommender", "TwoRegionRecommenderArgs"]
 
 class TwoRegionRecommender(pulumi.ComponentResource):
     """Replicated buckets, a GPU cluster and TF Serving behind its own front door (ALB + web ACL)
-    per region, and DNS failover between the front doors.
+    per region, and DNS failover between the front doors; with `fallback`, a CPU fallback tier in the
+    standby region behind a third front door, last in the DNS cascade.
 
     Each region's serving path uses only its own bucket, key, cluster and load balancer,
     so losing the primary region leaves the standby whole. `args` is validated when it is
     built (every section, and the rules across sections); every child's own arguments are
     built and checked before the first resource is registered.
+
+    The fallback runs in the standby region, on its own CPU node group of the standby's cluster: a
+    primary-region outage, the event it exists for, leaves it whole (it reads the standby's bucket and
+    key), and its CPU instances are not the GPU capacity every tenant of the primary region competes
+    for during that event; it is always running, so it waits for no capacity.
     """
 
     def __init__(self, name: str, args: TwoRegionRecommenderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -57,6 +65,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 subnet_ids=args.cluster.subnet_ids.of(role) if args.cluster.subnet_ids else None,
                 break_glass_arns=[args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else [],
                 protect_keys=not args.storage.force_destroy,
+                capacity_reservation=args.gpu.capacity_reservations.of(role), image_cache_snapshot_id=args.gpu.image_cache.of(role),
+                fallback=args.fallback if role == "standby" else None,
                 tags={**tags, "recsys-dr:role": role},
             )
             for role in ROLES
@@ -74,16 +84,21 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             for role in ROLES
         }
         self.serving_args = serving_args
+        self.fallback_args = fallback_serving_args(args, tags) if args.fallback is not None else None
         problems: list[str] = []
         for role in ROLES:
             problems += [f"{role}: {p}" for p in gpu_cluster_problems(cluster_args[role])]
             problems += [f"{role}: {p}" for p in model_serving_problems(serving_args[role])]
+        if self.fallback_args is not None:
+            problems += [f"fallback: {p}" for p in model_serving_problems(self.fallback_args)]
         raise_if_problems("TwoRegionRecommenderArgs", problems)
 
         super().__init__("recsys-dr:components:TwoRegionRecommender", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if self.rollout.note:
             pulumi.log.warn(self.rollout.note, resource=self)
+        for warning in capacity_warnings(args):
+            pulumi.log.warn(warning, resource=self)
         self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=child)
         # The built version goes into the primary bucket once encryption and replication are in
         # place (replication copies only objects written after its rule exists).
@@ -106,22 +121,21 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             cluster_args[role] = dataclasses.replace(cluster_args[role], model_bucket_arns=[bucket.bucket.arn])
             cluster = GpuCluster(f"{name}-{role}", cluster_args[role], opts=child)
             self.clusters[role] = cluster
-            balancer_subnets, balancer_cidrs = cluster.balancer_subnets(args.serving.exposure)
             self.serving[role] = ModelServing(
                 f"{name}-{role}-serving",
                 serving_args[role],
-                ServingWiring(
-                    cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
-                    bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
-                    # The standby receives the version by replication, which Pulumi cannot wait for.
-                    model_artifact=self.artifact.upload if self.artifact is not None and role == "primary" else None,
-                    vpc_id=cluster.vpc_id, balancer_subnet_ids=balancer_subnets, balancer_cidrs=balancer_cidrs,
-                    node_security_group_id=cluster.node_security_group_id,
-                    load_balancer_controller_role=cluster.load_balancer_controller_role.name, addons=cluster.serving_addons,
-                ),
+                # The standby receives the version by replication, which Pulumi cannot wait for.
+                serving_wiring(cluster, bucket, args.serving.exposure,
+                               model_artifact=self.artifact.upload if self.artifact is not None and role == "primary" else None),
                 # The model must be servable in-region before pods start fetching it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
             )
+        # The fallback tier: the standby's cluster (its CPU pool) and bucket, its own front door.
+        self.fallback = ModelServing(
+            f"{name}-fallback-serving", self.fallback_args,
+            serving_wiring(self.clusters["standby"], regional_buckets["standby"], args.serving.exposure, model_artifact=None),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
+        ) if self.fallback_args is not None else None
 
         self.training = self._training(name, args, tags) if args.training.enabled else None
         self._security(name, args, tags, regional_buckets)
@@ -129,13 +143,14 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
         self.region_switch = self._region_switch(name, args, tags) if args.failover_control == "region-switch" else None
         # Route 53 cannot probe an internal balancer: its failover follows CloudWatch alarms instead.
+        tiers = self.tiers
         self.private_health = PrivateEndpointHealth(
             f"{name}-private-health",
             PrivateEndpointHealthArgs(
-                endpoints={role: PrivateEndpoint(region=args.region(role),
-                                                 load_balancer=self.serving[role].front_door.load_balancer.arn_suffix,
-                                                 target_group=self.serving[role].front_door.target_group.arn_suffix)
-                           for role in ROLES},
+                endpoints={tier: PrivateEndpoint(region=args.regions.standby if tier == "fallback" else args.region(tier),
+                                                 load_balancer=serving.front_door.load_balancer.arn_suffix,
+                                                 target_group=serving.front_door.target_group.arn_suffix)
+                           for tier, serving in tiers.items()},
                 alarm_topic_arns=tuple(args.alarms.topic_arns), tags=tags,
             ),
             opts=child,
@@ -153,8 +168,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             f"{name}-dns",
             DnsFailoverArgs(dns=args.dns, model_name=args.model.name, https=tls, tags=tags),
             DnsWiring(
-                endpoints={role: self.serving[role].endpoint for role in ROLES},
-                alias_zone_ids={role: self.serving[role].front_door.load_balancer.zone_id for role in ROLES},
+                endpoints={tier: serving.endpoint for tier, serving in tiers.items()},
+                alias_zone_ids={tier: serving.front_door.load_balancer.zone_id for tier, serving in tiers.items()},
                 routing_health_check_ids=steering, probe_endpoints=args.serving.exposure != "internal",
                 # With ARC or a Region switch plan the operator's switch alone moves traffic.
                 evaluate_target_health=args.failover_control == "health-check",
@@ -165,8 +180,9 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             {role: check.id for role, check in self.private_health.health_checks.items()} if self.private_health
             else {role: check.id for role, check in self.dns.health_checks.items()}
         )
-        # A pilot-light standby fails its health check by design: alarming on it is noise.
-        watched = [role for role in ROLES if not args.pilot_light(role)]
+        # A pilot-light standby fails its health check by design: alarming on it is noise. The
+        # fallback is watched always: a fallback nobody notices failing is no fallback.
+        watched = [tier for tier in tiers if not args.pilot_light(tier)]
         self.alarms = DrAlarms(
             f"{name}-alarms",
             DrAlarmsArgs(replication_region=args.regions.primary, replication_rule_id=REPLICATION_RULE_ID, alarms=args.alarms, tags=tags),
@@ -179,8 +195,72 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         )
         # An internal endpoint is judged by its CloudWatch alarm, not by Route 53's checkers.
         self.failover_budget = private_failover_budget(ttl=ALIAS_RECORD_TTL) if self.private_health else self.dns.budget
+        self.fallback_budget = None if self.fallback is None else (
+            private_failover_budget(ttl=ALIAS_RECORD_TTL, hops=2) if self.private_health else self.dns.fallback_budget)
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
+
+    def _region_outputs(self, args: TwoRegionRecommenderArgs, role: str, bucket) -> dict[str, pulumi.Input]:
+        serving, cluster, pool = self.serving[role], self.clusters[role], args.gpu_pool(role)
+        reservation = args.gpu.capacity_reservations.of(role)
+        return {
+            "region": args.region(role),
+            "endpoint": serving.endpoint,
+            "bucket": bucket.bucket.bucket,
+            "kmsKeyArn": bucket.key.arn,
+            "clusterName": cluster.cluster.name,
+            "gpuNodeGroupName": cluster.gpu_node_group.node_group_name,
+            "healthCheckId": self.health_check_ids[role],
+            "namespace": serving.namespace,
+            "deploymentName": serving.deployment_name,
+            "gpuScaling": {"minSize": pool.min_size, "desiredSize": pool.desired_size, "maxSize": pool.max_size},
+            # What failover raises a region to: the sizes it has while serving traffic.
+            "activeGpuScaling": {"minSize": args.gpu.min_size, "desiredSize": args.gpu.desired_size, "maxSize": args.gpu.max_size},
+            "podsPerGpuNode": serving_pods_per_node(args),
+            "hpaName": serving.hpa_name,
+            "scaledObjectName": serving.scaled_object_name,
+            "frontDoor": front_door_outputs(serving),
+            "serving": {"replicas": args.serving_replicas(role), "minReplicas": args.serving.min_replicas,
+                        "maxReplicas": args.serving.max_replicas},
+            # The GPU pool's capacity and what a start from zero costs in time (README "Standby capacity").
+            "capacityReservation": None if reservation is None else {
+                "type": reservation.type, "reservationId": cluster.capacity_reservation_id,
+                "availabilityZone": reservation.availability_zone, "instanceType": args.gpu.instance_types[0],
+                "instanceCount": reservation.count(args.gpu.max_size),
+            },
+            "coldStart": cold_start_outputs(reserved=reservation is not None, image_cache=args.gpu.image_cache.of(role) is not None),
+        }
+
+    def _fallback_outputs(self, args: TwoRegionRecommenderArgs) -> dict[str, pulumi.Input]:
+        """Where the fallback tier runs, what it serves, and how long until DNS answers it."""
+        fallback, serving = args.fallback, self.fallback
+        return {
+            "region": args.regions.standby,
+            "endpoint": serving.endpoint,
+            # The standby's bucket: the fallback version arrives there by replication, like the standby's.
+            "bucket": self.buckets.standby.bucket.bucket,
+            "healthCheckId": self.health_check_ids["fallback"],
+            "namespace": serving.namespace,
+            "deploymentName": serving.deployment_name,
+            "hpaName": serving.hpa_name,
+            "scaledObjectName": serving.scaled_object_name,
+            "nodeGroupName": self.clusters["standby"].fallback_node_group.node_group_name,
+            "model": {"name": fallback_model_name(args.model.name), "servedAs": args.model.name,
+                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256,
+                      "historyLength": args.model.history_length},
+            "frontDoor": front_door_outputs(serving),
+            "serving": {"replicas": fallback.min_replicas, "minReplicas": fallback.min_replicas,
+                        "maxReplicas": fallback.max_replicas},
+            "cascadeRecordName": self.dns.cascade_record_name,
+            # Primary and standby GPU tiers failing one after the other: two detections, one TTL.
+            "budgetSeconds": self.fallback_budget.total_seconds,
+            "budget": self.fallback_budget.explain(),
+        }
+
+    @property
+    def tiers(self) -> dict[str, ModelServing]:
+        """The serving tiers in cascade order: primary, standby, and the fallback where there is one."""
+        return {**self.serving, **({"fallback": self.fallback} if self.fallback is not None else {})}
 
     def _security(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str], regional_buckets: dict) -> None:
         """Key policies naming the roles that use each key (they exist only now), the audit trail
@@ -193,7 +273,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "primary": KeyAccess(region=args.regions.primary, key_id=regional_buckets["primary"].key.key_id,
                                  decrypters=[self.serving["primary"].role.arn, replication, *publishers], encrypters=publishers),
             "standby": KeyAccess(region=args.regions.standby, key_id=regional_buckets["standby"].key.key_id,
-                                 decrypters=[self.serving["standby"].role.arn], encrypters=[replication]),
+                                 decrypters=[self.serving["standby"].role.arn, *([self.fallback.role.arn] if self.fallback else [])],
+                                 encrypters=[replication]),
         }
         break_glass = [args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else []
         self.key_policies = ModelKeyPolicies(f"{name}-key-policies", ModelKeyPoliciesArgs(keys=access, break_glass_arns=break_glass), opts=child)
@@ -271,41 +352,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
 
     def _stack_outputs(self, args: TwoRegionRecommenderArgs, regional_buckets: dict) -> dict[str, pulumi.Input]:
         """The documented stack-output document (README, "Stack outputs")."""
-        regions = {
-            role: {
-                "region": args.region(role),
-                "endpoint": self.serving[role].endpoint,
-                "bucket": regional_buckets[role].bucket.bucket,
-                "kmsKeyArn": regional_buckets[role].key.arn,
-                "clusterName": self.clusters[role].cluster.name,
-                "gpuNodeGroupName": self.clusters[role].gpu_node_group.node_group_name,
-                "healthCheckId": self.health_check_ids[role],
-                "namespace": self.serving[role].namespace,
-                "deploymentName": self.serving[role].deployment_name,
-                "gpuScaling": {
-                    "minSize": args.gpu_pool(role).min_size, "desiredSize": args.gpu_pool(role).desired_size,
-                    "maxSize": args.gpu_pool(role).max_size,
-                },
-                # What failover raises a region to: the sizes it has while serving traffic.
-                "activeGpuScaling": {"minSize": args.gpu.min_size, "desiredSize": args.gpu.desired_size, "maxSize": args.gpu.max_size},
-                "podsPerGpuNode": serving_pods_per_node(args),
-                "hpaName": self.serving[role].hpa_name,
-                "scaledObjectName": self.serving[role].scaled_object_name,
-                "frontDoor": {
-                    "loadBalancerArn": self.serving[role].front_door.load_balancer.arn,
-                    "targetGroupArn": self.serving[role].front_door.target_group.arn,
-                    "webAclArn": self.serving[role].front_door.web_acl.arn,
-                    "scheme": self.serving[role].front_door.scheme,
-                    "port": self.serving[role].front_door.port,
-                },
-                "serving": {
-                    "replicas": args.serving_replicas(role),
-                    "minReplicas": args.serving.min_replicas,
-                    "maxReplicas": args.serving.max_replicas,
-                },
-            }
-            for role in ROLES
-        }
+        regions = {role: self._region_outputs(args, role, regional_buckets[role]) for role in ROLES}
         outputs: dict[str, pulumi.Input] = {
             # The digest the pods accept: `recsys-dr status`/`failover` check the buckets against it.
             "model": {"name": args.model.name, "version": args.model.version, "manifestSha256": args.model.manifest_sha256},
@@ -347,7 +394,57 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                                    "roleArn": self.training.role.arn}
         if self.artifact is not None:
             outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_key, "manifestSha256": self.artifact.manifest_sha256}
+        if self.fallback is not None:
+            outputs["fallback"] = self._fallback_outputs(args)
         return outputs
+
+
+def front_door_outputs(serving: ModelServing) -> dict[str, pulumi.Input]:
+    door = serving.front_door
+    return {"loadBalancerArn": door.load_balancer.arn, "targetGroupArn": door.target_group.arn, "webAclArn": door.web_acl.arn,
+            "scheme": door.scheme, "port": door.port}
+
+
+def serving_wiring(cluster: GpuCluster, bucket, exposure: str, *, model_artifact: pulumi.Resource | None) -> ServingWiring:
+    """What a serving tier in `cluster` runs on and reads from (its region's bucket and key)."""
+    balancer_subnets, balancer_cidrs = cluster.balancer_subnets(exposure)
+    return ServingWiring(
+        cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
+        bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
+        model_artifact=model_artifact, vpc_id=cluster.vpc_id, balancer_subnet_ids=balancer_subnets,
+        balancer_cidrs=balancer_cidrs, node_security_group_id=cluster.node_security_group_id,
+        load_balancer_controller_role=cluster.load_balancer_controller_role.name, addons=cluster.serving_addons,
+    )
+
+
+def fallback_serving_args(args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> ModelServingArgs:
+    """The fallback tier in the standby region: CPU pods in their own namespace, serving
+    `models/<name>-fallback/<version>/` under the main model's name, behind the standby's certificate
+    (the balancer answers the same record name), fed by replication like the standby."""
+    fallback = args.fallback
+    certificates = args.serving.tls_certificate_arns
+    return ModelServingArgs(
+        region=args.regions.standby, model=args.fallback_model(), serving=args.fallback_serving(),
+        replicas=fallback.min_replicas, tier="fallback", artifact_name=fallback_model_name(args.model.name),
+        namespace=FALLBACK_NAMESPACE, tls_certificate_arn=certificates.standby if certificates else None,
+        health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": "fallback"},
+        rolling_update=rolling_update(max_replicas=fallback.max_replicas, pool_max_pods=fallback.max_size * fallback.pods_per_node),
+        waits_for_replication=True,
+    )
+
+
+def capacity_warnings(args: TwoRegionRecommenderArgs) -> list[str]:
+    """What the plan says about capacity the recovery depends on."""
+    warnings = []
+    if args.pilot_light("standby") and args.gpu.capacity_reservations.standby is None:
+        warnings.append(
+            "capacity not guaranteed: the standby is a pilot light without a capacity reservation. Its GPU pool scales "
+            "from zero during a regional event, when every tenant of the primary region fails over at once; scaling "
+            "then may wait indefinitely. Reserve it (`gpu.capacityReservations.standby`) or run the standby warm"
+        )
+    if args.fallback is None:
+        warnings.append("no fallback tier: recommendations go blank while both GPU tiers are down (`fallback`)")
+    return warnings
 
 
 def serving_pods_per_node(args: TwoRegionRecommenderArgs) -> int:

@@ -15,7 +15,9 @@ and by the drill, for both standby modes:
    does not act on a Deployment at 0 replicas, which is why the scale is set explicitly).
    A warm standby goes through the same steps; only values above the current ones are written.
 4. **Wait, bounded, with progress:** nodes Ready, pods available, standby health check healthy.
-   Each phase's time is recorded (the drill reports them beside the budget).
+   Each phase's time is recorded (the drill reports them beside the budget), and once the pods are
+   available, the slowest new pod's own image pull, model fetch and model load (`pod_phases`), each
+   beside its budget from the outputs (`regions.standby.coldStart`).
 
 `restore` undoes it after traffic is back on the primary: the autoscaler's bounds (a pilot light's
 ScaledObject minimum back to 0) and the Deployment's resting replicas from the outputs (`serving`;
@@ -33,6 +35,7 @@ from typing import Any, Callable
 from recsys_dr.operations.errors import error_text
 from recsys_dr.operations.kube import KubeApi, KubeError
 from recsys_dr.operations.outputs import RegionOutputs, StackOutputs
+from recsys_dr.operations.pod_phases import slowest_pod_phases
 
 DEFAULT_TIMEOUT = 900.0
 """Seconds to wait for nodes, pods and the health check (GPU nodes take minutes to join)."""
@@ -233,11 +236,13 @@ class Activator:
 
     def _wait(self, kube: KubeApi, sizing: Sizing) -> None:
         s, d = self.standby, self.outputs.dns
+        cold = s.cold_start or {}
         start = self.clock()
         deadline = start + self.timeout
+        node_budget = float(cold["capacityWaitSeconds"] + cold["nodeSeconds"]) if cold else None
         checks: list[tuple[str, Callable[[], tuple[bool, str]], float | None]] = [
             ("nodes ready", lambda: self._count(kube.ready_nodes(s.gpu_node_group_name), sizing.nodes, "nodes Ready"),
-             None),
+             node_budget),
             ("pods ready", lambda: self._count(kube.available_replicas(s.namespace, s.deployment_name),
                                                sizing.replicas, "pods available"), None),
             # Route 53 marks an endpoint healthy after `failureThreshold` consecutive passing checks.
@@ -254,6 +259,8 @@ class Activator:
             if ok:
                 self.phases.append(Phase(name, True, round(now - phase_start, 3), detail, budget))
                 self.log(f"[{now - start:7.1f}s] {name}: {detail}")
+                if name == "pods ready":
+                    self._pod_phases(kube, cold)
                 index, phase_start = index + 1, now
                 continue
             if detail != last:
@@ -263,6 +270,25 @@ class Activator:
                 self.phases.append(Phase(name, False, round(now - phase_start, 3), detail, budget))
                 raise ActivationError(f"standby not ready within {self.timeout:g}s: {name}: {detail}")
             self.sleep(max(0.0, min(self.poll_interval, deadline - now)))
+
+    def _pod_phases(self, kube: KubeApi, cold: dict[str, int]) -> None:
+        """The slowest new pod's image pull, model fetch and model load, from its own timestamps."""
+        s = self.standby
+        try:
+            found = slowest_pod_phases(kube.deployment_pods(s.namespace, s.deployment_name))
+        except KubeError as exc:
+            self.log(f"cannot read the pods' timestamps ({exc}): the pod phases are not reported")
+            return
+        if found is None:
+            return
+        pod, phases = found
+        budget = (lambda key: float(cold[key]) if key in cold else None)  # noqa: E731
+        self.phases.append(Phase("pod image pull", True, phases["image pull"], f"{pod} (the slowest new pod)",
+                                 budget("imagePullSeconds")))
+        # The cold-start table allows one figure for fetching and loading the model (cold_start.MODEL_LOAD).
+        self.phases.append(Phase("pod model fetch and load", True, round(phases["model fetch"] + phases["model load"], 3),
+                                 f"{pod}: fetch and verify {phases['model fetch']:g}s, TF Serving load {phases['model load']:g}s",
+                                 budget("modelLoadSeconds")))
 
     @staticmethod
     def _count(have: int, want: int, what: str) -> tuple[bool, str]:

@@ -177,6 +177,9 @@ def register(subparsers: Any) -> None:
     drill.add_argument("--via-health-check-inversion", action="store_true",
                        help="health-check environments only: move traffic by inverting the primary's Route 53 "
                             "health check for the drill (restored on fail-back); measures the automatic path")
+    drill.add_argument("--scenario", choices=("standby", "gpu-tiers-down"), default="standby",
+                       help="standby (default): fail over to the standby GPU tier; gpu-tiers-down: take both GPU tiers "
+                            "out of DNS (with --via-health-check-inversion) and measure until the fallback tier answers")
     drill.set_defaults(handler=handle_drill)
 
     train = subparsers.add_parser(
@@ -357,11 +360,17 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
               f"{outputs.environment} uses "
               + {"arc": "ARC routing controls"}.get(outputs.failover_control, "a Region switch plan"), file=sys.stderr)
         return EXIT_BAD_INPUT
+    if getattr(args, "scenario", "standby") == "gpu-tiers-down" and outputs.fallback is None:
+        print(f"recsys-dr drill: --scenario gpu-tiers-down needs a fallback tier; {outputs.environment}'s outputs "
+              "have no `fallback`", file=sys.stderr)
+        return EXIT_BAD_INPUT
     clients = clients or _clients(args)
     if clients is None:
         return EXIT_BAD_INPUT
     err = _stderr_console()
     log = (lambda m: err.print(m, markup=False, highlight=False))
+    if getattr(args, "scenario", "standby") == "gpu-tiers-down":
+        return _fallback_drill(args, outputs, clients, log=log, clock=clock, sleep=sleep)
     build_status, switcher = build_tools(args, outputs, clients, log=log)
     if outputs.failover_control == "region-switch":
         from recsys_dr.operations.region_switch import PlanSwitcher
@@ -398,6 +407,40 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if args.json:
+        print(result.to_json())
+    else:
+        render(result)
+    return result.exit_code
+
+
+def _fallback_drill(args: argparse.Namespace, outputs, clients, *, log, clock=None, sleep=None) -> int:
+    """`drill --scenario gpu-tiers-down`: both GPU tiers out of DNS until the fallback answers, then back."""
+    import time
+
+    from recsys_dr.operations.checks import probe_fallback, probe_region
+    from recsys_dr.operations.drill import DrillSettings, render
+    from recsys_dr.operations.fallback_drill import run_fallback_drill
+    from recsys_dr.operations.inversion import GpuTiersInversion
+
+    route53 = clients.route53()
+    switcher = GpuTiersInversion(route53=route53, health_check_ids={role: region.health_check_id
+                                                                    for role, region in outputs.regions.items()}) \
+        if args.via_health_check_inversion else None
+
+    def fallback_answers() -> tuple[bool, str]:
+        ok, detail, _ = probe_fallback(outputs, timeout=args.http_timeout)
+        return ok, detail
+
+    def primary_serves() -> tuple[bool, str]:
+        ok, detail, _ = probe_region(outputs, outputs.primary, timeout=args.http_timeout)
+        return ok, detail
+
+    result = run_fallback_drill(
+        outputs, switcher=switcher, route53=route53, probe_fallback=fallback_answers, probe_primary=primary_serves,
+        settings=DrillSettings(timeout=args.timeout, failback_timeout=args.failback_timeout,
+                               poll_interval=args.poll_interval, hold=args.hold),
+        clock=clock or time.monotonic, sleep=sleep or time.sleep, log=log)
     if args.json:
         print(result.to_json())
     else:

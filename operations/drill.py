@@ -161,7 +161,7 @@ def run_drill(
         res.reasons = [f"cannot read the {res.method} state: {type(exc).__name__}: {exc}"]
         step("preflight.control", False, res.reasons[0])
         return res
-    if not _is_normal(switcher, before):
+    if not is_normal(switcher, before):
         res.reasons = [f"{res.method} state is {before}, expected traffic on the primary (primary On"
                        f"{', standby Off' if res.method == 'routing controls' else ''}); "
                        "not drilling outside the normal state"]
@@ -185,7 +185,7 @@ def run_drill(
         return res
 
     # 2-4. switch, poll, hold - from here on, every exit path fails back.
-    for line in ["if this drill is killed before it fails back, undo it by hand:"] + _undo_commands(switcher, outputs):
+    for line in ["if this drill is killed before it fails back, undo it by hand:"] + undo_commands(switcher, outputs):
         log(line)
     flip_at = None
     caught: BaseException | None = None
@@ -198,7 +198,7 @@ def run_drill(
         deadline = flip_at + settings.timeout
         while True:
             res.polls += 1
-            dns_ok, serve_ok, detail = _poll(outputs, route53, probe_standby, "standby")
+            dns_ok, serve_ok, detail = poll(outputs, route53, probe_standby, "standby")
             now = clock()
             if dns_ok and res.dns_seconds is None:
                 res.dns_seconds = round(now - flip_at, 3)
@@ -240,7 +240,7 @@ def run_drill(
             else:  # SystemExit and the like: fail back, then let it surface
                 res.reasons.append(f"stopped: {type(caught).__name__}: {caught}")
             step("abort", False, res.reasons[-1], since=flip_at)
-        interrupts = _fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step, log,
+        interrupts = fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step, log,
                                 guard)
     if interrupts and res.outcome != "interrupted":
         res.outcome = "interrupted"
@@ -300,7 +300,8 @@ def _restore(res: DrillResult, activator: Any, step, log, *, drain: bool = True)
     step("restore", True, "; ".join(done))
 
 
-def _poll(outputs: StackOutputs, route53: Any, probe: Callable[[], tuple[bool, str]], role: str):
+def poll(outputs: StackOutputs, route53: Any, probe: Callable[[], tuple[bool, str]], role: str):
+    """(Route 53 answers `role`, `probe` passes, one line of detail)."""
     try:
         answer = dns_answer(outputs, route53)
         dns_ok = answer["role"] == role
@@ -314,19 +315,21 @@ def _poll(outputs: StackOutputs, route53: Any, probe: Callable[[], tuple[bool, s
     return dns_ok, serve_ok, f"{dns_detail}; serving: {serve_detail}"
 
 
-def _is_normal(switcher: Any, states: dict[str, str]) -> bool:
+def is_normal(switcher: Any, states: dict[str, str]) -> bool:
+    """Traffic as it is outside a drill: the switcher's own test, else primary On and standby Off."""
     if hasattr(switcher, "is_normal"):
         return switcher.is_normal(states)
     return states.get("primary") == "On" and states.get("standby") == "Off"
 
 
-def _undo_commands(switcher: Any, outputs: StackOutputs) -> list[str]:
+def undo_commands(switcher: Any, outputs: StackOutputs) -> list[str]:
+    """What to run by hand to undo the switch, from the switcher when it knows."""
     if hasattr(switcher, "undo_commands"):
         return switcher.undo_commands()
     return [f"  recsys-dr failover --to primary   # environment {outputs.environment}"]
 
 
-def _fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, settings: DrillSettings,
+def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, settings: DrillSettings,
                clock, sleep, step, log, guard) -> list[str]:
     """Traffic back to the primary (retrying until the deadline), then wait for Route 53 to answer it.
 
@@ -380,7 +383,7 @@ def _fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, sett
             res.reasons.append(f"FAIL-BACK FAILED: {type(error).__name__}: {error}")
             step("failback", False, str(error), since=started)
             manual = (["MANUAL ACTION REQUIRED: traffic may still go to the standby."]
-                      + _undo_commands(switcher, outputs))
+                      + undo_commands(switcher, outputs))
             res.messages += manual
             for line in manual:
                 log(line)
@@ -389,7 +392,7 @@ def _fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, sett
     res.failed_back = True
     while True:
         try:
-            dns_ok, serve_ok, detail = _poll(outputs, route53, probe_primary or (lambda: (True, "not checked")),
+            dns_ok, serve_ok, detail = poll(outputs, route53, probe_primary or (lambda: (True, "not checked")),
                                              "primary")
         except KeyboardInterrupt:
             interrupts.append("KeyboardInterrupt")

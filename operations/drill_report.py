@@ -30,6 +30,7 @@ class DrillResult:
     status: dict | None = None
     polls: int = 0
     phases: list[dict] = field(default_factory=list)
+    target: str = "standby"  # the tier the drill moves traffic to ("fallback": both GPU tiers down)
 
     @property
     def client_visible_seconds(self) -> float | None:
@@ -37,6 +38,8 @@ class DrillResult:
 
     def to_dict(self) -> dict:
         return {
+            "scenario": "gpu-tiers-down" if self.target == "fallback" else "standby",
+            "target": self.target,
             "outcome": self.outcome,
             "exitCode": self.exit_code,
             "method": self.method,
@@ -94,10 +97,12 @@ def render(result: DrillResult, console=None) -> None:
     summary = Table(title="switch time vs budget", title_justify="left")
     summary.add_column("measure")
     summary.add_column("seconds", justify="right")
-    summary.add_row("Route 53 answers standby", fmt(result.dns_seconds))
-    summary.add_row("standby answers (DNS + serving)", fmt(result.switch_seconds))
+    target = result.target
+    summary.add_row(f"Route 53 answers {target}", fmt(result.dns_seconds))
+    summary.add_row(f"{target} answers (DNS + {'a prediction' if target == 'fallback' else 'serving'})", fmt(result.switch_seconds))
     summary.add_row(f"client-visible worst case (+ TTL {result.ttl_seconds}s)", fmt(result.client_visible_seconds))
-    summary.add_row("computed budget (interval x threshold + TTL)", fmt(result.budget_seconds))
+    summary.add_row("computed budget (interval x threshold" + (" x 2 hops" if target == "fallback" else "") + " + TTL)",
+                    fmt(result.budget_seconds))
     summary.add_row("target", fmt(result.target_seconds))
     summary.add_row("fail-back (Route 53 answers primary)", fmt(result.failback_seconds))
     console.print(summary)

@@ -96,15 +96,17 @@ def dns_answer(outputs: StackOutputs, route53: Any, *, resolve: Callable[[str], 
     those addresses. Records of a stack without a front door are CNAMEs of the endpoint names.
 
     Returns:
-        {"records": [...], "role": "primary" | "standby" | None, "responseCode": ...}
+        {"records": [...], "role": "primary" | "standby" | "fallback" | None, "responseCode": ...}
     """
     aliased = any(region.front_door is not None for region in outputs.regions.values())
     resp = route53.test_dns_answer(HostedZoneId=outputs.dns.zone_id, RecordName=outputs.dns.record_name.rstrip("."),
                                    RecordType="A" if aliased else "CNAME")
     records = [v.rstrip(".").lower() for v in resp.get("RecordData", [])]
     role = None
-    for name, region in outputs.regions.items():
-        host = endpoint_host(region.endpoint)
+    tiers = {**{name: region.endpoint for name, region in outputs.regions.items()},
+             **({"fallback": outputs.fallback.endpoint} if outputs.fallback is not None else {})}
+    for name, endpoint in tiers.items():
+        host = endpoint_host(endpoint)
         if host in records or (aliased and set(records) & resolve(host)):
             role = name
     return {"records": records, "role": role, "responseCode": resp.get("ResponseCode")}

@@ -9,8 +9,8 @@ from the primary Region.
 
 Calls (plain HTTPS + JSON, no kubeconfig): the Deployment's `scale` subresource, the KEDA
 ScaledObject (`keda.sh/v1alpha1`) or, for stacks without one, the HorizontalPodAutoscaler
-(`autoscaling/v2`), both by JSON merge patch, the Deployment's status, and the nodes of one
-managed node group (EKS labels them `eks.amazonaws.com/nodegroup=<name>`).
+(`autoscaling/v2`), both by JSON merge patch, the Deployment's status and its pods, and the nodes of
+one managed node group (EKS labels them `eks.amazonaws.com/nodegroup=<name>`).
 """
 
 from __future__ import annotations
@@ -183,6 +183,13 @@ class KubeApi:
     def available_replicas(self, namespace: str, name: str) -> int:
         status = self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}").get("status", {})
         return int(status.get("availableReplicas") or 0)
+
+    def deployment_pods(self, namespace: str, name: str) -> list[dict]:
+        """The pods the Deployment selects (its `spec.selector.matchLabels`), with their status."""
+        labels = self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}").get("spec", {}) \
+            .get("selector", {}).get("matchLabels", {})
+        selector = urllib.parse.quote(",".join(f"{k}={v}" for k, v in sorted(labels.items())), safe="")
+        return self.request("GET", f"/api/v1/namespaces/{namespace}/pods?labelSelector={selector}").get("items", [])
 
     def ready_nodes(self, node_group: str) -> int:
         """Nodes of the managed node group whose `Ready` condition is True."""

@@ -134,11 +134,40 @@ class RegionOutputs:
     pods_per_gpu_node: int | None = None
     scaled_object_name: str | None = None
     front_door: FrontDoorOutputs | None = None
+    cold_start: dict[str, int] | None = None
 
     @property
     def hpa(self) -> str:
         """The HPA's name; the components name it after the Deployment when the output is absent."""
         return self.hpa_name or self.deployment_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class FallbackOutputs:
+    """The CPU fallback tier (`fallback`): in the standby region, last in the DNS cascade.
+
+    Attributes:
+        model_name: the fallback's name in the bucket and its manifest (`<model>-fallback`).
+        served_as: the name TF Serving serves it under (the main model's).
+        history_length: history ids per request row (a prediction probe sends one row).
+        budget_seconds: until DNS answers the fallback when both GPU tiers fail (two detections + TTL).
+    """
+
+    region: str
+    endpoint: str
+    bucket: str
+    health_check_id: str
+    namespace: str
+    deployment_name: str
+    model_name: str
+    served_as: str
+    version: int
+    manifest_sha256: str
+    history_length: int
+    budget_seconds: float
+    cascade_record_name: str
+    front_door: FrontDoorOutputs | None = None
+    role: str = "fallback"  # what the checks call it (never a failover target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +220,7 @@ class StackOutputs:
     arc: ArcOutputs | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     region_switch: RegionSwitchOutputs | None = None
+    fallback: FallbackOutputs | None = None
 
     @property
     def primary(self) -> RegionOutputs:
@@ -313,6 +343,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         scaled_object = r.get(data, f"{base}.scaledObjectName", str, optional=True)
         front_door = _front_door(r, data, f"{base}.frontDoor")
         pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
+        cold_start = _cold_start(r, data, f"{base}.coldStart")
         if None in values.values() or scaling is None:
             continue
         regions[role] = RegionOutputs(
@@ -333,6 +364,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
             pods_per_gpu_node=pods_per_node,
             scaled_object_name=scaled_object,
             front_door=front_door,
+            cold_start=cold_start,
         )
     if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
         r.problems.append(
@@ -353,6 +385,11 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     elif data.get("regionSwitch") is not None and failover_control is not None:
         r.problems.append(f"`regionSwitch` is present but `failoverControl` is {failover_control!r}")
 
+    fallback = _fallback(r, data) if data.get("fallback") is not None else None
+    if fallback is not None and regions.get("standby") and fallback.region != regions["standby"].region:
+        r.problems.append(f"`fallback.region` must be the standby's region ({regions['standby'].region}). "
+                          f"Received: {fallback.region!r}")
+
     if r.problems:
         raise OutputsError(source, r.problems)
     return StackOutputs(
@@ -369,6 +406,7 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         arc=arc,
         raw=data,
         region_switch=region_switch,
+        fallback=fallback,
     )
 
 
@@ -404,6 +442,45 @@ def _front_door(r: _Reader, data: dict, path: str) -> FrontDoorOutputs | None:
         return None
     return FrontDoorOutputs(scheme=scheme, port=port, load_balancer_arn=arns["loadBalancerArn"],
                             target_group_arn=arns["targetGroupArn"])
+
+
+def _fallback(r: _Reader, data: dict) -> FallbackOutputs | None:
+    """`fallback`, present only in stacks with a fallback tier."""
+    strings = {key: r.get(data, f"fallback.{key}", str) for key in
+               ("region", "endpoint", "bucket", "healthCheckId", "namespace", "deploymentName", "cascadeRecordName")}
+    model = {key: r.get(data, f"fallback.model.{key}", str) for key in ("name", "servedAs", "manifestSha256")}
+    version = r.positive(data, "fallback.model.version", int)
+    history = r.positive(data, "fallback.model.historyLength", int)
+    budget = r.positive(data, "fallback.budgetSeconds")
+    if model["manifestSha256"] is not None and not SHA256_PATTERN.fullmatch(model["manifestSha256"]):
+        r.problems.append(f"`fallback.model.manifestSha256` must be 64 lower-case hex digits. Received: {model['manifestSha256']!r}")
+        model["manifestSha256"] = None
+    for key, check in (("region", region_problem), ("endpoint", endpoint_problem)):
+        problem = strings[key] and check(f"fallback.{key}", strings[key])
+        if problem:
+            r.problems.append(problem)
+            strings[key] = None
+    front_door = _front_door(r, data, "fallback.frontDoor")
+    if None in (*strings.values(), *model.values(), version, history, budget):
+        return None
+    return FallbackOutputs(
+        region=strings["region"], endpoint=strings["endpoint"], bucket=strings["bucket"], health_check_id=strings["healthCheckId"],
+        namespace=strings["namespace"], deployment_name=strings["deploymentName"], model_name=model["name"],
+        served_as=model["servedAs"], version=version, manifest_sha256=model["manifestSha256"], history_length=history,
+        budget_seconds=budget, cascade_record_name=strings["cascadeRecordName"], front_door=front_door,
+    )
+
+
+def _cold_start(r: _Reader, data: dict, path: str) -> dict[str, int] | None:
+    """`regions.<role>.coldStart`: the phase budgets in seconds (absent in older outputs)."""
+    node = data
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        return None
+    phases = {key: r.positive(data, f"{path}.{key}", int, zero_ok=True)
+              for key in ("capacityWaitSeconds", "nodeSeconds", "imagePullSeconds", "modelLoadSeconds")}
+    return None if None in phases.values() else phases
 
 
 def _serving_sizes(r: _Reader, data: dict, path: str) -> dict[str, int] | None:

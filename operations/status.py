@@ -6,6 +6,11 @@ costs one timeout, not one per call), then:
 * `ready` is True only when no *blocking* check failed; the exit code is 0 then, else 1;
 * `reasons` lists the blocking failures, `warnings` the non-blocking ones (e.g. the
   primary being down during an outage, replication lag, a budget above target).
+
+With a fallback tier the report also checks it every time (its version in the standby's bucket, its
+health check, its endpoint's status and one prediction, its targets): a fallback nobody looks at
+breaks unnoticed. Its findings never block, since it does not decide whether a GPU region can take
+traffic; a failing fallback shows as warnings.
 """
 
 from __future__ import annotations
@@ -118,6 +123,8 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
         ctx.clients.eks(region.region)
         if region.front_door is not None:
             ctx.clients.elbv2(region.region)
+    if o.fallback is not None and o.fallback.front_door is not None:
+        ctx.clients.elbv2(o.fallback.region)
     ctx.clients.cloudwatch(o.primary.region)
     ctx.clients.route53()
 
@@ -139,6 +146,11 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
             thunks.append(lambda r=region: c.check_targets(ctx, r))
         thunks.append(lambda r=region: c.check_capacity(ctx, r))
     thunks.append(lambda: c.check_dns_records(ctx))
+    if o.fallback is not None and not target_only:
+        thunks += [lambda: c.check_model(ctx, o.fallback), lambda: c.check_health(ctx, o.fallback),
+                   lambda: c.check_fallback_serving(ctx)]
+        if o.fallback.front_door is not None:
+            thunks.append(lambda: c.check_targets(ctx, o.fallback))
     if arc_controller is not None:
         thunks.append(lambda: _arc_states_result(ctx, arc_controller))
     if region_switch is not None:
@@ -165,6 +177,9 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
         "budget": {"seconds": o.failover_budget_seconds, "targetSeconds": o.failover_budget_target_seconds,
                    "computedSeconds": c.computed_budget_seconds(o)},
     }
+    if o.fallback is not None:
+        facts["fallback"] = {"region": o.fallback.region, "model": {"name": o.fallback.model_name, "version": o.fallback.version},
+                             "budgetSeconds": o.fallback.budget_seconds}
     return StatusReport(environment=o.environment, target=ctx.target, results=results,
                         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), facts=facts)
 
@@ -174,7 +189,7 @@ _GROUPS = ["model", "replication", "health", "dns", "serving", "targets", "capac
 
 def _order(result: CheckResult) -> tuple:
     group = result.name.split(".")[0]
-    role_rank = {"primary": 0, "standby": 1, None: 2}[result.role]
+    role_rank = {"primary": 0, "standby": 1, "fallback": 2, None: 3}[result.role]
     return (_GROUPS.index(group) if group in _GROUPS else 99, role_rank, result.name)
 
 
@@ -192,7 +207,10 @@ def render_table(report: StatusReport, console=None) -> None:
     f = report.facts
     console.print(f"recsys-dr status: {report.environment}  model {f['model']['name']} v{f['model']['version']}  "
                   f"target {report.target}", markup=False, highlight=False)
-    console.print(f"standby {f['standbyMode']}, control {f['failoverControl']}", markup=False, highlight=False)
+    fallback = f.get("fallback")
+    tier = (f", fallback {fallback['model']['name']} v{fallback['model']['version']} in {fallback['region']}"
+            if fallback else ", no fallback tier")
+    console.print(f"standby {f['standbyMode']}, control {f['failoverControl']}{tier}", markup=False, highlight=False)
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("result", no_wrap=True, min_width=4)
     table.add_column("check", overflow="fold", ratio=1)

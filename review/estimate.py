@@ -11,6 +11,14 @@ region of the bucket replication (primary) and the other region holding an EKS c
 What counts as running: a node group at its `scalingConfig.desiredSize` (what the plan sets;
 the cluster autoscaler may move it later), priced at its first instance type (EKS launches
 on-demand capacity with the `prioritized` strategy: the first type of `instanceTypes` first).
+
+Reserved capacity (`regions.<role>.capacityReservation`): an On-Demand Capacity Reservation is billed at
+the On-Demand rate whether an instance runs in it or not (EC2 user guide, "Capacity Reservation
+pricing and billing"); the instances running in it are the node group's, so only the unused part is
+added. A Capacity Block's price is set when it is bought: it is named, not priced.
+
+The fallback tier's items (its node group, balancer, web ACL, health check) are marked `tier:
+"fallback"` and summed in `monthlyCostUsd.fallback` (also counted in their role).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from recsys_dr.components.cluster.cold_start import cold_start_outputs
 from recsys_dr.components.settings.aws_limits import EKS_EXTENDED_SUPPORT_VERSIONS
 from recsys_dr.review import prices
 
@@ -41,6 +50,9 @@ SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 KEDA_DEFAULT_POLLING_SECONDS = 30  # ScaledObject pollingInterval default (kedacore/keda scaledobject_types.go)
 ROLES = ("primary", "standby", "global")
 _GPU_AMI_MARKERS = ("NVIDIA", "GPU", "NEURON")
+FALLBACK = "fallback"
+POOL_LABEL = "recsys-dr/pool"
+ROLE_TAG = "recsys-dr:role"
 
 
 def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +106,15 @@ def gpu_count(resources: list[dict[str, Any]], region: str) -> int:
     return total
 
 
+def tier_of(resource: dict[str, Any]) -> str | None:
+    """"fallback" for the fallback tier's resources (its pool label, or its role tag), else None."""
+    inputs = _inputs(resource)
+    labels, tags = inputs.get("labels") or {}, inputs.get("tags") or {}
+    if labels.get(POOL_LABEL) == FALLBACK or tags.get(ROLE_TAG) == FALLBACK or str(tags.get("Name", "")).endswith("-" + FALLBACK):
+        return FALLBACK
+    return None
+
+
 def _health_check_features(inputs: dict[str, Any]) -> list[str]:
     # Route 53 bills each optional feature of a health check separately (Route 53 pricing page).
     kind = str(inputs.get("type") or "")
@@ -140,10 +161,12 @@ class _Ledger:
         self.unpriced: set[str] = set()
         self.unpriced_regions: dict[str, set[str]] = defaultdict(set)  # region -> what it left unpriced
 
-    def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float) -> None:
+    def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float, *,
+            tier: str | None = None) -> None:
         monthly = quantity * unit_usd * (prices.HOURS_PER_MONTH if unit == "hour" else 1)
-        self.items.append({"role": role, "region": region, "item": item, "quantity": quantity, "unit": unit,
-                           "unitUsd": unit_usd, "monthlyUsd": round(monthly, 2)})
+        self.items.append({"role": role, "region": region, "item": f"{tier} {item}" if tier else item, "quantity": quantity,
+                           "unit": unit, "unitUsd": unit_usd, "monthlyUsd": round(monthly, 2),
+                           **({"tier": tier} if tier else {})})
 
 
 def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
@@ -179,11 +202,11 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
             if rates is None:
                 continue
             price = rates["instanceHour"].get(types[0])
-            pool = "GPU" if is_gpu_node_group(resource) else "system"
+            pool = "GPU" if is_gpu_node_group(resource) else ("CPU" if tier_of(resource) else "system")
             if price is None:
                 ledger.unpriced.add(f"no price for instance type {types[0]} in region {region}")
                 continue
-            ledger.add(role, region, f"{pool} nodes ({size} x {types[0]})", size, "hour", price)
+            ledger.add(role, region, f"{pool} nodes ({size} x {types[0]})", size, "hour", price, tier=tier_of(resource))
         elif kind == SERVICE and _is_load_balancer(resource):
             rates = card(region, "load balancer")
             if rates:
@@ -191,15 +214,15 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
         elif kind == LOAD_BALANCER:
             rates = card(region, "load balancer")
             if rates:
-                ledger.add(role, region, "application load balancer", 1, "hour", rates["albHour"])
+                ledger.add(role, region, "application load balancer", 1, "hour", rates["albHour"], tier=tier_of(resource))
                 if role == "primary":
                     lcu = prices.ASSUMPTIONS["primaryLcu"]
                     ledger.add(role, region, f"load balancer capacity units ({lcu} LCU assumed)", lcu, "hour", rates["albLcuHour"])
         elif kind == WEB_ACL:
             rates = card(region, "web ACL")
             if rates:
-                ledger.add(role, region, "WAF web ACL", 1, "month", rates["wafWebAclMonth"])
-                ledger.add(role, region, "WAF rules", _web_acl_rules(inputs), "month", rates["wafRuleMonth"])
+                ledger.add(role, region, "WAF web ACL", 1, "month", rates["wafWebAclMonth"], tier=tier_of(resource))
+                ledger.add(role, region, "WAF rules", _web_acl_rules(inputs), "month", rates["wafRuleMonth"], tier=tier_of(resource))
                 if role == "primary":
                     millions = prices.ASSUMPTIONS["servedRequestsPerMonth"] / 1e6
                     ledger.add(role, region, f"WAF requests ({millions:g} M/month assumed)", millions, "million", rates["wafMillionRequests"])
@@ -212,7 +235,8 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
             features = _health_check_features(inputs)
             extra = f" + {', '.join(features)}" if features else ""
             ledger.add("global", "global", f"Route 53 health check{extra}", 1, "month",
-                       prices.GLOBAL["healthCheckMonth"] + prices.GLOBAL["healthCheckFeatureMonth"] * len(features))
+                       prices.GLOBAL["healthCheckMonth"] + prices.GLOBAL["healthCheckFeatureMonth"] * len(features),
+                       tier=tier_of(resource))
         elif kind == REPLICATION:
             rule_times = [((rule.get("destination") or {}).get("replicationTime") or {}).get("status") == "Enabled"
                           for rule in inputs.get("rules") or [] if rule.get("status") == "Enabled"]
@@ -242,11 +266,37 @@ def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, 
         if kind == REGION_SWITCH_PLAN:
             ledger.add("global", "global", "ARC Region switch plan", count, "month", prices.GLOBAL["regionSwitchPlanMonth"])
 
+    _reservations(document, roles, resources, ledger, card)
     totals = {role: round(sum(i["monthlyUsd"] for i in ledger.items if i["role"] == role), 2) for role in ROLES}
     items = sorted(ledger.items, key=lambda i: (ROLES.index(i["role"]), i["region"], -i["monthlyUsd"], i["item"]))
     unpriced = ledger.unpriced | {f"no price for region {region} ({', '.join(sorted(what))})"
                                   for region, what in ledger.unpriced_regions.items()}
-    return {**totals, "total": round(sum(totals.values()), 2), "items": items, "unpriced": sorted(unpriced)}
+    fallback = round(sum(i["monthlyUsd"] for i in ledger.items if i.get("tier") == FALLBACK), 2)
+    return {**totals, "total": round(sum(totals.values()), 2), "fallback": fallback, "items": items, "unpriced": sorted(unpriced)}
+
+
+def _reservations(document: dict[str, Any], roles: dict[str, str], resources: list[dict[str, Any]], ledger: _Ledger,
+                  card) -> None:
+    """The unused part of each On-Demand Capacity Reservation; a Capacity Block is named as unpriced."""
+    regions = (document.get("outputs") or {}).get("regions") or {}
+    for role, info in sorted(regions.items()):
+        reservation = info.get("capacityReservation") if isinstance(info, dict) else None
+        if not isinstance(reservation, dict):
+            continue
+        region, instance, count = info.get("region"), reservation.get("instanceType"), reservation.get("instanceCount")
+        if reservation.get("type") == "capacity-block":
+            ledger.unpriced.add(f"Capacity Block {reservation.get('reservationId')} in {region}: its price is set when it "
+                                "is bought (prepaid for its window)")
+            continue
+        running = sum(desired_size(g) for g in resources if g.get("region") == region and is_gpu_node_group(g))
+        unused = max(0, (count if isinstance(count, int) else 0) - running)
+        rates = card(region, "capacity reservation") if unused else None
+        price = rates["instanceHour"].get(instance) if rates else None
+        if rates and price is None:
+            ledger.unpriced.add(f"no price for instance type {instance} in region {region}")
+        elif price is not None:
+            ledger.add(roles.get(region, role), region, f"capacity reservation, unused ({unused} x {instance})",
+                       unused, "hour", price)
 
 
 def _dns_budget(document: dict[str, Any]) -> int | None:
@@ -262,6 +312,17 @@ def _dns_budget(document: dict[str, Any]) -> int | None:
     if not detection or not ttls:
         return None
     return max(detection) + max(ttls)
+
+
+def _cold_start(document: dict[str, Any]) -> dict[str, Any]:
+    """The standby's cold-start phases as the stack exports them (`regions.standby.coldStart`); for a
+    plan without them, the table's figures for an unreserved pool without an image cache."""
+    regions = (document.get("outputs") or {}).get("regions") or {}
+    exported = (regions.get("standby") or {}).get("coldStart") if isinstance(regions.get("standby"), dict) else None
+    default = cold_start_outputs(reserved=False, image_cache=False)
+    if isinstance(exported, dict) and all(isinstance(exported.get(k), int) for k in default if k.endswith("Seconds")):
+        return {**default, **exported}
+    return default
 
 
 def _rpo_seconds(document: dict[str, Any]) -> tuple[int | None, str]:
@@ -295,9 +356,9 @@ def estimate(document: dict[str, Any]) -> dict[str, Any]:
     standby_groups = [r for r in resources if r.get("region") == by_role.get("standby") and is_gpu_node_group(r)]
     mode = "pilot-light" if standby_groups and standby_gpus == 0 else ("warm" if standby_groups else "none")
 
-    steps = {"gpuNodeProvisioning": prices.ASSUMPTIONS["gpuNodeProvisioningSeconds"],
-             "imagePull": prices.ASSUMPTIONS["imagePullSeconds"],
-             "modelLoad": prices.ASSUMPTIONS["modelLoadSeconds"]}
+    cold = _cold_start(document)
+    steps = {"capacityWait": cold["capacityWaitSeconds"], "gpuNodeProvisioning": cold["nodeSeconds"],
+             "imagePull": cold["imagePullSeconds"], "modelLoad": cold["modelLoadSeconds"]}
     activation = sum(steps.values()) if mode == "pilot-light" else (0 if mode == "warm" else None)
     dns = _dns_budget(document)
     rpo, rpo_basis = _rpo_seconds(document)
@@ -305,6 +366,9 @@ def estimate(document: dict[str, Any]) -> dict[str, Any]:
                            "total": dns + activation if dns is not None and activation is not None else None}
     if mode == "pilot-light":
         rto["activationSteps"] = steps
+        # A reservation removes the wait for instances; without one the wait has no bound (cold_start.CAPACITY_WAIT).
+        rto["capacity"] = "reserved" if cold["capacityGuaranteed"] else "not guaranteed"
+    fallback = (document.get("outputs") or {}).get("fallback")
     return {
         "pricesAsOf": prices.PRICES_AS_OF,
         "priceSource": prices.SOURCE,
@@ -316,13 +380,16 @@ def estimate(document: dict[str, Any]) -> dict[str, Any]:
         "rpoBasis": rpo_basis,
         "gpus": {"primary": primary_gpus, "standby": standby_gpus},
         "standbyCapacityPercent": round(100 * standby_gpus / primary_gpus) if primary_gpus else None,
+        # When both GPU tiers fail one after the other: the fallback answers within two detections and a TTL.
+        "fallbackSeconds": fallback.get("budgetSeconds") if isinstance(fallback, dict) else None,
         "assumptions": {
             "hoursPerMonth": prices.HOURS_PER_MONTH,
             "replicatedGbPerMonth": prices.ASSUMPTIONS["replicatedGbPerMonth"],
             "servedRequestsPerMonth": prices.ASSUMPTIONS["servedRequestsPerMonth"],
             "primaryLcu": prices.ASSUMPTIONS["primaryLcu"],
-            "notCounted": "NAT per-GB traffic, the standby balancer's LCUs, DNS queries, EBS volumes, S3 storage and "
-                          "requests, CloudWatch logs, EKS extended support, the balancers' public IPv4 addresses",
+            "notCounted": "NAT per-GB traffic, the standby's and the fallback's balancer LCUs and WAF requests, DNS queries, "
+                          "EBS volumes, S3 storage and requests, CloudWatch logs, EKS extended support, the balancers' "
+                          "public IPv4 addresses",
         },
     }
 

@@ -18,7 +18,11 @@ Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [ur
   engine refuses (the whole `pulumi up` fails) until protection is lifted in a separate change;
 * `endpoint-moves`: a region's serving endpoint moves to a new load balancer (for example from
   a `type: LoadBalancer` Service's NLB to the Application Load Balancer of the front door): its
-  hostname changes and the old balancer is deleted by the same update.
+  hostname changes and the old balancer is deleted by the same update;
+* `fallback-off`, `fallback-budget-up`: the CPU fallback tier is removed (recommendations go blank
+  while both GPU tiers are down), or DNS takes longer to reach it;
+* `capacity-unguaranteed`: a pilot-light standby loses its capacity reservation (or a reserved
+  standby becomes a pilot light without one): its recovery waits for instances again.
 """
 
 from __future__ import annotations
@@ -179,6 +183,7 @@ def _estimate_moves(diff: Any) -> list[dict[str, Any]]:
     if _larger(base_rto.get("total"), head_rto.get("total")):
         hazards.append(_hazard("rto-up", "high" if head_rto["total"] >= 2 * base_rto["total"] else "medium",
                                f"the recovery time grows: RTO {base_rto['total']} s -> {head_rto['total']} s"))
+    hazards += _fallback_and_capacity_moves(b, h)
     if _larger(h.get("standbyCapacityPercent"), b.get("standbyCapacityPercent")):
         hazards.append(_hazard("standby-capacity-down", "high" if h["standbyCapacityPercent"] == 0 else "medium",
                                f"the standby holds less capacity: {b['standbyCapacityPercent']} % -> "
@@ -189,6 +194,23 @@ def _estimate_moves(diff: Any) -> list[dict[str, Any]]:
         kind = "cost-up" if head_cost > base_cost else "cost-down"
         hazards.append(_hazard(kind, "medium", f"the monthly estimate moves {usd(head_cost - base_cost, signed=True)} "
                                f"({(head_cost - base_cost) / base_cost:+.0%}): {usd(base_cost)} -> {usd(head_cost)}"))
+    return hazards
+
+
+def _fallback_and_capacity_moves(b: dict[str, Any], h: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fallback tier and the standby's reserved capacity, from the two estimates."""
+    hazards = []
+    if b.get("fallbackSeconds") is not None and h.get("fallbackSeconds") is None:
+        hazards.append(_hazard("fallback-off", "high", "the CPU fallback tier is removed: recommendations go blank while "
+                                                       "both GPU tiers are down"))
+    elif _larger(b.get("fallbackSeconds"), h.get("fallbackSeconds")):
+        hazards.append(_hazard("fallback-budget-up", "medium", f"DNS takes longer to reach the fallback tier: "
+                                                               f"{b['fallbackSeconds']} s -> {h['fallbackSeconds']} s"))
+    base_capacity, head_capacity = (b.get("rtoSeconds") or {}).get("capacity"), (h.get("rtoSeconds") or {}).get("capacity")
+    if head_capacity == "not guaranteed" and base_capacity != "not guaranteed":
+        hazards.append(_hazard("capacity-unguaranteed", "high", "the pilot-light standby has no capacity reservation in this "
+                                                                "change: capacity not guaranteed, its recovery waits for "
+                                                                "instances during the event it exists for"))
     return hazards
 
 

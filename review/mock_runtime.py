@@ -190,6 +190,11 @@ class CloudMocks(pulumi.runtime.Mocks):
                       "routeTable": "rtb", "vpcEndpoint": "vpce", "securityGroup": "sg"}
             kind = typ.split("/")[1].split(":")[0]
             resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
+            if kind == "launchTemplate":  # EC2 numbers a new template's first version 1
+                resource_id = f"lt-{token[:17]}"
+                outputs.update(latestVersion=1, defaultVersion=1)
+            elif kind == "capacityReservation":
+                resource_id = f"cr-{token[:17]}"
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             # ELB names: the given prefix plus a unique suffix, 32 characters at most.
             lb_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]

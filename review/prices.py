@@ -27,12 +27,14 @@ _INSTANCES: dict[str, tuple[float, int]] = {
     "g5.12xlarge": (5.672, 4), "g5.16xlarge": (4.096, 1), "g5.24xlarge": (8.144, 4), "g5.48xlarge": (16.288, 8),
     "g6.xlarge": (0.8048, 1), "g6.2xlarge": (0.9776, 1), "g6.4xlarge": (1.3232, 1), "g6.8xlarge": (2.0144, 1),
     "g6.12xlarge": (4.6016, 4), "g6.16xlarge": (3.3968, 1), "g6.24xlarge": (6.6752, 4), "g6.48xlarge": (13.3504, 8),
-    # system (CPU) node groups
+    # system and fallback (CPU) node groups; the 2xlarge/4xlarge c6i, c7i and m7i rows and m6i.4xlarge
+    # were added with the fallback tier, not re-read on PRICES_AS_OF: confirm them on the EC2 page
     "t3.medium": (0.0416, 0), "t3.large": (0.0832, 0), "t3.xlarge": (0.1664, 0), "t3.2xlarge": (0.3328, 0),
     "m5.large": (0.096, 0), "m5.xlarge": (0.192, 0), "m5.2xlarge": (0.384, 0),
-    "m6i.large": (0.096, 0), "m6i.xlarge": (0.192, 0), "m6i.2xlarge": (0.384, 0),
-    "m7i.large": (0.1008, 0), "m7i.xlarge": (0.2016, 0),
-    "c6i.large": (0.085, 0), "c6i.xlarge": (0.17, 0),
+    "m6i.large": (0.096, 0), "m6i.xlarge": (0.192, 0), "m6i.2xlarge": (0.384, 0), "m6i.4xlarge": (0.768, 0),
+    "m7i.large": (0.1008, 0), "m7i.xlarge": (0.2016, 0), "m7i.2xlarge": (0.4032, 0), "m7i.4xlarge": (0.8064, 0),
+    "c6i.large": (0.085, 0), "c6i.xlarge": (0.17, 0), "c6i.2xlarge": (0.34, 0), "c6i.4xlarge": (0.68, 0),
+    "c7i.large": (0.08925, 0), "c7i.xlarge": (0.1785, 0), "c7i.2xlarge": (0.357, 0), "c7i.4xlarge": (0.714, 0),
 }
 
 _US_RATE_CARD = {
@@ -76,13 +78,7 @@ GPU_COUNT = {name: gpus for name, (_, gpus) in _INSTANCES.items()}
 ASSUMPTIONS = {
     # Model versions replicated per month: a few GB of SavedModel, published a few times.
     "replicatedGbPerMonth": 20,
-    # Pilot-light activation, each step in seconds (what a failover waits for before the standby
-    # serves). EC2 launch + EKS join + NVIDIA device plugin advertising the GPU:
-    "gpuNodeProvisioningSeconds": 300,
-    # Pulling the TF Serving GPU image (several GB) onto a fresh node:
-    "imagePullSeconds": 120,
-    # The init container copying and verifying the model, then TF Serving loading it:
-    "modelLoadSeconds": 60,
+    # (A pilot light's activation phases are not prices: components/cluster/cold_start.py, with sources.)
     # Requests the primary's front door serves per month (the web ACL inspects each); the standby's
     # sees only health checks until a failover.
     "servedRequestsPerMonth": 100_000_000,

@@ -74,8 +74,19 @@ def deployment_table(document: dict[str, Any]) -> Table:
         info = regions[role] if isinstance(regions[role], dict) else {}
         scaling = info.get("gpuScaling") or {}
         if {"minSize", "desiredSize", "maxSize"} <= set(scaling):
+            reservation = info.get("capacityReservation")
+            reserved = (f"; reserved: {reservation.get('instanceCount')} x {reservation.get('instanceType')} "
+                        f"({reservation.get('type')}, {reservation.get('availabilityZone')})") if isinstance(reservation, dict) else ""
             table.add_row(f"{role} GPU nodes", f"{info.get('region', '?')}: min {scaling['minSize']}, "
-                          f"desired {scaling['desiredSize']}, max {scaling['maxSize']}")
+                          f"desired {scaling['desiredSize']}, max {scaling['maxSize']}{reserved}")
+    fallback = (document.get("outputs") or {}).get("fallback")
+    if isinstance(fallback, dict):
+        model, serving = fallback.get("model") or {}, fallback.get("serving") or {}
+        table.add_row("fallback tier", f"{fallback.get('region', '?')}: {model.get('name', '?')} v{model.get('version', '?')} "
+                      f"on CPU, {serving.get('minReplicas', '?')}-{serving.get('maxReplicas', '?')} pods; DNS answers it "
+                      f"when both GPU tiers are down, within {fallback.get('budget', '?')}")
+    else:
+        table.add_row("fallback tier", "[yellow]none[/]: recommendations go blank while both GPU tiers are down")
     return table
 
 
@@ -94,14 +105,19 @@ def estimate_table(document: dict[str, Any]) -> Table:
     table.add_section()
     for role in ("primary", "standby", "global"):
         table.add_row(role, "subtotal", usd(cost[role]), style="bold")
+    if cost.get("fallback"):
+        table.add_row("fallback", "of which the fallback tier", usd(cost["fallback"]))
     table.add_row("all", "total", usd(cost["total"]), style="bold")
     table.add_section()
     rto = e["rtoSeconds"]
     seconds = lambda v: f"{v} s" if isinstance(v, int) else "n/a"  # noqa: E731
-    steps = rto.get("activationSteps") or {}
-    detail = (" (" + " + ".join(f"{k} {v} s" for k, v in steps.items()) + ", assumed)") if steps else ""
+    steps = {k: v for k, v in (rto.get("activationSteps") or {}).items() if v}
+    detail = (" (" + " + ".join(f"{k} {v} s" for k, v in steps.items()) + ")") if steps else ""
+    capacity = {"reserved": "; capacity reserved", "not guaranteed": "; [red]capacity not guaranteed[/]"}.get(rto.get("capacity"), "")
     table.add_row("RTO", f"DNS budget {seconds(rto['dnsBudget'])} + standby activation "
-                  f"{seconds(rto['standbyActivation'])}{detail}", seconds(rto["total"]))
+                  f"{seconds(rto['standbyActivation'])}{detail}{capacity}", seconds(rto["total"]))
+    if e.get("fallbackSeconds") is not None:
+        table.add_row("fallback", "both GPU tiers down: two detections + TTL", seconds(e["fallbackSeconds"]))
     table.add_row("RPO", e.get("rpoBasis", ""), seconds(e.get("rpoSeconds")))
     capacity = e.get("standbyCapacityPercent")
     table.add_row("standby", f"{e['standbyMode']}: {e['gpus']['standby']} of {e['gpus']['primary']} primary GPUs running",

@@ -16,7 +16,9 @@ the rules that make activation hard:
 * with `scaled_object` set, KEDA owns the HPA: the HPA's bounds follow the ScaledObject and a patch
   of the HPA is undone (controllers/keda/hpa.go `updateHPAIfNeeded`); KEDA raises a Deployment
   below `minReplicaCount` to it, from zero too (pkg/scaling/executor/scale_scaledobjects.go), and
-  with `paused_scale_in` nothing scales it down.
+  with `paused_scale_in` nothing scales it down;
+* the Deployment's available pods are listed with the timestamps a real start leaves in their status
+  (`pod_start`: seconds of init image pull, model fetch, serving image pull, model load).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class FakeKube:
         self.scaled_object, self.paused_scale_in = scaled_object, paused_scale_in
         self.desired, self.join_polls, self.pods_per_node = desired, join_polls, pods_per_node
         self.nodes = ready_nodes
+        self.pod_start = {"init pull": 4, "fetch": 6, "serving pull": 30, "load": 9}
         self._pending_polls = 0
         self.requests: list[tuple[str, str, dict | None]] = []
         self.tokens: list[str] = []
@@ -151,7 +154,11 @@ class FakeKube:
             return 200, {"spec": {"minReplicas": self.hpa_min, "maxReplicas": self.hpa_max}}
         if path == f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}":
             available = min(self.effective_replicas(), self.nodes * self.pods_per_node)
-            return 200, {"spec": {"replicas": self.replicas}, "status": {"availableReplicas": available}}
+            return 200, {"spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": "tf-serving"}}},
+                         "status": {"availableReplicas": available}}
+        if path == f"/api/v1/namespaces/{ns}/pods?labelSelector=app.kubernetes.io%2Fname%3Dtf-serving":
+            available = min(self.effective_replicas(), self.nodes * self.pods_per_node)
+            return 200, {"kind": "PodList", "items": [self._pod(i) for i in range(available)]}
         if path == f"/api/v1/nodes?labelSelector=eks.amazonaws.com%2Fnodegroup%3D{self.node_group}":
             want = self.desired()
             if want > self.nodes:
@@ -164,6 +171,20 @@ class FakeKube:
                       "status": {"conditions": [{"type": "Ready", "status": "True"}]}} for i in range(self.nodes)]
             return 200, {"kind": "NodeList", "items": items}
         return 404, {"kind": "Status", "message": f"not found: {path}"}
+
+    def _pod(self, index: int) -> dict:
+        """A Ready serving pod whose status holds the timestamps of its start (`pod_start`)."""
+        marks, at = {}, 0
+        for step in ("init pull", "fetch", "serving pull", "load"):
+            at += self.pod_start[step] + index  # later pods a little slower
+            marks[step] = f"2026-01-01T00:{at // 60:02d}:{at % 60:02d}Z"
+        return {"metadata": {"name": f"tf-serving-{index}"}, "status": {
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                           {"type": "Ready", "status": "True", "lastTransitionTime": marks["load"]}],
+            "initContainerStatuses": [{"name": "fetch-and-verify-model", "state": {"terminated": {
+                "exitCode": 0, "startedAt": marks["init pull"], "finishedAt": marks["fetch"]}}}],
+            "containerStatuses": [{"name": "tf-serving", "ready": True, "state": {"running": {"startedAt": marks["serving pull"]}}}],
+        }}
 
     def writes(self) -> list[tuple[str, dict]]:
         return [(path, body) for method, path, body in self.requests if method == "PATCH"]

@@ -15,9 +15,12 @@ The sandbox computes both from the stored configuration, by the documented rules
   while its check is healthy; a record without a check is healthy; when no record is healthy,
   all are treated as healthy, so the PRIMARY is answered (Route 53 Developer Guide, "How Amazon
   Route 53 chooses records when health checking is configured").
-* Alias records (the front doors' type A aliases) are answered with the addresses the alias
-  target's name resolves to, and with `EvaluateTargetHealth` they are also unhealthy while their
-  balancer is (API reference, `AliasTarget`: `DNSName`, `EvaluateTargetHealth`).
+* Alias records (`resolve`): with Evaluate Target Health an alias is healthy while its target is: a
+  load balancer with a healthy target, or a group of records in the zone of which at least one is
+  healthy ("Alias records", same page); with a health check as well, both must hold (Developer Guide,
+  "How health checks work in complex Amazon Route 53 configurations"). An alias of a record is
+  answered with what that record's group answers; an alias of a load balancer with the addresses its
+  name resolves to (API reference, `AliasTarget`: `DNSName`, `EvaluateTargetHealth`).
 
 The sandbox checks when asked, not every `RequestInterval` seconds with `FailureThreshold`
 consecutive results, so a change shows at once: no detection delay.
@@ -94,41 +97,79 @@ def resolve_addresses(name: str) -> list[str]:
 
 def failover_answer(record_sets: list[dict[str, Any]], name: str, record_type: str,
                     healthy: Callable[[str], bool], *, alias_healthy: Callable[[str], bool] = lambda _name: True,
-                    resolve: Callable[[str], list[str]] = resolve_addresses) -> list[str]:
-    """The values Route 53 answers for `name`/`record_type` from a failover pair.
+                    addresses: Callable[[str], list[str]] = resolve_addresses) -> list[str]:
+    """The addresses or values a DNS query for `name`/`record_type` gets (`TestDNSAnswer`).
 
     Args:
         record_sets: ResourceRecordSets as `ListResourceRecordSets` returns them.
         name: str, the record name (with or without the trailing dot).
         record_type: str, e.g. CNAME, or A for the front doors' aliases.
         healthy: callable(health check id) -> bool.
-        alias_healthy: callable(alias target DNSName) -> bool, the target's own health, asked only
-            for aliases with `EvaluateTargetHealth`. Default always healthy.
-        resolve: callable(DNSName) -> addresses, what an alias is answered with. Default the resolver's.
+        alias_healthy: callable(load balancer DNS name, lower case) -> bool, the balancer's own
+            health, asked only for aliases with `EvaluateTargetHealth`. Default always healthy.
+        addresses: callable(DNS name) -> addresses, what an alias of a balancer is answered with.
+            Default the resolver's.
     """
-    wanted = name.rstrip(".").lower() + "."
-    group = {s.get("Failover"): s for s in record_sets
-             if s.get("Name", "").lower() == wanted and s.get("Type") == record_type}
+    return resolve(record_sets, name, record_type, healthy=healthy, target_healthy=alias_healthy, addresses=addresses)
+
+
+def _name(value: str) -> str:
+    return value.rstrip(".").lower() + "."
+
+
+def _group(record_sets: list[dict[str, Any]], name: str, record_type: str) -> list[dict[str, Any]]:
+    return [s for s in record_sets if _name(s.get("Name", "")) == _name(name) and s.get("Type") == record_type]
+
+
+def record_healthy(record: dict[str, Any], record_sets: list[dict[str, Any]], *, healthy: Callable[[str], bool],
+                   target_healthy: Callable[[str], bool] = lambda _name: True) -> bool:
+    """Whether Route 53 counts `record` healthy (see the module docstring for the rules)."""
+    if record.get("HealthCheckId") and not healthy(record["HealthCheckId"]):
+        return False
+    alias = record.get("AliasTarget")
+    if not alias or not alias.get("EvaluateTargetHealth"):
+        return True
+    group = _group(record_sets, alias["DNSName"], record["Type"])
+    if group:  # another record of this zone: healthy while one record of its group is
+        return any(record_healthy(r, record_sets, healthy=healthy, target_healthy=target_healthy) for r in group)
+    return target_healthy(alias["DNSName"].rstrip(".").lower())
+
+
+def resolve(record_sets: list[dict[str, Any]], name: str, record_type: str, *, healthy: Callable[[str], bool],
+            target_healthy: Callable[[str], bool] = lambda _name: True,
+            addresses: Callable[[str], list[str]] | None = None) -> list[str]:
+    """What Route 53 answers for `name`/`record_type`: a simple record's values, or the failover
+    group's chosen record (PRIMARY while healthy, else a healthy SECONDARY, else the PRIMARY),
+    following aliases of records of the zone; an alias of a load balancer answers its name.
+
+    Args:
+        record_sets: the zone's ResourceRecordSets as `ListResourceRecordSets` returns them.
+        healthy: callable(health check id) -> bool.
+        target_healthy: callable(load balancer DNS name) -> bool, for aliases with Evaluate Target
+            Health (the balancer has a healthy target). Default: always.
+        addresses: callable(load balancer DNS name) -> its addresses; None answers the name itself.
+    """
+    group = _group(record_sets, name, record_type)
     if not group:
         return []
-    if None in group:  # not a failover record: simple routing
-        return _values(group[None], resolve)
+    by_role = {s.get("Failover"): s for s in group}
+    if None in by_role:  # not a failover record: simple routing
+        chosen = by_role[None]
+    else:
+        candidates = [by_role[role] for role in ("PRIMARY", "SECONDARY") if role in by_role]
+        chosen = next((r for r in candidates if record_healthy(r, record_sets, healthy=healthy, target_healthy=target_healthy)),
+                      candidates[0])  # none healthy: all count as healthy, the PRIMARY is answered
+    alias = chosen.get("AliasTarget")
+    if alias is None:
+        return _values(chosen)
+    if _group(record_sets, alias["DNSName"], record_type):
+        return resolve(record_sets, alias["DNSName"], record_type, healthy=healthy, target_healthy=target_healthy,
+                       addresses=addresses)
+    target = alias["DNSName"].rstrip(".").lower()
+    return addresses(target) if addresses else [target]
 
-    def ok(record: dict) -> bool:
-        alias = record.get("AliasTarget") or {}
-        if alias.get("EvaluateTargetHealth") and not alias_healthy(alias["DNSName"].rstrip(".")):
-            return False
-        return not record.get("HealthCheckId") or healthy(record["HealthCheckId"])
 
-    for role in ("PRIMARY", "SECONDARY"):
-        if role in group and ok(group[role]):
-            return _values(group[role], resolve)
-    return _values(group.get("PRIMARY") or group["SECONDARY"], resolve)  # none healthy: all count as healthy
-
-
-def _values(record: dict, resolve: Callable[[str], list[str]]) -> list[str]:
-    if record.get("AliasTarget"):  # Route 53 answers an alias with its target's addresses
-        return resolve(record["AliasTarget"]["DNSName"].rstrip("."))
+def _values(record: dict) -> list[str]:
     return [r["Value"] for r in record.get("ResourceRecords", [])]
 
 

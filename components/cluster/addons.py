@@ -52,6 +52,10 @@ VPC_CNI_POLICY = "AmazonEKS_CNI_Policy"
 GPU_POOL_LABEL = {"recsys-dr/pool": "gpu"}
 SYSTEM_POOL_LABEL = {"recsys-dr/pool": "system"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+# The fallback tier's CPU nodes take its pods only: system pods keep to the system pool, so a busy
+# fallback never starves CoreDNS or the controllers (the EKS add-ons' DaemonSets tolerate every taint).
+FALLBACK_POOL_LABEL = {"recsys-dr/pool": "fallback"}
+FALLBACK_TAINT = {"key": "recsys-dr/fallback", "value": "true", "effect": "NO_SCHEDULE"}
 # Cluster Autoscaler's AWS provider treats a node with this label as a GPU node that is not
 # ready until the device plugin advertises `nvidia.com/gpu`; without it the autoscaler may
 # scale out again while the plugin starts (cluster-autoscaler/cloudprovider/aws/README.md,

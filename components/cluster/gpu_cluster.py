@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from recsys_dr.components.cluster import addons
+from recsys_dr.components.cluster import addons, capacity
 from recsys_dr.components.cluster.access import grant_cluster_admin
 from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
@@ -21,7 +21,8 @@ from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_poli
 from recsys_dr.components.storage.policies import model_key_policy
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.cluster import ClusterSettings
-from recsys_dr.components.settings.gpu import GpuPoolSettings
+from recsys_dr.components.settings.fallback import FallbackSettings
+from recsys_dr.components.settings.gpu import CapacityReservation, GpuPoolSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +43,12 @@ class GpuClusterArgs:
             cluster). Default True.
         model_bucket_arns: the model buckets the nodes read through the new network's S3 gateway
             endpoint (its policy admits them and the image-layer buckets only). Default none.
+        capacity_reservation: the reservation this region's GPU pool launches into (`gpu.capacityReservations`
+            of this region); the pool then uses the reservation's zone only. Default none.
+        image_cache_snapshot_id: a Bottlerocket data-volume snapshot holding the serving images
+            (`gpu.imageCache` of this region). Default none.
+        fallback: the fallback tier's CPU node group (its instance types and sizes), tainted for the
+            fallback pods only. Default none: no fallback pool in this cluster.
         tags: tags on every taggable resource. Default none.
     """
 
@@ -53,6 +60,9 @@ class GpuClusterArgs:
     break_glass_arns: Sequence[str] = ()
     protect_keys: bool = True
     model_bucket_arns: Sequence[pulumi.Input[str]] = ()
+    capacity_reservation: CapacityReservation | None = None
+    image_cache_snapshot_id: str | None = None
+    fallback: FallbackSettings | None = None
     tags: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
@@ -63,12 +73,18 @@ def gpu_cluster_problems(args: GpuClusterArgs) -> list[str]:
         problems.append(f"`subnet_ids` must name subnets in at least two zones. Received: {len(args.subnet_ids)} subnet(s)")
     if args.subnet_ids is None:
         problems += vpc_cidr_problems("vpc_cidr", args.vpc_cidr)
+    reservation = args.capacity_reservation
+    if reservation is not None and reservation.availability_zone[:-1] != args.region:
+        problems.append(f"`capacity_reservation.availability_zone` must be a zone of {args.region}. "
+                        f"Received: {reservation.availability_zone}")
     return problems
 
 
 class GpuCluster(pulumi.ComponentResource):
     """EKS with secrets envelope-encrypted by a regional KMS key, a system pool, a tainted
-    GPU pool (`nvidia.com/gpu=true:NoSchedule`) scaled by Cluster Autoscaler, the core
+    GPU pool (`nvidia.com/gpu=true:NoSchedule`) scaled by Cluster Autoscaler (launched into a
+    capacity reservation and from an image-cache volume where configured), optionally the fallback
+    tier's tainted CPU pool, the core
     add-ons (VPC CNI, kube-proxy, CoreDNS, Pod Identity agent, metrics-server), the NVIDIA
     device plugin where the AMI lacks it, the AWS Load Balancer Controller (TargetGroupBinding
     only) and KEDA, each controller with its own Pod Identity role, and a Kubernetes provider
@@ -167,24 +183,9 @@ class GpuCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
         )
         self.gpu_ami_type = gpu_ami_type(list(gpu.instance_types), gpu.os_family)
-        self.gpu_node_group = aws.eks.NodeGroup(
-            f"{name}-gpu",
-            region=region,
-            cluster_name=self.cluster.name,
-            node_role_arn=node_role.arn,
-            subnet_ids=subnet_ids,
-            ami_type=self.gpu_ami_type,
-            instance_types=list(gpu.instance_types),
-            capacity_type=gpu.capacity_type,
-            disk_size=gpu.disk_size_gib,
-            scaling_config={"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size},
-            update_config={"max_unavailable": 1},
-            labels={**addons.GPU_POOL_LABEL, "nvidia.com/gpu.present": "true", **addons.accelerator_label(gpu.instance_types)},
-            taints=[dict(addons.GPU_TAINT)],
-            tags=tags,
-            # The autoscaler owns the desired size once the group exists.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites, ignore_changes=["scalingConfig.desiredSize"]),
-        )
+        self.gpu_node_group = self._gpu_node_group(name, args, node_role, subnet_ids, tags, prerequisites)
+        self.fallback_node_group = self._fallback_node_group(name, args, node_role, subnet_ids, prerequisites) \
+            if args.fallback is not None else None
         for addon in addons.WORKLOAD_ADDONS:
             self._addon(name, addon, region, tags, depends_on=[self.system_node_group])
         # Operators act on both clusters with their own roles, not the creator's identity.
@@ -230,8 +231,87 @@ class GpuCluster(pulumi.ComponentResource):
             "endpoint": self.cluster.endpoint,
             "gpuNodeGroupName": self.gpu_node_group.node_group_name,
             "gpuAmiType": self.gpu_ami_type,
+            "capacityReservationId": self.capacity_reservation_id,
+            "fallbackNodeGroupName": self.fallback_node_group.node_group_name if self.fallback_node_group else None,
             "kubeconfig": pulumi.Output.secret(self.kubeconfig),
         })
+
+    def _gpu_node_group(self, name: str, args: GpuClusterArgs, node_role: aws.iam.Role, subnet_ids: pulumi.Input,
+                        tags: dict, prerequisites: list) -> aws.eks.NodeGroup:
+        """The tainted GPU pool; with a reservation or an image cache, launched from its own template."""
+        gpu, reservation = args.gpu, args.capacity_reservation
+        self.capacity_reservation_id: pulumi.Output[str] | None = None
+        template = None
+        if reservation is not None or args.image_cache_snapshot_id is not None:
+            if reservation is not None:
+                self.capacity_reservation_id = self._reservation(name, args, reservation, tags)
+                subnet_ids = pulumi.Output.all(self.private_subnet_ids, self.private_subnet_zones).apply(
+                    lambda values: capacity.subnets_in_zone(values[0], values[1], reservation.availability_zone))
+            template = aws.ec2.LaunchTemplate(
+                f"{name}-gpu", region=args.region, description=f"{name} GPU pool: reserved capacity and image volume",
+                update_default_version=True, tags=tags, opts=pulumi.ResourceOptions(parent=self),
+                **capacity.launch_template_data(
+                    os_family=gpu.os_family, disk_size_gib=gpu.disk_size_gib,
+                    reservation_type=reservation.type if reservation else None, reservation_id=self.capacity_reservation_id,
+                    instance_type=gpu.instance_types[0], snapshot_id=args.image_cache_snapshot_id,
+                ),
+            )
+        self.gpu_launch_template = template
+        return aws.eks.NodeGroup(
+            f"{name}-gpu",
+            region=args.region,
+            cluster_name=self.cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=subnet_ids,
+            ami_type=self.gpu_ami_type,
+            **capacity.node_group_capacity(reservation_type=reservation.type if reservation else None,
+                                           capacity_type=gpu.capacity_type, instance_types=gpu.instance_types),
+            # The template's block device mappings size the volumes when there is one.
+            **({"launch_template": {"id": template.id, "version": template.latest_version.apply(str)}} if template
+               else {"disk_size": gpu.disk_size_gib}),
+            scaling_config={"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size},
+            update_config={"max_unavailable": 1},
+            labels={**addons.GPU_POOL_LABEL, "nvidia.com/gpu.present": "true", **addons.accelerator_label(gpu.instance_types)},
+            taints=[dict(addons.GPU_TAINT)],
+            tags=tags,
+            # The autoscaler owns the desired size once the group exists.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+
+    def _reservation(self, name: str, args: GpuClusterArgs, reservation: CapacityReservation, tags: dict) -> pulumi.Output[str]:
+        """The reservation's id: the one given, or a targeted On-Demand Capacity Reservation created here
+        for the pool's whole maximum, with no end date (billed at the On-Demand rate while it exists)."""
+        if reservation.reservation_id is not None:
+            return pulumi.Output.from_input(reservation.reservation_id)
+        created = aws.ec2.CapacityReservation(
+            f"{name}-gpu", region=args.region, instance_type=args.gpu.instance_types[0], instance_platform="Linux/UNIX",
+            availability_zone=reservation.availability_zone, instance_count=reservation.count(args.gpu.max_size),
+            # Only launches that name it use it: no other workload of the account can take the capacity.
+            instance_match_criteria="targeted", end_date_type="unlimited", tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return created.id
+
+    def _fallback_node_group(self, name: str, args: GpuClusterArgs, node_role: aws.iam.Role, subnet_ids: pulumi.Input,
+                             prerequisites: list) -> aws.eks.NodeGroup:
+        """The fallback tier's CPU pool, in every zone, always running, tainted for the fallback pods."""
+        fallback = args.fallback
+        return aws.eks.NodeGroup(
+            f"{name}-fallback",
+            region=args.region,
+            cluster_name=self.cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=subnet_ids,
+            ami_type=CPU_AMI_TYPES["x86_64"],
+            instance_types=list(fallback.instance_types),
+            capacity_type="ON_DEMAND",
+            scaling_config={"min_size": fallback.min_size, "desired_size": fallback.min_size, "max_size": fallback.max_size},
+            update_config={"max_unavailable": 1},
+            labels=dict(addons.FALLBACK_POOL_LABEL),
+            taints=[dict(addons.FALLBACK_TAINT)],
+            tags={**args.tags, "recsys-dr:role": "fallback"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites, ignore_changes=["scalingConfig.desiredSize"]),
+        )
 
     def _subnets(self, name: str, args: GpuClusterArgs, tags: dict) -> pulumi.Input:
         """The nodes' (private) subnets, and beside them the VPC and the subnets a balancer may use:
@@ -251,11 +331,13 @@ class GpuCluster(pulumi.ComponentResource):
             private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, args.cluster.availability_zones)
             self.vpc_id = network.vpc.id
             self.private_subnet_ids, self.public_subnet_ids = network.private_subnet_ids, network.public_subnet_ids
+            self.private_subnet_zones = network.private_subnet_zones
             self.private_cidrs, self.public_cidrs = pulumi.Output.from_input(private_cidrs), pulumi.Output.from_input(public_cidrs)
             return network.private_subnet_ids
         private = [aws.ec2.get_subnet_output(id=subnet, region=region, opts=invoke) for subnet in args.subnet_ids]
         self.vpc_id = private[0].vpc_id
         self.private_subnet_ids = pulumi.Output.from_input(list(args.subnet_ids))
+        self.private_subnet_zones = pulumi.Output.all(*[s.availability_zone for s in private])
         self.private_cidrs = pulumi.Output.all(*[s.cidr_block for s in private]).apply(lambda cidrs: sorted(set(cidrs)))
         public = aws.ec2.get_subnets_output(
             region=region, filters=[{"name": "vpc-id", "values": [self.vpc_id]}, {"name": "tag:kubernetes.io/role/elb", "values": ["1"]}],

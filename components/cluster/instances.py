@@ -1,4 +1,4 @@
-"""GPU instance families and the EKS AMI type each needs (a table, no resources).
+"""GPU and CPU instance sizes and the EKS AMI type each needs (tables, no resources).
 
 After pulumi-eks `nodes/ami.ts`: the choice of AMI is data plus one function, tested
 without the Pulumi runtime.
@@ -87,6 +87,27 @@ GPU_INSTANCES = {
     )
 }
 
+@dataclass(frozen=True)
+class CpuInstance:
+    """One supported CPU-only instance size (the fallback tier's nodes): what a pod on it can ask for."""
+
+    name: str
+    vcpus: int
+    memory_gib: int
+    gpus: int = 0
+
+
+# x86_64 CPU sizes for the fallback tier (the TF Serving CPU image is built for amd64), general
+# purpose and compute optimized, no burstable types (a fallback taking every request must not run
+# out of CPU credits). (vCPUs, memory GiB) from the Amazon EC2 instance types guide, "General
+# purpose" and "Compute optimized" specifications (docs.aws.amazon.com/ec2/latest/instancetypes/).
+CPU_INSTANCES = {
+    instance.name: instance
+    for family, memory_per_vcpu in (("c6i", 2), ("c7i", 2), ("m6i", 4), ("m7i", 4))
+    for size, vcpus in (("large", 2), ("xlarge", 4), ("2xlarge", 8), ("4xlarge", 16))
+    for instance in (CpuInstance(f"{family}.{size}", vcpus, vcpus * memory_per_vcpu),)
+}
+
 # What the kubelet can hand to pods on a node (EKS AMI bootstrap, amazon-eks-ami
 # `nodeadm`/`bootstrap.sh`): kube-reserved memory = 255 MiB + 11 MiB per pod (max pods taken
 # as 110, the most EKS recommends, so the figure is a lower bound), eviction threshold 100 MiB,
@@ -104,7 +125,7 @@ def _reserved_cpu_millicores(vcpus: int) -> int:
     return int(sum(shares[:vcpus]) + 0.5)
 
 
-def allocatable(instance: GpuInstance) -> tuple[int, int]:
+def allocatable(instance: GpuInstance | CpuInstance) -> tuple[int, int]:
     """(CPU millicores, memory MiB) a serving pod can request on one node of `instance`.
 
     Example: `allocatable(GPU_INSTANCES["g5.xlarge"]) == (3620, 13863)`.
@@ -117,6 +138,11 @@ def allocatable(instance: GpuInstance) -> tuple[int, int]:
 def gpu_instance(instance_type: str) -> GpuInstance | None:
     """The table row of a supported GPU instance size, or None (unknown size or not a GPU type)."""
     return GPU_INSTANCES.get(instance_type)
+
+
+def instance_row(instance_type: str) -> GpuInstance | CpuInstance | None:
+    """The table row of a supported GPU or CPU instance size, or None."""
+    return GPU_INSTANCES.get(instance_type) or CPU_INSTANCES.get(instance_type)
 
 
 # (OS family, architecture) -> EKS managed node group AMI type.

@@ -167,6 +167,7 @@ class Network(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-s3"}, opts=child,
         )
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
+        self.private_subnet_zones = pulumi.Output.all(*[s.availability_zone for s in private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.register_outputs({
             "vpcId": self.vpc.id,

@@ -88,8 +88,8 @@ class AlarmWiring:
     """What the alarms watch.
 
     Attributes:
-        health_check_ids: failover health checks to watch, keyed by role. Leave out a
-            pilot-light standby: it is unhealthy by design.
+        health_check_ids: failover health checks to watch, keyed by tier ("primary", "standby",
+            "fallback"). Leave out a pilot-light standby: it is unhealthy by design.
         source_bucket / destination_bucket: the replicated buckets.
     """
 
@@ -114,7 +114,7 @@ class DrAlarms(pulumi.ComponentResource):
         self.alarms = {}
         # The specs only place the ids and names in dimensions, so Outputs go in as they are.
         specs = {
-            f"{role}-unhealthy": (ROUTE53_METRICS_REGION, f"The {role} region fails its Route 53 failover health check",
+            f"{role}-unhealthy": (ROUTE53_METRICS_REGION, f"The {role} tier fails its Route 53 failover health check",
                                   health_check_alarm(check_id))
             for role, check_id in wiring.health_check_ids.items()
         }

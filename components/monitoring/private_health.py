@@ -25,9 +25,9 @@ ALARM_PERIOD_SECONDS = 60
 DEFAULT_EVALUATION_PERIODS = 2
 
 
-def private_failover_budget(*, ttl: int, evaluation_periods: int = DEFAULT_EVALUATION_PERIODS) -> FailoverBudget:
-    """Detection is the alarm's (`evaluation_periods` one-minute periods), then the TTL."""
-    return failover_budget(interval=ALARM_PERIOD_SECONDS, failure_threshold=evaluation_periods, ttl=ttl)
+def private_failover_budget(*, ttl: int, evaluation_periods: int = DEFAULT_EVALUATION_PERIODS, hops: int = 1) -> FailoverBudget:
+    """Detection is the alarm's (`evaluation_periods` one-minute periods) per hop, then the TTL."""
+    return failover_budget(interval=ALARM_PERIOD_SECONDS, failure_threshold=evaluation_periods, ttl=ttl, hops=hops)
 
 
 def healthy_hosts_alarm(*, load_balancer: pulumi.Input[str], target_group: pulumi.Input[str], evaluation_periods: int) -> dict:
@@ -60,7 +60,7 @@ class PrivateEndpointHealthArgs:
     """Arguments of `PrivateEndpointHealth`.
 
     Attributes:
-        endpoints: the internal balancers, keyed by role ("primary"/"standby").
+        endpoints: the internal balancers, keyed by tier ("primary"/"standby", and "fallback" with a fallback tier).
         evaluation_periods: minutes without a healthy target before the check fails. Default 2.
         alarm_topic_arns: SNS topics notified on ALARM and OK (those in each alarm's region).
         tags: tags on alarms and health checks. Default none.
@@ -90,7 +90,7 @@ class PrivateEndpointHealth(pulumi.ComponentResource):
             alarm = aws.cloudwatch.MetricAlarm(
                 # An explicit name: the health check refers to the alarm by name.
                 f"{name}-{role}", name=f"{name}-{role}-healthy-targets", region=endpoint.region,
-                alarm_description=f"The {role} region's internal balancer has no healthy serving target",
+                alarm_description=f"The {role} tier's internal balancer has no healthy serving target",
                 alarm_actions=actions, ok_actions=actions, tags=dict(args.tags),
                 **healthy_hosts_alarm(load_balancer=endpoint.load_balancer, target_group=endpoint.target_group,
                                       evaluation_periods=args.evaluation_periods),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from recsys_dr.components.cluster.addons import GPU_POOL_LABEL, GPU_TAINT
+from recsys_dr.components.cluster.addons import FALLBACK_POOL_LABEL, FALLBACK_TAINT, GPU_POOL_LABEL, GPU_TAINT
 from recsys_dr.components.serving.batching import PARAMETERS_MOUNT
 
 REST_PORT = 8501
@@ -33,6 +33,8 @@ SERVING_SCRATCH = "serving-tmp"
 # Images are pinned by digest where one could be confirmed offline (the tag stays beside it for
 # people; with both, the kubelet pulls by digest). README "Closed by default" says which.
 DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
+# The fallback tier's CPU build of the same release.
+DEFAULT_FALLBACK_IMAGE = "tensorflow/serving:2.21.0"
 # amazon/aws-cli 2.22.35's index digest, as pinned identically by several public projects.
 DEFAULT_FETCHER_IMAGE = "amazon/aws-cli:2.22.35@sha256:6977c83ae3dc99f28fcf8276b9ea5eec33833cd5be40574b34112e98113ec7a2"
 EXPOSURES = ("internet-facing", "internal")
@@ -56,6 +58,9 @@ BATCHING_CHECKSUM_ANNOTATION = "recsys-dr/batching-sha256"
 # The `sleep` pre-stop action is on by default since Kubernetes 1.30 (PodLifecycleSleepAction).
 PRE_STOP_SLEEP_SECONDS = 15
 TERMINATION_GRACE_SECONDS = 30
+# Which node pool a tier's pods run on: its label and the taint they tolerate.
+POOLS = {"gpu": (GPU_POOL_LABEL, GPU_TAINT), "fallback": (FALLBACK_POOL_LABEL, FALLBACK_TAINT)}
+TIER_LABEL = "recsys-dr/tier"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +78,7 @@ class ServingSpec:
         serving_image: TF Serving GPU image. Default `DEFAULT_SERVING_IMAGE`.
         fetcher_image: image with the AWS CLI v2 and sha256sum for the init container.
             Default `DEFAULT_FETCHER_IMAGE`.
-        gpus_per_pod: `nvidia.com/gpu` limit. Default 1.
+        gpus_per_pod: `nvidia.com/gpu` limit; 0 for the CPU fallback tier. Default 1.
         cpu / memory: requests and limits of the serving container.
         script_checksum: sha256 of the init script; a change rolls the pods.
         manifest_sha256: sha256 of the version's `manifest.json` pinned in the stack file; the
@@ -82,6 +87,11 @@ class ServingSpec:
         batching_checksum: sha256 of the batching parameters file; a change rolls the pods.
         max_surge / max_unavailable: rolling-update parameters, from `rollout.rolling_update`.
             Default 1 / 0 (the pool holds one extra pod).
+        tier: "gpu" (a GPU region) or "fallback" (the CPU fallback tier): the node pool the pods run on.
+            Default "gpu".
+        artifact_name: the model's name in the bucket (`models/<artifact_name>/`) and in its manifest, when
+            it differs from the name TF Serving serves it under (the fallback's `<name>-fallback`).
+            Default: `model_name`.
     """
 
     model_name: str
@@ -102,10 +112,17 @@ class ServingSpec:
     batching_checksum: str = ""
     max_surge: int = 1
     max_unavailable: int = 0
+    tier: str = "gpu"
+    artifact_name: str = ""
 
     @property
     def selector(self) -> dict[str, str]:
-        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": self.model_name}
+        tier = {TIER_LABEL: self.tier} if self.tier != "gpu" else {}
+        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": self.model_name, **tier}
+
+    @property
+    def bucket_model_name(self) -> str:
+        return self.artifact_name or self.model_name
 
 
 def script_checksum(script: str) -> str:
@@ -136,6 +153,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
     # Only a pilot light pins the count (KEDA leaves a Deployment at zero until it is activated);
     # otherwise the autoscaler owns `replicas` and `pulumi up` must not reset a scaled-out fleet.
     replicas = {"replicas": 0} if spec.replicas == 0 else {}
+    pool_label, taint = POOLS[spec.tier]
+    gpus = {"nvidia.com/gpu": str(spec.gpus_per_pod)} if spec.gpus_per_pod else {}
     return {
         **replicas,
         "selector": {"matchLabels": spec.selector},
@@ -162,8 +181,8 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "fsGroup": UNPRIVILEGED_UID,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
-                "nodeSelector": dict(GPU_POOL_LABEL),
-                "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+                "nodeSelector": dict(pool_label),
+                "tolerations": [{"key": taint["key"], "operator": "Exists", "effect": "NoSchedule"}],
                 "topologySpreadConstraints": [
                     {
                         "maxSkew": 1,
@@ -187,7 +206,7 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     "env": [
                         {"name": "MODEL_BUCKET", "value": spec.bucket},
                         {"name": "MODEL_PREFIX", "value": "models"},
-                        {"name": "MODEL_NAME", "value": spec.model_name},
+                        {"name": "MODEL_NAME", "value": spec.bucket_model_name},
                         {"name": "MODEL_VERSION", "value": str(spec.model_version)},
                         {"name": "MANIFEST_SHA256", "value": spec.manifest_sha256},
                         {"name": "TARGET_DIR", "value": model_dir},
@@ -229,12 +248,14 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     ],
                     "ports": [{"name": "http", "containerPort": REST_PORT, "protocol": "TCP"}],
                     "resources": {
-                        "requests": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
-                        "limits": {"cpu": spec.cpu, "memory": spec.memory, "nvidia.com/gpu": str(spec.gpus_per_pod)},
+                        "requests": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
+                        "limits": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
                     },
                     # tensorflow_model_server opens its ports only after the initial version has
                     # loaded and replayed its warm-up requests, so a 200 here means AVAILABLE.
                     # Loading plus warm-up can take minutes on a cold GPU node.
+                    # TF Serving serves the version under `model_name` whatever its bucket name, so
+                    # clients of the fallback keep the path and request of the GPU tiers.
                     "startupProbe": {**status_probe, "periodSeconds": STARTUP_PERIOD_SECONDS, "failureThreshold": STARTUP_FAILURE_THRESHOLD},
                     "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
                     # The model's status, not a socket: a server whose model was unloaded answers

@@ -1,4 +1,5 @@
-"""ModelServing: TF Serving on the GPU pool of one regional cluster, fed from that region's bucket."""
+"""ModelServing: TF Serving on the GPU pool (or the fallback tier's CPU pool) of one regional
+cluster, fed from that region's bucket."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -62,6 +64,10 @@ class ModelServingArgs:
             capacity). Default maxSurge 1 / maxUnavailable 0 (the pool holds a surge pod).
         waits_for_replication: the region receives model versions by replication, so a rollout
             may first wait for them (bounds the rollout await). Default False.
+        tier: "gpu", or "fallback": CPU pods on the fallback pool, no GPU asked for. Default "gpu".
+        artifact_name: the model's name in the bucket and its manifest when it differs from
+            `model.name`, the name TF Serving serves it under (the fallback's `<name>-fallback`). The
+            pods' role reads `models/<artifact_name>/` only. Default: `model.name`.
         tags: tags on the IAM role, association and the front door. Default none.
     """
 
@@ -75,7 +81,13 @@ class ModelServingArgs:
     health_checker_regions: tuple[str, ...] = ()
     rolling_update: RollingUpdate = RollingUpdate(max_surge=1, max_unavailable=0)
     waits_for_replication: bool = False
+    tier: Literal["gpu", "fallback"] = "gpu"
+    artifact_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def bucket_model_name(self) -> str:
+        return self.artifact_name or self.model.name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +129,8 @@ def model_serving_problems(args: ModelServingArgs) -> list[str]:
     """What the settings types cannot know: the region, this region's replica count and certificate."""
     serving = args.serving
     problems = region_problems("region", args.region) + serving.open_endpoint_problems("serving")
+    if args.tier not in ("gpu", "fallback"):
+        problems.append(f"`tier` must be one of: gpu, fallback. Received: {args.tier!r}")
     if args.replicas != 0 and not serving.min_replicas <= args.replicas <= serving.max_replicas:
         problems.append(
             f"`replicas` must be 0 (pilot light) or between serving.minReplicas and serving.maxReplicas. "
@@ -135,7 +149,8 @@ def model_serving_problems(args: ModelServingArgs) -> list[str]:
 class ModelServing(pulumi.ComponentResource):
     """Namespace, Pod Identity role, verifying init container, TF Serving Deployment with
     server-side batching, the front door (ALB + web ACL) and the TargetGroupBinding that puts the
-    pods behind it, a KEDA ScaledObject and a PodDisruptionBudget in one region."""
+    pods behind it, a KEDA ScaledObject and a PodDisruptionBudget in one region, for a GPU region
+    or for the CPU fallback tier (`tier`)."""
 
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
@@ -149,7 +164,8 @@ class ModelServing(pulumi.ComponentResource):
         raise_if_problems("ModelServingArgs", model_serving_problems(args))
         super().__init__("recsys-dr:components:ModelServing", name, None, opts)
         model, serving = args.model, args.serving
-        for key, image in (("serving.image", serving.image), ("serving.fetcherImage", serving.fetcher_image)):
+        image_key = "fallback.image" if args.tier == "fallback" else "serving.image"
+        for key, image in ((image_key, serving.image), ("serving.fetcherImage", serving.fetcher_image)):
             if (warning := supply_chain.image_warning(f"`{key}`", image)) is not None:
                 pulumi.log.warn(warning, resource=self)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=wiring.kubernetes_provider)
@@ -178,7 +194,9 @@ class ModelServing(pulumi.ComponentResource):
         spec = manifests.ServingSpec(
             model_name=model.name, model_version=model.version, bucket="", region=args.region,
             replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
-            serving_image=serving.image, fetcher_image=serving.fetcher_image, gpus_per_pod=serving.gpus_per_pod,
+            serving_image=serving.image, fetcher_image=serving.fetcher_image,
+            gpus_per_pod=0 if args.tier == "fallback" else serving.gpus_per_pod, tier=args.tier,
+            artifact_name=args.bucket_model_name,
             cpu=str(serving.cpu), memory=serving.memory, script_checksum=manifests.script_checksum(script),
             max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
             manifest_sha256=model.manifest_sha256, batching_args=tuple(batching.server_args()),
@@ -251,7 +269,7 @@ class ModelServing(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-model-reader",
             assume_role_policy=self._trust_policy(args, wiring, service_account=deployment_name_of(model.name)),
-            description=f"TF Serving in {args.region}: read models/{model.name}/ from the regional bucket",
+            description=f"TF Serving in {args.region}: read models/{args.bucket_model_name}/ from the regional bucket",
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -260,7 +278,7 @@ class ModelServing(pulumi.ComponentResource):
             role=self.role.id,
             policy=pulumi.Output.all(wiring.bucket_arn, wiring.kms_key_arn).apply(
                 lambda arns: json.dumps(model_reader_policy(
-                    bucket_arn=arns[0], key_arn=arns[1], model_name=model.name, region=args.region
+                    bucket_arn=arns[0], key_arn=arns[1], model_name=args.bucket_model_name, region=args.region
                 ))
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from recsys_dr.components.cluster.instances import allocatable, gpu_instance
+from recsys_dr.components.cluster.instances import allocatable, instance_row
 from recsys_dr.components.storage.defaults import REPLICATION_TIME_MINUTES
 
 # Image pull (the TF Serving GPU image is several GB) plus the init container's download and
@@ -44,18 +44,19 @@ def pods_per_node(instance_types: Sequence[str], *, gpus_per_pod: int, cpu_milli
 
     A node holds as many pods as its GPUs, CPU and memory allow (the scheduler checks each
     request against the node's allocatable). 0 when a pod fits none of them; the settings
-    validation refuses that before this is used.
+    validation refuses that before this is used. `gpus_per_pod=0`: a CPU pod on CPU instances.
 
     Example: `pods_per_node(["g5.12xlarge"], gpus_per_pod=1, cpu_millicores=6000,
     memory_bytes=24 * 2**30) == 4` (4 GPUs; CPU and memory leave room for 7).
     """
     counts = []
     for name in instance_types:
-        instance = gpu_instance(name)
+        instance = instance_row(name)
         if instance is None:
             return 0
         cpu, memory_mib = allocatable(instance)
-        counts.append(min(instance.gpus // gpus_per_pod, cpu // cpu_millicores, (memory_mib * 2**20) // memory_bytes))
+        by_gpu = instance.gpus // gpus_per_pod if gpus_per_pod else cpu // cpu_millicores
+        counts.append(min(by_gpu, cpu // cpu_millicores, (memory_mib * 2**20) // memory_bytes))
     return min(counts, default=0)
 
 

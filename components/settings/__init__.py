@@ -10,7 +10,8 @@ from recsys_dr.components.settings.alarms import AlarmSettings
 from recsys_dr.components.settings.base import Settings, SettingsError
 from recsys_dr.components.settings.cluster import ClusterSettings, SubnetIds, VpcCidrs
 from recsys_dr.components.settings.dns import DnsSettings
-from recsys_dr.components.settings.gpu import GpuPoolSettings
+from recsys_dr.components.settings.fallback import FallbackSettings
+from recsys_dr.components.settings.gpu import CapacityReservation, CapacityReservations, GpuPoolSettings, ImageCacheSnapshots
 from recsys_dr.components.settings.model import ModelSettings
 from recsys_dr.components.settings.recommender import TwoRegionRecommenderArgs, parse_settings, settings_problems
 from recsys_dr.components.settings.region_switch import RegionSwitchSettings
@@ -19,7 +20,8 @@ from recsys_dr.components.settings.serving import ServingSettings, TlsCertificat
 from recsys_dr.components.settings.storage import StorageSettings
 
 __all__ = [
-    "ROLES", "AlarmSettings", "ClusterSettings", "DnsSettings", "GpuPoolSettings", "ModelSettings", "RegionPair", "RegionSwitchSettings",
+    "ROLES", "AlarmSettings", "CapacityReservation", "CapacityReservations", "ClusterSettings", "DnsSettings",
+    "FallbackSettings", "GpuPoolSettings", "ImageCacheSnapshots", "ModelSettings", "RegionPair", "RegionSwitchSettings",
     "ServingSettings", "Settings", "SettingsError", "StorageSettings", "SubnetIds", "TlsCertificates",
     "TwoRegionRecommenderArgs", "VpcCidrs", "parse_settings", "settings_problems",
 ]

@@ -101,3 +101,9 @@ class DnsSettings(Settings):
     @property
     def budget(self):
         return failover_budget(interval=self.health_check_interval, failure_threshold=self.failure_threshold, ttl=ALIAS_RECORD_TTL)
+
+    @property
+    def fallback_budget(self):
+        """Until the fallback tier answers, when the primary and then the standby GPU tier fail (two detections)."""
+        return failover_budget(interval=self.health_check_interval, failure_threshold=self.failure_threshold,
+                               ttl=ALIAS_RECORD_TTL, hops=2)

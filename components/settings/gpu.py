@@ -12,6 +12,80 @@ from recsys_dr.components.settings.base import Settings, problem, setting
 
 FAMILIES = ", ".join(GPU_FAMILIES)
 NODE_LIMIT = f"EKS quota 'Nodes per managed node group', default {MAX_NODES_PER_NODE_GROUP}"
+ZONE_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+[a-z]$"
+# EC2 API reference: CapacityReservation.CapacityReservationId "cr-" + hex; Snapshot.SnapshotId "snap-" + hex.
+RESERVATION_ID_PATTERN = r"^cr-[0-9a-f]{8,17}$"
+SNAPSHOT_ID_PATTERN = r"^snap-[0-9a-f]{8,17}$"
+RESERVATION_TYPES = ("on-demand", "capacity-block")
+
+
+class CapacityReservation(Settings):
+    """EC2 capacity the region's GPU pool launches into, targeted: the pool's nodes run in this
+    reservation and nowhere else (EC2 API reference, CapacityReservationSpecification: with a target
+    "the instance will only run in a Capacity Reservation ... If capacity isn't available, the
+    instance will fail to launch"). A reservation is zonal, so the pool uses the subnets of its zone only."""
+
+    type: Literal["on-demand", "capacity-block"] = setting(
+        "on-demand", description="on-demand: an On-Demand Capacity Reservation (billed at the On-Demand rate whether "
+        "used or not, no end date); capacity-block: a Capacity Block for ML bought for a fixed window (EC2 ends its "
+        "instances when the block ends).", allowed="one of: on-demand, capacity-block",
+    )
+    availability_zone: str = setting(description="Zone of the reservation; the GPU pool of this region launches there only.",
+                                     allowed="an availability zone of the region such as us-west-2a", pattern=ZONE_PATTERN)
+    reservation_id: str | None = setting(
+        None, description="An existing reservation (cr-...). Required for a Capacity Block (bought with PurchaseCapacityBlock). "
+        "Default for on-demand: the stack creates a targeted On-Demand Capacity Reservation.",
+        allowed="a capacity reservation id such as cr-0123456789abcdef0", pattern=RESERVATION_ID_PATTERN,
+    )
+    instance_count: int | None = setting(
+        None, description="Instances the reservation holds; at least `gpu.maxSize` (a launch beyond a targeted reservation "
+        "fails). Required with `reservationId`; default for a created one: `gpu.maxSize`.",
+        allowed="an integer >= 1", ge=1, le=MAX_NODES_PER_NODE_GROUP, limit=NODE_LIMIT,
+    )
+
+    @model_validator(mode="after")
+    def _known_shape(self) -> CapacityReservation:
+        problems = []
+        if self.type == "capacity-block" and self.reservation_id is None:
+            problems.append("`{key}.reservationId` is required for a capacity-block: Capacity Blocks are bought "
+                            "(EC2 PurchaseCapacityBlock), not created by the stack. Received: none")
+        if self.reservation_id is not None and self.instance_count is None:
+            problems.append("`{key}.instanceCount` is required with `{key}.reservationId`: the plan prices and checks "
+                            f"the reservation without calling AWS. Received: reservationId={self.reservation_id}")
+        if problems:
+            raise problem("\n".join(problems))
+        return self
+
+    def count(self, pool_max_size: int) -> int:
+        """Instances reserved: as declared, or the pool's maximum for a reservation the stack creates."""
+        return self.instance_count if self.instance_count is not None else pool_max_size
+
+
+class CapacityReservations(Settings):
+    """A capacity reservation per region (both optional)."""
+
+    primary: CapacityReservation | None = setting(None, description="Reservation of the primary's GPU pool.", allowed="an object")
+    standby: CapacityReservation | None = setting(
+        None, description="Reservation of the standby's GPU pool: what a pilot light needs to be sure of its nodes.",
+        allowed="an object",
+    )
+
+    def of(self, role: str) -> CapacityReservation | None:
+        return getattr(self, role)
+
+
+class ImageCacheSnapshots(Settings):
+    """Per region, an EBS snapshot of a Bottlerocket data volume that already holds the serving images
+    (aws-samples/bottlerocket-images-cache `snapshot.sh` builds one); new GPU nodes start with it as
+    their data volume (/dev/xvdb), so pods start without pulling the TF Serving image."""
+
+    primary: str | None = setting(None, description="Snapshot in the primary region.", allowed="a snapshot id such as "
+                                  "snap-0123456789abcdef0", pattern=SNAPSHOT_ID_PATTERN)
+    standby: str | None = setting(None, description="Snapshot in the standby region (snapshots are regional: copy it).",
+                                  allowed="a snapshot id such as snap-0123456789abcdef0", pattern=SNAPSHOT_ID_PATTERN)
+
+    def of(self, role: str) -> str | None:
+        return getattr(self, role)
 
 
 class GpuPoolSettings(Settings):
@@ -35,6 +109,15 @@ class GpuPoolSettings(Settings):
                                                           allowed="one of: ON_DEMAND, SPOT")
     disk_size_gib: int = setting(100, description="Root volume of GPU nodes in GiB (serving images are large).",
                                  allowed="an integer from 20 to 16384 GiB", ge=20, le=16384, limit="EBS gp3 volume size")
+    capacity_reservations: CapacityReservations = setting(
+        default_factory=CapacityReservations, description="EC2 capacity each region's GPU pool launches into "
+        "(README \"Standby capacity\"). A pilot-light standby without one is reported as capacity not guaranteed.",
+        allowed="an object with keys primary, standby",
+    )
+    image_cache: ImageCacheSnapshots = setting(
+        default_factory=ImageCacheSnapshots, description="Bottlerocket data-volume snapshots holding the serving images, "
+        "per region (README \"Cold start\"); needs `osFamily: bottlerocket`.", allowed="an object with keys primary, standby",
+    )
 
     @field_validator("instance_types")
     @classmethod
@@ -52,6 +135,32 @@ class GpuPoolSettings(Settings):
         if problems:
             raise problem("\n".join(problems))
         return value
+
+    @model_validator(mode="after")
+    def _reserved_and_cached(self) -> GpuPoolSettings:
+        problems = []
+        for role in ("primary", "standby"):
+            reservation = self.capacity_reservations.of(role)
+            if reservation is None:
+                continue
+            key = f"{{key}}.capacityReservations.{role}"
+            if len(self.instance_types) != 1:
+                problems.append(f"`{{key}}.instanceTypes` must name one type when `{key}` is set: a reservation holds one "
+                                f"instance type and a targeted launch of another fails. Received: {self.instance_types}")
+            if self.capacity_type != "ON_DEMAND":
+                problems.append(f"`{{key}}.capacityType` must be ON_DEMAND when `{key}` is set: reserved capacity is not "
+                                f"Spot. Received: {self.capacity_type}")
+            if reservation.count(self.max_size) < self.max_size:
+                problems.append(f"`{key}.instanceCount` must be >= `{{key}}.maxSize`: the pool may launch up to maxSize "
+                                f"nodes and a launch beyond a targeted reservation fails. Received: "
+                                f"instanceCount={reservation.instance_count}, maxSize={self.max_size}")
+        cached = [role for role in ("primary", "standby") if self.image_cache.of(role)]
+        if cached and self.os_family != "bottlerocket":
+            problems.append(f"`{{key}}.imageCache` needs `{{key}}.osFamily: bottlerocket`: the snapshot becomes Bottlerocket's "
+                            f"data volume (/dev/xvdb), where its container images live. Received: osFamily={self.os_family}")
+        if problems:
+            raise problem("\n".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _bounds(self) -> GpuPoolSettings:

@@ -33,6 +33,7 @@ from recsys_dr.components.settings.base import (
 )
 from recsys_dr.components.settings.cluster import ClusterSettings
 from recsys_dr.components.settings.dns import DnsSettings
+from recsys_dr.components.settings.fallback import FALLBACK_SUFFIX, FallbackSettings, fallback_model_name
 from recsys_dr.components.settings.gpu import GpuPoolSettings
 from recsys_dr.components.settings.model import ModelSettings
 from recsys_dr.components.settings.region_switch import RegionSwitchSettings
@@ -82,6 +83,11 @@ class TwoRegionRecommenderArgs(Settings):
     storage: StorageSettings = setting(default_factory=StorageSettings, description="Model buckets.", allowed="an object")
     training: TrainingSettings = setting(default_factory=TrainingSettings, description="The training Job on the primary's GPU pool "
                                          "(`recsys-dr train`).", allowed="an object")
+    fallback: FallbackSettings | None = setting(
+        None, description="The CPU fallback tier in the standby region, answered when both GPU tiers are unhealthy "
+        "(README \"Fallback tier\"). Default: none (recommendations go blank when both GPU tiers are down).",
+        allowed="an object with keys version, manifestSha256, ...",
+    )
     tags: dict[str, str] = setting(default_factory=dict, description="Tags on every taggable resource.",
                                    allowed="an object of string keys and string values")
 
@@ -105,6 +111,27 @@ class TwoRegionRecommenderArgs(Settings):
 
     def serving_replicas(self, role: str) -> int:
         return 0 if self.pilot_light(role) else self.serving.min_replicas
+
+    def fallback_model(self) -> ModelSettings:
+        """What the fallback pods fetch: `models/<name>-fallback/<fallback.version>/`, pinned by its own digest,
+        with the main model's name and request shape (TF Serving serves it under that name)."""
+        fallback = self._fallback()
+        return self.model.model_copy(update={"version": fallback.version, "manifest_sha256": fallback.manifest_sha256,
+                                             "artifact_dir": None})
+
+    def fallback_serving(self) -> ServingSettings:
+        """The serving settings of the fallback pods: the GPU tiers' exposure, CIDRs, TLS, web ACL and
+        batching, with the fallback's own image, pod size, replicas and scaling."""
+        fallback = self._fallback()
+        return self.serving.model_copy(update={
+            "image": fallback.image, "cpu": fallback.cpu, "memory": fallback.memory, "min_replicas": fallback.min_replicas,
+            "max_replicas": fallback.max_replicas, "scaling": fallback.scaling,
+        })
+
+    def _fallback(self) -> FallbackSettings:
+        if self.fallback is None:
+            raise ValueError("this deployment has no `fallback` tier")
+        return self.fallback
 
 
 def _fit_problems(gpu: GpuPoolSettings, serving: ServingSettings, key: Callable[[str], str]) -> list[str]:
@@ -179,6 +206,30 @@ def _training_capacity_problems(gpu: GpuPoolSettings, serving: ServingSettings, 
     return []
 
 
+def _fallback_problems(section: Callable[[str], Any], key: Callable[[str], str]) -> list[str]:
+    """The fallback answers through the health-driven cascade only; its model name must stay a valid name."""
+    fallback, control, model = section("fallback"), section("failover_control"), section("model")
+    if fallback is None:
+        return []
+    problems = []
+    if control is not None and control != "health-check":
+        # ARC routing controls and a Region switch plan exist so that an operator alone moves traffic
+        # (the records ignore target health); the cascade moves it by health. Both at once would either
+        # override the operator or leave the fallback unreachable.
+        problems.append(
+            f"`{key('fallback')}` needs `{key('failoverControl')}` health-check: the DNS cascade to the fallback follows "
+            f"health checks, while with {control} only the operator's switch moves traffic. Use health-check, or "
+            f"remove `{key('fallback')}`. Received: failoverControl={control}"
+        )
+    if model is not None and len(fallback_model_name(model.name)) > 63:
+        problems.append(
+            f"`{key('model.name')}` must be at most {63 - len(FALLBACK_SUFFIX)} characters with `{key('fallback')}`: the "
+            f"fallback is published as `<name>{FALLBACK_SUFFIX}`, a TF Serving and Kubernetes name of at most 63. "
+            f"Received: {model.name!r} ({len(model.name)} characters)"
+        )
+    return problems
+
+
 def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) -> list[str]:
     """Rules relating two sections; `section(name)` is the validated section, or None if it failed."""
 
@@ -202,6 +253,15 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
     training = section("training")
     if gpu is not None and serving is not None and training is not None and training.enabled:
         problems += _training_capacity_problems(gpu, serving, training, key)
+    if gpu is not None and regions is not None:
+        for role in ROLES:
+            reservation = gpu.capacity_reservations.of(role)
+            # Zone names are the region's name plus a letter (EC2 user guide, "Availability Zones").
+            if reservation is not None and reservation.availability_zone[:-1] != regions.of(role):
+                problems.append(
+                    f"`{key(f'gpu.capacityReservations.{role}.availabilityZone')}` must be a zone of {regions.of(role)} "
+                    f"(reservations are zonal). Received: {reservation.availability_zone}"
+                )
     model = section("model")
     if model is not None and serving is not None:
         problems += _batching_problems(model, serving, key)
@@ -232,6 +292,7 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
         problems += _source_range_problems(serving, dns, key)
     if tags is not None:
         problems += tag_problems(key("tags"), tags, reserved=RESERVED_TAGS)
+    problems += _fallback_problems(section, key)
     return problems
 
 

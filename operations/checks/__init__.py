@@ -30,10 +30,15 @@ from recsys_dr.operations.checks.base import (
 from recsys_dr.operations.checks.route53 import check_budget, check_dns_records, check_health, computed_budget_seconds
 from recsys_dr.operations.checks.serving import (
     check_capacity,
+    check_fallback_serving,
     check_serving,
     check_targets,
     default_http_get,
+    default_http_post,
     https_get,
+    prediction_request,
+    probe_fallback,
+    probe_prediction,
     probe_region,
     probe_serving,
     serving_url,
@@ -51,6 +56,7 @@ from recsys_dr.operations.errors import error_text, is_unreachable
 __all__ = [
     "NODEGROUP_OK_STATES", "REPLICATION_PREFIX", "REPLICATION_RULE_ID", "ROUTE53_HEALTHY_FRACTION", "RTC_MINUTES",
     "RTC_THRESHOLD_SECONDS", "CheckContext", "CheckResult", "check_budget", "check_capacity", "check_dns_records",
+    "check_fallback_serving", "default_http_post", "prediction_request", "probe_fallback", "probe_prediction",
     "check_health", "check_model", "check_model_parity", "check_replication_metrics", "check_replication_rule",
     "check_serving", "check_targets", "check_versioning", "https_get", "probe_region", "computed_budget_seconds", "default_http_get", "error_text",
     "failed_call", "is_unreachable", "probe_serving", "replication_rule_problems", "serving_url",

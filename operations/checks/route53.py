@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from recsys_dr.operations.checks.base import ROUTE53_HEALTHY_FRACTION, CheckContext, CheckResult, failed_call
 from recsys_dr.operations.errors import is_unreachable
-from recsys_dr.operations.outputs import RegionOutputs, StackOutputs, endpoint_host
+from recsys_dr.operations.outputs import FallbackOutputs, RegionOutputs, StackOutputs, endpoint_host
 
 
 # --------------------------------------------------------------------------- health
@@ -30,8 +30,8 @@ def _route53_failed(name: str, region: RegionOutputs | None, ctx: CheckContext, 
     return failed_call(name, region, ctx, exc, what, blocking=blocking)
 
 
-def check_health(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
-    """The region's Route 53 health check as its checkers see it (Route 53 API in us-east-1)."""
+def check_health(ctx: CheckContext, region: RegionOutputs | FallbackOutputs) -> CheckResult:
+    """The region's (or the fallback tier's) Route 53 health check as its checkers see it (Route 53 API in us-east-1)."""
     name = "health"
     r53 = ctx.clients.route53()
     try:
@@ -66,39 +66,62 @@ def check_health(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
                        blocking=blocking, data=data)
 
 
+def _values(record: dict) -> list[str]:
+    """What a record points at: its values, and for an alias its target (Route 53 may prefix "dualstack.")."""
+    values = [v["Value"].rstrip(".").lower() for v in record.get("ResourceRecords", [])]
+    if record.get("AliasTarget"):
+        values.append(record["AliasTarget"]["DNSName"].rstrip(".").lower().removeprefix("dualstack."))
+    return values
+
+
+def _expected_records(o: StackOutputs) -> list[tuple[str, str, str, str, bool]]:
+    """(name, failover type, label, target host, needs a check of its own) of every failover record."""
+    record = o.dns.record_name.rstrip(".").lower()
+    primary, standby = endpoint_host(o.primary.endpoint), endpoint_host(o.standby.endpoint)
+    if o.fallback is None:
+        return [(record, "PRIMARY", "PRIMARY", primary, True), (record, "SECONDARY", "SECONDARY", standby, True)]
+    # The cascade: the client-facing SECONDARY aliases the nested pair, which carries the checks.
+    nested = o.fallback.cascade_record_name.rstrip(".").lower()
+    return [(record, "PRIMARY", "PRIMARY", primary, True), (record, "SECONDARY", "SECONDARY", nested, False),
+            (nested, "PRIMARY", "cascade PRIMARY", standby, True),
+            (nested, "SECONDARY", "cascade SECONDARY", endpoint_host(o.fallback.endpoint), True)]
+
+
 def check_dns_records(ctx: CheckContext) -> CheckResult:
-    """The failover records: PRIMARY -> primary endpoint, SECONDARY -> standby endpoint."""
+    """The failover records: PRIMARY -> primary endpoint, SECONDARY -> standby endpoint; with a fallback
+    tier, SECONDARY -> the nested pair (standby, then fallback)."""
     o = ctx.outputs
     name = "dns.records"
-    record = o.dns.record_name.rstrip(".") + "."
+    expected = _expected_records(o)
+    sets: list[dict] = []
     try:
-        sets = ctx.clients.route53().list_resource_record_sets(
-            HostedZoneId=o.dns.zone_id, StartRecordName=record, MaxItems="10")["ResourceRecordSets"]
+        for record_name in dict.fromkeys(n for n, *_ in expected):
+            sets += ctx.clients.route53().list_resource_record_sets(
+                HostedZoneId=o.dns.zone_id, StartRecordName=record_name + ".", MaxItems="10")["ResourceRecordSets"]
     except Exception as exc:
         return _route53_failed(name, None, ctx, exc, f"list records of zone {o.dns.zone_id}", blocking=True)
-    mine = [s for s in sets if s.get("Name", "").lower() == record.lower()]
-    by_role = {s.get("Failover"): s for s in mine}
-    problems = []
-    for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY")):
-        rec = by_role.get(failover)
+    by_key = {(s.get("Name", "").rstrip(".").lower(), s.get("Failover")): s for s in sets}
+    problems: list[tuple[str, str]] = []  # (label, message)
+    for record_name, failover, label, want, needs_check in expected:
+        rec = by_key.get((record_name, failover))
         if rec is None:
-            problems.append(f"no {failover} record")
+            problems.append((label, f"no {label} record"))
             continue
-        values = [v["Value"].rstrip(".").lower() for v in rec.get("ResourceRecords", [])]
-        if rec.get("AliasTarget"):  # an alias of the front door: Route 53 may prefix "dualstack."
-            values.append(rec["AliasTarget"]["DNSName"].rstrip(".").lower().removeprefix("dualstack."))
-        want = endpoint_host(o.regions[role].endpoint)
+        values = _values(rec)
         if want not in values:
-            problems.append(f"{failover} points to {', '.join(values) or 'nothing'}, expected {want}")
-        if not rec.get("HealthCheckId"):
-            problems.append(f"{failover} record has no health check")
-    target_failover = "SECONDARY" if ctx.target == "standby" else "PRIMARY"
-    blocking = any(target_failover in p for p in problems)
+            problems.append((label, f"{label} points to {', '.join(values) or 'nothing'}, expected {want}"))
+        if needs_check and not rec.get("HealthCheckId"):
+            problems.append((label, f"{label} record has no health check"))
+    # The records that route to the target: the standby's SECONDARY (and the nested PRIMARY), or the PRIMARY.
+    routes_target = {"standby": ("SECONDARY", "cascade PRIMARY"), "primary": ("PRIMARY",)}[ctx.target]
+    blocking = any(label in routes_target for label, _ in problems)
+    problems = [message for _, message in problems]
     if problems:
         return CheckResult(name=name, ok=False, detail=f"{o.dns.record_name}: " + "; ".join(problems),
-                           blocking=blocking, data={"records": len(mine)})
-    return CheckResult(name=name, ok=True, blocking=True,
-                       detail=f"{o.dns.record_name}: PRIMARY -> primary, SECONDARY -> standby, both health-checked")
+                           blocking=blocking, data={"records": len(by_key)})
+    detail = "PRIMARY -> primary, SECONDARY -> standby, both health-checked" if o.fallback is None else \
+        "PRIMARY -> primary, SECONDARY -> cascade (standby, then fallback), each tier health-checked"
+    return CheckResult(name=name, ok=True, blocking=True, detail=f"{o.dns.record_name}: {detail}")
 
 
 # --------------------------------------------------------------------------- budget

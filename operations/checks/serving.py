@@ -1,5 +1,6 @@
 """What answers traffic: the TF Serving endpoint through the front door (`serving`), the pods
-registered behind it (`targets`) and the GPU node group (`capacity`)."""
+registered behind it (`targets`) and the GPU node group (`capacity`); for the fallback tier, its
+status and one prediction (`serving[fallback]`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import urllib.request
 from typing import Callable
 
 from recsys_dr.operations.checks.base import NODEGROUP_OK_STATES, CheckContext, CheckResult, failed_call
-from recsys_dr.operations.outputs import RegionOutputs
+from recsys_dr.operations.outputs import FallbackOutputs, RegionOutputs
 
 
 # --------------------------------------------------------------------------- serving
@@ -43,17 +44,63 @@ class _NamedTLSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)
 
 
-def https_get(url: str, timeout: float, *, server_name: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
-    """GET `url` over TLS from its host, presenting and verifying `server_name`."""
+def https_get(url: str, timeout: float, *, server_name: str, context: ssl.SSLContext | None = None,
+              body: bytes | None = None) -> tuple[int, bytes]:
+    """GET `url` (POST `body` when given) over TLS from its host, presenting and verifying `server_name`."""
     parts = urllib.parse.urlsplit(url)
     connection = _NamedTLSConnection(parts.hostname, parts.port or 443, server_name=server_name, timeout=timeout,
                                      context=context or ssl.create_default_context())
+    headers = {"Host": server_name, "Accept": "application/json",
+               **({"Content-Type": "application/json"} if body is not None else {})}
     try:
-        connection.request("GET", parts.path or "/", headers={"Host": server_name, "Accept": "application/json"})
+        connection.request("POST" if body is not None else "GET", parts.path or "/", body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.read(1 << 20)
     finally:
         connection.close()
+
+
+def default_http_post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    """POST JSON `body` to `url`; return (HTTP status, body). HTTP errors return their status and body."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Accept": "application/json", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http by design)
+            return resp.status, resp.read(1 << 20)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(1 << 20) if exc.fp else b""
+
+
+def prediction_request(history_length: int) -> dict:
+    """One row with no query and an empty history, in TF Serving's columnar format (tensorflow_serving
+    g3doc/api_rest.md, `inputs`): the fallback answers it from popularity, so its answer is never empty."""
+    return {"inputs": {"query": [""], "history": [[""] * history_length]}}
+
+
+def probe_prediction(endpoint: str, model_name: str, history_length: int, *, timeout: float = 5.0, scheme: str = "http",
+                     server_name: str | None = None,
+                     http_post: Callable[[str, bytes, float], tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
+    """POST one `:predict` row through the front door; ok when the answer names at least one item."""
+    url = f"{scheme}://{endpoint}/v1/models/{model_name}:predict"
+    body = json.dumps(prediction_request(history_length)).encode()
+    if http_post is not None:
+        post = http_post
+    elif scheme == "https":
+        def post(target: str, payload: bytes, seconds: float) -> tuple[int, bytes]:
+            return https_get(target, seconds, server_name=server_name or urllib.parse.urlsplit(target).hostname, body=payload)
+    else:
+        post = default_http_post
+    try:
+        status, answer = post(url, body, timeout)
+        doc = json.loads(answer or b"{}")
+    except Exception as exc:
+        return False, f"{url}: no answer ({type(exc).__name__}: {exc})", {"url": url, "error": str(exc)}
+    items = ((doc.get("outputs") or {}).get("item_ids") or [[]])[0] if isinstance(doc, dict) else []
+    named = [item for item in items if isinstance(item, str) and item] if isinstance(items, list) else []
+    if status != 200 or not named:
+        return False, f"{url}: HTTP {status}, {len(named)} items", {"url": url, "http": status, "items": len(named)}
+    return True, f"one prediction: {len(named)} items ({', '.join(named[:3])}, ...)", {"url": url, "http": status,
+                                                                                      "items": len(named)}
 
 
 def serving_url(endpoint: str, model_name: str, scheme: str = "http") -> str:
@@ -118,6 +165,30 @@ def probe_region(ctx_outputs, region: RegionOutputs, *, timeout: float,
                          http_get=http_get, scheme=scheme, server_name=ctx_outputs.dns.record_name.rstrip("."))
 
 
+def probe_fallback(outputs, *, timeout: float, http_get=None, http_post=None) -> tuple[bool, str, dict]:
+    """The fallback as clients reach it: its pinned version AVAILABLE under the main model's name, and
+    one prediction that names items."""
+    fallback = outputs.fallback
+    scheme = fallback.front_door.scheme if fallback.front_door else "http"
+    server_name = outputs.dns.record_name.rstrip(".")
+    ok, detail, data = probe_serving(fallback.endpoint, fallback.served_as, fallback.version, timeout=timeout,
+                                     http_get=http_get, scheme=scheme, server_name=server_name)
+    if not ok:
+        return ok, detail, data
+    answered, answer, prediction = probe_prediction(fallback.endpoint, fallback.served_as, fallback.history_length,
+                                                    timeout=timeout, scheme=scheme, server_name=server_name,
+                                                    http_post=http_post)
+    return answered, f"{detail}; {answer}", {**data, "prediction": prediction}
+
+
+def check_fallback_serving(ctx: CheckContext) -> CheckResult:
+    """The fallback tier answers, whatever the GPU tiers do (reported, never blocking)."""
+    fallback = ctx.outputs.fallback
+    ok, detail, data = probe_fallback(ctx.outputs, timeout=ctx.http_timeout, http_get=ctx.http_get)
+    return CheckResult(name="serving", ok=ok, detail=detail, region=fallback.region, role=fallback.role,
+                       blocking=False, data=data)
+
+
 def check_serving(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     o = ctx.outputs
     ok, detail, data = probe_region(o, region, timeout=ctx.http_timeout, http_get=ctx.http_get)
@@ -127,7 +198,7 @@ def check_serving(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
                        blocking=ctx.is_target(region.role), data=data)
 
 
-def check_targets(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
+def check_targets(ctx: CheckContext, region: RegionOutputs | FallbackOutputs) -> CheckResult:
     """The pods the balancer routes to: its target group's healthy targets (ELB DescribeTargetHealth).
 
     A target is healthy once TF Serving answers 200 on the model's status path; the balancer sends

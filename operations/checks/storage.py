@@ -10,7 +10,7 @@ from recsys_dr.operations.checks.base import (
     failed_call,
 )
 from recsys_dr.operations.errors import is_unreachable
-from recsys_dr.operations.outputs import RegionOutputs, StackOutputs
+from recsys_dr.operations.outputs import FallbackOutputs, RegionOutputs, StackOutputs
 
 
 def _manifest_key(outputs: StackOutputs) -> str:
@@ -20,9 +20,14 @@ def _manifest_key(outputs: StackOutputs) -> str:
 # --------------------------------------------------------------------------- model
 
 
-def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
-    """The pinned version in the region's bucket: manifest present, every file verified."""
+def check_model(ctx: CheckContext, region: RegionOutputs | FallbackOutputs) -> CheckResult:
+    """The pinned version in the region's bucket: manifest present, every file verified. For the
+    fallback tier, its own version (`models/<model>-fallback/<version>/`) in the standby's bucket."""
     o = ctx.outputs
+    if isinstance(region, FallbackOutputs):
+        model, version, digest = region.model_name, region.version, region.manifest_sha256
+    else:
+        model, version, digest = o.model_name, o.model_version, o.manifest_sha256
     verify = ctx.verify
     if verify is None:
         from recsys_dr.model.verify import verify_remote as verify
@@ -30,31 +35,31 @@ def check_model(ctx: CheckContext, region: RegionOutputs) -> CheckResult:
     try:
         # Against the pinned digest, as the pods' init container checks it: a manifest that is
         # not the pinned one is refused there, so it must not show green here.
-        report = verify(region.bucket, o.model_name, o.model_version,
-                        s3_client=ctx.clients.s3(region.region), expected_manifest_sha256=o.manifest_sha256)
+        report = verify(region.bucket, model, version, s3_client=ctx.clients.s3(region.region),
+                        expected_manifest_sha256=digest)
     except Exception as exc:  # botocore connection errors escape verify_remote
         return failed_call(name, region, ctx, exc, f"verify s3://{region.bucket}")
-    data = report.to_dict()
-    where = f"s3://{region.bucket}/models/{o.model_name}/{o.model_version}/"
+    where = f"s3://{region.bucket}/models/{model}/{version}/"
+    return CheckResult(name=name, ok=report.ok, detail=_verify_detail(report, where, version, digest), region=region.region,
+                       role=region.role, blocking=ctx.is_target(region.role), data=report.to_dict())
+
+
+def _verify_detail(report, where: str, version: int, digest: str) -> str:
     if report.ok:
-        detail = f"v{o.model_version}: {report.checked} files match the manifest ({where})"
-    elif not report.manifest_found and not report.errors:
-        detail = (f"v{o.model_version} manifest.json missing in {where} "
-                  "(not published, or replication not finished)")
-    elif report.manifest_sha256 and report.manifest_sha256 != o.manifest_sha256:
-        detail = (f"v{o.model_version} manifest.json in {where} is not the pinned one (sha256 "
-                  f"{report.manifest_sha256[:12]}…, pinned {o.manifest_sha256[:12]}…): the pods refuse it")
-    else:
-        parts = []
-        if report.missing:
-            parts.append(f"missing {len(report.missing)}: {', '.join(report.missing[:5])}")
-        if report.mismatched:
-            paths = ", ".join(f"{m['path']} ({m['reason']})" for m in report.mismatched[:5])
-            parts.append(f"corrupt {len(report.mismatched)}: {paths}")
-        parts += report.errors[:3]
-        detail = f"v{o.model_version} does not match its manifest in {where}: " + "; ".join(parts)
-    return CheckResult(name=name, ok=report.ok, detail=detail, region=region.region,
-                       role=region.role, blocking=ctx.is_target(region.role), data=data)
+        return f"v{version}: {report.checked} files match the manifest ({where})"
+    if not report.manifest_found and not report.errors:
+        return f"v{version} manifest.json missing in {where} (not published, or replication not finished)"
+    if report.manifest_sha256 and report.manifest_sha256 != digest:
+        return (f"v{version} manifest.json in {where} is not the pinned one (sha256 "
+                f"{report.manifest_sha256[:12]}…, pinned {digest[:12]}…): the pods refuse it")
+    parts = []
+    if report.missing:
+        parts.append(f"missing {len(report.missing)}: {', '.join(report.missing[:5])}")
+    if report.mismatched:
+        paths = ", ".join(f"{m['path']} ({m['reason']})" for m in report.mismatched[:5])
+        parts.append(f"corrupt {len(report.mismatched)}: {paths}")
+    parts += report.errors[:3]
+    return f"v{version} does not match its manifest in {where}: " + "; ".join(parts)
 
 
 def _read_manifest(ctx: CheckContext, region: RegionOutputs) -> dict | None:

@@ -27,12 +27,25 @@ def _is_failover_record(props: Mapping[str, Any]) -> bool:
     return bool(_items(_get(props, "failoverRoutingPolicies")))
 
 
+def aliases_record_in_zone(props: Mapping[str, Any]) -> bool:
+    """An alias, with Evaluate Target Health, of another record of its own hosted zone (a nested
+    failover group): Route 53 judges it by the records it names, which carry the health checks
+    (Route 53 Developer Guide, "How health checks work in complex Amazon Route 53 configurations": set
+    Evaluate Target Health to Yes on the alias records of a tree, health checks on the others)."""
+    for alias in _items(_get(props, "aliases")):
+        if _get(alias, "evaluateTargetHealth") is True and _get(alias, "zoneId") and \
+                _get(alias, "zoneId") == _get(props, "zoneId"):
+            return True
+    return False
+
+
 def check_failover_health_check(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if not _is_failover_record(props):
         return []
     problems = []
-    if not _get(props, "healthCheckId"):
-        problems.append("failover record has no healthCheckId; Route 53 could not fail over on its own")
+    if not _get(props, "healthCheckId") and not aliases_record_in_zone(props):
+        problems.append("failover record has no healthCheckId (nor is it an alias, evaluating target health, of a "
+                        "record in its zone); Route 53 could not fail over on its own")
     if not _get(props, "setIdentifier"):
         problems.append("failover record has no setIdentifier")
     return problems
@@ -78,7 +91,8 @@ def check_failover_pairs(resources: Sequence[Resource]) -> list[tuple[str | None
 
 
 RESOURCE_RULES: tuple[Rule, ...] = (
-    Rule("route53-failover-health-check", "Failover records carry a health check and a set identifier.",
+    Rule("route53-failover-health-check", "Failover records carry a health check (or alias a nested failover group, "
+         "evaluating its health) and a set identifier.",
          MANDATORY, (RECORD,), check_failover_health_check),
     Rule("route53-failover-ttl", f"Failover records have TTL <= {MAX_FAILOVER_TTL} s.",
          MANDATORY, (RECORD,), check_failover_ttl),

@@ -1,22 +1,48 @@
-"""Disaster recovery across the two regions: each serving region is complete and linked (rules `dr-*`)."""
+"""Disaster recovery across the two regions: each serving region is complete and linked, capacity a
+recovery depends on is reserved, and a fallback answers when the GPU tiers cannot (rules `dr-*`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .core import MANDATORY, Resource, Rule, StackRule, _get, _items, _of
+from .core import (
+    ADVISORY,
+    MANDATORY,
+    Resource,
+    Rule,
+    StackRule,
+    _depends_on,
+    _get,
+    _items,
+    _num,
+    _of,
+    is_production,
+    production_twins,
+    stack_of,
+)
 from .cluster import EKS_CLUSTER, NODE_GROUP, is_gpu_node_group
 from .keys import KMS_KEY
-from .serving import DEPLOYMENT
+from .serving import DEPLOYMENT, GPU_TAINT_KEY, _containers, is_tf_serving
 from .storage import BUCKET, BUCKET_REPLICATION, _bucket_by_arn, _bucket_for
 
 __all__ = [
+    "LAUNCH_TEMPLATE",
+    "check_fallback_tier",
     "check_serving_regions_complete",
+    "reserved_capacity_id",
+    "scales_from_zero",
 ]
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+def _requests_gpu(container) -> bool:
+    return bool(_get(container, "resources", "limits", GPU_TAINT_KEY) or _get(container, "resources", "requests", GPU_TAINT_KEY))
 
 
 def check_serving_regions_complete(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    deployments = _of(resources, DEPLOYMENT)
+    # GPU serving only: a region that runs just the CPU fallback tier does not serve the model.
+    deployments = [d for d in _of(resources, DEPLOYMENT) if any(_requests_gpu(c) for _, c in _containers(d.props, init=False))]
     if not deployments or any(d.region is None for d in deployments):
         return []  # no serving, or a cluster region not known yet (kubeconfig unknown in a first preview)
     serving = sorted({d.region for d in deployments if d.region != "global"})
@@ -50,9 +76,61 @@ def check_serving_regions_complete(resources: Sequence[Resource]) -> list[tuple[
     return problems
 
 
+def scales_from_zero(node_group: Resource) -> bool:
+    """A GPU pool at rest with no node (a pilot light): minSize and desiredSize 0."""
+    scaling = _get(node_group.props, "scalingConfig", default={})
+    return is_gpu_node_group(node_group.props) and _num(_get(scaling, "minSize")) == 0 and _num(_get(scaling, "desiredSize")) == 0
+
+
+def reserved_capacity_id(node_group: Resource, resources: Sequence[Resource]) -> str | None:
+    """The capacity reservation the node group's launch template targets, or None. The template is
+    found by property dependency (its id is unknown in a first preview)."""
+    for template in _depends_on(node_group, "launchTemplate", _of(resources, LAUNCH_TEMPLATE)):
+        target = _get(template.props, "capacityReservationSpecification", "capacityReservationTarget", default={})
+        if _get(target, "capacityReservationId") or _get(target, "capacityReservationResourceGroupArn"):
+            return str(_get(target, "capacityReservationId") or _get(target, "capacityReservationResourceGroupArn"))
+    return None
+
+
+def _unreserved_pilot_light(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
+    """A GPU pool that must scale from zero to recover, without reserved capacity: the issue AWS states for
+    Region switch (scaling during a regional event is not guaranteed; reserve what the recovery needs)."""
+    return [
+        (group.urn, f"GPU node group {group.name!r} scales from zero (minSize 0, desiredSize 0) without a capacity "
+                    "reservation: capacity not guaranteed. During a regional event every tenant of the failed region scales "
+                    "at once; target an On-Demand Capacity Reservation or Capacity Block (gpu.capacityReservations) or keep "
+                    "the standby warm")
+        for group in _of(resources, NODE_GROUP)
+        if is_production(stack_of(group.urn)) == production and scales_from_zero(group)
+        and reserved_capacity_id(group, resources) is None
+    ]
+
+
+def check_fallback_tier(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
+    """Where serving runs on GPUs, a TF Serving Deployment on CPU answers when every GPU tier is down."""
+    containers = {d.urn: [c for _, c in _containers(d.props, init=False)] for d in _of(resources, DEPLOYMENT)}
+    gpu = [urn for urn, found in containers.items() if any(_requests_gpu(c) for c in found)]
+    cpu = [urn for urn, found in containers.items()
+           if any(is_tf_serving(c) for c in found) and not any(_requests_gpu(c) for c in found)]
+    if gpu and not cpu:
+        return [(None, "serving runs on GPUs only: no CPU fallback tier (TF Serving on CPU) answers while every GPU tier "
+                       "is down, so recommendations go blank (`fallback`)")]
+    return []
+
+
 RESOURCE_RULES: tuple[Rule, ...] = ()
 
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule("dr-serving-regions-complete", "At least two regions serve; each has its own cluster, GPU node group, bucket and key, and replication links their buckets.",
               MANDATORY, (DEPLOYMENT, EKS_CLUSTER, NODE_GROUP, BUCKET, KMS_KEY, BUCKET_REPLICATION), check_serving_regions_complete),
+    *production_twins(
+        "dr-standby-capacity",
+        production="In production stacks, a GPU node group that scales from zero (a pilot-light standby) launches into a "
+                   "capacity reservation (its launch template targets an On-Demand Capacity Reservation or Capacity Block).",
+        elsewhere="Outside production, a GPU node group that scales from zero without a capacity reservation is reported: "
+                  "capacity not guaranteed.",
+        resource_types=(NODE_GROUP, LAUNCH_TEMPLATE), check=_unreserved_pilot_light,
+    ),
+    StackRule("dr-fallback-tier", "Where serving runs on GPUs, a CPU fallback tier (TF Serving on CPU) serves too (recommendations never go blank).",
+              ADVISORY, (DEPLOYMENT,), check_fallback_tier),
 )

@@ -109,19 +109,21 @@ def test_prod_api_admits_no_public_address():
 
 
 def test_shipped_stacks_warn_only_about_what_is_not_pinned_by_content():
-    # README "Images and charts": every Helm chart (fetched by version), TF Serving and the NVIDIA device
-    # plugin (no digest confirmed offline); the fetcher and Cluster Autoscaler images are pinned. Dev
-    # has no certificate, so its balancers listen on HTTP and the plan says so.
+    # README "Images and charts": every Helm chart (fetched by version), TF Serving (GPU and fallback CPU
+    # builds) and the NVIDIA device plugin (no digest confirmed offline); the fetcher and Cluster
+    # Autoscaler images are pinned. Dev has no certificate, so its balancers listen on HTTP, and its
+    # pilot-light standby has no capacity reservation; the plan says both.
     for env in ("prod", "dev"):
         warnings = render_plan(env).warnings
         assert sorted(w.split(" is ", 1)[0] for w in warnings) == sorted([
             "Helm chart cluster-autoscaler 9.46.6", "Helm chart nvidia-device-plugin 0.17.1",
             "Helm chart aws-load-balancer-controller 3.5.0", "Helm chart keda 2.20.2", "the NVIDIA device plugin image",
-            "`serving.image`"] + (["no TLS certificate for us-east-1: the balancer listens on plain HTTP (port 80), so queries, "
-                                   "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)",
-                                   "no TLS certificate for us-west-2: the balancer listens on plain HTTP (port 80), so queries, "
-                                   "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)"]
-                                  if env == "dev" else [])), warnings
+            "`serving.image`", "`fallback.image`"] + (
+                ["no TLS certificate for us-east-1: the balancer listens on plain HTTP (port 80), so queries, "
+                 "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)",
+                 "no TLS certificate for us-west-2: the balancer listens on plain HTTP (port 80), so queries, "
+                 "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)",
+                 "capacity not guaranteed: the standby"] if env == "dev" else [])), warnings
 
 
 def test_too_many_ranges_for_the_security_group_are_refused_at_plan_time():
@@ -150,19 +152,25 @@ def test_internal_exposure_makes_internal_balancers_in_the_private_subnets_witho
 
 
 def test_internal_records_follow_cloudwatch_alarms(internal, prod):
-    for role in ROLES:
-        check = internal.one("aws:route53/healthCheck:HealthCheck", f"recsys-prod-private-health-{role}")
-        assert check.inputs["type"] == "CLOUDWATCH_METRIC" and check.inputs["cloudwatchAlarmRegion"] == REGIONS[role]
-        steering = internal.one("aws:route53/record:Record", f"recsys-prod-dns-{role}").inputs["healthCheckId"]
-        assert internal.outputs["regions"][role]["healthCheckId"] == steering
+    # The record each tier's check steers: the primary's is client-facing, the standby's and the
+    # fallback's are the nested pair of the cascade.
+    records = {"primary": "recsys-prod-dns-primary", "standby": "recsys-prod-dns-cascade-standby",
+               "fallback": "recsys-prod-dns-cascade-fallback"}
+    for tier, record in records.items():
+        outputs = internal.outputs["fallback"] if tier == "fallback" else internal.outputs["regions"][tier]
+        public = prod.outputs["fallback"] if tier == "fallback" else prod.outputs["regions"][tier]
+        check = internal.one("aws:route53/healthCheck:HealthCheck", f"recsys-prod-private-health-{tier}")
+        assert check.inputs["type"] == "CLOUDWATCH_METRIC" and check.inputs["cloudwatchAlarmRegion"] == REGIONS.get(tier, "us-west-2")
+        steering = internal.one("aws:route53/record:Record", record).inputs["healthCheckId"]
+        assert outputs["healthCheckId"] == steering
         # Not the HTTP check, which cannot reach a private endpoint.
-        assert steering != prod.outputs["regions"][role]["healthCheckId"]
+        assert steering != public["healthCheckId"]
     # Route 53's checkers probe from the internet, so an HTTP(S) check of an internal balancer could
-    # only fail: none is created (the public stack has one per region).
+    # only fail: none is created (the public stack has one per tier).
     probes = ("HTTP_STR_MATCH", "HTTPS_STR_MATCH")
     http = [c for c in internal.of_type("aws:route53/healthCheck:HealthCheck") if c.inputs["type"] in probes]
     assert http == [] and len([c for c in prod.of_type("aws:route53/healthCheck:HealthCheck")
-                               if c.inputs["type"] in probes]) == 2
+                               if c.inputs["type"] in probes]) == 3
 
 
 # --- the pinned manifest ------------------------------------------------------------------------
@@ -396,8 +404,9 @@ def test_each_pod_identity_role_trusts_only_the_service_account_it_is_associated
     associations += [(addon.inputs["clusterName"], "kube-system", association["serviceAccount"], association["roleArn"])
                      for addon in run.of_type("aws:eks/addon:Addon") for association in addon.inputs.get("podIdentityAssociations", [])]
     pod_roles = [r for r in roles.values() if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]]
-    # Per region: model reader, aws-node, cluster-autoscaler, load balancer controller, KEDA operator.
-    assert len(associations) == len(pod_roles) == 10
+    # Per region: model reader, aws-node, cluster-autoscaler, load balancer controller, KEDA operator;
+    # and the fallback tier's model reader.
+    assert len(associations) == len(pod_roles) == 11
     for cluster, namespace, service_account, role_arn in associations:
         assert trust_condition(roles[role_arn]) == {
             "aws:RequestTag/eks-cluster-arn": clusters[cluster], "aws:RequestTag/kubernetes-namespace": namespace,

@@ -70,13 +70,15 @@ def test_shipped_environments_alarm_on_the_health_checks_that_matter(rendered_st
     run = rendered_stacks[env]
     alarms = {r.name: r.inputs for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     health = {name: inputs for name, inputs in alarms.items() if inputs["namespace"] == "AWS/Route53"}
-    # dev's pilot-light standby is unhealthy by design, so only its primary is watched.
-    expected_roles = {"dev": ["primary"], "prod": ["primary", "standby"]}[env]
+    # dev's pilot-light standby is unhealthy by design, so only its primary is watched; the fallback
+    # tier always is (a fallback that fails unnoticed is no fallback).
+    expected_roles = {"dev": ["fallback", "primary"], "prod": ["fallback", "primary", "standby"]}[env]
     assert sorted(health) == [f"recsys-{env}-alarms-{role}-unhealthy" for role in expected_roles]
     for role in expected_roles:
         inputs = health[f"recsys-{env}-alarms-{role}-unhealthy"]
         assert inputs["region"] == "us-east-1"
-        assert inputs["dimensions"] == {"HealthCheckId": run.outputs["regions"][role]["healthCheckId"]}
+        tier = run.outputs["fallback"] if role == "fallback" else run.outputs["regions"][role]
+        assert inputs["dimensions"] == {"HealthCheckId": tier["healthCheckId"]}
     latency = alarms[f"recsys-{env}-alarms-replication-latency"]
     assert latency["region"] == run.outputs["regions"]["primary"]["region"]
     assert latency["dimensions"]["SourceBucket"] == run.outputs["regions"]["primary"]["bucket"]

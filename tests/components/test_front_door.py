@@ -297,7 +297,7 @@ def test_every_serving_balancer_has_its_regions_web_acl(rendered_stacks, env):
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_clients_have_one_listener_https_in_prod_http_only_in_dev(rendered_stacks, env):
     listeners = rendered_stacks[env].of_type("aws:lb/listener:Listener")
-    assert len(listeners) == 2
+    assert len(listeners) == 3  # the two GPU regions' and the fallback tier's
     expected = {"dev": (80, "HTTP"), "prod": (443, "HTTPS")}[env]
     assert {(listener.inputs["port"], listener.inputs["protocol"]) for listener in listeners} == {expected}
 
@@ -309,8 +309,10 @@ def test_the_serving_namespace_asks_for_readiness_gates(rendered_stacks):
 
 def test_the_binding_targets_its_regions_target_group_in_its_vpc(rendered_stacks):
     run = rendered_stacks["prod"]
-    for binding in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"):
-        role = "primary" if "-primary-" in binding.name else "standby"
-        group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
+    bindings = run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    assert len(bindings) == 3
+    for binding in bindings:
+        tier = next(t for t in ("primary", "standby", "fallback") if f"-{t}-" in binding.name)
+        group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{tier}-" in g.name)
         assert binding.inputs["spec"]["targetGroupARN"] == group.outputs["arn"]
         assert binding.inputs["spec"]["vpcID"] == group.inputs["vpcId"]

@@ -39,7 +39,7 @@ def test_kubernetes_objects_match_the_clusters_api_schema(rendered_stacks, env):
     # and test_serving_scaling.py check them against their controllers' API types.
     custom = ("kubernetes:helm.sh/", "kubernetes:elbv2.k8s.aws/", "kubernetes:keda.sh/")
     objects = [r for r in run.resources if r.type.startswith("kubernetes:") and not r.type.startswith(custom)]
-    assert len(objects) == 18  # per region: 7 serving objects and 2 NetworkPolicies
+    assert len(objects) == 27  # per serving tier (two regions, the fallback): 7 serving objects and 2 NetworkPolicies
     for resource in objects:
         try:
             kubernetes_validate.validate(kubernetes_manifest(resource), kubernetes_version, strict=True)
@@ -61,8 +61,8 @@ def test_schema_validation_rejects_a_misspelt_field(rendered_stacks):
 def test_iam_identity_policies_pass_parliament(rendered_stacks, env):
     policies = [r for r in rendered_stacks[env].of_type("aws:iam/rolePolicy:RolePolicy")]
     # replication, and per region: serving reader, cluster autoscaler, load balancer controller (its
-    # reads, and the binding of the region's target group), KEDA
-    assert len(policies) == 11
+    # reads, and the binding of the region's target group), KEDA; the fallback tier's reader and binding
+    assert len(policies) == 13
     for resource in policies:
         findings = analyze_policy_string(resource.inputs["policy"]).findings
         assert not findings, f"{resource.name}: {[(f.issue, f.detail) for f in findings]}"

@@ -97,7 +97,11 @@ def test_docstring_default_is_what_the_constructor_gives():
     built = GpuPoolSettings()
     for name in GpuPoolSettings.model_fields:
         stated = re.search(rf"{name} \(.*?Default: (.+?)\. Stack-file", " ".join(inspect.getdoc(GpuPoolSettings).split()))
-        assert stated.group(1) == repr(getattr(built, name))
+        value = getattr(built, name)
+        if isinstance(value, Settings):  # a nested section: built with its own defaults
+            assert stated.group(1) == f"{type(value).__name__}() (its own defaults)" and value == type(value)()
+        else:
+            assert stated.group(1) == repr(value)
 
 
 @pytest.mark.parametrize("model", SETTINGS, ids=lambda m: m.__name__)
@@ -133,10 +137,10 @@ def test_every_wrong_type_is_reported_with_python_names(model):
         # The stack file's spelling, and a typo, in Python: the argument meant is named.
         (lambda: GpuPoolSettings(maxSize=4),
          "`maxSize` is not an argument of GpuPoolSettings; did you mean `max_size`? Allowed: instance_types, min_size, "
-         "desired_size, max_size, os_family, capacity_type, disk_size_gib"),
+         "desired_size, max_size, os_family, capacity_type, disk_size_gib, capacity_reservations, image_cache"),
         (lambda: TwoRegionRecommenderArgs(**REQUIRED, gpu={"max_sise": 4}),
          "`gpu.max_sise` is not an argument of GpuPoolSettings; did you mean `max_size`? Allowed: instance_types, min_size, "
-         "desired_size, max_size, os_family, capacity_type, disk_size_gib"),
+         "desired_size, max_size, os_family, capacity_type, disk_size_gib, capacity_reservations, image_cache"),
     ],
 )
 def test_python_errors_name_python_arguments(build, message):

@@ -44,7 +44,7 @@ def test_one_scaled_object_per_serving_deployment_and_no_other_autoscaler(render
     run = rendered_stacks[env]
     targets = [(s.inputs["metadata"]["namespace"], s.inputs["spec"]["scaleTargetRef"]["name"]) for s in scaled_objects(run)]
     deployments = [(d.inputs["metadata"]["namespace"], d.inputs["metadata"]["name"]) for d in run.of_type("kubernetes:apps/v1:Deployment")]
-    assert sorted(targets) == sorted(deployments) and len(targets) == 2
+    assert sorted(targets) == sorted(deployments) and len(targets) == 3  # both regions' and the fallback tier's
     # Each region's pair lives in its own cluster.
     for role in ROLES:
         deployment = next(d for d in run.of_type("kubernetes:apps/v1:Deployment") if f"-{role}-" in d.name)

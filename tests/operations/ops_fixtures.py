@@ -102,10 +102,16 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-class Environment:
-    """A healthy two-region environment in moto + two TF Serving stand-ins."""
+FALLBACK_VERSION = 5
+FALLBACK_HOST = "127.1"  # 127.0.0.1 under another name, so DNS answers tell the tiers apart
 
-    def __init__(self, tmp_path: Path, *, standby_mode: str = "warm", failover_control: str = "health-check"):
+
+class Environment:
+    """A healthy two-region environment in moto + two TF Serving stand-ins; with `fallback`, the CPU
+    fallback tier too (its version in the standby bucket, its stand-in, health check and the DNS cascade)."""
+
+    def __init__(self, tmp_path: Path, *, standby_mode: str = "warm", failover_control: str = "health-check",
+                 fallback: bool = False):
         self.primary_bucket = "recsys-dr-prod-models-use1"
         self.standby_bucket = "recsys-dr-prod-models-usw2"
         self.s3p = client("s3", PRIMARY_REGION)
@@ -137,8 +143,11 @@ class Environment:
             role: seed.serving_health_check(r53, role=role, host=self.hosts[role], port=80, model=MODEL, interval=10,
                                             threshold=3)
             for role in ("primary", "standby")}
-        seed.failover_records(r53, zone_id=self.zone_id, record_name=self.record, ttl=30, hosts=self.hosts,
-                              health_check_ids=self.health_check_ids)
+        if fallback:
+            self._fallback(tmp_path, r53)
+        else:
+            seed.failover_records(r53, zone_id=self.zone_id, record_name=self.record, ttl=30, hosts=self.hosts,
+                                  health_check_ids=self.health_check_ids)
 
         self.outputs = {
             "environment": "prod",
@@ -152,6 +161,8 @@ class Environment:
                     "healthCheckIntervalSeconds": 10, "failureThreshold": 3},
             "regions": {role: self.region_outputs(role) for role in ("primary", "standby")},
         }
+        if fallback:
+            self.outputs["fallback"] = self.fallback_outputs()
         if failover_control == "arc":
             self.outputs["arc"] = {
                 "clusterArn": "arn:aws:route53-recovery-control::123456789012:cluster/c1",
@@ -162,6 +173,49 @@ class Environment:
                 "controlPanelArn": "arn:aws:route53-recovery-control::123456789012:controlpanel/abc",
                 "routingControls": {"primary": RC_PRIMARY, "standby": RC_STANDBY},
             }
+
+    def _fallback(self, tmp_path: Path, r53: Any) -> None:
+        """The fallback tier: `models/recommender-fallback/5/` in the standby bucket, served as `recommender`,
+        and the cascade records as components/dns/failover_records.py lays them out (CNAMEs here)."""
+        self.fallback_dir = seed.canned_version(tmp_path / "fallback", model=f"{MODEL}-fallback", version=FALLBACK_VERSION)
+        self.fallback_digest = seed.publish_version(self.s3s, bucket=self.standby_bucket, version_dir=self.fallback_dir)
+        self.serving["fallback"] = FakeServing(MODEL, {str(FALLBACK_VERSION): "AVAILABLE"})
+        self.hosts["fallback"] = FALLBACK_HOST
+        self.endpoints["fallback"] = f"{FALLBACK_HOST}:{self.serving['fallback'].port}"
+        self.health_check_ids["fallback"] = seed.serving_health_check(
+            r53, role="fallback", host=FALLBACK_HOST, port=80, model=MODEL, interval=10, threshold=3)
+        self.cascade = f"standby-cascade.{self.record}"
+        records = [(self.cascade, "standby", "PRIMARY", self.hosts["standby"], self.health_check_ids["standby"]),
+                   (self.cascade, "fallback", "SECONDARY", FALLBACK_HOST, self.health_check_ids["fallback"]),
+                   (self.record, "primary", "PRIMARY", self.hosts["primary"], self.health_check_ids["primary"])]
+        changes = [{"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name, "Type": "CNAME", "SetIdentifier": identifier, "Failover": failover, "TTL": 30,
+            "ResourceRecords": [{"Value": value}], "HealthCheckId": check}}
+            for name, identifier, failover, value, check in records]
+        # The client-facing SECONDARY: an alias, evaluating target health, of the nested pair (same zone, same type).
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {
+            "Name": self.record, "Type": "CNAME", "SetIdentifier": "standby", "Failover": "SECONDARY",
+            "AliasTarget": {"HostedZoneId": self.zone_id, "DNSName": self.cascade, "EvaluateTargetHealth": True}}})
+        r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
+
+    def fallback_outputs(self) -> dict:
+        return {"region": STANDBY_REGION, "endpoint": self.endpoints["fallback"], "bucket": self.standby_bucket,
+                "healthCheckId": self.health_check_ids["fallback"], "namespace": "recsys-fallback",
+                "deploymentName": "tf-serving", "cascadeRecordName": self.cascade, "budgetSeconds": 90,
+                "model": {"name": f"{MODEL}-fallback", "servedAs": MODEL, "version": FALLBACK_VERSION,
+                          "manifestSha256": self.fallback_digest, "historyLength": 20}}
+
+    def answer(self, route53: Any):
+        """Route 53's answer for the record now, by its rules (sandbox.route53.resolve) over the stored records:
+        a check is healthy while its endpoint passes (`route53.unhealthy`), flipped while inverted."""
+        from recsys_dr.sandbox.route53 import resolve
+
+        def healthy(check_id: str) -> bool:
+            inverted = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"].get("Inverted")
+            return (check_id not in route53.unhealthy) != bool(inverted)
+
+        sets = route53.list_resource_record_sets(HostedZoneId=self.zone_id)["ResourceRecordSets"]
+        return lambda: resolve(sets, self.record, "CNAME", healthy=healthy)
 
     def replication(self, *, status: str = "Enabled", rtc: str = "Enabled") -> dict:
         """The rule as components/storage/policies.py `replication_rule` creates it."""

@@ -190,18 +190,31 @@ def test_sizing_caps_at_the_pool_max_and_says_so():
 # --------------------------------------------------------------------------- activation
 
 
+COLD_START = {"capacityWaitSeconds": 900, "nodeSeconds": 300, "imagePullSeconds": 120, "modelLoadSeconds": 60,
+              "capacityGuaranteed": False, "imageCache": False}
+PHASES = ["nodes ready", "pods ready", "pod image pull", "pod model fetch and load", "health check healthy"]
+
+
 def test_pilot_light_activation_matches_the_primary_and_waits_for_every_phase(standby_world):
     eks, kube, primary = standby_world
-    act = activator(pilot_outputs(), eks, kube, primary, health=lambda: (True, "4/4 checkers healthy"))
+    act = activator(pilot_outputs(coldStart=COLD_START), eks, kube, primary, health=lambda: (True, "4/4 checkers healthy"))
     sizing = act.activate()
     assert sizing.replicas == 5 and "primary us-east-1 runs 5" in sizing.source
     assert eks.updates == [{"minSize": 5, "desiredSize": 5, "maxSize": 8}]
     assert kube.replicas == 5 and (kube.hpa_min, kube.hpa_max) == (5, 8)
-    assert [p.name for p in act.phases] == ["nodes ready", "pods ready", "health check healthy"]
+    assert [p.name for p in act.phases] == PHASES
     assert all(p.ok for p in act.phases)
-    assert act.phases[0].seconds == 30  # nodes joined on the 4th poll, 10 s apart
+    phases = {p.name: p for p in act.phases}
+    assert phases["nodes ready"].seconds == 30  # nodes joined on the 4th poll, 10 s apart
+    # Without a reservation the node phase may first wait a whole Cluster Autoscaler provisioning attempt.
+    assert phases["nodes ready"].budget_seconds == 900 + 300
+    # The slowest of the five pods (FakeKube.pod_start, one second slower per pod): pulls 4+4 and 30+4 s,
+    # fetch 6+4 s, load 9+4 s, each measured from the pod's own timestamps.
+    assert (phases["pod image pull"].seconds, phases["pod image pull"].budget_seconds) == (42, 120)
+    assert (phases["pod model fetch and load"].seconds, phases["pod model fetch and load"].budget_seconds) == (23, 60)
+    assert "tf-serving-4" in phases["pod image pull"].detail
     # interval 10 s x threshold 3: Route 53 needs that many passing checks to call it healthy.
-    assert act.phases[2].budget_seconds == 30
+    assert phases["health check healthy"].budget_seconds == 30
 
 
 def test_hpa_is_raised_before_the_deployment_is_scaled(standby_world):
@@ -243,7 +256,7 @@ def test_unhealthy_health_check_keeps_waiting_until_the_bound(standby_world):
                     health=lambda: (False, "0/4 checkers healthy"))
     with pytest.raises(ActivationError, match="health check healthy: 0/4 checkers healthy"):
         act.activate()
-    assert [p.ok for p in act.phases] == [True, True, False]
+    assert [p.ok for p in act.phases] == [True, True, True, True, False]
 
 
 def test_refuses_a_scaling_eks_would_reject():
@@ -438,8 +451,7 @@ def test_cli_failover_activates_the_pilot_light_before_moving_traffic_and_restor
         code, doc = failover("--to", "standby")
         assert code == 0 and doc["outcome"] == "switched", doc["messages"]
         assert at_flip == [(3, 3, 3)]  # three pods on three Ready nodes before the routing controls moved
-        assert [p["phase"] for p in doc["activation"]["phases"]] == ["nodes ready", "pods ready",
-                                                                     "health check healthy"]
+        assert [p["phase"] for p in doc["activation"]["phases"]] == PHASES
         assert cluster.role_states() == {"primary": "Off", "standby": "On"}
 
         code, doc = failover("--to", "primary")
@@ -526,7 +538,7 @@ def test_cli_drill_on_a_pilot_light_times_every_phase_beside_its_budget(pilot_ar
         primary.stop()
     assert code == 0, doc["reasons"]
     phases = {p["phase"]: p for p in doc["phases"]}
-    assert list(phases) == ["nodes ready", "pods ready", "health check healthy", "DNS answer"]
+    assert list(phases) == [*PHASES, "DNS answer"]
     assert all(p["ok"] and p["seconds"] is not None for p in phases.values())
     assert phases["health check healthy"]["budgetSeconds"] == 30  # 10 s x 3
     assert phases["DNS answer"]["budgetSeconds"] == 30  # budget 60 s minus TTL 30 s

@@ -124,9 +124,15 @@ def test_outputs_of_the_shipped_stacks_parse_with_every_key_failover_needs(tmp_p
     def change(document):
         if control:
             document["config"]["recsys-dr:failoverControl"] = control
+            document["config"].pop("recsys-dr:fallback")  # the cascade needs failoverControl health-check
 
     plan = mutated(env, tmp_path, change)
     out = parse_outputs(json.loads(json.dumps(plan.document["outputs"])), source=env)
+    if control is None:  # the shipped stacks have a fallback tier, in the standby region
+        assert out.fallback.region == out.standby.region and out.fallback.bucket == out.standby.bucket
+        assert out.fallback.model_name == "recommender-fallback" and out.fallback.served_as == out.model_name
+        assert out.fallback.budget_seconds > out.failover_budget_seconds
+        assert out.standby.cold_start["nodeSeconds"] > 0
     for region in out.regions.values():
         assert region.serving and region.active_gpu_scaling and region.pods_per_gpu_node and region.hpa_name
     if out.standby_mode == "pilot-light":

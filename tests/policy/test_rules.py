@@ -38,6 +38,8 @@ HEALTH = {"type": "HTTP_STR_MATCH", "resourcePath": "/v1/models/recommender", "s
 SERVING = {**CONTAINER, "image": "tensorflow/serving:2.21.0-gpu", "command": ["tensorflow_model_server"],
            "args": ["--model_name=recommender", "--port=0", "--grpc_socket_path=/tmp/grpc.sock", "--rest_api_port=8501"],
            "ports": [{"containerPort": 8501, "name": "http", "protocol": "TCP"}]}
+CPU_SERVING = {"name": "tf-serving", "image": "tensorflow/serving:2.21.0", "command": ["tensorflow_model_server"],
+               "resources": {"limits": {"cpu": "1", "memory": "1536Mi"}}}
 LIFECYCLE_GOOD = {"rules": [
     {"id": "scratch", "status": "Enabled", "filter": {"prefix": "tmp/"}, "noncurrentVersionExpiration": {"noncurrentDays": 30}},
     {"id": "uploads", "status": "Enabled", "filter": {"prefix": ""}, "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}},
@@ -374,6 +376,16 @@ def good_stack():
                      {"bucket": "models-primary", "rules": [{"id": "r", "status": "Enabled",
                                                               "destination": {"bucket": "arn:aws:s3:::models-standby"}}]},
                      "us-east-1"))
+    # The CPU fallback tier in the standby's cluster (dr-fallback-tier).
+    fallback = {"app": "tf-serving", "tier": "fallback"}
+    stack += [
+        res(rules.DEPLOYMENT, "fallback-serving", {"metadata": {"name": "tf", "namespace": "recsys-fallback"}, "spec": {"template": {
+            "metadata": {"labels": fallback}, "spec": {"containers": [{**CPU_SERVING}]}}}}, "us-west-2", P2),
+        res(rules.PDB, "fallback-pdb", {"metadata": {"namespace": "recsys-fallback"}, "spec": {"selector": {"matchLabels": fallback}}},
+            "us-west-2", P2),
+        res(rules.HPA_TYPES[0], "fallback-hpa", {"metadata": {"namespace": "recsys-fallback"},
+                                                "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "tf"}}}, "us-west-2", P2),
+    ]
     return stack
 
 
@@ -426,6 +438,44 @@ def test_stack_rules_quiet_on_good_stack():
 )
 def test_stack_rule_fires(mutate, expected):
     assert expected in fired(mutate(good_stack()))
+
+
+PILOT_LIGHT_POOL = {**GPU_GROUP, "scalingConfig": {"minSize": 0, "desiredSize": 0, "maxSize": 2}}
+
+
+def test_a_gpu_pool_at_zero_without_a_reservation_is_capacity_not_guaranteed():
+    stack = replace(good_stack(), "standby-gpu", props=PILOT_LIGHT_POOL)
+    assert ("dr-standby-capacity", "standby-gpu") in fired(stack)
+    [violation] = [v for v in check_stack(stack) if v.rule == "dr-standby-capacity"]
+    assert violation.enforcement == rules.ADVISORY and "capacity not guaranteed" in violation.message
+
+
+def test_in_production_an_unreserved_pilot_light_is_mandatory():
+    stack = [Resource(**{**r.__dict__, "urn": r.urn.replace("urn:pulumi:s::", "urn:pulumi:prod::")})
+             for r in replace(good_stack(), "standby-gpu", props=PILOT_LIGHT_POOL)]
+    assert {(v.rule, v.enforcement) for v in check_stack(stack) if v.rule.startswith("dr-standby")} == {
+        ("dr-standby-capacity-prod", rules.MANDATORY)}
+
+
+def test_a_pool_at_zero_launching_into_a_reservation_is_guaranteed():
+    template = res(rules.LAUNCH_TEMPLATE, "standby-gpu-template", {"capacityReservationSpecification": {
+        "capacityReservationTarget": {"capacityReservationId": "cr-0123456789abcdef0"}}}, "us-west-2")
+    stack = replace(good_stack(), "standby-gpu", props={**PILOT_LIGHT_POOL, "launchTemplate": {"id": "lt-1", "version": "1"}},
+                    property_dependencies={"launchTemplate": [template.urn]})
+    assert "dr-standby-capacity" not in {rule for rule, _ in fired([*stack, template])}
+    # A template without a target (only an image volume, say) reserves nothing.
+    plain = res(rules.LAUNCH_TEMPLATE, "standby-gpu-template", {"blockDeviceMappings": []}, "us-west-2")
+    assert ("dr-standby-capacity", "standby-gpu") in fired([*stack, plain])
+
+
+def test_gpu_serving_without_a_cpu_fallback_is_reported():
+    stack = [r for r in good_stack() if not r.name.startswith("fallback-")]
+    assert ("dr-fallback-tier", None) in fired(stack)
+    # A CPU container that is not TF Serving is no fallback.
+    web = replace(good_stack(), "fallback-serving", props={"metadata": {"name": "tf", "namespace": "recsys-fallback"},
+                  "spec": {"template": {"metadata": {"labels": {"app": "tf-serving", "tier": "fallback"}},
+                                        "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    assert ("dr-fallback-tier", None) in fired(web)
 
 
 def test_a_scaled_object_on_serving_load_is_an_autoscaler_and_not_cpu_scaling():

@@ -97,9 +97,11 @@ def test_stack_policies_see_regions_providers_and_dependencies(servicer):
     for region in ("us-east-1", "us-west-2"):
         provider = kube_provider(region)
         resources += [
+            # GPU serving (the regions rule counts the regions that serve on GPUs).
             stack_resource(rules.DEPLOYMENT, f"serving-{region}", {
                 "metadata": {"name": "tf", "namespace": "recsys"},
-                "spec": {"template": {"metadata": {"labels": labels}}}}, provider),
+                "spec": {"template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                    {"name": "tf-serving", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}}}, provider),
             stack_resource(rules.HPA_TYPES[0], f"hpa-{region}", {
                 "metadata": {"namespace": "recsys"},
                 "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "tf"}}}, provider),

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from recsys_dr.components.cluster.cold_start import CAPACITY_WAIT, IMAGE_PULL, MODEL_LOAD, NODE, cold_start_outputs
 from recsys_dr.review import prices
 from recsys_dr.review.estimate import estimate, usd
 
@@ -54,14 +55,74 @@ def test_warm_standby_has_no_activation_time():
 
 
 def test_pilot_light_adds_each_stated_activation_step():
+    # A plan without `coldStart` outputs: the table's phases of an unreserved pool without an image cache.
     e = estimate(document(gpu("p", "us-east-1", 2), gpu("s", "us-west-2", 0)))
-    assumed = prices.ASSUMPTIONS
-    steps = assumed["gpuNodeProvisioningSeconds"] + assumed["imagePullSeconds"] + assumed["modelLoadSeconds"]
+    steps = CAPACITY_WAIT.seconds + NODE.seconds + IMAGE_PULL.seconds + MODEL_LOAD.seconds
     assert e["standbyMode"] == "pilot-light"
-    assert e["rtoSeconds"]["standbyActivation"] == steps
+    assert e["rtoSeconds"]["standbyActivation"] == steps == 900 + 300 + 120 + 60
     assert e["rtoSeconds"]["total"] == 60 + steps
+    assert e["rtoSeconds"]["capacity"] == "not guaranteed"
     assert e["standbyCapacityPercent"] == 0
     assert e["monthlyCostUsd"]["standby"] == 0
+
+
+def pilot_light_outputs(*, reservation=None, image_cache=False) -> dict:
+    standby = {"region": "us-west-2", "capacityReservation": reservation,
+               "coldStart": cold_start_outputs(reserved=reservation is not None, image_cache=image_cache)}
+    return {"regions": {"primary": {"region": "us-east-1"}, "standby": standby}, "failoverBudgetSeconds": 60}
+
+
+ODCR = {"type": "on-demand", "reservationId": "cr-0123456789abcdef0", "availabilityZone": "us-west-2a",
+        "instanceType": "g5.xlarge", "instanceCount": 2}
+
+
+def test_a_reservation_removes_the_wait_for_instances_and_is_billed_unused():
+    unreserved = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 0), outputs=pilot_light_outputs()))
+    reserved = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 0), outputs=pilot_light_outputs(reservation=ODCR)))
+    assert unreserved["rtoSeconds"]["total"] - reserved["rtoSeconds"]["total"] == CAPACITY_WAIT.seconds
+    assert reserved["rtoSeconds"]["activationSteps"]["capacityWait"] == 0 and reserved["rtoSeconds"]["capacity"] == "reserved"
+    # Two reserved g5.xlarge, none running in them: both billed at the On-Demand rate.
+    (item,) = [i for i in reserved["monthlyCostUsd"]["items"] if i["item"].startswith("capacity reservation")]
+    assert item == {"role": "standby", "region": "us-west-2", "item": "capacity reservation, unused (2 x g5.xlarge)",
+                    "quantity": 2, "unit": "hour", "unitUsd": 1.006, "monthlyUsd": round(2 * 1.006 * 730, 2)}
+    assert reserved["monthlyCostUsd"]["total"] - unreserved["monthlyCostUsd"]["total"] == pytest.approx(2 * 1.006 * 730, abs=0.01)
+
+
+def test_instances_running_in_a_reservation_are_not_billed_twice():
+    outputs = pilot_light_outputs(reservation=ODCR)
+    e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 1), outputs=outputs))
+    (item,) = [i for i in e["monthlyCostUsd"]["items"] if i["item"].startswith("capacity reservation")]
+    assert item["quantity"] == 1  # one of the two runs a GPU node, priced as such
+    full = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 2), outputs=outputs))
+    assert not [i for i in full["monthlyCostUsd"]["items"] if i["item"].startswith("capacity reservation")]
+
+
+def test_a_capacity_block_is_named_not_priced():
+    block = {**ODCR, "type": "capacity-block"}
+    e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 0), outputs=pilot_light_outputs(reservation=block)))
+    assert any(u.startswith("Capacity Block cr-0123456789abcdef0 in us-west-2: its price is set when it is bought")
+               for u in e["monthlyCostUsd"]["unpriced"])
+    assert e["rtoSeconds"]["capacity"] == "reserved"
+
+
+def test_an_image_cache_removes_the_image_pull_phase():
+    cached = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 0),
+                               outputs=pilot_light_outputs(reservation=ODCR, image_cache=True)))
+    assert cached["rtoSeconds"]["activationSteps"] == {"capacityWait": 0, "gpuNodeProvisioning": NODE.seconds,
+                                                       "imagePull": 0, "modelLoad": MODEL_LOAD.seconds}
+
+
+def test_fallback_tier_items_are_marked_and_summed():
+    fallback_nodes = res(NODE_GROUP, "fb", "us-west-2", amiType="AL2023_x86_64_STANDARD", instanceTypes=["c6i.large"],
+                         scalingConfig={"minSize": 2, "desiredSize": 2, "maxSize": 3}, labels={"recsys-dr/pool": "fallback"})
+    alb = res("aws:lb/loadBalancer:LoadBalancer", "fb-alb", "us-west-2", tags={"recsys-dr:role": "fallback"})
+    outputs = {**pilot_light_outputs(), "fallback": {"budgetSeconds": 120}}
+    e = estimate(document(gpu("p", "us-east-1", 1), fallback_nodes, alb, outputs=outputs))
+    marked = {i["item"]: i["monthlyUsd"] for i in e["monthlyCostUsd"]["items"] if i.get("tier") == "fallback"}
+    assert marked == {"fallback CPU nodes (2 x c6i.large)": round(2 * 0.085 * 730, 2),
+                      "fallback application load balancer": round(0.0225 * 730, 2)}
+    assert e["monthlyCostUsd"]["fallback"] == round(sum(marked.values()), 2)
+    assert e["fallbackSeconds"] == 120
 
 
 def test_half_standby_capacity_counts_gpus():
@@ -145,7 +206,11 @@ def test_region_switch_plan_is_priced_per_month():
 def test_shipped_prod_failover_control_is_priced_where_enabled(tmp_path, control, item):
     from .shipped import mutated
 
-    plan = mutated("prod", tmp_path, lambda d: d["config"].update({"recsys-dr:failoverControl": control}))
+    def change(document):
+        document["config"]["recsys-dr:failoverControl"] = control
+        document["config"].pop("recsys-dr:fallback")  # the cascade needs failoverControl health-check
+
+    plan = mutated("prod", tmp_path, change)
     items = [i["item"] for i in plan.document["estimate"]["monthlyCostUsd"]["items"] if i["role"] == "global"]
     assert item in items
     other = {"arc": "ARC Region switch plan", "region-switch": "ARC routing-control cluster"}[control]

@@ -94,10 +94,33 @@ def test_shipped_prod_to_pilot_light(tmp_path):
     assert "/month (-" in markdown.splitlines()[3]
 
 
+def test_shipped_prod_to_pilot_light_without_a_reservation_says_capacity_is_not_guaranteed(tmp_path):
+    base = mutated("prod", tmp_path / "base", lambda d: None)
+    head = mutated("prod", tmp_path / "head", lambda d: d["config"].update({"recsys-dr:standbyMode": "pilot-light"}))
+    (hazard,) = [h for h in diff_plans(base.document, head.document).hazards if h["kind"] == "capacity-unguaranteed"]
+    assert hazard["severity"] == "high" and "capacity not guaranteed" in hazard["message"]
+    # The same change with the standby's pool reserved: no such hazard, and a shorter recovery than without.
+    reserved = mutated("prod", tmp_path / "reserved", lambda d: (
+        d["config"].update({"recsys-dr:standbyMode": "pilot-light"}),
+        setting(d, "gpu").update(instanceTypes=["g5.2xlarge"],
+                                 capacityReservations={"standby": {"availabilityZone": "us-west-2a"}})))
+    result = diff_plans(base.document, reserved.document)
+    assert "capacity-unguaranteed" not in kinds(result)
+    assert result.head_estimate["rtoSeconds"]["total"] < diff_plans(base.document, head.document).head_estimate["rtoSeconds"]["total"]
+
+
+def test_removing_the_fallback_tier_is_a_high_hazard(tmp_path):
+    base = mutated("prod", tmp_path / "base", lambda d: None)
+    head = mutated("prod", tmp_path / "head", lambda d: d["config"].pop("recsys-dr:fallback"))
+    (hazard,) = [h for h in diff_plans(base.document, head.document).hazards if h["kind"] == "fallback-off"]
+    assert hazard["severity"] == "high" and "recommendations go blank" in hazard["message"]
+
+
 def test_shipped_prod_slower_detection_grows_the_failover_budget(tmp_path):
     base = mutated("prod", tmp_path / "base", lambda d: None)
     head = mutated("prod", tmp_path / "head", lambda d: setting(d, "dns").update(failureThreshold=5, failoverBudgetTarget=120))
-    assert {"failover-budget-up", "rto-up"} <= set(kinds(diff_plans(base.document, head.document)))
+    # The second hop to the fallback has its own detection: it grows too.
+    assert {"failover-budget-up", "rto-up", "fallback-budget-up"} <= set(kinds(diff_plans(base.document, head.document)))
 
 
 def test_shipped_prod_gpu_type_change_in_both_regions(tmp_path):

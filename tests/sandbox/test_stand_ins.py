@@ -313,7 +313,7 @@ def test_an_alias_answer_is_its_targets_addresses():
                for failover, name in (("PRIMARY", "p-lb.example.com"), ("SECONDARY", "s-lb.example.com"))]
     addresses = {"p-lb.example.com": ["3.5.0.1", "3.5.0.2"], "s-lb.example.com": ["34.1.1.1"]}
     answer = route53.failover_answer(records, "recs.example.com", "A", lambda _id: True,
-                                     alias_healthy=lambda name: name != "p-lb.example.com", resolve=addresses.get)
+                                     alias_healthy=lambda name: name != "p-lb.example.com", addresses=addresses.get)
     assert answer == ["34.1.1.1"]  # the primary's balancer has no healthy target
 
 

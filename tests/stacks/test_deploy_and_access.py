@@ -122,8 +122,9 @@ def test_no_service_makes_a_load_balancer_of_its_own(rendered_stacks):
     # The balancers are Pulumi's (aws:lb); a LoadBalancer Service would add an unmanaged NLB.
     for env in ("dev", "prod"):
         services = rendered_stacks[env].of_type("kubernetes:core/v1:Service")
-        assert len(services) == 2 and {s.inputs["spec"]["type"] for s in services} == {"ClusterIP"}
-        assert len(rendered_stacks[env].of_type("aws:lb/loadBalancer:LoadBalancer")) == 2
+        # One per serving tier: the two GPU regions and the fallback.
+        assert len(services) == 3 and {s.inputs["spec"]["type"] for s in services} == {"ClusterIP"}
+        assert len(rendered_stacks[env].of_type("aws:lb/loadBalancer:LoadBalancer")) == 3
 
 
 def test_rollout_await_is_bounded_and_longer_where_replication_feeds_the_region(rendered_stacks):
@@ -191,7 +192,8 @@ def region_switch():
     patch = pytest.MonkeyPatch()
     patch.setattr(mock_runtime, "CloudMocks", PlanMocks)
     try:
-        yield render_stack("prod", stack_config("prod", failoverControl="region-switch",
+        # A Region switch plan moves traffic by the operator's decision alone: no fallback cascade with it.
+        yield render_stack("prod", stack_config("prod", failoverControl="region-switch", fallback=None,
                                                 regionSwitch={"approvalRoleArn": ONCALL, "recoveryTimeObjectiveMinutes": 20}))
     finally:
         patch.undo()
@@ -243,7 +245,7 @@ def test_region_switch_role_can_scale_in_both_clusters(region_switch):
 def test_region_switch_needs_an_existing_zone(monkeypatch):
     dns = json.loads(stack_config("prod")["recsys-dr:dns"])
     dns.pop("zoneId")
-    config = stack_config("prod", failoverControl="region-switch", dns={**dns, "zoneName": "shop.example.com"})
+    config = stack_config("prod", failoverControl="region-switch", fallback=None, dns={**dns, "zoneName": "shop.example.com"})
     error, registered = registrations_before_failure(monkeypatch, lambda: render_stack("prod", config), pulumi.InputPropertiesError)
     assert registered == []
     assert "`recsys-dr:failoverControl` region-switch needs `recsys-dr:dns.zoneId`" in str(error)

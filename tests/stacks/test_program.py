@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
+from recsys_dr.components.settings.model import DEFAULT_HISTORY_LENGTH
 from recsys_dr.stacks.settings import ConfigError
 from tests.support import ENVIRONMENTS, registrations_before_failure, render_stack, stack_config
 
@@ -13,7 +14,8 @@ from tests.support import ENVIRONMENTS, registrations_before_failure, render_sta
 def test_shipped_environment_renders_both_regions(rendered_stacks, env):
     run = rendered_stacks[env]
     assert len(run.of_type("aws:eks/cluster:Cluster")) == 2
-    assert len(run.of_type("kubernetes:apps/v1:Deployment")) == 2
+    # Each region's GPU serving, and the fallback tier in the standby's cluster.
+    assert len(run.of_type("kubernetes:apps/v1:Deployment")) == 3
     assert {r.inputs["region"] for r in run.of_type("aws:s3/bucket:Bucket")} == {"us-east-1", "us-west-2"}
     assert run.outputs["environment"] == env
     assert set(run.outputs["regions"]) == {"primary", "standby"}
@@ -27,15 +29,26 @@ def test_stack_exports_what_operators_need(rendered_stacks):
         region = outputs["regions"][role]
         assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
                 "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName",
-                "scaledObjectName", "frontDoor", "serving"} == set(region)
-        assert all(value not in (None, "") for value in region.values())
+                "scaledObjectName", "frontDoor", "serving", "capacityReservation", "coldStart"} == set(region)
+        # prod's warm standby runs its GPUs: no reservation (null), every other value set.
+        assert region["capacityReservation"] is None
+        assert all(value not in (None, "") for key, value in region.items() if key != "capacityReservation")
         assert region["frontDoor"]["scheme"] == "https" and region["frontDoor"]["port"] == 443
     assert outputs["failoverBudget"] == "10 s x 3 failed checks + TTL 60 s = 90 s"
     assert outputs["failoverBudgetTargetSeconds"] == 90
+    fallback = outputs["fallback"]
+    assert fallback["region"] == outputs["regions"]["standby"]["region"] and fallback["namespace"] == "recsys-fallback"
+    assert fallback["model"] == {"name": "recommender-fallback", "servedAs": "recommender", "version": 1,
+                                 "manifestSha256": "4aaf554acd0b37bfa2afa44a867e313053809e05de05909c7605f3201419d3e7",
+                                 "historyLength": DEFAULT_HISTORY_LENGTH}
+    assert fallback["frontDoor"]["scheme"] == "https" and fallback["endpoint"] not in (
+        outputs["regions"]["primary"]["endpoint"], outputs["regions"]["standby"]["endpoint"])
+    assert fallback["budgetSeconds"] == 120 and fallback["cascadeRecordName"] == "standby-cascade.recs.shop.example.com"
 
 
 def test_arc_is_chosen_by_config():
-    run = render_stack("prod", stack_config("prod", failoverControl="arc"))
+    # ARC steers by the operator's switch alone, which the fallback cascade cannot follow (settings refuse both).
+    run = render_stack("prod", stack_config("prod", failoverControl="arc", fallback=None))
     assert len(run.of_type("aws:route53recoverycontrol/routingControl:RoutingControl")) == 2
     assert set(run.outputs["arc"]["routingControls"]) == {"primary", "standby"}
 
@@ -53,7 +66,7 @@ def test_bad_config_stops_the_program_before_any_resource(monkeypatch):
 def test_first_deployment_can_skip_waiting_for_the_model():
     serving = {"awaitRollout": False, "allowedCidrs": ["203.0.113.0/24"]}
     deployments = render_stack("dev", stack_config("dev", serving=serving)).of_type("kubernetes:apps/v1:Deployment")
-    assert [d.inputs["metadata"]["annotations"] for d in deployments] == [{"pulumi.com/skipAwait": "true"}] * 2
+    assert [d.inputs["metadata"]["annotations"] for d in deployments] == [{"pulumi.com/skipAwait": "true"}] * 3
 
 
 def test_rollouts_are_awaited_by_default(rendered_stacks):

@@ -1,0 +1,100 @@
+"""`fallback`: the CPU tier that answers when both GPU tiers are down (README "Fallback tier")."""
+
+from __future__ import annotations
+
+from pydantic import field_validator, model_validator
+
+from recsys_dr.components.cluster.instances import CPU_INSTANCES, allocatable
+from recsys_dr.components.serving.manifests import DEFAULT_FALLBACK_IMAGE
+from recsys_dr.components.settings.aws_limits import CPU_QUANTITY, MAX_NODES_PER_NODE_GROUP, MEMORY_QUANTITY, cpu_millicores, memory_bytes
+from recsys_dr.components.settings.base import INT32_MAX, INT64_MAX, Settings, problem, setting
+from recsys_dr.components.settings.serving import REPLICA_LIMIT, ScalingSettings
+
+# The fallback version is its own model in the buckets (`models/<model.name>-fallback/<version>/`),
+# served under the main model's name so clients keep one path.
+FALLBACK_SUFFIX = "-fallback"
+FALLBACK_NAMESPACE = "recsys-fallback"
+CPU_TYPES = ", ".join(CPU_INSTANCES)
+NODE_LIMIT = f"EKS quota 'Nodes per managed node group', default {MAX_NODES_PER_NODE_GROUP}"
+
+
+def fallback_model_name(model_name: str) -> str:
+    """The bucket prefix and manifest `model_name` of the fallback versions ("recommender" -> "recommender-fallback")."""
+    return model_name + FALLBACK_SUFFIX
+
+
+class FallbackSettings(Settings):
+    """The CPU fallback tier in the standby region: a counts-only model version with the main model's
+    signature, on its own CPU node group, behind its own front door and health check. DNS answers it only
+    while both GPU tiers are unhealthy."""
+
+    version: int = setting(description="Pinned version of `models/<model.name>-fallback/` (a TF Serving version directory).",
+                           allowed="a positive integer", ge=1, le=INT64_MAX, limit="TF Serving versions are int64")
+    manifest_sha256: str = setting(
+        description="sha256 of that version's manifest.json, as `python -m recsys_dr.model publish` prints it; the init "
+        "container refuses any other manifest.", allowed="64 lower-case hexadecimal digits", pattern=r"^[0-9a-f]{64}$",
+    )
+    instance_types: list[str] = setting(
+        default_factory=lambda: ["c6i.large"], description="x86_64 CPU instance types of the fallback node group, cheapest first.",
+        allowed=f"a non-empty list among: {CPU_TYPES}", min_length=1,
+    )
+    min_size: int = setting(2, description="Fallback nodes always running (one per zone survives a zone loss).",
+                            allowed="an integer >= 1", ge=1, le=MAX_NODES_PER_NODE_GROUP, limit=NODE_LIMIT)
+    max_size: int = setting(3, description="Most fallback nodes the autoscaler may add (rollouts need one pod of room).",
+                            allowed="an integer >= 1", ge=1, le=MAX_NODES_PER_NODE_GROUP, limit=NODE_LIMIT)
+    min_replicas: int = setting(2, description="Fallback pods KEDA always keeps running.", allowed="an integer >= 1",
+                                ge=1, le=INT32_MAX, limit=REPLICA_LIMIT)
+    max_replicas: int = setting(2, description="Most fallback pods KEDA may run.", allowed="an integer >= 1",
+                                ge=1, le=INT32_MAX, limit=REPLICA_LIMIT)
+    image: str = setting(DEFAULT_FALLBACK_IMAGE, description="TF Serving CPU image.", allowed="a container image reference",
+                         min_length=1)
+    cpu: str = setting("1", description="CPU request and limit of the fallback's serving container.",
+                       allowed='a Kubernetes CPU quantity such as "1" or "1500m"')
+    memory: str = setting("1536Mi", description="Memory request and limit of the fallback's serving container.",
+                          allowed="a Kubernetes memory quantity such as 1536Mi", pattern=MEMORY_QUANTITY.pattern)
+    scaling: ScalingSettings = setting(default_factory=ScalingSettings, description="KEDA scaling of the fallback on its "
+                                       "balancer's requests.", allowed="an object")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _cpu_types(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in CPU_INSTANCES]
+        if unknown:
+            raise problem(f"`{{key}}` must list x86_64 CPU instance types among: {CPU_TYPES}. Received: {unknown}")
+        return value
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, value: object) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not CPU_QUANTITY.fullmatch(str(value)):
+            raise problem(f'`{{key}}` must be a Kubernetes CPU quantity such as "1" or "1500m". Received: {value!r}')
+        return str(value)
+
+    @model_validator(mode="after")
+    def _bounds_and_fit(self) -> FallbackSettings:
+        problems = []
+        if self.min_size > self.max_size:
+            problems.append(f"`{{key}}.minSize` must be <= `{{key}}.maxSize`. Received: minSize={self.min_size}, maxSize={self.max_size}")
+        if self.min_replicas > self.max_replicas:
+            problems.append(f"`{{key}}.minReplicas` must be <= `{{key}}.maxReplicas`. Received: minReplicas={self.min_replicas}, "
+                            f"maxReplicas={self.max_replicas}")
+        for name in self.instance_types:
+            cpu, memory_mib = allocatable(CPU_INSTANCES[name])
+            if cpu_millicores(self.cpu) > cpu or memory_bytes(self.memory) > memory_mib * 2**20:
+                problems.append(f"`{{key}}.cpu`/`{{key}}.memory` must fit one {name} node ({cpu}m CPU, {memory_mib}Mi after "
+                                f"kubelet reservation and node DaemonSets). Received: cpu={self.cpu!r}, memory={self.memory!r}")
+        if not problems and self.min_replicas > self.min_size * self.pods_per_node:
+            problems.append(f"`{{key}}.minReplicas` must fit `{{key}}.minSize` nodes ({self.pods_per_node} pod(s) each): the "
+                            f"fallback must answer without waiting for new nodes. Received: minReplicas={self.min_replicas}, "
+                            f"minSize={self.min_size}")
+        if problems:
+            raise problem("\n".join(problems))
+        return self
+
+    @property
+    def pods_per_node(self) -> int:
+        """Fallback pods one node holds, whichever listed type the autoscaler picks."""
+        from recsys_dr.components.serving.rollout import pods_per_node
+
+        return pods_per_node(self.instance_types, gpus_per_pod=0, cpu_millicores=cpu_millicores(self.cpu),
+                             memory_bytes=memory_bytes(self.memory))
