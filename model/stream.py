@@ -358,6 +358,8 @@ class StreamFeed:
         import tensorflow as tf
 
         mine = shards_of(self.scan.shards, context.input_pipeline_id, context.num_input_pipelines)
+        log.info("input pipeline %d of %d reads shard(s) %s", context.input_pipeline_id, context.num_input_pipelines,
+                 ", ".join(s.rsplit("/", 1)[-1] for s in mine))
         per_replica = context.get_per_replica_batch_size(config.batch_size)
         signature = (tf.TensorSpec([None, config.query_length], tf.int64),
                      tf.TensorSpec([None, config.history_length], tf.int64), tf.TensorSpec([None], tf.int64))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,28 @@ def test_each_replica_draws_its_own_negatives(probe):
     # same examples on both replicas: equal losses would mean equal negatives
     first, second = probe["sampled_losses"]
     assert abs(first - second) > 1e-3
+
+
+@pytest.mark.slow
+def test_two_workers_stream_disjoint_shards_and_the_chief_exports(tmp_path):
+    from recsys_dr.model.stream import write_user_shards
+    from tests.model import model_fixtures as fx
+
+    write_user_shards(fx.dataset().interactions, tmp_path / "log", 4)
+    fx.dataset().catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    data = ["--interactions", str(tmp_path / "log"), "--catalog", str(tmp_path / "catalog.csv"),
+            "--strategy", "multi-worker", "--worker-timeout", "120"]
+    procs = [_build(tmp_path / f"worker{i}", *data, tf_config=config) for i, config in enumerate(local_cluster(2))]
+    try:
+        codes = [p.wait(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    logs = [(tmp_path / f"worker{i}" / "log.txt").read_text() for i in range(2)]
+    assert codes == [0, 0], logs
+    read = [set(re.findall(r"input pipeline \d of 2 reads shard\(s\) (.*)", log)[0].split(", ")) for log in logs]
+    assert read[0] and read[1] and not read[0] & read[1]
+    assert read[0] | read[1] == {f"part-{i:05d}.parquet" for i in range(4)}
+    chief = json.loads((tmp_path / "worker0" / "metrics.json").read_text())
+    assert min(chief["training"]["examples_per_replica"]) > 0 and Path(chief["version_dir"]).is_dir()
