@@ -477,9 +477,10 @@ def handle_train(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         print(f"recsys-dr train: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
+        import dataclasses
         import json
 
-        print(json.dumps(result.__dict__, sort_keys=True))
+        print(json.dumps(dataclasses.asdict(result), sort_keys=True))
     else:
         print(f"published {result.model_name} version {result.version} (Job {result.job}, {result.seconds:.0f} s)")
         print(f"pin in Pulumi.{outputs.environment}.yaml: model.version: {result.version}, "

@@ -11,6 +11,7 @@ and prints the version and the manifest digest to pin in the stack file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -83,7 +84,7 @@ def run_training(*, kube: Any, s3: Any, namespace: str, template: str, version: 
         spec = TrainingSpec(**json.loads(config_map["data"][SPEC_KEY]))
     except (KubeError, KeyError, TypeError, ValueError) as exc:
         raise TrainingError(f"cannot read the run template {namespace}/{template}: {exc}") from None
-    spec = TrainingSpec(**{**spec.__dict__, "build_args": tuple(spec.build_args)})
+    spec = dataclasses.replace(spec, build_args=tuple(spec.build_args))  # JSON gave a list
     version = version or next_version(s3, spec.bucket, spec.model_name)
     name = job_name(spec.model_name, stamp or time.strftime("%Y%m%dt%H%M%S", time.gmtime()))
     kube.request("POST", f"/apis/batch/v1/namespaces/{namespace}/jobs", job_manifest(spec, name=name, namespace=namespace,
