@@ -9,7 +9,7 @@ Parquet shards of about ``--shard-events`` events each, every user in one shard
 (:func:`model.stream.write_user_shards`), and then, in a fresh process, read by
 :func:`model.stream.scan_shards` (validation, pseudonymisation, the split, the vocabulary, the
 sampler's counts, the evaluation sample). The figures are that process's peak resident memory
-(``ru_maxrss``) and wall time; with ``--in-memory`` also those of the in-memory path
+(``VmHWM`` of ``/proc/self/status``) and wall time; with ``--in-memory`` also those of the in-memory path
 (``model.data.load_dataset`` + ``model.split.leave_last_out``) on the same log in one file.
 Users and items stay fixed while the events grow, so a first pass whose memory follows users
 and items keeps the same peak.
@@ -27,25 +27,31 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SCAN = """
-import json, resource, sys, time
-t = time.perf_counter()
-from recsys_dr.model.stream import scan_shards
-scan = scan_shards(sys.argv[1], sys.argv[2], pseudonym_key="bench", history_length=int(sys.argv[3]))
-print(json.dumps({"seconds": round(time.perf_counter() - t, 1), "peak_rss_mib": round(resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss / 1024), "train_examples": sum(scan.train_examples), "users": scan.users,
-    "shards": len(scan.shards)}))
+PEAK = """
+import json, sys, time
+
+def peak_mib():
+    # VmHWM: this process's own high-water mark. ru_maxrss would carry the parent's over exec
+    # (Linux keeps the larger of the old and new mm's), and the parent held the generated log.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
 """
 
-IN_MEMORY = """
-import json, resource, sys, time
-t = time.perf_counter()
+SCAN = PEAK + """t = time.perf_counter()
+from recsys_dr.model.stream import scan_shards
+scan = scan_shards(sys.argv[1], sys.argv[2], pseudonym_key="bench", history_length=int(sys.argv[3]))
+print(json.dumps({"seconds": round(time.perf_counter() - t, 1), "peak_rss_mib": peak_mib(),
+    "train_examples": sum(scan.train_examples), "users": scan.users, "shards": len(scan.shards)}))
+"""
+
+IN_MEMORY = PEAK + """t = time.perf_counter()
 import recsys_dr.model.features  # the same imports as the scan (TensorFlow), so the baselines match
 from recsys_dr.model.data import load_dataset
 from recsys_dr.model.split import leave_last_out
 split = leave_last_out(load_dataset(sys.argv[1], sys.argv[2], pseudonym_key="bench"), int(sys.argv[3]))
-print(json.dumps({"seconds": round(time.perf_counter() - t, 1), "peak_rss_mib": round(resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss / 1024), "train_examples": len(split.train)}))
+print(json.dumps({"seconds": round(time.perf_counter() - t, 1), "peak_rss_mib": peak_mib(),
+    "train_examples": len(split.train)}))
 """
 
 
