@@ -365,7 +365,7 @@ def export_version(
         _write_saved_model(trained, top_k, model_dir, staging)
         stable_fingerprint_uuid(staging / "fingerprint.pb")
         if titles is not None:
-            _write_titles(staging / TITLES_PATH, titles)
+            write_titles(staging / TITLES_PATH, titles)
         requests = warmup_requests(trained)
         write_warmup(staging / WARMUP_PATH, model_name, requests)
         spec, offline, golden = _replay_warmup(staging, trained, requests)
@@ -419,8 +419,9 @@ def _write_saved_model(trained: Trained, top_k: int, model_dir: Path, staging: P
         archive.write_out(str(staging), verbose=False)
 
 
-def _write_titles(path: Path, titles: list[str]) -> None:
-    """Catalog titles, one line each (whitespace collapsed), gzipped with reproducible bytes."""
+def write_titles(path: Path, titles: list[str]) -> None:
+    """Write catalog titles to ``path`` (``assets.extra/titles.txt.gz``): one line each, whitespace
+    collapsed, gzipped with reproducible bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(path, "wb", mtime=0) as f:  # mtime 0: reproducible bytes
         f.write("".join(" ".join(str(t).split()) + "\n" for t in titles).encode("utf-8"))
