@@ -356,51 +356,19 @@ def export_version(
         raise ValueError(f"`top_k` must be >= 1. Received: {top_k}")
     model_dir = Path(out) / model_name
     model_dir.mkdir(parents=True, exist_ok=True)
-    version = next_version(model_dir) if version is None else version
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"`version` must be a positive int. Received: {version!r}")
-    final = model_dir / str(version)
-    if final.exists():
-        raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
+    version, final = _new_version_dir(model_dir, version)
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         if titles is not None and len(titles) != trained.preprocessor.num_items:
             raise ValueError(f"{len(titles)} titles for {trained.preprocessor.num_items} items")
-        with tempfile.TemporaryDirectory(prefix=".items-", dir=model_dir) as tmp:
-            # The SavedModel copies this file into assets/ (ITEMS_PATH): the one copy of the ids.
-            items_file = Path(tmp) / Path(ITEMS_PATH).name
-            items_file.write_text("".join(f"{i}\n" for i in trained.preprocessor.items), encoding="utf-8")
-            serve, score_catalog, signature, lookups = serving_functions(trained, top_k, items_file)
-            tracked = (trained.model, trained.preprocessor.query_vectorizer, *lookups)
-            archive = keras.export.ExportArchive()
-            for obj in tracked:
-                archive.track(obj)
-            archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
-            # An attribute, not an endpoint: saved as a function of the root object, not as a
-            # SignatureDef (Keras makes every endpoint one). Its resources are a subset of serve's.
-            setattr(archive._tf_trackable, CATALOG_FUNCTION, tf.function(score_catalog, input_signature=signature))
-            _stable_variable_order(archive, tracked)
-            archive.write_out(str(staging), verbose=False)
+        _write_saved_model(trained, top_k, model_dir, staging)
         stable_fingerprint_uuid(staging / "fingerprint.pb")
         if titles is not None:
-            (staging / TITLES_PATH).parent.mkdir(parents=True, exist_ok=True)
-            with gzip.GzipFile(staging / TITLES_PATH, "wb", mtime=0) as f:  # mtime 0: reproducible bytes
-                f.write("".join(" ".join(str(t).split()) + "\n" for t in titles).encode("utf-8"))
+            write_titles(staging / TITLES_PATH, titles)
         requests = warmup_requests(trained)
         write_warmup(staging / WARMUP_PATH, model_name, requests)
-        # Reload and replay the warmup records: a version that cannot serve them is never published.
-        loaded = tf.saved_model.load(str(staging))
-        fn, scorer = loaded.signatures[SIGNATURE], getattr(loaded, CATALOG_FUNCTION)
-        for req in read_warmup(staging / WARMUP_PATH):
-            inputs, rows = {k: tf.constant(v) for k, v in req.items()}, req["query"].shape[0]
-            scores = scorer(**inputs)["scores"]
-            if fn(**inputs)["item_ids"].shape[0] != rows or scores.shape != (rows, trained.preprocessor.num_items):
-                raise RuntimeError("an exported endpoint returned the wrong shape on warmup data")
-        spec = signature_spec(loaded)
-        offline = {CATALOG_FUNCTION: function_spec(scorer.concrete_functions[0])}
-        # Rows of the warmup requests with the reloaded signature's own answers (model.golden).
-        golden = write_golden(staging, fn, requests, signature_name=SIGNATURE)
+        spec, offline, golden = _replay_warmup(staging, trained, requests)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -413,18 +381,78 @@ def export_version(
         "signature": spec,
         "offline_functions": offline,
         "golden": golden,
-        "serving": {
-            "signature_name": SIGNATURE,
-            "top_k": min(top_k, trained.preprocessor.num_items),
-            "history_length": trained.config.history_length,
-            "history_padding": "",
-            "num_items": trained.preprocessor.num_items,
-            "warmup_requests": len(requests),
-            "max_batch": max_batch(trained.preprocessor.num_items),
-            "max_request_bytes": request_bytes(trained.config.history_length, trained.preprocessor.items),
-        },
+        "serving": _serving_metadata(trained, top_k, len(requests)),
         "training": trained.config.to_dict(),
     } | (extra_metadata or {})
     write_manifest(final, model_name=model_name, version=version, metadata=metadata)
     log.debug("exported %s", final)  # the CLI prints the result line
     return final
+
+
+def _new_version_dir(model_dir: Path, version: int | None) -> tuple[int, Path]:
+    """``(version, its directory)``: the next free number when None; refuses bad or existing versions."""
+    version = next_version(model_dir) if version is None else version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be a positive int. Received: {version!r}")
+    final = model_dir / str(version)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
+    return version, final
+
+
+def _write_saved_model(trained: Trained, top_k: int, model_dir: Path, staging: Path) -> None:
+    """Write the SavedModel (``serving_default`` endpoint, ``score_catalog`` function) to ``staging``."""
+    with tempfile.TemporaryDirectory(prefix=".items-", dir=model_dir) as tmp:
+        # The SavedModel copies this file into assets/ (ITEMS_PATH): the one copy of the ids.
+        items_file = Path(tmp) / Path(ITEMS_PATH).name
+        items_file.write_text("".join(f"{i}\n" for i in trained.preprocessor.items), encoding="utf-8")
+        serve, score_catalog, signature, lookups = serving_functions(trained, top_k, items_file)
+        tracked = (trained.model, trained.preprocessor.query_vectorizer, *lookups)
+        archive = keras.export.ExportArchive()
+        for obj in tracked:
+            archive.track(obj)
+        archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
+        # An attribute, not an endpoint: saved as a function of the root object, not as a
+        # SignatureDef (Keras makes every endpoint one). Its resources are a subset of serve's.
+        setattr(archive._tf_trackable, CATALOG_FUNCTION, tf.function(score_catalog, input_signature=signature))
+        _stable_variable_order(archive, tracked)
+        archive.write_out(str(staging), verbose=False)
+
+
+def write_titles(path: Path, titles: list[str]) -> None:
+    """Write catalog titles to ``path`` (``assets.extra/titles.txt.gz``): one line each, whitespace
+    collapsed, gzipped with reproducible bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(path, "wb", mtime=0) as f:  # mtime 0: reproducible bytes
+        f.write("".join(" ".join(str(t).split()) + "\n" for t in titles).encode("utf-8"))
+
+
+def _replay_warmup(staging: Path, trained: Trained, requests: list[dict[str, np.ndarray]]) -> tuple[dict, dict, dict]:
+    """Reload the staged version and replay its warmup records (a version that cannot serve them
+    is never published); return its signature spec, offline function spec and golden record."""
+    loaded = tf.saved_model.load(str(staging))
+    fn, scorer = loaded.signatures[SIGNATURE], getattr(loaded, CATALOG_FUNCTION)
+    for req in read_warmup(staging / WARMUP_PATH):
+        inputs, rows = {k: tf.constant(v) for k, v in req.items()}, req["query"].shape[0]
+        scores = scorer(**inputs)["scores"]
+        if fn(**inputs)["item_ids"].shape[0] != rows or scores.shape != (rows, trained.preprocessor.num_items):
+            raise RuntimeError("an exported endpoint returned the wrong shape on warmup data")
+    spec = signature_spec(loaded)
+    offline = {CATALOG_FUNCTION: function_spec(scorer.concrete_functions[0])}
+    # Rows of the warmup requests with the reloaded signature's own answers (model.golden).
+    golden = write_golden(staging, fn, requests, signature_name=SIGNATURE)
+    return spec, offline, golden
+
+
+def _serving_metadata(trained: Trained, top_k: int, warmup_requests: int) -> dict:
+    """The manifest's ``serving`` block: what a server and the front door need to know."""
+    return {
+        "signature_name": SIGNATURE,
+        "top_k": min(top_k, trained.preprocessor.num_items),
+        "history_length": trained.config.history_length,
+        "history_padding": "",
+        "num_items": trained.preprocessor.num_items,
+        "warmup_requests": warmup_requests,
+        "max_batch": max_batch(trained.preprocessor.num_items),
+        "max_request_bytes": request_bytes(trained.config.history_length, trained.preprocessor.items),
+    }

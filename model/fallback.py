@@ -43,7 +43,6 @@ Layout, written by :func:`export_fallback` beside the main version (the same con
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
@@ -60,7 +59,7 @@ from recsys_dr.components.settings.fallback import fallback_model_name
 from recsys_dr.model.baselines import PersonalFrequency
 from recsys_dr.model.export import (CATALOG_FUNCTION, SIGNATURE, WARMUP_PATH, checked_rows, stable_fingerprint_uuid,
                                     function_spec, max_batch, read_warmup, request_bytes, signature_spec,
-                                    synthetic_requests, write_warmup)
+                                    synthetic_requests, write_titles, write_warmup)
 from recsys_dr.model.golden import write_golden
 from recsys_dr.model.manifest import (FALLBACK_ROLE, ITEMS_PATH, ROLE_KEY, TITLES_PATH, check_model_name,
                                       write_manifest)
@@ -284,35 +283,21 @@ def export_fallback(
         FileExistsError: the version directory exists (versions are immutable).
     """
     name = fallback_model_name(model_name)
-    check_model_name(name)
-    model_dir = Path(out) / name
-    final = model_dir / str(version)
-    if final.exists():
-        raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
-    model_dir.mkdir(parents=True, exist_ok=True)
+    model_dir, final = _new_version_dir(out, name, version)
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        with tempfile.TemporaryDirectory(prefix=".items-", dir=model_dir) as tmp:
-            items_file = Path(tmp) / Path(ITEMS_PATH).name
-            items_file.write_text("".join(f"{i}\n" for i in counts.items), encoding="utf-8")
-            module = FallbackModule(counts, items_file, history_length, top_k, categories)
-            tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
+        module = _save_module(counts, model_dir, staging, history_length, top_k, categories)
         stable_fingerprint_uuid(staging / "fingerprint.pb")
         if titles is not None:
-            (staging / TITLES_PATH).parent.mkdir(parents=True, exist_ok=True)
-            with gzip.GzipFile(staging / TITLES_PATH, "wb", mtime=0) as f:
-                f.write("".join(" ".join(str(t).split()) + "\n" for t in titles).encode("utf-8"))
+            write_titles(staging / TITLES_PATH, titles)
         requests = synthetic_requests(counts.items, query_vocabulary, history_length)
         write_warmup(staging / WARMUP_PATH, model_name, requests)  # served under the main model's name
         loaded = tf.saved_model.load(str(staging))
         _replay_warmup(loaded, staging, module.k)
         found = (fallback_metrics(loaded, split.test, counts.items, exclude_seen=exclude_seen)
                  if split is not None and len(split.test) else {})
-        spec = signature_spec(loaded)
-        offline = {CATALOG_FUNCTION: function_spec(loaded.score_catalog.concrete_functions[0])}
-        # The release gates replay these through the live endpoint, as for the main version (model.golden).
-        golden = write_golden(staging, loaded.signatures[SIGNATURE], requests, signature_name=SIGNATURE)
+        spec, offline, golden = _specs_and_golden(loaded, staging, requests)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -325,16 +310,54 @@ def export_fallback(
         "signature": spec,
         "offline_functions": offline,
         "golden": golden,
-        "serving": {"signature_name": SIGNATURE, "model_name": model_name, "top_k": module.k,
-                    "history_length": history_length, "history_padding": "", "num_items": module.num_items,
-                    "warmup_requests": len(requests), "max_batch": module.limit,
-                    "max_request_bytes": request_bytes(history_length, counts.items)},
+        "serving": _serving_metadata(module, model_name, history_length, len(requests), counts.items),
         "fallback": {"method": DESCRIPTIONS[categories], "categories": categories,
                      "num_categories": len(counts.categories),
                      "counts": "interactions before the test items (training and validation), as the baselines'"},
     } | (extra_metadata or {})
     write_manifest(final, model_name=name, version=version, metadata=metadata)
     return final, found
+
+
+def _new_version_dir(out: Path, name: str, version: int) -> tuple[Path, Path]:
+    """``(<out>/<name>, its <version> directory)``, the first created; refuses a bad name or an
+    existing version."""
+    check_model_name(name)
+    model_dir = Path(out) / name
+    final = model_dir / str(version)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    return model_dir, final
+
+
+def _save_module(counts: FallbackCounts, model_dir: Path, staging: Path, history_length: int, top_k: int,
+                 categories: bool) -> FallbackModule:
+    """Save a :class:`FallbackModule` of ``counts`` to ``staging`` (``serve`` as ``serving_default``)."""
+    with tempfile.TemporaryDirectory(prefix=".items-", dir=model_dir) as tmp:
+        items_file = Path(tmp) / Path(ITEMS_PATH).name
+        items_file.write_text("".join(f"{i}\n" for i in counts.items), encoding="utf-8")
+        module = FallbackModule(counts, items_file, history_length, top_k, categories)
+        tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
+    return module
+
+
+def _serving_metadata(module: FallbackModule, model_name: str, history_length: int, warmup_requests: int,
+                      items: list[str]) -> dict:
+    """The manifest's ``serving`` block (the main version's, plus the name TF Serving serves it under)."""
+    return {"signature_name": SIGNATURE, "model_name": model_name, "top_k": module.k,
+            "history_length": history_length, "history_padding": "", "num_items": module.num_items,
+            "warmup_requests": warmup_requests, "max_batch": module.limit,
+            "max_request_bytes": request_bytes(history_length, items)}
+
+
+def _specs_and_golden(loaded, staging: Path, requests: list[dict[str, np.ndarray]]) -> tuple[dict, dict, dict]:
+    """The reloaded version's signature spec, offline function spec and golden record (written to ``staging``)."""
+    spec = signature_spec(loaded)
+    offline = {CATALOG_FUNCTION: function_spec(loaded.score_catalog.concrete_functions[0])}
+    # The release gates replay these through the live endpoint, as for the main version (model.golden).
+    golden = write_golden(staging, loaded.signatures[SIGNATURE], requests, signature_name=SIGNATURE)
+    return spec, offline, golden
 
 
 def _replay_warmup(loaded, version_dir: Path, k: int) -> None:

@@ -244,27 +244,40 @@ def publish(
             no manifest.json is written, so the version stays incomplete and
             invisible to serving. Re-run to resume.
     """
-    from botocore.exceptions import ClientError
-
     version_dir = Path(version_dir)
+    manifest_path, manifest = _verified_manifest(version_dir)
+    s3 = s3_client or make_s3_client()
+    base = version_prefix(prefix, manifest["model_name"], manifest["version"])
+    result = PublishResult(uri=f"s3://{bucket}/{base}")
+    remote, todo = _plan(s3, bucket, base, manifest, result)
+    _upload_files(s3, bucket, base, version_dir, todo, result, parts=parts, show_progress=show_progress)
+    if remote is not None:
+        # Same files already committed: keep the remote manifest (its created_at
+        # and metadata are the record of the first publish).
+        result.skipped.append(MANIFEST_NAME)
+        result.manifest_sha256 = remote["_sha256"]
+        return result
+    _commit_manifest(s3, bucket, base, manifest_path, manifest, result)
+    return result
+
+
+def _verified_manifest(version_dir: Path) -> tuple[Path, dict]:
+    """The version's manifest path and content, after `verify_local` has passed."""
     report = verify_local(version_dir)
     if not report.ok:
         raise CorruptArtifactError(f"refusing to publish {version_dir}:\n{report.summary()}")
     manifest_path = version_dir / MANIFEST_NAME
-    manifest = load_manifest(manifest_path)
+    return manifest_path, load_manifest(manifest_path)
 
-    s3 = s3_client or make_s3_client()
-    base = version_prefix(prefix, manifest["model_name"], manifest["version"])
-    uri = f"s3://{bucket}/{base}"
-    result = PublishResult(uri=uri)
-    manifest_key = base + MANIFEST_NAME
 
-    # Plan before uploading anything: a conflict must leave the bucket untouched.
-    remote = _remote_manifest(s3, bucket, manifest_key, uri)
+def _plan(s3: Any, bucket: str, base: str, manifest: dict, result: PublishResult) -> tuple[dict | None, list[dict]]:
+    """``(remote manifest or None, file entries still to upload)``; files already there go to
+    ``result.skipped``. Runs before any upload: a conflict must leave the bucket untouched."""
+    remote = _remote_manifest(s3, bucket, base + MANIFEST_NAME, result.uri)
     if remote is not None:
         differing = _differing(manifest, remote)
         if differing:
-            raise PublishConflictError(uri, differing)
+            raise PublishConflictError(result.uri, differing)
     todo = []
     for entry in manifest["files"]:
         path, sha256, size = entry["path"], entry["sha256"], entry["size"]
@@ -272,11 +285,16 @@ def publish(
             result.skipped.append(path)
         else:
             todo.append(entry)
+    return remote, todo
 
+
+def _upload_files(s3: Any, bucket: str, base: str, version_dir: Path, todo: list[dict], result: PublishResult, *,
+                  parts: PartSizes, show_progress: bool) -> None:
+    """`put_if_absent` each planned file, recording it as uploaded or (written meanwhile) skipped."""
     bar = _progress_bar(sum(e["size"] for e in todo), show_progress)
     try:
         for entry in todo:
-            log.info("uploading %s%s (%d bytes)", uri, entry["path"], entry["size"])
+            log.info("uploading %s%s (%d bytes)", result.uri, entry["path"], entry["size"])
             created = put_if_absent(
                 s3, bucket, base + entry["path"], version_dir / entry["path"], sha256=entry["sha256"], size=entry["size"],
                 parts=parts, progress=bar.update if bar is not None else None,
@@ -290,15 +308,16 @@ def publish(
         if bar is not None:
             bar.close()
 
-    if remote is not None:
-        # Same files already committed: keep the remote manifest (its created_at
-        # and metadata are the record of the first publish).
-        result.skipped.append(MANIFEST_NAME)
-        result.manifest_sha256 = remote["_sha256"]
-        return result
 
-    # Commit marker. If-None-Match makes the create atomic: a concurrent publisher
-    # that got here first wins, and we only accept it if its files equal ours.
+def _commit_manifest(s3: Any, bucket: str, base: str, manifest_path: Path, manifest: dict, result: PublishResult) -> None:
+    """Create manifest.json, the commit marker, with ``If-None-Match: *``.
+
+    The condition makes the create atomic: a concurrent publisher that got here first wins,
+    and its manifest is accepted only if its files equal ours.
+    """
+    from botocore.exceptions import ClientError
+
+    manifest_key, uri = base + MANIFEST_NAME, result.uri
     data = manifest_path.read_bytes()
     sha256, _ = file_digest(manifest_path)
     try:
@@ -320,9 +339,8 @@ def publish(
             raise PublishConflictError(uri, differing, detail="(published concurrently)") from exc
         result.skipped.append(MANIFEST_NAME)
         result.manifest_sha256 = winner["_sha256"]
-        return result
+        return
     result.uploaded.append(MANIFEST_NAME)
     result.bytes_uploaded += len(data)
     result.manifest_sha256 = sha256
     log.info("published %s (%d uploaded, %d skipped)", uri, len(result.uploaded), len(result.skipped))
-    return result

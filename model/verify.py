@@ -251,37 +251,71 @@ def verify_remote(
         expected_manifest_sha256: str, pinned digest of manifest.json, see `verify_local`;
             default None.
     """
-    from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
-
     s3 = s3_client or make_s3_client()
     base = version_prefix(prefix, model_name, version)
     report = VerifyReport(location=f"s3://{bucket}/{base}", model_name=model_name, version=version)
+    data = _read_remote_manifest(s3, bucket, base, report)
+    if data is None:
+        return report._finish()
+    report.manifest_found = True
+    _check_pin(report, data, expected_manifest_sha256)
+    manifest = _parse_remote_manifest(data, report, model_name, version)
+    if manifest is None:
+        return report._finish()
+    present = _list_sizes(s3, bucket, base, report)
+    if present is None:
+        return report._finish()
+    expected = files_by_path(manifest)
+    for path, (exp_sha, exp_size) in expected.items():
+        report.checked += 1
+        if path not in present:
+            report.missing.append(path)
+        elif present[path] != exp_size:
+            report.mismatched.append(_mismatch(path, "size", exp_sha, None, exp_size, present[path]))
+        else:
+            _check_remote_file(s3, bucket, base, path, exp_sha, exp_size, report, trust_s3_checksums=trust_s3_checksums)
+    report.extra = sorted(
+        p for p in present if p != MANIFEST_NAME and p not in expected and not p.endswith("/")
+    )
+    return report._finish()
+
+
+def _read_remote_manifest(s3: Any, bucket: str, base: str, report: VerifyReport) -> bytes | None:
+    """manifest.json's bytes; None when absent or unreadable (the latter noted in ``report``)."""
+    from botocore.exceptions import ClientError
 
     try:
         body = s3.get_object(Bucket=bucket, Key=base + MANIFEST_NAME)["Body"]
         try:
-            data = body.read()
+            return body.read()
         finally:
             body.close()
     except ClientError as exc:
         if not is_not_found(exc):
             report.errors.append(f"cannot read {MANIFEST_NAME}: {exc}")
-        return report._finish()
-    report.manifest_found = True
-    _check_pin(report, data, expected_manifest_sha256)
+        return None
+
+
+def _parse_remote_manifest(data: bytes, report: VerifyReport, model_name: str, version: int) -> dict | None:
+    """The parsed manifest when valid and describing ``model_name/version``; else None, noted in ``report``."""
     try:
         manifest = parse_manifest(data, source=report.location + MANIFEST_NAME)
     except ManifestError as exc:
         report.errors.append(str(exc))
-        return report._finish()
+        return None
     if (manifest["model_name"], manifest["version"]) != (model_name, version):
         report.errors.append(
             f"manifest describes {manifest['model_name']}/{manifest['version']}, "
             f"not {model_name}/{version}"
         )
-        return report._finish()
+        return None
+    return manifest
 
-    # One listing gives presence and sizes of everything under the prefix.
+
+def _list_sizes(s3: Any, bucket: str, base: str, report: VerifyReport) -> dict[str, int] | None:
+    """``{path: size}`` of everything under ``base`` from one listing; None when it fails (noted)."""
+    from botocore.exceptions import ClientError
+
     present: dict[str, int] = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
@@ -289,43 +323,37 @@ def verify_remote(
                 present[obj["Key"][len(base):]] = obj["Size"]
     except ClientError as exc:
         report.errors.append(f"cannot list {report.location}: {exc}")
-        return report._finish()
+        return None
+    return present
 
-    expected = files_by_path(manifest)
-    for path, (exp_sha, exp_size) in expected.items():
-        report.checked += 1
-        key = base + path
-        if path not in present:
-            report.missing.append(path)
-            continue
-        if present[path] != exp_size:
-            report.mismatched.append(_mismatch(path, "size", exp_sha, None, exp_size, present[path]))
-            continue
-        try:
-            act_sha = None
-            if trust_s3_checksums:
-                head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-                act_sha = _full_object_sha256(head)
-            if act_sha != exp_sha:
-                # No usable stored checksum, or it disagrees: hash the bytes
-                # themselves, so a mismatch is never reported on metadata alone.
-                act_sha = _stream_sha256(s3, bucket, key)
-        except FlexibleChecksumError:
-            # botocore validated the body against S3's checksum and it differed.
-            report.mismatched.append(_mismatch(path, "s3-checksum", exp_sha, None, exp_size, exp_size))
-            continue
-        except ClientError as exc:
-            if is_not_found(exc):  # deleted between listing and reading
-                report.missing.append(path)
-            else:
-                report.errors.append(f"{path}: {exc}")
-            continue
-        except BotoCoreError as exc:
-            report.errors.append(f"{path}: {exc}")
-            continue
+
+def _check_remote_file(s3: Any, bucket: str, base: str, path: str, exp_sha: str, exp_size: int,
+                       report: VerifyReport, *, trust_s3_checksums: bool) -> None:
+    """Compare one present, right-sized object's sha256 with the manifest's; note any problem in ``report``."""
+    from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
+
+    key = base + path
+    try:
+        act_sha = None
+        if trust_s3_checksums:
+            head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            act_sha = _full_object_sha256(head)
         if act_sha != exp_sha:
-            report.mismatched.append(_mismatch(path, "sha256", exp_sha, act_sha, exp_size, exp_size))
-    report.extra = sorted(
-        p for p in present if p != MANIFEST_NAME and p not in expected and not p.endswith("/")
-    )
-    return report._finish()
+            # No usable stored checksum, or it disagrees: hash the bytes
+            # themselves, so a mismatch is never reported on metadata alone.
+            act_sha = _stream_sha256(s3, bucket, key)
+    except FlexibleChecksumError:
+        # botocore validated the body against S3's checksum and it differed.
+        report.mismatched.append(_mismatch(path, "s3-checksum", exp_sha, None, exp_size, exp_size))
+        return
+    except ClientError as exc:
+        if is_not_found(exc):  # deleted between listing and reading
+            report.missing.append(path)
+        else:
+            report.errors.append(f"{path}: {exc}")
+        return
+    except BotoCoreError as exc:
+        report.errors.append(f"{path}: {exc}")
+        return
+    if act_sha != exp_sha:
+        report.mismatched.append(_mismatch(path, "sha256", exp_sha, act_sha, exp_size, exp_size))
