@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox.write(folder)
         state = {"pid": os.getpid(), "stack": args.stack, "endpointUrl": sandbox.endpoint_url,
-                 "failoverControl": template.get("failoverControl"), "startedSeconds": sandbox.started_seconds}
+                 "failoverControl": template.get("failoverControl"), "fallback": bool(template.get("fallback")),
+                 "startedSeconds": sandbox.started_seconds}
         partial = folder / f".{STATE}.tmp"
         partial.write_text(json.dumps(state, indent=2) + "\n")
         partial.replace(folder / STATE)  # `up` waits for this file: it appears whole or not at all

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         "sandbox", help="local stand-ins (AWS, Kubernetes, TF Serving on loopback addresses) to try status/failover/drill",
         description="Start or stop a local stand-in of a deployed stack: moto for S3, EKS, ELB, WAF, Route 53 and CloudWatch, "
                     "a Kubernetes API per cluster and a TF Serving endpoint per region, all on loopback addresses (the "
-                    "standby's endpoint on 127.0.0.2). `up` writes "
+                    "standby's endpoint on 127.0.0.2, the fallback tier's on 127.0.0.3). `up` writes "
                     "<dir>/outputs.json (the stack outputs) and <dir>/env (exports that point AWS calls at the "
                     "stand-ins). Exit codes: 0 done, 1 the stand-ins failed to start or stop, 2 bad input.")
     actions = sandbox.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -95,6 +95,7 @@ def _next_steps(state: dict, folder: Path) -> str:
         f"  recsys-dr status --outputs {outputs}",
         f"  recsys-dr failover --to standby --dry-run --outputs {outputs}",
         f"  {drill}",
+        *([f"  {drill} --scenario gpu-tiers-down"] if state.get("fallback") else []),
         f"  recsys-dr sandbox down{'' if str(folder) == DEFAULT_DIR else f' --dir {folder}'}",
     ])
 

@@ -20,9 +20,13 @@ Per region:
   `DescribeTargetHealth` answers for the pods the fake Kubernetes API runs;
 * Route 53: the hosted zone, an HTTP string-match health check per region, the failover pair.
 
+With a `fallback` section, the CPU fallback tier too, as a third set of stand-ins (`"fallback"`,
+on 127.0.0.3) in the standby region: its version published into the standby's bucket, its pods'
+Kubernetes API, its TF Serving endpoint and front door, its health check, and the DNS cascade
+(primary GPU -> standby GPU -> fallback) laid out by `components.dns.failover_records.record_layout`.
+
 Stand-ins for new outputs: one `_start_<piece>` method each, called from `_start_region` (per
-region) or `start` (once), and the output values they replace in `outputs()`. The fallback tier
-has no stand-ins yet: `outputs()` leaves its section out, so the tools see a stack without one.
+tier) or `start` (once), and the output values they replace in `outputs()`.
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ from recsys_dr.sandbox.serving import FakeServing
 from recsys_dr.sandbox.tls import ServerCertificate, make_server_certificate, server_context, trust_bundle
 
 ROLES = ("primary", "standby")
-HOSTS = {"primary": "127.0.0.1", "standby": "127.0.0.2"}
-"""One loopback address per region, standing in for its balancer's DNS name: Route 53 answers a
-front door's alias with addresses, and `recsys-dr` tells the regions apart by them. Linux routes all
-of 127.0.0.0/8 to the loopback interface; macOS needs `sudo ifconfig lo0 alias 127.0.0.2`."""
+FALLBACK = "fallback"
+HOSTS = {"primary": "127.0.0.1", "standby": "127.0.0.2", FALLBACK: "127.0.0.3"}
+"""One loopback address per tier, standing in for its balancer's DNS name: Route 53 answers a
+front door's alias with addresses, and `recsys-dr` tells the tiers apart by them. Linux routes all
+of 127.0.0.0/8 to the loopback interface; macOS needs `sudo ifconfig lo0 alias 127.0.0.2` (and .3)."""
 WEB_ACL, RECORD = "aws:wafv2/webAcl:WebAcl", "aws:route53/record:Record"
 """Plan resource types whose inputs the sandbox reads (what the outputs do not carry)."""
 
@@ -89,6 +94,7 @@ class Sandbox:
     zone_id: str = ""
     front_door_tls: ServerCertificate | None = None
     manifest_sha256: str = ""
+    fallback_manifest_sha256: str = ""
     started_seconds: float = 0.0
 
     def __enter__(self) -> "Sandbox":
@@ -115,7 +121,7 @@ class Sandbox:
                 self.front_door_tls = make_server_certificate(
                     dns_names=(self.template["dns"]["recordName"].rstrip("."),), ip_addresses=())
                 trust_bundle(self.front_door_tls, self.trust_file)
-            for role in ROLES:
+            for role in self.tiers:
                 self.regions[role] = self._start_region(role, tls)
             self._start_storage()
             self._start_dns()
@@ -125,11 +131,22 @@ class Sandbox:
         self.started_seconds = round(time.monotonic() - began, 2)
         return self
 
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """The serving tiers the outputs describe: both regions, and the fallback when there is one."""
+        return ROLES + ((FALLBACK,) if self.template.get(FALLBACK) else ())
+
+    def _section(self, role: str) -> dict[str, Any]:
+        """The outputs' section of a tier: `regions.<role>`, or `fallback`."""
+        return self.template[FALLBACK] if role == FALLBACK else self.template["regions"][role]
+
     def _start_region(self, role: str, tls) -> RegionStandIns:
-        """One region's stand-ins: bucket, cluster, serving endpoint, front door."""
-        out = self.template["regions"][role]
-        kms = self._start_bucket(out)
-        kube = self._start_cluster(role, out, tls)
+        """One tier's stand-ins: bucket, cluster, serving endpoint, front door."""
+        out = self._section(role)
+        if role == FALLBACK:  # the standby's bucket and cluster; its own pods, endpoint and front door
+            kms, kube = self.regions["standby"].kms_key_arn, self._start_fallback_pods(out, tls)
+        else:
+            kms, kube = self._start_bucket(out), self._start_cluster(role, out, tls)
         stand_in = RegionStandIns(role=role, region=out["region"], kube=kube, serving=self._start_serving(role, kube),
                                   kms_key_arn=kms)
         self.regions[role] = stand_in  # `stop()` reaches its servers from here on
@@ -167,16 +184,26 @@ class Sandbox:
         aws.register_cluster(region, out["clusterName"], endpoint=kube.url, ca_data=tls.ca_data)
         return kube
 
+    def _start_fallback_pods(self, out: dict[str, Any], tls) -> FakeKube:
+        """The fallback's Deployment on its CPU node group, at its `serving` size (nodes enough for it)."""
+        serving = out["serving"]
+        return FakeKube(namespace=out["namespace"], deployment=out["deploymentName"], hpa=out["hpaName"],
+                        node_group=out["nodeGroupName"], replicas=serving["replicas"], hpa_min=serving["minReplicas"],
+                        hpa_max=serving["maxReplicas"], scaled_object=out.get("scaledObjectName"),
+                        desired=lambda: serving["replicas"], join_polls=self.join_polls,
+                        ready_nodes=serving["replicas"], tls=tls)
+
     def _https(self, role: str) -> bool:
-        return (self.template["regions"][role].get("frontDoor") or {}).get("scheme") == "https"
+        return (self._section(role).get("frontDoor") or {}).get("scheme") == "https"
 
     def _start_serving(self, role: str, kube: FakeKube) -> FakeServing:
-        """TF Serving's REST API at the region's endpoint (as its front door speaks it), answering
-        while a pod is Ready."""
+        """TF Serving's REST API at the tier's endpoint (as its front door speaks it), answering
+        while a pod is Ready. The fallback serves its version under the main model's name."""
         model = self.template["model"]
+        version = self.template[FALLBACK]["model"]["version"] if role == FALLBACK else model["version"]
         tls = server_context(self.front_door_tls) if self._https(role) and self.front_door_tls else None
         try:
-            return FakeServing(model["name"], {str(model["version"]): "AVAILABLE"}, host=HOSTS[role],
+            return FakeServing(model["name"], {str(version): "AVAILABLE"}, host=HOSTS[role],
                                ready=lambda: kube.available_pods() > 0, tls=tls)
         except OSError as exc:
             raise OSError(f"cannot listen on {HOSTS[role]} ({exc.strerror or exc}); on macOS add the address "
@@ -235,6 +262,12 @@ class Sandbox:
             s3 = self._aws.client("s3", regions[role]["region"])
             # The digest this publish produced is the one to pin, as a deployer pins its own publish.
             self.manifest_sha256 = seed.publish_version(s3, bucket=regions[role]["bucket"], version_dir=version_dir)
+        if FALLBACK in self.tiers:  # in the standby's bucket, where the fallback tier reads it
+            fallback = self.template[FALLBACK]["model"]
+            fallback_dir = seed.canned_version(self.workdir / "artifacts", model=fallback["name"], version=fallback["version"])
+            self.fallback_manifest_sha256 = seed.publish_version(
+                self._aws.client("s3", regions["standby"]["region"]), bucket=regions["standby"]["bucket"],
+                version_dir=fallback_dir)
         self._aws.client("s3", regions["primary"]["region"]).put_bucket_replication(
             Bucket=regions["primary"]["bucket"],
             ReplicationConfiguration=seed.replication_configuration(
@@ -257,12 +290,12 @@ class Sandbox:
                                   hosts=HOSTS, health_check_ids=checks)
 
     def _start_alias_records(self, r53: Any, checks: dict[str, str]) -> None:
-        """The failover aliases of the two balancers `DnsFailover` creates (EvaluateTargetHealth as planned)."""
+        """The failover aliases of the balancers `DnsFailover` creates (EvaluateTargetHealth as planned)."""
         targets = {}
         for role, stand_in in self.regions.items():
             balancer = self._aws.client("elbv2", stand_in.region).describe_load_balancers(
                 LoadBalancerArns=[stand_in.front_door["loadBalancerArn"]])["LoadBalancers"][0]
-            planned_name = self.template["regions"][role]["endpoint"]  # the balancer's DNS name in the plan
+            planned_name = self._section(role)["endpoint"]  # the balancer's DNS name in the plan
             record = self._planned(RECORD, lambda r: [a.get("name") for a in r["inputs"].get("aliases") or []]
                                    == [planned_name])
             targets[role] = {"DNSName": HOSTS[role], "HostedZoneId": balancer["CanonicalHostedZoneId"],
@@ -273,13 +306,15 @@ class Sandbox:
     def outputs(self) -> dict[str, Any]:
         """The template with what only a deployment knows replaced by the stand-ins' values."""
         doc = copy.deepcopy(self.template)
-        doc.pop("fallback", None)  # no stand-ins for the fallback tier (module docstring)
         doc["dns"]["zoneId"] = self.zone_id
         doc["model"]["manifestSha256"] = self.manifest_sha256
         for role, stand_in in self.regions.items():
-            region = doc["regions"][role]
-            region.update(endpoint=stand_in.endpoint, healthCheckId=stand_in.health_check_id,
-                          kmsKeyArn=stand_in.kms_key_arn)
+            region = doc[FALLBACK] if role == FALLBACK else doc["regions"][role]
+            region.update(endpoint=stand_in.endpoint, healthCheckId=stand_in.health_check_id)
+            if role == FALLBACK:
+                region["model"]["manifestSha256"] = self.fallback_manifest_sha256
+            else:
+                region["kmsKeyArn"] = stand_in.kms_key_arn
             if stand_in.front_door:
                 region["frontDoor"].update(stand_in.front_door)
         return doc

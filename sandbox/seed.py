@@ -232,16 +232,25 @@ def failover_records(r53: Any, *, zone_id: str, record_name: str, ttl: int, host
 
 def failover_alias_records(r53: Any, *, zone_id: str, record_name: str, targets: dict[str, dict[str, Any]],
                            health_check_ids: dict[str, str]) -> None:
-    """The PRIMARY / SECONDARY alias (type A) pair `components.dns.DnsFailover` creates for front doors.
+    """The failover aliases (type A) `components.dns.DnsFailover` creates for front doors, in its
+    `record_layout`: the PRIMARY / SECONDARY pair, or with a `fallback` target the cascade (the
+    client-facing SECONDARY an alias, evaluating target health, of the nested standby/fallback pair).
 
     Args:
-        targets: role -> the record's AliasTarget (`DNSName`, `HostedZoneId`, `EvaluateTargetHealth`).
-        health_check_ids: role -> the health check steering that record.
+        targets: tier -> the record's AliasTarget (`DNSName`, `HostedZoneId`, `EvaluateTargetHealth`).
+        health_check_ids: tier -> the health check steering that tier's record.
     """
-    changes = [{"Action": "CREATE", "ResourceRecordSet": {
-        "Name": record_name, "Type": "A", "SetIdentifier": role, "Failover": failover,
-        "HealthCheckId": health_check_ids[role], "AliasTarget": dict(targets[role])}}
-        for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY"))]
+    from recsys_dr.components.dns.failover_records import CASCADE, cascade_record_name, record_layout
+
+    cascade = {"DNSName": cascade_record_name(record_name), "HostedZoneId": zone_id, "EvaluateTargetHealth": True}
+    changes = []
+    for spec in record_layout(record_name, fallback="fallback" in targets):
+        record = {"Name": spec.name, "Type": "A", "SetIdentifier": spec.set_identifier, "Failover": spec.failover}
+        if spec.target == CASCADE:
+            record["AliasTarget"] = cascade
+        else:
+            record.update(HealthCheckId=health_check_ids[spec.target], AliasTarget=dict(targets[spec.target]))
+        changes.append({"Action": "CREATE", "ResourceRecordSet": record})
     r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
 
 

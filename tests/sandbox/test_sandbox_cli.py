@@ -79,12 +79,14 @@ def test_outputs_are_the_stacks_outputs_with_local_endpoints(sandbox):
     def shape(node):
         return {k: shape(v) for k, v in node.items()} if isinstance(node, dict) else type(node).__name__
 
-    # Exactly what `pulumi stack output --json -s dev` holds, but the fallback tier, which has no stand-ins yet.
-    planned.pop("fallback")
+    # Exactly what `pulumi stack output --json -s dev` holds, the fallback tier included.
     assert shape(written) == shape(planned)
     outputs = load_outputs(str(sandbox["outputs"]))
-    # One loopback address per region: Route 53 answers the front doors' aliases with addresses.
+    # One loopback address per tier: Route 53 answers the front doors' aliases with addresses.
     assert outputs.primary.endpoint.startswith("127.0.0.1:") and outputs.standby.endpoint.startswith("127.0.0.2:")
+    assert outputs.fallback.endpoint.startswith("127.0.0.3:")
+    assert {k: written["fallback"][k] for k in ("namespace", "nodeGroupName", "serving", "cascadeRecordName")} == \
+        {k: planned["fallback"][k] for k in ("namespace", "nodeGroupName", "serving", "cascadeRecordName")}
     unchanged = ("bucket", "clusterName", "gpuNodeGroupName", "gpuScaling", "serving", "scaledObjectName")
     for role in ("primary", "standby"):
         assert {k: written["regions"][role][k] for k in unchanged} == {k: planned["regions"][role][k] for k in unchanged}
@@ -108,11 +110,15 @@ def test_outputs_pin_the_digest_of_the_version_the_sandbox_published(sandbox):
         manifest = aws_client(sandbox, "s3", region["region"]).get_object(
             Bucket=region["bucket"], Key=f"models/{model['name']}/{model['version']}/manifest.json")["Body"].read()
         assert hashlib.sha256(manifest).hexdigest() == model["manifestSha256"]
+    fallback = written["fallback"]  # the fallback's own version, in the standby's bucket where its pods read it
+    manifest = aws_client(sandbox, "s3", fallback["region"]).get_object(
+        Bucket=fallback["bucket"], Key=f"models/{fallback['model']['name']}/{fallback['model']['version']}/manifest.json")
+    assert hashlib.sha256(manifest["Body"].read()).hexdigest() == fallback["model"]["manifestSha256"]
 
 
 def test_outputs_name_the_front_door_the_sandbox_stands_up(sandbox):
     written = json.loads(sandbox["outputs"].read_text())
-    for role, region in written["regions"].items():
+    for role, region in {**written["regions"], "fallback": written["fallback"]}.items():
         door = region["frontDoor"]
         elbv2 = aws_client(sandbox, "elbv2", region["region"])
         group = elbv2.describe_target_groups(TargetGroupArns=[door["targetGroupArn"]])["TargetGroups"][0]
@@ -131,9 +137,14 @@ def test_status_reports_the_pilot_light_standby_not_ready(sandbox):
     # dev's standby is pilot-light: no pod runs, so its endpoint, its health check and its front door's
     # target group (no registered target) fail; all else passes.
     assert [r.split(":")[0] for r in report["reasons"]] == ["health[standby]", "serving[standby]", "targets[standby]"]
-    assert report["warnings"] == []
+    assert report["warnings"] == []  # the fallback tier answers: its checks pass
+    fallback = {c["name"]: c["ok"] for c in report["checks"] if c["role"] == "fallback"}
+    assert fallback == {"model": True, "health": True, "serving": True, "targets": True}
     targets = {c["role"]: c for c in report["checks"] if c["name"] == "targets"}
     assert targets["primary"]["data"]["states"] == {"healthy": 1} and targets["standby"]["data"]["states"] == {}
+    # Every fallback pod the outputs size it at is a healthy target of its balancer.
+    fallback_pods = json.loads(sandbox["outputs"].read_text())["fallback"]["serving"]["replicas"]
+    assert targets["fallback"]["data"]["states"] == {"healthy": fallback_pods}
 
 
 def test_failover_dry_run_sizes_the_standby_and_changes_nothing(sandbox):
@@ -164,6 +175,21 @@ def test_drill_activates_switches_fails_back_and_restores(sandbox):
     assert capacity["data"]["desiredSize"] == 0  # back at rest: the drill restored the pilot light
     targets = next(c for c in after["checks"] if c["name"] == "targets" and c["role"] == "standby")
     assert targets["data"]["states"] == {}  # its pod left the target group with it
+
+
+def test_gpu_tiers_down_drill_reaches_the_fallback_through_the_cascade(sandbox):
+    result = recsys_dr("drill", "--confirm", "dev", "--scenario", "gpu-tiers-down", "--via-health-check-inversion",
+                       "--poll-interval", "0.2", "--drain-seconds", "0", "--outputs", str(sandbox["outputs"]), "--json",
+                       env=sandbox["env"])
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0 and doc["outcome"] == "passed", doc
+    # Route 53's answer walked the cascade to the fallback's balancer, and back to the primary's.
+    steps = [s["step"] for s in doc["steps"]]
+    assert steps == ["preflight.fallback", "preflight.primary", "preflight.dns", "switch", "dns.fallback",
+                     "fallback.answers", "failback", "dns.primary"]
+    after = json.loads(recsys_dr("status", "--outputs", str(sandbox["outputs"]), "--json", env=sandbox["env"]).stdout)
+    # Failed back: the primary's check is no longer inverted, only the pilot light's gaps remain.
+    assert [r.split(":")[0] for r in after["reasons"]] == ["health[standby]", "serving[standby]", "targets[standby]"]
 
 
 def test_aws_unreachable_is_reported_per_check_not_a_traceback(sandbox):
