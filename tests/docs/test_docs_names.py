@@ -230,6 +230,14 @@ def _variants() -> list[tuple[str, dict[str, Any] | None]]:
 
 
 @cache
+def shipped(stack: str) -> dict[str, Any]:
+    """The offline plan of a shipped stack (`recsys-dr plan <stack>`)."""
+    from recsys_dr.review.plan import render
+
+    return render(stack).document
+
+
+@cache
 def output_tree() -> dict[str, Any]:
     """The stack outputs of the shipped stacks, merged (what `pulumi stack output --json` prints)."""
     from recsys_dr.review.plan import render
@@ -245,7 +253,7 @@ def output_tree() -> dict[str, Any]:
 
     for stack, document in _variants():
         if document is None:
-            merge(merged, render(stack).document["outputs"])
+            merge(merged, shipped(stack)["outputs"])
             continue
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -349,6 +357,51 @@ def test_no_first_person_or_process_remarks(page):
         for match in (*FIRST_PERSON.finditer(line), *PROCESS.finditer(line)):
             found.append(f"{_relative(page)}:{number}: {match.group(0)!r} in {line.strip()[:100]!r}")
     assert found == [], "\n".join(found)
+
+
+def _dollars(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_readme_cost_table_is_what_the_plan_estimates(stack):
+    from recsys_dr.review.prices import PRICES_AS_OF
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    estimate = shipped(stack)["estimate"]
+    cost, rto = estimate["monthlyCostUsd"], estimate["rtoSeconds"]
+    row = next((line for line in readme.splitlines() if line.startswith(f"| `{stack}` |")), None)
+    assert row is not None, f"the README's cost table has no `{stack}` row"
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:5] == [_dollars(cost["primary"]), _dollars(cost["standby"]), _dollars(cost["global"]),
+                          f"**{_dollars(cost['total'])}**"]
+    assert cells[5].startswith(f"{rto['total']:,} s")
+    assert f"list prices of {PRICES_AS_OF}" in readme
+
+
+def _key_paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = set()
+    for key, value in tree.items():
+        found.add(prefix + (key,))
+        if isinstance(value, dict):
+            found |= _key_paths(value, prefix + (key,))
+    return found
+
+
+def test_the_documented_stack_outputs_are_the_exported_ones():
+    import json
+
+    page = (DOCS / "reference" / "outputs.md").read_text(encoding="utf-8")
+    block = re.search(r"```json\n(.*?)```", page, re.S)
+    assert block is not None
+    sample = json.loads(block.group(1))
+    sample["regions"]["standby"] = sample["regions"]["primary"]  # {"…": "the same keys"}
+    documented = _key_paths(sample)
+    exported = _key_paths(output_tree())
+    # modelArtifact is exported only with model.artifactDir, a directory `model build` wrote.
+    only_with_an_artifact = {p for p in documented if p[0] == "modelArtifact"}
+    assert sorted(exported - documented) == [], "exported but not documented"
+    assert sorted(documented - exported - only_with_an_artifact) == [], "documented but not exported"
 
 
 # ---------------------------------------------------------------------------------------- the checker itself
