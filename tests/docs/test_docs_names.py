@@ -379,6 +379,30 @@ def test_the_readme_cost_table_is_what_the_plan_estimates(stack):
     assert f"list prices of {PRICES_AS_OF}" in readme
 
 
+def _anchors(page: Path) -> set[str]:
+    """The heading anchors MkDocs gives a page (Python-Markdown's toc slugs)."""
+    from markdown.extensions.toc import slugify
+
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {slugify(re.sub(r"[`*]", "", m.group(1)), "-") for m in re.finditer(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def test_every_link_of_the_readme_leads_somewhere():
+    # MkDocs checks the links between pages (`mkdocs build --strict`); the README is not a page.
+    readme = ROOT / "README.md"
+    problems = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", FENCE.sub("", readme.read_text(encoding="utf-8"))):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (ROOT / path) if path else readme
+        if not file.exists():
+            problems.append(f"{target}: no file {path}")
+        elif anchor and anchor not in _anchors(file):
+            problems.append(f"{target}: no heading #{anchor} in {path or 'README.md'}")
+    assert problems == []
+
+
 def _key_paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     found: set[tuple[str, ...]] = set()
     for key, value in tree.items():
