@@ -21,9 +21,11 @@ items, ties broken at random in expectation:
 * ``movielens-derived`` (``--with-derived``, one seed): queries built from the target
   movie's genres and title - the answer is in the input, so this measures the query tower.
 
-Baselines are deterministic, so their std over training seeds is 0 (the data do not change).
-Each dataset ends with the model's NDCG@10 over item-kNN's and over personal frequency's
-(overall and on the re-buy slice).
+Each dataset also ranks with the fallback version ``build`` exports (:mod:`model.fallback`,
+category step chosen on the validation items, evaluated through its exported ``score_catalog``).
+Baselines and the fallback are deterministic, so their std over training seeds is 0 (the data do
+not change). Each dataset ends with the model's NDCG@10 over item-kNN's and over personal
+frequency's (overall and on the re-buy slice), and the fallback's over personal frequency's.
 
 ``batching`` serves an exported version to 1, 8 and 32 concurrent clients sending one-row requests,
 once with each call its own ``Session.run`` (TF Serving without ``--enable_batching``) and once
@@ -161,12 +163,14 @@ def quality(args: argparse.Namespace) -> dict:
         data, exclude_seen = _dataset(name, args.shop_users)
         split = leave_last_out(data, args.history_length)
         baselines = fitted_baselines(split, data.item_ids)
+        fallback, selection = _fallback_figures(split, data, args.history_length, exclude_seen)
         runs, trainings = [], []
         for seed in run_seeds:
             config = TrainConfig(**{"history_length": args.history_length, "epochs": args.epochs, "seed": seed}
                                  | QUALITY_DATASETS[name]["train"])
             trained = train(split, data.item_ids, config, show_progress=False, exclude_seen=exclude_seen)
-            runs.append(evaluate_all(trained.scores, split, data.item_ids, exclude_seen=exclude_seen, baselines=baselines))
+            runs.append(evaluate_all(trained.scores, split, data.item_ids, exclude_seen=exclude_seen, baselines=baselines)
+                        | fallback)
             trainings.append({"seed": seed, "best_epoch": trained.best_epoch, "train_seconds": round(trained.train_seconds, 1),
                               "history": trained.history})
             print(f"{name} seed {seed}: model ndcg@10 {runs[-1]['model']['all']['ndcg@10']:.4f} "
@@ -174,11 +178,26 @@ def quality(args: argparse.Namespace) -> dict:
         summary = _summarise(runs)
         figures[name] = {"dataset": data.name, "exclude_seen": exclude_seen, "seeds": run_seeds, "summary": summary,
                          "runs": runs, "training": trainings, "config": config.to_dict(),
-                         "test_users": len(split.test), "items": len(data.catalog)}
+                         "test_users": len(split.test), "items": len(data.catalog), "fallback_selection": selection}
         _print_summary(f"{name}: {data.name}, {len(split.test)} test users, {len(data.catalog)} items, "
                        f"exclude_seen={exclude_seen}, seeds {run_seeds} (mean ± std)", summary)
         _print_ratios(summary)
     return figures
+
+
+def _fallback_figures(split, data, history_length: int, exclude_seen: bool) -> tuple[dict, dict]:
+    """``({"fallback": metrics}, category selection)``: the fallback version ``build`` exports for this
+    split, evaluated through its exported ``score_catalog`` (deterministic: once per dataset)."""
+    from recsys_dr.model.fallback import METHOD, FallbackCounts, export_fallback, select_categories
+
+    selection = select_categories(split, data.catalog, history_length, exclude_seen=exclude_seen)
+    with tempfile.TemporaryDirectory(prefix="fallback-benchmark-") as out:
+        _, found = export_fallback(FallbackCounts.for_split(split, data.catalog), Path(out), model_name="recommender",
+                                   version=1, history_length=history_length, data_fingerprint="sha256:benchmark",
+                                   categories=selection["categories"], split=split, exclude_seen=exclude_seen)
+    print(f"fallback: category step {'on' if selection['categories'] else 'off'} "
+          f"({selection.get('reason') or selection['validation_ndcg@10']}), ndcg@10 {found['all']['ndcg@10']:.4f}", flush=True)
+    return {METHOD: found}, selection
 
 
 def _print_ratios(summary: dict) -> None:
@@ -191,6 +210,8 @@ def _print_ratios(summary: dict) -> None:
     line = f"model / item-knn = {m / knn:.2f}x; model / personal-frequency = {m / pf:.3f}x"
     if mean("model", "repeat") is not None and mean("personal-frequency", "repeat"):
         line += f" (re-buys {mean('model', 'repeat') / mean('personal-frequency', 'repeat'):.3f}x)"
+    if "fallback" in summary:
+        line += f"; fallback / personal-frequency = {mean('fallback') / pf:.3f}x"
     print(line)
 
 

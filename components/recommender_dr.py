@@ -23,12 +23,14 @@ from recsys_dr.components.monitoring.private_health import (
     private_failover_budget,
 )
 from recsys_dr.components.serving import ModelServing, ModelServingArgs
+from recsys_dr.components.serving.balancer import CANDIDATE_HEADER
 from recsys_dr.components.serving.model_serving import ServingWiring, deployment_name_of, model_serving_problems
 from recsys_dr.components.serving.rollout import RollingUpdate, pods_per_node, rolling_update
 from recsys_dr.components.settings import ROLES, TwoRegionRecommenderArgs
 from recsys_dr.components.settings.aws_limits import ALIAS_RECORD_TTL, cpu_millicores, memory_bytes
 from recsys_dr.components.settings.base import raise_if_problems
 from recsys_dr.components.settings.fallback import FALLBACK_NAMESPACE, fallback_model_name
+from recsys_dr.components.settings.model import CandidatePin
 from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
 from recsys_dr.components.storage.model_artifact import ModelArtifact, ModelArtifactArgs
@@ -77,6 +79,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": role},
                 # Both pools have the same maximum size (a pilot light keeps it), so one strategy fits both.
                 rolling_update=self.rollout, waits_for_replication=role == "standby",
+                pin=args.model.pin(role), candidate=args.model.candidate_of(role),
             )
             for role in ROLES
         }
@@ -97,18 +100,10 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         for warning in capacity_warnings(args):
             pulumi.log.warn(warning, resource=self)
         self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=child)
-        # The built version goes into the primary bucket once encryption and replication are in
+        # Each built version goes into the primary bucket once encryption and replication are in
         # place (replication copies only objects written after its rule exists).
-        self.artifact = ModelArtifact(
-            f"{name}-artifact",
-            ModelArtifactArgs(
-                version_dir=args.model.artifact_path, model_name=args.model.name, model_version=args.model.version,
-                region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket,
-                # The bucket policy admits model writes by the release role only.
-                role_arn=args.storage.release_role_arn, after=[self.buckets],
-            ),
-            opts=child,
-        ) if args.model.artifact_path is not None else None
+        self.artifacts = self._artifacts(name, args)
+        self.artifact = self.artifacts.get(("stable", args.model.version))
         regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
@@ -122,8 +117,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 f"{name}-{role}-serving",
                 serving_args[role],
                 # The standby receives the version by replication, which Pulumi cannot wait for.
-                serving_wiring(cluster, bucket, args.serving.exposure,
-                               model_artifact=self.artifact.upload if self.artifact is not None and role == "primary" else None),
+                serving_wiring(cluster, bucket, args.serving.exposure, model_artifact=self._upload_of(args.model.pin(role), role),
+                               candidate_artifact=self._upload_of(args.model.candidate_of(role), role)),
                 # The model must be servable in-region before pods start fetching it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
             )
@@ -196,6 +191,33 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         self.stack_outputs = self._stack_outputs(args, regional_buckets)
         self.register_outputs(self.stack_outputs)
 
+    def _artifacts(self, name: str, args: TwoRegionRecommenderArgs) -> dict[tuple[str, int], ModelArtifact]:
+        """One upload per built version directory the pins name: the model's own under its
+        original name, the others (region overrides, candidates) by version."""
+        uploads: dict[tuple[str, int], ModelArtifact] = {}
+        for key, pin in args.model.artifact_pins():
+            suffix = "artifact" if key == "{key}" else f"artifact-v{pin.version}"
+            kind = "stable" if key == "{key}" else key
+            if any(version == pin.version for _kind, version in uploads):
+                continue
+            uploads[(kind, pin.version)] = ModelArtifact(
+                f"{name}-{suffix}",
+                ModelArtifactArgs(
+                    version_dir=pin.artifact_path, model_name=args.model.name, model_version=pin.version,
+                    region=args.regions.primary, bucket=self.buckets.primary.bucket.bucket,
+                    # The bucket policy admits model writes by the release role only.
+                    role_arn=args.storage.release_role_arn, after=[self.buckets],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return uploads
+
+    def _upload_of(self, pin, role: str) -> pulumi.Resource | None:
+        """The upload of `pin`'s version, for the primary's pods (the standby's arrive by replication)."""
+        if pin is None or role != "primary":
+            return None
+        return next((artifact.upload for (_kind, version), artifact in self.artifacts.items() if version == pin.version), None)
+
     def _region_outputs(self, args: TwoRegionRecommenderArgs, role: str, bucket) -> dict[str, pulumi.Input]:
         serving, cluster, pool = self.serving[role], self.clusters[role], args.gpu_pool(role)
         reservation = args.gpu.capacity_reservations.of(role)
@@ -216,6 +238,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "hpaName": serving.hpa_name,
             "scaledObjectName": serving.scaled_object_name,
             "frontDoor": front_door_outputs(serving),
+            "model": region_pins(args, role),
+            **({"candidateDeploymentName": serving.candidate.deployment.metadata.name} if serving.candidate else {}),
             "serving": {"replicas": args.serving_replicas(role), "minReplicas": args.serving.min_replicas,
                         "maxReplicas": args.serving.max_replicas},
             # The GPU pool's capacity and what a start from zero costs in time (docs: "Standby capacity").
@@ -242,8 +266,12 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             "scaledObjectName": serving.scaled_object_name,
             "nodeGroupName": self.clusters["standby"].fallback_node_group.node_group_name,
             "model": {"name": fallback_model_name(args.model.name), "servedAs": args.model.name,
-                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256,
-                      "historyLength": args.model.history_length},
+                      "version": fallback.version, "manifestSha256": fallback.manifest_sha256, "image": fallback.image,
+                      "historyLength": args.model.history_length,
+                      "candidate": None if fallback.candidate is None else {
+                          "version": fallback.candidate.version, "manifestSha256": fallback.candidate.manifest_sha256,
+                          "image": fallback.candidate.image or fallback.image}},
+            **({"candidateDeploymentName": serving.candidate.deployment.metadata.name} if serving.candidate else {}),
             "frontDoor": front_door_outputs(serving),
             "serving": {"replicas": fallback.min_replicas, "minReplicas": fallback.min_replicas,
                         "maxReplicas": fallback.max_replicas},
@@ -366,24 +394,62 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             }
         if self.artifact is not None:
             outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_key, "manifestSha256": self.artifact.manifest_sha256}
+        # What `recsys-dr release` reads: its steps and gates, and the built versions' offline evaluation.
+        outputs["release"] = args.release.model_dump(by_alias=True, mode="json")
+        offline = offline_evaluations(args)
+        if offline:
+            outputs["modelEvaluations"] = offline
         if self.fallback is not None:
             outputs["fallback"] = self._fallback_outputs(args)
         return outputs
 
 
+def region_pins(args: TwoRegionRecommenderArgs, role: str) -> dict:
+    """`regions.<role>.model`: the stable pin the pods of `role` run and its candidate, if any."""
+    pin, candidate = args.model.pin(role), args.model.candidate_of(role)
+    return {
+        "version": pin.version, "manifestSha256": pin.manifest_sha256, "image": args.serving.image,
+        "candidate": None if candidate is None else {
+            "version": candidate.version, "manifestSha256": candidate.manifest_sha256,
+            "image": candidate.image or args.serving.image,
+        },
+    }
+
+
+def offline_evaluations(args: TwoRegionRecommenderArgs) -> dict[str, dict]:
+    """`modelEvaluations`: per built version (`artifactDir`), its manifest's evaluation protocol and the
+    model's metrics over all held-out users, so a plan diff can set a new pin's beside the old one's."""
+    from recsys_dr.model.manifest import MANIFEST_NAME, load_manifest
+
+    found = {}
+    for _key, pin in args.model.artifact_pins():
+        manifest = load_manifest(pin.artifact_path / MANIFEST_NAME)
+        metrics = ((manifest.get("metrics") or {}).get("model") or {}).get("all") or {}
+        evaluation = manifest.get("evaluation") or {}
+        found[str(pin.version)] = {
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "protocol": evaluation.get("protocol"), "excludeSeen": evaluation.get("exclude_seen"),
+            "testUsers": evaluation.get("test_users"),
+        }
+    return found
+
+
 def front_door_outputs(serving: ModelServing) -> dict[str, pulumi.Input]:
     door = serving.front_door
-    return {"loadBalancerArn": door.load_balancer.arn, "targetGroupArn": door.target_group.arn, "webAclArn": door.web_acl.arn,
-            "scheme": door.scheme, "port": door.port}
+    return {"loadBalancerArn": door.load_balancer.arn, "targetGroupArn": door.target_group.arn,
+            "canaryTargetGroupArn": door.canary_target_group.arn, "ruleArns": [rule.arn for rule in door.rules],
+            "candidateHeader": CANDIDATE_HEADER, "webAclArn": door.web_acl.arn, "scheme": door.scheme, "port": door.port}
 
 
-def serving_wiring(cluster: GpuCluster, bucket, exposure: str, *, model_artifact: pulumi.Resource | None) -> ServingWiring:
+def serving_wiring(cluster: GpuCluster, bucket, exposure: str, *, model_artifact: pulumi.Resource | None,
+                   candidate_artifact: pulumi.Resource | None = None) -> ServingWiring:
     """What a serving tier in `cluster` runs on and reads from (its region's bucket and key)."""
     balancer_subnets, balancer_cidrs = cluster.balancer_subnets(exposure)
     return ServingWiring(
         cluster_name=cluster.cluster.name, kubernetes_provider=cluster.provider,
         bucket_name=bucket.bucket.bucket, bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn,
-        model_artifact=model_artifact, vpc_id=cluster.vpc_id, balancer_subnet_ids=balancer_subnets,
+        model_artifact=model_artifact, candidate_artifact=candidate_artifact, vpc_id=cluster.vpc_id,
+        balancer_subnet_ids=balancer_subnets,
         balancer_cidrs=balancer_cidrs, node_security_group_id=cluster.node_security_group_id,
         load_balancer_controller_role=cluster.load_balancer_controller_role.name, addons=cluster.serving_addons,
     )
@@ -401,8 +467,17 @@ def fallback_serving_args(args: TwoRegionRecommenderArgs, tags: dict[str, str]) 
         namespace=FALLBACK_NAMESPACE, tls_certificate_arn=certificates.standby if certificates else None,
         health_checker_regions=tuple(args.dns.checker_regions or ()), tags={**tags, "recsys-dr:role": "fallback"},
         rolling_update=rolling_update(max_replicas=fallback.max_replicas, pool_max_pods=fallback.max_size * fallback.pods_per_node),
-        waits_for_replication=True,
+        waits_for_replication=True, candidate=fallback_candidate(args),
     )
+
+
+def fallback_candidate(args: TwoRegionRecommenderArgs) -> CandidatePin | None:
+    """`fallback.candidate` as the candidate slot takes it (its image defaults to the fallback's)."""
+    candidate = args.fallback.candidate if args.fallback is not None else None
+    if candidate is None:
+        return None
+    return CandidatePin.model_construct(version=candidate.version, manifest_sha256=candidate.manifest_sha256,
+                                        image=candidate.image, artifact_dir=None)
 
 
 def capacity_warnings(args: TwoRegionRecommenderArgs) -> list[str]:

@@ -127,7 +127,7 @@ def _load_data(args: argparse.Namespace):
     if source == "completejourney":
         from recsys_dr.model.completejourney import load_complete_journey
 
-        return load_complete_journey(pseudonym_key=args.pseudonym_key)
+        return load_complete_journey(pseudonym_key=_pseudonym_key(args))
     if source == "movielens":
         from recsys_dr.model.movielens import load_movielens_100k
 
@@ -218,36 +218,80 @@ def cmd_build(args: argparse.Namespace) -> int:
     from recsys_dr.model.train import save_bundle, train
 
     _check_out_args(args)
+    version = _build_version(args)
     config = _train_config(args)
     data = _load_data(args)
     split = leave_last_out(data, config.history_length)
     fp = fingerprint(data, history_length=config.history_length)
     log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
              data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
-             len(split.test), data.report.to_dict())
+             len(split.test), ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data.report.to_dict().items()))
     trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen)
     log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
     evaluation = evaluation_record(split, args.exclude_seen, trained)
     if "warning" in evaluation:
         log.warning("evaluation: %s", evaluation["warning"])
     metrics = evaluate_all(trained.scores, split, data.item_ids, exclude_seen=args.exclude_seen) if len(split.test) else {}
+    titles = data.catalog["title"].tolist()
+    dataset = {"name": data.name, **data.report.to_dict()}
+    fallback_dir, metrics = _export_fallback(args, version, split, data, trained, metrics, fp, titles, dataset)
     if metrics:
         print(format_table(metrics))
-    titles = data.catalog["title"].tolist()
     bundle = save_bundle(trained, args.out / BUNDLES / args.model_name,
                          extra={"metrics": metrics, "evaluation": evaluation, "data_fingerprint": fp,
                                 "dataset": data.name, "titles": titles})
     version_dir = export_version(
-        trained, args.out, model_name=args.model_name, version=args.version, top_k=args.top_k, metrics=metrics,
+        trained, args.out, model_name=args.model_name, version=version, top_k=args.top_k, metrics=metrics,
         data_fingerprint=fp, titles=titles,
-        extra_metadata={"dataset": {"name": data.name, **data.report.to_dict()}, "evaluation": evaluation,
-                        "train_seconds": round(trained.train_seconds, 2)},
+        extra_metadata={"dataset": dataset, "evaluation": evaluation, "train_seconds": round(trained.train_seconds, 2),
+                        "fallback_version": {"model_name": fallback_dir.parent.name, "version": version}},
     )
     _write_json(args.metrics_out, {"metrics": metrics, "evaluation": evaluation, "version_dir": str(version_dir),
-                                   "data_fingerprint": fp})
+                                   "fallback_dir": str(fallback_dir), "data_fingerprint": fp})
     print(f"exported {version_dir} (training bundle: {bundle})")
     print(f"manifest sha256: {_manifest_sha256(version_dir)}")
+    print(f"exported {fallback_dir} (fallback version: counts only, CPU)")
+    print(f"manifest sha256: {_manifest_sha256(fallback_dir)}")
     return 0
+
+
+def _build_version(args: argparse.Namespace) -> int:
+    """The version number of both the main and the fallback version: ``--version``, else the next one
+    free in both model directories; an existing directory is refused before any training."""
+    from recsys_dr.components.settings.fallback import fallback_model_name
+    from recsys_dr.model.export import next_version
+
+    dirs = [args.out / args.model_name, args.out / fallback_model_name(args.model_name)]
+    version = args.version or max(next_version(d) for d in dirs)
+    taken = [str(d / str(version)) for d in dirs if (d / str(version)).exists()]
+    if taken:
+        raise UsageError(f"{', '.join(taken)} already exist(s); versions are immutable, pick another --version")
+    return version
+
+
+def _export_fallback(args: argparse.Namespace, version: int, split, data, trained, metrics: dict, fp: str,
+                     titles: list[str], dataset: dict) -> tuple[Path, dict]:
+    """Export the fallback version (evaluated on the same split); return its directory and ``metrics``
+    with the fallback's figures added."""
+    from recsys_dr.model.fallback import METHOD, FallbackCounts, export_fallback, select_categories
+
+    length = trained.config.history_length
+    if args.fallback_categories == "auto":
+        selection = select_categories(split, data.catalog, length, exclude_seen=args.exclude_seen)
+    else:
+        selection = {"categories": args.fallback_categories == "on", "reason": f"--fallback-categories {args.fallback_categories}"}
+    figures = selection.get("validation_ndcg@10", {})
+    log.info("fallback: category step %s (%s)", "on" if selection["categories"] else "off", selection.get("reason")
+             or "validation NDCG@10 " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    fallback_dir, found = export_fallback(
+        FallbackCounts.for_split(split, data.catalog), args.out, model_name=args.model_name, version=version,
+        history_length=length, data_fingerprint=fp, top_k=args.top_k, categories=selection["categories"],
+        split=split, exclude_seen=args.exclude_seen, metrics=metrics,
+        query_vocabulary=trained.preprocessor.query_vocabulary, titles=titles,
+        extra_metadata={"dataset": dataset, "evaluation": evaluation_record(split, args.exclude_seen),
+                        "fallback_selection": selection, "main": {"model_name": args.model_name, "version": version}},
+    )
+    return fallback_dir, metrics | ({METHOD: found} if found else {})
 
 
 def _manifest_sha256(version_dir: Path) -> str:
@@ -346,9 +390,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(f"published {result.uri}: {len(result.uploaded)} uploaded, {len(result.skipped)} already present")
-        # The digest of the manifest now in S3: pin it as `model.manifestSha256` in the stack file.
+        # The digest of the manifest now in S3, and the stack file's settings that pin it.
         print(f"manifest sha256: {result.manifest_sha256}")
+        section, version = _pin_section(args.version_dir)
+        print(f"pin in the stack file: {section}.version: {version}, {section}.manifestSha256: {result.manifest_sha256}")
     return 0
+
+
+def _pin_section(version_dir: Path) -> tuple[str, int]:
+    """``(stack file section, version)`` that pin a version: `fallback` for a fallback version, else `model`."""
+    from recsys_dr.model.manifest import FALLBACK_ROLE, MANIFEST_NAME, ROLE_KEY, load_manifest
+
+    manifest = load_manifest(version_dir / MANIFEST_NAME)
+    return ("fallback" if manifest.get(ROLE_KEY) == FALLBACK_ROLE else "model"), manifest["version"]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -420,10 +474,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
               f"exclude_seen={ev.get('exclude_seen')}")
         if ev.get("warning"):
             print(f"evaluation warning: {ev['warning']}")
-    for method, groups in out["metrics"].items():
-        for group, mm in groups.items():
-            print(f"metrics {method} [{group}]: " + ", ".join(
-                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in mm.items()))
+    if out["metrics"]:
+        from recsys_dr.model.evaluate import format_table
+
+        print(format_table(out["metrics"]))
     for h in out.get("history", []):
         print(f"  history  {h['item_id']:<20} {h['title']}")
     for p in out.get("prediction", []):
@@ -450,11 +504,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", allow_abbrev=False, help="train, evaluate against baselines and export a new version",
                        description="Load data, split leave-last-out (validation = second-to-last item), train with "
                                    "early stopping, evaluate (model, most-popular, personal-frequency, item-kNN), "
-                                   "save the training bundle and export <out>/<model-name>/<version>/ with manifest.json.")
+                                   "save the training bundle and export <out>/<model-name>/<version>/ with manifest.json, "
+                                   "and the counts-only fallback version <out>/<model-name>-fallback/<version>/ (same "
+                                   "signature, evaluated on the same split) with its own manifest.json.")
     _add_data_args(p)
     _add_train_args(p)
     _add_out_args(p)
     p.add_argument("--metrics-out", type=Path, help="also write the metrics as JSON here")
+    p.add_argument("--fallback-categories", choices=("auto", "on", "off"), default="auto",
+                   help="the fallback version's category step: auto = on if it ranks the validation items better "
+                        "(default: auto)")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
     p.set_defaults(handler=cmd_build)
 
@@ -500,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="model: %(message)s")
+    # botocore logs "Found credentials in environment variables." at INFO on every publish/verify:
+    # library noise, not a result (kept with -v).
+    logging.getLogger("botocore").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     from recsys_dr.model.data import DataError
 
     try:

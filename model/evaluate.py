@@ -30,7 +30,6 @@ import numpy as np
 from recsys_dr.model.baselines import ItemKNN, MostPopular, PersonalFrequency
 from recsys_dr.model.split import Examples, Split, sequences_before
 
-METRIC_NAMES = ("hit_rate@10", "ndcg@10", "mrr")
 GROUPS = ("all", "repeat", "new")
 SCORE_BUDGET = 1 << 24  # scores held at once (64 MiB of float32) whatever the catalog size
 
@@ -162,14 +161,23 @@ def evaluate_all(model_score_fn: ScoreFn | None, split: Split, items: list[str],
     return results
 
 
-def format_table(results: dict[str, dict[str, dict[str, float]]], k: int = 10) -> str:
-    """Render ``{method: {group: metrics}}`` as a fixed-width text table."""
-    heads = [("all", f"hit_rate@{k}"), ("all", f"ndcg@{k}"), ("all", "mrr"), ("repeat", f"ndcg@{k}"), ("new", f"ndcg@{k}")]
+def format_table(results: dict[str, dict[str, dict[str, float]]], k: int | None = None) -> str:
+    """Render ``{method: {group: metrics}}`` as a text table whose columns line up (under 80 columns).
+
+    ``k`` defaults to the cut-off the metrics were computed at (their ``hit_rate@k`` key).
+    """
     first = next(iter(results.values()), {})
+    if k is None:
+        names = [n for n in first.get("all", {}) if n.startswith("hit_rate@")]
+        k = int(names[0].split("@", 1)[1]) if names else 10
+    heads = [("all", f"hit_rate@{k}"), ("all", f"ndcg@{k}"), ("all", "mrr"), ("repeat", f"ndcg@{k}"), ("new", f"ndcg@{k}")]
     counts = ", ".join(f"{g} {first.get(g, {}).get('examples', 0)}" for g in GROUPS)
-    head = f"{'method':<20}" + "".join(f"{(n if g == 'all' else g + ' ' + n):>15}" for g, n in heads)
+    labels = [n if g == "all" else f"{g} {n}" for g, n in heads]
+    width = max([len("method"), *(len(m) for m in results)])
+    head = f"{'method':<{width}}" + "".join(f"  {label:>{max(len(label), 6)}}" for label in labels)
     lines = [f"examples: {counts}; ties broken at random (expected value)", head, "-" * len(head)]
     for method, m in results.items():
         cells = [m.get(g, {}).get(n) for g, n in heads]
-        lines.append(f"{method:<20}" + "".join(f"{'-' if v is None else f'{v:.4f}':>15}" for v in cells))
+        lines.append(f"{method:<{width}}" + "".join(
+            f"  {'-' if v is None else f'{v:.4f}':>{max(len(label), 6)}}" for v, label in zip(cells, labels)))
     return "\n".join(lines)

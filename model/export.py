@@ -39,7 +39,7 @@ directory without a manifest is never a finished version.
 The bytes are reproducible: the same trained weights (same data and seed on CPU), exported
 by a fresh process (``python -m recsys_dr.model build``), give byte-identical files, so every manifest ``files`` entry matches between rebuilds (only
 ``created_at`` differs) - see :func:`_stable_variable_order` and
-:func:`_stable_fingerprint_uuid`.
+:func:`stable_fingerprint_uuid`.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -58,6 +59,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys_dr.model.features import FIRST_ID, item_lookup
+from recsys_dr.model.golden import write_golden
 from recsys_dr.model.manifest import ITEMS_PATH, TITLES_PATH, check_model_name, write_manifest
 from recsys_dr.model.train import Trained
 
@@ -121,7 +123,7 @@ def request_bytes(history_length: int, items: list[str], query_bytes: int = MAX_
     return max(len(json.dumps(form).encode("utf-8")) for form in forms)
 
 
-def _checked_rows(query, history, limit: int):
+def checked_rows(query, history, limit: int):
     """``(query, history)`` that no op can read before both row checks have passed.
 
     Inside a tf.function an Assert is only a control output of the function: ops that do not
@@ -159,12 +161,12 @@ def serving_functions(trained: Trained, top_k: int, items_file: Path):
     limit = max_batch(pre.num_items)
 
     def probabilities(query, history):
-        query, history = _checked_rows(query, history, limit)
+        query, history = checked_rows(query, history, limit)
         return tf.cast(model.probabilities(pre.query_ids(query), pre.history_ids(history, to_ids)), tf.float32)
 
     def serve(query, history):
         # Exact top-k over the catalog (TopKV2 and the other ops are stock TF: TF Serving runs them).
-        query, history = _checked_rows(query, history, limit)
+        query, history = checked_rows(query, history, limit)
         values, cols = model.top_k(pre.query_ids(query), pre.history_ids(history, to_ids), k)
         return {"item_ids": to_items(cols + FIRST_ID), "scores": tf.cast(values, tf.float32)}
 
@@ -180,6 +182,12 @@ WARMUP_UNKNOWN_WORD = "warmupunknownword"
 
 
 def warmup_requests(trained: Trained, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """:func:`synthetic_requests` for ``trained``'s catalog, query vocabulary and history length."""
+    return synthetic_requests(trained.preprocessor.items, trained.preprocessor.query_vocabulary,
+                              trained.config.history_length, seed)
+
+
+def synthetic_requests(items: Sequence[str], vocabulary: Sequence[str], length: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
     """Synthetic warmup inputs made from the catalog and the query vocabulary only.
 
     No row comes from the interaction data, so the artifact carries no user's behaviour
@@ -193,15 +201,15 @@ def warmup_requests(trained: Trained, seed: int = 0) -> list[dict[str, np.ndarra
       query is 0-3 random vocabulary tokens, every 5th row with an unknown word appended.
 
     Args:
-        trained: the model whose catalog (``preprocessor.items``), query vocabulary and
-            history length L the requests use.
+        items: catalog item ids.
+        vocabulary: query tokens (may be empty).
+        length: ``L``, history ids per row.
         seed: generator seed; default 0 (the same model always gets the same file).
     """
     from recsys_dr.model.split import pad_history
 
-    length = trained.config.history_length
-    items = np.array(trained.preprocessor.items, object)
-    vocab = np.array(trained.preprocessor.query_vocabulary or [""], object)
+    items = np.array(items, object)
+    vocab = np.array(list(vocabulary) or [""], object)
     rng = np.random.default_rng(seed)
     reqs = [
         {"query": np.array([""], object), "history": np.full((1, length), "", object)},
@@ -299,7 +307,7 @@ def _stable_variable_order(archive, tracked) -> None:
     archive._filter_and_track_resources = ordered
 
 
-def _stable_fingerprint_uuid(path: Path) -> None:
+def stable_fingerprint_uuid(path: Path) -> None:
     """Replace the random ``uuid`` TensorFlow writes into ``fingerprint.pb`` by one derived
     from the fingerprint's content hashes (same SavedModel -> same file bytes)."""
     from tensorflow.core.protobuf import fingerprint_pb2
@@ -374,7 +382,7 @@ def export_version(
             setattr(archive._tf_trackable, CATALOG_FUNCTION, tf.function(score_catalog, input_signature=signature))
             _stable_variable_order(archive, tracked)
             archive.write_out(str(staging), verbose=False)
-        _stable_fingerprint_uuid(staging / "fingerprint.pb")
+        stable_fingerprint_uuid(staging / "fingerprint.pb")
         if titles is not None:
             (staging / TITLES_PATH).parent.mkdir(parents=True, exist_ok=True)
             with gzip.GzipFile(staging / TITLES_PATH, "wb", mtime=0) as f:  # mtime 0: reproducible bytes
@@ -391,6 +399,8 @@ def export_version(
                 raise RuntimeError("an exported endpoint returned the wrong shape on warmup data")
         spec = signature_spec(loaded)
         offline = {CATALOG_FUNCTION: function_spec(scorer.concrete_functions[0])}
+        # Rows of the warmup requests with the reloaded signature's own answers (model.golden).
+        golden = write_golden(staging, fn, requests, signature_name=SIGNATURE)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -402,6 +412,7 @@ def export_version(
         "metrics": metrics or {},
         "signature": spec,
         "offline_functions": offline,
+        "golden": golden,
         "serving": {
             "signature_name": SIGNATURE,
             "top_k": min(top_k, trained.preprocessor.num_items),
@@ -415,5 +426,5 @@ def export_version(
         "training": trained.config.to_dict(),
     } | (extra_metadata or {})
     write_manifest(final, model_name=model_name, version=version, metadata=metadata)
-    log.info("exported %s", final)
+    log.debug("exported %s", final)  # the CLI prints the result line
     return final

@@ -51,6 +51,9 @@ CREATED_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 # so no quotes, backslashes, whitespace, globs or non-ASCII (json would \u-escape it).
 SAFE_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._+=@,-]+$")
 
+ROLE_KEY = "role"  # metadata key: FALLBACK_ROLE marks a fallback version (model/fallback.py); absent on main versions
+FALLBACK_ROLE = "fallback"
+
 RESERVED_KEYS = ("created_at", "files", "format", "model_name", "version")
 FILE_KEYS = ("path", "sha256", "size")
 

@@ -1,4 +1,4 @@
-"""argparse registration of `recsys-dr status`, `failover` and `drill`.
+"""argparse registration of `recsys-dr status`, `failover`, `drill` (and `release`, in `operations.release.cli`).
 
 Every command reads the stack outputs from `--outputs FILE` or standard input:
 
@@ -182,6 +182,10 @@ def register(subparsers: Any) -> None:
                             "out of DNS (with --via-health-check-inversion) and measure until the fallback tier answers")
     drill.set_defaults(handler=handle_drill)
 
+    from recsys_dr.operations.release import cli as release_cli
+
+    release_cli.register(subparsers)
+
 
 # --------------------------------------------------------------------------- plumbing
 
@@ -296,7 +300,6 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
     from rich.console import Console
 
     from recsys_dr.operations.failover import render, run_failover
-    from recsys_dr.operations.status import render_table
 
     outputs = _load(args)
     if outputs is None:
@@ -322,7 +325,7 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
             console.print(f"target {args.to}: {'READY' if result.status['ready'] else 'NOT READY'}")
             for reason in result.status["reasons"]:
                 console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-        render(result, render_table, console=console)
+        render(result, console=console)
     return result.exit_code
 
 
@@ -337,18 +340,9 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     outputs = _load(args)
     if outputs is None:
         return EXIT_BAD_INPUT
-    if args.confirm != outputs.environment:
-        print(f"recsys-dr drill: --confirm {args.confirm!r} does not match the outputs' environment "
-              f"{outputs.environment!r}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.via_health_check_inversion and outputs.failover_control != "health-check":
-        print("recsys-dr drill: --via-health-check-inversion is for failoverControl 'health-check'; "
-              f"{outputs.environment} uses "
-              + {"arc": "ARC routing controls"}.get(outputs.failover_control, "a Region switch plan"), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if getattr(args, "scenario", "standby") == "gpu-tiers-down" and outputs.fallback is None:
-        print(f"recsys-dr drill: --scenario gpu-tiers-down needs a fallback tier; {outputs.environment}'s outputs "
-              "have no `fallback`", file=sys.stderr)
+    problem = _drill_input_problem(args, outputs)
+    if problem is not None:
+        print(f"recsys-dr drill: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     clients = clients or _clients(args)
     if clients is None:
@@ -357,17 +351,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     log = (lambda m: err.print(m, markup=False, highlight=False))
     if getattr(args, "scenario", "standby") == "gpu-tiers-down":
         return _fallback_drill(args, outputs, clients, log=log, clock=clock, sleep=sleep)
-    build_status, switcher = build_tools(args, outputs, clients, log=log)
-    if outputs.failover_control == "region-switch":
-        from recsys_dr.operations.region_switch import PlanSwitcher
-
-        switcher = PlanSwitcher(switch=build_region_switch(outputs, clients, log=log),
-                                regions={r: o.region for r, o in outputs.regions.items()},
-                                timeout=args.timeout, poll_interval=args.poll_interval)
-    if args.via_health_check_inversion:
-        from recsys_dr.operations.inversion import HealthCheckInversion
-
-        switcher = HealthCheckInversion(route53=clients.route53(), health_check_id=outputs.primary.health_check_id)
+    build_status, switcher = _drill_tools(args, outputs, clients, log=log)
 
     def probe(role: str):
         # Through the front door, as clients reach it (HTTPS with the record name where it has a certificate).
@@ -398,6 +382,37 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     else:
         render(result)
     return result.exit_code
+
+
+def _drill_input_problem(args: argparse.Namespace, outputs) -> str | None:
+    """Why these arguments cannot drill this environment, or None."""
+    if args.confirm != outputs.environment:
+        return f"--confirm {args.confirm!r} does not match the outputs' environment {outputs.environment!r}"
+    if args.via_health_check_inversion and outputs.failover_control != "health-check":
+        return ("--via-health-check-inversion is for failoverControl 'health-check'; "
+                f"{outputs.environment} uses "
+                + {"arc": "ARC routing controls"}.get(outputs.failover_control, "a Region switch plan"))
+    if getattr(args, "scenario", "standby") == "gpu-tiers-down" and outputs.fallback is None:
+        return (f"--scenario gpu-tiers-down needs a fallback tier; {outputs.environment}'s outputs "
+                "have no `fallback`")
+    return None
+
+
+def _drill_tools(args: argparse.Namespace, outputs, clients, *, log):
+    """(build_status, switcher) of a standby drill: routing controls, a Region switch plan, or the
+    inversion of the primary's health check."""
+    build_status, switcher = build_tools(args, outputs, clients, log=log)
+    if outputs.failover_control == "region-switch":
+        from recsys_dr.operations.region_switch import PlanSwitcher
+
+        switcher = PlanSwitcher(switch=build_region_switch(outputs, clients, log=log),
+                                regions={r: o.region for r, o in outputs.regions.items()},
+                                timeout=args.timeout, poll_interval=args.poll_interval)
+    if args.via_health_check_inversion:
+        from recsys_dr.operations.inversion import HealthCheckInversion
+
+        switcher = HealthCheckInversion(route53=clients.route53(), health_check_id=outputs.primary.health_check_id)
+    return build_status, switcher
 
 
 def _fallback_drill(args: argparse.Namespace, outputs, clients, *, log, clock=None, sleep=None) -> int:

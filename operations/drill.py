@@ -45,7 +45,7 @@ from typing import Any, Callable
 from recsys_dr.operations.drill_report import (
     EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillResult, render,
 )
-from recsys_dr.operations.failover import dns_answer, manual_instructions
+from recsys_dr.operations.failover import ACTIVATION_FIXES, dns_answer, manual_instructions
 from recsys_dr.operations.outputs import StackOutputs
 from recsys_dr.operations.shield import SignalShield
 
@@ -114,16 +114,7 @@ def run_drill(
     """
     res = DrillResult(budget_seconds=outputs.failover_budget_seconds,
                       target_seconds=outputs.failover_budget_target_seconds, ttl_seconds=outputs.dns.ttl)
-    start = clock()
-
-    def step(name: str, ok: bool, detail: str, *, since: float | None = None) -> None:
-        """Record a step: `atSeconds` since the drill started, `phaseSeconds` since its phase began."""
-        now = clock()
-        entry = {"step": name, "ok": ok, "atSeconds": round(now - start, 3),
-                 "phaseSeconds": None if since is None else round(now - since, 3), "detail": detail}
-        res.steps.append(entry)
-        log(f"[{entry['atSeconds']:>7.1f}s] {'ok  ' if ok else 'FAIL'} {name}: {detail}")
-
+    step = _step_recorder(res, clock, log)
     if switcher is None:
         res.outcome, res.exit_code = "no-arc", EXIT_NO_ARC
         res.messages = ["drill needs failoverControl: arc (routing controls it can flip and flip back), or, in a "
@@ -134,51 +125,9 @@ def run_drill(
     res.method = getattr(switcher, "kind", "routing controls")
 
     # 1. preflight - nothing changed yet, so any failure just returns.
-    report = build_status("standby")
-    res.status = report.to_dict()
-    blocking = report.reasons
-    if activator is not None:  # what activation fixes (pods, nodes, its health check) may fail now
-        from recsys_dr.operations.failover import ACTIVATION_FIXES
-
-        blocking = [r for r in report.reasons if r.split("[")[0].split(":")[0] not in ACTIVATION_FIXES]
-    if blocking:
-        res.outcome = "not-ready"
-        res.reasons = blocking
-        step("preflight.status", False, "standby not ready: " + "; ".join(blocking))
+    if not _preflight_status(res, build_status("standby"), activator, step) or \
+            not _preflight_traffic(outputs, res, switcher, route53, step):
         return res
-    primary_down = [f"{r.label}: {r.detail}" for r in getattr(report, "results", [])
-                    if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
-    if primary_down:
-        res.outcome = "not-ready"
-        res.reasons = ["the primary must be healthy to drill (the drill fails back to it)"] + primary_down
-        step("preflight.status", False, "; ".join(res.reasons))
-        return res
-    step("preflight.status", True, "standby ready, primary healthy" if report.ready else
-         "standby ready to activate, primary healthy")
-    try:
-        before = switcher.states()
-    except Exception as exc:
-        res.reasons = [f"cannot read the {res.method} state: {type(exc).__name__}: {exc}"]
-        step("preflight.control", False, res.reasons[0])
-        return res
-    if not is_normal(switcher, before):
-        res.reasons = [f"{res.method} state is {before}, expected traffic on the primary (primary On"
-                       f"{', standby Off' if res.method == 'routing controls' else ''}); "
-                       "not drilling outside the normal state"]
-        step("preflight.control", False, res.reasons[0])
-        return res
-    step("preflight.control", True, f"{res.method}: " + ", ".join(f"{k} {v}" for k, v in before.items()))
-    try:
-        answer = dns_answer(outputs, route53)
-    except Exception as exc:
-        res.reasons = [f"cannot ask Route 53 for the record: {type(exc).__name__}: {exc}"]
-        step("preflight.dns", False, res.reasons[0])
-        return res
-    if answer["role"] != "primary":
-        res.reasons = [f"Route 53 answers {answer['records']} ({answer['role']}), expected the primary endpoint"]
-        step("preflight.dns", False, res.reasons[0])
-        return res
-    step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
     # A Region switch plan scales the standby itself (its EKS step); the drill only restores it after.
     if activator is not None and not getattr(switcher, "scales_standby", False) and \
             not _activate(res, activator, step, clock, log):
@@ -191,61 +140,145 @@ def run_drill(
     caught: BaseException | None = None
     try:
         flip_at = clock()
-        states = switcher.activate("standby")
-        if getattr(switcher, "phase", None):
-            res.phases.append(switcher.phase)
-        step("switch", True, f"{res.method} now {states}", since=flip_at)
-        deadline = flip_at + settings.timeout
-        while True:
-            res.polls += 1
-            dns_ok, serve_ok, detail = poll(outputs, route53, probe_standby, "standby")
-            now = clock()
-            if dns_ok and res.dns_seconds is None:
-                res.dns_seconds = round(now - flip_at, 3)
-                res.phases.append({"phase": "DNS answer", "ok": True, "seconds": res.dns_seconds,
-                                   # the part of the budget before clients' caches expire (detection)
-                                   "budgetSeconds": res.budget_seconds - res.ttl_seconds,
-                                   "detail": "Route 53 answers the standby endpoint"})
-                step("dns.standby", True, "Route 53 answers the standby endpoint", since=flip_at)
-            if dns_ok and serve_ok:
-                res.switch_seconds = round(now - flip_at, 3)
-                step("standby.answers", True, detail, since=flip_at)
-                break
-            if now >= deadline:
-                raise DrillTimeout(f"standby did not answer within {settings.timeout:g}s ({detail})")
-            sleep(max(0.0, min(settings.poll_interval, deadline - now)))
-        if settings.hold > 0:
-            hold_end = clock() + settings.hold
-            while clock() < hold_end:
-                sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
-                ok, detail = probe_standby()
-                if not ok:
-                    raise DrillAborted(f"standby stopped answering during the hold: {detail}")
-            step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
+        _switch(outputs, res, switcher, route53, probe_standby, settings, flip_at, clock, sleep, step)
     except BaseException as exc:  # noqa: BLE001 - classified below, under the shield
         caught = exc
 
     # 5. fail back, with SIGINT/SIGTERM deferred until it is done or its time bound expires.
     with shield(log=log, note=f" (at most {settings.failback_timeout:g}s)") as guard:
         if caught is not None:
-            if isinstance(caught, DrillAborted):
-                res.outcome = "timeout" if isinstance(caught, DrillTimeout) else "aborted"
-                res.reasons.append(str(caught))
-            elif isinstance(caught, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into it by the CLI
-                res.outcome = "interrupted"
-                res.reasons.append(f"interrupted ({str(caught) or 'Ctrl-C'})")
-            elif isinstance(caught, Exception):  # ARC/Route 53 refusals, unreachable APIs, bugs
-                res.outcome = "aborted"
-                res.reasons.append(f"{type(caught).__name__}: {caught}")
-            else:  # SystemExit and the like: fail back, then let it surface
-                res.reasons.append(f"stopped: {type(caught).__name__}: {caught}")
+            _classify(res, caught)
             step("abort", False, res.reasons[-1], since=flip_at)
         interrupts = fail_back(outputs, res, switcher, route53, probe_primary, settings, clock, sleep, step, log,
                                 guard)
+    return _conclude(res, caught, interrupts, activator, step, log)
+
+
+def _step_recorder(res: DrillResult, clock: Callable[[], float], log: Callable[[str], None]):
+    """`step(name, ok, detail, since=None)`: record and log a step, timed from now on."""
+    start = clock()
+
+    def step(name: str, ok: bool, detail: str, *, since: float | None = None) -> None:
+        """Record a step: `atSeconds` since the drill started, `phaseSeconds` since its phase began."""
+        now = clock()
+        entry = {"step": name, "ok": ok, "atSeconds": round(now - start, 3),
+                 "phaseSeconds": None if since is None else round(now - since, 3), "detail": detail}
+        res.steps.append(entry)
+        log(f"[{entry['atSeconds']:>7.1f}s] {'ok  ' if ok else 'FAIL'} {name}: {detail}")
+
+    return step
+
+
+def _preflight_status(res: DrillResult, report: Any, activator: Any, step) -> bool:
+    """The standby passes its checks (but what activation fixes, when the drill activates) and the
+    primary serves and passes its health check (the drill fails back to it)."""
+    res.status = report.to_dict()
+    # What activation fixes (pods, nodes, its health check) may fail now when the drill activates.
+    blocking = [r.message for r in report.blocking(ignore=ACTIVATION_FIXES if activator is not None else ())]
+    if blocking:
+        res.outcome = "not-ready"
+        res.reasons = blocking
+        step("preflight.status", False, "standby not ready: " + "; ".join(blocking))
+        return False
+    primary_down = [r.message for r in report.results
+                    if r.role == "primary" and r.name in ("serving", "health") and not r.ok]
+    if primary_down:
+        res.outcome = "not-ready"
+        res.reasons = ["the primary must be healthy to drill (the drill fails back to it)"] + primary_down
+        step("preflight.status", False, "; ".join(res.reasons))
+        return False
+    step("preflight.status", True, "standby ready, primary healthy" if report.ready else
+         "standby ready to activate, primary healthy")
+    return True
+
+
+def _preflight_traffic(outputs: StackOutputs, res: DrillResult, switcher: Any, route53: Any, step) -> bool:
+    """Traffic is in the normal state (the switcher's reading) and Route 53 answers the primary."""
+    try:
+        before = switcher.states()
+    except Exception as exc:
+        res.reasons = [f"cannot read the {res.method} state: {type(exc).__name__}: {exc}"]
+        step("preflight.control", False, res.reasons[0])
+        return False
+    if not is_normal(switcher, before):
+        res.reasons = [f"{res.method} state is {before}, expected traffic on the primary (primary On"
+                       f"{', standby Off' if res.method == 'routing controls' else ''}); "
+                       "not drilling outside the normal state"]
+        step("preflight.control", False, res.reasons[0])
+        return False
+    step("preflight.control", True, f"{res.method}: " + ", ".join(f"{k} {v}" for k, v in before.items()))
+    try:
+        answer = dns_answer(outputs, route53)
+    except Exception as exc:
+        res.reasons = [f"cannot ask Route 53 for the record: {type(exc).__name__}: {exc}"]
+        step("preflight.dns", False, res.reasons[0])
+        return False
+    if answer["role"] != "primary":
+        res.reasons = [f"Route 53 answers {answer['records']} ({answer['role']}), expected the primary endpoint"]
+        step("preflight.dns", False, res.reasons[0])
+        return False
+    step("preflight.dns", True, f"Route 53 answers {', '.join(answer['records'])} (primary)")
+    return True
+
+
+def _switch(outputs: StackOutputs, res: DrillResult, switcher: Any, route53: Any, probe_standby, settings: DrillSettings,
+            flip_at: float, clock, sleep, step) -> None:
+    """Flip to the standby, poll until it answers (times measured from the flip), then hold.
+    Raises DrillAborted (DrillTimeout) to stop; the caller fails back."""
+    states = switcher.activate("standby")
+    if getattr(switcher, "phase", None):
+        res.phases.append(switcher.phase)
+    step("switch", True, f"{res.method} now {states}", since=flip_at)
+    deadline = flip_at + settings.timeout
+    while True:
+        res.polls += 1
+        dns_ok, serve_ok, detail = poll(outputs, route53, probe_standby, "standby")
+        now = clock()
+        if dns_ok and res.dns_seconds is None:
+            res.dns_seconds = round(now - flip_at, 3)
+            res.phases.append({"phase": "DNS answer", "ok": True, "seconds": res.dns_seconds,
+                               # the part of the budget before clients' caches expire (detection)
+                               "budgetSeconds": res.budget_seconds - res.ttl_seconds,
+                               "detail": "Route 53 answers the standby endpoint"})
+            step("dns.standby", True, "Route 53 answers the standby endpoint", since=flip_at)
+        if dns_ok and serve_ok:
+            res.switch_seconds = round(now - flip_at, 3)
+            step("standby.answers", True, detail, since=flip_at)
+            break
+        if now >= deadline:
+            raise DrillTimeout(f"standby did not answer within {settings.timeout:g}s ({detail})")
+        sleep(max(0.0, min(settings.poll_interval, deadline - now)))
+    if settings.hold > 0:
+        hold_end = clock() + settings.hold
+        while clock() < hold_end:
+            sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
+            ok, detail = probe_standby()
+            if not ok:
+                raise DrillAborted(f"standby stopped answering during the hold: {detail}")
+        step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
+
+
+def _classify(res: DrillResult, caught: BaseException) -> None:
+    """The outcome and reason of what stopped the drill after the flip."""
+    if isinstance(caught, DrillAborted):
+        res.outcome = "timeout" if isinstance(caught, DrillTimeout) else "aborted"
+        res.reasons.append(str(caught))
+    elif isinstance(caught, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into it by the CLI
+        res.outcome = "interrupted"
+        res.reasons.append(f"interrupted ({str(caught) or 'Ctrl-C'})")
+    elif isinstance(caught, Exception):  # ARC/Route 53 refusals, unreachable APIs, bugs
+        res.outcome = "aborted"
+        res.reasons.append(f"{type(caught).__name__}: {caught}")
+    else:  # SystemExit and the like: fail back, then let it surface
+        res.reasons.append(f"stopped: {type(caught).__name__}: {caught}")
+
+
+def _conclude(res: DrillResult, caught: BaseException | None, interrupts: list[str], activator: Any, step,
+              log) -> DrillResult:
+    """After the fail-back: put the standby back at rest, then the outcome and exit code."""
     if interrupts and res.outcome != "interrupted":
         res.outcome = "interrupted"
         res.reasons.append(f"interrupted during fail-back ({', '.join(interrupts)}; deferred until it finished)")
-
     if res.failed_back is False:  # never 130 (or a bare SystemExit) unless the fail-back was confirmed
         res.outcome, res.exit_code = "failback-failed", EXIT_FAILBACK_FAILED
         return res
@@ -330,7 +363,7 @@ def undo_commands(switcher: Any, outputs: StackOutputs) -> list[str]:
 
 
 def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, settings: DrillSettings,
-               clock, sleep, step, log, guard) -> list[str]:
+              clock, sleep, step, log, guard) -> list[str]:
     """Traffic back to the primary (retrying until the deadline), then wait for Route 53 to answer it.
 
     Runs under `guard` (a SignalShield): signals are deferred, and a KeyboardInterrupt that still
@@ -340,21 +373,40 @@ def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, setti
     in `res.messages` and already logged.
 
     """
-    started = clock()
-    deadline = started + settings.failback_timeout
-    interrupts: list[str] = []
+    window = _FailbackWindow(settings, clock, sleep, guard)
+    if not _switch_back(outputs, res, switcher, window, step, log):
+        return window.seen()
+    res.failed_back = True
+    _await_primary(outputs, res, route53, probe_primary, window, step)
+    return window.seen()
 
-    def seen() -> list[str]:
+
+class _FailbackWindow:
+    """The fail-back's time bound, its pauses and the interrupts it has absorbed."""
+
+    def __init__(self, settings: DrillSettings, clock, sleep, guard) -> None:
+        self.settings, self.clock, self.sleep, self.guard = settings, clock, sleep, guard
+        self.started = clock()
+        self.deadline = self.started + settings.failback_timeout
+        self.interrupts: list[str] = []
+
+    def seen(self) -> list[str]:
         import signal
 
-        return [signal.Signals(s).name for s in getattr(guard, "received", [])] + interrupts
+        return [signal.Signals(s).name for s in getattr(self.guard, "received", [])] + self.interrupts
 
-    def pause() -> None:
+    def expired(self) -> bool:
+        return self.clock() >= self.deadline
+
+    def pause(self) -> None:
         try:
-            sleep(max(0.0, min(settings.poll_interval, deadline - clock())))
+            self.sleep(max(0.0, min(self.settings.poll_interval, self.deadline - self.clock())))
         except KeyboardInterrupt:
-            interrupts.append("KeyboardInterrupt")
+            self.interrupts.append("KeyboardInterrupt")
 
+
+def _switch_back(outputs, res: DrillResult, switcher, window: _FailbackWindow, step, log) -> bool:
+    """Primary On (retried until the deadline); when not confirmed, say so with the manual commands."""
     confirmed = False
     last_error: BaseException | None = None
     try:
@@ -363,56 +415,59 @@ def fail_back(outputs, res: DrillResult, switcher, route53, probe_primary, setti
                 states = switcher.activate("primary")
             except BaseException as exc:  # noqa: BLE001 - keep trying until the deadline
                 if isinstance(exc, KeyboardInterrupt):
-                    interrupts.append("KeyboardInterrupt")
+                    window.interrupts.append("KeyboardInterrupt")
                     log("interrupt during fail-back: retrying until it is confirmed or "
-                        f"{settings.failback_timeout:g}s have passed")
+                        f"{window.settings.failback_timeout:g}s have passed")
                 last_error = exc
             else:
                 if states.get("primary") == "On":
                     confirmed, last_error = True, None
-                    step("failback", True, f"{res.method} now {states}", since=started)
+                    step("failback", True, f"{res.method} now {states}", since=window.started)
                     break
                 last_error = RuntimeError(f"primary control reads {states.get('primary')} after the update")
-            if clock() >= deadline:
+            if window.expired():
                 break
-            pause()
+            window.pause()
     finally:
         if not confirmed:
             error = last_error or RuntimeError("fail-back did not complete")
             res.failed_back = False
             res.reasons.append(f"FAIL-BACK FAILED: {type(error).__name__}: {error}")
-            step("failback", False, str(error), since=started)
+            step("failback", False, str(error), since=window.started)
             manual = (["MANUAL ACTION REQUIRED: traffic may still go to the standby."]
                       + undo_commands(switcher, outputs))
             res.messages += manual
             for line in manual:
                 log(line)
-    if not confirmed:
-        return seen()
-    res.failed_back = True
+    return confirmed
+
+
+def _await_primary(outputs, res: DrillResult, route53, probe_primary, window: _FailbackWindow, step) -> None:
+    """Poll until Route 53 answers the primary again, an operator asks to stop, or the deadline."""
+    started = window.started
     while True:
         try:
             dns_ok, serve_ok, detail = poll(outputs, route53, probe_primary or (lambda: (True, "not checked")),
                                              "primary")
         except KeyboardInterrupt:
-            interrupts.append("KeyboardInterrupt")
+            window.interrupts.append("KeyboardInterrupt")
             dns_ok, serve_ok, detail = False, False, "interrupted"
         if dns_ok:
-            res.failback_seconds = round(clock() - started, 3)
+            res.failback_seconds = round(window.clock() - started, 3)
             step("dns.primary", True, detail, since=started)
             if not serve_ok:
                 res.messages.append(f"primary back in DNS but its serving check fails: {detail}")
-            return seen()
-        if seen():  # the switch back is confirmed; an operator asked to stop, so stop waiting for DNS
+            return
+        if window.seen():  # the switch back is confirmed; an operator asked to stop, so stop waiting for DNS
             res.messages.append(f"the switch back to the primary is confirmed ({res.method}); stopped waiting for "
-                                f"Route 53 to answer the primary because of {', '.join(seen())}; keep watching")
+                                f"Route 53 to answer the primary because of {', '.join(window.seen())}; keep watching")
             res.reasons.append("fail-back DNS answer not awaited (interrupted)")
             step("dns.primary", False, f"not awaited: {detail}", since=started)
-            return seen()
-        if clock() >= deadline:
+            return
+        if window.expired():
             res.messages.append(f"the switch back to the primary is confirmed ({res.method}), but Route 53 did not "
-                                f"answer the primary within {settings.failback_timeout:g}s ({detail}); keep watching")
+                                f"answer the primary within {window.settings.failback_timeout:g}s ({detail}); keep watching")
             res.reasons.append("fail-back DNS answer not confirmed in time")
             step("dns.primary", False, detail, since=started)
-            return seen()
-        pause()
+            return
+        window.pause()

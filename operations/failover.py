@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from recsys_dr.operations.outputs import StackOutputs, endpoint_host
+
+if TYPE_CHECKING:
+    from recsys_dr.operations.status import StatusReport
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -156,15 +159,14 @@ TRAFFIC_CONTROLS = ("arc.routing", "arc.plan")
 """Checks of what moves traffic: the move itself reads them again and fails with exit 4, not a refusal."""
 
 
-def gate_reasons(report: Any, *, activation: bool = False) -> list[str]:
-    """The blocking reasons that refuse a failover (exit 1), from a StatusReport.
+def gate_reasons(report: StatusReport, *, activation: bool = False) -> list[str]:
+    """The messages of the blocking results that refuse a failover (exit 1).
 
     Args:
-        report: StatusReport (or anything with `reasons`, "name[role]: detail" strings).
+        report: StatusReport of the target.
         activation: bool, also ignore what activating the standby fixes. Default False.
     """
-    skip = TRAFFIC_CONTROLS + (ACTIVATION_FIXES if activation else ())
-    return [r for r in report.reasons if r.split("[")[0].split(":")[0] not in skip]
+    return [r.message for r in report.blocking(ignore=TRAFFIC_CONTROLS + (ACTIVATION_FIXES if activation else ()))]
 
 
 def run_failover(
@@ -195,13 +197,10 @@ def run_failover(
         route53: boto3 Route 53 client for the current DNS answer (optional).
         log: callable(str) for progress lines.
     """
-    from recsys_dr.operations.arc import ArcError
-
     result = FailoverResult(exit_code=EXIT_OK, outcome="switched", target=target, forced=force, dry_run=dry_run)
     report = build_status(target)
     result.status = report.to_dict()
     result.reasons = gate_reasons(report)
-
     if route53 is not None:
         result.dns_answer = _dns(outputs, route53)
 
@@ -209,41 +208,59 @@ def run_failover(
         return _run_region_switch(outputs, result, report, target=target, region_switch=region_switch,
                                   activator=activator, ungraceful=ungraceful, timeout=execution_timeout,
                                   poll_interval=poll_interval, log=log)
-
-    if activator is not None and target == "standby":
-        gate = gate_reasons(report, activation=True)
-        if gate and not force:
-            result.outcome, result.exit_code = "refused", EXIT_REFUSED
-            result.reasons = gate
-            result.messages.append("refusing to activate the standby: it fails checks activation cannot fix "
-                                   "(listed above). Re-run with --force to override.")
-            return result
-        if not _activate(result, activator, dry_run=dry_run, force=force, log=log):
-            return result
-        if not dry_run:
-            report = build_status(target)  # what activation changed: pods, nodes, health check
-            result.status, result.reasons = report.to_dict(), gate_reasons(report)
-            if route53 is not None:
-                result.dns_answer = _dns(outputs, route53)
-        else:  # the dry run did not activate: only what activation cannot fix counts
-            result.reasons = gate
-
-    if outputs.failover_control != "arc" or arc_controller is None:
-        if activator is not None and not dry_run:
-            return _health_check_path(outputs, result, activator, target, log)
-        result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
-        result.messages += manual_instructions(outputs, target)  # after what a dry run would scale
+    if activator is not None and target == "standby" and \
+            not _activate_standby(outputs, result, report, activator, build_status=build_status, route53=route53, log=log):
         return result
+    if outputs.failover_control != "arc" or arc_controller is None:
+        return _without_arc(outputs, result, activator, log)
+    return _run_arc(outputs, result, arc_controller, activator, log)
 
+
+def _activate_standby(outputs: StackOutputs, result: FailoverResult, report: StatusReport, activator: Any, *,
+                      build_status: Callable[[str], Any], route53: Any, log) -> bool:
+    """Activate (or, in a dry run, size) the standby before traffic moves, then check it again; False
+    when failover stops here (it fails checks activation cannot fix, or activation failed)."""
+    gate = gate_reasons(report, activation=True)
+    if gate and not result.forced:
+        result.outcome, result.exit_code = "refused", EXIT_REFUSED
+        result.reasons = gate
+        result.messages.append("refusing to activate the standby: it fails checks activation cannot fix "
+                               "(listed above). Re-run with --force to override.")
+        return False
+    if not _activate(result, activator, dry_run=result.dry_run, force=result.forced, log=log):
+        return False
+    if result.dry_run:  # the dry run did not activate: only what activation cannot fix counts
+        result.reasons = gate
+        return True
+    report = build_status(result.target)  # what activation changed: pods, nodes, health check
+    result.status, result.reasons = report.to_dict(), gate_reasons(report)
+    if route53 is not None:
+        result.dns_answer = _dns(outputs, route53)
+    return True
+
+
+def _without_arc(outputs: StackOutputs, result: FailoverResult, activator: Any, log) -> FailoverResult:
+    """failoverControl health-check (or no routing controls to flip): Route 53 moves traffic on its own."""
+    if activator is not None and not result.dry_run:
+        return _health_check_path(outputs, result, activator, result.target, log)
+    result.outcome, result.exit_code = "no-arc", EXIT_NO_ARC
+    result.messages += manual_instructions(outputs, result.target)  # after what a dry run would scale
+    return result
+
+
+def _run_arc(outputs: StackOutputs, result: FailoverResult, arc_controller: Any, activator: Any, log) -> FailoverResult:
+    """failoverControl arc: the target On and the other Off in one call, unless refused, already so, or a dry run."""
+    from recsys_dr.operations.arc import ArcError
+
+    target = result.target
     if result.reasons:
-        if not force:
+        if not result.forced:
             result.outcome, result.exit_code = "refused", EXIT_REFUSED
             result.messages.append(f"refusing to fail over to the {target}: it fails its checks "
                                    "(listed above). Re-run with --force to override.")
             return result
         result.messages.append(f"--force: failing over to the {target} although it fails its checks")
         log(result.messages[-1])
-
     other = "primary" if target == "standby" else "standby"
     try:
         result.before = arc_controller.states()
@@ -259,15 +276,24 @@ def run_failover(
         result.messages.append(f"traffic already goes to the {target} ({target} On, {other} Off)")
         result.after = result.before
         result.arc_attempts = list(arc_controller.attempts)
-        if target == "primary" and activator is not None and not dry_run:
+        if target == "primary" and activator is not None and not result.dry_run:
             _restore(result, activator, log)
         return result
-    if dry_run:
+    if result.dry_run:
         result.outcome = "dry-run"
         result.messages.append(f"dry run: would set {target} On and {other} Off in one call "
                                f"(now: primary {result.before.get('primary')}, standby {result.before.get('standby')})")
         result.arc_attempts = list(arc_controller.attempts)
         return result
+    return _flip(outputs, result, arc_controller, activator, log)
+
+
+def _flip(outputs: StackOutputs, result: FailoverResult, arc_controller: Any, activator: Any, log) -> FailoverResult:
+    """The one atomic routing-control update, read back; the standby put back at rest after a fail-back."""
+    from recsys_dr.operations.arc import ArcError
+
+    target = result.target
+    other = "primary" if target == "standby" else "standby"
     try:
         result.after = arc_controller.activate(target)
     except ArcError as exc:
@@ -432,7 +458,7 @@ def _run_region_switch(outputs: StackOutputs, result: FailoverResult, report: An
     return result
 
 
-def render(result: FailoverResult, report_renderer: Callable[[Any], None] | None, console=None) -> None:
+def render(result: FailoverResult, console=None) -> None:
     from rich.console import Console
 
     console = console or Console()

@@ -105,12 +105,28 @@ def endpoint_host(endpoint: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class FrontDoorOutputs:
-    """One region's balancer (`regions.<role>.frontDoor`): how clients reach it, what it routes to."""
+    """One region's balancer (`regions.<role>.frontDoor`): how clients reach it, what it routes to.
+
+    `canary_target_group_arn`, `rule_arns` (the weighted routes) and `candidate_header` are what
+    `recsys-dr release` moves and sends; outputs of a stack without them have none.
+    """
 
     scheme: str  # "https" (443) or "http" (80)
     port: int
     load_balancer_arn: str
     target_group_arn: str
+    canary_target_group_arn: str | None = None
+    rule_arns: tuple[str, ...] = ()
+    candidate_header: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelPin:
+    """A version a region's pods run: its manifest digest (the init container checks it), and the image."""
+
+    version: int
+    manifest_sha256: str
+    image: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +150,9 @@ class RegionOutputs:
     pods_per_gpu_node: int | None = None
     scaled_object_name: str | None = None
     front_door: FrontDoorOutputs | None = None
+    pin: ModelPin | None = None
+    candidate: ModelPin | None = None
+    candidate_deployment_name: str | None = None
     cold_start: dict[str, int] | None = None
 
     @property
@@ -167,7 +186,14 @@ class FallbackOutputs:
     budget_seconds: float
     cascade_record_name: str
     front_door: FrontDoorOutputs | None = None
+    image: str | None = None
+    candidate: ModelPin | None = None  # `fallback.model.candidate`: what `recsys-dr release --tier fallback` proves
+    candidate_deployment_name: str | None = None
     role: str = "fallback"  # what the checks call it (never a failover target)
+
+    @property
+    def pin(self) -> ModelPin:
+        return ModelPin(version=self.version, manifest_sha256=self.manifest_sha256, image=self.image)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +246,8 @@ class StackOutputs:
     arc: ArcOutputs | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     region_switch: RegionSwitchOutputs | None = None
+    release: dict[str, Any] | None = None
+    model_evaluations: dict[str, Any] = field(default_factory=dict)
     fallback: FallbackOutputs | None = None
 
     @property
@@ -343,6 +371,8 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         scaled_object = r.get(data, f"{base}.scaledObjectName", str, optional=True)
         front_door = _front_door(r, data, f"{base}.frontDoor")
         pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
+        pin, candidate = _region_pins(r, data, base)
+        candidate_deployment = r.get(data, f"{base}.candidateDeploymentName", str, optional=True)
         cold_start = _cold_start(r, data, f"{base}.coldStart")
         if None in values.values() or scaling is None:
             continue
@@ -364,6 +394,10 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
             pods_per_gpu_node=pods_per_node,
             scaled_object_name=scaled_object,
             front_door=front_door,
+            pin=pin or (ModelPin(version=model_version, manifest_sha256=manifest_sha256)
+                        if model_version is not None and manifest_sha256 is not None else None),
+            candidate=candidate,
+            candidate_deployment_name=candidate_deployment,
             cold_start=cold_start,
         )
     if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
@@ -385,6 +419,12 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
     elif data.get("regionSwitch") is not None and failover_control is not None:
         r.problems.append(f"`regionSwitch` is present but `failoverControl` is {failover_control!r}")
 
+    release = data.get("release")
+    if release is not None and not isinstance(release, dict):
+        r.problems.append(f"`release` must be an object. Received: {release!r}")
+    evaluations = data.get("modelEvaluations") or {}
+    if not isinstance(evaluations, dict):
+        r.problems.append(f"`modelEvaluations` must be an object. Received: {evaluations!r}")
     fallback = _fallback(r, data) if data.get("fallback") is not None else None
     if fallback is not None and regions.get("standby") and fallback.region != regions["standby"].region:
         r.problems.append(f"`fallback.region` must be the standby's region ({regions['standby'].region}). "
@@ -406,6 +446,8 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         arc=arc,
         raw=data,
         region_switch=region_switch,
+        release=release,
+        model_evaluations=evaluations,
         fallback=fallback,
     )
 
@@ -428,6 +470,27 @@ def _scaling(r: _Reader, data: dict, path: str, *, optional: bool = False) -> di
     return sizes
 
 
+def _pin(r: _Reader, data: dict, path: str) -> ModelPin | None:
+    version = r.positive(data, f"{path}.version", int)
+    digest = r.get(data, f"{path}.manifestSha256", str)
+    if digest is not None and not SHA256_PATTERN.fullmatch(digest):
+        r.problems.append(f"`{path}.manifestSha256` must be 64 lower-case hex digits. Received: {digest!r}")
+        digest = None
+    image = r.get(data, f"{path}.image", str, optional=True)
+    return None if version is None or digest is None else ModelPin(version=version, manifest_sha256=digest, image=image)
+
+
+def _region_pins(r: _Reader, data: dict, base: str) -> tuple[ModelPin | None, ModelPin | None]:
+    """`regions.<role>.model`: the region's stable pin and its candidate (absent in older outputs)."""
+    node = (data.get("regions") or {}).get(base.split(".")[-1]) if isinstance(data.get("regions"), dict) else None
+    model = node.get("model") if isinstance(node, dict) else None
+    if model is None:
+        return None, None
+    stable = _pin(r, data, f"{base}.model")
+    candidate = _pin(r, data, f"{base}.model.candidate") if isinstance(model, dict) and model.get("candidate") else None
+    return stable, candidate
+
+
 def _front_door(r: _Reader, data: dict, path: str) -> FrontDoorOutputs | None:
     """`{scheme, port, loadBalancerArn, targetGroupArn}`, absent in outputs of stacks without a front door."""
     node = data
@@ -438,10 +501,17 @@ def _front_door(r: _Reader, data: dict, path: str) -> FrontDoorOutputs | None:
     scheme = r.choice(data, f"{path}.scheme", ("https", "http"))
     port = r.positive(data, f"{path}.port", int)
     arns = {key: r.get(data, f"{path}.{key}", str) for key in ("loadBalancerArn", "targetGroupArn")}
+    canary = r.get(data, f"{path}.canaryTargetGroupArn", str, optional=True)
+    header = r.get(data, f"{path}.candidateHeader", str, optional=True)
+    rules = r.get(data, f"{path}.ruleArns", list, optional=True) or []
+    if not all(isinstance(rule, str) and rule for rule in rules):
+        r.problems.append(f"`{path}.ruleArns` must be a list of listener rule ARNs. Received: {rules!r}")
+        rules = []
     if None in (scheme, port, *arns.values()):
         return None
     return FrontDoorOutputs(scheme=scheme, port=port, load_balancer_arn=arns["loadBalancerArn"],
-                            target_group_arn=arns["targetGroupArn"])
+                            target_group_arn=arns["targetGroupArn"], canary_target_group_arn=canary,
+                            rule_arns=tuple(rules), candidate_header=header)
 
 
 def _fallback(r: _Reader, data: dict) -> FallbackOutputs | None:
@@ -461,6 +531,9 @@ def _fallback(r: _Reader, data: dict) -> FallbackOutputs | None:
             r.problems.append(problem)
             strings[key] = None
     front_door = _front_door(r, data, "fallback.frontDoor")
+    fallback_model = (data.get("fallback") or {}).get("model")
+    candidate = _pin(r, data, "fallback.model.candidate") if isinstance(fallback_model, dict) and fallback_model.get("candidate") \
+        else None
     if None in (*strings.values(), *model.values(), version, history, budget):
         return None
     return FallbackOutputs(
@@ -468,6 +541,8 @@ def _fallback(r: _Reader, data: dict) -> FallbackOutputs | None:
         namespace=strings["namespace"], deployment_name=strings["deploymentName"], model_name=model["name"],
         served_as=model["servedAs"], version=version, manifest_sha256=model["manifestSha256"], history_length=history,
         budget_seconds=budget, cascade_record_name=strings["cascadeRecordName"], front_door=front_door,
+        image=r.get(data, "fallback.model.image", str, optional=True), candidate=candidate,
+        candidate_deployment_name=r.get(data, "fallback.candidateDeploymentName", str, optional=True),
     )
 
 

@@ -30,7 +30,6 @@ from recsys_dr.operations.outputs import RegionSwitchOutputs
 
 SUCCEEDED = ("completed", "completedWithExceptions", "completedMonitoringApplicationHealth")
 FAILED = ("failed", "canceled", "planExecutionTimedOut")
-WAITING = ("pendingManualApproval", "pausedByFailedStep", "pausedByOperator")
 EVALUATION_OK = "passed"
 
 

@@ -19,7 +19,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterable
 
 from recsys_dr.operations import checks as c
 from recsys_dr.operations.checks import CheckContext, CheckResult
@@ -41,13 +41,17 @@ class StatusReport:
     def ready(self) -> bool:
         return not any(r.blocks for r in self.results)
 
+    def blocking(self, *, ignore: Iterable[str] = ()) -> list[CheckResult]:
+        """The results that make the target not ready, but those of the checks named in `ignore`."""
+        return [r for r in self.results if r.blocks and r.name not in ignore]
+
     @property
     def reasons(self) -> list[str]:
-        return [f"{r.label}: {r.detail}" for r in self.results if r.blocks]
+        return [r.message for r in self.blocking()]
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{r.label}: {r.detail}" for r in self.results if not r.ok and not r.blocking]
+        return [r.message for r in self.results if not r.ok and not r.blocking]
 
     def to_dict(self) -> dict:
         return {
@@ -116,8 +120,27 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
             routing controls and the budget; nothing is sent to the other region, so a dead
             region costs no timeouts. `failover` uses this. Default False (everything).
     """
+    _create_clients(ctx)
+    thunks = _checks(ctx, arc_controller=arc_controller, region_switch=region_switch, target_only=target_only)
+
+    def run(thunk: Callable[[], CheckResult]) -> CheckResult:
+        try:
+            return thunk()
+        except Exception as exc:  # a bug or an unexpected answer must not hide the others
+            return CheckResult(name="internal", ok=False, blocking=True,
+                               detail=f"check crashed: {type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        results = list(pool.map(run, thunks))
+    results.sort(key=_order)
+    return StatusReport(environment=ctx.outputs.environment, target=ctx.target, results=results,
+                        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        facts=_facts(ctx, target_only=target_only))
+
+
+def _create_clients(ctx: CheckContext) -> None:
+    """boto3 sessions are not thread-safe: create every client here, before the threads."""
     o = ctx.outputs
-    # boto3 sessions are not thread-safe: create every client here, before the threads.
     for region in o.regions.values():
         ctx.clients.s3(region.region)
         ctx.clients.eks(region.region)
@@ -128,6 +151,10 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
     ctx.clients.cloudwatch(o.primary.region)
     ctx.clients.route53()
 
+
+def _checks(ctx: CheckContext, *, arc_controller, region_switch, target_only: bool) -> list[Callable[[], CheckResult]]:
+    """The checks to run, each a call of no arguments."""
+    o = ctx.outputs
     roles = (ctx.target,) if target_only else ("standby", "primary")
     thunks: list[Callable[[], CheckResult]] = []
     for role in roles:
@@ -156,17 +183,12 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
     if region_switch is not None:
         thunks.append(lambda: _region_switch_result(ctx, region_switch))
     thunks.append(lambda: c.check_budget(ctx))
+    return thunks
 
-    def run(thunk: Callable[[], CheckResult]) -> CheckResult:
-        try:
-            return thunk()
-        except Exception as exc:  # a bug or an unexpected answer must not hide the others
-            return CheckResult(name="internal", ok=False, blocking=True,
-                               detail=f"check crashed: {type(exc).__name__}: {exc}")
 
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        results = list(pool.map(run, thunks))
-    results.sort(key=_order)
+def _facts(ctx: CheckContext, *, target_only: bool) -> dict:
+    """What the report states beside the checks (JSON output)."""
+    o = ctx.outputs
     facts = {
         "model": {"name": o.model_name, "version": o.model_version},
         "standbyMode": o.standby_mode,
@@ -180,8 +202,7 @@ def build_report(ctx: CheckContext, *, arc_controller=None, max_workers: int = 8
     if o.fallback is not None:
         facts["fallback"] = {"region": o.fallback.region, "model": {"name": o.fallback.model_name, "version": o.fallback.version},
                              "budgetSeconds": o.fallback.budget_seconds}
-    return StatusReport(environment=o.environment, target=ctx.target, results=results,
-                        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), facts=facts)
+    return facts
 
 
 _GROUPS = ["model", "replication", "health", "dns", "serving", "targets", "capacity", "arc", "budget", "internal"]

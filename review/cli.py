@@ -23,6 +23,7 @@ EXIT_OK = 0
 EXIT_POLICY = 1
 EXIT_CONFIG = 2
 EXIT_PROGRAM = 3
+GRAPHS = ("dr-flow", "rto", "resources")
 
 
 def register(subparsers: Any) -> None:
@@ -47,9 +48,11 @@ def register(subparsers: Any) -> None:
     plan.add_argument("--stack-file", type=Path, default=None, metavar="PATH",
                       help="the stack file to plan (e.g. ./Pulumi.prod.yaml; the environment comes from its name "
                       "unless given); overrides --config-dir")
-    plan.add_argument("--graph", choices=("mermaid",), default=None,
-                      help="also draw the plan: components and resources by region (printed after the summary, "
-                      "or written to --graph-out)")
+    plan.add_argument("--graph", choices=GRAPHS, default=None,
+                      help="also draw the plan as Mermaid: dr-flow (clients, DNS, front doors, GPU/CPU pools, "
+                      "replication), rto (the RTO budget's phases as a Gantt) or resources (components and "
+                      "resources by region, with their dependencies); printed after the summary, or written to "
+                      "--graph-out")
     plan.add_argument("--graph-out", default=None, metavar="PATH", help="write the --graph source here")
     plan.add_argument("--quiet", action="store_true", help="print no summary, only problems")
     plan.set_defaults(handler=handle_plan)
@@ -80,7 +83,8 @@ def register(subparsers: Any) -> None:
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                       help="text, markdown (a pull-request comment) or json (summary, changes, hazards, estimate)")
     diff.add_argument("--graph", action="store_true",
-                      help="markdown: append the head plan's Mermaid graph, collapsed")
+                      help="markdown: also append the head plan's resource graph (components, resources and their "
+                      "dependencies), collapsed; the comment always shows the RTO budget and the DR flow")
     diff.add_argument("--out", default=None, metavar="PATH", help="write the diff here instead of stdout")
     diff.add_argument("--title", default=None, help="heading of the markdown form (default: 'recsys-dr plan')")
     diff.add_argument("--fail-on-hazard", choices=("high", "medium"), default=None, metavar="LEVEL",
@@ -128,7 +132,9 @@ def handle_plan(args: argparse.Namespace) -> int:
     text = plan.to_json()
     out = args.out if args.out is not None else f"plan-{args.env}.json"
     to_stdout = out == "-"
-    console = Console(stderr=to_stdout, width=max(Console().width, 120) if not to_stdout else 120)
+    # rich sizes to the terminal (80 columns when redirected, or $COLUMNS) and drops colour when the
+    # stream is not a terminal or NO_COLOR is set.
+    console = Console(stderr=to_stdout)
     if to_stdout:
         sys.stdout.write(text)
     else:
@@ -140,9 +146,7 @@ def handle_plan(args: argparse.Namespace) -> int:
         if not to_stdout:
             console.print(f"plan written to {out}")
     if args.graph:
-        from recsys_dr.review.graph import mermaid
-
-        graph = mermaid(plan.document)
+        graph = _graph(plan.document, args.graph)
         if args.graph_out:
             Path(args.graph_out).write_text(graph, encoding="utf-8")
         elif to_stdout:
@@ -157,6 +161,25 @@ def handle_plan(args: argparse.Namespace) -> int:
         _error(f"{len(mandatory)} mandatory policy violation{'s' if len(mandatory) != 1 else ''}")
         return EXIT_POLICY
     return EXIT_OK
+
+
+def _graph(document: dict[str, Any], kind: str) -> str:
+    from recsys_dr.review.graph import mermaid
+    from recsys_dr.review.pictures import plan_pictures
+
+    return mermaid(document) if kind == "resources" else plan_pictures(document)[kind]
+
+
+def _print_text(result: Any) -> None:
+    """The text diff on stdout, wrapped to the terminal and coloured there (plain when redirected)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from recsys_dr.review.diff_text import styled_lines
+
+    console = Console(highlight=False)
+    for line, style in styled_lines(result, width=console.width):
+        console.print(Text(line, style=style or ""), soft_wrap=True)
 
 
 def _load_plan(path: Path) -> dict[str, Any]:
@@ -195,8 +218,12 @@ def handle_check(args: argparse.Namespace) -> int:
 
 
 def handle_diff(args: argparse.Namespace) -> int:
-    from recsys_dr.review.diff import diff_plans, render_json, render_markdown, render_text
+    from recsys_dr.review.diff import diff_plans
+    from recsys_dr.review.diff_json import render_json
+    from recsys_dr.review.diff_markdown import render_markdown
+    from recsys_dr.review.diff_text import render_text
     from recsys_dr.review.graph import mermaid
+    from recsys_dr.review.pictures import plan_pictures
 
     try:
         base, head = _load_plan(args.base), _load_plan(args.head)
@@ -205,14 +232,20 @@ def handle_diff(args: argparse.Namespace) -> int:
         _error(str(error))
         return EXIT_CONFIG
     if args.format == "markdown":
-        text = render_markdown(result, title=args.title, graph=mermaid(head) if args.graph else None)
+        # The pictures show the head as Pulumi would deploy it (the estimate the diff computed).
+        pictures = plan_pictures({**head, "estimate": result.head_estimate})
+        text = render_markdown(result, title=args.title, graph=mermaid(head) if args.graph else None,
+                               rto=pictures["rto"], dr_flow=pictures["dr-flow"])
     elif args.format == "json":
         text = render_json(result)
-    else:
+    elif args.out:
         text = render_text(result)
+    else:
+        _print_text(result)
+        text = None
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
-    else:
+    elif text is not None:
         sys.stdout.write(text)
     failed = False
     if args.fail_on_stateful and result.dangerous:

@@ -2,7 +2,10 @@
 
 `estimate(document)` reads only the plan's resources (types and inputs) and the stack outputs
 the program exports, never the program's settings code, so it also works on a plan written by an
-older commit. Prices come from `review.prices` (a table with its source and date).
+older commit. Prices come from `review.prices` (a dated table with its sources). An item the table
+cannot price (a region without a rate card, an unknown instance type, a Capacity Block) is listed
+in `monthlyCostUsd.unpriced` and `unpricedItems`, never priced at zero: the totals are then lower
+bounds, and `cost_text` says so on the total's own line.
 
 Roles: the regions named by the `regions` output (`primary`, `standby`); failing that, the
 region of the bucket replication (primary) and the other region holding an EKS cluster
@@ -28,6 +31,7 @@ from typing import Any
 
 from recsys_dr.components.cluster.cold_start import cold_start_outputs
 from recsys_dr.components.settings.aws_limits import EKS_EXTENDED_SUPPORT_VERSIONS
+from recsys_dr.policy.rules.cluster import is_gpu_node_group as rules_gpu_node_group
 from recsys_dr.review import prices
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -49,7 +53,6 @@ WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 KEDA_DEFAULT_POLLING_SECONDS = 30  # ScaledObject pollingInterval default (kedacore/keda scaledobject_types.go)
 ROLES = ("primary", "standby", "global")
-_GPU_AMI_MARKERS = ("NVIDIA", "GPU", "NEURON")
 FALLBACK = "fallback"
 POOL_LABEL = "recsys-dr/pool"
 ROLE_TAG = "recsys-dr:role"
@@ -60,13 +63,8 @@ def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_gpu_node_group(resource: dict[str, Any]) -> bool:
-    """A node group of GPU instances: an accelerated AMI, or a GPU instance type."""
-    if resource.get("type") != NODE_GROUP:
-        return False
-    inputs = _inputs(resource)
-    ami = str(inputs.get("amiType") or "").upper()
-    types = inputs.get("instanceTypes") or []
-    return any(marker in ami for marker in _GPU_AMI_MARKERS) or any((prices.instance_gpus(t) or 0) > 0 for t in types)
+    """A GPU node group as the policy rules define one (`policy.rules.cluster.is_gpu_node_group`)."""
+    return resource.get("type") == NODE_GROUP and rules_gpu_node_group(_inputs(resource))
 
 
 def desired_size(resource: dict[str, Any]) -> int:
@@ -156,10 +154,11 @@ def _cloudwatch_metrics_per_month(scaled_object: dict[str, Any]) -> int:
 
 
 class _Ledger:
+    """Priced items, and the items the table cannot price (which make every total a lower bound)."""
+
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
-        self.unpriced: set[str] = set()
-        self.unpriced_regions: dict[str, set[str]] = defaultdict(set)  # region -> what it left unpriced
+        self.unpriced: list[dict[str, str]] = []
 
     def add(self, role: str, region: str, item: str, quantity: float, unit: str, unit_usd: float, *,
             tier: str | None = None) -> None:
@@ -168,115 +167,154 @@ class _Ledger:
                            "unit": unit, "unitUsd": unit_usd, "monthlyUsd": round(monthly, 2),
                            **({"tier": tier} if tier else {})})
 
+    def missing(self, role: str, region: str, item: str, reason: str) -> None:
+        self.unpriced.append({"role": role, "region": region, "item": item, "reason": reason})
 
-def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
-    ledger = _Ledger()
-    resources = document.get("resources") or []
+    def charge(self, role: str, region: str, item: str, quantity: float, unit: str, key: str, *,
+               tier: str | None = None) -> None:
+        """Add `item` at the table's `key` rate of `region`, or list it as unpriced there."""
+        unit_usd = prices.rate(region, key)
+        if unit_usd is None:
+            self.missing(role, region, f"{tier} {item}" if tier else item, f"no {region} price in the table")
+        else:
+            self.add(role, region, item, quantity, unit, unit_usd, tier=tier)
+
+
+def _price_cluster(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    # A version past standard support is billed at the extended-support rate (EKS pricing).
+    version = _inputs(resource).get("version")
+    extended = version in EKS_EXTENDED_SUPPORT_VERSIONS
+    ledger.charge(role, region, "EKS control plane" + (f" (extended support, {version})" if extended else ""),
+                  1, "hour", "eksClusterExtendedHour" if extended else "eksClusterHour")
+
+
+def _price_node_group(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    types = _inputs(resource).get("instanceTypes") or []
+    size = desired_size(resource)
+    if not types or size == 0:
+        return
+    pool = "GPU" if is_gpu_node_group(resource) else ("CPU" if tier_of(resource) else "system")
+    item = f"{pool} nodes ({size} x {types[0]})"
+    price = prices.instance_rate(region, types[0])
+    if price is None:
+        ledger.missing(role, region, item, f"no price for instance type {types[0]} in region {region}")
+        return
+    ledger.add(role, region, item, size, "hour", price, tier=tier_of(resource))
+
+
+def _price_service(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    if _is_load_balancer(resource):
+        ledger.charge(role, region, "network load balancer", 1, "hour", "nlbHour")
+
+
+def _price_load_balancer(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    ledger.charge(role, region, "application load balancer", 1, "hour", "albHour", tier=tier_of(resource))
+    if role == "primary":
+        lcu = prices.ASSUMPTIONS["primaryLcu"]
+        ledger.charge(role, region, f"load balancer capacity units ({lcu} LCU assumed)", lcu, "hour", "albLcuHour")
+
+
+def _price_web_acl(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    tier = tier_of(resource)
+    ledger.charge(role, region, "WAF web ACL", 1, "month", "wafWebAclMonth", tier=tier)
+    ledger.charge(role, region, "WAF rules", _web_acl_rules(_inputs(resource)), "month", "wafRuleMonth", tier=tier)
+    if role == "primary":
+        millions = prices.ASSUMPTIONS["servedRequestsPerMonth"] / 1e6
+        ledger.charge(role, region, f"WAF requests ({millions:g} M/month assumed)", millions, "million", "wafMillionRequests")
+
+
+def _price_scaled_object(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    metrics = _cloudwatch_metrics_per_month(resource)
+    if metrics:
+        ledger.charge(role, region, "KEDA CloudWatch reads (GetMetricData)", metrics / 1000, "thousand",
+                      "cloudwatchThousandMetrics")
+
+
+def _price_health_check(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    features = _health_check_features(_inputs(resource))
+    extra = f" + {', '.join(features)}" if features else ""
+    ledger.add("global", "global", f"Route 53 health check{extra}", 1, "month",
+               prices.GLOBAL["healthCheckMonth"] + prices.GLOBAL["healthCheckFeatureMonth"] * len(features),
+               tier=tier_of(resource))
+
+
+def _price_replication(ledger: _Ledger, resource: dict[str, Any], role: str, region: str) -> None:
+    rule_times = [((rule.get("destination") or {}).get("replicationTime") or {}).get("status") == "Enabled"
+                  for rule in _inputs(resource).get("rules") or [] if rule.get("status") == "Enabled"]
+    if not rule_times:
+        return
+    gb = prices.ASSUMPTIONS["replicatedGbPerMonth"]
+    label = f"{'S3 replication with RTC' if any(rule_times) else 'S3 replication'} ({gb} GB/month assumed)"
+    transfer, rtc = prices.rate(region, "s3InterRegionPerGb"), prices.rate(region, "s3RtcPerGb")
+    if transfer is None or (any(rule_times) and rtc is None):
+        ledger.missing(role, region, label, f"no {region} price in the table")
+        return
+    ledger.add(role, region, label, gb, "GB", transfer + (rtc if any(rule_times) else 0))
+
+
+_PRICE_RESOURCE = {
+    CLUSTER: _price_cluster, NODE_GROUP: _price_node_group, SERVICE: _price_service,
+    LOAD_BALANCER: _price_load_balancer, WEB_ACL: _price_web_acl, SCALED_OBJECT: _price_scaled_object,
+    HEALTH_CHECK: _price_health_check, REPLICATION: _price_replication,
+}
+# Resources priced by how many a region holds: (type, label, rate key, unit).
+_PRICE_COUNTED = (
+    (NAT, "NAT gateway", "natGatewayHour", "hour"),
+    (EIP, "public IPv4 address", "publicIpv4Hour", "hour"),
+    (KMS_KEY, "KMS key", "kmsKeyMonth", "month"),
+    (ALARM, "CloudWatch alarm", "alarmMonth", "month"),
+)
+_PRICE_GLOBAL_COUNTED = (
+    (ZONE, "Route 53 hosted zone", "hostedZoneMonth", "month"),
+    (ARC_CLUSTER, "ARC routing-control cluster", "arcClusterHour", "hour"),
+    (REGION_SWITCH_PLAN, "ARC Region switch plan", "regionSwitchPlanMonth", "month"),
+)
+
+
+def _price_counted(ledger: _Ledger, resources: list[dict[str, Any]], roles: dict[str, str]) -> None:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for resource in resources:
         if resource.get("custom", True):
             counts[(resource.get("region", "global"), resource["type"])] += 1
-
-    def card(region: str, what: str) -> dict[str, Any] | None:
-        rates = prices.REGIONS.get(region)
-        if rates is None:
-            ledger.unpriced_regions[region].add(what)
-        return rates
-
-    for resource in resources:
-        region, role, inputs = resource.get("region", "global"), role_of(resource, roles), _inputs(resource)
-        kind = resource["type"]
-        if kind == CLUSTER:
-            rates = card(region, "EKS control plane")
-            if rates:
-                # A version past standard support is billed at the extended-support rate (EKS pricing).
-                extended = inputs.get("version") in EKS_EXTENDED_SUPPORT_VERSIONS
-                ledger.add(role, region, "EKS control plane" + (f" (extended support, {inputs.get('version')})" if extended else ""),
-                           1, "hour", rates["eksClusterExtendedHour" if extended else "eksClusterHour"])
-        elif kind == NODE_GROUP:
-            types = inputs.get("instanceTypes") or []
-            size = desired_size(resource)
-            if not types or size == 0:
-                continue
-            rates = card(region, f"node group {resource['name']}")
-            if rates is None:
-                continue
-            price = rates["instanceHour"].get(types[0])
-            pool = "GPU" if is_gpu_node_group(resource) else ("CPU" if tier_of(resource) else "system")
-            if price is None:
-                ledger.unpriced.add(f"no price for instance type {types[0]} in region {region}")
-                continue
-            ledger.add(role, region, f"{pool} nodes ({size} x {types[0]})", size, "hour", price, tier=tier_of(resource))
-        elif kind == SERVICE and _is_load_balancer(resource):
-            rates = card(region, "load balancer")
-            if rates:
-                ledger.add(role, region, "network load balancer", 1, "hour", rates["nlbHour"])
-        elif kind == LOAD_BALANCER:
-            rates = card(region, "load balancer")
-            if rates:
-                ledger.add(role, region, "application load balancer", 1, "hour", rates["albHour"], tier=tier_of(resource))
-                if role == "primary":
-                    lcu = prices.ASSUMPTIONS["primaryLcu"]
-                    ledger.add(role, region, f"load balancer capacity units ({lcu} LCU assumed)", lcu, "hour", rates["albLcuHour"])
-        elif kind == WEB_ACL:
-            rates = card(region, "web ACL")
-            if rates:
-                ledger.add(role, region, "WAF web ACL", 1, "month", rates["wafWebAclMonth"], tier=tier_of(resource))
-                ledger.add(role, region, "WAF rules", _web_acl_rules(inputs), "month", rates["wafRuleMonth"], tier=tier_of(resource))
-                if role == "primary":
-                    millions = prices.ASSUMPTIONS["servedRequestsPerMonth"] / 1e6
-                    ledger.add(role, region, f"WAF requests ({millions:g} M/month assumed)", millions, "million", rates["wafMillionRequests"])
-        elif kind == SCALED_OBJECT:
-            metrics = _cloudwatch_metrics_per_month(resource)
-            rates = card(region, "KEDA CloudWatch reads") if metrics else None
-            if rates:
-                ledger.add(role, region, "KEDA CloudWatch reads (GetMetricData)", metrics / 1000, "thousand", rates["cloudwatchThousandMetrics"])
-        elif kind == HEALTH_CHECK:
-            features = _health_check_features(inputs)
-            extra = f" + {', '.join(features)}" if features else ""
-            ledger.add("global", "global", f"Route 53 health check{extra}", 1, "month",
-                       prices.GLOBAL["healthCheckMonth"] + prices.GLOBAL["healthCheckFeatureMonth"] * len(features),
-                       tier=tier_of(resource))
-        elif kind == REPLICATION:
-            rule_times = [((rule.get("destination") or {}).get("replicationTime") or {}).get("status") == "Enabled"
-                          for rule in inputs.get("rules") or [] if rule.get("status") == "Enabled"]
-            rates = card(region, "replication")
-            if rates and rule_times:
-                gb = prices.ASSUMPTIONS["replicatedGbPerMonth"]
-                per_gb = rates["s3InterRegionPerGb"] + (rates["s3RtcPerGb"] if any(rule_times) else 0)
-                label = "S3 replication with RTC" if any(rule_times) else "S3 replication"
-                ledger.add(role, region, f"{label} ({gb} GB/month assumed)", gb, "GB", per_gb)
-
-    simple = (
-        (NAT, "NAT gateway", "natGatewayHour", "hour"),
-        (EIP, "public IPv4 address", "publicIpv4Hour", "hour"),
-        (KMS_KEY, "KMS key", "kmsKeyMonth", "month"),
-        (ALARM, "CloudWatch alarm", "alarmMonth", "month"),
-    )
     for (region, kind), count in sorted(counts.items()):
-        for type_token, label, rate, unit in simple:
+        for type_token, label, key, unit in _PRICE_COUNTED:
             if kind == type_token:
-                rates = card(region, label)
-                if rates:
-                    ledger.add(roles.get(region, "global"), region, label, count, unit, rates[rate])
-        if kind == ZONE:
-            ledger.add("global", "global", "Route 53 hosted zone", count, "month", prices.GLOBAL["hostedZoneMonth"])
-        if kind == ARC_CLUSTER:
-            ledger.add("global", "global", "ARC routing-control cluster", count, "hour", prices.GLOBAL["arcClusterHour"])
-        if kind == REGION_SWITCH_PLAN:
-            ledger.add("global", "global", "ARC Region switch plan", count, "month", prices.GLOBAL["regionSwitchPlanMonth"])
+                ledger.charge(roles.get(region, "global"), region, label, count, unit, key)
+        for type_token, label, key, unit in _PRICE_GLOBAL_COUNTED:
+            if kind == type_token:
+                ledger.add("global", "global", label, count, unit, prices.GLOBAL[key])
 
-    _reservations(document, roles, resources, ledger, card)
+
+def _monthly_cost(document: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
+    """Monthly cost per role; `total` is a lower bound whenever `unpriced` is not empty."""
+    ledger = _Ledger()
+    resources = document.get("resources") or []
+    for resource in resources:
+        price = _PRICE_RESOURCE.get(resource["type"])
+        if price is not None:
+            price(ledger, resource, role_of(resource, roles), resource.get("region", "global"))
+    _price_counted(ledger, resources, roles)
+    _reservations(document, roles, resources, ledger)
     totals = {role: round(sum(i["monthlyUsd"] for i in ledger.items if i["role"] == role), 2) for role in ROLES}
     items = sorted(ledger.items, key=lambda i: (ROLES.index(i["role"]), i["region"], -i["monthlyUsd"], i["item"]))
-    unpriced = ledger.unpriced | {f"no price for region {region} ({', '.join(sorted(what))})"
-                                  for region, what in ledger.unpriced_regions.items()}
     fallback = round(sum(i["monthlyUsd"] for i in ledger.items if i.get("tier") == FALLBACK), 2)
-    return {**totals, "total": round(sum(totals.values()), 2), "fallback": fallback, "items": items, "unpriced": sorted(unpriced)}
+    cost = {**totals, "total": round(sum(totals.values()), 2), "fallback": fallback, "items": items,
+            "unpriced": sorted({f"{u['item']} ({u['role']}, {u['region']}): {u['reason']}" for u in ledger.unpriced})}
+    if ledger.unpriced:  # written only then, so a fully priced plan reads as before
+        cost["unpricedItems"] = sorted(ledger.unpriced, key=lambda u: (ROLES.index(u["role"]), u["region"], u["item"]))
+    return cost
 
 
-def _reservations(document: dict[str, Any], roles: dict[str, str], resources: list[dict[str, Any]], ledger: _Ledger,
-                  card) -> None:
+def unpriced_count(cost: dict[str, Any], role: str | None = None) -> int:
+    """Items of `cost` (a `monthlyCostUsd`) the table could not price, of `role` or of all roles."""
+    detailed = cost.get("unpricedItems")
+    if detailed is None:  # a plan written before `unpricedItems`: only the sentences
+        return len(cost.get("unpriced") or []) if role is None else 0
+    return sum(1 for u in detailed if role is None or u["role"] == role)
+
+
+def _reservations(document: dict[str, Any], roles: dict[str, str], resources: list[dict[str, Any]],
+                  ledger: _Ledger) -> None:
     """The unused part of each On-Demand Capacity Reservation; a Capacity Block is named as unpriced."""
     regions = (document.get("outputs") or {}).get("regions") or {}
     for role, info in sorted(regions.items()):
@@ -285,18 +323,19 @@ def _reservations(document: dict[str, Any], roles: dict[str, str], resources: li
             continue
         region, instance, count = info.get("region"), reservation.get("instanceType"), reservation.get("instanceCount")
         if reservation.get("type") == "capacity-block":
-            ledger.unpriced.add(f"Capacity Block {reservation.get('reservationId')} in {region}: its price is set when it "
-                                "is bought (prepaid for its window)")
+            ledger.missing(roles.get(region, role), region, f"Capacity Block {reservation.get('reservationId')}",
+                           "its price is set when it is bought (prepaid for its window)")
             continue
         running = sum(desired_size(g) for g in resources if g.get("region") == region and is_gpu_node_group(g))
         unused = max(0, (count if isinstance(count, int) else 0) - running)
-        rates = card(region, "capacity reservation") if unused else None
-        price = rates["instanceHour"].get(instance) if rates else None
-        if rates and price is None:
-            ledger.unpriced.add(f"no price for instance type {instance} in region {region}")
-        elif price is not None:
-            ledger.add(roles.get(region, role), region, f"capacity reservation, unused ({unused} x {instance})",
-                       unused, "hour", price)
+        if not unused:
+            continue
+        item = f"capacity reservation, unused ({unused} x {instance})"
+        price = prices.instance_rate(region, instance)
+        if price is None:
+            ledger.missing(roles.get(region, role), region, item, f"no price for instance type {instance} in region {region}")
+        else:
+            ledger.add(roles.get(region, role), region, item, unused, "hour", price)
 
 
 def _dns_budget(document: dict[str, Any]) -> int | None:
@@ -398,3 +437,13 @@ def usd(amount: float, *, signed: bool = False) -> str:
     """`2340.5` -> `$2,340.50`; signed: `+$2,340.50` / `-$12.00`."""
     sign = ("+" if amount >= 0 else "-") if signed else ("-" if amount < 0 else "")
     return f"{sign}${abs(amount):,.2f}"
+
+
+def cost_text(cost: dict[str, Any], role: str = "total") -> str:
+    """A role's monthly cost (`role="total"`: all roles) as shown to people: `$1,297.29`, or
+    `≥ $7.10 (6 items unpriced)` when the table could not price some of its items."""
+    missing = unpriced_count(cost, None if role == "total" else role)
+    amount = usd(cost.get(role) or 0)
+    if not missing:
+        return amount
+    return f"≥ {amount} ({missing} item{'s' if missing != 1 else ''} unpriced)"

@@ -19,6 +19,9 @@ Each hazard is `{"kind", "severity" (high | medium), "message", "resources": [ur
 * `endpoint-moves`: a region's serving endpoint moves to a new load balancer (for example from
   a `type: LoadBalancer` Service's NLB to the Application Load Balancer of the front door): its
   hostname changes and the old balancer is deleted by the same update;
+* `release-both-regions`, `release-every-tier`, `candidate-removed`: the model pin, serving image or
+  serving settings of both regions' stable pods move in one change (and the fallback's pin with
+  them); a candidate is removed (`review.releases`).
 * `fallback-off`, `fallback-budget-up`: the CPU fallback tier is removed (recommendations go blank
   while both GPU tiers are down), or DNS takes longer to reach it;
 * `capacity-unguaranteed`: a pilot-light standby loses its capacity reservation (or a reserved
@@ -58,10 +61,17 @@ def serves_on_gpu(resource: dict[str, Any]) -> bool:
     return False
 
 
+def serves_stable(resource: dict[str, Any]) -> bool:
+    """The stable pods' model server (a candidate's is added and removed by releases)."""
+    from recsys_dr.review.releases import is_candidate_slot
+
+    return serves_on_gpu(resource) and not is_candidate_slot(resource)
+
+
 KINDS = (
     ("EKS clusters", lambda r: r.get("type") == CLUSTER),
     ("GPU node groups", is_gpu_node_group),
-    ("serving Deployments", serves_on_gpu),
+    ("serving Deployments", serves_stable),
     ("model buckets", lambda r: r.get("type") == BUCKET),
 )
 
@@ -266,6 +276,12 @@ def _larger(before: Any, after: Any) -> bool:
 
 def find_hazards(diff: Any, base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
     """Every hazard of the change from `base` to `head`, the high ones first."""
-    hazards = (_both_regions(diff, base, head) + _one_region_outage(diff, base, head) + _data_protection(base, head)
+    from recsys_dr.review.releases import release_hazards
+
+    releases = release_hazards(diff, base, head)
+    covered = {urn for h in releases for urn in h["resources"]}
+    # Serving Deployments updated in both regions are said once, as the release hazard.
+    both = [h for h in _both_regions(diff, base, head) if not (h["resources"] and set(h["resources"]) <= covered)]
+    hazards = (both + releases + _one_region_outage(diff, base, head) + _data_protection(base, head)
                + _protected(diff, base, head) + _endpoint_moves(base, head) + _estimate_moves(diff))
     return sorted(hazards, key=lambda h: (h["severity"] != "high", h["kind"]))

@@ -280,88 +280,22 @@ def build_plan(
     warnings: list[str] | None = None,
 ) -> Plan:
     """Build the plan document from a `ProgramRun` (see module docstring for the rules)."""
-    from recsys_dr.policy import rules
     from recsys_dr.review.estimate import estimate
 
-    stack = stack_config.env
-    stack_urn = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
-    registered = {r.urn: r for r in run.resources}
-    urn_map = _engine_urns(run.resources, stack, project)
-    urn_map.update({r.parent: stack_urn for r in run.resources if r.parent and r.parent not in registered})
-
-    def provider_urn(resource: Any) -> str | None:
-        if not resource.custom or resource.type.startswith("pulumi:providers:"):
-            return None
-        if resource.provider:
-            ref = resource.provider.rsplit("::", 1)[0]
-            return urn_map.get(ref, ref)
-        package = resource.type.split(":")[0]
-        return f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::default"
-
-    by_engine_urn = {urn_map[r.urn]: r for r in run.resources}
-    default_region = stack_config.values.get("aws:region") or GLOBAL
-    regions = _regions(run.resources, urn_map, by_engine_urn, provider_urn, default_region)
-
-    children: dict[str, list[str]] = defaultdict(list)
-    for resource in run.resources:
-        children[urn_map.get(resource.parent, stack_urn)].append(urn_map[resource.urn])
-    ordered: list[str] = []
-    stack_children = sorted(children.get(stack_urn, []))
-    pending = list(reversed(stack_children))
-    while pending:
-        urn = pending.pop()
-        ordered.append(urn)
-        pending.extend(reversed(sorted(children.get(urn, []))))
-    # Anything unreachable (should not happen) still gets listed, sorted.
-    ordered += sorted(set(by_engine_urn) - set(ordered))
-
-    records = []
-    for urn in ordered:
-        resource = by_engine_urn[urn]
-        records.append(
-            {
-                "urn": urn,
-                "type": resource.type,
-                "name": resource.name,
-                "parent": urn_map.get(resource.parent, stack_urn),
-                "provider": provider_urn(resource),
-                "region": regions[resource.urn],
-                "custom": resource.custom,
-                "inputs": jsonable(resource.inputs, mask_secrets=True),
-                **_engine_view(resource, urn_map),
-            }
-        )
-
+    urns = _Urns.of(run, stack_config, project)
+    ordered = urns.depth_first()
     outputs = {
         key: (MASK if key in getattr(run, "secret_outputs", ()) else jsonable(value, mask_secrets=True))
         for key, value in sorted(run.outputs.items())
     }
-
-    checked = [(urn, by_engine_urn[urn].type, jsonable(by_engine_urn[urn].inputs, mask_secrets=False))
-               for urn in ordered if by_engine_urn[urn].custom]
-    policy_resources = [
-        rules.Resource(
-            type=by_engine_urn[urn].type,
-            urn=urn,
-            name=by_engine_urn[urn].name,
-            props=jsonable({**by_engine_urn[urn].inputs, **by_engine_urn[urn].outputs}, mask_secrets=False),
-            provider=provider_urn(by_engine_urn[urn]),
-            parent=urn_map.get(by_engine_urn[urn].parent, stack_urn),
-            region=regions[by_engine_urn[urn].urn],
-            property_dependencies={
-                key: [urn_map.get(dep, dep) for dep in deps]
-                for key, deps in getattr(by_engine_urn[urn], "property_dependencies", {}).items()
-            },
-            options=getattr(by_engine_urn[urn], "options", {}),  # `protect` for s3-/kms-*-protected
-        )
-        for urn in ordered
-        if by_engine_urn[urn].custom
-    ]
-
+    checked = [(urn, urns.resource(urn).type, jsonable(urns.resource(urn).inputs, mask_secrets=False))
+               for urn in ordered if urns.resource(urn).custom]
+    policy_resources = [urns.policy_resource(urn) for urn in ordered if urns.resource(urn).custom]
+    records = [urns.record(urn) for urn in ordered]
     document = {
         "format": FORMAT_VERSION,
         "project": project,
-        "environment": stack,
+        "environment": stack_config.env,
         "program": program_label,
         "stackConfig": stack_config.source,
         "config": stack_config.display,
@@ -375,6 +309,93 @@ def build_plan(
     document = mask_stand_ins(document, stack_config.stand_ins)
     document["estimate"] = estimate(document)
     return Plan(document=document, policy_resources=policy_resources, warnings=sorted(set(warnings or [])))
+
+
+@dataclass
+class _Urns:
+    """The run's resources under the URNs the engine would give them, with their providers and regions."""
+
+    stack_urn: str
+    stack: str
+    project: str
+    urn_map: dict[str, str]  # mock URN -> engine URN
+    by_engine_urn: dict[str, Any]
+    regions: dict[str, str] = field(default_factory=dict)  # mock URN -> region
+
+    @classmethod
+    def of(cls, run: Any, stack_config: StackConfig, project: str) -> _Urns:
+        stack = stack_config.env
+        stack_urn = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
+        registered = {r.urn: r for r in run.resources}
+        urn_map = _engine_urns(run.resources, stack, project)
+        urn_map.update({r.parent: stack_urn for r in run.resources if r.parent and r.parent not in registered})
+        urns = cls(stack_urn, stack, project, urn_map, {urn_map[r.urn]: r for r in run.resources})
+        default_region = stack_config.values.get("aws:region") or GLOBAL
+        urns.regions = _regions(run.resources, urn_map, urns.by_engine_urn, urns.provider_urn, default_region)
+        return urns
+
+    def resource(self, urn: str) -> Any:
+        return self.by_engine_urn[urn]
+
+    def parent(self, resource: Any) -> str:
+        return self.urn_map.get(resource.parent, self.stack_urn)
+
+    def provider_urn(self, resource: Any) -> str | None:
+        if not resource.custom or resource.type.startswith("pulumi:providers:"):
+            return None
+        if resource.provider:
+            ref = resource.provider.rsplit("::", 1)[0]
+            return self.urn_map.get(ref, ref)
+        package = resource.type.split(":")[0]
+        return f"urn:pulumi:{self.stack}::{self.project}::pulumi:providers:{package}::default"
+
+    def depth_first(self) -> list[str]:
+        """Engine URNs depth-first from the stack, siblings sorted (registration order is not stable)."""
+        children: dict[str, list[str]] = defaultdict(list)
+        for urn, resource in self.by_engine_urn.items():
+            children[self.parent(resource)].append(urn)
+        ordered: list[str] = []
+        pending = list(reversed(sorted(children.get(self.stack_urn, []))))
+        while pending:
+            urn = pending.pop()
+            ordered.append(urn)
+            pending.extend(reversed(sorted(children.get(urn, []))))
+        # Anything unreachable (should not happen) still gets listed, sorted.
+        return ordered + sorted(set(self.by_engine_urn) - set(ordered))
+
+    def record(self, urn: str) -> dict[str, Any]:
+        resource = self.resource(urn)
+        return {
+            "urn": urn,
+            "type": resource.type,
+            "name": resource.name,
+            "parent": self.parent(resource),
+            "provider": self.provider_urn(resource),
+            "region": self.regions[resource.urn],
+            "custom": resource.custom,
+            "inputs": jsonable(resource.inputs, mask_secrets=True),
+            **_engine_view(resource, self.urn_map),
+        }
+
+    def policy_resource(self, urn: str) -> Any:
+        """The resource as the stack-level policies see it (inputs and outputs, secrets unwrapped)."""
+        from recsys_dr.policy import rules
+
+        resource = self.resource(urn)
+        return rules.Resource(
+            type=resource.type,
+            urn=urn,
+            name=resource.name,
+            props=jsonable({**resource.inputs, **resource.outputs}, mask_secrets=False),
+            provider=self.provider_urn(resource),
+            parent=self.parent(resource),
+            region=self.regions[resource.urn],
+            property_dependencies={
+                key: [self.urn_map.get(dep, dep) for dep in deps]
+                for key, deps in getattr(resource, "property_dependencies", {}).items()
+            },
+            options=getattr(resource, "options", {}),  # `protect` for s3-/kms-*-protected
+        )
 
 
 def policy_section(checked: list[tuple[str, str, Any]], resources: list[Any]) -> dict[str, Any]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 GLOBAL = "global"
 
@@ -30,7 +33,7 @@ def resources_table(document: dict[str, Any]) -> Table:
     regions = _region_order(list(by_region))
     kinds = sorted({kind for counts in by_region.values() for kind in counts})
     table = Table(title=f"Resources of {document['environment']} by kind and region", title_justify="left")
-    table.add_column("kind")
+    table.add_column("kind", overflow="fold")
     for region in regions:
         table.add_column(region, justify="right")
     table.add_column("total", justify="right", style="bold")
@@ -92,7 +95,8 @@ def deployment_table(document: dict[str, Any]) -> Table:
 
 def estimate_table(document: dict[str, Any]) -> Table:
     """The DR estimate: monthly cost per role and item, RTO, RPO, standby capacity."""
-    from recsys_dr.review.estimate import estimate, usd
+    from recsys_dr.review.estimate import cost_text, estimate, usd
+    from recsys_dr.review.pictures import PHASES
 
     e = document.get("estimate") or estimate(document)
     cost = e["monthlyCostUsd"]
@@ -104,15 +108,18 @@ def estimate_table(document: dict[str, Any]) -> Table:
         table.add_row(item["role"], item["item"], usd(item["monthlyUsd"]))
     table.add_section()
     for role in ("primary", "standby", "global"):
-        table.add_row(role, "subtotal", usd(cost[role]), style="bold")
+        table.add_row(role, "subtotal", cost_text(cost, role), style="bold")
     if cost.get("fallback"):
         table.add_row("fallback", "of which the fallback tier", usd(cost["fallback"]))
-    table.add_row("all", "total", usd(cost["total"]), style="bold")
+    table.add_row("all", "total, a lower bound" if cost.get("unpriced") else "total", cost_text(cost), style="bold")
+    for note in cost.get("unpriced") or []:
+        table.add_row("[yellow]unpriced[/]", note, "?")
     table.add_section()
     rto = e["rtoSeconds"]
     seconds = lambda v: f"{v} s" if isinstance(v, int) else "n/a"  # noqa: E731
-    steps = {k: v for k, v in (rto.get("activationSteps") or {}).items() if v}
-    detail = (" (" + " + ".join(f"{k} {v} s" for k, v in steps.items()) + ")") if steps else ""
+    steps = rto.get("activationSteps") or {}
+    named = [f"{label} {steps[key]} s" for key, label in PHASES if steps.get(key)]
+    detail = f" ({' + '.join(named)})" if named else ""
     capacity = {"reserved": "; capacity reserved", "not guaranteed": "; [red]capacity not guaranteed[/]"}.get(rto.get("capacity"), "")
     table.add_row("RTO", f"DNS budget {seconds(rto['dnsBudget'])} + standby activation "
                   f"{seconds(rto['standbyActivation'])}{detail}{capacity}", seconds(rto["total"]))
@@ -122,30 +129,50 @@ def estimate_table(document: dict[str, Any]) -> Table:
     capacity = e.get("standbyCapacityPercent")
     table.add_row("standby", f"{e['standbyMode']}: {e['gpus']['standby']} of {e['gpus']['primary']} primary GPUs running",
                   f"{capacity} %" if capacity is not None else "n/a")
-    for note in cost.get("unpriced") or []:
-        table.add_row("[yellow]unpriced[/]", note, "?")
     return table
 
 
-def policy_table(document: dict[str, Any]) -> Table:
-    """Policy results: one row per violation, or a single line when all rules pass."""
+def policy_summary(document: dict[str, Any]) -> Group:
+    """Policy results: one line when every rule passes, else a line per violation with its message
+    indented under it (a four-column table cannot hold the messages in 80 columns)."""
     policy = document["policy"]
     violations = policy["violations"]
-    title = (
-        f"Policy pack {policy['pack']}: {len(policy['rules'])} rules, "
-        f"{policy['mandatoryViolations']} mandatory and {policy['advisoryViolations']} advisory violations"
-    )
-    table = Table(title=title, title_justify="left", min_width=len(title))
-    table.add_column("level")
-    table.add_column("rule")
-    table.add_column("resource")
-    table.add_column("message")
+    rules = f"Policy pack {escape(policy['pack'])} ({len(policy['rules'])} rules)"
     if not violations:
-        table.add_row("[green]ok[/]", "all rules", "-", "no violations")
+        return Group(Text.from_markup(f"[bold]{rules}[/]: [green]no violations[/]"))
+    title = f"[bold]{rules}[/]: {policy['mandatoryViolations']} mandatory, {policy['advisoryViolations']} advisory violations"
+    parts: list[Any] = [Text.from_markup(title)]
     for v in violations:
         level = "[red]mandatory[/]" if v["enforcement"] == "mandatory" else "[yellow]advisory[/]"
-        resource = (v["urn"] or "(stack)").split("::")[-1]
-        table.add_row(level, v["rule"], resource, v["message"])
+        resource = escape((v["urn"] or "(stack)").split("::")[-1])
+        parts.append(Text.from_markup(f"  {level} {escape(v['rule'])} on {resource}"))
+        parts.append(Padding(Text(v["message"]), (0, 0, 0, 6)))
+    return Group(*parts)
+
+
+def rto_chart(document: dict[str, Any], width: int) -> Table | None:
+    """The RTO budget as a text Gantt: one bar per phase (detection, TTL, each activation phase),
+    placed where it starts; None when the budget is unknown."""
+    from recsys_dr.review.estimate import estimate
+    from recsys_dr.review.pictures import rto_phases
+
+    e = document.get("estimate") or estimate(document)
+    phases = rto_phases(e, (document.get("outputs") or {}).get("dns"))
+    total = sum(seconds for _, _, seconds in phases)
+    if not phases or not total:
+        return None
+    label = max(len(phase) for _, phase, _ in phases)
+    bar = max(10, width - label - 14)
+    table = Table(title=f"RTO budget: {total} s", title_justify="left", show_header=False, box=None, pad_edge=False)
+    table.add_column("phase")
+    table.add_column("bar", no_wrap=True)
+    table.add_column("s", justify="right")
+    start = 0
+    for section, phase, seconds in phases:
+        begin, end = round(bar * start / total), round(bar * (start + seconds) / total)
+        colour = "cyan" if section == "DNS failover" else "magenta"
+        table.add_row(phase, " " * begin + f"[{colour}]" + "█" * max(1, end - begin) + "[/]", f"{seconds} s")
+        start += seconds
     return table
 
 
@@ -153,6 +180,9 @@ def print_summary(document: dict[str, Any], console: Console, *, warnings: list[
     console.print(deployment_table(document))
     console.print(resources_table(document))
     console.print(estimate_table(document))
-    console.print(policy_table(document))
+    chart = rto_chart(document, console.width)
+    if chart is not None:
+        console.print(chart)
+    console.print(policy_summary(document))
     for warning in warnings or []:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(Text.from_markup("[yellow]warning:[/] ").append(warning))

@@ -225,11 +225,15 @@ class Sandbox:
         arns = seed.front_door(aws.client("ec2", region), aws.client("elbv2", region), model=model, net=net,
                                load_balancer_name=seed.arn_name(planned["loadBalancerArn"]),
                                target_group_name=seed.arn_name(planned["targetGroupArn"]),
+                               canary_target_group_name=seed.arn_name(planned["canaryTargetGroupArn"])
+                               if planned.get("canaryTargetGroupArn") else None,
                                tls_certificate_arn=certificate)
         arns["webAclArn"] = seed.web_acl(aws.client("wafv2", region), name=seed.arn_name(planned["webAclArn"]),
                                          rules=json.loads(acl["ruleJson"]), resource_arn=arns["loadBalancerArn"])
-        self._start_target_group_binding(role, stand_in, target_group_arn=arns["targetGroupArn"],
-                                         pod_cidr=net["subnets"][0]["cidr"])
+        # Without a candidate the stable pods are the canary group's targets too (ModelServing._canary_at_rest).
+        candidate = ((out.get("model") or {}) if isinstance(out.get("model"), dict) else {}).get("candidate")
+        for group in ("targetGroupArn",) if candidate else ("targetGroupArn", "canaryTargetGroupArn"):
+            self._start_target_group_binding(role, stand_in, target_group_arn=arns[group], pod_cidr=net["subnets"][0]["cidr"])
         # The stand-in's address plays the balancer's DNS name: Route 53 aliases of it follow its targets.
         aws.register_balancer(HOSTS[role], region=region, load_balancer_arn=arns["loadBalancerArn"])
         return arns
@@ -311,12 +315,13 @@ class Sandbox:
         for role, stand_in in self.regions.items():
             region = doc[FALLBACK] if role == FALLBACK else doc["regions"][role]
             region.update(endpoint=stand_in.endpoint, healthCheckId=stand_in.health_check_id)
-            if role == FALLBACK:
-                region["model"]["manifestSha256"] = self.fallback_manifest_sha256
-            else:
+            if role != FALLBACK:
                 region["kmsKeyArn"] = stand_in.kms_key_arn
-            if stand_in.front_door:
-                region["frontDoor"].update(stand_in.front_door)
+            if isinstance(region.get("model"), dict):  # the tier's own pin: the version published for it
+                region["model"]["manifestSha256"] = (self.fallback_manifest_sha256 if role == FALLBACK
+                                                     else self.manifest_sha256)
+            if stand_in.front_door:  # the stand-ins' ARNs, for the keys the outputs have
+                region["frontDoor"].update({k: v for k, v in stand_in.front_door.items() if k in region["frontDoor"]})
         return doc
 
     @property

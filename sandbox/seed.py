@@ -146,28 +146,42 @@ def _listener_api(args: dict[str, Any]) -> dict[str, Any]:
     return api
 
 
-def _rule_conditions(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`balancer.listener_rules` conditions (`path_pattern`, `http_request_method`) in ELBv2's shape."""
+def rule_conditions(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`balancer.listener_rules` / `candidate_rules` conditions (`path_pattern`, `http_request_method`,
+    `http_header`) in ELBv2's shape."""
     fields = {"path_pattern": ("path-pattern", "PathPatternConfig"),
-              "http_request_method": ("http-request-method", "HttpRequestMethodConfig")}
+              "http_request_method": ("http-request-method", "HttpRequestMethodConfig"),
+              "http_header": ("http-header", "HttpHeaderConfig")}
     api = []
     for condition in conditions:
         (key, config), = condition.items()
         field_name, config_name = fields[key]
-        api.append({"Field": field_name, config_name: {"Values": list(config["values"])}})
+        values = {"Values": list(config["values"])}
+        if key == "http_header":
+            values["HttpHeaderName"] = config["http_header_name"]
+        api.append({"Field": field_name, config_name: values})
     return api
 
 
+def forward_api(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`balancer.weighted_forward` (pulumi-aws shape) as ELBv2's `Actions`."""
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": group["arn"], "Weight": group["weight"]} for group in action["forward"]["target_groups"]]}}
+        for action in actions]
+
+
 def front_door(ec2: Any, elbv2: Any, *, model: str, net: dict[str, Any], load_balancer_name: str,
-               target_group_name: str, tls_certificate_arn: str | None = None) -> dict[str, str]:
-    """The balancer, target group, listener and forwarding rules `components.serving.FrontDoor`
+               target_group_name: str, canary_target_group_name: str | None = None,
+               tls_certificate_arn: str | None = None) -> dict[str, Any]:
+    """The balancer, target groups, listener and forwarding rules `components.serving.FrontDoor`
     creates, from the same plain helpers (`components.serving.balancer`); returns their ARNs as
-    `{"loadBalancerArn", "targetGroupArn"}`.
+    `{"loadBalancerArn", "targetGroupArn", "canaryTargetGroupArn", "ruleArns", "listenerArn"}`.
 
     Args:
         model: str, the model name (the forwarded paths and the health check path).
         net: dict, `network()`'s answer.
         load_balancer_name / target_group_name: str, names as the stack's ARNs carry them.
+        canary_target_group_name: str | None, the canary group's. Default: `target_group_name` + "-c".
         tls_certificate_arn: str | None, HTTPS on 443 with it; None listens on HTTP 80. Default None.
     """
     from recsys_dr.components.serving import balancer
@@ -180,15 +194,26 @@ def front_door(ec2: Any, elbv2: Any, *, model: str, net: dict[str, Any], load_ba
     elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
         {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}])
     create, attributes = target_group_api(balancer.target_group(model))
-    tg_arn = elbv2.create_target_group(Name=target_group_name, VpcId=net["vpcId"], **create
-                                       )["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.modify_target_group_attributes(TargetGroupArn=tg_arn, Attributes=attributes)
+    groups = []
+    for name in (target_group_name, canary_target_group_name or f"{target_group_name}-c"):
+        groups.append(elbv2.create_target_group(Name=name, VpcId=net["vpcId"], **create)["TargetGroups"][0]["TargetGroupArn"])
+        elbv2.modify_target_group_attributes(TargetGroupArn=groups[-1], Attributes=attributes)
     listener = elbv2.create_listener(LoadBalancerArn=lb_arn, **_listener_api(
         balancer.listener(tls_certificate_arn=tls_certificate_arn)))["Listeners"][0]["ListenerArn"]
-    for rule in balancer.listener_rules(model):
-        elbv2.create_rule(ListenerArn=listener, Priority=rule["priority"], Conditions=_rule_conditions(rule["conditions"]),
-                          Actions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
-    return {"loadBalancerArn": lb_arn, "targetGroupArn": tg_arn}
+    rules = [elbv2.create_rule(ListenerArn=listener, Priority=rule["priority"], Conditions=rule_conditions(rule["conditions"]),
+                               Actions=forward_api(balancer.weighted_forward(*groups)))["Rules"][0]["RuleArn"]
+             for rule in balancer.listener_rules(model)]
+    return {"loadBalancerArn": lb_arn, "targetGroupArn": groups[0], "canaryTargetGroupArn": groups[1], "ruleArns": rules,
+            "listenerArn": listener}
+
+
+def candidate_rules(elbv2: Any, *, listener_arn: str, canary_target_group_arn: str, model: str, version: int) -> list[str]:
+    """The header rules a pinned candidate adds (`balancer.candidate_rules`: to the canary group only)."""
+    from recsys_dr.components.serving import balancer
+
+    return [elbv2.create_rule(ListenerArn=listener_arn, Priority=rule["priority"], Conditions=rule_conditions(rule["conditions"]),
+                              Actions=[{"Type": "forward", "TargetGroupArn": canary_target_group_arn}])["Rules"][0]["RuleArn"]
+            for rule in balancer.candidate_rules(model, version)]
 
 
 def web_acl(wafv2: Any, *, name: str, rules: list[dict[str, Any]], resource_arn: str) -> str:

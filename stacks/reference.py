@@ -38,7 +38,7 @@ def _type_name(annotation: Any) -> str:
         return "object"
     if origin in (Union, UnionType):  # `X | None`: the type of X
         return _type_name(next(a for a in get_args(annotation) if a is not type(None)))
-    return {str: "string", int: "integer", bool: "bool"}.get(annotation, str(annotation))
+    return {str: "string", int: "integer", float: "number", bool: "bool"}.get(annotation, str(annotation))
 
 
 def _default(info: Any) -> str:

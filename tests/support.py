@@ -71,3 +71,32 @@ def registrations_before_failure(monkeypatch, run: Callable[[], Any], expected: 
     except expected as error:
         return error, [r for m in monitors for r in m.registrations]
     raise AssertionError(f"expected {expected.__name__}, nothing was raised")
+
+
+def label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A Kubernetes LabelSelector against a pod's labels; an empty selector matches every pod
+    (apimachinery pkg/apis/meta/v1 LabelSelector: "An empty label selector matches all objects")."""
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        present = key in labels
+        if not {"In": present and labels[key] in values, "NotIn": not present or labels[key] not in values,
+                "Exists": present, "DoesNotExist": not present}[operator]:
+            return False
+    return True
+
+
+def network_policy_effect(spec: dict[str, Any], labels: dict[str, str]) -> dict[str, list[dict] | None]:
+    """What one NetworkPolicy does to a pod of its namespace: per direction, None when the pod is not
+    isolated that way, else the rules that admit traffic ([] = nothing gets through).
+
+    k8s.io/api networking/v1 NetworkPolicySpec: policyTypes defaults to Ingress, plus Egress when
+    the policy has egress rules; a selected pod is isolated in each listed direction and admits
+    only what some rule of that direction allows.
+    """
+    if not label_selector_matches(spec.get("podSelector") or {}, labels):
+        return {"Ingress": None, "Egress": None}
+    types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+    return {direction: list(spec.get(direction.lower()) or []) if direction in types else None
+            for direction in ("Ingress", "Egress")}

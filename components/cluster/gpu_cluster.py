@@ -15,10 +15,11 @@ from recsys_dr.components.cluster import addons, capacity
 from recsys_dr.components.cluster.access import grant_cluster_admin
 from recsys_dr.components.cluster.instances import CPU_AMI_TYPES, gpu_ami_type, needs_device_plugin
 from recsys_dr.components.cluster.kubeconfig import eks_kubeconfig
-from recsys_dr.components.cluster.network import Network, NetworkArgs, subnet_cidrs, vpc_cidr_problems
+from recsys_dr.components.cluster.network import Network, NetworkArgs, subnet_cidrs
 from recsys_dr.components.cluster.policies import cluster_autoscaler_policy, keda_operator_policy, load_balancer_controller_policy
 from recsys_dr.components.iam import managed_policy_arn, pod_identity_trust_policy, service_trust_policy
 from recsys_dr.components.storage.policies import model_key_policy
+from recsys_dr.components.settings.aws_limits import vpc_cidr_problems
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 from recsys_dr.components.settings.cluster import ClusterSettings
 from recsys_dr.components.settings.fallback import FallbackSettings
@@ -100,14 +101,26 @@ class GpuCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         raise_if_problems("GpuClusterArgs", gpu_cluster_problems(args))
         super().__init__("recsys-dr:components:GpuCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        region = args.region
+        self.region = args.region
         tags = dict(args.tags)
-        self.region = region
-
-        cluster, gpu = args.cluster, args.gpu
         subnet_ids = self._subnets(name, args, tags)
+        self._control_plane(name, args, subnet_ids, tags)
+        self._node_pools(name, args, subnet_ids, tags)
+        in_cluster = self._kubernetes_access(name, args, tags)
+        self._controllers(name, args, tags, in_cluster)
+        self.register_outputs({
+            "clusterName": self.cluster.name,
+            "endpoint": self.cluster.endpoint,
+            "gpuNodeGroupName": self.gpu_node_group.node_group_name,
+            "gpuAmiType": self.gpu_ami_type,
+            "capacityReservationId": self.capacity_reservation_id,
+            "fallbackNodeGroupName": self.fallback_node_group.node_group_name if self.fallback_node_group else None,
+            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
+        })
 
+    def _control_plane(self, name: str, args: GpuClusterArgs, subnet_ids: pulumi.Input, tags: dict) -> None:
+        """The secrets key, the cluster role, the control-plane log group and the cluster itself."""
+        region, cluster = args.region, args.cluster
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.secrets_key = secrets_key = aws.kms.Key(
             f"{name}-secrets", region=region, description=f"EKS secrets envelope encryption ({name})",
@@ -125,7 +138,7 @@ class GpuCluster(pulumi.ComponentResource):
         # group (with retention) is made before it (EKS user guide, "control plane logs").
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane", region=region, name=f"/aws/eks/{name}/cluster",
-            retention_in_days=cluster.log_retention_days, tags=tags, opts=child,
+            retention_in_days=cluster.log_retention_days, tags=tags, opts=pulumi.ResourceOptions(parent=self),
         )
         self.cluster = aws.eks.Cluster(
             name,
@@ -150,6 +163,10 @@ class GpuCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_role, log_group]),
         )
 
+    def _node_pools(self, name: str, args: GpuClusterArgs, subnet_ids: pulumi.Input, tags: dict) -> None:
+        """The add-ons nodes need first, the node role, the system, GPU and fallback pools, then the
+        add-ons that run on the system pool."""
+        region, cluster = args.region, args.cluster
         # aws-node gets its own Pod Identity role: the CNI's EC2 rights leave the node role,
         # which every pod on the node could otherwise reach through the instance metadata
         # (EKS user guide, "Configure Amazon VPC CNI plugin to use IRSA": the plugin supports
@@ -182,15 +199,20 @@ class GpuCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
         )
-        self.gpu_ami_type = gpu_ami_type(list(gpu.instance_types), gpu.os_family)
+        self.gpu_ami_type = gpu_ami_type(list(args.gpu.instance_types), args.gpu.os_family)
         self.gpu_node_group = self._gpu_node_group(name, args, node_role, subnet_ids, tags, prerequisites)
         self.fallback_node_group = self._fallback_node_group(name, args, node_role, subnet_ids, prerequisites) \
             if args.fallback is not None else None
         for addon in addons.WORKLOAD_ADDONS:
             self._addon(name, addon, region, tags, depends_on=[self.system_node_group])
-        # Operators act on both clusters with their own roles, not the creator's identity.
-        grant_cluster_admin(name, region=region, cluster_name=self.cluster.name, role_arns=cluster.admin_role_arns, tags=tags, parent=self)
 
+    def _kubernetes_access(self, name: str, args: GpuClusterArgs, tags: dict) -> pulumi.ResourceOptions:
+        """Cluster admin for the operators' roles, the kubeconfig and the Kubernetes provider; returns
+        the options of the objects created inside the cluster."""
+        region = args.region
+        # Operators act on both clusters with their own roles, not the creator's identity.
+        grant_cluster_admin(name, region=region, cluster_name=self.cluster.name, role_arns=args.cluster.admin_role_arns,
+                            tags=tags, parent=self)
         self.kubeconfig = pulumi.Output.all(
             self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data
         ).apply(lambda values: json.dumps(eks_kubeconfig(
@@ -199,9 +221,13 @@ class GpuCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_node_group])
         )
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        return pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        for warning in addons.supply_chain_warnings(kubernetes_version=cluster.kubernetes_version,
+    def _controllers(self, name: str, args: GpuClusterArgs, tags: dict, in_cluster: pulumi.ResourceOptions) -> None:
+        """The pinned Helm releases: the NVIDIA device plugin where the AMI lacks it, Cluster
+        Autoscaler, the AWS Load Balancer Controller and KEDA."""
+        region, kubernetes_version = args.region, args.cluster.kubernetes_version
+        for warning in addons.supply_chain_warnings(kubernetes_version=kubernetes_version,
                                                     device_plugin=needs_device_plugin(self.gpu_ami_type)):
             pulumi.log.warn(warning, resource=self)
         if needs_device_plugin(self.gpu_ami_type):
@@ -211,7 +237,7 @@ class GpuCluster(pulumi.ComponentResource):
                 repository_opts={"repo": chart.repository}, namespace=chart.namespace,
                 values=addons.device_plugin_values(), opts=in_cluster,
             )
-        self._cluster_autoscaler(name, region, cluster.kubernetes_version, tags, in_cluster)
+        self._cluster_autoscaler(name, region, kubernetes_version, tags, in_cluster)
         # The serving components bind pods to their balancers and scale on its metrics through these.
         self.node_security_group_id = self.cluster.vpc_config.cluster_security_group_id
         self.load_balancer_controller_role, lbc = self._pod_identity_release(
@@ -225,16 +251,6 @@ class GpuCluster(pulumi.ComponentResource):
             tags=tags, in_cluster=in_cluster, values=addons.keda_values(), create_namespace=True,
         )
         self.serving_addons = [lbc, keda]
-
-        self.register_outputs({
-            "clusterName": self.cluster.name,
-            "endpoint": self.cluster.endpoint,
-            "gpuNodeGroupName": self.gpu_node_group.node_group_name,
-            "gpuAmiType": self.gpu_ami_type,
-            "capacityReservationId": self.capacity_reservation_id,
-            "fallbackNodeGroupName": self.fallback_node_group.node_group_name if self.fallback_node_group else None,
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-        })
 
     def _gpu_node_group(self, name: str, args: GpuClusterArgs, node_role: aws.iam.Role, subnet_ids: pulumi.Input,
                         tags: dict, prerequisites: list) -> aws.eks.NodeGroup:

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from recsys_dr.components.cluster.policies import s3_gateway_endpoint_policy
+from recsys_dr.components.settings.aws_limits import vpc_cidr_problems
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
 
 MIN_ZONES, MAX_ZONES = 2, 3
@@ -39,32 +40,11 @@ def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
     return [str(q) for q in quarters[:zone_count]], [str(p) for p in public[:zone_count]]
 
 
-def vpc_cidr_problems(key: str, vpc_cidr: object) -> list[str]:
-    try:
-        network = ipaddress.ip_network(vpc_cidr)
-        if network.version == 4 and 16 <= network.prefixlen <= 20:
-            return []
-    except (TypeError, ValueError):
-        pass
-    return [f"`{key}` must be an IPv4 CIDR from /16 to /20. Received: {vpc_cidr!r}"]
-
-
 def network_problems(vpc_cidr: object, zone_count: object) -> list[str]:
     problems = vpc_cidr_problems("vpc_cidr", vpc_cidr)
     if isinstance(zone_count, bool) or zone_count not in range(MIN_ZONES, MAX_ZONES + 1):
         problems.append(f"`availability_zone_count` must be one of: 2, 3. Received: {zone_count!r}")
     return problems
-
-
-def overlapping_cidr_problems(key: str, cidrs: dict[str, object]) -> list[str]:
-    """The two regions' VPCs must not overlap, so they can be peered later."""
-    try:
-        primary, standby = (ipaddress.ip_network(cidrs[role]) for role in ("primary", "standby"))
-    except (KeyError, TypeError, ValueError):
-        return []  # reported by network_problems
-    if primary.overlaps(standby):
-        return [f"`{key}` must not overlap between primary and standby. Received: primary={primary}, standby={standby}"]
-    return []
 
 
 @dataclass(frozen=True, kw_only=True)

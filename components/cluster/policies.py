@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def cluster_autoscaler_policy(*, cluster_name: str, region: str) -> dict:
     """Cluster Autoscaler: discover everywhere (those Describe calls take no resource ARN),
@@ -68,7 +70,7 @@ LOAD_BALANCER_CONTROLLER_WRITES = ("elasticloadbalancing:RegisterTargets", "elas
 
 def load_balancer_controller_policy(*, region: str) -> dict:
     """The controller's own role: reads only, in `region`. Each serving component adds
-    `target_group_binding_policy` for the one target group it binds."""
+    `target_group_binding_policy` for the target groups it binds (the stable pods' and the canary's)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{"Sid": "ReadTargetsAndNetwork", "Effect": "Allow", "Action": list(LOAD_BALANCER_CONTROLLER_READS),
@@ -76,12 +78,12 @@ def load_balancer_controller_policy(*, region: str) -> dict:
     }
 
 
-def target_group_binding_policy(*, target_group_arn: str) -> dict:
-    """Register and deregister targets of this target group only (the actions take its ARN)."""
+def target_group_binding_policy(*, target_group_arns: Sequence[str]) -> dict:
+    """Register and deregister targets of these target groups only (the actions take their ARNs)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{"Sid": "BindTargetGroup", "Effect": "Allow", "Action": list(LOAD_BALANCER_CONTROLLER_WRITES),
-                       "Resource": target_group_arn}],
+                       "Resource": sorted(target_group_arns)}],
     }
 
 

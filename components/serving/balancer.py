@@ -10,6 +10,13 @@ Load Balancer", path conditions); TF Serving matches `(?i)/v1/.*` case-insensiti
 
 Clients use HTTPS on 443 when a certificate is configured; only a stack without one (dev)
 listens on HTTP 80, and the plan says so.
+
+Releases (README "Releases"): each forwarding rule spreads requests over two target groups, the
+stable pods' and the canary's, by weight. Pulumi sets the weights when it creates a rule (all to
+the stable group) and then ignores them (`WEIGHTS_OWNED_BY_RELEASE`): `recsys-dr release` moves
+them with ELB's ModifyRule. While a candidate is pinned, two more rules send requests carrying
+`CANDIDATE_HEADER: <candidate version>` to the canary group only: the golden requests reach the
+candidate through the live endpoint before it gets any share of the traffic.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import re
 
 from recsys_dr.components.serving.manifests import REST_PORT, TLS_POLICY, model_status_path
+from recsys_dr.policy.rules.balancer import forward_weight_problems
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -44,6 +52,23 @@ DEREGISTRATION_DELAY_SECONDS = 20
 NAME_PREFIX = "rdr-"
 
 
+# Rules are evaluated lowest priority first (ELB API reference, CreateRule `Priority`, 1 to 50000):
+# the candidate's header rules come before the routes every client uses.
+ROUTE_PRIORITY_BASE = 100
+CANDIDATE_PRIORITY_BASE = 0
+CANDIDATE_HEADER = "x-recsys-dr-candidate"
+# Weights of a rule at rest: everything to the stable group (the release tool moves them in
+# percent, so a share of p % is stable 100 - p, canary p).
+REST_WEIGHTS = (100, 0)
+# Pulumi's ignoreChanges resets this path in the new inputs to the old ones before diffing
+# (pulumi pkg/resource/deploy/step_generator.go `processIgnoreChanges`, PropertyPath.Reset in
+# sdk/go/common/resource/properties_path.go). Reset neither adds nor removes array elements and
+# fails the update ("cannot ignore changes ... one or more elements of the path are missing")
+# when the old and new arrays differ in length or an intermediate key exists on one side only;
+# so the forward action always lists exactly the two groups, in this order, in both eras.
+WEIGHTS_OWNED_BY_RELEASE = "actions[0].forward.targetGroups[*].weight"
+
+
 def predict_path(model_name: str) -> str:
     return f"{model_status_path(model_name)}:predict"
 
@@ -54,16 +79,37 @@ def forwarded_routes(model_name: str) -> list[tuple[str, str]]:
 
 
 def listener_rules(model_name: str) -> list[dict]:
-    """Forwarding rules (priority, conditions); the action is the target group, added by the component."""
+    """Forwarding rules (priority, conditions); the action (`weighted_forward`) is added by the component."""
     rules = []
-    for priority, (method, path) in enumerate(forwarded_routes(model_name), start=1):
+    for index, (method, path) in enumerate(forwarded_routes(model_name), start=1):
         if not PATH_PATTERN.match(path):
             raise ValueError(f"model name {model_name!r} makes the path {path!r}, which an ALB path pattern cannot hold")
         rules.append({
-            "priority": priority * 10,
+            "priority": ROUTE_PRIORITY_BASE + index * 10,
             "conditions": [{"path_pattern": {"values": [path]}}, {"http_request_method": {"values": [method]}}],
         })
     return rules
+
+
+def candidate_rules(model_name: str, candidate_version: int) -> list[dict]:
+    """The same routes for requests carrying `CANDIDATE_HEADER: <version>`, ahead of every other rule.
+
+    An http-header condition matches its values case-insensitively, with `*` and `?` as wildcards,
+    and a header name of at most 40 characters (ELB API reference, HttpHeaderConditionConfig); a
+    version is digits only, so the value matches itself alone.
+    """
+    header = {"http_header": {"http_header_name": CANDIDATE_HEADER, "values": [str(candidate_version)]}}
+    return [{"priority": CANDIDATE_PRIORITY_BASE + index, "conditions": [*rule["conditions"], header]}
+            for index, rule in enumerate(listener_rules(model_name), start=1)]
+
+
+def weighted_forward(stable_group: object, canary_group: object, weights: tuple[int, int] = REST_WEIGHTS) -> list[dict]:
+    """The forward action over the stable and the canary target groups (pulumi-aws input shape)."""
+    problems = forward_weight_problems([("stable", weights[0]), ("canary", weights[1])])
+    if problems:
+        raise ValueError("; ".join(problems))
+    return [{"type": "forward", "forward": {"target_groups": [
+        {"arn": stable_group, "weight": weights[0]}, {"arn": canary_group, "weight": weights[1]}]}}]
 
 
 def listener(*, tls_certificate_arn: str | None) -> dict:

@@ -39,6 +39,8 @@ class FrontDoorArgs:
         tls_certificate_arn: ACM certificate in `region`: HTTPS on 443 only. Default none: HTTP on 80.
         health_checker_regions: Route 53 checker regions whose ranges an internet-facing balancer
             admits beside `serving.allowedCidrs`. Default: Route 53's set.
+        candidate_version: the version pinned as this region's candidate: requests carrying
+            `balancer.CANDIDATE_HEADER` with it go to the canary target group. Default none (no such rules).
         tags: tags on every taggable resource. Default none.
     """
 
@@ -47,6 +49,7 @@ class FrontDoorArgs:
     serving: ServingSettings
     tls_certificate_arn: str | None = None
     health_checker_regions: tuple[str, ...] = ()
+    candidate_version: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -68,12 +71,15 @@ class FrontDoorWiring:
 
 
 class FrontDoor(pulumi.ComponentResource):
-    """ALB (its own security group), ip target group on TF Serving's REST port, one client
-    listener that forwards the prediction and the status call only, and a regional web ACL."""
+    """ALB (its own security group), two ip target groups on TF Serving's REST port (the stable
+    pods' and the canary's), one client listener that forwards the prediction and the status call
+    only, weighted between the two groups, and a regional web ACL."""
 
     load_balancer: aws.lb.LoadBalancer
     target_group: aws.lb.TargetGroup
+    canary_target_group: aws.lb.TargetGroup
     web_acl: aws.wafv2.WebAcl
+    rules: list[aws.lb.ListenerRule]
 
     def __init__(self, name: str, args: FrontDoorArgs, wiring: FrontDoorWiring, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("recsys-dr:components:FrontDoor", name, None, opts)
@@ -114,16 +120,34 @@ class FrontDoor(pulumi.ComponentResource):
             f"{name}-targets", region=region, name_prefix=balancer.NAME_PREFIX, vpc_id=wiring.vpc_id,
             **balancer.target_group(args.model.name), tags=tags, opts=child,
         )
+        # Empty unless a candidate is pinned; always in the rules, so their shape never changes.
+        self.canary_target_group = aws.lb.TargetGroup(
+            f"{name}-canary", region=region, name_prefix=balancer.NAME_PREFIX, vpc_id=wiring.vpc_id,
+            **balancer.target_group(args.model.name), tags={**tags, "recsys-dr:slot": "candidate"}, opts=child,
+        )
         self.listener = aws.lb.Listener(
             f"{name}-{'https' if tls else 'http'}", region=region, load_balancer_arn=self.load_balancer.arn,
             **balancer.listener(tls_certificate_arn=args.tls_certificate_arn), tags=tags, opts=child,
         )
-        for rule in balancer.listener_rules(args.model.name):
+        self.rules = [
             aws.lb.ListenerRule(
                 f"{name}-rule-{rule['priority']}", region=region, listener_arn=self.listener.arn, priority=rule["priority"],
-                conditions=rule["conditions"], actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
-                tags=tags, opts=child,
+                conditions=rule["conditions"], actions=balancer.weighted_forward(self.target_group.arn, self.canary_target_group.arn),
+                tags=tags,
+                # The weights belong to `recsys-dr release` once the rule exists: `pulumi up` never resets a share.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=[balancer.WEIGHTS_OWNED_BY_RELEASE]),
             )
+            for rule in balancer.listener_rules(args.model.name)
+        ]
+        self.candidate_rules = [
+            aws.lb.ListenerRule(
+                f"{name}-candidate-{rule['priority']}", region=region, listener_arn=self.listener.arn,
+                priority=rule["priority"], conditions=rule["conditions"],
+                actions=[{"type": "forward", "target_group_arn": self.canary_target_group.arn}], tags=tags, opts=child,
+            )
+            for rule in (balancer.candidate_rules(args.model.name, args.candidate_version)
+                         if args.candidate_version is not None else [])
+        ]
         self.web_acl = self._web_acl(name, args, tags)
         aws.wafv2.WebAclAssociation(
             f"{name}-waf", region=region, resource_arn=self.load_balancer.arn, web_acl_arn=self.web_acl.arn, opts=child,
@@ -135,6 +159,8 @@ class FrontDoor(pulumi.ComponentResource):
             "dnsName": self.load_balancer.dns_name,
             "zoneId": self.load_balancer.zone_id,
             "targetGroupArn": self.target_group.arn,
+            "canaryTargetGroupArn": self.canary_target_group.arn,
+            "ruleArns": [rule.arn for rule in self.rules],
             "webAclArn": self.web_acl.arn,
             "scheme": self.scheme,
             "port": self.port,

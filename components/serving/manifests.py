@@ -37,7 +37,6 @@ DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
 DEFAULT_FALLBACK_IMAGE = "tensorflow/serving:2.21.0"
 # amazon/aws-cli 2.22.35's index digest, as pinned identically by several public projects.
 DEFAULT_FETCHER_IMAGE = "amazon/aws-cli:2.22.35@sha256:6977c83ae3dc99f28fcf8276b9ea5eec33833cd5be40574b34112e98113ec7a2"
-EXPOSURES = ("internet-facing", "internal")
 MANIFEST_DIGEST_ANNOTATION = "recsys-dr/manifest-sha256"
 UNPRIVILEGED_UID = 65534  # "nobody": TF Serving and the AWS CLI need no identity of their own.
 MIN_READY_SECONDS = 10
@@ -58,6 +57,21 @@ BATCHING_CHECKSUM_ANNOTATION = "recsys-dr/batching-sha256"
 # The `sleep` pre-stop action is on by default since Kubernetes 1.30 (PodLifecycleSleepAction).
 PRE_STOP_SLEEP_SECONDS = 15
 TERMINATION_GRACE_SECONDS = 30
+STABLE_SLOT, CANDIDATE_SLOT = "stable", "candidate"
+# Label values are at most 63 characters (Kubernetes apimachinery validation.IsValidLabelValue).
+LABEL_VALUE_MAX = 63
+
+
+def slot_instance(model_name: str, slot: str) -> str:
+    """The `app.kubernetes.io/instance` label of a slot's pods. The stable pods keep the model name
+    (a Deployment's selector is immutable); the candidate's differs, so no selector of one slot
+    matches the other's pods (a selector matches any pod carrying its labels, extra labels or not)."""
+    if slot == STABLE_SLOT:
+        return model_name
+    suffix = f"-{slot}"
+    return model_name[:LABEL_VALUE_MAX - len(suffix)] + suffix
+
+
 # Which node pool a tier's pods run on: its label and the taint they tolerate.
 POOLS = {"gpu": (GPU_POOL_LABEL, GPU_TAINT), "fallback": (FALLBACK_POOL_LABEL, FALLBACK_TAINT)}
 TIER_LABEL = "recsys-dr/tier"
@@ -87,6 +101,8 @@ class ServingSpec:
         batching_checksum: sha256 of the batching parameters file; a change rolls the pods.
         max_surge / max_unavailable: rolling-update parameters, from `rollout.rolling_update`.
             Default 1 / 0 (the pool holds one extra pod).
+        slot: "stable", or "candidate" for the pods a release proves beside the stable ones.
+            Default "stable".
         tier: "gpu" (a GPU region) or "fallback" (the CPU fallback tier): the node pool the pods run on.
             Default "gpu".
         artifact_name: the model's name in the bucket (`models/<artifact_name>/`) and in its manifest, when
@@ -112,13 +128,15 @@ class ServingSpec:
     batching_checksum: str = ""
     max_surge: int = 1
     max_unavailable: int = 0
+    slot: str = STABLE_SLOT
     tier: str = "gpu"
     artifact_name: str = ""
 
     @property
     def selector(self) -> dict[str, str]:
         tier = {TIER_LABEL: self.tier} if self.tier != "gpu" else {}
-        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": self.model_name, **tier}
+        return {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": slot_instance(self.model_name, self.slot),
+                **tier}
 
     @property
     def bucket_model_name(self) -> str:

@@ -26,7 +26,7 @@ from recsys_dr.components.serving.policies import model_reader_policy
 from recsys_dr.components.serving.rollout import RollingUpdate, pod_ready_seconds, rollout_timeout_seconds
 from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN
 from recsys_dr.components.settings.base import raise_if_problems, region_problems
-from recsys_dr.components.settings.model import ModelSettings
+from recsys_dr.components.settings.model import CandidatePin, ModelSettings, Pin
 from recsys_dr.components.settings.recommender import batching_for
 from recsys_dr.components.settings.serving import ServingSettings
 
@@ -41,6 +41,12 @@ def kubernetes_name(model_name: str) -> str:
 def deployment_name_of(model_name: str) -> str:
     """Name of the Deployment, its Service, ScaledObject, HPA and PDB ("recommender" -> "recommender-tf-serving")."""
     return f"{kubernetes_name(model_name)}-tf-serving"
+
+
+def candidate_deployment_name_of(model_name: str) -> str:
+    """Name of the candidate's Deployment and its objects ("recommender-tf-serving-candidate"; at most
+    40 + 11 + 10 characters, within a Service name's 63)."""
+    return f"{deployment_name_of(model_name)}-{manifests.CANDIDATE_SLOT}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +70,10 @@ class ModelServingArgs:
             capacity). Default maxSurge 1 / maxUnavailable 0 (the pool holds a surge pod).
         waits_for_replication: the region receives model versions by replication, so a rollout
             may first wait for them (bounds the rollout await). Default False.
+        pin: the stable version this region runs. Default: the model's (`model.version`,
+            `model.manifestSha256`).
+        candidate: a candidate run beside it (own Deployment, Service, target group binding,
+            ScaledObject, PDB; no traffic until `recsys-dr release` moves it). Default none.
         tier: "gpu", or "fallback": CPU pods on the fallback pool, no GPU asked for. Default "gpu".
         artifact_name: the model's name in the bucket and its manifest when it differs from
             `model.name`, the name TF Serving serves it under (the fallback's `<name>-fallback`). The
@@ -81,9 +91,16 @@ class ModelServingArgs:
     health_checker_regions: tuple[str, ...] = ()
     rolling_update: RollingUpdate = RollingUpdate(max_surge=1, max_unavailable=0)
     waits_for_replication: bool = False
+    pin: Pin | None = None
+    candidate: CandidatePin | None = None
     tier: Literal["gpu", "fallback"] = "gpu"
     artifact_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stable_pin(self) -> Pin:
+        return self.pin or Pin.model_construct(version=self.model.version, manifest_sha256=self.model.manifest_sha256,
+                                               artifact_dir=self.model.artifact_dir)
 
     @property
     def bucket_model_name(self) -> str:
@@ -109,6 +126,7 @@ class ServingWiring:
             webhooks must exist before the objects that use them).
         model_artifact: the uploaded manifest of the pinned version (`ModelArtifact`) when this
             deployment uploads it; the Deployment is created after it. Default none.
+        candidate_artifact: the same for the candidate's version. Default none.
     """
 
     cluster_name: pulumi.Input[str]
@@ -123,6 +141,28 @@ class ServingWiring:
     load_balancer_controller_role: pulumi.Input[str]
     addons: Sequence[pulumi.Resource] = ()
     model_artifact: pulumi.Resource | None = None
+    candidate_artifact: pulumi.Resource | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SlotContext:
+    """What both slots of a region share: namespace, identity, config maps, the controller's grant."""
+
+    namespace: pulumi.Output[str]
+    service_account: pulumi.Output[str]
+    script_map: pulumi.Output[str]
+    batching_map: pulumi.Output[str]
+    association: pulumi.Resource
+    grant: pulumi.Resource
+    in_cluster: pulumi.ResourceOptions
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Slot:
+    service: k8s.core.v1.Service
+    deployment: k8s.apps.v1.Deployment
+    scaled_object: k8s.apiextensions.CustomResource
+    binding: k8s.apiextensions.CustomResource
 
 
 def model_serving_problems(args: ModelServingArgs) -> list[str]:
@@ -150,13 +190,15 @@ class ModelServing(pulumi.ComponentResource):
     """Namespace, Pod Identity role, verifying init container, TF Serving Deployment with
     server-side batching, the front door (ALB + web ACL) and the TargetGroupBinding that puts the
     pods behind it, a KEDA ScaledObject and a PodDisruptionBudget in one region, for a GPU region
-    or for the CPU fallback tier (`tier`)."""
+    or for the CPU fallback tier (`tier`); with a candidate pinned, the same objects again for the
+    candidate's pods, bound to the front door's canary group."""
 
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
     front_door: FrontDoor
     endpoint: pulumi.Output[str]
     role: aws.iam.Role
+    candidate: _Slot | None
 
     def __init__(
         self, name: str, args: ModelServingArgs, wiring: ServingWiring, opts: pulumi.ResourceOptions | None = None
@@ -191,63 +233,56 @@ class ModelServing(pulumi.ComponentResource):
             f"{name}-{suffix}", metadata={"name": f"{workload}-{suffix}", "namespace": namespace_name}, data=data, opts=in_cluster,
         ) for suffix, data in (("fetch-script", {manifests.SCRIPT_NAME: script}),
                                ("batching", {PARAMETERS_FILE: batching.parameters_text()})))
+        stable_pin = args.stable_pin
         spec = manifests.ServingSpec(
-            model_name=model.name, model_version=model.version, bucket="", region=args.region,
+            model_name=model.name, model_version=stable_pin.version, bucket="", region=args.region,
             replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
             serving_image=serving.image, fetcher_image=serving.fetcher_image,
             gpus_per_pod=0 if args.tier == "fallback" else serving.gpus_per_pod, tier=args.tier,
             artifact_name=args.bucket_model_name,
             cpu=str(serving.cpu), memory=serving.memory, script_checksum=manifests.script_checksum(script),
             max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
-            manifest_sha256=model.manifest_sha256, batching_args=tuple(batching.server_args()),
+            manifest_sha256=stable_pin.manifest_sha256, batching_args=tuple(batching.server_args()),
             batching_checksum=manifests.script_checksum(batching.parameters_text()),
         )
+        candidate = args.candidate
         self.front_door = FrontDoor(
             f"{name}-front-door",
             FrontDoorArgs(region=args.region, model=model, serving=serving, tls_certificate_arn=args.tls_certificate_arn,
-                          health_checker_regions=args.health_checker_regions, tags=args.tags),
+                          health_checker_regions=args.health_checker_regions,
+                          candidate_version=candidate.version if candidate else None, tags=args.tags),
             FrontDoorWiring(vpc_id=wiring.vpc_id, subnet_ids=wiring.balancer_subnet_ids,
                             target_security_group_id=wiring.node_security_group_id),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._network_policies(name, args, wiring, namespace_name, spec, in_cluster)
-        self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata={"name": deployment_name, "namespace": namespace_name},
-            spec=manifests.service_spec(spec), opts=in_cluster,
+        grant = self._bind_targets_grant(name, wiring)
+        keda = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=list(wiring.addons)))
+        self.authentication = k8s.apiextensions.CustomResource(
+            f"{name}-keda-auth", api_version=scaling.KEDA_API_VERSION, kind="TriggerAuthentication",
+            metadata={"name": f"{deployment_name}-cloudwatch", "namespace": namespace_name},
+            spec=scaling.trigger_authentication_spec(), opts=keda,
         )
-        binding = self._target_group_binding(name, wiring, namespace_name, deployment_name, spec, in_cluster)
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={
-                "name": deployment_name,
-                "namespace": namespace_name,
-                "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
-                "annotations": manifests.deployment_annotations(
-                    await_rollout=serving.await_rollout, timeout_seconds=self._rollout_timeout(args),
-                ),
-            },
-            spec=pulumi.Output.all(wiring.bucket_name, service_account.metadata.name, script_map.metadata.name,
-                                   batching_map.metadata.name).apply(
-                lambda values: manifests.deployment_spec(dataclasses.replace(spec, bucket=values[0]), service_account=values[1],
-                                                         script_config_map=values[2], batching_config_map=values[3])
-            ),
-            # Credentials must exist before the init container first asks for them, an uploaded
-            # version must be complete before pods fetch it, and the binding must exist before
-            # the first pod, or that pod gets no readiness gate.
-            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[association, binding, *([wiring.model_artifact] if wiring.model_artifact is not None else [])],
-            )),
-        )
-        scaled_object = self._scaled_object(name, args, wiring, namespace_name, deployment_name, in_cluster)
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata={"name": deployment_name, "namespace": namespace_name},
-            spec=manifests.pdb_spec(spec),
-            opts=in_cluster,
-        )
+        context = _SlotContext(namespace=namespace_name, service_account=service_account.metadata.name,
+                               script_map=script_map.metadata.name, batching_map=batching_map.metadata.name,
+                               association=association, grant=grant, in_cluster=in_cluster)
+        # Without a candidate the stable pods are the canary group's targets too (see `_binding`).
+        stable = self._slot(name, args, wiring, context, spec, deployment_name, self.front_door.target_group,
+                            rest_group=self.front_door.canary_target_group if candidate is None else None)
+        self.service, self.deployment = stable.service, stable.deployment
+        self.candidate = None
+        if candidate is not None:
+            candidate_spec = dataclasses.replace(
+                spec, model_version=candidate.version, manifest_sha256=candidate.manifest_sha256,
+                serving_image=candidate.image or serving.image, slot=manifests.CANDIDATE_SLOT,
+            )
+            self._candidate_network_policy(name, args, wiring, namespace_name, candidate_spec, in_cluster)
+            self.candidate = self._slot(f"{name}-candidate", args, wiring, context, candidate_spec,
+                                        candidate_deployment_name_of(model.name), self.front_door.canary_target_group,
+                                        model_artifact=wiring.candidate_artifact)
         self.namespace = namespace_name
         self.deployment_name = self.deployment.metadata.name
-        self.scaled_object_name = scaled_object.metadata.apply(lambda metadata: metadata["name"])
+        self.scaled_object_name = stable.scaled_object.metadata.apply(lambda metadata: metadata["name"])
         # KEDA names the HPA after the Deployment (the ScaledObject's horizontalPodAutoscalerConfig.name).
         self.hpa_name = self.deployment.metadata.name
         self.endpoint = self.front_door.load_balancer.dns_name
@@ -255,12 +290,89 @@ class ModelServing(pulumi.ComponentResource):
             "endpoint": self.endpoint,
             "loadBalancerArn": self.front_door.load_balancer.arn,
             "targetGroupArn": self.front_door.target_group.arn,
+            "canaryTargetGroupArn": self.front_door.canary_target_group.arn,
             "namespace": self.namespace,
             "deploymentName": self.deployment_name,
+            "candidateDeploymentName": self.candidate.deployment.metadata.name if self.candidate else None,
             "scaledObjectName": self.scaled_object_name,
             "hpaName": self.hpa_name,
             "roleArn": self.role.arn,
         })
+
+    def _slot(self, prefix: str, args: ModelServingArgs, wiring: ServingWiring, context: _SlotContext,
+              spec: manifests.ServingSpec, deployment_name: str, target_group: aws.lb.TargetGroup,
+              model_artifact: pulumi.Resource | None = None, rest_group: aws.lb.TargetGroup | None = None) -> _Slot:
+        """One slot's Service, TargetGroupBinding(s), Deployment, ScaledObject and PDB (the stable
+        pods' under `prefix` = the component's name, a candidate's beside them). With `rest_group`
+        the slot's pods are that group's targets too."""
+        in_cluster, namespace = context.in_cluster, context.namespace
+        service = k8s.core.v1.Service(
+            f"{prefix}-service", metadata={"name": deployment_name, "namespace": namespace},
+            spec=manifests.service_spec(spec), opts=in_cluster,
+        )
+        bindings = [self._binding(f"{prefix}-binding", deployment_name, wiring, context, spec, service, target_group)]
+        if rest_group is not None:
+            bindings.append(self._binding(f"{prefix}-canary-rest-binding", f"{deployment_name}-canary-rest", wiring,
+                                          context, spec, service, rest_group))
+        if model_artifact is None and spec.slot == manifests.STABLE_SLOT:
+            model_artifact = wiring.model_artifact
+        deployment = k8s.apps.v1.Deployment(
+            f"{prefix}-deployment",
+            metadata={
+                "name": deployment_name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/part-of": "recsys-dr"},
+                "annotations": manifests.deployment_annotations(
+                    await_rollout=args.serving.await_rollout, timeout_seconds=self._rollout_timeout(args),
+                ),
+            },
+            spec=pulumi.Output.all(wiring.bucket_name, context.service_account, context.script_map, context.batching_map).apply(
+                lambda values: manifests.deployment_spec(dataclasses.replace(spec, bucket=values[0]), service_account=values[1],
+                                                         script_config_map=values[2], batching_config_map=values[3])
+            ),
+            # Credentials must exist before the init container first asks for them, an uploaded
+            # version must be complete before pods fetch it, and the bindings must exist before
+            # the first pod, or that pod gets no readiness gate for them.
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                depends_on=[context.association, *bindings, *([model_artifact] if model_artifact is not None else [])],
+            )),
+        )
+        scaled_object = self._scaled_object(prefix, args, wiring, namespace, deployment_name, deployment, target_group, in_cluster)
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{prefix}-pdb",
+            metadata={"name": deployment_name, "namespace": namespace},
+            spec=manifests.pdb_spec(spec),
+            opts=in_cluster,
+        )
+        return _Slot(service=service, deployment=deployment, scaled_object=scaled_object, binding=bindings[0])
+
+    def _binding(self, resource_name: str, binding_name: str, wiring: ServingWiring, context: _SlotContext,
+                 spec: manifests.ServingSpec, service: k8s.core.v1.Service,
+                 target_group: aws.lb.TargetGroup) -> k8s.apiextensions.CustomResource:
+        """A TargetGroupBinding registering `service`'s pods in `target_group`. The stable pods are also
+        the canary group's targets while no candidate runs (weight 0: no traffic), because Route 53
+        counts a balancer as unhealthy when one of its target groups has no registered targets
+        (Route 53 API reference, `AliasTarget.EvaluateTargetHealth`): an empty canary group would mark
+        every region unhealthy and stall the failover and the cascade."""
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=manifests.TARGET_GROUP_BINDING_API, kind="TargetGroupBinding",
+            metadata={"name": binding_name, "namespace": context.namespace},
+            spec=pulumi.Output.all(service.metadata.name, target_group.arn, wiring.vpc_id).apply(
+                lambda values: manifests.target_group_binding_spec(spec, service_name=values[0], target_group_arn=values[1],
+                                                                   vpc_id=values[2])),
+            opts=pulumi.ResourceOptions.merge(context.in_cluster, pulumi.ResourceOptions(
+                depends_on=[context.grant, *wiring.addons])),
+        )
+
+    def _bind_targets_grant(self, name: str, wiring: ServingWiring) -> aws.iam.RolePolicy:
+        """The controller may register targets in this region's two target groups only."""
+        groups = pulumi.Output.all(self.front_door.target_group.arn, self.front_door.canary_target_group.arn)
+        return aws.iam.RolePolicy(
+            f"{name}-bind-targets", role=wiring.load_balancer_controller_role,
+            policy=groups.apply(lambda arns: json.dumps(target_group_binding_policy(target_group_arns=arns))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _model_reader(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
                       service_account: k8s.core.v1.ServiceAccount) -> aws.eks.PodIdentityAssociation:
@@ -294,37 +406,12 @@ class ModelServing(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _target_group_binding(self, name: str, wiring: ServingWiring, namespace: pulumi.Output[str], binding_name: str,
-                              spec: manifests.ServingSpec, in_cluster: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-        """The controller may register targets in this target group only, then binds the Service to it."""
-        target_group_arn = self.front_door.target_group.arn
-        grant = aws.iam.RolePolicy(
-            f"{name}-bind-targets", role=wiring.load_balancer_controller_role,
-            policy=target_group_arn.apply(lambda arn: json.dumps(target_group_binding_policy(target_group_arn=arn))),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return k8s.apiextensions.CustomResource(
-            f"{name}-binding",
-            api_version=manifests.TARGET_GROUP_BINDING_API, kind="TargetGroupBinding",
-            metadata={"name": binding_name, "namespace": namespace},
-            spec=pulumi.Output.all(self.service.metadata.name, target_group_arn, wiring.vpc_id).apply(
-                lambda values: manifests.target_group_binding_spec(spec, service_name=values[0], target_group_arn=values[1],
-                                                                   vpc_id=values[2])
-            ),
-            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[grant, *wiring.addons])),
-        )
-
-    def _scaled_object(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
-                       deployment_name: str, in_cluster: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-        """One ScaledObject for the Deployment, reading the balancer's metrics as the KEDA operator."""
-        after_keda = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=list(wiring.addons)))
-        authentication = k8s.apiextensions.CustomResource(
-            f"{name}-keda-auth", api_version=scaling.KEDA_API_VERSION, kind="TriggerAuthentication",
-            metadata={"name": f"{deployment_name}-cloudwatch", "namespace": namespace},
-            spec=scaling.trigger_authentication_spec(), opts=after_keda,
-        )
+    def _scaled_object(self, prefix: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
+                       deployment_name: str, deployment: k8s.apps.v1.Deployment, target_group: aws.lb.TargetGroup,
+                       in_cluster: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """One ScaledObject for a slot's Deployment, reading its own target group's metrics as the KEDA operator."""
         scaling_settings = args.serving.scaling
-        targets = pulumi.Output.all(self.front_door.load_balancer.arn_suffix, self.front_door.target_group.arn_suffix).apply(
+        targets = pulumi.Output.all(self.front_door.load_balancer.arn_suffix, target_group.arn_suffix).apply(
             lambda suffixes: scaling.ScalingTarget(
                 deployment_name=deployment_name, namespace=args.namespace, region=args.region,
                 load_balancer=suffixes[0], target_group=suffixes[1],
@@ -335,13 +422,13 @@ class ModelServing(pulumi.ComponentResource):
             )
         )
         return k8s.apiextensions.CustomResource(
-            f"{name}-scaling", api_version=scaling.KEDA_API_VERSION, kind="ScaledObject",
+            f"{prefix}-scaling", api_version=scaling.KEDA_API_VERSION, kind="ScaledObject",
             metadata={"name": deployment_name, "namespace": namespace,
                       "annotations": scaling.scaled_object_annotations(standby=args.standby)},
-            spec=pulumi.Output.all(targets, authentication.metadata["name"]).apply(
+            spec=pulumi.Output.all(targets, self.authentication.metadata["name"]).apply(
                 lambda values: scaling.scaled_object_spec(values[0], authentication=values[1])
             ),
-            opts=pulumi.ResourceOptions.merge(after_keda, pulumi.ResourceOptions(depends_on=[self.deployment, *wiring.addons])),
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[deployment, *wiring.addons])),
         )
 
     def _trust_policy(self, args: ModelServingArgs, wiring: ServingWiring, *, service_account: str) -> pulumi.Output[str]:
@@ -365,6 +452,19 @@ class ModelServing(pulumi.ComponentResource):
             min_ready_seconds=manifests.MIN_READY_SECONDS,
         ) + balancer.registration_seconds()
         return rollout_timeout_seconds(pods=args.serving.max_replicas, pod_seconds=pod_seconds, waits_for_replication=args.waits_for_replication)
+
+    def _candidate_network_policy(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
+                                  spec: manifests.ServingSpec, in_cluster: pulumi.ResourceOptions) -> None:
+        """The candidate's pods get the stable pods' allowances (the namespace denies everything else)."""
+        s3 = aws.get_ip_ranges_output(services=["s3"], regions=[args.region], opts=pulumi.InvokeOutputOptions(parent=self))
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-candidate-serving",
+            metadata={"name": candidate_deployment_name_of(args.model.name), "namespace": namespace},
+            spec=pulumi.Output.all(wiring.balancer_cidrs, s3.cidr_blocks).apply(
+                lambda values: serving_policy_spec(selector=spec.selector, balancer_cidrs=values[0], s3_cidrs=values[1])
+            ),
+            opts=in_cluster,
+        )
 
     def _network_policies(self, name: str, args: ModelServingArgs, wiring: ServingWiring, namespace: pulumi.Output[str],
                           spec: manifests.ServingSpec, in_cluster: pulumi.ResourceOptions) -> None:

@@ -106,3 +106,25 @@ def rollout_timeout_seconds(*, pods: int, pod_seconds: int, waits_for_replicatio
     """
     replication = REPLICATION_TIME_MINUTES * 60 + KUBELET_MAX_BACKOFF_SECONDS if waits_for_replication else 0
     return replication + max(pods, 1) * pod_seconds
+
+
+def candidate_pods_needed(*, min_replicas: int, max_replicas: int) -> int:
+    """Serving pods a region may run at once while a candidate is pinned beside the stable version.
+
+    The two Deployments scale apart (each ScaledObject on its own target group): when the
+    candidate starts, the stable one may be at its maximum; at a 100 % share the candidate takes
+    the maximum while the stable one rests at its minimum. Either way one Deployment sits at the
+    maximum and the other at the minimum, and a rollout of either surges one pod.
+    """
+    return max_replicas + min_replicas + 1
+
+
+def candidate_capacity_problem(key: str, *, min_replicas: int, max_replicas: int, pool_max_pods: int) -> str | None:
+    """Why the GPU pool cannot hold a candidate beside the stable pods (a Pending pod would keep
+    the candidate's rollout, and `pulumi up`, waiting), or None."""
+    needed = candidate_pods_needed(min_replicas=min_replicas, max_replicas=max_replicas)
+    if pool_max_pods >= needed:
+        return None
+    return (f"`{key}` needs a GPU pool that holds {needed} serving pods (maxReplicas {max_replicas} + minReplicas "
+            f"{min_replicas} + 1 surge) while a candidate runs beside the stable version; the pool holds {pool_max_pods} "
+            f"at gpu.maxSize: raise gpu.maxSize")

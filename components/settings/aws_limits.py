@@ -5,6 +5,7 @@ Checked at plan time so that a stack file AWS would refuse fails before any reso
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 # Commercial AWS regions with EKS and Route 53 health checkers; opt-in regions included.
@@ -23,13 +24,19 @@ HEALTH_CHECKER_REGIONS = frozenset({
 })
 HEALTH_CHECK_INTERVALS = (10, 30)  # Route 53 RequestInterval: 10 or 30 (API reference, HealthCheckConfig)
 MAX_FAILURE_THRESHOLD = 10  # Route 53 FailureThreshold: 1-10 (API reference, HealthCheckConfig)
-MAX_RECORD_TTL = 60  # ours: a failover record with a longer TTL defeats the budget
+# The longest TTL a failover record may have is a policy rule: `policy/rules/dns.py` MAX_FAILOVER_TTL.
 # An alias record to an Elastic Load Balancing load balancer takes the balancer's TTL, fixed at
 # 60 s: "To configure DNS Failover for ELB ... endpoints, you need to use Alias records which
 # have fixed TTL of 60 seconds" (Route 53 FAQ); an alias record has no TTL of its own (Route 53
 # API reference, ResourceRecordSet: "If you're creating or updating an alias resource record set,
 # omit TTL").
 ALIAS_RECORD_TTL = 60
+
+# VPC blocks: AWS accepts IPv4 /16 to /28 (Amazon VPC user guide, "VPC CIDR blocks"); /20 is ours:
+# `network.subnet_cidrs` gives each private subnet a quarter of the block (a /22, 1,024 addresses, at
+# /20), and under the VPC CNI every pod takes one of them.
+VPC_PREFIX_LENGTHS = range(16, 21)
+VPC_CIDR_ALLOWED = f"an IPv4 CIDR from /{VPC_PREFIX_LENGTHS[0]} to /{VPC_PREFIX_LENGTHS[-1]}"
 
 # Kubernetes versions EKS creates clusters with on 2026-12-01, standard or extended support
 # (EKS user guide "Kubernetes version lifecycle": 14 months standard + 12 months extended;
@@ -62,6 +69,17 @@ MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?
 # Kubernetes quantities (apimachinery resource.Quantity), the forms this project accepts.
 CPU_QUANTITY = re.compile(r"^\d+(\.\d+)?m?$")
 MEMORY_QUANTITY = re.compile(r"^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+def vpc_cidr_problems(key: str, vpc_cidr: object) -> list[str]:
+    """The one check of a VPC block (settings, `Network`, `GpuCluster`): IPv4, /16 to /20."""
+    try:
+        network = ipaddress.ip_network(vpc_cidr)
+        if network.version == 4 and network.prefixlen in VPC_PREFIX_LENGTHS:
+            return []
+    except (TypeError, ValueError):
+        pass
+    return [f"`{key}` must be {VPC_CIDR_ALLOWED}. Received: {vpc_cidr!r}"]
 
 
 def closed_set(values) -> str:

@@ -6,35 +6,27 @@ import ipaddress
 
 from pydantic import field_validator, model_validator
 
-from recsys_dr.components.settings.aws_limits import EKS_KUBERNETES_VERSIONS
+from recsys_dr.components.settings.aws_limits import EKS_KUBERNETES_VERSIONS, VPC_CIDR_ALLOWED, vpc_cidr_problems
 from recsys_dr.components.settings.base import Settings, problem, setting
 from recsys_dr.policy.rules.cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
 
-CIDR_ALLOWED = "an IPv4 CIDR from /16 to /20"
 # The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-
-
-def _vpc_cidr(value: str) -> str:
-    try:
-        network = ipaddress.ip_network(value)
-        if network.version == 4 and 16 <= network.prefixlen <= 20:
-            return value
-    except ValueError:
-        pass
-    raise problem(f"`{{key}}` must be {CIDR_ALLOWED}. Received: {value!r}")
 
 
 class VpcCidrs(Settings):
     """One VPC block per region; distinct, so the two VPCs can be peered later."""
 
-    primary: str = setting("10.0.0.0/16", description="VPC block of the primary region.", allowed=CIDR_ALLOWED)
-    standby: str = setting("10.1.0.0/16", description="VPC block of the standby region.", allowed=CIDR_ALLOWED)
+    primary: str = setting("10.0.0.0/16", description="VPC block of the primary region.", allowed=VPC_CIDR_ALLOWED)
+    standby: str = setting("10.1.0.0/16", description="VPC block of the standby region.", allowed=VPC_CIDR_ALLOWED)
 
     @field_validator("primary", "standby")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        return _vpc_cidr(value)
+        problems = vpc_cidr_problems("{key}", value)
+        if problems:
+            raise problem(problems[0])
+        return value
 
     @model_validator(mode="after")
     def _apart(self) -> VpcCidrs:

@@ -8,6 +8,7 @@ from recsys_dr.components.cluster.instances import CPU_INSTANCES, allocatable
 from recsys_dr.components.serving.manifests import DEFAULT_FALLBACK_IMAGE
 from recsys_dr.components.settings.aws_limits import CPU_QUANTITY, MAX_NODES_PER_NODE_GROUP, MEMORY_QUANTITY, cpu_millicores, memory_bytes
 from recsys_dr.components.settings.base import INT32_MAX, INT64_MAX, Settings, problem, setting
+from recsys_dr.components.settings.model import SHA256_ALLOWED, SHA256_PATTERN
 from recsys_dr.components.settings.serving import REPLICA_LIMIT, ScalingSettings
 
 # The fallback version is its own model in the buckets (`models/<model.name>-fallback/<version>/`),
@@ -21,6 +22,18 @@ NODE_LIMIT = f"EKS quota 'Nodes per managed node group', default {MAX_NODES_PER_
 def fallback_model_name(model_name: str) -> str:
     """The bucket prefix and manifest `model_name` of the fallback versions ("recommender" -> "recommender-fallback")."""
     return model_name + FALLBACK_SUFFIX
+
+
+class FallbackCandidate(Settings):
+    """A fallback version beside the pinned one, proven by `recsys-dr release --tier fallback` through the
+    same gates as a GPU candidate (golden requests, offline quality) before it becomes `fallback.version`."""
+
+    version: int = setting(description="Candidate version of `models/<model.name>-fallback/`.", allowed="a positive integer",
+                           ge=1, le=INT64_MAX, limit="TF Serving versions are int64")
+    manifest_sha256: str = setting(description="sha256 of its manifest.json, as `python -m recsys_dr.model publish` prints "
+                                   "it.", allowed=SHA256_ALLOWED, pattern=SHA256_PATTERN)
+    image: str | None = setting(None, description="TF Serving CPU image of the candidate's pods. Default: `fallback.image`.",
+                                allowed="a container image reference", min_length=1)
 
 
 class FallbackSettings(Settings):
@@ -54,6 +67,10 @@ class FallbackSettings(Settings):
                           allowed="a Kubernetes memory quantity such as 1536Mi", pattern=MEMORY_QUANTITY.pattern)
     scaling: ScalingSettings = setting(default_factory=ScalingSettings, description="KEDA scaling of the fallback on its "
                                        "balancer's requests.", allowed="an object")
+    candidate: FallbackCandidate | None = setting(
+        None, description="A fallback version run beside the pinned one at no traffic, for `recsys-dr release --tier "
+        "fallback`. Default: none.", allowed="an object with keys version, manifestSha256, image",
+    )
 
     @field_validator("instance_types")
     @classmethod
@@ -87,9 +104,23 @@ class FallbackSettings(Settings):
             problems.append(f"`{{key}}.minReplicas` must fit `{{key}}.minSize` nodes ({self.pods_per_node} pod(s) each): the "
                             f"fallback must answer without waiting for new nodes. Received: minReplicas={self.min_replicas}, "
                             f"minSize={self.min_size}")
+        if not problems and self.candidate is not None:
+            problems += self._candidate_room()
         if problems:
             raise problem("\n".join(problems))
         return self
+
+    def _candidate_room(self) -> list[str]:
+        """The candidate's pods run beside the stable ones (components.serving.rollout.candidate_pods_needed)."""
+        from recsys_dr.components.serving.rollout import candidate_pods_needed
+
+        needed = candidate_pods_needed(min_replicas=self.min_replicas, max_replicas=self.max_replicas)
+        room = self.max_size * self.pods_per_node
+        if room >= needed:
+            return []
+        return [f"`{{key}}.candidate` needs a fallback pool that holds {needed} pods (maxReplicas {self.max_replicas} + "
+                f"minReplicas {self.min_replicas} + 1 surge) while a candidate runs beside the pinned version; the pool holds "
+                f"{room} at `{{key}}.maxSize` {self.max_size}: raise `{{key}}.maxSize`"]
 
     @property
     def pods_per_node(self) -> int:

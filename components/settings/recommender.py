@@ -37,6 +37,7 @@ from recsys_dr.components.settings.fallback import FALLBACK_SUFFIX, FallbackSett
 from recsys_dr.components.settings.gpu import GpuPoolSettings
 from recsys_dr.components.settings.model import ModelSettings
 from recsys_dr.components.settings.region_switch import RegionSwitchSettings
+from recsys_dr.components.settings.release import ReleaseSettings
 from recsys_dr.components.settings.regions import ROLES, RegionPair
 from recsys_dr.components.settings.serving import ServingSettings
 from recsys_dr.components.settings.storage import StorageSettings
@@ -80,6 +81,8 @@ class TwoRegionRecommenderArgs(Settings):
         default_factory=RegionSwitchSettings, description="The ARC Region switch plan (failoverControl: region-switch).", allowed="an object",
     )
     storage: StorageSettings = setting(default_factory=StorageSettings, description="Model buckets.", allowed="an object")
+    release: ReleaseSettings = setting(default_factory=ReleaseSettings, description="How `recsys-dr release` moves a "
+                                       "candidate through the regions, and its gates.", allowed="an object")
     fallback: FallbackSettings | None = setting(
         None, description="The CPU fallback tier in the standby region, answered when both GPU tiers are unhealthy "
         "(docs: Fallback tier and capacity). Default: none (recommendations go blank when both GPU tiers are down).",
@@ -176,6 +179,18 @@ def batching_for(model: ModelSettings, serving: ServingSettings) -> Batching:
     )
 
 
+def _candidate_capacity_problems(gpu: GpuPoolSettings, serving: ServingSettings, key: Callable[[str], str]) -> list[str]:
+    from recsys_dr.components.serving.rollout import candidate_capacity_problem, pods_per_node
+
+    per_node = pods_per_node(gpu.instance_types, gpus_per_pod=serving.gpus_per_pod,
+                             cpu_millicores=cpu_millicores(serving.cpu), memory_bytes=memory_bytes(serving.memory))
+    if per_node == 0:  # a pod that fits no node is reported by `_fit_problems`
+        return []
+    found = candidate_capacity_problem(key("model.candidate"), min_replicas=serving.min_replicas,
+                                       max_replicas=serving.max_replicas, pool_max_pods=gpu.max_size * per_node)
+    return [found] if found else []
+
+
 def admitted_rows(model: ModelSettings) -> int:
     """Rows one request may carry through the front door (the web ACL's body limit)."""
     return rows_admitted(max_batch=model.max_batch, history_length=model.history_length,
@@ -243,6 +258,8 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
     model = section("model")
     if model is not None and serving is not None:
         problems += _batching_problems(model, serving, key)
+    if model is not None and serving is not None and gpu is not None and model.has_candidate:
+        problems += _candidate_capacity_problems(gpu, serving, key)
     if regions is not None and serving is not None and serving.tls_certificate_arns is not None:
         for role in ROLES:
             if serving.tls_certificate_arns.region_of(role) != regions.of(role):

@@ -63,6 +63,11 @@ class CheckResult:
     def label(self) -> str:
         return f"{self.name}[{self.role}]" if self.role else self.name
 
+    @property
+    def message(self) -> str:
+        """The line an operator reads: `name[role]: detail`."""
+        return f"{self.label}: {self.detail}"
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["status"] = "ok" if self.ok else ("FAIL" if self.blocking else "warn")

@@ -47,13 +47,30 @@ class _NamedTLSConnection(http.client.HTTPSConnection):
 def https_get(url: str, timeout: float, *, server_name: str, context: ssl.SSLContext | None = None,
               body: bytes | None = None) -> tuple[int, bytes]:
     """GET `url` (POST `body` when given) over TLS from its host, presenting and verifying `server_name`."""
+    return http_request("POST" if body is not None else "GET", url, timeout=timeout, body=body, server_name=server_name,
+                        context=context)
+
+
+def http_request(method: str, url: str, *, timeout: float, body: bytes | None = None, headers: dict | None = None,
+                 server_name: str | None = None, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """One request to a region's front door; (HTTP status, body), error statuses included.
+
+    An https URL is sent to its host with `server_name` as SNI, verified name and Host (the
+    balancer's certificate names the record, not the balancer).
+    """
     parts = urllib.parse.urlsplit(url)
-    connection = _NamedTLSConnection(parts.hostname, parts.port or 443, server_name=server_name, timeout=timeout,
-                                     context=context or ssl.create_default_context())
-    headers = {"Host": server_name, "Accept": "application/json",
-               **({"Content-Type": "application/json"} if body is not None else {})}
+    sent = {"Accept": "application/json", **(headers or {})}
+    if body is not None:
+        sent.setdefault("Content-Type", "application/json")
+    if parts.scheme == "https":
+        name = server_name or parts.hostname
+        connection: http.client.HTTPConnection = _NamedTLSConnection(
+            parts.hostname, parts.port or 443, server_name=name, timeout=timeout, context=context or ssl.create_default_context())
+        sent["Host"] = name
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     try:
-        connection.request("POST" if body is not None else "GET", parts.path or "/", body=body, headers=headers)
+        connection.request(method, parts.path or "/", body=body, headers=sent)
         response = connection.getresponse()
         return response.status, response.read(1 << 20)
     finally:
@@ -109,15 +126,17 @@ def serving_url(endpoint: str, model_name: str, scheme: str = "http") -> str:
 
 def probe_serving(endpoint: str, model_name: str, version: int, *, timeout: float = 5.0,
                   http_get: Callable[[str, float], tuple[int, bytes]] | None = None, scheme: str = "http",
-                  server_name: str | None = None) -> tuple[bool, str, dict]:
+                  server_name: str | None = None, candidate: int | None = None) -> tuple[bool, str, dict]:
     """Ask TF Serving's REST API for the model status, through the region's front door.
 
     Args:
         scheme: "https" for a front door with a certificate (its only client listener), else "http".
         server_name: the name the certificate is for (the record name); https only.
+        candidate: the region's candidate version: while a release gives it a share, the
+            front door answers some status calls from its pods, which is as good.
 
     Returns:
-        (ok, detail, data): ok when version `version` is AVAILABLE.
+        (ok, detail, data): ok when version `version` (or `candidate`) is AVAILABLE.
     """
     url = serving_url(endpoint, model_name, scheme)
     if http_get is not None:
@@ -143,6 +162,9 @@ def probe_serving(endpoint: str, model_name: str, version: int, *, timeout: floa
         return False, f"{url}: answer is not TF Serving's model status JSON", {"url": url, "http": status}
     versions = {str(e.get("version")): str(e.get("state")) for e in entries if isinstance(e, dict)}
     data = {"url": url, "http": status, "versions": versions, "pinned": version}
+    if candidate is not None and versions.get(str(candidate)) == "AVAILABLE" and str(version) not in versions:
+        data["candidate"] = candidate
+        return True, f"v{candidate} (the candidate) AVAILABLE", data
     state = versions.get(str(version))
     if state == "AVAILABLE":
         others = sorted(v for v, s in versions.items() if v != str(version) and s == "AVAILABLE")
@@ -161,8 +183,10 @@ def probe_region(ctx_outputs, region: RegionOutputs, *, timeout: float,
                  http_get: Callable[[str, float], tuple[int, bytes]] | None = None) -> tuple[bool, str, dict]:
     """`probe_serving` of one region as clients reach it: its front door's scheme and the record name."""
     scheme = region.front_door.scheme if region.front_door else "http"
-    return probe_serving(region.endpoint, ctx_outputs.model_name, ctx_outputs.model_version, timeout=timeout,
-                         http_get=http_get, scheme=scheme, server_name=ctx_outputs.dns.record_name.rstrip("."))
+    version = region.pin.version if region.pin else ctx_outputs.model_version
+    return probe_serving(region.endpoint, ctx_outputs.model_name, version, timeout=timeout,
+                         http_get=http_get, scheme=scheme, server_name=ctx_outputs.dns.record_name.rstrip("."),
+                         candidate=region.candidate.version if region.candidate else None)
 
 
 def probe_fallback(outputs, *, timeout: float, http_get=None, http_post=None) -> tuple[bool, str, dict]:
@@ -171,8 +195,10 @@ def probe_fallback(outputs, *, timeout: float, http_get=None, http_post=None) ->
     fallback = outputs.fallback
     scheme = fallback.front_door.scheme if fallback.front_door else "http"
     server_name = outputs.dns.record_name.rstrip(".")
+    # As for a GPU region, a status answered by the candidate's pods (a release gave it the share) passes.
     ok, detail, data = probe_serving(fallback.endpoint, fallback.served_as, fallback.version, timeout=timeout,
-                                     http_get=http_get, scheme=scheme, server_name=server_name)
+                                     http_get=http_get, scheme=scheme, server_name=server_name,
+                                     candidate=fallback.candidate.version if fallback.candidate else None)
     if not ok:
         return ok, detail, data
     answered, answer, prediction = probe_prediction(fallback.endpoint, fallback.served_as, fallback.history_length,

@@ -14,7 +14,15 @@ from recsys_dr.operations.outputs import FallbackOutputs, RegionOutputs, StackOu
 
 
 def _manifest_key(outputs: StackOutputs) -> str:
-    return f"models/{outputs.model_name}/{outputs.model_version}/manifest.json"
+    """The manifest of the version the standby would serve after a failover (its own pin)."""
+    return f"models/{outputs.model_name}/{pinned(outputs, outputs.standby)[0]}/manifest.json"
+
+
+def pinned(outputs: StackOutputs, region: RegionOutputs) -> tuple[int, str]:
+    """(version, manifest sha256) the region's pods run: its own pin, else the model's."""
+    if region.pin is not None:
+        return region.pin.version, region.pin.manifest_sha256
+    return outputs.model_version, outputs.manifest_sha256
 
 
 # --------------------------------------------------------------------------- model
@@ -27,7 +35,7 @@ def check_model(ctx: CheckContext, region: RegionOutputs | FallbackOutputs) -> C
     if isinstance(region, FallbackOutputs):
         model, version, digest = region.model_name, region.version, region.manifest_sha256
     else:
-        model, version, digest = o.model_name, o.model_version, o.manifest_sha256
+        model, (version, digest) = o.model_name, pinned(o, region)
     verify = ctx.verify
     if verify is None:
         from recsys_dr.model.verify import verify_remote as verify
@@ -106,7 +114,7 @@ def check_model_parity(ctx: CheckContext) -> CheckResult:
         which = " and ".join(r for r, m in (("primary", primary), ("standby", standby)) if m is None)
         return CheckResult(name=name, ok=False, role="standby", region=o.standby.region,
                            blocking=blocking and standby is None,
-                           detail=f"v{o.model_version} manifest missing in {which} bucket")
+                           detail=f"v{pinned(o, o.standby)[0]} manifest missing in {which} bucket")
     p_files = {f.get("path"): (f.get("sha256"), f.get("size")) for f in primary.get("files", [])}
     s_files = {f.get("path"): (f.get("sha256"), f.get("size")) for f in standby.get("files", [])}
     differ = sorted(path for path in set(p_files) | set(s_files) if p_files.get(path) != s_files.get(path))

@@ -13,11 +13,11 @@ from .core import (
     Resource,
     Rule,
     StackRule,
-    _as_list,
-    _get,
-    _is_map,
-    _items,
-    _of,
+    as_list,
+    get,
+    is_map,
+    items,
+    of,
     is_production,
     stack_of,
 )
@@ -46,32 +46,35 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 
 
 def check_eks_secrets_encryption(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    configs = _as_list(_get(props, "encryptionConfig"))
+    configs = as_list(get(props, "encryptionConfig"))
     for config in configs:
-        if "secrets" in _items(_get(config, "resources")) and _get(config, "provider", "keyArn"):
+        if "secrets" in items(get(config, "resources")) and get(config, "provider", "keyArn"):
             return []
     return ["cluster does not encrypt Kubernetes secrets with a KMS key (encryptionConfig resources ['secrets'] + provider.keyArn)"]
 
 
 def is_gpu_node_group(props: Mapping[str, Any]) -> bool:
-    """A node group is a GPU pool if its instance types, AMI, labels or name say so."""
-    for instance_type in _items(_get(props, "instanceTypes")):
+    """A node group is a GPU pool if its instance types, AMI, labels or name say so.
+
+    The project's one definition: the GPU rules here and the estimate's GPU count
+    (`review.estimate.is_gpu_node_group`) both ask this function."""
+    for instance_type in items(get(props, "instanceTypes")):
         family = str(instance_type).split(".")[0]
         if family in GPU_INSTANCE_FAMILIES:
             return True
-    ami = str(_get(props, "amiType") or "")
+    ami = str(get(props, "amiType") or "")
     if "NVIDIA" in ami or "GPU" in ami:
         return True
-    labels = _get(props, "labels", default={})
-    if _is_map(labels) and any("gpu" in str(k).lower() or "accelerator" in str(k).lower() for k in labels):
+    labels = get(props, "labels", default={})
+    if is_map(labels) and any("gpu" in str(k).lower() or "accelerator" in str(k).lower() for k in labels):
         return True
-    return "gpu" in str(_get(props, "nodeGroupName") or "").lower()
+    return "gpu" in str(get(props, "nodeGroupName") or "").lower()
 
 
 def check_gpu_ami(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if not is_gpu_node_group(props):
         return []
-    ami = str(_get(props, "amiType") or "")
+    ami = str(get(props, "amiType") or "")
     if "NVIDIA" not in ami:
         return [f"GPU node group uses amiType {ami or 'unset'!r}; use an NVIDIA AMI (e.g. AL2023_x86_64_NVIDIA, BOTTLEROCKET_x86_64_NVIDIA)"]
     return []
@@ -80,14 +83,14 @@ def check_gpu_ami(resource_type: str, props: Mapping[str, Any]) -> list[str]:
 def check_gpu_taint(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if not is_gpu_node_group(props):
         return []
-    for taint in _items(_get(props, "taints")):
-        if _get(taint, "key") == GPU_TAINT_KEY and _get(taint, "effect") in ("NO_SCHEDULE", "NO_EXECUTE"):
+    for taint in items(get(props, "taints")):
+        if get(taint, "key") == GPU_TAINT_KEY and get(taint, "effect") in ("NO_SCHEDULE", "NO_EXECUTE"):
             return []
     return [f"GPU node group is not tainted {GPU_TAINT_KEY}:NO_SCHEDULE; CPU pods would land on GPU nodes"]
 
 
 def check_node_group_no_ssh(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if _get(props, "remoteAccess"):
+    if get(props, "remoteAccess"):
         return ["node group allows SSH (remoteAccess); use SSM Session Manager instead"]
     return []
 
@@ -98,17 +101,17 @@ def public_api_cidrs(props: Mapping[str, Any]) -> list[str]:
     pulumi-aws `vpcConfig.endpointPublicAccess`: "Default is `true`"; `publicAccessCidrs`:
     "EKS defaults this to a list with `0.0.0.0/0`".
     """
-    vpc = _get(props, "vpcConfig", default={})
-    if _get(vpc, "endpointPublicAccess") is False:
+    vpc = get(props, "vpcConfig", default={})
+    if get(vpc, "endpointPublicAccess") is False:
         return []
-    return [str(c) for c in _items(_get(vpc, "publicAccessCidrs"))] or ["0.0.0.0/0"]
+    return [str(c) for c in items(get(vpc, "publicAccessCidrs"))] or ["0.0.0.0/0"]
 
 
 def _public_api(resources: Sequence[Resource], *, production: bool) -> list[tuple[str | None, str]]:
     """Production: the public endpoint admits no public address. Elsewhere: it admits at most
     `cidrs.MAX_PUBLIC_SHARE` of the public space."""
     problems: list[tuple[str | None, str]] = []
-    for cluster in _of(resources, EKS_CLUSTER):
+    for cluster in of(resources, EKS_CLUSTER):
         if is_production(stack_of(cluster.urn)) != production:
             continue
         covered = coverage(public_api_cidrs(cluster.props))

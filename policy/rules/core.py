@@ -101,36 +101,37 @@ def production_twins(name: str, *, production: str, elsewhere: str, resource_typ
     )
 
 
-# Readers for engine properties (mappings, sequences, or pulumi_policy's read-only proxies).
+# Readers for engine properties (mappings, sequences, or pulumi_policy's read-only proxies): the
+# common API of the rule modules, which import them by name (`from .core import get, items`).
 
 
-def _is_map(value: Any) -> bool:
+def is_map(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
-def _is_list(value: Any) -> bool:
+def is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-def _get(value: Any, *path: Any, default: Any = None) -> Any:
+def get(value: Any, *path: Any, default: Any = None) -> Any:
     """Walk `path` through mappings (keys) and sequences (int indexes)."""
     for step in path:
-        if isinstance(step, int) and _is_list(value):
+        if isinstance(step, int) and is_list(value):
             if step >= len(value):
                 return default
             value = value[step]
-        elif _is_map(value) and step in value:
+        elif is_map(value) and step in value:
             value = value[step]
         else:
             return default
     return default if value is None else value
 
 
-def _items(value: Any) -> list[Any]:
-    return list(value) if _is_list(value) else []
+def items(value: Any) -> list[Any]:
+    return list(value) if is_list(value) else []
 
 
-def _num(value: Any) -> float | None:
+def num(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -143,14 +144,14 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _enabled(value: Any) -> bool:
+def enabled(value: Any) -> bool:
     return value == "Enabled"
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
-    return list(value) if _is_list(value) else [value]
+    return list(value) if is_list(value) else [value]
 
 
 def kubeconfig_region(kubeconfig: Any) -> str | None:
@@ -169,8 +170,8 @@ def kubeconfig_region(kubeconfig: Any) -> str | None:
                 document = yaml.safe_load(kubeconfig)
             except Exception:  # noqa: BLE001 - unreadable kubeconfig: region unknown
                 return None
-    for user in _items(_get(document, "users")):
-        args = [str(a) for a in _items(_get(user, "user", "exec", "args"))]
+    for user in items(get(document, "users")):
+        args = [str(a) for a in items(get(user, "user", "exec", "args"))]
         for index, arg in enumerate(args):
             if arg == "--region" and index + 1 < len(args):
                 return args[index + 1]
@@ -191,42 +192,42 @@ def resource_region(resource_type: str, props: Mapping[str, Any], provider_props
     if resource_type.startswith(GLOBAL_TYPE_PREFIXES):
         return "global"
     if resource_type.startswith("kubernetes:"):
-        return kubeconfig_region(_get(provider_props, "kubeconfig"))
-    region = _get(props, "region") or _get(provider_props, "region")
+        return kubeconfig_region(get(provider_props, "kubeconfig"))
+    region = get(props, "region") or get(provider_props, "region")
     return str(region) if region else None
 
 
-def _policy_document(value: Any) -> Mapping[str, Any] | None:
+def policy_document(value: Any) -> Mapping[str, Any] | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return None
-    return value if _is_map(value) else None
+    return value if is_map(value) else None
 
 
-def _statements(document: Any) -> list[Any]:
-    return _as_list(_get(document, "Statement"))
+def statements(document: Any) -> list[Any]:
+    return as_list(get(document, "Statement"))
 
 
-def _of(resources: Sequence[Resource], *types: str) -> list[Resource]:
+def of(resources: Sequence[Resource], *types: str) -> list[Resource]:
     return [r for r in resources if r.type in types]
 
 
-def _depends_on(resource: Resource, prop: str, candidates: Sequence[Resource]) -> list[Resource]:
-    deps = set(_items(_get(resource.property_dependencies, prop)))
+def depends_on(resource: Resource, prop: str, candidates: Sequence[Resource]) -> list[Resource]:
+    deps = set(items(get(resource.property_dependencies, prop)))
     return [c for c in candidates if c.urn in deps]
 
 
-def _linked(resource: Resource, prop: str, candidates: Sequence[Resource], *value_keys: str) -> Resource | None:
+def linked(resource: Resource, prop: str, candidates: Sequence[Resource], *value_keys: str) -> Resource | None:
     """The one candidate `resource.props[prop]` refers to: by property dependency first (known
     in a preview, when an auto-named resource's name or id is not), then by value."""
-    linked = _depends_on(resource, prop, candidates)
-    if len(linked) == 1:
-        return linked[0]
-    value = _get(resource.props, prop)
+    by_dependency = depends_on(resource, prop, candidates)
+    if len(by_dependency) == 1:
+        return by_dependency[0]
+    value = get(resource.props, prop)
     for candidate in candidates:
-        if value and value in [_get(candidate.props, key) for key in value_keys]:
+        if value and value in [get(candidate.props, key) for key in value_keys]:
             return candidate
     return None
 
@@ -256,6 +257,6 @@ def unprotected(resources: Sequence[Resource], type_token: str, noun: str, conse
     """Resources of `type_token` without the `protect` option, in production stacks or outside them."""
     return [
         (r.urn, f"{noun} {r.name!r} is not protected (resource option protect): {consequence}")
-        for r in _of(resources, type_token)
-        if _get(r.options, "protect") is not True and is_production(stack_of(r.urn)) == production
+        for r in of(resources, type_token)
+        if get(r.options, "protect") is not True and is_production(stack_of(r.urn)) == production
     ]

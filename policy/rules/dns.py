@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, Resource, Rule, StackRule, _get, _items, _num, _of
+from .core import MANDATORY, Resource, Rule, StackRule, get, items, num, of
 
 __all__ = [
     "RECORD",
@@ -24,7 +24,7 @@ MAX_FAILOVER_TTL = 60
 
 
 def _is_failover_record(props: Mapping[str, Any]) -> bool:
-    return bool(_items(_get(props, "failoverRoutingPolicies")))
+    return bool(items(get(props, "failoverRoutingPolicies")))
 
 
 def aliases_record_in_zone(props: Mapping[str, Any]) -> bool:
@@ -32,9 +32,9 @@ def aliases_record_in_zone(props: Mapping[str, Any]) -> bool:
     failover group): Route 53 judges it by the records it names, which carry the health checks
     (Route 53 Developer Guide, "How health checks work in complex Amazon Route 53 configurations": set
     Evaluate Target Health to Yes on the alias records of a tree, health checks on the others)."""
-    for alias in _items(_get(props, "aliases")):
-        if _get(alias, "evaluateTargetHealth") is True and _get(alias, "zoneId") and \
-                _get(alias, "zoneId") == _get(props, "zoneId"):
+    for alias in items(get(props, "aliases")):
+        if get(alias, "evaluateTargetHealth") is True and get(alias, "zoneId") and \
+                get(alias, "zoneId") == get(props, "zoneId"):
             return True
     return False
 
@@ -43,45 +43,45 @@ def check_failover_health_check(resource_type: str, props: Mapping[str, Any]) ->
     if not _is_failover_record(props):
         return []
     problems = []
-    if not _get(props, "healthCheckId") and not aliases_record_in_zone(props):
+    if not get(props, "healthCheckId") and not aliases_record_in_zone(props):
         problems.append("failover record has no healthCheckId (nor is it an alias, evaluating target health, of a "
                         "record in its zone); Route 53 could not fail over on its own")
-    if not _get(props, "setIdentifier"):
+    if not get(props, "setIdentifier"):
         problems.append("failover record has no setIdentifier")
     return problems
 
 
 def check_failover_ttl(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if not _is_failover_record(props) or _items(_get(props, "aliases")):
+    if not _is_failover_record(props) or items(get(props, "aliases")):
         return []
-    ttl = _num(_get(props, "ttl"))
+    ttl = num(get(props, "ttl"))
     if ttl is None or ttl > MAX_FAILOVER_TTL:
-        return [f"failover record TTL is {_get(props, 'ttl')!r}; must be <= {MAX_FAILOVER_TTL} s (resolvers cache the dead region that long)"]
+        return [f"failover record TTL is {get(props, 'ttl')!r}; must be <= {MAX_FAILOVER_TTL} s (resolvers cache the dead region that long)"]
     return []
 
 
 def check_health_check_model_aware(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    kind = _get(props, "type")
+    kind = get(props, "type")
     if kind in ("RECOVERY_CONTROL", "CALCULATED", "CLOUDWATCH_METRIC"):
         return []
     if kind not in ("HTTP_STR_MATCH", "HTTPS_STR_MATCH"):
         return [f"health check type {kind!r} only proves the load balancer answers; use HTTP_STR_MATCH on /v1/models/<model>"]
     problems = []
-    if not str(_get(props, "resourcePath") or "").startswith("/v1/models/"):
-        problems.append(f"health check path {_get(props, 'resourcePath')!r} does not probe the model (/v1/models/<model>)")
-    if not _get(props, "searchString"):
+    if not str(get(props, "resourcePath") or "").startswith("/v1/models/"):
+        problems.append(f"health check path {get(props, 'resourcePath')!r} does not probe the model (/v1/models/<model>)")
+    if not get(props, "searchString"):
         problems.append("health check has no searchString (expect 'AVAILABLE')")
     return problems
 
 
 def check_failover_pairs(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
     groups: dict[tuple[str, str, str], list[tuple[Resource, str]]] = {}
-    for record in _of(resources, RECORD):
-        policies = _items(_get(record.props, "failoverRoutingPolicies"))
+    for record in of(resources, RECORD):
+        policies = items(get(record.props, "failoverRoutingPolicies"))
         if not policies:
             continue
-        key = (str(_get(record.props, "zoneId")), str(_get(record.props, "name")), str(_get(record.props, "type")))
-        groups.setdefault(key, []).append((record, str(_get(policies[0], "type"))))
+        key = (str(get(record.props, "zoneId")), str(get(record.props, "name")), str(get(record.props, "type")))
+        groups.setdefault(key, []).append((record, str(get(policies[0], "type"))))
     problems: list[tuple[str | None, str]] = []
     for (_, name, kind), members in sorted(groups.items()):
         roles = sorted(role for _, role in members)

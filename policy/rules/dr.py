@@ -11,19 +11,19 @@ from .core import (
     Resource,
     Rule,
     StackRule,
-    _depends_on,
-    _get,
-    _items,
-    _num,
-    _of,
+    depends_on,
+    get,
+    items,
+    num,
+    of,
     is_production,
     production_twins,
     stack_of,
 )
 from .cluster import EKS_CLUSTER, NODE_GROUP, is_gpu_node_group
 from .keys import KMS_KEY
-from .serving import DEPLOYMENT, GPU_TAINT_KEY, _containers, is_tf_serving
-from .storage import BUCKET, BUCKET_REPLICATION, _bucket_by_arn, _bucket_for
+from .serving import DEPLOYMENT, GPU_TAINT_KEY, containers, is_tf_serving
+from .storage import BUCKET, BUCKET_REPLICATION, bucket_by_arn, bucket_for
 
 __all__ = [
     "LAUNCH_TEMPLATE",
@@ -37,12 +37,12 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
 def _requests_gpu(container) -> bool:
-    return bool(_get(container, "resources", "limits", GPU_TAINT_KEY) or _get(container, "resources", "requests", GPU_TAINT_KEY))
+    return bool(get(container, "resources", "limits", GPU_TAINT_KEY) or get(container, "resources", "requests", GPU_TAINT_KEY))
 
 
 def check_serving_regions_complete(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
     # GPU serving only: a region that runs just the CPU fallback tier does not serve the model.
-    deployments = [d for d in _of(resources, DEPLOYMENT) if any(_requests_gpu(c) for _, c in _containers(d.props, init=False))]
+    deployments = [d for d in of(resources, DEPLOYMENT) if any(_requests_gpu(c) for _, c in containers(d.props, init=False))]
     if not deployments or any(d.region is None for d in deployments):
         return []  # no serving, or a cluster region not known yet (kubeconfig unknown in a first preview)
     serving = sorted({d.region for d in deployments if d.region != "global"})
@@ -63,32 +63,32 @@ def check_serving_regions_complete(resources: Sequence[Resource]) -> list[tuple[
         if missing:
             problems.append((None, f"region {region} serves the model but has no own {', '.join(missing)}"))
     if len(serving) >= 2:
-        buckets = _of(resources, BUCKET)
-        linked = False
-        for config in _of(resources, BUCKET_REPLICATION):
-            source = _bucket_for(config, buckets)
-            for rule in _items(_get(config.props, "rules")):
-                destination = _bucket_by_arn(_get(rule, "destination", "bucket"), buckets)
+        buckets = of(resources, BUCKET)
+        replicated_across = False
+        for config in of(resources, BUCKET_REPLICATION):
+            source = bucket_for(config, buckets)
+            for rule in items(get(config.props, "rules")):
+                destination = bucket_by_arn(get(rule, "destination", "bucket"), buckets)
                 if source and destination and source.region in serving and destination.region in serving:
-                    linked = linked or source.region != destination.region
-        if not linked:
+                    replicated_across = replicated_across or source.region != destination.region
+        if not replicated_across:
             problems.append((None, f"no S3 replication links the model buckets of the serving regions {serving}"))
     return problems
 
 
 def scales_from_zero(node_group: Resource) -> bool:
     """A GPU pool at rest with no node (a pilot light): minSize and desiredSize 0."""
-    scaling = _get(node_group.props, "scalingConfig", default={})
-    return is_gpu_node_group(node_group.props) and _num(_get(scaling, "minSize")) == 0 and _num(_get(scaling, "desiredSize")) == 0
+    scaling = get(node_group.props, "scalingConfig", default={})
+    return is_gpu_node_group(node_group.props) and num(get(scaling, "minSize")) == 0 and num(get(scaling, "desiredSize")) == 0
 
 
 def reserved_capacity_id(node_group: Resource, resources: Sequence[Resource]) -> str | None:
     """The capacity reservation the node group's launch template targets, or None. The template is
     found by property dependency (its id is unknown in a first preview)."""
-    for template in _depends_on(node_group, "launchTemplate", _of(resources, LAUNCH_TEMPLATE)):
-        target = _get(template.props, "capacityReservationSpecification", "capacityReservationTarget", default={})
-        if _get(target, "capacityReservationId") or _get(target, "capacityReservationResourceGroupArn"):
-            return str(_get(target, "capacityReservationId") or _get(target, "capacityReservationResourceGroupArn"))
+    for template in depends_on(node_group, "launchTemplate", of(resources, LAUNCH_TEMPLATE)):
+        target = get(template.props, "capacityReservationSpecification", "capacityReservationTarget", default={})
+        if get(target, "capacityReservationId") or get(target, "capacityReservationResourceGroupArn"):
+            return str(get(target, "capacityReservationId") or get(target, "capacityReservationResourceGroupArn"))
     return None
 
 
@@ -100,7 +100,7 @@ def _unreserved_pilot_light(resources: Sequence[Resource], *, production: bool) 
                     "reservation: capacity not guaranteed. During a regional event every tenant of the failed region scales "
                     "at once; target an On-Demand Capacity Reservation or Capacity Block (gpu.capacityReservations) or keep "
                     "the standby warm")
-        for group in _of(resources, NODE_GROUP)
+        for group in of(resources, NODE_GROUP)
         if is_production(stack_of(group.urn)) == production and scales_from_zero(group)
         and reserved_capacity_id(group, resources) is None
     ]
@@ -108,9 +108,9 @@ def _unreserved_pilot_light(resources: Sequence[Resource], *, production: bool) 
 
 def check_fallback_tier(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
     """Where serving runs on GPUs, a TF Serving Deployment on CPU answers when every GPU tier is down."""
-    containers = {d.urn: [c for _, c in _containers(d.props, init=False)] for d in _of(resources, DEPLOYMENT)}
-    gpu = [urn for urn, found in containers.items() if any(_requests_gpu(c) for c in found)]
-    cpu = [urn for urn, found in containers.items()
+    by_deployment = {d.urn: [c for _, c in containers(d.props, init=False)] for d in of(resources, DEPLOYMENT)}
+    gpu = [urn for urn, found in by_deployment.items() if any(_requests_gpu(c) for c in found)]
+    cpu = [urn for urn, found in by_deployment.items()
            if any(is_tf_serving(c) for c in found) and not any(_requests_gpu(c) for c in found)]
     if gpu and not cpu:
         return [(None, "serving runs on GPUs only: no CPU fallback tier (TF Serving on CPU) answers while every GPU tier "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .core import MANDATORY, Rule, StackRule, _get, _items, _as_list, _policy_document, _statements
+from .core import MANDATORY, Rule, StackRule, get, items, as_list, policy_document, statements
 from .storage import BUCKET_POLICY
 
 __all__ = [
@@ -38,10 +38,10 @@ BROAD_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "AmazonS3Ful
 def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
     if resource_type == "aws:iam/role:Role":
         return [
-            (f"inline policy {_get(p, 'name')!r}", _policy_document(_get(p, "policy")))
-            for p in _items(_get(props, "inlinePolicies"))
+            (f"inline policy {get(p, 'name')!r}", policy_document(get(p, "policy")))
+            for p in items(get(props, "inlinePolicies"))
         ]
-    return [("policy", _policy_document(_get(props, "policy")))]
+    return [("policy", policy_document(get(props, "policy")))]
 
 
 def _touches_s3_or_kms(action: str) -> bool:
@@ -51,12 +51,12 @@ def _touches_s3_or_kms(action: str) -> bool:
 def check_iam_wildcards(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     problems = []
     for where, document in _policy_documents(resource_type, props):
-        for index, statement in enumerate(_statements(document)):
-            if _get(statement, "Effect") != "Allow":
+        for index, statement in enumerate(statements(document)):
+            if get(statement, "Effect") != "Allow":
                 continue
-            sid = _get(statement, "Sid") or f"#{index}"
-            actions = [str(a) for a in _as_list(_get(statement, "Action"))]
-            if _get(statement, "NotAction") is not None:
+            sid = get(statement, "Sid") or f"#{index}"
+            actions = [str(a) for a in as_list(get(statement, "Action"))]
+            if get(statement, "NotAction") is not None:
                 problems.append(f"{where} statement {sid}: Allow with NotAction grants almost everything")
                 continue
             if "*" in actions:
@@ -68,14 +68,14 @@ def check_iam_wildcards(resource_type: str, props: Mapping[str, Any]) -> list[st
             wild = [a for a in relevant if "*" in a]
             if wild:
                 problems.append(f"{where} statement {sid}: wildcard S3/KMS actions {wild}; list the actions needed")
-            resources = [str(r) for r in _as_list(_get(statement, "Resource"))]
-            if _get(statement, "NotResource") is not None or any(r in ("*", "arn:aws:s3:::*") for r in resources):
+            resources = [str(r) for r in as_list(get(statement, "Resource"))]
+            if get(statement, "NotResource") is not None or any(r in ("*", "arn:aws:s3:::*") for r in resources):
                 problems.append(f"{where} statement {sid}: S3/KMS actions on Resource '*'; name the bucket or key ARNs")
     return problems
 
 
 def check_broad_managed_policies(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    arn = str(_get(props, "policyArn") or "")
+    arn = str(get(props, "policyArn") or "")
     name = arn.rsplit("/", 1)[-1]
     if arn.startswith("arn:aws:iam::aws:policy/") and name in BROAD_MANAGED_POLICIES:
         return [f"attaches AWS managed policy {name}; grant only the actions this system needs"]
@@ -94,22 +94,22 @@ SCOPED_TRUST = {
 
 
 def _condition_keys(statement: Any) -> set[str]:
-    conditions = _get(statement, "Condition", default={})
+    conditions = get(statement, "Condition", default={})
     return {str(key).lower() for operator, block in (conditions.items() if isinstance(conditions, Mapping) else [])
             if not str(operator).endswith("IfExists") and isinstance(block, Mapping) for key in block}
 
 
 def check_service_trust_scoped(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     problems = []
-    for index, statement in enumerate(_statements(_policy_document(_get(props, "assumeRolePolicy")))):
-        if _get(statement, "Effect") != "Allow":
+    for index, statement in enumerate(statements(policy_document(get(props, "assumeRolePolicy")))):
+        if get(statement, "Effect") != "Allow":
             continue
-        services = [str(s) for s in _as_list(_get(statement, "Principal", "Service"))]
+        services = [str(s) for s in as_list(get(statement, "Principal", "Service"))]
         keys = _condition_keys(statement)
         for service in services:
             for alternatives in SCOPED_TRUST.get(service, ()):
                 if not any(key.lower() in keys for key in alternatives):
-                    problems.append(f"trust statement {_get(statement, 'Sid') or f'#{index}'} lets {service} assume the role "
+                    problems.append(f"trust statement {get(statement, 'Sid') or f'#{index}'} lets {service} assume the role "
                                     f"without a condition on {' or '.join(alternatives)}")
     return problems
 

@@ -14,13 +14,13 @@ from .core import (
     Resource,
     Rule,
     StackRule,
-    _as_list,
-    _get,
-    _is_map,
-    _linked,
-    _of,
-    _policy_document,
-    _statements,
+    as_list,
+    get,
+    is_map,
+    linked,
+    of,
+    policy_document,
+    statements,
 )
 
 __all__ = [
@@ -38,8 +38,8 @@ _ROOT = re.compile(r"^(arn:aws[\w-]*:iam::\d{12}:root|\d{12})$")
 
 
 def check_kms_rotation(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    spec = _get(props, "customerMasterKeySpec") or _get(props, "keySpec") or "SYMMETRIC_DEFAULT"
-    if spec == "SYMMETRIC_DEFAULT" and _get(props, "enableKeyRotation") is not True:
+    spec = get(props, "customerMasterKeySpec") or get(props, "keySpec") or "SYMMETRIC_DEFAULT"
+    if spec == "SYMMETRIC_DEFAULT" and get(props, "enableKeyRotation") is not True:
         return ["enableKeyRotation must be true for symmetric keys"]
     return []
 
@@ -54,8 +54,8 @@ def _matches(action: str, patterns: list[str]) -> bool:
 
 
 def _principals(statement: Any) -> list[str]:
-    principal = _get(statement, "Principal")
-    return [str(p) for p in (_as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal))]
+    principal = get(statement, "Principal")
+    return [str(p) for p in (as_list(get(principal, "AWS")) if is_map(principal) else as_list(principal))]
 
 
 def _destruction_open_to_account(document: Any) -> list[tuple[str, str]]:
@@ -63,37 +63,37 @@ def _destruction_open_to_account(document: Any) -> list[tuple[str, str]]:
     '*' (the default key policy's "Enable IAM User Permissions": any principal whose IAM policy
     allows it) while no Deny to every principal ('*', conditions allowed, e.g. all but a
     break-glass role) takes it back. Deny wins over Allow in KMS's policy evaluation."""
-    statements = _statements(document)
+    listed = statements(document)
     denied = {
         action for action in KEY_DESTRUCTION_ACTIONS
-        for st in statements
-        if _get(st, "Effect") == "Deny" and "*" in _principals(st)
-        and _matches(action, [str(a) for a in _as_list(_get(st, "Action"))])
+        for st in listed
+        if get(st, "Effect") == "Deny" and "*" in _principals(st)
+        and _matches(action, [str(a) for a in as_list(get(st, "Action"))])
     }
     found = []
-    for index, st in enumerate(statements):
-        if _get(st, "Effect") != "Allow" or _get(st, "Condition"):
+    for index, st in enumerate(listed):
+        if get(st, "Effect") != "Allow" or get(st, "Condition"):
             continue
         if not any(p == "*" or _ROOT.match(p) for p in _principals(st)):
             continue
-        actions = [str(a) for a in _as_list(_get(st, "Action"))]
+        actions = [str(a) for a in as_list(get(st, "Action"))]
         for action in KEY_DESTRUCTION_ACTIONS:
             if action not in denied and _matches(action, actions):
-                found.append((str(_get(st, "Sid") or f"#{index}"), action))
+                found.append((str(get(st, "Sid") or f"#{index}"), action))
     return found
 
 
 def check_key_policies_explicit(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    keys = _of(resources, KMS_KEY)
+    keys = of(resources, KMS_KEY)
     attached: dict[str, list[Resource]] = {}
-    for key_policy in _of(resources, KMS_KEY_POLICY):
-        key = _linked(key_policy, "keyId", keys, "keyId", "id", "arn")
+    for key_policy in of(resources, KMS_KEY_POLICY):
+        key = linked(key_policy, "keyId", keys, "keyId", "id", "arn")
         if key is not None:
             attached.setdefault(key.urn, []).append(key_policy)
     problems: list[tuple[str | None, str]] = []
     for key in keys:
-        sources = [(key.urn, _get(key.props, "policy"))] if _get(key.props, "policy") else []
-        sources += [(p.urn, _get(p.props, "policy")) for p in attached.get(key.urn, [])]
+        sources = [(key.urn, get(key.props, "policy"))] if get(key.props, "policy") else []
+        sources += [(p.urn, get(p.props, "policy")) for p in attached.get(key.urn, [])]
         if not sources:
             # pulumi-aws Key.policy: "If a key policy is not specified, AWS gives the KMS key a default key
             # policy that gives all principals in the owning account unlimited access to all KMS operations".
@@ -102,7 +102,7 @@ def check_key_policies_explicit(resources: Sequence[Resource]) -> list[tuple[str
                                       f"schedule deletion of the key"))
             continue
         for urn, policy in sources:
-            for sid, action in _destruction_open_to_account(_policy_document(policy)):
+            for sid, action in _destruction_open_to_account(policy_document(policy)):
                 problems.append((urn, f"key {key.name!r}: policy statement {sid} lets the account root (or '*') "
                                       f"{action} and no Deny takes it back, as in the default key policy; keep disable "
                                       f"and deletion to a break-glass role"))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
-from .core import MANDATORY, Rule, StackRule, _get, _items
+from .core import MANDATORY, Rule, StackRule, get, items
 
 __all__ = [
     "SECURITY_GROUP",
@@ -21,8 +21,8 @@ SECURITY_GROUP_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIng
 
 
 def _ports(rule: Any) -> str:
-    low, high = _get(rule, "fromPort"), _get(rule, "toPort")
-    protocol = str(_get(rule, "protocol") or _get(rule, "ipProtocol") or "?")
+    low, high = get(rule, "fromPort"), get(rule, "toPort")
+    protocol = str(get(rule, "protocol") or get(rule, "ipProtocol") or "?")
     if protocol == "-1":
         return "every port"
     return f"{protocol} {low}" if low == high else f"{protocol} {low}-{high}"
@@ -30,14 +30,14 @@ def _ports(rule: Any) -> str:
 
 def check_no_world_ingress(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if resource_type == SECURITY_GROUP:
-        rules = _items(_get(props, "ingress"))
-        ranges = [(r, [*_items(_get(r, "cidrBlocks")), *_items(_get(r, "ipv6CidrBlocks"))]) for r in rules]
+        rules = items(get(props, "ingress"))
+        ranges = [(r, [*items(get(r, "cidrBlocks")), *items(get(r, "ipv6CidrBlocks"))]) for r in rules]
     elif resource_type == SECURITY_GROUP_RULE:
-        if _get(props, "type") != "ingress":
+        if get(props, "type") != "ingress":
             return []
-        ranges = [(props, [*_items(_get(props, "cidrBlocks")), *_items(_get(props, "ipv6CidrBlocks"))])]
+        ranges = [(props, [*items(get(props, "cidrBlocks")), *items(get(props, "ipv6CidrBlocks"))])]
     else:
-        ranges = [(props, [c for c in (_get(props, "cidrIpv4"), _get(props, "cidrIpv6")) if c])]
+        ranges = [(props, [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c])]
     # A group's rules are judged together: splitting a range over several rules opens it as much.
     covered = coverage(cidr for _, cidrs in ranges for cidr in cidrs)
     if not covered.too_open:

@@ -13,17 +13,17 @@ from .core import (
     Resource,
     Rule,
     StackRule,
-    _is_map,
-    _get,
-    _items,
-    _num,
-    _enabled,
-    _as_list,
-    _policy_document,
-    _statements,
-    _of,
-    _depends_on,
-    _linked,
+    is_map,
+    get,
+    items,
+    num,
+    enabled,
+    as_list,
+    policy_document,
+    statements,
+    of,
+    depends_on,
+    linked,
 )
 
 __all__ = [
@@ -76,25 +76,25 @@ PUBLIC_GRANTEE_URIS = (
 
 def check_bucket_acl(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     problems = []
-    acl = _get(props, "acl")
+    acl = get(props, "acl")
     if acl in PUBLIC_ACLS:
         problems.append(f"bucket ACL {acl!r} makes objects readable outside the account; use 'private' or no ACL")
-    grants = _items(_get(props, "grants")) + _items(_get(props, "accessControlPolicy", "grants"))
+    grants = items(get(props, "grants")) + items(get(props, "accessControlPolicy", "grants"))
     for grant in grants:
-        uri = _get(grant, "uri") or _get(grant, "grantee", "uri")
+        uri = get(grant, "uri") or get(grant, "grantee", "uri")
         if uri in PUBLIC_GRANTEE_URIS:
             problems.append(f"ACL grant to {uri} makes the bucket public")
     return problems
 
 
 def check_sse_kms(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    rules = _items(_get(props, "rules"))
+    rules = items(get(props, "rules"))
     if not rules:
         return ["bucket encryption has no rule; set applyServerSideEncryptionByDefault with sseAlgorithm 'aws:kms'"]
     problems = []
     for index, rule in enumerate(rules):
-        algorithm = _get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
-        key = _get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+        algorithm = get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        key = get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
         if algorithm not in ("aws:kms", "aws:kms:dsse"):
             problems.append(f"rules[{index}] encrypts with {algorithm!r}; must be 'aws:kms' with a customer-managed key")
         elif not key:
@@ -103,7 +103,7 @@ def check_sse_kms(resource_type: str, props: Mapping[str, Any]) -> list[str]:
 
 
 def check_versioning(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    status = _get(props, "versioningConfiguration", "status")
+    status = get(props, "versioningConfiguration", "status")
     if status != "Enabled":
         return [f"versioningConfiguration.status is {status!r}; must be 'Enabled' (replication and rollback need versions)"]
     return []
@@ -111,68 +111,68 @@ def check_versioning(resource_type: str, props: Mapping[str, Any]) -> list[str]:
 
 def check_public_access_block(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    off = [flag for flag in flags if _get(props, flag) is not True]
+    off = [flag for flag in flags if get(props, flag) is not True]
     if off:
         return [f"public access block must set all four flags to true; not true: {', '.join(off)}"]
     return []
 
 
 def check_bucket_policy_not_public(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    document = _policy_document(_get(props, "policy"))
+    document = policy_document(get(props, "policy"))
     problems = []
-    for index, statement in enumerate(_statements(document)):
-        if _get(statement, "Effect") != "Allow" or _get(statement, "Condition"):
+    for index, statement in enumerate(statements(document)):
+        if get(statement, "Effect") != "Allow" or get(statement, "Condition"):
             continue
-        principal = _get(statement, "Principal")
-        aws_principals = _as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal)
+        principal = get(statement, "Principal")
+        aws_principals = as_list(get(principal, "AWS")) if is_map(principal) else as_list(principal)
         if "*" in aws_principals:
-            sid = _get(statement, "Sid") or f"#{index}"
+            sid = get(statement, "Sid") or f"#{index}"
             problems.append(f"statement {sid} allows Principal '*' without a condition: the bucket would be public")
     return problems
 
 
 def check_replication_rtc(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    rules = [r for r in _items(_get(props, "rules")) if _get(r, "status") == "Enabled"]
+    rules = [r for r in items(get(props, "rules")) if get(r, "status") == "Enabled"]
     if not rules:
         return ["replication configuration has no enabled rule"]
     problems = []
     for rule in rules:
-        rule_id = _get(rule, "id") or "?"
-        destination = _get(rule, "destination", default={})
-        if not _enabled(_get(destination, "replicationTime", "status")):
+        rule_id = get(rule, "id") or "?"
+        destination = get(rule, "destination", default={})
+        if not enabled(get(destination, "replicationTime", "status")):
             problems.append(f"rule {rule_id!r}: Replication Time Control is off; set destination.replicationTime.status 'Enabled'")
-        elif _num(_get(destination, "replicationTime", "time", "minutes")) != RTC_MINUTES:
-            minutes = _get(destination, "replicationTime", "time", "minutes")
+        elif num(get(destination, "replicationTime", "time", "minutes")) != RTC_MINUTES:
+            minutes = get(destination, "replicationTime", "time", "minutes")
             problems.append(f"rule {rule_id!r}: replicationTime.time.minutes is {minutes!r}; RTC requires {RTC_MINUTES}")
-        if not _enabled(_get(destination, "metrics", "status")):
+        if not enabled(get(destination, "metrics", "status")):
             problems.append(f"rule {rule_id!r}: replication metrics are off; RTC lag cannot be monitored (destination.metrics.status)")
     return problems
 
 
 def check_replication_kms(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     problems = []
-    for rule in _items(_get(props, "rules")):
-        if _get(rule, "status") != "Enabled":
+    for rule in items(get(props, "rules")):
+        if get(rule, "status") != "Enabled":
             continue
-        rule_id = _get(rule, "id") or "?"
-        if not _enabled(_get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")):
+        rule_id = get(rule, "id") or "?"
+        if not enabled(get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")):
             problems.append(f"rule {rule_id!r}: KMS-encrypted objects are not replicated (sourceSelectionCriteria.sseKmsEncryptedObjects)")
-        if not _get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId"):
+        if not get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId"):
             problems.append(f"rule {rule_id!r}: no destination.encryptionConfiguration.replicaKmsKeyId (replicas need the standby region's key)")
     return problems
 
 
-def _bucket_for(resource: Resource, buckets: Sequence[Resource]) -> Resource | None:
+def bucket_for(resource: Resource, buckets: Sequence[Resource]) -> Resource | None:
     """The bucket a bucket-configuration resource (versioning, SSE, ...) applies to."""
-    return _linked(resource, "bucket", buckets, "bucket", "id")
+    return linked(resource, "bucket", buckets, "bucket", "id")
 
 
 def check_buckets_guarded(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    buckets = _of(resources, BUCKET)
+    buckets = of(resources, BUCKET)
     guards = {BUCKET_SSE: "KMS default encryption", BUCKET_VERSIONING: "versioning", BUCKET_PAB: "a public access block"}
     covered: dict[str, set[str]] = {b.urn: set() for b in buckets}
-    for resource in _of(resources, *guards):
-        bucket = _bucket_for(resource, buckets)
+    for resource in of(resources, *guards):
+        bucket = bucket_for(resource, buckets)
         if bucket is not None:
             covered[bucket.urn].add(resource.type)
     problems = []
@@ -183,10 +183,10 @@ def check_buckets_guarded(resources: Sequence[Resource]) -> list[tuple[str | Non
     return problems
 
 
-def _bucket_by_arn(arn: Any, buckets: Sequence[Resource]) -> Resource | None:
+def bucket_by_arn(arn: Any, buckets: Sequence[Resource]) -> Resource | None:
     for bucket in buckets:
-        name = _get(bucket.props, "bucket")
-        if arn and (arn == _get(bucket.props, "arn") or (name and arn == f"arn:aws:s3:::{name}")):
+        name = get(bucket.props, "bucket")
+        if arn and (arn == get(bucket.props, "arn") or (name and arn == f"arn:aws:s3:::{name}")):
             return bucket
     return None
 
@@ -195,29 +195,29 @@ def _replication_destination(config: Resource, rule: Any, buckets: Sequence[Reso
                              source: Resource | None) -> Resource | None:
     """The bucket of this stack a replication rule writes to: by ARN, else the one other bucket
     the rules depend on (an auto-named bucket's ARN is unknown in a preview)."""
-    destination = _bucket_by_arn(_get(rule, "destination", "bucket"), buckets)
+    destination = bucket_by_arn(get(rule, "destination", "bucket"), buckets)
     if destination is None:
-        candidates = [b for b in _depends_on(config, "rules", buckets) if source is None or b.urn != source.urn]
+        candidates = [b for b in depends_on(config, "rules", buckets) if source is None or b.urn != source.urn]
         destination = candidates[0] if len(candidates) == 1 else None
     return destination
 
 
 def check_replication_cross_region(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    buckets = _of(resources, BUCKET)
+    buckets = of(resources, BUCKET)
     problems: list[tuple[str | None, str]] = []
-    for config in _of(resources, BUCKET_REPLICATION):
-        source = _bucket_for(config, buckets)
-        source_region = (source.region if source else None) or _get(config.props, "region")
-        for rule in _items(_get(config.props, "rules")):
-            if _get(rule, "status") != "Enabled":
+    for config in of(resources, BUCKET_REPLICATION):
+        source = bucket_for(config, buckets)
+        source_region = (source.region if source else None) or get(config.props, "region")
+        for rule in items(get(config.props, "rules")):
+            if get(rule, "status") != "Enabled":
                 continue
-            arn = _get(rule, "destination", "bucket")
+            arn = get(rule, "destination", "bucket")
             destination = _replication_destination(config, rule, buckets, source)
             if destination is None:
-                problems.append((config.urn, f"rule {_get(rule, 'id')!r}: destination {arn!r} is not a bucket of this stack"))
+                problems.append((config.urn, f"rule {get(rule, 'id')!r}: destination {arn!r} is not a bucket of this stack"))
             elif source_region and destination.region == source_region:
                 problems.append(
-                    (config.urn, f"rule {_get(rule, 'id')!r}: replicates into {destination.name!r} in the same region "
+                    (config.urn, f"rule {get(rule, 'id')!r}: replicates into {destination.name!r} in the same region "
                                  f"({source_region}); the copy must survive a regional outage")
                 )
     return problems
@@ -230,27 +230,27 @@ def check_replication_cross_region(resources: Sequence[Resource]) -> list[tuple[
 def _lifecycle_prefix(rule: Any) -> str:
     """The key prefix a lifecycle rule applies to ("" = every object): `filter.prefix`,
     `filter.and.prefix`, or the deprecated rule-level `prefix`."""
-    flt = _get(rule, "filter")
-    if _is_map(flt):
-        return str(_get(flt, "prefix", default=None) or _get(flt, "and", "prefix", default=None) or "")
-    return str(_get(rule, "prefix") or "")
+    flt = get(rule, "filter")
+    if is_map(flt):
+        return str(get(flt, "prefix", default=None) or get(flt, "and", "prefix", default=None) or "")
+    return str(get(rule, "prefix") or "")
 
 
 def check_model_versions_kept(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     problems = []
-    for rule in _items(_get(props, "rules")):
+    for rule in items(get(props, "rules")):
         prefix = _lifecycle_prefix(rule)
-        if _get(rule, "status") != "Enabled" or not (MODELS_PREFIX.startswith(prefix) or prefix.startswith(MODELS_PREFIX)):
+        if get(rule, "status") != "Enabled" or not (MODELS_PREFIX.startswith(prefix) or prefix.startswith(MODELS_PREFIX)):
             continue
-        rule_id = _get(rule, "id") or "?"
-        noncurrent = _get(rule, "noncurrentVersionExpiration")
-        if _is_map(noncurrent) and noncurrent:
-            days = _get(noncurrent, "noncurrentDays")
+        rule_id = get(rule, "id") or "?"
+        noncurrent = get(rule, "noncurrentVersionExpiration")
+        if is_map(noncurrent) and noncurrent:
+            days = get(noncurrent, "noncurrentDays")
             problems.append(f"lifecycle rule {rule_id!r} (prefix {prefix!r}) expires noncurrent versions of {MODELS_PREFIX} "
                             f"after {days!r} days: an overwritten or deleted model version is gone for good; scope it to "
                             f"other prefixes")
-        expiration = _get(rule, "expiration")
-        if _is_map(expiration) and (_get(expiration, "days") is not None or _get(expiration, "date")):
+        expiration = get(rule, "expiration")
+        if is_map(expiration) and (get(expiration, "days") is not None or get(expiration, "date")):
             problems.append(f"lifecycle rule {rule_id!r} (prefix {prefix!r}) expires current objects under {MODELS_PREFIX}: "
                             f"published model versions would disappear")
     return problems
@@ -263,21 +263,21 @@ def _buckets_protected(resources: Sequence[Resource], *, production: bool) -> li
 
 
 def _object_lock_enabled(bucket: Resource, resources: Sequence[Resource], buckets: Sequence[Resource]) -> bool:
-    if _get(bucket.props, "objectLockEnabled") is True:
+    if get(bucket.props, "objectLockEnabled") is True:
         return True
-    for config in _of(resources, BUCKET_OBJECT_LOCK):
+    for config in of(resources, BUCKET_OBJECT_LOCK):
         # objectLockEnabled defaults to (and only allows) "Enabled" (pulumi-aws BucketObjectLockConfiguration).
-        if _bucket_for(config, buckets) is bucket and _get(config.props, "objectLockEnabled", default="Enabled") == "Enabled":
+        if bucket_for(config, buckets) is bucket and get(config.props, "objectLockEnabled", default="Enabled") == "Enabled":
             return True
     return False
 
 
 def check_object_lock(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    buckets = _of(resources, BUCKET)
+    buckets = of(resources, BUCKET)
     replicas: dict[str, Resource] = {}
-    for config in _of(resources, BUCKET_REPLICATION):
-        source = _bucket_for(config, buckets)
-        for rule in _items(_get(config.props, "rules")):
+    for config in of(resources, BUCKET_REPLICATION):
+        source = bucket_for(config, buckets)
+        for rule in items(get(config.props, "rules")):
             destination = _replication_destination(config, rule, buckets, source)
             if destination is not None:
                 replicas[destination.urn] = destination
@@ -293,62 +293,62 @@ def check_object_lock(resources: Sequence[Resource]) -> list[tuple[str | None, s
 
 
 def _arn_of(bucket: Resource) -> str | None:
-    name = _get(bucket.props, "bucket")
-    return _get(bucket.props, "arn") or (f"arn:aws:s3:::{name}" if name else None)
+    name = get(bucket.props, "bucket")
+    return get(bucket.props, "arn") or (f"arn:aws:s3:::{name}" if name else None)
 
 
 def _model_buckets(resources: Sequence[Resource], buckets: Sequence[Resource]) -> list[Resource]:
     """The buckets replication links (source and replica); without replication, every bucket."""
-    linked: dict[str, Resource] = {}
-    for config in _of(resources, BUCKET_REPLICATION):
-        source = _bucket_for(config, buckets)
+    replicated: dict[str, Resource] = {}
+    for config in of(resources, BUCKET_REPLICATION):
+        source = bucket_for(config, buckets)
         if source is not None:
-            linked[source.urn] = source
-        for rule in _items(_get(config.props, "rules")):
+            replicated[source.urn] = source
+        for rule in items(get(config.props, "rules")):
             destination = _replication_destination(config, rule, buckets, source)
             if destination is not None:
-                linked[destination.urn] = destination
-    return [b for b in buckets if b.urn in linked] if linked else list(buckets)
+                replicated[destination.urn] = destination
+    return [b for b in buckets if b.urn in replicated] if replicated else list(buckets)
 
 
 def _denies_everyone(statement: Any, action: str, resource: str) -> bool:
-    if _get(statement, "Effect") != "Deny":
+    if get(statement, "Effect") != "Deny":
         return False
-    principal = _get(statement, "Principal")
-    if "*" not in [str(p) for p in (_as_list(_get(principal, "AWS")) if _is_map(principal) else _as_list(principal))]:
+    principal = get(statement, "Principal")
+    if "*" not in [str(p) for p in (as_list(get(principal, "AWS")) if is_map(principal) else as_list(principal))]:
         return False
-    actions = [str(a).lower() for a in _as_list(_get(statement, "Action"))]
-    resources = [str(r) for r in _as_list(_get(statement, "Resource"))]
+    actions = [str(a).lower() for a in as_list(get(statement, "Action"))]
+    resources = [str(r) for r in as_list(get(statement, "Resource"))]
     return (any(fnmatch.fnmatchcase(action.lower(), a) for a in actions)
             and any(fnmatch.fnmatchcase(resource, r) for r in resources))
 
 
 def _requires_if_none_match(statement: Any) -> bool:
     # S3 user guide, "Enforce conditional writes": deny when the `s3:if-none-match` key is Null.
-    null = _get(statement, "Condition", "Null", default={})
-    return _is_map(null) and any(str(k).lower() == "s3:if-none-match" and str(v).lower() == "true" for k, v in null.items())
+    null = get(statement, "Condition", "Null", default={})
+    return is_map(null) and any(str(k).lower() == "s3:if-none-match" and str(v).lower() == "true" for k, v in null.items())
 
 
 def check_model_versions_immutable(resources: Sequence[Resource]) -> list[tuple[str | None, str]]:
-    buckets = _of(resources, BUCKET)
+    buckets = of(resources, BUCKET)
     documents: dict[str, list[Any]] = {}
-    for policy in _of(resources, BUCKET_POLICY):
-        bucket = _bucket_for(policy, buckets)
+    for policy in of(resources, BUCKET_POLICY):
+        bucket = bucket_for(policy, buckets)
         if bucket is not None:
-            documents.setdefault(bucket.urn, []).append(_policy_document(_get(policy.props, "policy")))
+            documents.setdefault(bucket.urn, []).append(policy_document(get(policy.props, "policy")))
     problems: list[tuple[str | None, str]] = []
     for bucket in _model_buckets(resources, buckets):
         arn = _arn_of(bucket)
         if not arn:
             continue
         probe = f"{arn}/{MODELS_PREFIX}some-model/1/saved_model.pb"
-        statements = [st for doc in documents.get(bucket.urn, []) + [_policy_document(_get(bucket.props, "policy"))]
-                      for st in _statements(doc)]
-        if not any(_denies_everyone(st, "s3:DeleteObjectVersion", probe) for st in statements):
+        bucket_statements = [st for doc in documents.get(bucket.urn, []) + [policy_document(get(bucket.props, "policy"))]
+                      for st in statements(doc)]
+        if not any(_denies_everyone(st, "s3:DeleteObjectVersion", probe) for st in bucket_statements):
             problems.append((bucket.urn, f"bucket {bucket.name!r}: no bucket policy statement denies s3:DeleteObjectVersion "
                                          f"on {MODELS_PREFIX}* to every principal (but a break-glass role); IAM allows "
                                          f"alone cannot stop an administrator deleting published versions"))
-        if not any(_denies_everyone(st, "s3:PutObject", probe) and _requires_if_none_match(st) for st in statements):
+        if not any(_denies_everyone(st, "s3:PutObject", probe) and _requires_if_none_match(st) for st in bucket_statements):
             problems.append((bucket.urn, f"bucket {bucket.name!r}: no bucket policy statement denies s3:PutObject on "
                                          f"{MODELS_PREFIX}* without If-None-Match (Condition Null s3:if-none-match); a "
                                          f"published file could be overwritten in place"))

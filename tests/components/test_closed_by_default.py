@@ -18,6 +18,7 @@ from recsys_dr.components.storage.policies import (
     model_key_policy,
     replication_role_policy,
 )
+from tests.support import network_policy_effect
 
 DIGEST = "a" * 64
 BUCKET = "arn:aws:s3:::models-primary"
@@ -103,8 +104,9 @@ def test_fetcher_image_is_pinned_by_digest_with_its_tag_beside_it():
 
 # --- network policies -------------------------------------------------------------------------
 
-def test_default_deny_selects_every_pod_both_ways():
-    assert default_deny_spec() == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+@pytest.mark.parametrize("labels", [{}, {"app.kubernetes.io/name": "tf-serving"}, {"run": "debug-shell"}])
+def test_default_deny_isolates_every_pod_both_ways_and_admits_nothing(labels):
+    assert network_policy_effect(default_deny_spec(), labels) == {"Ingress": [], "Egress": []}
 
 
 def test_serving_policy_admits_rest_from_the_balancers_subnets_only(spec):

@@ -14,7 +14,7 @@ from recsys_dr.components.storage.defaults import OBJECT_LOCK_MODE
 from recsys_dr.review.mock_runtime import IP_RANGES, run_program
 from recsys_dr.review.plan import render as render_plan
 from recsys_dr.stacks.settings import ConfigError, load_settings
-from tests.support import STACKS, render_stack, stack_config
+from tests.support import STACKS, network_policy_effect, render_stack, stack_config
 
 REGIONS = {"primary": "us-east-1", "standby": "us-west-2"}
 ROLES = tuple(REGIONS)
@@ -197,7 +197,9 @@ def test_a_stack_without_a_manifest_digest_is_refused():
 def test_serving_namespace_denies_by_default_and_admits_rest_from_the_balancers_subnets_only(prod, role):
     policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in prod.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
                 if f"-{role}-" in r.name}
-    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    serving_pod = policies["recommender-tf-serving"]["podSelector"]["matchLabels"]
+    for labels in (serving_pod, {"run": "debug-shell"}):  # the serving pods, and any other pod of the namespace
+        assert network_policy_effect(policies["default-deny"], labels) == {"Ingress": [], "Egress": []}
     # Not the whole VPC: the public subnets the internet-facing balancer's nodes live in.
     public = sorted(s.inputs["cidrBlock"] for s in prod.of_type("aws:ec2/subnet:Subnet") if f"-{role}-net-public-" in s.name)
     assert len(public) == 3

@@ -112,7 +112,8 @@ def test_fallback_namespace_denies_by_default(run, env):
 
 def test_fallback_scales_on_its_own_balancer_and_never_to_zero(run, env):
     scaled = tier(run, env, "fallback", "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]
-    group = tier(run, env, "fallback", "aws:lb/targetGroup:TargetGroup")
+    serving = run.one("recsys-dr:components:ModelServing", f"recsys-{env}-fallback-serving")
+    (group,) = [r for r in children_of(run, serving) if r.type == "aws:lb/targetGroup:TargetGroup" and r.name.endswith("-targets")]
     assert scaled["minReplicaCount"] == {"dev": 1, "prod": 2}[env] >= 1
     dimensions = [t["metadata"]["dimensionValue"] for t in scaled["triggers"] if "dimensionValue" in t["metadata"]]
     assert dimensions and all(group.outputs["arnSuffix"] in value for value in dimensions)

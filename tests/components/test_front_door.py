@@ -310,9 +310,10 @@ def test_the_serving_namespace_asks_for_readiness_gates(rendered_stacks):
 def test_the_binding_targets_its_regions_target_group_in_its_vpc(rendered_stacks):
     run = rendered_stacks["prod"]
     bindings = run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
-    assert len(bindings) == 3
+    assert len(bindings) == 6  # per tier: the stable pods in the stable and (no candidate) the canary group
     for binding in bindings:
         tier = next(t for t in ("primary", "standby", "fallback") if f"-{t}-" in binding.name)
-        group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{tier}-" in g.name)
+        suffix = "-canary" if binding.name.endswith("-canary-rest-binding") else "-targets"
+        group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{tier}-" in g.name and g.name.endswith(suffix))
         assert binding.inputs["spec"]["targetGroupARN"] == group.outputs["arn"]
         assert binding.inputs["spec"]["vpcID"] == group.inputs["vpcId"]

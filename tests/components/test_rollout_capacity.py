@@ -52,7 +52,8 @@ def simulate_rollout(*, replicas: int, capacity: int, max_surge: int, max_unavai
 
 
 def test_surge_on_a_full_pool_leaves_a_pod_pending_forever():
-    # Today's dev pool (1/1/1, one replica) with maxSurge 1: the rollout can never finish.
+    # A pool with room for its replicas only (one node, one replica) and maxSurge 1: the rollout can
+    # never finish. (The shipped dev pool has maxSize 2 for that reason: stacks/Pulumi.dev.yaml.)
     result = simulate_rollout(replicas=1, capacity=1, max_surge=1, max_unavailable=0)
     assert not result.finished
     assert result.pending_seen

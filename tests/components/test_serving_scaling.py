@@ -66,7 +66,7 @@ def test_triggers_read_their_own_regions_balancer_with_what_the_scaler_requires(
     spec = scaled_object(run, env, role).inputs["spec"]
     assert set(spec) <= SPEC_FIELDS
     balancer = next(b for b in run.of_type("aws:lb/loadBalancer:LoadBalancer") if f"-{role}-" in b.name)
-    group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
+    group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name and g.name.endswith("-targets"))
     for trigger in spec["triggers"]:
         assert set(trigger) <= TRIGGER_FIELDS
         metadata = trigger["metadata"]
@@ -169,13 +169,13 @@ def test_the_load_balancer_controller_can_only_read_and_bind_its_regions_target_
     run = rendered_stacks["prod"]
     [own] = role_policies(run, "prod", role, "load-balancer-controller")
     [bind] = role_policies(run, "prod", role, "serving-bind-targets")
-    group = next(g for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
+    groups = sorted(g.outputs["arn"] for g in run.of_type("aws:lb/targetGroup:TargetGroup") if f"-{role}-" in g.name)
     assert own["Statement"][0]["Action"] == list(policies.LOAD_BALANCER_CONTROLLER_READS)
     assert all(a.split(":")[1].startswith("Describe") for a in own["Statement"][0]["Action"])
     assert own["Statement"][0]["Condition"] == {"StringEquals": {"aws:RequestedRegion": REGIONS[role]}}
     [statement] = bind["Statement"]
     assert statement["Action"] == ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
-    assert statement["Resource"] == group.outputs["arn"]
+    assert len(groups) == 2 and statement["Resource"] == groups  # the stable pods' group and the canary's
     # The binding policy hangs on the controller's role, in the same region's cluster.
     attached = next(p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == f"recsys-prod-{role}-serving-bind-targets")
     controller = run.one("aws:iam/role:Role", f"recsys-prod-{role}-load-balancer-controller")
@@ -234,9 +234,11 @@ def test_bindings_and_scaled_objects_wait_for_their_controllers(rendered_stacks,
     run = rendered_stacks["prod"]
     releases = {r.urn for r in run.of_type("kubernetes:helm.sh/v3:Release") if r.name in (
         f"recsys-prod-{role}-load-balancer-controller", f"recsys-prod-{role}-keda")}
-    binding = next(b for b in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding") if f"-{role}-" in b.name)
-    assert releases <= set(binding.dependencies)
+    bindings = [b for b in run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding") if f"-{role}-" in b.name]
+    assert len(bindings) == 2  # the stable group's and, at rest, the canary group's
+    assert all(releases <= set(binding.dependencies) for binding in bindings)
     assert releases <= set(scaled_object(run, "prod", role).dependencies)
-    # The first pod must be created after the binding, or it gets no readiness gate.
+    # The first pod must be created after every binding that selects it, or it gets no readiness gate
+    # for that group (aws-load-balancer-controller docs, deploy/pod_readiness_gate.md).
     deployment = next(d for d in run.of_type("kubernetes:apps/v1:Deployment") if f"-{role}-" in d.name)
-    assert binding.urn in deployment.dependencies
+    assert all(binding.urn in deployment.dependencies for binding in bindings)

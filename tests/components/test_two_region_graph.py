@@ -122,7 +122,7 @@ def test_kubernetes_objects_go_to_their_own_regions_cluster(run, env, role):
     assert kubeconfig["users"][0]["user"]["exec"]["args"][-3] == REGIONS[role]
     serving = children_of(run, component(run, "ModelServing", f"recsys-{env}-{role}-serving"))
     k8s_objects = [r for r in serving if r.type.startswith("kubernetes:")]
-    assert len(k8s_objects) == 12  # incl. the NetworkPolicies, the TargetGroupBinding and KEDA's two objects
+    assert len(k8s_objects) == 13  # incl. the NetworkPolicies, the two TargetGroupBindings and KEDA's two objects
     assert all(r.provider.startswith(provider.urn + "::") for r in k8s_objects)
 
 

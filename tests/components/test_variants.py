@@ -100,6 +100,21 @@ def test_tls_certificates_reach_each_regions_load_balancer():
         assert listener.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
 
 
+def test_health_checks_and_budget_follow_a_threshold_and_interval_other_than_the_shipped_ones():
+    """Both shipped stacks check every 10 s and give up after 3 failures: a check that ignored the
+    settings would pass every test that renders them. Route 53 declares a tier unhealthy after
+    FailureThreshold consecutive failed checks, RequestInterval apart (Route 53 API reference,
+    HealthCheckConfig), so the budget is interval x threshold per hop + the alias TTL."""
+    run = render_recommender(dns={"failure_threshold": 5, "health_check_interval": 30},
+                             fallback={"version": 1, "manifest_sha256": "1" * 64})
+    checks = [c.inputs for c in run.of_type("aws:route53/healthCheck:HealthCheck") if c.inputs["type"].endswith("_STR_MATCH")]
+    assert len(checks) == 3  # primary, standby, fallback
+    assert {(c["requestInterval"], c["failureThreshold"]) for c in checks} == {(30, 5)}
+    assert (run.outputs["dns"]["healthCheckIntervalSeconds"], run.outputs["dns"]["failureThreshold"]) == (30, 5)
+    assert run.outputs["failoverBudgetSeconds"] == 30 * 5 + 60
+    assert run.outputs["fallback"]["budgetSeconds"] == 2 * 30 * 5 + 60
+
+
 def test_bottlerocket_gpu_nodes_need_no_device_plugin():
     run = render_recommender(gpu={"os_family": "bottlerocket"})
     assert run.one("aws:eks/nodeGroup:NodeGroup", "recs-primary-gpu").inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +23,17 @@ TINY = ["--synthetic-users", "120", "--epochs", "1", "--embedding-dim", "16", "-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli-artifacts")
-    assert main(["build", "--out", str(out), *TINY, "--metrics-out", str(out / "metrics.json")]) == 0
+    printed, handler, root = io.StringIO(), logging.StreamHandler(io.StringIO()), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # what `main` sets up outside pytest (its basicConfig defers to pytest's handlers)
+    try:
+        with contextlib.redirect_stdout(printed):
+            assert main(["build", "--out", str(out), *TINY, "--metrics-out", str(out / "metrics.json")]) == 0
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    (out / "build-output.txt").write_text(printed.getvalue() + handler.stream.getvalue())
     return out
 
 
@@ -52,6 +65,18 @@ def test_unknown_command_is_a_usage_error():
 def test_bad_hidden_units_is_a_usage_error(tmp_path, capsys):
     assert main(["build", "--out", str(tmp_path), "--hidden-units", "big"]) == 2
     assert "--hidden-units must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_complete_journey_gets_the_key_file_like_every_source(monkeypatch):
+    import argparse
+
+    import recsys_dr.model.completejourney as cj
+    from recsys_dr.model import cli
+
+    seen = {}
+    monkeypatch.setattr(cj, "load_complete_journey", lambda pseudonym_key=None: seen.setdefault("key", pseudonym_key))
+    args = cli.build_parser().parse_args(["build", "--data", "completejourney", "--pseudonym-key-file", KEY_FILE])
+    assert isinstance(args, argparse.Namespace) and cli._load_data(args) == "test" and seen == {"key": "test"}
 
 
 def test_bad_input_file_is_a_usage_error(tmp_path, capsys):
@@ -128,9 +153,72 @@ def test_verify_bucket_connection_error_is_one_line_exit_1(monkeypatch, capsys):
 def test_build_exports_a_verified_version(built):
     assert (built / "recommender" / "1" / "manifest.json").is_file()
     metrics = json.loads((built / "metrics.json").read_text())["metrics"]
-    assert set(metrics) == {"model", "most-popular", "personal-frequency", "item-knn"}
+    assert set(metrics) == {"model", "fallback", "most-popular", "personal-frequency", "item-knn"}
     assert set(metrics["model"]) == {"all", "repeat", "new"}
     assert main(["verify", str(built / "recommender" / "1")]) == 0
+
+
+def test_build_says_exported_once_and_prints_no_python_reprs(built):
+    output = (built / "build-output.txt").read_text()
+    assert output.count("exported ") == 1
+    assert "{" not in output and "'" not in output  # no dict repr of the data report
+    assert "rows read" in output
+
+
+def test_inspect_prints_the_metrics_as_one_aligned_table(built, capsys):
+    capsys.readouterr()
+    assert main(["inspect", str(built / "recommender" / "1")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.startswith("metrics ")]
+    header = next(i for i, line in enumerate(lines) if line.startswith("method "))
+    table = lines[header:header + 2 + 4]  # header, rule, one row per method
+    assert sorted(row.split()[0] for row in table[2:]) == ["item-knn", "model", "most-popular", "personal-frequency"]
+    assert len({len(row) for row in table}) == 1 and len(table[0]) <= 80
+
+
+@pytest.mark.slow
+def test_publish_prints_no_botocore_credential_notice(built, aws, caplog, monkeypatch):
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a fresh process: credentials not resolved yet
+    caplog.set_level(logging.INFO)
+    assert main(["publish", str(built / "recommender" / "1"), "--bucket", "models-primary", "--no-progress"]) == 0
+    assert not [r for r in caplog.records if r.name.startswith("botocore")]
+
+
+@pytest.mark.slow
+def test_build_exports_the_fallback_version_beside_it_with_the_same_figures(built):
+    main_manifest = json.loads((built / "recommender" / "1" / "manifest.json").read_text())
+    fallback = json.loads((built / "recommender-fallback" / "1" / "manifest.json").read_text())
+    assert main(["verify", str(built / "recommender-fallback" / "1")]) == 0
+    # One evaluation run, one split: both manifests carry every method's figures, and name each other.
+    assert fallback["metrics"] == main_manifest["metrics"] and "fallback" in main_manifest["metrics"]
+    assert main_manifest["fallback_version"] == {"model_name": "recommender-fallback", "version": 1}
+    assert fallback["main"] == {"model_name": "recommender", "version": 1}
+    assert fallback["signature"] == main_manifest["signature"]
+    assert fallback["evaluation"]["test_users"] == main_manifest["evaluation"]["test_users"]
+    selection = fallback["fallback_selection"]
+    assert fallback["fallback"]["categories"] == selection["categories"]
+
+
+@pytest.mark.slow
+def test_evaluate_and_inspect_take_the_fallback_version(built, capsys):
+    version = built / "recommender-fallback" / "1"
+    manifest = json.loads((version / "manifest.json").read_text())
+    data = ["--synthetic-users", "120", "--pseudonym-key-file", KEY_FILE]
+    assert main(["evaluate", "--model-dir", str(version), *data, "--json", str(built / "fallback-eval.json")]) == 0
+    # The offline evaluation of the published files gives the figure its manifest records.
+    assert json.loads((built / "fallback-eval.json").read_text())["metrics"]["model"] == manifest["metrics"]["fallback"]
+    capsys.readouterr()
+    assert main(["inspect", str(version), "--history", "nope,also-unknown"]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("  0.")]) == 10
+
+
+def test_build_refuses_a_version_the_fallback_already_has(tmp_path, capsys):
+    (tmp_path / "recommender-fallback" / "4").mkdir(parents=True)
+    assert main(["build", "--out", str(tmp_path), "--version", "4", *TINY]) == 2
+    assert "recommender-fallback/4 already exist(s)" in capsys.readouterr().err
+    assert not (tmp_path / "recommender").exists()  # refused before training
 
 
 @pytest.mark.slow

@@ -26,6 +26,8 @@ from typing import Any
 import boto3
 
 from recsys_dr.model.manifest import MANIFEST_NAME
+from recsys_dr.operations.checks import CheckResult
+from recsys_dr.operations.status import StatusReport
 from recsys_dr.sandbox import seed
 from recsys_dr.sandbox.serving import FakeServing
 
@@ -359,3 +361,9 @@ def outputs_doc(control: str = "arc") -> dict:
                                            {"region": "us-west-2", "endpoint": "https://b.example/v1"}],
                       "routingControls": {"primary": RC_PRIMARY, "standby": RC_STANDBY}}
     return doc
+
+
+def status_report(target: str, failing: list[tuple[str, str, str]] | tuple = ()) -> StatusReport:
+    """A status report of `target` whose results are the blocking failures `(check name, role, detail)`."""
+    results = [CheckResult(name=name, ok=False, detail=detail, role=role) for name, role, detail in failing]
+    return StatusReport(environment="test", target=target, results=results, generated_at="2026-12-07T00:00:00+00:00")

@@ -21,7 +21,7 @@ from recsys_dr.operations.drill import (
 )
 from recsys_dr.operations.outputs import parse_outputs
 from tests.operations.ops_fixtures import (
-    PRIMARY_HOST, RC_PRIMARY, RC_STANDBY, STANDBY_HOST, FakeArcCluster, Route53Status, client_factory, outputs_doc,
+    PRIMARY_HOST, RC_PRIMARY, RC_STANDBY, STANDBY_HOST, FakeArcCluster, Route53Status, client_factory, outputs_doc, status_report,
 )
 
 class FakeTime:
@@ -31,6 +31,10 @@ class FakeTime:
 
     def clock(self) -> float:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Time a call takes (a status check reads two clusters, two buckets and Route 53)."""
+        self.now += seconds
 
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
@@ -60,23 +64,25 @@ class DnsFollower:
         return {"RecordData": [self.hosts[self.shown]], "ResponseCode": "NOERROR"}
 
 
-class Ready:
-    def __init__(self, ready=True):
-        self.ready = ready
-        self.reasons = [] if ready else ["serving[standby]: serves v2, pinned v3 not loaded"]
-
-    def to_dict(self):
-        return {"ready": self.ready, "reasons": self.reasons}
+def Ready(ready=True):
+    """The standby's status report: ready, or its serving check failing."""
+    return status_report("standby", [] if ready else [("serving", "standby", "serves v2, pinned v3 not loaded")])
 
 
 def drill(*, dns_delay=12.0, ready=True, cluster=None, settings=None, time_=None, standby_ok=lambda: (True, "v3 AVAILABLE"),
-          control="arc"):
+          control="arc", status_seconds=7.0):
+    """A drill on the fake clock; the preflight status check takes `status_seconds`, so times measured
+    from the flip differ from times measured from the start."""
     outputs = parse_outputs(outputs_doc(control))
     time_ = time_ or FakeTime()
     cluster = cluster or FakeArcCluster()
     arc = ArcController(arc=outputs.arc, client_for=lambda r, u: cluster) if outputs.arc else None
     route53 = DnsFollower(cluster, time_.clock, dns_delay)
-    result = run_drill(outputs, build_status=lambda target: Ready(ready), switcher=arc, route53=route53,
+    def build_status(target):
+        time_.advance(status_seconds)
+        return Ready(ready)
+
+    result = run_drill(outputs, build_status=build_status, switcher=arc, route53=route53,
                        probe_standby=standby_ok, probe_primary=lambda: (True, "v3 AVAILABLE"),
                        settings=settings or DrillSettings(timeout=120, failback_timeout=120, poll_interval=5),
                        clock=time_.clock, sleep=time_.sleep)
@@ -90,7 +96,11 @@ def never_both_off(cluster: FakeArcCluster) -> bool:
 def test_drill_passes_measures_switch_and_fails_back():
     result, cluster, _ = drill(dns_delay=12)
     assert result.exit_code == EXIT_PASSED and result.outcome == "passed"
-    assert result.dns_seconds == 15 and result.switch_seconds == 15  # polls at 0, 5, 10, 15 s
+    # Measured from the flip (7 s into the drill, after the status check): polls 0, 5, 10, 15 s after it.
+    assert result.dns_seconds == 15 and result.switch_seconds == 15
+    switch = next(s for s in result.steps if s["step"] == "switch")
+    answers = next(s for s in result.steps if s["step"] == "standby.answers")
+    assert switch["atSeconds"] == 7 and answers["atSeconds"] == 7 + 15 and answers["phaseSeconds"] == 15
     assert result.client_visible_seconds == 45  # + TTL 30
     assert result.failback_seconds == 15
     assert result.failed_back is True

@@ -20,10 +20,10 @@ from botocore.stub import Stubber
 from recsys_dr.operations import cli as ops_cli
 from recsys_dr.operations.arc import ArcController, ArcError
 from recsys_dr.operations.clients import ClientFactory
-from recsys_dr.operations.failover import EXIT_ARC_FAILED, EXIT_NO_ARC, EXIT_OK, EXIT_REFUSED, run_failover
+from recsys_dr.operations.failover import EXIT_ARC_FAILED, EXIT_NO_ARC, EXIT_OK, EXIT_REFUSED, gate_reasons, run_failover
 from recsys_dr.operations.outputs import ArcEndpoint, ArcOutputs, parse_outputs
 from tests.operations.ops_fixtures import (
-    RC_PRIMARY, RC_STANDBY, FakeArcCluster, Route53Status, client_factory, closed_port,
+    RC_PRIMARY, RC_STANDBY, FakeArcCluster, Route53Status, client_factory, closed_port, status_report,
 )
 
 EP1 = ArcEndpoint(region="us-east-1", endpoint="https://aaa.route53-recovery-cluster.us-east-1.amazonaws.com/v1")
@@ -177,15 +177,6 @@ def test_fallback_turns_target_on_before_turning_the_other_off():
 # --------------------------------------------------------------------------- run_failover decisions
 
 
-class FakeReport:
-    def __init__(self, ready: bool, reasons: list[str] | None = None):
-        self.ready = ready
-        self.reasons = reasons or []
-
-    def to_dict(self):
-        return {"ready": self.ready, "reasons": self.reasons}
-
-
 @pytest.fixture
 def arc_outputs_doc(arc_env):
     return arc_env.outputs
@@ -195,10 +186,23 @@ def decide(outputs_doc, *, ready, target="standby", cluster=None, **kwargs):
     outputs = parse_outputs(outputs_doc)
     cluster = cluster or FakeArcCluster()
     arc = ArcController(arc=outputs.arc, client_for=lambda r, u: cluster) if outputs.arc else None
-    reasons = [] if ready else [f"serving[{target}]: serves v2, pinned v3 not loaded"]
-    result = run_failover(outputs, target=target, build_status=lambda t: FakeReport(ready, reasons),
+    failing = [] if ready else [("serving", target, "serves v2, pinned v3 not loaded")]
+    result = run_failover(outputs, target=target, build_status=lambda t: status_report(t, failing),
                           arc_controller=arc, **kwargs)
     return result, cluster
+
+
+def test_the_gate_reads_check_records_not_their_wording():
+    """What blocks is decided by each result's check name; the detail is free text (here with the
+    brackets and colons a parser of "name[role]: detail" lines would trip on)."""
+    report = status_report("standby", [
+        ("arc.routing", None, "cannot read routing controls: [Errno 111] refused"),
+        ("serving", "standby", "v3 [AVAILABLE: no] not loaded"),
+        ("model", "standby", "manifest.json missing: [s3] NoSuchKey"),
+    ])
+    assert gate_reasons(report) == ["serving[standby]: v3 [AVAILABLE: no] not loaded",
+                                    "model[standby]: manifest.json missing: [s3] NoSuchKey"]
+    assert gate_reasons(report, activation=True) == ["model[standby]: manifest.json missing: [s3] NoSuchKey"]
 
 
 def test_refuses_when_the_target_fails_its_checks(arc_outputs_doc):

@@ -59,6 +59,16 @@ def test_status_checks_the_fallback_every_time_and_it_never_blocks(fallback_env)
     assert status.ready and any(w.startswith("serving[fallback]") for w in status.warnings)
 
 
+def test_status_accepts_the_fallback_candidate_a_release_gave_the_traffic(fallback_env):
+    # `recsys-dr release --tier fallback` gives its candidate the whole of the fallback's traffic.
+    fallback_env.outputs["fallback"]["model"]["candidate"] = {"version": FALLBACK_VERSION + 1, "manifestSha256": "c" * 64}
+    fallback_env.serving["fallback"].versions = {str(FALLBACK_VERSION + 1): "AVAILABLE"}
+    serving = by_label(report(fallback_env))["serving[fallback]"]
+    assert serving.ok and f"v{FALLBACK_VERSION + 1} (the candidate) AVAILABLE" in serving.detail
+    fallback_env.outputs["fallback"]["model"]["candidate"] = None  # without a candidate it is not the pinned version
+    assert not by_label(report(fallback_env))["serving[fallback]"].ok
+
+
 def test_status_refuses_a_fallback_manifest_that_is_not_the_pinned_one(fallback_env):
     fallback_env.outputs["fallback"]["model"]["manifestSha256"] = "0" * 64
     result = by_label(report(fallback_env))["model[fallback]"]

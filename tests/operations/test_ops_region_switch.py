@@ -21,7 +21,7 @@ from recsys_dr.operations.arc import ArcError
 from recsys_dr.operations.failover import EXIT_ARC_FAILED, EXIT_OK, EXIT_REFUSED, run_failover
 from recsys_dr.operations.outputs import OutputsError, RegionSwitchOutputs, parse_outputs
 from recsys_dr.operations.region_switch import RegionSwitch
-from tests.operations.ops_fixtures import closed_port, outputs_doc
+from tests.operations.ops_fixtures import closed_port, outputs_doc, status_report
 
 PLAN = "arn:aws:arc-region-switch::123456789012:plan/recsys-prod:abc123"
 REGIONS = {"primary": "us-east-1", "standby": "us-west-2"}
@@ -153,12 +153,9 @@ def test_follow_is_bounded_and_prints_the_approval_command():
 # --------------------------------------------------------------------------- failover decisions
 
 
-class Report:
-    def __init__(self, reasons=()):
-        self.reasons, self.ready = list(reasons), not reasons
-
-    def to_dict(self):
-        return {"ready": self.ready, "reasons": self.reasons}
+def Report(failing=()):
+    """The standby's status report with these blocking failures `(name, role, detail)`."""
+    return status_report("standby", failing)
 
 
 def test_failover_runs_the_plan_and_exits_0():
@@ -170,14 +167,14 @@ def test_failover_runs_the_plan_and_exits_0():
                        "comment": ANY, "clientToken": ANY})
     add_follow(stub, [[event("e1", "executionSucceeded")]], ["completed"])
     result = run_failover(parse_outputs(rs_doc()), target="standby",
-                          build_status=lambda t: Report(["serving[standby]: no answer"]),
+                          build_status=lambda t: Report([("serving", "standby", "no answer")]),
                           region_switch=switch({"us-west-2": west}))
     assert result.exit_code == EXIT_OK and result.execution["state"] == "completed"
 
 
 def test_failover_refuses_what_the_plan_cannot_fix():
     result = run_failover(parse_outputs(rs_doc()), target="standby",
-                          build_status=lambda t: Report(["model[standby]: manifest.json missing"]),
+                          build_status=lambda t: Report([("model", "standby", "manifest.json missing")]),
                           region_switch=switch({"us-west-2": _passing("us-west-2")}))
     assert result.exit_code == EXIT_REFUSED and result.reasons == ["model[standby]: manifest.json missing"]
 

@@ -73,6 +73,10 @@ SERVING_DEPLOYMENT = with_(DEPLOYMENT, ("spec", "template", "spec", "containers"
 SERVING_PATH = ("spec", "template", "spec", "containers", 0)
 
 # rule name -> (resource type, good props, [(bad props, expected message fragment), ...])
+# The front door's weighted route: all to the stable group at rest (ELB: weights 0-999, at most 5 groups).
+FORWARD_RULE = {"actions": [{"type": "forward", "forward": {"targetGroups": [{"arn": "stable", "weight": 100},
+                                                                             {"arn": "canary", "weight": 0}]}}]}
+
 CASES = {
     "s3-bucket-no-public-acl": (rules.BUCKET, {"acl": "private"}, [
         ({"acl": "public-read"}, "public-read"),
@@ -196,6 +200,12 @@ CASES = {
         (with_(SECURITY_GROUP, ("ingress", 0, "cidrBlocks"), ["0.0.0.0/2", "64.0.0.0/2"]), "(0.0.0.0/1)"),
         (with_(SECURITY_GROUP, ("ingress",), [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]),
          "on every port"),
+    ]),
+    "elb-forward-weights": (rules.LISTENER_RULE, FORWARD_RULE, [
+        (with_(FORWARD_RULE, ("actions", 0, "forward", "targetGroups", 1, "weight"), 1000), "weights must be integers from 0 to 999"),
+        (with_(FORWARD_RULE, ("actions", 0, "forward", "targetGroups", 0, "weight"), 0), "send requests nowhere"),
+        (with_(FORWARD_RULE, ("actions", 0, "forward", "targetGroups"), [{"arn": f"tg{i}", "weight": 1} for i in range(6)]),
+         "1 to 5 target groups"),
     ]),
     "route53-failover-health-check": (rules.RECORD, RECORD, [
         (with_(RECORD, ("healthCheckId",), ...), "no healthCheckId"),

@@ -53,9 +53,10 @@ def _without_policy(text: str) -> str:
             out.append(POLICY_ELIDED)
             skipping = line.startswith("Policy pack ")
             continue
-        if skipping:
-            skipping = not line.startswith("└")
-            continue
+        if skipping:  # the violations under the policy line are indented
+            skipping = line.startswith(" ")
+            if skipping:
+                continue
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -76,7 +77,7 @@ def samples() -> dict[str, str]:
         comment = _run(["diff", "plan-fixture.json", "head.json", "--format", "markdown",
                         "--title", "recsys-dr plan (fixture)"], work)
         text = _run(["diff", "plan-fixture.json", "head.json"], work)
-        graph = _run(["plan", "fixture", *FIXTURE_ARGS, "--out", "again.json", "--quiet", "--graph", "mermaid"], work)
+        graph = _run(["plan", "fixture", *FIXTURE_ARGS, "--out", "again.json", "--quiet", "--graph", "dr-flow"], work)
     summary = "\n".join(line.rstrip() for line in summary.splitlines())
     return {
         "plan-summary": "```text\n$ recsys-dr plan fixture\n" + _without_policy(summary) + "```",

@@ -22,7 +22,7 @@ def test_plan_writes_json_and_prints_summary(tmp_path, capsys):
     assert document["environment"] == "fixture"
     printed = capsys.readouterr().out
     for expected in ("recommender v3", "warm", "60 s (10 s x 3 checks + TTL 30 s); within the 90 s target",
-                     "us-east-1", "us-west-2", "aws:s3:Bucket", "0 mandatory and 0 advisory violations"):
+                     "us-east-1", "us-west-2", "aws:s3:Bucket", "rules): no violations"):
         assert expected in printed
 
 

@@ -4,7 +4,9 @@ import copy
 
 import pytest
 
-from recsys_dr.review.diff import diff_plans, flatten, render_markdown, render_text
+from recsys_dr.review.diff import diff_plans, flatten
+from recsys_dr.review.diff_markdown import render_markdown
+from recsys_dr.review.diff_text import render_text
 from recsys_dr.review.replacements import forces_replacement, replace_paths, stateful_label
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 
 import pytest
 
 from recsys_dr.components.cluster.cold_start import CAPACITY_WAIT, IMAGE_PULL, MODEL_LOAD, NODE, cold_start_outputs
+from recsys_dr.components.settings.aws_limits import KNOWN_REGIONS
 from recsys_dr.review import prices
-from recsys_dr.review.estimate import estimate, usd
+from recsys_dr.review.estimate import estimate, unpriced_count, usd
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
@@ -33,9 +35,17 @@ REPLICATION = res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "r",
     {"status": "Enabled", "destination": {"replicationTime": {"status": "Enabled", "time": {"minutes": 15}}}}])
 
 
-def test_the_price_table_states_its_source_and_date():
-    assert prices.PRICES_AS_OF and prices.PRICES_AS_OF in prices.SOURCE
-    assert prices.HOURS_PER_MONTH == 730
+def test_the_price_table_is_dated_and_cites_a_page_for_every_rate():
+    assert date.fromisoformat(prices.PRICES_AS_OF) and prices.PRICES_AS_OF in prices.SOURCE
+    keys = set(prices.ALL_REGIONS) | set(prices.GLOBAL) - {"healthCheckFeatureMonth"}
+    keys |= {key for card in prices.REGIONS.values() for key in card}
+    assert keys - set(prices.SOURCES) == set()
+
+
+def test_an_hourly_item_is_billed_for_aws_730_hour_month():
+    # AWS price pages and the Pricing Calculator bill a month as 730 hours.
+    e = estimate(document(res("aws:eks/cluster:Cluster", "c", "us-east-1")))
+    assert e["monthlyCostUsd"]["primary"] == 73.0
 
 
 def test_gpu_nodes_are_priced_at_their_desired_size_and_first_instance_type():
@@ -44,6 +54,13 @@ def test_gpu_nodes_are_priced_at_their_desired_size_and_first_instance_type():
     assert cost["primary"] == round(2 * 1.212 * 730, 2)
     assert cost["standby"] == round(1.006 * 730, 2)
     assert cost["total"] == round(cost["primary"] + cost["standby"] + cost["global"], 2)
+
+
+def test_no_standby_has_an_unknown_activation_time_not_zero():
+    # Nothing to activate is not "activates in 0 s": there is no region to fail over to.
+    e = estimate(document(gpu("p", "us-east-1", 2), REPLICATION))
+    assert e["standbyMode"] == "none"
+    assert e["rtoSeconds"] == {"dnsBudget": 60, "standbyActivation": None, "total": None}
 
 
 def test_warm_standby_has_no_activation_time():
@@ -100,8 +117,8 @@ def test_instances_running_in_a_reservation_are_not_billed_twice():
 def test_a_capacity_block_is_named_not_priced():
     block = {**ODCR, "type": "capacity-block"}
     e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "us-west-2", 0), outputs=pilot_light_outputs(reservation=block)))
-    assert any(u.startswith("Capacity Block cr-0123456789abcdef0 in us-west-2: its price is set when it is bought")
-               for u in e["monthlyCostUsd"]["unpriced"])
+    assert "Capacity Block cr-0123456789abcdef0 (standby, us-west-2): its price is set when it is bought (prepaid for " \
+           "its window)" in e["monthlyCostUsd"]["unpriced"]
     assert e["rtoSeconds"]["capacity"] == "reserved"
 
 
@@ -131,90 +148,21 @@ def test_half_standby_capacity_counts_gpus():
     assert e["standbyCapacityPercent"] == 50
 
 
-def test_region_without_prices_is_named():
+def test_a_region_without_a_rate_card_lists_what_it_cannot_price():
     e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "eu-central-1", 1),
                           outputs={"regions": {"primary": {"region": "us-east-1"}, "standby": {"region": "eu-central-1"}}}))
-    assert "no price for region eu-central-1 (node group s)" in e["monthlyCostUsd"]["unpriced"]
-    assert e["monthlyCostUsd"]["standby"] == 0
+    cost = e["monthlyCostUsd"]
+    assert cost["unpriced"] == ["GPU nodes (1 x g5.xlarge) (standby, eu-central-1): no price for instance type g5.xlarge "
+                                "in region eu-central-1"]
+    assert cost["unpricedItems"] == [{"role": "standby", "region": "eu-central-1", "item": "GPU nodes (1 x g5.xlarge)",
+                                      "reason": "no price for instance type g5.xlarge in region eu-central-1"}]
+    assert unpriced_count(cost, "standby") == 1 and unpriced_count(cost, "primary") == 0
 
 
 def test_unknown_instance_type_is_named():
     e = estimate(document(gpu("p", "us-east-1", 1, "p5.48xlarge")))
-    assert e["monthlyCostUsd"]["unpriced"] == ["no price for instance type p5.48xlarge in region us-east-1"]
-
-
-def test_health_check_features_are_billed_each():
-    check = res("aws:route53/healthCheck:HealthCheck", "hc", "global", type="HTTPS_STR_MATCH", requestInterval=10,
-                measureLatency=True)
-    e = estimate(document(check))
-    assert e["monthlyCostUsd"]["global"] == 0.50 + 4 * 1.00
-
-
-def test_replication_without_rtc_has_no_rpo_sla():
-    plain = copy.deepcopy(REPLICATION)
-    plain["inputs"]["rules"][0]["destination"] = {}
-    e = estimate(document(plain))
-    assert e["rpoSeconds"] is None and "no time SLA" in e["rpoBasis"]
-
-
-def test_arc_cluster_is_global_and_hourly():
-    e = estimate(document(res("aws:route53recoverycontrol/cluster:Cluster", "arc", "global")))
-    assert e["monthlyCostUsd"]["global"] == 2.50 * 730
-
-
-def test_dns_budget_is_computed_from_checks_and_records_when_not_exported():
-    check = res("aws:route53/healthCheck:HealthCheck", "hc", "global", requestInterval=30, failureThreshold=3)
-    record = res("aws:route53/record:Record", "rec", "global", ttl=60)
-    assert estimate({"resources": [check, record], "outputs": {}})["rtoSeconds"]["dnsBudget"] == 150
-
-
-@pytest.mark.parametrize(("amount", "signed", "text"), [(2340.5, False, "$2,340.50"), (2340.5, True, "+$2,340.50"),
-                                                        (-12, True, "-$12.00")])
-def test_usd(amount, signed, text):
-    assert usd(amount, signed=signed) == text
-
-
-def test_plan_carries_its_estimate(fixture_plan):
-    e = fixture_plan.document["estimate"]
-    assert e == estimate({k: v for k, v in fixture_plan.document.items() if k != "estimate"})
-    assert e["regions"] == {"primary": "us-east-1", "standby": "us-west-2"}
-    assert e["standbyMode"] == "warm" and e["standbyCapacityPercent"] == 100
-    assert e["monthlyCostUsd"]["primary"] > 0 and e["monthlyCostUsd"]["unpriced"] == []
-
-
-def test_shipped_prod_costs_more_and_recovers_faster_than_dev(shipped_plan):
-    e = shipped_plan.document["estimate"]
-    env = shipped_plan.document["environment"]
-    outputs = shipped_plan.document["outputs"]
-    assert e["standbyMode"] == outputs["standbyMode"]
-    assert e["rtoSeconds"]["dnsBudget"] == outputs["failoverBudgetSeconds"]
-    assert e["rpoSeconds"] == 900
-    if env == "prod":
-        assert e["standbyCapacityPercent"] == 100 and e["rtoSeconds"]["total"] == e["rtoSeconds"]["dnsBudget"]
-    else:
-        assert e["standbyCapacityPercent"] == 0 and e["rtoSeconds"]["total"] > e["rtoSeconds"]["dnsBudget"]
-    assert all(item["monthlyUsd"] > 0 for item in e["monthlyCostUsd"]["items"])
-
-
-def test_region_switch_plan_is_priced_per_month():
-    e = estimate(document(res("aws:arcregionswitch/plan:Plan", "rs", "global")))
-    assert e["monthlyCostUsd"]["global"] == prices.GLOBAL["regionSwitchPlanMonth"]
-
-
-@pytest.mark.parametrize(("control", "item"), [("arc", "ARC routing-control cluster"),
-                                               ("region-switch", "ARC Region switch plan")])
-def test_shipped_prod_failover_control_is_priced_where_enabled(tmp_path, control, item):
-    from .shipped import mutated
-
-    def change(document):
-        document["config"]["recsys-dr:failoverControl"] = control
-        document["config"].pop("recsys-dr:fallback")  # the cascade needs failoverControl health-check
-
-    plan = mutated("prod", tmp_path, change)
-    items = [i["item"] for i in plan.document["estimate"]["monthlyCostUsd"]["items"] if i["role"] == "global"]
-    assert item in items
-    other = {"arc": "ARC Region switch plan", "region-switch": "ARC routing-control cluster"}[control]
-    assert other not in items
+    assert e["monthlyCostUsd"]["unpriced"] == ["GPU nodes (1 x p5.48xlarge) (primary, us-east-1): no price for instance "
+                                               "type p5.48xlarge in region us-east-1"]
 
 
 def test_a_hosted_zone_the_program_creates_is_priced():
@@ -222,12 +170,57 @@ def test_a_hosted_zone_the_program_creates_is_priced():
     assert [(i["item"], i["monthlyUsd"]) for i in e["monthlyCostUsd"]["items"]] == [("Route 53 hosted zone", 0.5)]
 
 
-def test_an_unpriced_region_is_named_once_with_what_it_leaves_out():
+def test_rates_published_for_all_regions_price_a_region_without_a_card():
+    # EKS ($0.10/h per cluster), KMS ($1/month per key) and public IPv4 ($0.005/h) have one rate for
+    # every commercial region; a NAT gateway's rate is the region's own.
     cluster = res("aws:eks/cluster:Cluster", "c", "ap-south-1")
     nat = res("aws:ec2/natGateway:NatGateway", "n", "ap-south-1")
-    e = estimate(document(gpu("p", "us-east-1", 1), gpu("s", "ap-south-1", 1), cluster, nat,
-                          outputs={"regions": {"primary": {"region": "us-east-1"}, "standby": {"region": "ap-south-1"}}}))
-    assert e["monthlyCostUsd"]["unpriced"] == ["no price for region ap-south-1 (EKS control plane, NAT gateway, node group s)"]
+    e = estimate(document(cluster, nat, outputs={"regions": {"primary": {"region": "us-east-1"},
+                                                             "standby": {"region": "ap-south-1"}}}))
+    assert [(i["item"], i["monthlyUsd"]) for i in e["monthlyCostUsd"]["items"]] == [("EKS control plane", 73.0)]
+    assert e["monthlyCostUsd"]["unpriced"] == ["NAT gateway (standby, ap-south-1): no ap-south-1 price in the table"]
+
+
+def _every_covered_resource(region):
+    """One of each resource the estimate prices, in `region` (the standby), as the program writes them."""
+    return [
+        res("aws:eks/cluster:Cluster", "c", region, version="1.35"),
+        gpu("s", region, 1),
+        res(NODE_GROUP, "sys", region, instanceTypes=["t3.large"], scalingConfig={"minSize": 1, "desiredSize": 1, "maxSize": 2}),
+        res("aws:ec2/natGateway:NatGateway", "n", region),
+        res("aws:ec2/eip:Eip", "ip", region),
+        res("aws:kms/key:Key", "k", region),
+        res("aws:cloudwatch/metricAlarm:MetricAlarm", "a", region),
+        res("aws:lb/loadBalancer:LoadBalancer", "alb", region),
+        res("aws:wafv2/webAcl:WebAcl", "acl", region, rules=[{"name": "rate"}]),
+        res("kubernetes:core/v1:Service", "svc", region, spec={"type": "LoadBalancer"}),
+        res("kubernetes:keda.sh/v1alpha1:ScaledObject", "so", region, spec={"triggers": [{"type": "aws-cloudwatch"}]}),
+    ]
+
+
+@pytest.mark.parametrize("region", sorted(KNOWN_REGIONS - {"us-east-1"}))
+def test_every_accepted_region_prices_each_covered_resource_above_zero_or_lists_it_unpriced(region):
+    # A $0.00 line for a resource that costs money would read as free; the table never says 0.
+    resources = _every_covered_resource(region)
+    e = estimate(document(*resources, outputs={"regions": {"primary": {"region": "us-east-1"},
+                                                           "standby": {"region": region}}}))
+    cost = e["monthlyCostUsd"]
+    standby = [i for i in cost["items"] if i["region"] == region]
+    assert all(i["monthlyUsd"] > 0 and i["unitUsd"] > 0 for i in standby), standby
+    # Each covered resource shows up as a priced item or an unpriced one (the WAF ACL counts twice: ACL and rules).
+    assert len(standby) + unpriced_count(cost, "standby") == len(resources) + 1
+    assert cost["standby"] == round(sum(i["monthlyUsd"] for i in standby), 2)
+
+
+@pytest.mark.parametrize("region", sorted(KNOWN_REGIONS))
+def test_no_rate_in_the_table_is_zero_for_any_accepted_region(region):
+    keys = set(prices.ALL_REGIONS) | {key for card in prices.REGIONS.values() for key in card if key != "instanceHour"}
+    assert all(prices.rate(region, key) is None or prices.rate(region, key) > 0 for key in keys)
+    assert all(prices.instance_rate(region, t) is None or prices.instance_rate(region, t) > 0 for t in prices.GPU_COUNT)
+
+
+def test_a_region_the_settings_refuse_has_no_price():
+    assert prices.rate("us-nowhere-1", "eksClusterHour") is None
 
 
 @pytest.mark.parametrize(("version", "hourly"), [("1.35", 0.10), ("1.33", 0.60)])
@@ -261,3 +254,23 @@ def test_keda_costs_its_pods_and_the_cloudwatch_reads_of_its_triggers():
     # Two triggers read once per 30 s polling interval (cached for the HPA's syncs): 175,200 metrics a month.
     assert item["quantity"] == 2 * 730 * 3600 / 30 / 1000
     assert item["monthlyUsd"] == round(175.2 * prices.REGIONS["us-east-1"]["cloudwatchThousandMetrics"], 2)
+
+
+def test_the_total_line_of_a_partly_priced_plan_says_it_is_a_lower_bound():
+    from rich.console import Console
+
+    from recsys_dr.review.diff import diff_plans
+    from recsys_dr.review.diff_render import estimate_rows
+    from recsys_dr.review.summary import estimate_table
+
+    eu = {"regions": {"primary": {"region": "eu-west-3"}, "standby": {"region": "eu-central-1"}}}
+    plan = {**document(gpu("p", "eu-west-3", 1), gpu("s", "eu-central-1", 1),
+                       res("aws:eks/cluster:Cluster", "c", "eu-west-3"), outputs=eu), "environment": "eu"}
+    plan["estimate"] = estimate(plan)
+    console = Console(record=True, width=100, color_system=None)
+    console.print(estimate_table(plan))
+    (total,) = [line for line in console.export_text().splitlines() if " total" in line]
+    assert "≥ $73.00 (2 items unpriced)" in total and "lower bound" in total
+    rows = {what: head for what, _, head in estimate_rows(diff_plans(plan, plan))}
+    assert rows["monthly cost, total"] == "≥ $73.00 (2 items unpriced)"
+    assert rows["monthly cost, standby"] == "≥ $0.00 (1 item unpriced)"

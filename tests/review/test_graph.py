@@ -1,4 +1,4 @@
-"""`recsys-dr plan --graph mermaid` and the collapsed graph in the PR comment."""
+"""`recsys-dr plan --graph resources` and the collapsed resource graph in the PR comment."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_broken_graph_is_detected():
 
 
 def test_plan_graph_option_prints_mermaid_after_the_summary(tmp_path, capsys):
-    assert main(["plan", "fixture", *FIXTURE_ARGS, "--out", str(tmp_path / "p.json"), "--graph", "mermaid"]) == 0
+    assert main(["plan", "fixture", *FIXTURE_ARGS, "--out", str(tmp_path / "p.json"), "--graph", "resources"]) == 0
     out = capsys.readouterr().out
     assert out.index("Policy pack") < out.index("flowchart LR")
     assert is_mermaid_flowchart(out[out.index("flowchart LR"):])
@@ -57,7 +57,7 @@ def test_plan_graph_option_prints_mermaid_after_the_summary(tmp_path, capsys):
 def test_plan_graph_out_writes_the_source(tmp_path):
     graph = tmp_path / "graph.mmd"
     assert main(["plan", "fixture", *FIXTURE_ARGS, "--out", str(tmp_path / "p.json"), "--quiet",
-                 "--graph", "mermaid", "--graph-out", str(graph)]) == 0
+                 "--graph", "resources", "--graph-out", str(graph)]) == 0
     assert is_mermaid_flowchart(graph.read_text())
 
 
@@ -67,5 +67,5 @@ def test_diff_markdown_includes_the_graph_collapsed(tmp_path, capsys):
     assert main(["diff", str(out), str(out), "--format", "markdown", "--graph"]) == 0
     markdown = capsys.readouterr().out
     assert "<details><summary>Resource graph (head)</summary>\n\n```mermaid\nflowchart LR\n" in markdown
-    block = markdown.split("```mermaid\n")[1].split("```")[0]
+    block = markdown.split("<summary>Resource graph (head)</summary>\n\n```mermaid\n")[1].split("```")[0]
     assert is_mermaid_flowchart(block)

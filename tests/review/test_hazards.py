@@ -6,7 +6,10 @@ import copy
 import json
 
 from recsys_dr.cli.main import main
-from recsys_dr.review.diff import diff_plans, render_json, render_markdown, render_text
+from recsys_dr.review.diff import diff_plans
+from recsys_dr.review.diff_json import render_json
+from recsys_dr.review.diff_markdown import render_markdown
+from recsys_dr.review.diff_text import render_text
 
 from .conftest import FIXTURE_CONFIG, FIXTURE_PROGRAM
 from .shipped import fixture_mutated, mutated, setting
@@ -41,6 +44,16 @@ def test_both_regions_gpu_groups_replaced_deleting_first_is_a_high_hazard():
     assert hazard["severity"] == "high"
     assert "GPU node groups of both regions (us-east-1, us-west-2) are replaced" in hazard["message"]
     assert "no region keeps serving through the rollout" in hazard["message"]
+
+
+def test_one_region_deleted_and_the_other_updated_is_a_high_hazard():
+    # The deletion leaves one region without its GPU pool while the other is being changed.
+    base = plan(gpu("us-east-1"), gpu("us-west-2"))
+    grown = gpu("us-west-2")
+    grown["inputs"]["scalingConfig"] = {"minSize": 1, "desiredSize": 1, "maxSize": 3}  # an in-place update
+    (hazard,) = [h for h in diff_plans(base, plan(grown)).hazards if h["kind"] == "both-regions"]
+    assert "GPU node groups of both regions (us-east-1, us-west-2) are deleted/updated" in hazard["message"]
+    assert hazard["severity"] == "high"
 
 
 def test_one_region_at_a_time_is_no_both_regions_hazard():

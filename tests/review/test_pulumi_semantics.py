@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from recsys_dr.review.diff import UNKNOWN, diff_plans, render_markdown, render_text
+from recsys_dr.review.diff import UNKNOWN, diff_plans
+from recsys_dr.review.diff_markdown import render_markdown
+from recsys_dr.review.diff_text import render_text
 from recsys_dr.review.unknowns import (
     CREATE_BEFORE_DELETE,
     DELETE_FIRST,

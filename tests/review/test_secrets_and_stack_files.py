@@ -106,7 +106,9 @@ def _fixture_with_token(folder, ciphertext):
 
 
 def test_a_new_secret_ciphertext_is_reported_as_a_changed_secret(tmp_path):
-    from recsys_dr.review.diff import diff_plans, render_markdown, render_text
+    from recsys_dr.review.diff import diff_plans
+    from recsys_dr.review.diff_markdown import render_markdown
+    from recsys_dr.review.diff_text import render_text
 
     base = _fixture_with_token(tmp_path / "a", "v1:AAAA:b25l")
     same = _fixture_with_token(tmp_path / "b", "v1:AAAA:b25l")

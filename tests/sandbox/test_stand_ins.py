@@ -319,7 +319,8 @@ def test_an_alias_answer_is_its_targets_addresses():
 
 @pytest.fixture
 def door(aws):
-    """A front door in the sandbox's moto, its target group bound to `pods` pods of one TF Serving stand-in."""
+    """A front door in the sandbox's moto, both its target groups bound to `pods` pods of one TF Serving
+    stand-in (the canary group holds the stable pods while no candidate is pinned: ModelServing)."""
     serving = FakeServing("recommender", {"1": "AVAILABLE"}, host="127.0.0.2")
     region = "us-west-2"
     net = seed.network(aws.client("ec2", region), region=region)
@@ -327,9 +328,10 @@ def door(aws):
     arns = seed.front_door(aws.client("ec2", region), aws.client("elbv2", region), model="recommender", net=net,
                            load_balancer_name=name, target_group_name=name)
     pods = {"ready": 0}
-    aws.bind_target_group(front_door.TargetGroupBinding(
-        elbv2=lambda: aws.client("elbv2", region), target_group_arn=arns["targetGroupArn"], pods=lambda: pods["ready"],
-        pod_cidr=net["subnets"][0]["cidr"], port=8501, answer=lambda path: serving.pod_answer("GET", path)[0]))
+    for group in ("targetGroupArn", "canaryTargetGroupArn"):
+        aws.bind_target_group(front_door.TargetGroupBinding(
+            elbv2=lambda: aws.client("elbv2", region), target_group_arn=arns[group], pods=lambda: pods["ready"],
+            pod_cidr=net["subnets"][0]["cidr"], port=8501, answer=lambda path: serving.pod_answer("GET", path)[0]))
     yield {"serving": serving, "pods": pods, "net": net, "elbv2": aws.client("elbv2", region), **arns}
     serving.stop()
 

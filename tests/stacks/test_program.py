@@ -29,7 +29,7 @@ def test_stack_exports_what_operators_need(rendered_stacks):
         region = outputs["regions"][role]
         assert {"region", "endpoint", "bucket", "kmsKeyArn", "clusterName", "gpuNodeGroupName", "healthCheckId",
                 "namespace", "deploymentName", "gpuScaling", "activeGpuScaling", "podsPerGpuNode", "hpaName",
-                "scaledObjectName", "frontDoor", "serving", "capacityReservation", "coldStart"} == set(region)
+                "scaledObjectName", "frontDoor", "serving", "model", "capacityReservation", "coldStart"} == set(region)
         # prod's warm standby runs its GPUs: no reservation (null), every other value set.
         assert region["capacityReservation"] is None
         assert all(value not in (None, "") for key, value in region.items() if key != "capacityReservation")
@@ -40,7 +40,8 @@ def test_stack_exports_what_operators_need(rendered_stacks):
     assert fallback["region"] == outputs["regions"]["standby"]["region"] and fallback["namespace"] == "recsys-fallback"
     assert fallback["model"] == {"name": "recommender-fallback", "servedAs": "recommender", "version": 1,
                                  "manifestSha256": "4aaf554acd0b37bfa2afa44a867e313053809e05de05909c7605f3201419d3e7",
-                                 "historyLength": DEFAULT_HISTORY_LENGTH}
+                                 "historyLength": DEFAULT_HISTORY_LENGTH, "image": "tensorflow/serving:2.21.0",
+                                 "candidate": None}
     assert fallback["frontDoor"]["scheme"] == "https" and fallback["endpoint"] not in (
         outputs["regions"]["primary"]["endpoint"], outputs["regions"]["standby"]["endpoint"])
     assert fallback["budgetSeconds"] == 120 and fallback["cascadeRecordName"] == "standby-cascade.recs.shop.example.com"
