@@ -48,7 +48,7 @@ FOREIGN_FLAGS = {
     "--max-node-provision-time": "cluster-autoscaler",
     "--offline": "zizmor", "--persona": "zizmor", "--no-config": "zizmor",
     "--strict": "mkdocs build", "--tags": "git ls-remote", "--json": "pulumi stack output",
-    "--all": "pulumi state unprotect",
+    "--all": "pulumi state unprotect", "--refresh": "pulumi up",
 }
 # Flags the pages name because the tools refuse them, with the reason the page gives.
 REFUSED_FLAGS = {
@@ -160,7 +160,9 @@ def command_problems(line: str) -> list[str]:
         at_start = False
         if re.fullmatch(r"--?[A-Za-z][\w-]*(=.*)?", word):
             flag = word.split("=", 1)[0]
-            if flag not in command.flags:
+            # A sub-command group's shared option (`recsys-dr release --tier fallback`): every sub-command has it.
+            shared = set.intersection(*(c.flags for c in command.children.values())) if command.children else set()
+            if flag not in command.flags | shared:
                 problems.append(f"`{line.strip()}`: no flag {flag}")
     return problems
 
@@ -218,14 +220,23 @@ def _tree(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
 
 
 def _variants() -> list[tuple[str, dict[str, Any] | None]]:
-    """The shipped stacks, and prod under each other failover control (which exports its own keys;
-    both refuse a fallback tier, so the variants have none)."""
+    """The shipped stacks, prod under each other failover control (which exports its own keys;
+    both refuse a fallback tier, so the variants have none), and prod with candidates pinned."""
     variants: list[tuple[str, dict[str, Any] | None]] = [("dev", None), ("prod", None)]
     for control in ("arc", "region-switch"):
         document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))
         document["config"]["recsys-dr:failoverControl"] = control
         document["config"].pop("recsys-dr:fallback", None)
         variants.append(("prod", document))
+    # A release in progress: candidates pinned beside the stable versions (their keys are exported only then),
+    # with the pools raised to hold maxReplicas + minReplicas + 1 pods as the stack requires.
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))
+    config = document["config"]
+    config["recsys-dr:model"]["candidate"] = {"version": 2, "manifestSha256": "c" * 64}
+    config["recsys-dr:gpu"]["maxSize"] = 11
+    config["recsys-dr:fallback"]["candidate"] = {"version": 2, "manifestSha256": "d" * 64}
+    config["recsys-dr:fallback"]["maxSize"] = 6
+    variants.append(("prod", document))
     return variants
 
 
@@ -247,7 +258,9 @@ def output_tree() -> dict[str, Any]:
     def merge(into: dict[str, Any], value: Any) -> None:
         for key, sub in value.items():
             if isinstance(sub, dict):
-                merge(into.setdefault(key, {}), sub)
+                if not isinstance(into.get(key), dict):  # null in one variant (no candidate), an object in another
+                    into[key] = {}
+                merge(into[key], sub)
             else:
                 into.setdefault(key, "leaf")
 
@@ -263,11 +276,14 @@ def output_tree() -> dict[str, Any]:
 
 @cache
 def manifest_serving_keys() -> set[str]:
-    """The `serving` facts an exported version's manifest records (`serving.max_batch`, ...), from the exporter."""
-    source = (ROOT / "model" / "export.py").read_text(encoding="utf-8")
-    block = re.search(r'"serving": \{(.*?)\n\s*\}', source, re.S)
-    assert block is not None, "model/export.py no longer writes a `serving` block: update this test"
-    return {f"serving.{key}" for key in re.findall(r'"(\w+)":', block.group(1))}
+    """The `serving` facts an exported version's manifest records (`serving.max_batch`, ...), from the exporters
+    of the main version and of the fallback version."""
+    keys: set[str] = set()
+    for exporter, pattern in (("export.py", r'"serving": \{(.*?)\n\s*\}'), ("fallback.py", r'"serving": \{(.*?)\},\n')):
+        block = re.search(pattern, (ROOT / "model" / exporter).read_text(encoding="utf-8"), re.S)
+        assert block is not None, f"model/{exporter} no longer writes a `serving` block: update this test"
+        keys |= {f"serving.{key}" for key in re.findall(r'"(\w+)":', block.group(1))}
+    return keys
 
 
 @cache
@@ -422,8 +438,8 @@ def test_the_documented_stack_outputs_are_the_exported_ones():
     sample["regions"]["standby"] = sample["regions"]["primary"]  # {"…": "the same keys"}
     documented = _key_paths(sample)
     exported = _key_paths(output_tree())
-    # modelArtifact is exported only with model.artifactDir, a directory `model build` wrote.
-    only_with_an_artifact = {p for p in documented if p[0] == "modelArtifact"}
+    # modelArtifact and modelEvaluations are exported only with model.artifactDir, a directory `model build` wrote.
+    only_with_an_artifact = {p for p in documented if p[0] in ("modelArtifact", "modelEvaluations")}
     assert sorted(exported - documented) == [], "exported but not documented"
     assert sorted(documented - exported - only_with_an_artifact) == [], "documented but not exported"
 
@@ -437,6 +453,8 @@ def test_the_checks_catch_a_wrong_command_flag_or_setting():
     assert command_problems("python -m recsys_dr.model build --out artifacts --version 1") == []
     assert command_problems("recsys-dr rollback --to standby")  # no such sub-command
     assert command_problems("recsys-dr status --dry-run")  # a flag of another sub-command
+    assert command_problems("recsys-dr release --tier fallback") == []  # every release sub-command has it
+    assert command_problems("recsys-dr release --one-step")  # only start and advance have it
     assert command_problems("python -m recsys_dr.model build --pseudonym-key x")  # refused on purpose
     assert not set(REFUSED_FLAGS) & all_flags()  # still refused
     assert setting_problem("gpu.capacityReservations.standby") is None
