@@ -162,8 +162,6 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 endpoints={tier: serving.endpoint for tier, serving in tiers.items()},
                 alias_zone_ids={tier: serving.front_door.load_balancer.zone_id for tier, serving in tiers.items()},
                 routing_health_check_ids=steering, probe_endpoints=args.serving.exposure != "internal",
-                # With ARC or a Region switch plan the operator's switch alone moves traffic.
-                evaluate_target_health=args.failover_control == "health-check",
             ),
             opts=child,
         )

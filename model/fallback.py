@@ -62,6 +62,7 @@ from recsys_dr.model.baselines import PersonalFrequency
 from recsys_dr.model.export import (CATALOG_FUNCTION, SIGNATURE, WARMUP_PATH, checked_rows, stable_fingerprint_uuid,
                                     function_spec, max_batch, read_warmup, request_bytes, signature_spec,
                                     synthetic_requests, write_warmup)
+from recsys_dr.model.golden import write_golden
 from recsys_dr.model.manifest import (FALLBACK_ROLE, ITEMS_PATH, ROLE_KEY, TITLES_PATH, check_model_name,
                                       write_manifest)
 from recsys_dr.model.split import Examples, Split, sequences_before
@@ -312,6 +313,8 @@ def export_fallback(
                  if split is not None and len(split.test) else {})
         spec = signature_spec(loaded)
         offline = {CATALOG_FUNCTION: function_spec(loaded.score_catalog.concrete_functions[0])}
+        # The release gates replay these through the live endpoint, as for the main version (model.golden).
+        golden = write_golden(staging, loaded.signatures[SIGNATURE], requests, signature_name=SIGNATURE)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -323,6 +326,7 @@ def export_fallback(
         "metrics": (metrics or {}) | ({METHOD: found} if found else {}),
         "signature": spec,
         "offline_functions": offline,
+        "golden": golden,
         "serving": {"signature_name": SIGNATURE, "model_name": model_name, "top_k": module.k,
                     "history_length": history_length, "history_padding": "", "num_items": module.num_items,
                     "warmup_requests": len(requests), "max_batch": module.limit,

@@ -3,9 +3,12 @@ and with a fallback tier the cascade primary GPU -> standby GPU -> fallback.
 
 The records are aliases (type A) of the regions' load balancers: Route 53 answers with the
 balancer's current addresses and no charge per query, and an alias takes the balancer's TTL, a
-fixed 60 s (`aws_limits.ALIAS_RECORD_TTL`). With `evaluate_target_health` a record also counts as
-unhealthy while its balancer has no healthy target (Route 53 API reference, AliasTarget
-`EvaluateTargetHealth`).
+fixed 60 s (`aws_limits.ALIAS_RECORD_TTL`). The balancers' records follow their health checks, which
+probe the model's status path through the balancer's own listener, and not the balancer's target
+health: with `EvaluateTargetHealth` Route 53 counts an Application Load Balancer unhealthy when any
+of its target groups that has targets has no healthy one (Route 53 API reference, AliasTarget
+`EvaluateTargetHealth`), so a release's failing canary group, holding a few candidate pods beside
+healthy stable ones, would fail over the whole region.
 
 A failover group has one PRIMARY and one SECONDARY, so the third tier is a nested group (Route 53
 Developer Guide, "How health checks work in complex Amazon Route 53 configurations"): the SECONDARY
@@ -102,16 +105,17 @@ class DnsWiring:
             health checkers are outside the VPC", Route 53 Developer Guide, health checks of
             private resources), so such checks would fail forever and steer nothing; the
             records then need `routing_health_check_ids`. Default True.
-        evaluate_target_health: the records also follow their balancer's target health. False
-            where an operator's switch (ARC routing controls, a Region switch plan) must decide
-            alone. Default True.
+        evaluate_target_health: the balancers' records also follow their balancer's target health:
+            then a balancer with one target group whose targets are all unhealthy (a release's
+            canary group) counts as down, whatever its other groups serve. Default False (the
+            health checks alone decide).
     """
 
     endpoints: Mapping[str, pulumi.Input[str]]
     alias_zone_ids: Mapping[str, pulumi.Input[str]]
     routing_health_check_ids: Mapping[str, pulumi.Input[str]] | None = None
     probe_endpoints: bool = True
-    evaluate_target_health: bool = True
+    evaluate_target_health: bool = False
 
 
 def dns_wiring_problems(wiring: DnsWiring) -> list[str]:
@@ -126,9 +130,6 @@ def dns_wiring_problems(wiring: DnsWiring) -> list[str]:
         problems.append(f"`routing_health_check_ids` must have exactly the keys {keys}. Received: {sorted(wiring.routing_health_check_ids)}")
     if not wiring.probe_endpoints and wiring.routing_health_check_ids is None:
         problems.append("`probe_endpoints=False` needs `routing_health_check_ids`: without HTTP checks nothing else steers the records")
-    if "fallback" in tiers and not wiring.evaluate_target_health:
-        problems.append("a fallback tier needs `evaluate_target_health=True`: the cascade answers it only while the GPU "
-                        "tiers' records evaluate unhealthy")
     return problems
 
 

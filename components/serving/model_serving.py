@@ -350,10 +350,10 @@ class ModelServing(pulumi.ComponentResource):
                  spec: manifests.ServingSpec, service: k8s.core.v1.Service,
                  target_group: aws.lb.TargetGroup) -> k8s.apiextensions.CustomResource:
         """A TargetGroupBinding registering `service`'s pods in `target_group`. The stable pods are also
-        the canary group's targets while no candidate runs (weight 0: no traffic), because Route 53
-        counts a balancer as unhealthy when one of its target groups has no registered targets
-        (Route 53 API reference, `AliasTarget.EvaluateTargetHealth`): an empty canary group would mark
-        every region unhealthy and stall the failover and the cascade."""
+        the canary group's targets while no candidate runs (weight 0: no traffic), so no group is ever
+        empty: for records that evaluate target health (`DnsWiring.evaluate_target_health`) Route 53
+        counts a balancer with an empty target group as unhealthy (Route 53 API reference,
+        `AliasTarget.EvaluateTargetHealth`)."""
         return k8s.apiextensions.CustomResource(
             resource_name,
             api_version=manifests.TARGET_GROUP_BINDING_API, kind="TargetGroupBinding",

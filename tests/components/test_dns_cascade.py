@@ -13,7 +13,7 @@ import itertools
 
 import pytest
 
-from recsys_dr.components.dns.failover_records import CASCADE_LABEL, DnsWiring, dns_wiring_problems, record_layout
+from recsys_dr.components.dns.failover_records import CASCADE_LABEL, record_layout
 from recsys_dr.review.mock_runtime import ProgramRun
 from recsys_dr.sandbox.route53 import record_healthy, resolve
 from tests.components.test_variants import render_recommender
@@ -88,11 +88,20 @@ def test_fallback_answers_only_when_both_gpu_tiers_are_unhealthy(states, variant
     assert answer(run, up) == expected(up)
 
 
-def test_balancer_without_healthy_targets_counts_as_down_even_with_a_passing_check(cascade):
-    # Evaluate Target Health on the tiers' aliases: an ALB whose targets are all unhealthy takes its tier out.
+@pytest.mark.parametrize("variant", ["cascade", "private_cascade"])
+def test_a_target_group_without_healthy_targets_does_not_move_its_tier_while_the_check_passes(variant, request):
+    # With EvaluateTargetHealth an ALB with one target group whose targets are all unhealthy counts
+    # as down (Route 53 API reference, AliasTarget): a release's failing canary group would fail the
+    # region over. The balancers' aliases follow their checks alone, which probe the status path
+    # through the same listener.
+    run = request.getfixturevalue(variant)
     checks_pass = {tier: True for tier in TIERS}
-    assert answer(cascade, checks_pass, targets_up={"primary": False, "standby": False, "fallback": True}) == "fallback"
-    assert answer(cascade, checks_pass, targets_up={"primary": False, "standby": True, "fallback": True}) == "standby"
+    assert answer(run, checks_pass, targets_up={"primary": False, "standby": False, "fallback": True}) == "primary"
+    for record in run.of_type("aws:route53/record:Record"):
+        (alias,) = record.inputs["aliases"]
+        in_zone = alias["zoneId"] == record.inputs["zoneId"]
+        assert alias["evaluateTargetHealth"] is in_zone  # only the nested pair's alias evaluates its records
+        assert in_zone or record.inputs["healthCheckId"]
 
 
 def test_client_facing_secondary_aliases_the_nested_pair_without_a_check_of_its_own(cascade):
@@ -129,12 +138,6 @@ def test_private_cascade_doubles_the_alarm_detection(private_cascade):
     # Two one-minute alarm periods per hop (PrivateEndpointHealth), then the TTL.
     assert private_cascade.outputs["failoverBudgetSeconds"] == 180
     assert private_cascade.outputs["fallback"]["budgetSeconds"] == 300
-
-
-def test_cascade_without_target_health_is_refused():
-    wiring = DnsWiring(endpoints=dict.fromkeys(TIERS, "x"), alias_zone_ids=dict.fromkeys(TIERS, "Z1"),
-                       evaluate_target_health=False)
-    assert any("needs `evaluate_target_health=True`" in p for p in dns_wiring_problems(wiring))
 
 
 # ------------------------------------------------------------------ the evaluator's own rules

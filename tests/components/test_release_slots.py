@@ -252,7 +252,8 @@ def test_the_candidate_binds_scales_and_is_let_through_on_its_own_group(with_can
 
 def test_without_a_candidate_the_canary_group_holds_the_stable_pods(rendered_stacks, with_candidate):
     # Route 53 counts a balancer unhealthy while one of its target groups has no registered targets
-    # (Route 53 API reference, AliasTarget.EvaluateTargetHealth): the canary group is never left empty.
+    # (Route 53 API reference, AliasTarget.EvaluateTargetHealth): for records that evaluate target
+    # health the canary group is never left empty.
     for run, service in ((rendered_stacks["prod"], "recommender-tf-serving"),
                          (with_candidate, "recommender-tf-serving-candidate")):
         groups = {g.outputs["arn"]: g.name for g in run.of_type("aws:lb/targetGroup:TargetGroup")}

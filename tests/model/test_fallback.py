@@ -198,6 +198,24 @@ def test_fallback_manifest_holds_both_evaluations_and_verifies():
     assert len(read_warmup(version_dir / WARMUP_PATH)) == manifest["serving"]["warmup_requests"]
 
 
+def test_fallback_ships_golden_requests_the_release_gate_replays():
+    # `recsys-dr release --tier fallback` refuses a version without them (operations.release.evidence).
+    from recsys_dr.model import golden
+
+    version_dir = exported_beside_main()
+    manifest = load_manifest(version_dir / MANIFEST_NAME)
+    assert manifest["golden"] == {"path": golden.GOLDEN_PATH, "rows": golden.GOLDEN_ROWS, "signature_name": "serving_default"}
+    [entry] = [f for f in manifest["files"] if f["path"] == golden.GOLDEN_PATH]
+    assert entry["sha256"] == file_digest(version_dir / golden.GOLDEN_PATH)[0]
+    document = golden.load_golden((version_dir / golden.GOLDEN_PATH).read_bytes())
+    serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    for row in document["rows"]:
+        answer = serve(**{name: tf.constant([value]) for name, value in row["inputs"].items()})
+        served = {name: tensor.numpy()[0].tolist() for name, tensor in answer.items()}
+        served = {name: [v.decode() if isinstance(v, bytes) else v for v in values] for name, values in served.items()}
+        assert golden.compare(row["outputs"], served, tolerance=1e-6) is None
+
+
 def test_fallback_metrics_match_the_in_memory_module(tmp_path):
     split = wide_split()
     module = _module(split, WIDE, False, tmp_path)

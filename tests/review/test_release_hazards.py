@@ -8,7 +8,10 @@ import hashlib
 
 import pytest
 
-from recsys_dr.review.diff import diff_plans, render_json, render_markdown, render_text
+from recsys_dr.review.diff import diff_plans
+from recsys_dr.review.diff_json import render_json
+from recsys_dr.review.diff_markdown import render_markdown
+from recsys_dr.review.diff_text import render_text
 from recsys_dr.sandbox.release import release_version
 
 from .shipped import mutated, setting
