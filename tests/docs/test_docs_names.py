@@ -469,3 +469,24 @@ def test_the_checks_catch_a_wrong_command_flag_or_setting():
     assert setting_problem("serving.max_batch") is None  # a manifest field
     assert setting_problem("serving.max_batches") is not None
     assert FIRST_PERSON.search("then we scale") and FIRST_PERSON.search("I could not") and not FIRST_PERSON.search("us-east-1")
+
+
+def test_the_component_api_page_documents_every_component_and_settings_class():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import pulumi
+
+    import recsys_dr.components as components
+    from recsys_dr.components.settings.base import Settings
+
+    page = (DOCS / "reference" / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: (\S+)$", page, re.M))
+    public = set()
+    for module in pkgutil.walk_packages(components.__path__, "recsys_dr.components."):
+        for name, value in vars(importlib.import_module(module.name)).items():
+            if (inspect.isclass(value) and value.__module__ == module.name and not name.startswith("_")
+                    and issubclass(value, (pulumi.ComponentResource, Settings)) and value is not Settings):
+                public.add(f"{module.name}.{name}")
+    assert sorted(public - documented) == []
