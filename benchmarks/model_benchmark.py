@@ -238,10 +238,10 @@ def steps(args: argparse.Namespace) -> dict:
         batch = (tf.zeros((args.batch_size, config.query_length), tf.int64), tf.constant(h),
                  tf.constant(rng.integers(0, args.items, size=args.batch_size)))
         for _ in range(3):
-            step(*batch)
+            step(batch)
         t = time.perf_counter()
         for _ in range(args.iterations):
-            float(step(*batch))
+            float(step(batch)[0])
         out[length] = round((time.perf_counter() - t) / args.iterations * 1e3, 1)
         print(f"history {length:>4}: {out[length]:.1f} ms per step of {args.batch_size} ({args.items:,} items)", flush=True)
     return {"items": args.items, "batch_size": args.batch_size, "ms_per_step": out}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pulumi
+import pulumi_aws as aws
 
 from recsys_dr.components.cluster import GpuCluster, GpuClusterArgs
 from recsys_dr.components.cluster.cold_start import cold_start_outputs
@@ -35,6 +36,7 @@ from recsys_dr.components.storage import ModelBucketArgs, ReplicatedModelBucket
 from recsys_dr.components.storage.defaults import REPLICATION_RULE_ID
 from recsys_dr.components.storage.model_artifact import ModelArtifact, ModelArtifactArgs
 from recsys_dr.components.storage.key_policies import KeyAccess, ModelKeyPolicies, ModelKeyPoliciesArgs
+from recsys_dr.components.training.training_job import TrainingJob, TrainingJobArgs, TrainingWiring, training_role_arn
 
 __all__ = ["TwoRegionRecommender", "TwoRegionRecommenderArgs"]
 
@@ -57,7 +59,8 @@ class TwoRegionRecommender(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TwoRegionRecommenderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         tags = {"recsys-dr:deployment": name, **args.tags}
-        bucket_args = ModelBucketArgs(regions=args.regions, storage=args.storage, tags=tags)
+        bucket_args = ModelBucketArgs(regions=args.regions, storage=args.storage, tags=tags,
+                                      publisher_arns=[self._training_role_arn(name)] if args.training.enabled else [])
         cluster_args = {
             role: GpuClusterArgs(
                 region=args.region(role), cluster=args.cluster, gpu=args.gpu_pool(role), vpc_cidr=args.cluster.vpc_cidrs.of(role),
@@ -129,6 +132,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
         ) if self.fallback_args is not None else None
 
+        self.training = self._training(name, args, tags) if args.training.enabled else None
         self._security(name, args, tags, regional_buckets)
 
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
@@ -289,10 +293,11 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         where one is configured, and alarms on calls that loosen the keys, buckets or trail."""
         child = pulumi.ResourceOptions(parent=self)
         release = [args.storage.release_role_arn] if args.storage.release_role_arn else []
+        publishers = [*release, *([self.training.role.arn] if self.training is not None else [])]
         replication = self.buckets.replication_role.arn
         access = {
             "primary": KeyAccess(region=args.regions.primary, key_id=regional_buckets["primary"].key.key_id,
-                                 decrypters=[self.serving["primary"].role.arn, replication, *release], encrypters=release),
+                                 decrypters=[self.serving["primary"].role.arn, replication, *publishers], encrypters=publishers),
             "standby": KeyAccess(region=args.regions.standby, key_id=regional_buckets["standby"].key.key_id,
                                  decrypters=[self.serving["standby"].role.arn, *([self.fallback.role.arn] if self.fallback else [])],
                                  encrypters=[replication]),
@@ -321,6 +326,25 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 alarm_topic_arns=list(args.alarms.topic_arns), tags=tags,
             ),
             opts=child,
+        )
+
+    def _training_role_arn(self, name: str) -> pulumi.Output[str]:
+        """The training role's ARN before the role exists: the primary bucket's policy names it."""
+        identity = aws.get_caller_identity_output()
+        return identity.apply(lambda who: training_role_arn(partition=who.arn.split(":")[1], account_id=who.account_id,
+                                                            deployment=name))
+
+    def _training(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> TrainingJob:
+        """The training Job's standing parts in the primary cluster (`recsys-dr train` starts runs)."""
+        cluster, bucket = self.clusters["primary"], self.buckets.primary
+        return TrainingJob(
+            f"{name}-training",
+            TrainingJobArgs(region=args.regions.primary, deployment=name, model_name=args.model.name,
+                            training=args.training, tags={**tags, "recsys-dr:role": "primary"}),
+            TrainingWiring(cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn,
+                           kubernetes_provider=cluster.provider, bucket_name=bucket.bucket.bucket,
+                           bucket_arn=bucket.bucket.arn, kms_key_arn=bucket.key.arn),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _region_switch(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> RegionSwitch:
@@ -390,6 +414,10 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 "approvalStepName": self.region_switch.approval_step_name,
                 "recoveryTimeObjectiveMinutes": args.region_switch.recovery_time_objective_minutes,
             }
+        if self.training is not None:
+            # What `recsys-dr train` reads: the run template in the primary cluster.
+            outputs["training"] = {"namespace": self.training.namespace, "templateName": self.training.template_name,
+                                   "roleArn": self.training.role.arn}
         if self.artifact is not None:
             outputs["modelArtifact"] = {"manifestKey": self.artifact.manifest_key, "manifestSha256": self.artifact.manifest_sha256}
         # What `recsys-dr release` reads: its steps and gates, and the built versions' offline evaluation.

@@ -34,11 +34,17 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------- data + training options
 def _add_data_args(p: argparse.ArgumentParser) -> None:
+    from recsys_dr.model.config import DEFAULT_SAMPLE_USERS
+
     g = p.add_argument_group("data")
     g.add_argument("--data", choices=("synthetic", "movielens", "completejourney", "files"), default=None,
                    help="data source (default: synthetic; 'files' when --interactions is given)")
-    g.add_argument("--interactions", type=Path, help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type])")
-    g.add_argument("--catalog", type=Path, help="catalog, CSV or Parquet (item_id,title,category)")
+    g.add_argument("--interactions", help="interaction log, CSV or Parquet (user_id,item_id,timestamp[,query,event_type]); "
+                                          "a directory or s3://bucket/prefix/ of Parquet shards, each user in one, is streamed")
+    g.add_argument("--catalog", help="catalog, CSV or Parquet (item_id,title,category); s3:// with sharded --interactions")
+    g.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
+                   help="sharded --interactions: users whose held-out items are kept for selection and evaluation "
+                        f"(default: {DEFAULT_SAMPLE_USERS})")
     g.add_argument("--strict", action="store_true", help="fail on interactions with unknown item ids instead of dropping them")
     # Never the key itself on the command line: it would show in the process list and shell history.
     g.add_argument("--pseudonym-key-file", type=Path, default=None, metavar="PATH",
@@ -91,6 +97,18 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-refit", action="store_true",
                    help="keep the selected epoch's weights instead of refitting on training + validation interactions")
     g.add_argument("--seed", type=int, default=t.seed, help=f"training seed (default: {t.seed})")
+
+
+def _add_strategy_args(p: argparse.ArgumentParser) -> None:
+    from recsys_dr.model.distributed import DEFAULT_STRATEGY, DEFAULT_WORKER_TIMEOUT, STRATEGIES
+
+    g = p.add_argument_group("distribution (see recsys_dr.model.distributed)")
+    g.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                   help="one-device (default); mirrored = every local GPU; multi-worker = the processes named in "
+                        "TF_CONFIG (or an indexed Job's environment). --batch-size is the global batch")
+    g.add_argument("--worker-timeout", type=int, default=DEFAULT_WORKER_TIMEOUT, metavar="SECONDS",
+                   help=f"multi-worker: seconds a step waits for the other workers before failing "
+                        f"(default: {DEFAULT_WORKER_TIMEOUT})")
 
 
 def _add_out_args(p: argparse.ArgumentParser) -> None:
@@ -163,6 +181,18 @@ def _train_config(args: argparse.Namespace):
         raise UsageError(str(err)) from None
 
 
+def _runtime(args: argparse.Namespace, config):
+    """The ``tf.distribute`` runtime of ``--strategy``; a configuration it cannot run is a usage error."""
+    from recsys_dr.model.distributed import DistributedError, make_runtime
+
+    try:
+        runtime = make_runtime(args.strategy, timeout_seconds=args.worker_timeout)
+        runtime.per_replica_batch(config.batch_size)
+    except DistributedError as err:
+        raise UsageError(str(err)) from None
+    return runtime
+
+
 def _check_out_args(args: argparse.Namespace) -> None:
     """Validate --model-name, --version and --top-k before any work (usage errors)."""
     from recsys_dr.model.manifest import ManifestError, check_model_name
@@ -220,14 +250,24 @@ def cmd_build(args: argparse.Namespace) -> int:
     _check_out_args(args)
     version = _build_version(args)
     config = _train_config(args)
-    data = _load_data(args)
-    split = leave_last_out(data, config.history_length)
-    fp = fingerprint(data, history_length=config.history_length)
-    log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
-             data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
-             len(split.test), ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data.report.to_dict().items()))
-    trained = train(split, data.item_ids, config, show_progress=not args.no_progress, exclude_seen=args.exclude_seen)
+    runtime = _runtime(args, config)  # before any other TensorFlow op (multi-worker starts its server)
+    if _streamed(args):
+        data, split, fp, trained = _train_streamed(args, config, runtime)
+    else:
+        data = _load_data(args)
+        split = leave_last_out(data, config.history_length)
+        fp = fingerprint(data, history_length=config.history_length)
+        log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
+                 data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
+                 len(split.test), ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data.report.to_dict().items()))
+        trained = train(split, data.item_ids, config, show_progress=not args.no_progress,
+                        exclude_seen=args.exclude_seen, runtime=runtime)
     log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
+    if not runtime.is_chief:  # the chief evaluates, exports and publishes; the other workers write nothing
+        print(f"worker {runtime.worker_index} of {runtime.workers}: {runtime.steps} steps, "
+              f"{runtime.examples_per_replica} examples per replica; the chief (worker 0) exports")
+        _write_json(args.metrics_out, {"training": runtime.record(), "history": trained.history})
+        return 0
     evaluation = evaluation_record(split, args.exclude_seen, trained)
     if "warning" in evaluation:
         log.warning("evaluation: %s", evaluation["warning"])
@@ -244,10 +284,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         trained, args.out, model_name=args.model_name, version=version, top_k=args.top_k, metrics=metrics,
         data_fingerprint=fp, titles=titles,
         extra_metadata={"dataset": dataset, "evaluation": evaluation, "train_seconds": round(trained.train_seconds, 2),
+                        "training": runtime.record(),
                         "fallback_version": {"model_name": fallback_dir.parent.name, "version": version}},
     )
     _write_json(args.metrics_out, {"metrics": metrics, "evaluation": evaluation, "version_dir": str(version_dir),
-                                   "fallback_dir": str(fallback_dir), "data_fingerprint": fp})
+                                   "fallback_dir": str(fallback_dir), "data_fingerprint": fp, "training": runtime.record(),
+                                   "train_seconds": round(trained.train_seconds, 2), "history": trained.history})
     print(f"exported {version_dir} (training bundle: {bundle})")
     print(f"manifest sha256: {_manifest_sha256(version_dir)}")
     print(f"exported {fallback_dir} (fallback version: counts only, CPU)")
@@ -292,6 +334,36 @@ def _export_fallback(args: argparse.Namespace, version: int, split, data, traine
                         "fallback_selection": selection, "main": {"model_name": args.model_name, "version": version}},
     )
     return fallback_dir, metrics | ({METHOD: found} if found else {})
+
+
+def _streamed(args: argparse.Namespace) -> bool:
+    """--interactions names a directory or an s3:// prefix of Parquet shards (model.stream)."""
+    from recsys_dr.model.stream import is_sharded
+
+    return bool(args.interactions) and is_sharded(args.interactions)
+
+
+def _train_streamed(args: argparse.Namespace, config, runtime):
+    """First pass over the shards, then training that streams them: ``(data, split, fingerprint,
+    trained)`` where ``data`` holds the catalog and report (no interactions) and ``split`` the
+    sampled users' held-out examples."""
+    from recsys_dr.model.data import Dataset, resolve_pseudonym_key
+    from recsys_dr.model.stream import scan_shards
+    from recsys_dr.model.train import train_stream
+
+    if not args.catalog or args.data not in (None, "files"):
+        raise UsageError("sharded --interactions needs --catalog (and --data files or no --data)")
+    key = resolve_pseudonym_key(_pseudonym_key(args), allow_dev_key=args.allow_dev_key)
+    scan = scan_shards(args.interactions, args.catalog, pseudonym_key=key, history_length=config.history_length,
+                       query_token_min_users=config.query_token_min_users, sample_users=args.sample_users,
+                       strict=args.strict)
+    name = args.interactions.rstrip("/").rsplit("/", 1)[-1]
+    log.info("%s: %d shards, %d users, %d items, %d training examples, %d sampled users held out; %s", name,
+             len(scan.shards), scan.users, len(scan.catalog), sum(scan.train_examples), len(scan.sample.test),
+             scan.report.to_dict())
+    trained = train_stream(scan, config, pseudonym_key=key, strict=args.strict, show_progress=not args.no_progress,
+                           exclude_seen=args.exclude_seen, runtime=runtime)
+    return Dataset(name, None, scan.catalog, scan.report), scan.sample, scan.fingerprint, trained
 
 
 def _manifest_sha256(version_dir: Path) -> str:
@@ -515,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the fallback version's category step: auto = on if it ranks the validation items better "
                         "(default: auto)")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
+    _add_strategy_args(p)
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("evaluate", allow_abbrev=False, help="rank the held-out items with an exported version and the baselines")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+DEFAULT_SAMPLE_USERS = 20_000
+"""Sharded logs: users whose held-out items a build keeps for model selection and evaluation."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import logging
 import os
 import shutil
 import tempfile
@@ -67,7 +66,6 @@ from recsys_dr.model.manifest import (FALLBACK_ROLE, ITEMS_PATH, ROLE_KEY, TITLE
                                       write_manifest)
 from recsys_dr.model.split import Examples, Split, sequences_before
 
-log = logging.getLogger(__name__)
 
 SMOOTHING = 20.0
 """Weight, in history items, of overall popularity in the category step: a history of a few items
@@ -336,7 +334,6 @@ def export_fallback(
                      "counts": "interactions before the test items (training and validation), as the baselines'"},
     } | (extra_metadata or {})
     write_manifest(final, model_name=name, version=version, metadata=metadata)
-    log.info("exported %s", final)
     return final, found
 
 

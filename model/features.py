@@ -60,6 +60,40 @@ def item_lookup(vocabulary: list[str] | str, *, invert: bool = False, name: str 
     return keras.layers.StringLookup(vocabulary=vocabulary, mask_token="", num_oov_indices=1, invert=invert, name=name)
 
 
+class TokenCounter:
+    """Query-token counts and, up to ``min_users``, the distinct users who typed each token.
+
+    Fed one batch of queries at a time (:meth:`add`), so a streamed log's vocabulary needs memory
+    for its distinct tokens only, not for its queries; :meth:`vocabulary` gives what
+    :func:`build_query_vocabulary` gives for all of them at once.
+
+    Args:
+        min_users: users a token needs; default 1 (no user sets kept).
+    """
+
+    def __init__(self, min_users: int = 1):
+        self.min_users = min_users
+        self.counts: Counter[str] = Counter()
+        self.typed_by: dict[str, set] = {}
+
+    def add(self, queries: np.ndarray | list[str], users: np.ndarray | list[str] | None = None) -> None:
+        if self.min_users > 1 and users is None:
+            raise ValueError("`min_users` > 1 needs `users`, the user of each query")
+        for index, query in enumerate(queries):
+            for tok in standardize(str(query)):
+                self.counts[tok] += 1
+                if self.min_users > 1:
+                    seen = self.typed_by.setdefault(tok, set())
+                    if len(seen) < self.min_users:  # enough is enough: the set stays this small
+                        seen.add(users[index])
+
+    def vocabulary(self, max_tokens: int = 20_000, min_count: int = 1) -> list[str]:
+        """Tokens ordered by descending count, ties by token (deterministic)."""
+        keep = [t for t, c in self.counts.items()
+                if c >= min_count and (self.min_users <= 1 or len(self.typed_by[t]) >= self.min_users)]
+        return sorted(keep, key=lambda t: (-self.counts[t], t))[:max_tokens]
+
+
 def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20_000, min_count: int = 1, *,
                            users: np.ndarray | list[str] | None = None, min_users: int = 1) -> list[str]:
     """Return query tokens ordered by descending count, ties by token (deterministic).
@@ -75,17 +109,9 @@ def build_query_vocabulary(queries: np.ndarray | list[str], max_tokens: int = 20
             `min_users` > 1. Default None.
         min_users: drop tokens that fewer distinct users typed; default 1.
     """
-    counts: Counter[str] = Counter()
-    typed_by: dict[str, set] = {}
-    for index, query in enumerate(queries):
-        for tok in standardize(str(query)):
-            counts[tok] += 1
-            if users is not None:
-                typed_by.setdefault(tok, set()).add(users[index])
-    if min_users > 1 and users is None:
-        raise ValueError("`min_users` > 1 needs `users`, the user of each query")
-    keep = [t for t, c in counts.items() if c >= min_count and (min_users <= 1 or len(typed_by[t]) >= min_users)]
-    return sorted(keep, key=lambda t: (-counts[t], t))[:max_tokens]
+    counter = TokenCounter(min_users)
+    counter.add(queries, users)
+    return counter.vocabulary(max_tokens, min_count)
 
 
 @dataclass

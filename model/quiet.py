@@ -47,4 +47,12 @@ def import_tensorflow(verbose: bool = False):
     absl.logging.set_verbosity(absl.logging.ERROR)
     if not verbose:  # "Assets written to: ..." and similar INFO lines of tf.saved_model
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
+        logging.getLogger("tensorflow").addFilter(_drop_retracing_notice)
     return tf
+
+
+def _drop_retracing_notice(record) -> bool:
+    """Hide tf.function's "triggered tf.function retracing" advice: a build makes several fallback
+    modules (the category step on and off, the export), each traced once for its fixed input
+    signature, which the frequent-tracing detector counts together."""
+    return "triggered tf.function retracing" not in record.getMessage()

@@ -122,7 +122,7 @@ def _activation(parser: argparse.ArgumentParser, *, drain_help: str) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add `status`, `failover` and `drill` to the `recsys-dr` sub-parsers."""
+    """Add `status`, `failover`, `drill` and `train` to the `recsys-dr` sub-parsers."""
     status = subparsers.add_parser(
         "status", help="can the standby take traffic now? (exit 0 only if yes)",
         description="One report: model parity, replication, health checks, serving, capacity, budget. "
@@ -185,6 +185,19 @@ def register(subparsers: Any) -> None:
     from recsys_dr.operations.release import cli as release_cli
 
     release_cli.register(subparsers)
+    train = subparsers.add_parser(
+        "train", help="run a training Job on the primary cluster and print the version to pin",
+        description="Start a training run from the stack's run template (`training.enabled`) for the next free "
+                    "model version in the primary bucket, follow the Job to the end, verify the published version "
+                    "against its manifest and print `model.version` and `model.manifestSha256` to pin. "
+                    "Exit codes: 0 published, 1 the run failed or did not verify, 2 bad input.")
+    _common(train)
+    train.add_argument("--version", type=positive_int, default=None, metavar="N",
+                       help="the version to publish (default: one above the highest in the primary bucket)")
+    train.add_argument("--timeout", type=positive_seconds, default=86_400.0, metavar="S",
+                       help="max seconds to follow the Job (default 86400; the Job keeps running after it)")
+    train.add_argument("--poll-interval", type=positive_seconds, default=30.0, metavar="S", help="default 30")
+    train.set_defaults(handler=handle_train)
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -447,3 +460,43 @@ def _fallback_drill(args: argparse.Namespace, outputs, clients, *, log, clock=No
     else:
         render(result)
     return result.exit_code
+
+
+@guarded
+def handle_train(args: argparse.Namespace, *, clients=None, clock=None, sleep=None) -> int:
+    from recsys_dr.operations.training import TrainingError, run_training, training_outputs
+
+    outputs = _load(args)
+    if outputs is None:
+        return EXIT_BAD_INPUT
+    clients = clients or _clients(args)
+    if clients is None:
+        return EXIT_BAD_INPUT
+    try:
+        namespace, template = training_outputs(outputs.raw)
+    except TrainingError as exc:
+        print(f"recsys-dr train: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    primary = outputs.primary
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    try:
+        result = run_training(
+            kube=clients.kube(primary.region, primary.cluster_name), s3=clients.s3(primary.region), namespace=namespace,
+            template=template, version=args.version, timeout=args.timeout, poll_interval=args.poll_interval, log=log,
+            **({"clock": clock} if clock else {}), **({"sleep": sleep} if sleep else {}))
+    except TrainingError as exc:
+        print(f"recsys-dr train: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        import dataclasses
+        import json
+
+        print(json.dumps(dataclasses.asdict(result), sort_keys=True))
+    else:
+        print(f"published {result.model_name} version {result.version} (Job {result.job}, {result.seconds:.0f} s)")
+        print(f"pin in Pulumi.{outputs.environment}.yaml: model.version: {result.version}, "
+              f"model.manifestSha256: {result.manifest_sha256}")
+    return 0

@@ -123,7 +123,8 @@ class KubeApi:
         context = self._context()
         req = urllib.request.Request(self.server.rstrip("/") + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self._bearer()}", "Accept": "application/json",
-            **({"Content-Type": MERGE_PATCH} if body is not None else {})})
+            # PATCH bodies are merge patches; POST bodies are whole objects.
+            **({"Content-Type": MERGE_PATCH if method == "PATCH" else "application/json"} if body is not None else {})})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout, context=context) as resp:  # noqa: S310
                 answer = resp.read()

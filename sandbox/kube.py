@@ -63,6 +63,7 @@ class FakeKube:
         self.tokens: list[str] = []
         self.lock = threading.Lock()
         self.fail_all: int | None = None  # HTTP status for every request (e.g. 403)
+        self.batch: FakeJobs | None = None  # set one to serve ConfigMaps and Jobs
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,6 +100,9 @@ class FakeKube:
             def do_PATCH(self):  # noqa: N802
                 self._handle("PATCH")
 
+            def do_POST(self):  # noqa: N802
+                self._handle("POST")
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         scheme = "http"
         if tls is not None:
@@ -124,6 +128,8 @@ class FakeKube:
             return min(self.effective_replicas(), self.nodes * self.pods_per_node)
 
     def route(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
+        if self.batch is not None and (answer := self.batch.route(method, path, body)) is not None:
+            return answer
         ns, dep, hpa = self.namespace, self.deployment, self.hpa
         self.replicas = self.effective_replicas()  # the HPA acts between requests
         if path == f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}/scale":
@@ -187,3 +193,102 @@ class FakeKube:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class FakeJobs:
+    """ConfigMaps, headless Services and the Job controller of indexed Jobs, for `recsys-dr train`.
+
+    A POSTed Job must be valid as the API server checks it (a pod template's `restartPolicy` of a
+    Job is `Never` or `OnFailure`; `completionMode: Indexed` needs `completions`), else 422. Its
+    pods run after `run_polls` GETs of the Job if they can run: they land on the GPU pool only
+    with its node selector and a toleration of its taint, and there must be GPUs for all of them
+    (`gpus`); then each pod derives TF_CONFIG as `model.distributed.tf_config_from_env` does from
+    what the controller gives it (`JOB_COMPLETION_INDEX`, hostname `<job>-<index>`, the job-name
+    label) and every worker it names must resolve: `<hostname>.<subdomain>` exists only when the
+    subdomain is a headless Service of the namespace selecting the pod (kubernetes.io "Job with
+    Pod-to-Pod Communication"). Then `on_complete(job)` runs (what worker 0 publishes) and the Job
+    is Complete; otherwise it fails with the reason.
+    """
+
+    def __init__(self, *, config_maps: dict | None = None, services: dict | None = None, gpus: int = 8,
+                 run_polls: int = 2, on_complete=lambda job: None, gpu_label: dict | None = None,
+                 gpu_taint_key: str = "nvidia.com/gpu"):
+        self.config_maps = config_maps or {}  # (namespace, name) -> data
+        self.services = services or {}  # (namespace, name) -> Service spec
+        self.gpus, self.run_polls, self.on_complete = gpus, run_polls, on_complete
+        self.gpu_label, self.gpu_taint_key = gpu_label or {"recsys-dr/pool": "gpu"}, gpu_taint_key
+        self.jobs: dict[tuple[str, str], dict] = {}
+        self._polls: dict[tuple[str, str], int] = {}
+
+    def route(self, method: str, path: str, body: dict | None) -> tuple[int, dict] | None:
+        parts = path.strip("/").split("/")
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6 and parts[4] == "configmaps":
+            data = self.config_maps.get((parts[3], parts[5]))
+            return (200, {"kind": "ConfigMap", "data": data}) if data is not None else (404, {"message": "not found"})
+        if parts[:4] == ["apis", "batch", "v1", "namespaces"] and len(parts) >= 6 and parts[5] == "jobs":
+            namespace = parts[4]
+            if method == "POST" and len(parts) == 6:
+                return self._create(namespace, body)
+            if method == "GET" and len(parts) == 7 and (namespace, parts[6]) in self.jobs:
+                return 200, self._advance(namespace, parts[6])
+            return 404, {"message": f"not found: {path}"}
+        return None
+
+    def _create(self, namespace: str, job: dict) -> tuple[int, dict]:
+        spec, name = job.get("spec", {}), job.get("metadata", {}).get("name", "")
+        if spec.get("template", {}).get("spec", {}).get("restartPolicy") not in ("Never", "OnFailure"):
+            return 422, {"message": "spec.template.spec.restartPolicy: Unsupported value: must be Never or OnFailure"}
+        if spec.get("completionMode") == "Indexed" and not spec.get("completions"):
+            return 422, {"message": "spec.completions: Required value: when completion mode is Indexed"}
+        if (namespace, name) in self.jobs:
+            return 409, {"message": f"jobs.batch {name!r} already exists"}
+        self.jobs[(namespace, name)] = {**job, "status": {}}
+        self._polls[(namespace, name)] = 0
+        return 201, job
+
+    def _blocker(self, namespace: str, job: dict) -> str | None:
+        """Why the workers cannot train together, or None."""
+        from recsys_dr.model.distributed import tf_config_from_env
+
+        spec = job["spec"]
+        pod = spec["template"]["spec"]
+        workers = int(spec.get("parallelism") or 1)
+        tolerated = any(t.get("key") == self.gpu_taint_key for t in pod.get("tolerations") or [])
+        gpus = sum(int(c["resources"]["limits"].get("nvidia.com/gpu", 0)) for c in pod["containers"]) * workers
+        if not tolerated or pod.get("nodeSelector") != self.gpu_label or gpus > self.gpus:
+            return "Pending"
+        service = self.services.get((namespace, pod.get("subdomain")))
+        labels = spec["template"].get("metadata", {}).get("labels", {})
+        headless = service is not None and service.get("clusterIP") == "None" and \
+            service.get("selector", {}).items() <= labels.items()
+        resolvable = {f"{job['metadata']['name']}-{i}.{pod.get('subdomain')}" for i in range(workers)} if headless else set()
+        for index in range(workers):
+            env = {"JOB_COMPLETION_INDEX": str(index)}
+            for var in pod["containers"][0].get("env", []):
+                if "value" in var:
+                    env[var["name"]] = var["value"]
+                elif "batch.kubernetes.io/job-name" in var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", ""):
+                    env[var["name"]] = job["metadata"]["name"]
+            hosts = {h.rsplit(":", 1)[0] for h in tf_config_from_env(env)["cluster"]["worker"]}
+            if not hosts <= resolvable:
+                return f"worker {index} cannot resolve {sorted(hosts - resolvable)[0]}: collective timed out"
+        return None
+
+    def _advance(self, namespace: str, name: str) -> dict:
+        job, key = self.jobs[(namespace, name)], (namespace, name)
+        if job["status"].get("conditions"):
+            return job
+        self._polls[key] += 1
+        workers = int(job["spec"].get("parallelism") or 1)
+        blocker = self._blocker(namespace, job)
+        if blocker == "Pending":  # the pods wait for a node that takes them; the Job never ends
+            job["status"] = {"active": workers, "ready": 0}
+        elif self._polls[key] <= self.run_polls:
+            job["status"] = {"active": workers, "ready": workers}
+        elif blocker is not None:
+            job["status"] = {"failed": workers, "conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": blocker}]}
+        else:
+            self.on_complete(job)
+            job["status"] = {"succeeded": workers, "conditions": [{"type": "Complete", "status": "True"}]}
+        return job

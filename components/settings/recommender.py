@@ -41,6 +41,7 @@ from recsys_dr.components.settings.release import ReleaseSettings
 from recsys_dr.components.settings.regions import ROLES, RegionPair
 from recsys_dr.components.settings.serving import ServingSettings
 from recsys_dr.components.settings.storage import StorageSettings
+from recsys_dr.components.settings.training import TrainingSettings
 
 # Tags recsys-dr adds itself: environment, recsys-dr:deployment, recsys-dr:role,
 # recsys-dr:component, and Name on health checks.
@@ -83,6 +84,8 @@ class TwoRegionRecommenderArgs(Settings):
     storage: StorageSettings = setting(default_factory=StorageSettings, description="Model buckets.", allowed="an object")
     release: ReleaseSettings = setting(default_factory=ReleaseSettings, description="How `recsys-dr release` moves a "
                                        "candidate through the regions, and its gates.", allowed="an object")
+    training: TrainingSettings = setting(default_factory=TrainingSettings, description="The training Job on the primary's GPU pool "
+                                         "(`recsys-dr train`).", allowed="an object")
     fallback: FallbackSettings | None = setting(
         None, description="The CPU fallback tier in the standby region, answered when both GPU tiers are unhealthy "
         "(docs: Fallback tier and capacity). Default: none (recommendations go blank when both GPU tiers are down).",
@@ -202,6 +205,22 @@ def _batching_problems(model: ModelSettings, serving: ServingSettings, key: Call
                              rows_admitted=admitted_rows(model))
 
 
+def _training_capacity_problems(gpu: GpuPoolSettings, serving: ServingSettings, training: TrainingSettings,
+                                key: Callable[[str], str]) -> list[str]:
+    """The primary's GPU pool at its maximum must hold every worker at once beside the serving pods'
+    minimum: the workers meet in one collective, so a worker left Pending holds the others forever."""
+    per_node = min(instance.gpus for instance in gpu.instances)
+    needed = training.workers * training.gpus_per_worker + serving.min_replicas * serving.gpus_per_pod
+    if training.gpus_per_worker > per_node:
+        return [f"`{key('training.gpusPerWorker')}` must be <= {per_node}, the GPUs of the smallest "
+                f"`{key('gpu.instanceTypes')}` node. Received: {training.gpus_per_worker}"]
+    if needed > gpu.max_size * per_node:
+        return [f"`{key('training.workers')}` x `{key('training.gpusPerWorker')}` plus the serving pods' minimum must fit "
+                f"`{key('gpu.maxSize')}` nodes of {per_node} GPU(s) ({gpu.max_size * per_node}); the workers start together. "
+                f"Received: workers={training.workers}, gpusPerWorker={training.gpus_per_worker}, needed {needed} GPUs"]
+    return []
+
+
 def _fallback_problems(section: Callable[[str], Any], key: Callable[[str], str]) -> list[str]:
     """The fallback answers through the health-driven cascade only; its model name must stay a valid name."""
     fallback, control, model = section("fallback"), section("failover_control"), section("model")
@@ -246,6 +265,9 @@ def cross_section_problems(section: Callable[[str], Any], *, key_prefix: str) ->
         problems += serving.open_endpoint_problems(key("serving"))
     if gpu is not None and serving is not None:
         problems += _fit_problems(gpu, serving, key)
+    training = section("training")
+    if gpu is not None and serving is not None and training is not None and training.enabled:
+        problems += _training_capacity_problems(gpu, serving, training, key)
     if gpu is not None and regions is not None:
         for role in ROLES:
             reservation = gpu.capacity_reservations.of(role)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -28,6 +28,8 @@ class ModelBucketArgs:
         storage: the `storage` settings (`forceDestroy`, `releaseRoleArn`, `breakGlassRoleArn`,
             `objectLockDays`).
         model_prefix: key prefix that is replicated and served. Default "models/".
+        publisher_arns: roles besides `storage.releaseRoleArn` that may create model files in the
+            primary bucket (the training Job's). Default none.
         tags: tags added to every taggable resource. Default none.
 
     Model versions never expire: a noncurrent version is the evidence of what ran.
@@ -36,6 +38,7 @@ class ModelBucketArgs:
     regions: RegionPair
     storage: StorageSettings = field(default_factory=StorageSettings)
     model_prefix: str = defaults.MODEL_PREFIX
+    publisher_arns: Sequence[pulumi.Input[str]] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -84,7 +87,8 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             opts=child,
         )
         release = [args.storage.release_role_arn] if args.storage.release_role_arn else []
-        self.primary = self._regional_bucket(f"{name}-primary", args.regions.primary, args, tags, writers=release, replicators=[])
+        self.primary = self._regional_bucket(f"{name}-primary", args.regions.primary, args, tags,
+                                             writers=[*release, *args.publisher_arns], replicators=[])
         self.standby = self._regional_bucket(
             f"{name}-standby", args.regions.standby, args, tags, writers=[], replicators=[self.replication_role.arn]
         )
@@ -186,8 +190,9 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             name,
             region=region,
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, pulumi.Output.all(*replicators)).apply(lambda values: json.dumps(model_bucket_policy(
-                bucket_arn=values[0], writer_arns=writers, replicator_arns=values[1], break_glass_arns=break_glass,
+            policy=pulumi.Output.all(bucket.arn, pulumi.Output.all(*replicators), pulumi.Output.all(*writers)).apply(
+                lambda values: json.dumps(model_bucket_policy(
+                bucket_arn=values[0], writer_arns=values[2], replicator_arns=values[1], break_glass_arns=break_glass,
                 prefix=args.model_prefix,
             ))),
             # The account-level block must settle first or S3 refuses the policy call.

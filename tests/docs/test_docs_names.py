@@ -49,6 +49,8 @@ FOREIGN_FLAGS = {
     "--offline": "zizmor", "--persona": "zizmor", "--no-config": "zizmor",
     "--strict": "mkdocs build", "--tags": "git ls-remote", "--json": "pulumi stack output",
     "--all": "pulumi state unprotect", "--refresh": "pulumi up",
+    # Benchmarks that build their parser inside main(); test_benchmark_flags_exist reads their source.
+    "--in-memory": "python -m benchmarks.stream_benchmark",
 }
 # Flags the pages name because the tools refuse them, with the reason the page gives.
 REFUSED_FLAGS = {
@@ -221,7 +223,7 @@ def _tree(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
 
 def _variants() -> list[tuple[str, dict[str, Any] | None]]:
     """The shipped stacks, prod under each other failover control (which exports its own keys;
-    both refuse a fallback tier, so the variants have none), and prod with candidates pinned."""
+    both refuse a fallback tier, so the variants have none), and prod with candidates pinned and training on."""
     variants: list[tuple[str, dict[str, Any] | None]] = [("dev", None), ("prod", None)]
     for control in ("arc", "region-switch"):
         document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8"))
@@ -236,6 +238,10 @@ def _variants() -> list[tuple[str, dict[str, Any] | None]]:
     config["recsys-dr:gpu"]["maxSize"] = 11
     config["recsys-dr:fallback"]["candidate"] = {"version": 2, "manifestSha256": "d" * 64}
     config["recsys-dr:fallback"]["maxSize"] = 6
+    # ... and the opt-in training Job (its `training` output is exported only with it).
+    config["recsys-dr:training"] = {"enabled": True, "image": "registry.example.com/recsys-train@sha256:" + "e" * 64,
+                                    "interactions": "s3://shop-data/interactions/", "catalog": "s3://shop-data/catalog.csv",
+                                    "pseudonymKeySecret": "pseudonym-key"}
     variants.append(("prod", document))
     return variants
 
@@ -490,3 +496,10 @@ def test_the_component_api_page_documents_every_component_and_settings_class():
                     and issubclass(value, (pulumi.ComponentResource, Settings)) and value is not Settings):
                 public.add(f"{module.name}.{name}")
     assert sorted(public - documented) == []
+
+
+def test_benchmark_flags_exist():
+    for flag, owner in FOREIGN_FLAGS.items():
+        if owner.startswith("python -m benchmarks."):
+            module = owner.removeprefix("python -m ").replace(".", "/") + ".py"
+            assert f'"{flag}"' in (ROOT / module).read_text(encoding="utf-8"), f"{module} has no {flag}"
