@@ -398,6 +398,7 @@ def test_the_readme_cost_table_is_what_the_plan_estimates(stack):
     assert cells[1:5] == [_dollars(cost["primary"]), _dollars(cost["standby"]), _dollars(cost["global"]),
                           f"**{_dollars(cost['total'])}**"]
     assert cells[5].startswith(f"{rto['total']:,} s")
+    assert f"{stack} {_dollars(cost['fallback'])}" in readme  # the fallback tier's share of the standby figure
     assert f"list prices of {PRICES_AS_OF}" in readme
 
 
