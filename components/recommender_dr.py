@@ -61,6 +61,31 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         tags = {"recsys-dr:deployment": name, **args.tags}
         bucket_args = ModelBucketArgs(regions=args.regions, storage=args.storage, tags=tags,
                                       publisher_arns=[self._training_role_arn(name)] if args.training.enabled else [])
+        cluster_args = self._checked_child_args(args, tags)
+
+        super().__init__("recsys-dr:components:TwoRegionRecommender", name, None, opts)
+        if self.rollout.note:
+            pulumi.log.warn(self.rollout.note, resource=self)
+        for warning in capacity_warnings(args):
+            pulumi.log.warn(warning, resource=self)
+        self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=pulumi.ResourceOptions(parent=self))
+        # Each built version goes into the primary bucket once encryption and replication are in
+        # place (replication copies only objects written after its rule exists).
+        self.artifacts = self._artifacts(name, args)
+        self.artifact = self.artifacts.get(("stable", args.model.version))
+        regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
+        self._regions(name, args, cluster_args, regional_buckets)
+        self.training = self._training(name, args, tags) if args.training.enabled else None
+        self._security(name, args, tags, regional_buckets)
+        self._failover_control(name, args, tags)
+        self._dns(name, args, tags)
+        self._alarms(name, args, tags)
+        self.stack_outputs = self._stack_outputs(args, regional_buckets)
+        self.register_outputs(self.stack_outputs)
+
+    def _checked_child_args(self, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> dict[str, GpuClusterArgs]:
+        """Every child's own arguments, checked all at once before the first resource is registered;
+        keeps the rollout and serving arguments, returns the clusters'."""
         cluster_args = {
             role: GpuClusterArgs(
                 region=args.region(role), cluster=args.cluster, gpu=args.gpu_pool(role), vpc_cidr=args.cluster.vpc_cidrs.of(role),
@@ -95,19 +120,12 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         if self.fallback_args is not None:
             problems += [f"fallback: {p}" for p in model_serving_problems(self.fallback_args)]
         raise_if_problems("TwoRegionRecommenderArgs", problems)
+        return cluster_args
 
-        super().__init__("recsys-dr:components:TwoRegionRecommender", name, None, opts)
+    def _regions(self, name: str, args: TwoRegionRecommenderArgs, cluster_args: dict[str, GpuClusterArgs],
+                 regional_buckets: dict) -> None:
+        """Per region its cluster and serving, then the fallback tier on the standby's cluster."""
         child = pulumi.ResourceOptions(parent=self)
-        if self.rollout.note:
-            pulumi.log.warn(self.rollout.note, resource=self)
-        for warning in capacity_warnings(args):
-            pulumi.log.warn(warning, resource=self)
-        self.buckets = ReplicatedModelBucket(f"{name}-models", bucket_args, opts=child)
-        # Each built version goes into the primary bucket once encryption and replication are in
-        # place (replication copies only objects written after its rule exists).
-        self.artifacts = self._artifacts(name, args)
-        self.artifact = self.artifacts.get(("stable", args.model.version))
-        regional_buckets = {"primary": self.buckets.primary, "standby": self.buckets.standby}
         self.clusters: dict[str, GpuCluster] = {}
         self.serving: dict[str, ModelServing] = {}
         for role in ROLES:
@@ -118,7 +136,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             self.clusters[role] = cluster
             self.serving[role] = ModelServing(
                 f"{name}-{role}-serving",
-                serving_args[role],
+                self.serving_args[role],
                 # The standby receives the version by replication, which Pulumi cannot wait for.
                 serving_wiring(cluster, bucket, args.serving.exposure, model_artifact=self._upload_of(args.model.pin(role), role),
                                candidate_artifact=self._upload_of(args.model.candidate_of(role), role)),
@@ -132,32 +150,39 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.buckets]),
         ) if self.fallback_args is not None else None
 
-        self.training = self._training(name, args, tags) if args.training.enabled else None
-        self._security(name, args, tags, regional_buckets)
-
+    def _failover_control(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> None:
+        """What moves traffic besides DNS health checks: ARC routing controls, a Region switch plan,
+        or, for an internal endpoint, CloudWatch alarms standing in for Route 53's probes."""
+        child = pulumi.ResourceOptions(parent=self)
         self.arc = ArcControl(f"{name}-arc", ArcControlArgs(tags=tags), opts=child) if args.failover_control == "arc" else None
         self.region_switch = self._region_switch(name, args, tags) if args.failover_control == "region-switch" else None
         # Route 53 cannot probe an internal balancer: its failover follows CloudWatch alarms instead.
-        tiers = self.tiers
         self.private_health = PrivateEndpointHealth(
             f"{name}-private-health",
             PrivateEndpointHealthArgs(
                 endpoints={tier: PrivateEndpoint(region=args.regions.standby if tier == "fallback" else args.region(tier),
                                                  load_balancer=serving.front_door.load_balancer.arn_suffix,
                                                  target_group=serving.front_door.target_group.arn_suffix)
-                           for tier, serving in tiers.items()},
+                           for tier, serving in self.tiers.items()},
                 alarm_topic_arns=tuple(args.alarms.topic_arns), tags=tags,
             ),
             opts=child,
         ) if args.serving.exposure == "internal" else None
-        steering = None
+
+    def _steering_health_check_ids(self) -> dict | None:
+        """The health checks that steer the failover records, when something other than the records' own does."""
         if self.arc:
-            steering = {role: check.id for role, check in self.arc.health_checks.items()}
-        elif self.region_switch:
+            return {role: check.id for role, check in self.arc.health_checks.items()}
+        if self.region_switch:
             # The plan's Route 53 block flips these; the HTTP checks still exist and report.
-            steering = dict(self.region_switch.health_check_ids)
-        elif self.private_health:
-            steering = {role: check.id for role, check in self.private_health.health_checks.items()}
+            return dict(self.region_switch.health_check_ids)
+        if self.private_health:
+            return {role: check.id for role, check in self.private_health.health_checks.items()}
+        return None
+
+    def _dns(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> None:
+        """The failover records over the tiers' front doors, and the health check each tier is judged by."""
+        tiers = self.tiers
         tls = args.serving.tls_certificate_arns is not None
         self.dns = DnsFailover(
             f"{name}-dns",
@@ -165,17 +190,20 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             DnsWiring(
                 endpoints={tier: serving.endpoint for tier, serving in tiers.items()},
                 alias_zone_ids={tier: serving.front_door.load_balancer.zone_id for tier, serving in tiers.items()},
-                routing_health_check_ids=steering, probe_endpoints=args.serving.exposure != "internal",
+                routing_health_check_ids=self._steering_health_check_ids(), probe_endpoints=args.serving.exposure != "internal",
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.health_check_ids = (
             {role: check.id for role, check in self.private_health.health_checks.items()} if self.private_health
             else {role: check.id for role, check in self.dns.health_checks.items()}
         )
+
+    def _alarms(self, name: str, args: TwoRegionRecommenderArgs, tags: dict[str, str]) -> None:
+        """Health and replication alarms, and the failover budgets they and DNS make up."""
         # A pilot-light standby fails its health check by design: alarming on it is noise. The
         # fallback is watched always: a fallback nobody notices failing is no fallback.
-        watched = [tier for tier in tiers if not args.pilot_light(tier)]
+        watched = [tier for tier in self.tiers if not args.pilot_light(tier)]
         self.alarms = DrAlarms(
             f"{name}-alarms",
             DrAlarmsArgs(replication_region=args.regions.primary, replication_rule_id=REPLICATION_RULE_ID, alarms=args.alarms, tags=tags),
@@ -184,14 +212,12 @@ class TwoRegionRecommender(pulumi.ComponentResource):
                 source_bucket=self.buckets.primary.bucket.bucket,
                 destination_bucket=self.buckets.standby.bucket.bucket,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         # An internal endpoint is judged by its CloudWatch alarm, not by Route 53's checkers.
         self.failover_budget = private_failover_budget(ttl=ALIAS_RECORD_TTL) if self.private_health else self.dns.budget
         self.fallback_budget = None if self.fallback is None else (
             private_failover_budget(ttl=ALIAS_RECORD_TTL, hops=2) if self.private_health else self.dns.fallback_budget)
-        self.stack_outputs = self._stack_outputs(args, regional_buckets)
-        self.register_outputs(self.stack_outputs)
 
     def _artifacts(self, name: str, args: TwoRegionRecommenderArgs) -> dict[tuple[str, int], ModelArtifact]:
         """One upload per built version directory the pins name: the model's own under its

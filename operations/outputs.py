@@ -355,81 +355,11 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         "health_check_interval_seconds": r.positive(data, "dns.healthCheckIntervalSeconds", int),
         "failure_threshold": r.positive(data, "dns.failureThreshold", int),
     }
-    regions: dict[str, RegionOutputs] = {}
-    for role in ROLES:
-        base = f"regions.{role}"
-        values = {key: r.get(data, f"{base}.{key}", str) for key in REGION_STRING_KEYS}
-        for key, check in (("region", region_problem), ("endpoint", endpoint_problem)):
-            problem = values[key] and check(f"{base}.{key}", values[key])
-            if problem:
-                r.problems.append(problem)
-                values[key] = None
-        scaling = _scaling(r, data, f"{base}.gpuScaling")
-        active = _scaling(r, data, f"{base}.activeGpuScaling", optional=True)
-        serving = _serving_sizes(r, data, f"{base}.serving")
-        hpa_name = r.get(data, f"{base}.hpaName", str, optional=True)
-        scaled_object = r.get(data, f"{base}.scaledObjectName", str, optional=True)
-        front_door = _front_door(r, data, f"{base}.frontDoor")
-        pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
-        pin, candidate = _region_pins(r, data, base)
-        candidate_deployment = r.get(data, f"{base}.candidateDeploymentName", str, optional=True)
-        cold_start = _cold_start(r, data, f"{base}.coldStart")
-        if None in values.values() or scaling is None:
-            continue
-        regions[role] = RegionOutputs(
-            role=role,
-            region=values["region"],
-            endpoint=values["endpoint"],
-            bucket=values["bucket"],
-            kms_key_arn=values["kmsKeyArn"],
-            cluster_name=values["clusterName"],
-            gpu_node_group_name=values["gpuNodeGroupName"],
-            health_check_id=values["healthCheckId"],
-            namespace=values["namespace"],
-            deployment_name=values["deploymentName"],
-            gpu_scaling=scaling,
-            hpa_name=hpa_name,
-            serving=serving,
-            active_gpu_scaling=active,
-            pods_per_gpu_node=pods_per_node,
-            scaled_object_name=scaled_object,
-            front_door=front_door,
-            pin=pin or (ModelPin(version=model_version, manifest_sha256=manifest_sha256)
-                        if model_version is not None and manifest_sha256 is not None else None),
-            candidate=candidate,
-            candidate_deployment_name=candidate_deployment,
-            cold_start=cold_start,
-        )
-    if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
-        r.problems.append(
-            "`regions.primary.region` and `regions.standby.region` must differ. "
-            f"Received: both {regions['primary'].region!r}"
-        )
-
-    arc = None
-    if failover_control == "arc":
-        arc = _parse_arc(r, data)
-    elif failover_control == "region-switch" and data.get("arc") is not None:
-        arc = _parse_arc(r, data)  # the plan's traffic step may flip ARC routing controls
-    elif failover_control == "health-check" and "arc" in data and data["arc"] is not None:
-        r.problems.append("`arc` is present but `failoverControl` is 'health-check'")
-    region_switch = None
-    if failover_control == "region-switch":
-        region_switch = _parse_region_switch(r, data)
-    elif data.get("regionSwitch") is not None and failover_control is not None:
-        r.problems.append(f"`regionSwitch` is present but `failoverControl` is {failover_control!r}")
-
-    release = data.get("release")
-    if release is not None and not isinstance(release, dict):
-        r.problems.append(f"`release` must be an object. Received: {release!r}")
-    evaluations = data.get("modelEvaluations") or {}
-    if not isinstance(evaluations, dict):
-        r.problems.append(f"`modelEvaluations` must be an object. Received: {evaluations!r}")
-    fallback = _fallback(r, data) if data.get("fallback") is not None else None
-    if fallback is not None and regions.get("standby") and fallback.region != regions["standby"].region:
-        r.problems.append(f"`fallback.region` must be the standby's region ({regions['standby'].region}). "
-                          f"Received: {fallback.region!r}")
-
+    model_pin = (ModelPin(version=model_version, manifest_sha256=manifest_sha256)
+                 if model_version is not None and manifest_sha256 is not None else None)
+    regions = _regions(r, data, model_pin)
+    arc, region_switch = _failover_control(r, data, failover_control)
+    release, evaluations, fallback = _release_and_fallback(r, data, regions)
     if r.problems:
         raise OutputsError(source, r.problems)
     return StackOutputs(
@@ -450,6 +380,99 @@ def parse_outputs(data: Any, *, source: str = "<outputs>") -> StackOutputs:
         model_evaluations=evaluations,
         fallback=fallback,
     )
+
+
+def _release_and_fallback(r: _Reader, data: dict, regions: dict[str, RegionOutputs]):
+    """`release` and `modelEvaluations` (objects), and `fallback`, which runs in the standby's region."""
+    release = data.get("release")
+    if release is not None and not isinstance(release, dict):
+        r.problems.append(f"`release` must be an object. Received: {release!r}")
+    evaluations = data.get("modelEvaluations") or {}
+    if not isinstance(evaluations, dict):
+        r.problems.append(f"`modelEvaluations` must be an object. Received: {evaluations!r}")
+    fallback = _fallback(r, data) if data.get("fallback") is not None else None
+    if fallback is not None and regions.get("standby") and fallback.region != regions["standby"].region:
+        r.problems.append(f"`fallback.region` must be the standby's region ({regions['standby'].region}). "
+                          f"Received: {fallback.region!r}")
+    return release, evaluations, fallback
+
+
+def _regions(r: _Reader, data: dict, model_pin: ModelPin | None) -> dict[str, RegionOutputs]:
+    """`regions.<role>` for both roles, in two different regions; a region with a problem is left out."""
+    regions: dict[str, RegionOutputs] = {}
+    for role in ROLES:
+        region = _region(r, data, role, model_pin)
+        if region is not None:
+            regions[role] = region
+    if len(regions) == 2 and regions["primary"].region == regions["standby"].region:
+        r.problems.append(
+            "`regions.primary.region` and `regions.standby.region` must differ. "
+            f"Received: both {regions['primary'].region!r}"
+        )
+    return regions
+
+
+def _region(r: _Reader, data: dict, role: str, model_pin: ModelPin | None) -> RegionOutputs | None:
+    """`regions.<role>`; its pin defaults to the top-level model's (`model_pin`)."""
+    base = f"regions.{role}"
+    values = {key: r.get(data, f"{base}.{key}", str) for key in REGION_STRING_KEYS}
+    for key, check in (("region", region_problem), ("endpoint", endpoint_problem)):
+        problem = values[key] and check(f"{base}.{key}", values[key])
+        if problem:
+            r.problems.append(problem)
+            values[key] = None
+    scaling = _scaling(r, data, f"{base}.gpuScaling")
+    active = _scaling(r, data, f"{base}.activeGpuScaling", optional=True)
+    serving = _serving_sizes(r, data, f"{base}.serving")
+    hpa_name = r.get(data, f"{base}.hpaName", str, optional=True)
+    scaled_object = r.get(data, f"{base}.scaledObjectName", str, optional=True)
+    front_door = _front_door(r, data, f"{base}.frontDoor")
+    pods_per_node = r.positive(data, f"{base}.podsPerGpuNode", int, optional=True)
+    pin, candidate = _region_pins(r, data, base)
+    candidate_deployment = r.get(data, f"{base}.candidateDeploymentName", str, optional=True)
+    cold_start = _cold_start(r, data, f"{base}.coldStart")
+    if None in values.values() or scaling is None:
+        return None
+    return RegionOutputs(
+        role=role,
+        region=values["region"],
+        endpoint=values["endpoint"],
+        bucket=values["bucket"],
+        kms_key_arn=values["kmsKeyArn"],
+        cluster_name=values["clusterName"],
+        gpu_node_group_name=values["gpuNodeGroupName"],
+        health_check_id=values["healthCheckId"],
+        namespace=values["namespace"],
+        deployment_name=values["deploymentName"],
+        gpu_scaling=scaling,
+        hpa_name=hpa_name,
+        serving=serving,
+        active_gpu_scaling=active,
+        pods_per_gpu_node=pods_per_node,
+        scaled_object_name=scaled_object,
+        front_door=front_door,
+        pin=pin or model_pin,
+        candidate=candidate,
+        candidate_deployment_name=candidate_deployment,
+        cold_start=cold_start,
+    )
+
+
+def _failover_control(r: _Reader, data: dict, failover_control: str | None):
+    """`arc` and `regionSwitch`, each required, allowed or refused by `failoverControl`."""
+    arc = None
+    if failover_control == "arc":
+        arc = _parse_arc(r, data)
+    elif failover_control == "region-switch" and data.get("arc") is not None:
+        arc = _parse_arc(r, data)  # the plan's traffic step may flip ARC routing controls
+    elif failover_control == "health-check" and "arc" in data and data["arc"] is not None:
+        r.problems.append("`arc` is present but `failoverControl` is 'health-check'")
+    region_switch = None
+    if failover_control == "region-switch":
+        region_switch = _parse_region_switch(r, data)
+    elif data.get("regionSwitch") is not None and failover_control is not None:
+        r.problems.append(f"`regionSwitch` is present but `failoverControl` is {failover_control!r}")
+    return arc, region_switch
 
 
 def _scaling(r: _Reader, data: dict, path: str, *, optional: bool = False) -> dict[str, int] | None:

@@ -142,90 +142,14 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "arn", f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{typ.split(':')[-1].lower()}/{resource_id}"
             )
             outputs.setdefault("tagsAll", outputs.get("tags", {}))
-        if typ == "aws:s3/bucket:Bucket":
-            bucket = outputs.get("bucket") or f"{outputs.get('bucketPrefix', args.name)}{token}"
-            resource_id = bucket
-            outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com")
-        elif typ == "aws:kms/key:Key":
-            resource_id = f"{token[:8]}-{token[8:12]}-4{_digest(token, length=3)}-8{_digest(token, 'b', length=3)}-{_digest(token, 'c')}"
-            outputs.update(keyId=resource_id, arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}")
-        elif typ == "aws:kms/alias:Alias":
-            outputs["arn"] = f"arn:aws:kms:{region}:{ACCOUNT_ID}:{outputs.get('name', 'alias/' + args.name)}"
-        elif typ == "aws:iam/role:Role":
-            role_name = outputs.get("name") or f"{outputs.get('namePrefix', args.name)}{token[:8]}"
-            resource_id = role_name
-            outputs.update(name=role_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}", uniqueId=f"AROA{token.upper()}")
-        elif typ == "aws:eks/cluster:Cluster":
-            cluster_name = outputs.get("name") or args.name
-            resource_id = cluster_name
-            outputs.update(
-                name=cluster_name,
-                arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{cluster_name}",
-                endpoint=f"https://{token.upper()}.gr7.{region}.eks.amazonaws.com",
-                certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
-                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{token.upper()}"}]}],
-                status="ACTIVE",
-                # EKS creates the cluster security group the managed nodes' interfaces use.
-                vpcConfig={**(outputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{token[:17]}"},
-            )
-        elif typ == "aws:eks/nodeGroup:NodeGroup":
-            group = outputs.get("nodeGroupName") or args.name
-            outputs.update(nodeGroupName=group, arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:nodegroup/{outputs.get('clusterName', '')}/{group}/{token}")
-            resource_id = f"{outputs.get('clusterName', '')}:{group}"
-        elif typ == "aws:route53/zone:Zone":
-            resource_id = f"Z{token.upper()}"
-            outputs.update(zoneId=resource_id, nameServers=[f"ns-{i}.awsdns-{i}.org" for i in range(1, 5)])
-        elif typ == "aws:route53/healthCheck:HealthCheck":
-            resource_id = f"{token[:8]}-{token[8:12]}-hc"
-        elif typ == "aws:route53/record:Record":
-            resource_id = f"{outputs.get('zoneId', '')}_{outputs.get('name', '')}_{outputs.get('type', '')}_{outputs.get('setIdentifier', '')}"
-            outputs.setdefault("fqdn", outputs.get("name", ""))
-        elif typ == "aws:route53recoverycontrol/cluster:Cluster":
-            outputs["clusterEndpoints"] = [
-                {"region": endpoint_region, "endpoint": f"https://{token[:8]}.route53-recovery-cluster.{endpoint_region}.amazonaws.com/v1"}
-                for endpoint_region in ("ap-northeast-1", "ap-southeast-2", "eu-west-1", "us-east-1", "us-west-2")
-            ]
-        elif typ.startswith("aws:ec2/"):
-            prefix = {"vpc": "vpc", "subnet": "subnet", "natGateway": "nat", "eip": "eipalloc", "internetGateway": "igw",
-                      "routeTable": "rtb", "vpcEndpoint": "vpce", "securityGroup": "sg"}
-            kind = typ.split("/")[1].split(":")[0]
-            resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
-            if kind == "launchTemplate":  # EC2 numbers a new template's first version 1
-                resource_id = f"lt-{token[:17]}"
-                outputs.update(latestVersion=1, defaultVersion=1)
-            elif kind == "capacityReservation":
-                resource_id = f"cr-{token[:17]}"
-        elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            # ELB names: the given prefix plus a unique suffix, 32 characters at most.
-            lb_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]
-            kind = "net" if outputs.get("loadBalancerType") == "network" else "app"
-            suffix = f"{kind}/{lb_name}/{token[:16]}"
-            scheme = "internal-" if outputs.get("internal") else ""
-            outputs.update(name=lb_name, arnSuffix=suffix, arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/{suffix}",
-                           dnsName=f"{scheme}{lb_name}-{int(token[:8], 16)}.{region}.elb.amazonaws.com",
-                           # ELB's own hosted zone per region (us-east-1's, as the ELB endpoints table lists it).
-                           zoneId=ELB_ZONE_IDS.get(region) or f"Z{_digest('elb-zone', region).upper()}")
-            resource_id = outputs["arn"]
-        elif typ == "aws:lb/targetGroup:TargetGroup":
-            tg_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]
-            suffix = f"targetgroup/{tg_name}/{token[:16]}"
-            outputs.update(name=tg_name, arnSuffix=suffix, arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:{suffix}")
-            resource_id = outputs["arn"]
-        elif typ == "aws:wafv2/webAcl:WebAcl":
-            acl_name = outputs.get("name") or f"{args.name}-{token[:7]}"
-            outputs.update(name=acl_name, arn=f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:regional/webacl/{acl_name}/{token[:8]}-{token[8:12]}")
-        elif typ == "aws:arcregionswitch/plan:Plan":
+        if typ == "aws:arcregionswitch/plan:Plan":
             # botocore's PlanArn pattern: arn:<partition>:arc-region-switch::<account>:plan/<name>:<6 chars>
             name = outputs.get("name") or args.name
             outputs["arn"] = f"arn:aws:arc-region-switch::{ACCOUNT_ID}:plan/{name}:{token[:6]}"
             self.region_switch_plans[outputs["arn"]] = list(outputs.get("regions") or [])
-        elif typ.startswith("kubernetes:"):
-            metadata = dict(outputs.get("metadata") or {})
-            metadata.setdefault("name", args.name)
-            outputs["metadata"] = metadata
-            if typ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
-                outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{args.name}-{token}.elb.amazonaws.com"}]}}
-            resource_id = f"{metadata.get('namespace', 'default')}/{metadata['name']}"
+        # Each family's mock fills in its own types and passes every other id through unchanged.
+        for mock in (_storage_and_identity, _eks, _route53, _ec2, _load_balancing, _kubernetes):
+            resource_id = mock(args, outputs, token, region, resource_id)
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -270,6 +194,122 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"id": subnet, "cidrBlock": f"10.250.{int(_digest('subnet', subnet, length=2), 16)}.0/24",
                     "availabilityZone": f"{region}a", "vpcId": f"vpc-{_digest('vpc', subnet, length=17)}"}
         return {}
+
+
+
+def _storage_and_identity(args: pulumi.runtime.MockResourceArgs, outputs: dict, token: str, region: str, resource_id: str) -> str:
+    """S3 buckets, KMS keys and aliases, IAM roles: the names and ARNs AWS gives them."""
+    typ = args.typ
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = outputs.get("bucket") or f"{outputs.get('bucketPrefix', args.name)}{token}"
+        resource_id = bucket
+        outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com")
+    elif typ == "aws:kms/key:Key":
+        resource_id = f"{token[:8]}-{token[8:12]}-4{_digest(token, length=3)}-8{_digest(token, 'b', length=3)}-{_digest(token, 'c')}"
+        outputs.update(keyId=resource_id, arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}")
+    elif typ == "aws:kms/alias:Alias":
+        outputs["arn"] = f"arn:aws:kms:{region}:{ACCOUNT_ID}:{outputs.get('name', 'alias/' + args.name)}"
+    elif typ == "aws:iam/role:Role":
+        role_name = outputs.get("name") or f"{outputs.get('namePrefix', args.name)}{token[:8]}"
+        resource_id = role_name
+        outputs.update(name=role_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}", uniqueId=f"AROA{token.upper()}")
+    return resource_id
+
+
+def _eks(args: pulumi.runtime.MockResourceArgs, outputs: dict, token: str, region: str, resource_id: str) -> str:
+    """EKS clusters (endpoint, OIDC issuer, cluster security group) and managed node groups."""
+    typ = args.typ
+    if typ == "aws:eks/cluster:Cluster":
+        cluster_name = outputs.get("name") or args.name
+        resource_id = cluster_name
+        outputs.update(
+            name=cluster_name,
+            arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{cluster_name}",
+            endpoint=f"https://{token.upper()}.gr7.{region}.eks.amazonaws.com",
+            certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+            identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{token.upper()}"}]}],
+            status="ACTIVE",
+            # EKS creates the cluster security group the managed nodes' interfaces use.
+            vpcConfig={**(outputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{token[:17]}"},
+        )
+    elif typ == "aws:eks/nodeGroup:NodeGroup":
+        group = outputs.get("nodeGroupName") or args.name
+        outputs.update(nodeGroupName=group, arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:nodegroup/{outputs.get('clusterName', '')}/{group}/{token}")
+        resource_id = f"{outputs.get('clusterName', '')}:{group}"
+    return resource_id
+
+
+def _route53(args: pulumi.runtime.MockResourceArgs, outputs: dict, token: str, region: str, resource_id: str) -> str:
+    """Hosted zones, health checks, records and ARC clusters' endpoints."""
+    typ = args.typ
+    if typ == "aws:route53/zone:Zone":
+        resource_id = f"Z{token.upper()}"
+        outputs.update(zoneId=resource_id, nameServers=[f"ns-{i}.awsdns-{i}.org" for i in range(1, 5)])
+    elif typ == "aws:route53/healthCheck:HealthCheck":
+        resource_id = f"{token[:8]}-{token[8:12]}-hc"
+    elif typ == "aws:route53/record:Record":
+        resource_id = f"{outputs.get('zoneId', '')}_{outputs.get('name', '')}_{outputs.get('type', '')}_{outputs.get('setIdentifier', '')}"
+        outputs.setdefault("fqdn", outputs.get("name", ""))
+    elif typ == "aws:route53recoverycontrol/cluster:Cluster":
+        outputs["clusterEndpoints"] = [
+            {"region": endpoint_region, "endpoint": f"https://{token[:8]}.route53-recovery-cluster.{endpoint_region}.amazonaws.com/v1"}
+            for endpoint_region in ("ap-northeast-1", "ap-southeast-2", "eu-west-1", "us-east-1", "us-west-2")
+        ]
+    return resource_id
+
+
+def _ec2(args: pulumi.runtime.MockResourceArgs, outputs: dict, token: str, region: str, resource_id: str) -> str:
+    """EC2 ids with each kind's prefix; launch templates start at version 1."""
+    typ = args.typ
+    if typ.startswith("aws:ec2/"):
+        prefix = {"vpc": "vpc", "subnet": "subnet", "natGateway": "nat", "eip": "eipalloc", "internetGateway": "igw",
+                  "routeTable": "rtb", "vpcEndpoint": "vpce", "securityGroup": "sg"}
+        kind = typ.split("/")[1].split(":")[0]
+        resource_id = f"{prefix.get(kind, kind)}-{token[:17]}"
+        if kind == "launchTemplate":  # EC2 numbers a new template's first version 1
+            resource_id = f"lt-{token[:17]}"
+            outputs.update(latestVersion=1, defaultVersion=1)
+        elif kind == "capacityReservation":
+            resource_id = f"cr-{token[:17]}"
+    return resource_id
+
+
+def _load_balancing(args: pulumi.runtime.MockResourceArgs, outputs: dict, token: str, region: str, resource_id: str) -> str:
+    """Load balancers, target groups and web ACLs: names, ARNs, DNS names and zones."""
+    typ = args.typ
+    if typ == "aws:lb/loadBalancer:LoadBalancer":
+        # ELB names: the given prefix plus a unique suffix, 32 characters at most.
+        lb_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]
+        kind = "net" if outputs.get("loadBalancerType") == "network" else "app"
+        suffix = f"{kind}/{lb_name}/{token[:16]}"
+        scheme = "internal-" if outputs.get("internal") else ""
+        outputs.update(name=lb_name, arnSuffix=suffix, arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+                       dnsName=f"{scheme}{lb_name}-{int(token[:8], 16)}.{region}.elb.amazonaws.com",
+                       # ELB's own hosted zone per region (us-east-1's, as the ELB endpoints table lists it).
+                       zoneId=ELB_ZONE_IDS.get(region) or f"Z{_digest('elb-zone', region).upper()}")
+        resource_id = outputs["arn"]
+    elif typ == "aws:lb/targetGroup:TargetGroup":
+        tg_name = (outputs.get("name") or f"{outputs.get('namePrefix', '')}{token}")[:32]
+        suffix = f"targetgroup/{tg_name}/{token[:16]}"
+        outputs.update(name=tg_name, arnSuffix=suffix, arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:{suffix}")
+        resource_id = outputs["arn"]
+    elif typ == "aws:wafv2/webAcl:WebAcl":
+        acl_name = outputs.get("name") or f"{args.name}-{token[:7]}"
+        outputs.update(name=acl_name, arn=f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:regional/webacl/{acl_name}/{token[:8]}-{token[8:12]}")
+    return resource_id
+
+
+def _kubernetes(args: pulumi.runtime.MockResourceArgs, outputs: dict, token: str, region: str, resource_id: str) -> str:
+    """Kubernetes objects: `namespace/name` ids, a hostname for a LoadBalancer Service."""
+    typ = args.typ
+    if typ.startswith("kubernetes:"):
+        metadata = dict(outputs.get("metadata") or {})
+        metadata.setdefault("name", args.name)
+        outputs["metadata"] = metadata
+        if typ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
+            outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{args.name}-{token}.elb.amazonaws.com"}]}}
+        resource_id = f"{metadata.get('namespace', 'default')}/{metadata['name']}"
+    return resource_id
 
 
 @dataclass

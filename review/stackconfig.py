@@ -135,6 +135,17 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
     if not path.is_file():
         known = ", ".join(available_envs(config_dir)) or "none"
         raise ConfigurationError([f"{label}: no such stack file; environments with a stack file: {known}"])
+    document = _read_document(path, label)
+    return StackConfig(
+        env=env,
+        source=label,
+        **_config_values(document, project, label),
+        warnings=tuple(_environment_warnings(document.get("environment"), label)),
+    )
+
+
+def _read_document(path: Path, label: str) -> dict:
+    """The stack file as a YAML mapping (an empty file is an empty one); ConfigurationError otherwise."""
     try:
         document = yaml.load(path.read_bytes().decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError as error:
@@ -149,6 +160,12 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
         document = {}
     if not isinstance(document, dict):
         raise ConfigurationError([f"{label}: must be a YAML mapping with a `config:` key"])
+    return document
+
+
+def _config_values(document: dict, project: str, label: str) -> dict[str, Any]:
+    """The `config:` map's keys namespaced, values as Pulumi passes them, secrets stood in for:
+    the `StackConfig` fields `values`, `secret_keys`, `display`, `stand_ins`, `secret_digests`."""
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigurationError([f"{label}: `config` must be a mapping of key: value"])
@@ -177,16 +194,13 @@ def load_stack_config(config_dir: Path, env: str, project: str, *, source_label:
             secret_digests[key] = hashlib.sha256(json.dumps(_plain(raw_value), sort_keys=True).encode()).hexdigest()[:16]
     if problems:
         raise ConfigurationError(problems)
-    return StackConfig(
-        env=env,
-        source=label,
-        values=dict(sorted(values.items())),
-        secret_keys=tuple(sorted(secret_keys)),
-        display=dict(sorted(display.items())),
-        stand_ins=stand_ins,
-        secret_digests=dict(sorted(secret_digests.items())),
-        warnings=tuple(_environment_warnings(document.get("environment"), label)),
-    )
+    return {
+        "values": dict(sorted(values.items())),
+        "secret_keys": tuple(sorted(secret_keys)),
+        "display": dict(sorted(display.items())),
+        "stand_ins": stand_ins,
+        "secret_digests": dict(sorted(secret_digests.items())),
+    }
 
 
 def _environment_warnings(environment: Any, label: str) -> list[str]:

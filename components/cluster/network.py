@@ -88,15 +88,38 @@ class Network(pulumi.ComponentResource):
             region_problems("region", args.region) + network_problems(args.vpc_cidr, args.availability_zone_count),
         )
         super().__init__("recsys-dr:components:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        region = args.region
-        tags = dict(args.tags)
-        zones = aws.get_availability_zones_output(
-            state="available", region=region, exclude_zone_ids=list(EKS_UNSUPPORTED_ZONE_IDS),
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        ).names.apply(lambda names: usable_zones(names, args.availability_zone_count, region))
+        zones = self._zones(args)
         private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, args.availability_zone_count)
+        gateway, public_routes = self._vpc(name, args)
+        public_subnets, private_route_tables, private_subnets, nat_gateways = [], [], [], []
+        for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
+            zone = zones[index]
+            public_subnets.append(self._public_subnet(name, args, index, public_cidr, zone, public_routes))
+            if index == 0 or not args.single_nat_gateway:
+                nat_gateways.append(self._nat_gateway(name, args, index, public_subnets[-1], gateway))
+            routes, private = self._private_subnet(name, args, index, private_cidr, zone, nat_gateways[-1])
+            private_route_tables.append(routes)
+            private_subnets.append(private)
+        self._s3_endpoint(name, args, private_route_tables)
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
+        self.private_subnet_zones = pulumi.Output.all(*[s.availability_zone for s in private_subnets])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.register_outputs({
+            "vpcId": self.vpc.id,
+            "privateSubnetIds": self.private_subnet_ids,
+            "publicSubnetIds": self.public_subnet_ids,
+        })
 
+    def _zones(self, args: NetworkArgs) -> pulumi.Output[list[str]]:
+        """The first `availability_zone_count` available zones EKS supports in the region."""
+        return aws.get_availability_zones_output(
+            state="available", region=args.region, exclude_zone_ids=list(EKS_UNSUPPORTED_ZONE_IDS),
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).names.apply(lambda names: usable_zones(names, args.availability_zone_count, args.region))
+
+    def _vpc(self, name: str, args: NetworkArgs) -> tuple[aws.ec2.InternetGateway, aws.ec2.RouteTable]:
+        """The VPC, its internet gateway and the public subnets' route table through it."""
+        child, region, tags = pulumi.ResourceOptions(parent=self), args.region, dict(args.tags)
         self.vpc = aws.ec2.Vpc(
             name, region=region, cidr_block=args.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
             tags={**tags, "Name": name}, opts=child,
@@ -106,51 +129,55 @@ class Network(pulumi.ComponentResource):
             f"{name}-public", region=region, vpc_id=self.vpc.id,
             routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}], tags={**tags, "Name": f"{name}-public"}, opts=child,
         )
+        return gateway, public_routes
 
-        public_subnets, private_route_tables, private_subnets, nat_gateways = [], [], [], []
-        for index, (private_cidr, public_cidr) in enumerate(zip(private_cidrs, public_cidrs)):
-            zone = zones[index]
-            public = aws.ec2.Subnet(
-                f"{name}-public-{index}", region=region, vpc_id=self.vpc.id, cidr_block=public_cidr, availability_zone=zone,
-                tags={**tags, "Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"}, opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", region=region, subnet_id=public.id, route_table_id=public_routes.id, opts=child
-            )
-            public_subnets.append(public)
-            if index == 0 or not args.single_nat_gateway:
-                address = aws.ec2.Eip(f"{name}-nat-{index}", region=region, domain="vpc", tags={**tags, "Name": f"{name}-nat-{index}"}, opts=child)
-                nat_gateways.append(aws.ec2.NatGateway(
-                    f"{name}-{index}", region=region, subnet_id=public.id, allocation_id=address.id,
-                    tags={**tags, "Name": f"{name}-{index}"}, opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
-                ))
-            routes = aws.ec2.RouteTable(
-                f"{name}-private-{index}", region=region, vpc_id=self.vpc.id,
-                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateways[-1].id}],
-                tags={**tags, "Name": f"{name}-private-{index}"}, opts=child,
-            )
-            private = aws.ec2.Subnet(
-                f"{name}-private-{index}", region=region, vpc_id=self.vpc.id, cidr_block=private_cidr, availability_zone=zone,
-                tags={**tags, "Name": f"{name}-private-{index}", "kubernetes.io/role/internal-elb": "1"}, opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}", region=region, subnet_id=private.id, route_table_id=routes.id, opts=child
-            )
-            private_route_tables.append(routes)
-            private_subnets.append(private)
+    def _public_subnet(self, name: str, args: NetworkArgs, index: int, cidr: str, zone: pulumi.Input[str],
+                       public_routes: aws.ec2.RouteTable) -> aws.ec2.Subnet:
+        child, region, tags = pulumi.ResourceOptions(parent=self), args.region, dict(args.tags)
+        public = aws.ec2.Subnet(
+            f"{name}-public-{index}", region=region, vpc_id=self.vpc.id, cidr_block=cidr, availability_zone=zone,
+            tags={**tags, "Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"}, opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{index}", region=region, subnet_id=public.id, route_table_id=public_routes.id, opts=child
+        )
+        return public
 
+    def _nat_gateway(self, name: str, args: NetworkArgs, index: int, public: aws.ec2.Subnet,
+                     gateway: aws.ec2.InternetGateway) -> aws.ec2.NatGateway:
+        region, tags = args.region, dict(args.tags)
+        address = aws.ec2.Eip(f"{name}-nat-{index}", region=region, domain="vpc", tags={**tags, "Name": f"{name}-nat-{index}"},
+                              opts=pulumi.ResourceOptions(parent=self))
+        return aws.ec2.NatGateway(
+            f"{name}-{index}", region=region, subnet_id=public.id, allocation_id=address.id,
+            tags={**tags, "Name": f"{name}-{index}"}, opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+
+    def _private_subnet(self, name: str, args: NetworkArgs, index: int, cidr: str, zone: pulumi.Input[str],
+                        nat_gateway: aws.ec2.NatGateway) -> tuple[aws.ec2.RouteTable, aws.ec2.Subnet]:
+        """A nodes' subnet and its route table, out through `nat_gateway`."""
+        child, region, tags = pulumi.ResourceOptions(parent=self), args.region, dict(args.tags)
+        routes = aws.ec2.RouteTable(
+            f"{name}-private-{index}", region=region, vpc_id=self.vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateway.id}],
+            tags={**tags, "Name": f"{name}-private-{index}"}, opts=child,
+        )
+        private = aws.ec2.Subnet(
+            f"{name}-private-{index}", region=region, vpc_id=self.vpc.id, cidr_block=cidr, availability_zone=zone,
+            tags={**tags, "Name": f"{name}-private-{index}", "kubernetes.io/role/internal-elb": "1"}, opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-private-{index}", region=region, subnet_id=private.id, route_table_id=routes.id, opts=child
+        )
+        return routes, private
+
+    def _s3_endpoint(self, name: str, args: NetworkArgs, private_route_tables: list[aws.ec2.RouteTable]) -> None:
+        """The S3 gateway endpoint on the private route tables, admitting the model buckets and image layers only."""
+        region = args.region
         aws.ec2.VpcEndpoint(
             f"{name}-s3", region=region, vpc_id=self.vpc.id, service_name=f"com.amazonaws.{region}.s3",
             vpc_endpoint_type="Gateway", route_table_ids=[t.id for t in private_route_tables],
             policy=pulumi.Output.all(*args.model_bucket_arns).apply(
                 lambda arns: json.dumps(s3_gateway_endpoint_policy(region=region, model_bucket_arns=list(arns)))),
-            tags={**tags, "Name": f"{name}-s3"}, opts=child,
+            tags={**dict(args.tags), "Name": f"{name}-s3"}, opts=pulumi.ResourceOptions(parent=self),
         )
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
-        self.private_subnet_zones = pulumi.Output.all(*[s.availability_zone for s in private_subnets])
-        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
-        self.register_outputs({
-            "vpcId": self.vpc.id,
-            "privateSubnetIds": self.private_subnet_ids,
-            "publicSubnetIds": self.public_subnet_ids,
-        })

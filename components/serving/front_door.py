@@ -83,15 +83,39 @@ class FrontDoor(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FrontDoorArgs, wiring: FrontDoorWiring, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("recsys-dr:components:FrontDoor", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        region, tags, tls = args.region, dict(args.tags), args.tls_certificate_arn is not None
+        tls = args.tls_certificate_arn is not None
         port = balancer.client_port(tls=tls)
         if not tls:
             pulumi.log.warn(
-                f"no TLS certificate for {region}: the balancer listens on plain HTTP (port {port}), so queries, "
+                f"no TLS certificate for {args.region}: the balancer listens on plain HTTP (port {port}), so queries, "
                 "histories and recommendations cross the network in clear text (`serving.tlsCertificateArns`)",
                 resource=self,
             )
+        self._security_groups(name, args, wiring, port)
+        self._balancer(name, args, wiring)
+        self._listener(name, args, tls)
+        self.web_acl = self._web_acl(name, args, dict(args.tags))
+        aws.wafv2.WebAclAssociation(
+            f"{name}-waf", region=args.region, resource_arn=self.load_balancer.arn, web_acl_arn=self.web_acl.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.scheme = "https" if tls else "http"
+        self.port = port
+        self.register_outputs({
+            "loadBalancerArn": self.load_balancer.arn,
+            "dnsName": self.load_balancer.dns_name,
+            "zoneId": self.load_balancer.zone_id,
+            "targetGroupArn": self.target_group.arn,
+            "canaryTargetGroupArn": self.canary_target_group.arn,
+            "ruleArns": [rule.arn for rule in self.rules],
+            "webAclArn": self.web_acl.arn,
+            "scheme": self.scheme,
+            "port": self.port,
+        })
+
+    def _security_groups(self, name: str, args: FrontDoorArgs, wiring: FrontDoorWiring, port: int) -> None:
+        """The balancer's own group (clients in on `port`, out to TF Serving only) and the nodes' rule admitting it."""
+        child, region, tags = pulumi.ResourceOptions(parent=self), args.region, dict(args.tags)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-alb", region=region, vpc_id=wiring.vpc_id,
             description=f"{args.model.name} serving balancer: clients on {port}, out to TF Serving only",
@@ -109,6 +133,10 @@ class FrontDoor(pulumi.ComponentResource):
             referenced_security_group_id=self.security_group.id, ip_protocol="tcp", from_port=REST_PORT, to_port=REST_PORT,
             description=f"{name}: balancer to TF Serving REST", tags=tags, opts=child,
         )
+
+    def _balancer(self, name: str, args: FrontDoorArgs, wiring: FrontDoorWiring) -> None:
+        """The ALB and its two target groups, the stable pods' and the canary's."""
+        child, region, tags = pulumi.ResourceOptions(parent=self), args.region, dict(args.tags)
         self.load_balancer = aws.lb.LoadBalancer(
             f"{name}-alb", region=region, name_prefix=balancer.NAME_PREFIX, load_balancer_type="application",
             internal=args.serving.exposure == "internal", subnets=wiring.subnet_ids, security_groups=[self.security_group.id],
@@ -125,6 +153,10 @@ class FrontDoor(pulumi.ComponentResource):
             f"{name}-canary", region=region, name_prefix=balancer.NAME_PREFIX, vpc_id=wiring.vpc_id,
             **balancer.target_group(args.model.name), tags={**tags, "recsys-dr:slot": "candidate"}, opts=child,
         )
+
+    def _listener(self, name: str, args: FrontDoorArgs, tls: bool) -> None:
+        """The client listener, its weighted rules for the served paths, and the candidate's own rules."""
+        child, region, tags = pulumi.ResourceOptions(parent=self), args.region, dict(args.tags)
         self.listener = aws.lb.Listener(
             f"{name}-{'https' if tls else 'http'}", region=region, load_balancer_arn=self.load_balancer.arn,
             **balancer.listener(tls_certificate_arn=args.tls_certificate_arn), tags=tags, opts=child,
@@ -148,23 +180,6 @@ class FrontDoor(pulumi.ComponentResource):
             for rule in (balancer.candidate_rules(args.model.name, args.candidate_version)
                          if args.candidate_version is not None else [])
         ]
-        self.web_acl = self._web_acl(name, args, tags)
-        aws.wafv2.WebAclAssociation(
-            f"{name}-waf", region=region, resource_arn=self.load_balancer.arn, web_acl_arn=self.web_acl.arn, opts=child,
-        )
-        self.scheme = "https" if tls else "http"
-        self.port = port
-        self.register_outputs({
-            "loadBalancerArn": self.load_balancer.arn,
-            "dnsName": self.load_balancer.dns_name,
-            "zoneId": self.load_balancer.zone_id,
-            "targetGroupArn": self.target_group.arn,
-            "canaryTargetGroupArn": self.canary_target_group.arn,
-            "ruleArns": [rule.arn for rule in self.rules],
-            "webAclArn": self.web_acl.arn,
-            "scheme": self.scheme,
-            "port": self.port,
-        })
 
     def _web_acl(self, name: str, args: FrontDoorArgs, tags: dict) -> aws.wafv2.WebAcl:
         model, waf = args.model, args.serving.waf

@@ -167,12 +167,10 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                     batching_config_map: str | None = None) -> dict:
     """The Deployment `spec` of TF Serving with its verifying init container."""
     model_dir = f"{MODELS_MOUNT}/{spec.model_name}"
-    status_probe = {"httpGet": {"path": model_status_path(spec.model_name), "port": "http"}}
     # Only a pilot light pins the count (KEDA leaves a Deployment at zero until it is activated);
     # otherwise the autoscaler owns `replicas` and `pulumi up` must not reset a scaled-out fleet.
     replicas = {"replicas": 0} if spec.replicas == 0 else {}
     pool_label, taint = POOLS[spec.tier]
-    gpus = {"nvidia.com/gpu": str(spec.gpus_per_pod)} if spec.gpus_per_pod else {}
     return {
         **replicas,
         "selector": {"matchLabels": spec.selector},
@@ -201,92 +199,10 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                 },
                 "nodeSelector": dict(pool_label),
                 "tolerations": [{"key": taint["key"], "operator": "Exists", "effect": "NoSchedule"}],
-                "topologySpreadConstraints": [
-                    {
-                        "maxSkew": 1,
-                        "topologyKey": "topology.kubernetes.io/zone",
-                        # ScheduleAnyway: a one-node pilot-light pool must still schedule.
-                        "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {"matchLabels": spec.selector},
-                    },
-                    {
-                        "maxSkew": 1,
-                        "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {"matchLabels": spec.selector},
-                    },
-                ],
+                "topologySpreadConstraints": _spread(spec.selector),
                 "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-                "initContainers": [{
-                    "name": "fetch-and-verify-model",
-                    "image": spec.fetcher_image,
-                    "command": ["sh", f"{SCRIPT_MOUNT}/{SCRIPT_NAME}"],
-                    "env": [
-                        {"name": "MODEL_BUCKET", "value": spec.bucket},
-                        {"name": "MODEL_PREFIX", "value": "models"},
-                        {"name": "MODEL_NAME", "value": spec.bucket_model_name},
-                        {"name": "MODEL_VERSION", "value": str(spec.model_version)},
-                        {"name": "MANIFEST_SHA256", "value": spec.manifest_sha256},
-                        {"name": "TARGET_DIR", "value": model_dir},
-                        {"name": "AWS_REGION", "value": spec.region},
-                        {"name": "AWS_DEFAULT_REGION", "value": spec.region},
-                        # HOME is this container's own scratch volume, and the CLI reads no config
-                        # file: a `credential_process` planted there would run with this
-                        # container's write access to /models (AWS CLI: AWS_CONFIG_FILE and
-                        # AWS_SHARED_CREDENTIALS_FILE replace ~/.aws/config and ~/.aws/credentials).
-                        {"name": "HOME", "value": "/tmp"},
-                        {"name": "AWS_CONFIG_FILE", "value": "/dev/null"},
-                        {"name": "AWS_SHARED_CREDENTIALS_FILE", "value": "/dev/null"},
-                    ],
-                    "resources": {
-                        "requests": {"cpu": "500m", "memory": "512Mi"},
-                        "limits": {"cpu": "1", "memory": "1Gi"},
-                    },
-                    "securityContext": _restricted_security_context(),
-                    "volumeMounts": [
-                        {"name": "models", "mountPath": MODELS_MOUNT},
-                        {"name": "fetch-script", "mountPath": SCRIPT_MOUNT, "readOnly": True},
-                        {"name": FETCH_SCRATCH, "mountPath": "/tmp"},
-                    ],
-                }],
-                "containers": [{
-                    "name": "tf-serving",
-                    "image": spec.serving_image,
-                    # Bypass the image's entrypoint script, which adds its own --model_name/--port flags.
-                    "command": ["tensorflow_model_server"],
-                    "args": [
-                        f"--model_name={spec.model_name}",
-                        f"--model_base_path={model_dir}",
-                        "--port=0",
-                        f"--grpc_socket_path={GRPC_SOCKET}",
-                        f"--rest_api_port={REST_PORT}",
-                        # The init container already verified this exact version; never poll for others.
-                        "--file_system_poll_wait_seconds=0",
-                        *spec.batching_args,
-                    ],
-                    "ports": [{"name": "http", "containerPort": REST_PORT, "protocol": "TCP"}],
-                    "resources": {
-                        "requests": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
-                        "limits": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
-                    },
-                    # tensorflow_model_server opens its ports only after the initial version has
-                    # loaded and replayed its warm-up requests, so a 200 here means AVAILABLE.
-                    # Loading plus warm-up can take minutes on a cold GPU node.
-                    # TF Serving serves the version under `model_name` whatever its bucket name, so
-                    # clients of the fallback keep the path and request of the GPU tiers.
-                    "startupProbe": {**status_probe, "periodSeconds": STARTUP_PERIOD_SECONDS, "failureThreshold": STARTUP_FAILURE_THRESHOLD},
-                    "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
-                    # The model's status, not a socket: a server whose model was unloaded answers
-                    # 404 here and is restarted (and reloads the verified version).
-                    "livenessProbe": {**status_probe, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 6},
-                    "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
-                    "securityContext": _restricted_security_context(),
-                    "volumeMounts": [
-                        {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
-                        {"name": SERVING_SCRATCH, "mountPath": "/tmp"},
-                        *([{"name": "batching", "mountPath": PARAMETERS_MOUNT, "readOnly": True}] if batching_config_map else []),
-                    ],
-                }],
+                "initContainers": [_fetch_container(spec, model_dir)],
+                "containers": [_serving_container(spec, model_dir, batching_config_map)],
                 "volumes": [
                     {"name": "models", "emptyDir": {}},
                     # One scratch volume per container: nothing TF Serving can write is read by
@@ -298,6 +214,105 @@ def deployment_spec(spec: ServingSpec, *, service_account: str, script_config_ma
                 ],
             },
         },
+    }
+
+
+def _spread(selector: dict) -> list[dict]:
+    """Spread the pods over zones, then nodes."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            # ScheduleAnyway: a one-node pilot-light pool must still schedule.
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        },
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        },
+    ]
+
+
+def _fetch_container(spec: ServingSpec, model_dir: str) -> dict:
+    """The init container that fetches the pinned version and verifies it against its manifest digest."""
+    return {
+        "name": "fetch-and-verify-model",
+        "image": spec.fetcher_image,
+        "command": ["sh", f"{SCRIPT_MOUNT}/{SCRIPT_NAME}"],
+        "env": [
+            {"name": "MODEL_BUCKET", "value": spec.bucket},
+            {"name": "MODEL_PREFIX", "value": "models"},
+            {"name": "MODEL_NAME", "value": spec.bucket_model_name},
+            {"name": "MODEL_VERSION", "value": str(spec.model_version)},
+            {"name": "MANIFEST_SHA256", "value": spec.manifest_sha256},
+            {"name": "TARGET_DIR", "value": model_dir},
+            {"name": "AWS_REGION", "value": spec.region},
+            {"name": "AWS_DEFAULT_REGION", "value": spec.region},
+            # HOME is this container's own scratch volume, and the CLI reads no config
+            # file: a `credential_process` planted there would run with this
+            # container's write access to /models (AWS CLI: AWS_CONFIG_FILE and
+            # AWS_SHARED_CREDENTIALS_FILE replace ~/.aws/config and ~/.aws/credentials).
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "AWS_CONFIG_FILE", "value": "/dev/null"},
+            {"name": "AWS_SHARED_CREDENTIALS_FILE", "value": "/dev/null"},
+        ],
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "securityContext": _restricted_security_context(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_MOUNT},
+            {"name": "fetch-script", "mountPath": SCRIPT_MOUNT, "readOnly": True},
+            {"name": FETCH_SCRATCH, "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _serving_container(spec: ServingSpec, model_dir: str, batching_config_map: str | None) -> dict:
+    """TF Serving on the verified version: REST only, probes on the model's status, batching if configured."""
+    status_probe = {"httpGet": {"path": model_status_path(spec.model_name), "port": "http"}}
+    gpus = {"nvidia.com/gpu": str(spec.gpus_per_pod)} if spec.gpus_per_pod else {}
+    return {
+        "name": "tf-serving",
+        "image": spec.serving_image,
+        # Bypass the image's entrypoint script, which adds its own --model_name/--port flags.
+        "command": ["tensorflow_model_server"],
+        "args": [
+            f"--model_name={spec.model_name}",
+            f"--model_base_path={model_dir}",
+            "--port=0",
+            f"--grpc_socket_path={GRPC_SOCKET}",
+            f"--rest_api_port={REST_PORT}",
+            # The init container already verified this exact version; never poll for others.
+            "--file_system_poll_wait_seconds=0",
+            *spec.batching_args,
+        ],
+        "ports": [{"name": "http", "containerPort": REST_PORT, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
+            "limits": {"cpu": spec.cpu, "memory": spec.memory, **gpus},
+        },
+        # tensorflow_model_server opens its ports only after the initial version has
+        # loaded and replayed its warm-up requests, so a 200 here means AVAILABLE.
+        # Loading plus warm-up can take minutes on a cold GPU node.
+        # TF Serving serves the version under `model_name` whatever its bucket name, so
+        # clients of the fallback keep the path and request of the GPU tiers.
+        "startupProbe": {**status_probe, "periodSeconds": STARTUP_PERIOD_SECONDS, "failureThreshold": STARTUP_FAILURE_THRESHOLD},
+        "readinessProbe": {**status_probe, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
+        # The model's status, not a socket: a server whose model was unloaded answers
+        # 404 here and is restarted (and reloads the verified version).
+        "livenessProbe": {**status_probe, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 6},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
+        "securityContext": _restricted_security_context(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
+            {"name": SERVING_SCRATCH, "mountPath": "/tmp"},
+            *([{"name": "batching", "mountPath": PARAMETERS_MOUNT, "readOnly": True}] if batching_config_map else []),
+        ],
     }
 
 

@@ -19,7 +19,7 @@ from recsys_dr.components.cluster.policies import target_group_binding_policy
 from recsys_dr.components import supply_chain
 from recsys_dr.components.iam import eks_cluster_arn, pod_identity_trust_policy
 from recsys_dr.components.serving import balancer, manifests, scaling
-from recsys_dr.components.serving.batching import PARAMETERS_FILE
+from recsys_dr.components.serving.batching import PARAMETERS_FILE, Batching
 from recsys_dr.components.serving.front_door import FrontDoor, FrontDoorArgs, FrontDoorWiring
 from recsys_dr.components.serving.network_policies import default_deny_spec, serving_policy_spec
 from recsys_dr.components.serving.policies import model_reader_policy
@@ -186,6 +186,22 @@ def model_serving_problems(args: ModelServingArgs) -> list[str]:
     return problems
 
 
+def _serving_spec(args: ModelServingArgs, script: str, batching: Batching) -> manifests.ServingSpec:
+    """The stable slot's manifest settings (the bucket name is filled in once it is known)."""
+    model, serving, stable_pin = args.model, args.serving, args.stable_pin
+    return manifests.ServingSpec(
+        model_name=model.name, model_version=stable_pin.version, bucket="", region=args.region,
+        replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
+        serving_image=serving.image, fetcher_image=serving.fetcher_image,
+        gpus_per_pod=0 if args.tier == "fallback" else serving.gpus_per_pod, tier=args.tier,
+        artifact_name=args.bucket_model_name,
+        cpu=str(serving.cpu), memory=serving.memory, script_checksum=manifests.script_checksum(script),
+        max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
+        manifest_sha256=stable_pin.manifest_sha256, batching_args=tuple(batching.server_args()),
+        batching_checksum=manifests.script_checksum(batching.parameters_text()),
+    )
+
+
 class ModelServing(pulumi.ComponentResource):
     """Namespace, Pod Identity role, verifying init container, TF Serving Deployment with
     server-side batching, the front door (ALB + web ACL) and the TargetGroupBinding that puts the
@@ -205,56 +221,15 @@ class ModelServing(pulumi.ComponentResource):
     ) -> None:
         raise_if_problems("ModelServingArgs", model_serving_problems(args))
         super().__init__("recsys-dr:components:ModelServing", name, None, opts)
-        model, serving = args.model, args.serving
-        image_key = "fallback.image" if args.tier == "fallback" else "serving.image"
-        for key, image in ((image_key, serving.image), ("serving.fetcherImage", serving.fetcher_image)):
-            if (warning := supply_chain.image_warning(f"`{key}`", image)) is not None:
-                pulumi.log.warn(warning, resource=self)
+        self._warn_about_images(args)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=wiring.kubernetes_provider)
-        workload = kubernetes_name(model.name)
-        deployment_name = deployment_name_of(model.name)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns",
-            metadata={
-                "name": args.namespace,
-                "labels": {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest",
-                           **manifests.READINESS_GATE_LABEL},
-            },
-            opts=in_cluster,
-        )
-        namespace_name = namespace.metadata.name
-        service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata={"name": deployment_name, "namespace": namespace_name}, opts=in_cluster
-        )
+        deployment_name = deployment_name_of(args.model.name)
+        namespace_name, service_account = self._namespace(name, args, deployment_name, in_cluster)
         association = self._model_reader(name, args, wiring, namespace_name, service_account)
-
-        script, batching = FETCH_SCRIPT.read_text(), batching_for(model, serving)
-        script_map, batching_map = (k8s.core.v1.ConfigMap(
-            f"{name}-{suffix}", metadata={"name": f"{workload}-{suffix}", "namespace": namespace_name}, data=data, opts=in_cluster,
-        ) for suffix, data in (("fetch-script", {manifests.SCRIPT_NAME: script}),
-                               ("batching", {PARAMETERS_FILE: batching.parameters_text()})))
-        stable_pin = args.stable_pin
-        spec = manifests.ServingSpec(
-            model_name=model.name, model_version=stable_pin.version, bucket="", region=args.region,
-            replicas=args.replicas, min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
-            serving_image=serving.image, fetcher_image=serving.fetcher_image,
-            gpus_per_pod=0 if args.tier == "fallback" else serving.gpus_per_pod, tier=args.tier,
-            artifact_name=args.bucket_model_name,
-            cpu=str(serving.cpu), memory=serving.memory, script_checksum=manifests.script_checksum(script),
-            max_surge=args.rolling_update.max_surge, max_unavailable=args.rolling_update.max_unavailable,
-            manifest_sha256=stable_pin.manifest_sha256, batching_args=tuple(batching.server_args()),
-            batching_checksum=manifests.script_checksum(batching.parameters_text()),
-        )
-        candidate = args.candidate
-        self.front_door = FrontDoor(
-            f"{name}-front-door",
-            FrontDoorArgs(region=args.region, model=model, serving=serving, tls_certificate_arn=args.tls_certificate_arn,
-                          health_checker_regions=args.health_checker_regions,
-                          candidate_version=candidate.version if candidate else None, tags=args.tags),
-            FrontDoorWiring(vpc_id=wiring.vpc_id, subnet_ids=wiring.balancer_subnet_ids,
-                            target_security_group_id=wiring.node_security_group_id),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        script, batching = FETCH_SCRIPT.read_text(), batching_for(args.model, args.serving)
+        script_map, batching_map = self._config_maps(name, args, namespace_name, script, batching, in_cluster)
+        spec = _serving_spec(args, script, batching)
+        self.front_door = self._front_door(name, args, wiring)
         self._network_policies(name, args, wiring, namespace_name, spec, in_cluster)
         grant = self._bind_targets_grant(name, wiring)
         keda = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=list(wiring.addons)))
@@ -268,18 +243,76 @@ class ModelServing(pulumi.ComponentResource):
                                association=association, grant=grant, in_cluster=in_cluster)
         # Without a candidate the stable pods are the canary group's targets too (see `_binding`).
         stable = self._slot(name, args, wiring, context, spec, deployment_name, self.front_door.target_group,
-                            rest_group=self.front_door.canary_target_group if candidate is None else None)
+                            rest_group=self.front_door.canary_target_group if args.candidate is None else None)
         self.service, self.deployment = stable.service, stable.deployment
-        self.candidate = None
-        if candidate is not None:
-            candidate_spec = dataclasses.replace(
-                spec, model_version=candidate.version, manifest_sha256=candidate.manifest_sha256,
-                serving_image=candidate.image or serving.image, slot=manifests.CANDIDATE_SLOT,
-            )
-            self._candidate_network_policy(name, args, wiring, namespace_name, candidate_spec, in_cluster)
-            self.candidate = self._slot(f"{name}-candidate", args, wiring, context, candidate_spec,
-                                        candidate_deployment_name_of(model.name), self.front_door.canary_target_group,
-                                        model_artifact=wiring.candidate_artifact)
+        self.candidate = self._candidate(name, args, wiring, context, spec)
+        self._register(namespace_name, stable)
+
+    def _warn_about_images(self, args: ModelServingArgs) -> None:
+        """A warning for each image not pinned the way the supply-chain rules want."""
+        image_key = "fallback.image" if args.tier == "fallback" else "serving.image"
+        for key, image in ((image_key, args.serving.image), ("serving.fetcherImage", args.serving.fetcher_image)):
+            if (warning := supply_chain.image_warning(f"`{key}`", image)) is not None:
+                pulumi.log.warn(warning, resource=self)
+
+    def _namespace(self, name: str, args: ModelServingArgs, deployment_name: str,
+                   in_cluster: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], k8s.core.v1.ServiceAccount]:
+        """The restricted namespace (readiness gates on) and the pods' service account in it."""
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata={
+                "name": args.namespace,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest",
+                           **manifests.READINESS_GATE_LABEL},
+            },
+            opts=in_cluster,
+        )
+        namespace_name = namespace.metadata.name
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata={"name": deployment_name, "namespace": namespace_name}, opts=in_cluster
+        )
+        return namespace_name, service_account
+
+    @staticmethod
+    def _config_maps(name: str, args: ModelServingArgs, namespace_name: pulumi.Output[str], script: str, batching: Batching,
+                     in_cluster: pulumi.ResourceOptions) -> tuple[k8s.core.v1.ConfigMap, k8s.core.v1.ConfigMap]:
+        """The fetch script's and the batching parameters' ConfigMaps."""
+        workload = kubernetes_name(args.model.name)
+        script_map, batching_map = (k8s.core.v1.ConfigMap(
+            f"{name}-{suffix}", metadata={"name": f"{workload}-{suffix}", "namespace": namespace_name}, data=data, opts=in_cluster,
+        ) for suffix, data in (("fetch-script", {manifests.SCRIPT_NAME: script}),
+                               ("batching", {PARAMETERS_FILE: batching.parameters_text()})))
+        return script_map, batching_map
+
+    def _front_door(self, name: str, args: ModelServingArgs, wiring: ServingWiring) -> FrontDoor:
+        candidate = args.candidate
+        return FrontDoor(
+            f"{name}-front-door",
+            FrontDoorArgs(region=args.region, model=args.model, serving=args.serving, tls_certificate_arn=args.tls_certificate_arn,
+                          health_checker_regions=args.health_checker_regions,
+                          candidate_version=candidate.version if candidate else None, tags=args.tags),
+            FrontDoorWiring(vpc_id=wiring.vpc_id, subnet_ids=wiring.balancer_subnet_ids,
+                            target_security_group_id=wiring.node_security_group_id),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _candidate(self, name: str, args: ModelServingArgs, wiring: ServingWiring, context: _SlotContext,
+                   spec: manifests.ServingSpec) -> _Slot | None:
+        """The candidate's slot beside the stable one, bound to the front door's canary group."""
+        candidate = args.candidate
+        if candidate is None:
+            return None
+        candidate_spec = dataclasses.replace(
+            spec, model_version=candidate.version, manifest_sha256=candidate.manifest_sha256,
+            serving_image=candidate.image or args.serving.image, slot=manifests.CANDIDATE_SLOT,
+        )
+        self._candidate_network_policy(name, args, wiring, context.namespace, candidate_spec, context.in_cluster)
+        return self._slot(f"{name}-candidate", args, wiring, context, candidate_spec,
+                          candidate_deployment_name_of(args.model.name), self.front_door.canary_target_group,
+                          model_artifact=wiring.candidate_artifact)
+
+    def _register(self, namespace_name: pulumi.Output[str], stable: _Slot) -> None:
+        """The public outputs: where the model answers and the names operations look up."""
         self.namespace = namespace_name
         self.deployment_name = self.deployment.metadata.name
         self.scaled_object_name = stable.scaled_object.metadata.apply(lambda metadata: metadata["name"])

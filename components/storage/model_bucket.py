@@ -72,26 +72,40 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("recsys-dr:components:ReplicatedModelBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = {"recsys-dr:component": name, **args.tags}
-
         # First: the bucket policies name it as the standby's only replica writer.
-        # S3 assumes it only for this account's buckets (aws:SourceAccount: the IAM user guide's
-        # cross-service confused-deputy protection, which S3 replication supports).
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        self.replication_role = aws.iam.Role(
-            f"{name}-replication",
-            assume_role_policy=account_id.apply(lambda account: json.dumps(service_trust_policy("s3.amazonaws.com", source_account=account))),
-            description="S3 replication of model artifacts to the standby region",
-            tags=tags,
-            opts=child,
-        )
+        self.replication_role = self._replication_role(name, tags)
         release = [args.storage.release_role_arn] if args.storage.release_role_arn else []
         self.primary = self._regional_bucket(f"{name}-primary", args.regions.primary, args, tags,
                                              writers=[*release, *args.publisher_arns], replicators=[])
         self.standby = self._regional_bucket(
             f"{name}-standby", args.regions.standby, args, tags, writers=[], replicators=[self.replication_role.arn]
         )
+        self.replication = self._replication(name, args)
+        self.register_outputs({
+            "primaryBucket": self.primary.bucket.bucket,
+            "primaryBucketArn": self.primary.bucket.arn,
+            "primaryKeyArn": self.primary.key.arn,
+            "standbyBucket": self.standby.bucket.bucket,
+            "standbyBucketArn": self.standby.bucket.arn,
+            "standbyKeyArn": self.standby.key.arn,
+            "replicationRoleArn": self.replication_role.arn,
+        })
+
+    def _replication_role(self, name: str, tags: Mapping[str, str]) -> aws.iam.Role:
+        """The role S3 replication assumes: for this account's buckets only (aws:SourceAccount: the IAM
+        user guide's cross-service confused-deputy protection, which S3 replication supports)."""
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        return aws.iam.Role(
+            f"{name}-replication",
+            assume_role_policy=account_id.apply(lambda account: json.dumps(service_trust_policy("s3.amazonaws.com", source_account=account))),
+            description="S3 replication of model artifacts to the standby region",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _replication(self, name: str, args: ModelBucketArgs) -> aws.s3.BucketReplicationConfig:
+        """The replication role's policy and the primary's rule copying `model_prefix` to the standby."""
         policy = pulumi.Output.all(
             self.primary.bucket.arn, self.standby.bucket.arn, self.primary.key.arn, self.standby.key.arn
         ).apply(
@@ -108,7 +122,7 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             )
         )
         role_policy = aws.iam.RolePolicy(
-            f"{name}-replication", role=self.replication_role.id, policy=policy, opts=child
+            f"{name}-replication", role=self.replication_role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self)
         )
         rule = pulumi.Output.all(self.standby.bucket.arn, self.standby.key.arn).apply(
             lambda arns: replication_rule(
@@ -120,7 +134,7 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
                 delete_markers=defaults.DELETE_MARKER_REPLICATION,
             )
         )
-        self.replication = aws.s3.BucketReplicationConfig(
+        return aws.s3.BucketReplicationConfig(
             f"{name}-replication",
             region=args.regions.primary,
             bucket=self.primary.bucket.id,
@@ -135,21 +149,19 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             ),
         )
 
-        self.register_outputs({
-            "primaryBucket": self.primary.bucket.bucket,
-            "primaryBucketArn": self.primary.bucket.arn,
-            "primaryKeyArn": self.primary.key.arn,
-            "standbyBucket": self.standby.bucket.bucket,
-            "standbyBucketArn": self.standby.bucket.arn,
-            "standbyKeyArn": self.standby.key.arn,
-            "replicationRoleArn": self.replication_role.arn,
-        })
-
     def _regional_bucket(
         self, name: str, region: str, args: ModelBucketArgs, tags: Mapping[str, str], *,
         writers: list[pulumi.Input[str]], replicators: list[pulumi.Input[str]],
     ) -> RegionalBucket:
-        child = pulumi.ResourceOptions(parent=self)
+        """One region's key and bucket with its settings, policy and retention."""
+        key, bucket = self._key_and_bucket(name, region, args, tags)
+        public_access, versioning = self._bucket_settings(name, region, bucket, key)
+        self._bucket_policy(name, region, bucket, args, writers=writers, replicators=replicators, after=public_access)
+        object_lock = self._retention(name, region, bucket, args, versioning)
+        return RegionalBucket(region=region, bucket=bucket, key=key, versioning=versioning, object_lock=object_lock)
+
+    def _key_and_bucket(self, name: str, region: str, args: ModelBucketArgs,
+                        tags: Mapping[str, str]) -> tuple[aws.kms.Key, aws.s3.Bucket]:
         # Losing a bucket or key loses every version in the region: `pulumi destroy` must be
         # asked to twice (unprotect first), unless the stack says the buckets may go.
         kept = pulumi.ResourceOptions(parent=self, protect=not args.storage.force_destroy)
@@ -165,6 +177,12 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             name, region=region, force_destroy=args.storage.force_destroy, tags=dict(tags), opts=kept
         )
+        return key, bucket
+
+    def _bucket_settings(self, name: str, region: str, bucket: aws.s3.Bucket,
+                         key: aws.kms.Key) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
+        """Owner-enforced objects, blocked public access, versioning and SSE-KMS with bucket keys."""
+        child = pulumi.ResourceOptions(parent=self)
         aws.s3.BucketOwnershipControls(
             name, region=region, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
         )
@@ -185,6 +203,12 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             }],
             opts=child,
         )
+        return public_access, versioning
+
+    def _bucket_policy(self, name: str, region: str, bucket: aws.s3.Bucket, args: ModelBucketArgs, *,
+                       writers: list[pulumi.Input[str]], replicators: list[pulumi.Input[str]],
+                       after: aws.s3.BucketPublicAccessBlock) -> None:
+        """TLS only, writes by `writers` or `replicators` only, no overwrites, deletes by break-glass only."""
         break_glass = [args.storage.break_glass_role_arn] if args.storage.break_glass_role_arn else []
         aws.s3.BucketPolicy(
             name,
@@ -196,8 +220,12 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
                 prefix=args.model_prefix,
             ))),
             # The account-level block must settle first or S3 refuses the policy call.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[after]),
         )
+
+    def _retention(self, name: str, region: str, bucket: aws.s3.Bucket, args: ModelBucketArgs,
+                   versioning: aws.s3.BucketVersioning) -> aws.s3.BucketObjectLockConfiguration:
+        """Object Lock's default retention and the lifecycle rule clearing abandoned uploads."""
         # Governance mode: every new version is locked for `objectLockDays`; only a principal
         # with s3:BypassGovernanceRetention (the bucket policy keeps it to break-glass) can lift
         # it. This resource also turns Object Lock on for a bucket that exists already
@@ -222,4 +250,4 @@ class ReplicatedModelBucket(pulumi.ComponentResource):
             }],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        return RegionalBucket(region=region, bucket=bucket, key=key, versioning=versioning, object_lock=object_lock)
+        return object_lock
