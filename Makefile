@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 POLICY_VENV := .venv-policy
 
-.PHONY: install test test-policy-pack demo benchmark lock clean FORCE
+.PHONY: install test test-policy-pack docs docs-serve demo benchmark lock clean FORCE
 
 install: $(STAMP)
 
@@ -37,7 +37,17 @@ $(STAMP): pyproject.toml setup.py requirements/dev.lock requirements/data.lock $
 
 test: $(STAMP) $(POLICY_VENV)/.installed
 	$(MAKE) --no-print-directory test-policy-pack
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
+
+# The docs site (mkdocs.yml, docs/), built strictly: a broken link, a missing page or a component
+# docstring that does not render fails. The site goes to build/site (git-ignored).
+DOCS_SITE := build/site
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(DOCS_SITE)
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # pulumi-policy pins protobuf 5.x and TensorFlow needs >= 6.31: the pack gets its own venv.
 $(POLICY_VENV)/.installed: requirements/policy-test.lock
@@ -60,7 +70,7 @@ benchmark: $(STAMP)
 UV_COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --no-header --quiet
 lock: $(STAMP)
 	$(UV_COMPILE) pyproject.toml requirements/tools.in -o requirements/plan.lock
-	$(UV_COMPILE) pyproject.toml requirements/tools.in --extra model --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml requirements/tools.in requirements/docs.in --extra model --extra dev -o requirements/dev.lock
 	$(UV_COMPILE) requirements/data.in --no-deps -o requirements/data.lock
 	$(UV_COMPILE) policy/requirements.txt -o policy/requirements.lock
 	$(UV_COMPILE) requirements/policy-test.in -o requirements/policy-test.lock

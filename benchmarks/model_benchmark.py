@@ -567,7 +567,8 @@ def batching(args: argparse.Namespace) -> dict:
             "throughput_ratio": ratios}
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (the docs' name check reads its commands and flags too)."""
     from recsys_dr.model.config import TrainConfig
 
     defaults = TrainConfig()
@@ -622,7 +623,11 @@ def main(argv: list[str] | None = None) -> int:
     bat.add_argument("--max-enqueued-batches", type=int, default=1000,
                      help="default: 1000 (large, so no request is refused while measuring)")
     bat.add_argument("--json", type=Path, default=Path("benchmarks/results/model_batching.json"))
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     import logging
 

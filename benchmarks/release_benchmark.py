@@ -16,7 +16,7 @@ against the in-process stand-ins (a real AWS API answers in tens of milliseconds
 * release: `start` to "both regions at 100 %" (waiting for the promotion's first stack change),
   then the two stack changes applied as `pulumi up` would leave them, `advance` after each, to
   `promoted`. The two `pulumi up` runs themselves are not in the figure: the stable pods roll
-  while the candidate carries the traffic (README "Rollouts and capacity" bounds that roll).
+  while the candidate carries the traffic (docs/serving.md, "Rollouts and capacity", bounds that roll).
 * rollback: a candidate answering 10 % of its requests with 5XX at the first 5 % share: from the
   share's move to the live gate's failure (virtual: the first complete minute of metrics, one
   minute late), and from the failure to every share read back at 0 (real).

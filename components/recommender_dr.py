@@ -270,7 +270,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
             **({"candidateDeploymentName": serving.candidate.deployment.metadata.name} if serving.candidate else {}),
             "serving": {"replicas": args.serving_replicas(role), "minReplicas": args.serving.min_replicas,
                         "maxReplicas": args.serving.max_replicas},
-            # The GPU pool's capacity and what a start from zero costs in time (README "Standby capacity").
+            # The GPU pool's capacity and what a start from zero costs in time (docs: "Standby capacity").
             "capacityReservation": None if reservation is None else {
                 "type": reservation.type, "reservationId": cluster.capacity_reservation_id,
                 "availabilityZone": reservation.availability_zone, "instanceType": args.gpu.instance_types[0],
@@ -403,7 +403,7 @@ class TwoRegionRecommender(pulumi.ComponentResource):
         )
 
     def _stack_outputs(self, args: TwoRegionRecommenderArgs, regional_buckets: dict) -> dict[str, pulumi.Input]:
-        """The documented stack-output document (README, "Stack outputs")."""
+        """The documented stack-output document (docs/reference/outputs.md)."""
         regions = {role: self._region_outputs(args, role, regional_buckets[role]) for role in ROLES}
         outputs: dict[str, pulumi.Input] = {
             # The digest the pods accept: `recsys-dr status`/`failover` check the buckets against it.

@@ -1,6 +1,6 @@
 """The fallback version: counts only, the main model's serving signature, no GPU.
 
-The CPU fallback tier (README "Fallback tier") serves this version while both GPU tiers are down.
+The CPU fallback tier (docs/fallback-and-capacity.md, "Fallback tier") serves this version while both GPU tiers are down.
 It is a ``tf.Module`` of stock TensorFlow ops (hash tables read from ``assets/items.txt``,
 gathers, segment sums, ``TopKV2``) and constant count tensors: no learned weight, no GPU op, no
 custom op, so the TF Serving CPU image runs it.

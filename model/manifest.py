@@ -5,7 +5,7 @@ serving init container (`components/serving/fetch_and_verify.sh`): it lists the
 sha256 and size of every file of the version directory, so a reader can tell a
 complete, intact version from a partial or corrupt one.
 
-Format (README, "Model artifacts"), written with
+Format (docs/artifacts.md), written with
 ``json.dumps(obj, indent=2, sort_keys=True)``::
 
     {

@@ -1,6 +1,6 @@
 """Bring the standby up to the primary's capacity before traffic moves, and put it back at rest after.
 
-The one activation procedure (README "Operations runbook"), run by `recsys-dr failover --to standby`
+The one activation procedure (docs/runbook.md), run by `recsys-dr failover --to standby`
 and by the drill, for both standby modes:
 
 1. **Size.** N = the primary's current replica count (its Deployment's `scale`), or `--replicas N`,

@@ -127,7 +127,7 @@ def cluster_autoscaler_values(*, cluster_name: str, region: str, kubernetes_vers
 
 
 def load_balancer_controller_values(*, cluster_name: str, region: str, vpc_id: str) -> dict:
-    """The controller for TargetGroupBinding only (README "The front door").
+    """The controller for TargetGroupBinding only (docs/serving.md, "The front door").
 
     Region and VPC are given, so it never asks the instance metadata or EC2 for them
     (pkg/aws/cloud.go `getVpcID`). No IngressClass or IngressClassParams, no Service mutating

@@ -7,8 +7,8 @@ Region's TF Serving Deployment to 100 % of what the other Region ran over the la
 block flips the plan-managed health checks that steer the failover records.
 
 The plan document, the execution role's policy and the block layout are plain functions,
-tested without the Pulumi runtime. Region switch is billed per plan (see the README's
-"Failover control" table).
+tested without the Pulumi runtime. Region switch is billed per plan (see docs/runbook.md,
+"What ARC costs").
 """
 
 from __future__ import annotations

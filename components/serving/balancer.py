@@ -11,7 +11,7 @@ Load Balancer", path conditions); TF Serving matches `(?i)/v1/.*` case-insensiti
 Clients use HTTPS on 443 when a certificate is configured; only a stack without one (dev)
 listens on HTTP 80, and the plan says so.
 
-Releases (README "Releases"): each forwarding rule spreads requests over two target groups, the
+Releases (docs/releases.md): each forwarding rule spreads requests over two target groups, the
 stable pods' and the canary's, by weight. Pulumi sets the weights when it creates a rule (all to
 the stable group) and then ignores them (`WEIGHTS_OWNED_BY_RELEASE`): `recsys-dr release` moves
 them with ELB's ModifyRule. While a candidate is pinned, two more rules send requests carrying

@@ -15,7 +15,7 @@
 # (no find/cmp/jq/python are assumed).
 # The manifest is parsed line by line, which works because publish writes
 # it with json.dumps(indent=2, sort_keys=True) and paths are restricted to
-# [A-Za-z0-9._+=@,-/] (see model/manifest.py and the README's "Model artifacts" section).
+# [A-Za-z0-9._+=@,-/] (see model/manifest.py and docs/artifacts.md).
 #
 # Env: MODEL_BUCKET, MODEL_NAME, MODEL_VERSION, MANIFEST_SHA256 (64 hex digits: sha256 of
 #      the published manifest.json, pinned in the stack file as model.manifestSha256),

@@ -31,7 +31,7 @@ FETCH_SCRATCH = "fetch-tmp"
 SERVING_SCRATCH = "serving-tmp"
 # Same TensorFlow release as the exporter (`model` extra), so every op in the SavedModel is known.
 # Images are pinned by digest where one could be confirmed offline (the tag stays beside it for
-# people; with both, the kubelet pulls by digest). README "Closed by default" says which.
+# people; with both, the kubelet pulls by digest). docs/security.md ("Images and charts") says which.
 DEFAULT_SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
 # The fallback tier's CPU build of the same release.
 DEFAULT_FALLBACK_IMAGE = "tensorflow/serving:2.21.0"

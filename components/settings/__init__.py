@@ -2,7 +2,7 @@
 
 `Pulumi.<env>.yaml` key `recsys-dr:<section>` = field `<section>` of
 `TwoRegionRecommenderArgs` = the settings object handed to the child component that uses it.
-The README's configuration reference and `stacks/stack-file.schema.json` are generated from
+The docs' configuration reference and `stacks/stack-file.schema.json` are generated from
 these declarations (`python -m recsys_dr.stacks.reference --write`).
 """
 

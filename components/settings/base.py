@@ -42,7 +42,7 @@ def setting(
 
     Args:
         default: value when the key is absent; leave out for a required setting.
-        description: one sentence for the README reference and the JSON Schema.
+        description: one sentence for the configuration reference and the JSON Schema.
         allowed: what is allowed, phrased to follow "must be" ("one of: warm, pilot-light").
         limit: why an upper bound exists (shown when it is exceeded), e.g. its AWS source.
         default_factory: callable for mutable defaults.

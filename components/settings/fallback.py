@@ -1,4 +1,4 @@
-"""`fallback`: the CPU tier that answers when both GPU tiers are down (README "Fallback tier")."""
+"""`fallback`: the CPU tier that answers when both GPU tiers are down (docs: Fallback tier and capacity)."""
 
 from __future__ import annotations
 

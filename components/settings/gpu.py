@@ -111,12 +111,12 @@ class GpuPoolSettings(Settings):
                                  allowed="an integer from 20 to 16384 GiB", ge=20, le=16384, limit="EBS gp3 volume size")
     capacity_reservations: CapacityReservations = setting(
         default_factory=CapacityReservations, description="EC2 capacity each region's GPU pool launches into "
-        "(README \"Standby capacity\"). A pilot-light standby without one is reported as capacity not guaranteed.",
+        "(docs: Fallback tier and capacity, \"Standby capacity\"). A pilot-light standby without one is reported as capacity not guaranteed.",
         allowed="an object with keys primary, standby",
     )
     image_cache: ImageCacheSnapshots = setting(
         default_factory=ImageCacheSnapshots, description="Bottlerocket data-volume snapshots holding the serving images, "
-        "per region (README \"Cold start\"); needs `osFamily: bottlerocket`.", allowed="an object with keys primary, standby",
+        "per region (docs: Fallback tier and capacity, \"Cold start\"); needs `osFamily: bottlerocket`.", allowed="an object with keys primary, standby",
     )
 
     @field_validator("instance_types")

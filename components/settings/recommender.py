@@ -88,7 +88,7 @@ class TwoRegionRecommenderArgs(Settings):
                                          "(`recsys-dr train`).", allowed="an object")
     fallback: FallbackSettings | None = setting(
         None, description="The CPU fallback tier in the standby region, answered when both GPU tiers are unhealthy "
-        "(README \"Fallback tier\"). Default: none (recommendations go blank when both GPU tiers are down).",
+        "(docs: Fallback tier and capacity). Default: none (recommendations go blank when both GPU tiers are down).",
         allowed="an object with keys version, manifestSha256, ...",
     )
     tags: dict[str, str] = setting(default_factory=dict, description="Tags on every taggable resource.",

@@ -1,7 +1,7 @@
 """`release`: how `recsys-dr release` moves a candidate version through the regions, and its gates.
 
 The stack file pins a candidate beside the stable version (`model.candidate`, `model.pins`); the
-release tool then proves it region by region (README "Releases"). These settings are exported as
+release tool then proves it region by region (docs/releases.md). These settings are exported as
 the stack output `release`, which is what the tool reads: declared once, here.
 """
 

@@ -23,7 +23,7 @@ RATE_WINDOWS = (60, 120, 300, 600)
 RATE_LIMIT = "AWS WAF rate-based rules take 10 to 2,000,000,000 requests"
 # Half of what one replica served with batching at 8 concurrent one-row clients (525 req/s, p99
 # 41 ms) in `python -m benchmarks.model_benchmark batching` on the scale benchmark's 100,000-item
-# model, on the 2-core CPU of README "Server-side batching": headroom for bursts and for the
+# model, on the 2-core CPU of the benchmarks page, "Server-side batching": headroom for bursts and for the
 # minute or two the balancer's metrics lag. A GPU serves more: measure and raise it.
 DEFAULT_TARGET_REQUESTS_PER_SECOND = 250
 
@@ -33,7 +33,7 @@ class ScalingSettings(Settings):
 
     target_requests_per_second: int = setting(
         DEFAULT_TARGET_REQUESTS_PER_SECOND, description="Requests per second one replica should serve: KEDA sizes the "
-        "Deployment to the target group's request rate divided by this (README \"Scaling on serving load\").",
+        "Deployment to the target group's request rate divided by this (docs: Serving, \"Scaling on serving load\").",
         allowed="an integer from 1 to 100000", ge=1, le=100_000,
     )
     p99_latency_ms: int | None = setting(
@@ -47,7 +47,7 @@ class ScalingSettings(Settings):
 
 
 class BatchingSettings(Settings):
-    """TF Serving's server-side batching (`--enable_batching`); unset values are derived (README \"Server-side batching\")."""
+    """TF Serving's server-side batching (`--enable_batching`); unset values are derived (docs: Serving, \"Server-side batching\")."""
 
     max_batch_size: int | None = setting(
         None, description="Most rows in one merged batch. Default: `model.maxBatch`.",

@@ -1,7 +1,7 @@
 """argparse registration of `recsys-dr release plan|start|status|advance|abort`.
 
 Every command reads the stack outputs (`--outputs FILE` or standard input), like `status`; the
-release settings are the outputs' `release`. Exit codes (README "Releases"): 0 done; 1 the
+release settings are the outputs' `release`. Exit codes (docs/releases.md): 0 done; 1 the
 candidate failed a gate (nothing had traffic, or every share was rolled back and read back); 2
 bad input; 3 refused, nothing changed; 4 held (too little traffic to judge, the stable pods still
 rolling, or an AWS call failed), nothing rolled back; 5 a rollback NOT confirmed: act now; 6

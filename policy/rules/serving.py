@@ -40,7 +40,7 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA_TYPES = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
 # KEDA's ScaledObject makes and owns an HPA for its scaleTargetRef (kedacore/keda controllers/keda/hpa.go).
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
-# Signals that say little about a GPU server's load (README "Scaling on serving load").
+# Signals that say little about a GPU server's load (docs/serving.md, "Scaling on serving load").
 HOST_RESOURCES = ("cpu", "memory")
 SERVICE = "kubernetes:core/v1:Service"
 # TF Serving's REST port, the only one that may leave the pod. Its gRPC port (`--port`, 8500 by

@@ -109,7 +109,7 @@ def test_prod_api_admits_no_public_address():
 
 
 def test_shipped_stacks_warn_only_about_what_is_not_pinned_by_content():
-    # README "Images and charts": every Helm chart (fetched by version), TF Serving (GPU and fallback CPU
+    # docs/security.md "Images and charts": every Helm chart (fetched by version), TF Serving (GPU and fallback CPU
     # builds) and the NVIDIA device plugin (no digest confirmed offline); the fetcher and Cluster
     # Autoscaler images are pinned. Dev has no certificate, so its balancers listen on HTTP, and its
     # pilot-light standby has no capacity reservation; the plan says both.

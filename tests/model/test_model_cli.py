@@ -344,13 +344,13 @@ def test_publish_then_verify_remote_and_conflict(built, aws, tmp_path):
     assert main(["publish", str(other / "recommender" / "1"), "--bucket", "models-primary", "--no-progress"]) == 1
 
 
-def test_readme_lists_the_build_commands_numeric_defaults():
+def test_docs_list_the_build_commands_numeric_defaults():
     import re
     from pathlib import Path
 
     from recsys_dr.model.cli import build_parser
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
     para = text[text.index("Main `build` options (defaults in brackets)"):]
     para = para[:para.index("git-ignored")]
     listed = dict(re.findall(r"`(--[a-z-]+)[^`]*`(?: \([^)]*\))?(?: L)? \[([^\]]+)\]", para))

@@ -194,7 +194,7 @@ def test_movielens_stop_words_are_the_documented_25():
     from recsys_dr.model.movielens import STOP_WORDS
 
     documented = ("the and for with from that this his her its les los las der die das des une "
-                  "one two three are was who what").split()  # README, "MovieLens-100K"
+                  "one two three are was who what").split()  # docs/model.md, "MovieLens-100K"
     assert len(documented) == 25 and STOP_WORDS == frozenset(documented)
 
 

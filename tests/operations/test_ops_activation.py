@@ -160,7 +160,7 @@ def test_nodes_round_up_to_whole_nodes():
 
 
 def test_sizing_raises_the_hpa_max_so_it_cannot_cap_the_scale():
-    """The old README's `kubectl scale` step: an HPA with maxReplicas 1 clamps 4 replicas back to 1."""
+    """A hand-run `kubectl scale` (the runbook says not to): an HPA with maxReplicas 1 clamps 4 replicas back to 1."""
     out = pilot_outputs()
     sizing = plan_sizing(out.standby, replicas=4, source="test",
                          current_scaling={"minSize": 0, "desiredSize": 0, "maxSize": 8},

@@ -177,7 +177,7 @@ def test_status_fits_80_columns_and_prints_each_finding_once(env):
 
 
 def test_unreachable_arc_endpoints_give_the_documented_exit_codes(arc_env, tmp_path, capsys):
-    """README: `status` exits 1 (arc.routing fails), `failover` exits 4, when no cluster endpoint answers."""
+    """docs/runbook.md: `status` exits 1 (arc.routing fails), `failover` exits 4, when no cluster endpoint answers."""
     from recsys_dr.operations import cli as ops_cli
     from tests.operations.ops_fixtures import closed_port
 

@@ -247,7 +247,7 @@ class _Unreachable:
 
 
 def test_cli_status_exit_code_when_region_switch_is_unreachable(tmp_path, capsys, monkeypatch):
-    """README: status exits 1 (not ready) when the plan cannot be read in either Region."""
+    """docs/runbook.md: status exits 1 (not ready) when the plan cannot be read in either Region."""
     path = tmp_path / "out.json"
     path.write_text(json.dumps(rs_doc()))
     factory = _Unreachable()

@@ -44,7 +44,7 @@ def lines_of(path: Path) -> list[Requirement]:
 
 LOCKS = {
     "requirements/plan.lock": declared() + lines_of(ROOT / "requirements/tools.in"),
-    "requirements/dev.lock": declared("model", "dev") + lines_of(ROOT / "requirements/tools.in"),
+    "requirements/dev.lock": declared("model", "dev") + lines_of(ROOT / "requirements/tools.in") + lines_of(ROOT / "requirements/docs.in"),
     "requirements/data.lock": lines_of(ROOT / "requirements/data.in"),
     "policy/requirements.lock": lines_of(ROOT / "policy/requirements.txt"),
     "requirements/policy-test.lock": lines_of(ROOT / "policy/requirements.txt") + lines_of(ROOT / "requirements/policy-test.in"),

@@ -72,7 +72,7 @@ def test_primary_and_secondary_records(shipped_plan):
 
 def test_policies_are_quiet(shipped_plan):
     # Every rule, advisory ones included, on both shipped stacks; but dev's pilot-light standby runs without a
-    # capacity reservation (dev is cheap on purpose), which the advisory rule reports (README "Standby capacity").
+    # capacity reservation (dev is cheap on purpose), which the advisory rule reports (docs/fallback-and-capacity.md, "Standby capacity").
     violations = [(v["rule"], v["enforcement"], (v["urn"] or "").split("::")[-1]) for v in shipped_plan.document["policy"]["violations"]]
     expected = {"dev": [("dr-standby-capacity", "advisory", "recsys-dev-standby-gpu")], "prod": []}
     assert violations == expected[shipped_plan.document["environment"]]

@@ -14,9 +14,9 @@ from recsys_dr.stacks import reference
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
 
-def test_readme_reference_is_generated_from_the_declarations():
-    readme = reference.README.read_text(encoding="utf-8")
-    assert reference.readme_with_reference(readme) == readme, "run: python -m recsys_dr.stacks.reference --write"
+def test_docs_reference_page_is_generated_from_the_declarations():
+    page = reference.REFERENCE_PAGE.read_text(encoding="utf-8")
+    assert page == reference.reference_markdown(), "run: python -m recsys_dr.stacks.reference --write"
 
 
 def test_schema_file_is_generated_from_the_declarations():

@@ -1,23 +1,21 @@
-"""The README's component example ("Use the components in your own Pulumi project"), taken from the
-README as it is and planned offline: it must pass every guardrail, as a user's program would
-after pasting it."""
+"""The component example of docs/components.md, taken from the page as it is and planned offline: it
+must pass every guardrail, as a user's program would after pasting it."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from recsys_dr.review.plan import render
 
-from .readme_samples import README
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "components.md"
 
 
 def component_example() -> str:
-    """The first Python block under the README heading "Use the components in your own Pulumi project"."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Use the components in your own Pulumi project"):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    """The first Python block of the page."""
+    return re.search(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S).group(1)
 
 
 def test_the_example_is_the_top_level_component():
@@ -26,13 +24,13 @@ def test_the_example_is_the_top_level_component():
 
 # A production stack name turns on the `*-prod` rules (policy/rules/core.py is_production).
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_readme_component_example_plans_with_no_violation(tmp_path, stack):
+def test_the_docs_component_example_plans_with_no_violation(tmp_path, stack):
     program = tmp_path / "program"
     program.mkdir()
     (program / "__main__.py").write_text(component_example())
     (program / f"Pulumi.{stack}.yaml").write_text("config: {}\n")
     plan = render(stack, program_dir=program)
     assert plan.document["policy"]["violations"] == []
-    # Only what is not pinned by content is reported (README "Images and charts"); no rollout or exposure warning.
+    # Only what is not pinned by content is reported (docs/security.md, "Images and charts"); no rollout or exposure warning.
     assert all(" is pinned by tag only " in w or w.startswith("Helm chart ") for w in plan.warnings), plan.warnings
     assert plan.of_type("aws:eks/cluster:Cluster") and plan.of_type("kubernetes:apps/v1:Deployment")

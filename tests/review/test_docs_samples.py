@@ -1,8 +1,8 @@
-"""The README's plan, diff, PR-comment and graph samples are what the commands print."""
+"""The plan, diff, PR-comment and graph samples of docs/reviewing.md are what the commands print."""
 
 import pytest
 
-from .readme_samples import README, readme_blocks, rewrite, samples
+from .docs_samples import PAGE, page_blocks, rewrite, samples
 
 
 @pytest.fixture(scope="module")
@@ -11,10 +11,10 @@ def produced():
 
 
 @pytest.mark.parametrize("name", ["plan-summary", "diff-text", "pr-comment", "graph"])
-def test_readme_sample_matches_the_command(produced, name):
-    blocks = readme_blocks(README.read_text(encoding="utf-8"))
-    assert name in blocks, f"README has no <!-- sample:{name} --> block"
-    assert blocks[name] == produced[name], "refresh with: .venv/bin/python -m tests.review.readme_samples"
+def test_docs_sample_matches_the_command(produced, name):
+    blocks = page_blocks(PAGE.read_text(encoding="utf-8"))
+    assert name in blocks, f"{PAGE.name} has no <!-- sample:{name} --> block"
+    assert blocks[name] == produced[name], "refresh with: .venv/bin/python -m tests.review.docs_samples"
 
 
 def test_samples_are_reproducible(produced):

@@ -1,9 +1,9 @@
-"""The README's plan/diff samples, produced by the commands themselves on the fixture program.
+"""The plan/diff samples of docs/reviewing.md, produced by the commands themselves on the fixture program.
 
 The fixture program (tests/review/fixtures/program) is stable, so the samples do not drift
-when the real `stacks/` program grows. `test_readme_samples.py` fails when the README
-differs; refresh it with `.venv/bin/python -m tests.review.readme_samples` (rewrites only the
-text between `<!-- sample:NAME -->` and `<!-- /sample -->`).
+when the real `stacks/` program grows. `test_docs_samples.py` fails when the page differs;
+refresh it with `.venv/bin/python -m tests.review.docs_samples` (rewrites only the text between
+`<!-- sample:NAME -->` and `<!-- /sample -->`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROGRAM, CONFIG = FIXTURES / "program", FIXTURES / "config"
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "reviewing.md"
 FIXTURE_ARGS = ["--program-dir", str(PROGRAM), "--config-dir", str(CONFIG)]
 # A pull request against the fixture: GPU type g5 -> g6 in both regions, DNS TTL 30 s -> 45 s.
 HEAD_CHANGE = {"recsys-dr:gpu": {"instanceType": "g6.xlarge"}}
@@ -62,7 +62,7 @@ def _without_policy(text: str) -> str:
 
 
 def samples() -> dict[str, str]:
-    """`{name: text}` of every README sample."""
+    """`{name: text}` of every sample on the page."""
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         summary = _run(["plan", "fixture", *FIXTURE_ARGS, "--out", "plan-fixture.json"], work)
@@ -90,7 +90,7 @@ def samples() -> dict[str, str]:
 _BLOCK = re.compile(r"(<!-- sample:([a-z-]+) -->\n)(.*?)(\n<!-- /sample -->)", re.S)
 
 
-def readme_blocks(text: str) -> dict[str, str]:
+def page_blocks(text: str) -> dict[str, str]:
     return {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
 
 
@@ -99,4 +99,4 @@ def rewrite(text: str, new: dict[str, str]) -> str:
 
 
 if __name__ == "__main__":
-    README.write_text(rewrite(README.read_text(encoding="utf-8"), samples()), encoding="utf-8")
+    PAGE.write_text(rewrite(PAGE.read_text(encoding="utf-8"), samples()), encoding="utf-8")
