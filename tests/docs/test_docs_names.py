@@ -11,6 +11,7 @@ stacks export.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shlex
 import tempfile
@@ -282,13 +283,16 @@ def output_tree() -> dict[str, Any]:
 
 @cache
 def manifest_serving_keys() -> set[str]:
-    """The `serving` facts an exported version's manifest records (`serving.max_batch`, ...), from the exporters
-    of the main version and of the fallback version."""
+    """The `serving` facts an exported version's manifest records (`serving.max_batch`, ...): the keys of the
+    dict each exporter's `_serving_metadata` returns (the main version's and the fallback version's)."""
     keys: set[str] = set()
-    for exporter, pattern in (("export.py", r'"serving": \{(.*?)\n\s*\}'), ("fallback.py", r'"serving": \{(.*?)\},\n')):
-        block = re.search(pattern, (ROOT / "model" / exporter).read_text(encoding="utf-8"), re.S)
-        assert block is not None, f"model/{exporter} no longer writes a `serving` block: update this test"
-        keys |= {f"serving.{key}" for key in re.findall(r'"(\w+)":', block.group(1))}
+    for exporter in ("export.py", "fallback.py"):
+        tree = ast.parse((ROOT / "model" / exporter).read_text(encoding="utf-8"))
+        functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "_serving_metadata"]
+        returned = [node.value for f in functions for node in ast.walk(f) if isinstance(node, ast.Return)]
+        assert len(returned) == 1 and isinstance(returned[0], ast.Dict), \
+            f"model/{exporter} no longer returns its `serving` block from _serving_metadata: update this test"
+        keys |= {f"serving.{key.value}" for key in returned[0].keys if isinstance(key, ast.Constant)}
     return keys
 
 
