@@ -259,7 +259,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         fp = fingerprint(data, history_length=config.history_length)
         log.info("%s: %d interactions, %d items, %d train / %d validation / %d test examples; %s",
                  data.name, len(data.interactions), len(data.catalog), len(split.train), len(split.validation),
-                 len(split.test), ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data.report.to_dict().items()))
+                 len(split.test), _report_text(data.report))
         trained = train(split, data.item_ids, config, show_progress=not args.no_progress,
                         exclude_seen=args.exclude_seen, runtime=runtime)
     log.info("trained in %.1f s on %s (kept epoch %d)", trained.train_seconds, trained.device, trained.best_epoch)
@@ -336,6 +336,11 @@ def _export_fallback(args: argparse.Namespace, version: int, split, data, traine
     return fallback_dir, metrics | ({METHOD: found} if found else {})
 
 
+def _report_text(report) -> str:
+    """A data report as words ("rows read 1,000, duplicates dropped 3"), not a dict repr."""
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in report.to_dict().items())
+
+
 def _streamed(args: argparse.Namespace) -> bool:
     """--interactions names a directory or an s3:// prefix of Parquet shards (model.stream)."""
     from recsys_dr.model.stream import is_sharded
@@ -360,7 +365,7 @@ def _train_streamed(args: argparse.Namespace, config, runtime):
     name = args.interactions.rstrip("/").rsplit("/", 1)[-1]
     log.info("%s: %d shards, %d users, %d items, %d training examples, %d sampled users held out; %s", name,
              len(scan.shards), scan.users, len(scan.catalog), sum(scan.train_examples), len(scan.sample.test),
-             scan.report.to_dict())
+             _report_text(scan.report))
     trained = train_stream(scan, config, pseudonym_key=key, strict=args.strict, show_progress=not args.no_progress,
                            exclude_seen=args.exclude_seen, runtime=runtime)
     return Dataset(name, None, scan.catalog, scan.report), scan.sample, scan.fingerprint, trained

@@ -184,6 +184,8 @@ def test_build_streams_shards_from_s3_and_exports_a_version(files, s3_endpoint, 
         env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 shards, 240 users" in done.stderr
+    assert "{" not in done.stderr + done.stdout  # the data report in words, no dict repr
+    assert (Path(json.loads((tmp_path / "metrics.json").read_text())["fallback_dir"]) / "manifest.json").is_file()
     out = json.loads((tmp_path / "metrics.json").read_text())
     assert out["metrics"]["model"]["all"]["examples"] == 240
     assert (Path(out["version_dir"]) / "manifest.json").is_file()
