@@ -229,33 +229,54 @@ def _switch(outputs: StackOutputs, res: DrillResult, switcher: Any, route53: Any
     if getattr(switcher, "phase", None):
         res.phases.append(switcher.phase)
     step("switch", True, f"{res.method} now {states}", since=flip_at)
+    await_answer(res, "standby", lambda: poll(outputs, route53, probe_standby, "standby"), settings, flip_at, clock,
+                 sleep, step, name="standby", dns_phase="DNS answer",
+                 dns_detail=("Route 53 answers the standby endpoint", "Route 53 answers the standby endpoint"))
+    hold(probe_standby, settings, flip_at, clock, sleep, step, name="standby")
+
+
+def await_answer(res: DrillResult, tier: str, poll_tier: Callable[[], tuple[bool, bool, str]], settings: DrillSettings,
+                 flip_at: float, clock, sleep, step, *, name: str, dns_phase: str, dns_detail: tuple[str, str],
+                 answer_phase: str | None = None) -> None:
+    """Poll until Route 53 answers `tier` and it serves, times from the flip; DrillTimeout past the timeout.
+
+    `dns_detail` is (the phase's detail, the step's message) of the first DNS answer; `answer_phase`,
+    when given, records the serving answer as a phase too."""
     deadline = flip_at + settings.timeout
     while True:
         res.polls += 1
-        dns_ok, serve_ok, detail = poll(outputs, route53, probe_standby, "standby")
+        dns_ok, serve_ok, detail = poll_tier()
         now = clock()
         if dns_ok and res.dns_seconds is None:
             res.dns_seconds = round(now - flip_at, 3)
-            res.phases.append({"phase": "DNS answer", "ok": True, "seconds": res.dns_seconds,
+            res.phases.append({"phase": dns_phase, "ok": True, "seconds": res.dns_seconds,
                                # the part of the budget before clients' caches expire (detection)
-                               "budgetSeconds": res.budget_seconds - res.ttl_seconds,
-                               "detail": "Route 53 answers the standby endpoint"})
-            step("dns.standby", True, "Route 53 answers the standby endpoint", since=flip_at)
+                               "budgetSeconds": res.budget_seconds - res.ttl_seconds, "detail": dns_detail[0]})
+            step(f"dns.{tier}", True, dns_detail[1], since=flip_at)
         if dns_ok and serve_ok:
             res.switch_seconds = round(now - flip_at, 3)
-            step("standby.answers", True, detail, since=flip_at)
-            break
+            if answer_phase:
+                res.phases.append({"phase": answer_phase, "ok": True, "seconds": res.switch_seconds,
+                                   "budgetSeconds": res.budget_seconds, "detail": detail})
+            step(f"{tier}.answers", True, detail, since=flip_at)
+            return
         if now >= deadline:
-            raise DrillTimeout(f"standby did not answer within {settings.timeout:g}s ({detail})")
+            raise DrillTimeout(f"{name} did not answer within {settings.timeout:g}s ({detail})")
         sleep(max(0.0, min(settings.poll_interval, deadline - now)))
-    if settings.hold > 0:
-        hold_end = clock() + settings.hold
-        while clock() < hold_end:
-            sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
-            ok, detail = probe_standby()
-            if not ok:
-                raise DrillAborted(f"standby stopped answering during the hold: {detail}")
-        step("hold", True, f"standby served for {settings.hold:g}s", since=flip_at)
+
+
+def hold(probe: Callable[[], tuple[bool, str]], settings: DrillSettings, flip_at: float, clock, sleep, step, *,
+         name: str) -> None:
+    """Keep probing for `settings.hold` seconds after the answer; DrillAborted if it stops answering."""
+    if settings.hold <= 0:
+        return
+    hold_end = clock() + settings.hold
+    while clock() < hold_end:
+        sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
+        ok, detail = probe()
+        if not ok:
+            raise DrillAborted(f"{name} stopped answering during the hold: {detail}")
+    step("hold", True, f"{name} served for {settings.hold:g}s", since=flip_at)
 
 
 def _classify(res: DrillResult, caught: BaseException) -> None:

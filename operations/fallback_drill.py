@@ -22,7 +22,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from recsys_dr.operations.drill import DrillAborted, DrillSettings, DrillTimeout, fail_back, is_normal, poll, undo_commands
+from recsys_dr.operations.drill import (DrillAborted, DrillSettings, DrillTimeout, await_answer, fail_back, hold, is_normal,
+                                       poll, undo_commands)
 from recsys_dr.operations.drill_report import (
     EXIT_FAILBACK_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED, DrillResult,
 )
@@ -114,34 +115,11 @@ def _switch_and_measure(res: DrillResult, outputs, switcher, route53, probe_fall
     flip_at = clock()
     try:
         step("switch", True, f"{res.method}: {switcher.activate('fallback')}", since=flip_at)
-        deadline = flip_at + settings.timeout
-        while True:
-            res.polls += 1
-            dns_ok, serve_ok, detail = poll(outputs, route53, probe_fallback, "fallback")
-            now = clock()
-            if dns_ok and res.dns_seconds is None:
-                res.dns_seconds = round(now - flip_at, 3)
-                res.phases.append({"phase": "DNS answer (two hops)", "ok": True, "seconds": res.dns_seconds,
-                                   "budgetSeconds": res.budget_seconds - res.ttl_seconds,
-                                   "detail": "Route 53 answers the fallback tier's balancer"})
-                step("dns.fallback", True, "Route 53 answers the fallback tier", since=flip_at)
-            if dns_ok and serve_ok:
-                res.switch_seconds = round(now - flip_at, 3)
-                res.phases.append({"phase": "fallback answers", "ok": True, "seconds": res.switch_seconds,
-                                   "budgetSeconds": res.budget_seconds, "detail": detail})
-                step("fallback.answers", True, detail, since=flip_at)
-                break
-            if now >= deadline:
-                raise DrillTimeout(f"the fallback did not answer within {settings.timeout:g}s ({detail})")
-            sleep(max(0.0, min(settings.poll_interval, deadline - now)))
-        if settings.hold > 0:
-            hold_end = clock() + settings.hold
-            while clock() < hold_end:
-                sleep(max(0.0, min(settings.poll_interval, hold_end - clock())))
-                ok, detail = probe_fallback()
-                if not ok:
-                    raise DrillAborted(f"the fallback stopped answering during the hold: {detail}")
-            step("hold", True, f"the fallback served for {settings.hold:g}s", since=flip_at)
+        await_answer(res, "fallback", lambda: poll(outputs, route53, probe_fallback, "fallback"), settings, flip_at,
+                     clock, sleep, step, name="the fallback", dns_phase="DNS answer (two hops)",
+                     dns_detail=("Route 53 answers the fallback tier's balancer", "Route 53 answers the fallback tier"),
+                     answer_phase="fallback answers")
+        hold(probe_fallback, settings, flip_at, clock, sleep, step, name="the fallback")
     except BaseException as exc:  # noqa: BLE001 - the fail-back runs whatever stopped the drill
         return exc
     return None
