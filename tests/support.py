@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import runpy
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +106,31 @@ def network_policy_effect(spec: dict[str, Any], labels: dict[str, str]) -> dict[
     types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
     return {direction: list(spec.get(direction.lower()) or []) if direction in types else None
             for direction in ("Ingress", "Egress")}
+
+
+@contextlib.contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """`moto_server` on a free port of 127.0.0.1 in its own process (for code that runs in a subprocess
+    and reaches AWS by `AWS_ENDPOINT_URL`); yields its URL once it answers, stops it after."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (log_dir / "moto_server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {url}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()

@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from recsys_dr.model.data import DataError, load_dataset
 from recsys_dr.model.split import leave_last_out
 from recsys_dr.model.stream import list_shards, scan_shards, shards_of, write_user_shards
 from tests.model import model_fixtures as fx
+from tests.support import moto_server
 
 KEY = "stream-test-key"
 FREE_KEY_FILE = str(Path(__file__).with_name("pseudonym-key.txt"))
@@ -137,30 +136,8 @@ def test_a_streamed_feed_yields_every_training_example_of_its_shards(both, files
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (tmp_path_factory.mktemp("moto") / "moto_server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start on {url}") from None
-                time.sleep(0.1)
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.mark.slow
