@@ -12,13 +12,7 @@ def plan(env: Environment) -> ReleaseReport:
     report = ReleaseReport("plan", plan=describe_plan(env.tier, env.settings))
     run = Release(env, report)
     try:
-        candidate = run.candidate()
-        current = run.store.read()
-        if current is not None and current.active:
-            raise Pause("refused", str(record.LockHeld(current)))
-        run.shares_at_rest()
-        run.traffic_is_normal()
-        run.quality(candidate, accept=False)
+        _preflight(run, accept_quality_drop=False)
     except Pause as pause:
         report.outcome = pause.outcome
         report.reasons.append(pause.detail)
@@ -30,17 +24,24 @@ def plan(env: Environment) -> ReleaseReport:
     return report
 
 
+def _preflight(run: Release, *, accept_quality_drop: bool):
+    """What `plan` and `start` check before anything moves: the candidate, no active release of the tier
+    (the lock), every share at 0, traffic on the primary, the offline quality gate. Returns the candidate
+    and whether its quality is within the gate; raises Pause."""
+    candidate = run.candidate()
+    current = run.store.read()
+    if current is not None and current.active:
+        raise Pause("refused", str(record.LockHeld(current)))
+    run.shares_at_rest()
+    run.traffic_is_normal()
+    return candidate, run.quality(candidate, accept=accept_quality_drop)
+
+
 def start(env: Environment, *, accept_quality_drop: bool = False, one_step: bool = False) -> ReleaseReport:
     report = ReleaseReport("start", plan=describe_plan(env.tier, env.settings))
     run = Release(env, report)
     try:
-        candidate = run.candidate()
-        current = run.store.read()
-        if current is not None and current.active:
-            raise Pause("refused", str(record.LockHeld(current)))
-        run.shares_at_rest()
-        run.traffic_is_normal()
-        within = run.quality(candidate, accept=accept_quality_drop)
+        candidate, within = _preflight(run, accept_quality_drop=accept_quality_drop)
         now = env.clock.now()
         run.record = record.ReleaseRecord(
             id=record.new_id(now), tier=env.tier.name, environment=env.tier.environment, model=env.tier.model_name,
