@@ -344,11 +344,11 @@ def handle_failover(args: argparse.Namespace, *, clients=None) -> int:
 
 @guarded
 def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=None) -> int:
-    import signal
     import time
 
     from recsys_dr.operations.checks import probe_region
     from recsys_dr.operations.drill import DrillSettings, render, run_drill
+    from recsys_dr.operations.shield import sigterm_as_interrupt
 
     outputs = _load(args)
     if outputs is None:
@@ -371,14 +371,7 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
         ok, detail, _ = probe_region(outputs, outputs.regions[role], timeout=args.http_timeout)
         return ok, detail
 
-    def on_term(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread
-        previous = None
-    try:
+    with sigterm_as_interrupt():
         result = run_drill(
             outputs, build_status=build_status, switcher=switcher, route53=clients.route53(),
             probe_standby=lambda: probe("standby"), probe_primary=lambda: probe("primary"),
@@ -387,9 +380,6 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
             clock=clock or time.monotonic, sleep=sleep or time.sleep, log=log,
             activator=build_activator(args, outputs, clients, log=log),
         )
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(result.to_json())
     else:

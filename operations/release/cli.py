@@ -95,13 +95,12 @@ def build_environment(args: argparse.Namespace, outputs, clients, *, clock=None,
 
 @guarded
 def handle_release(args: argparse.Namespace, *, clients=None, clock=None, request=None) -> int:
-    import signal
-
     from recsys_dr.operations.cli import _clients, _load
     from recsys_dr.operations.release import commands
     from recsys_dr.operations.release.patch import write_script
     from recsys_dr.operations.release.report import render
     from recsys_dr.operations.release.tier import TierError
+    from recsys_dr.operations.shield import sigterm_as_interrupt
 
     outputs = _load(args)
     if outputs is None:
@@ -122,20 +121,10 @@ def handle_release(args: argparse.Namespace, *, clients=None, clock=None, reques
         print(f"recsys-dr release: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    def on_term(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread
-        previous = None
-    try:
+    with sigterm_as_interrupt():
         options = {"start": {"accept_quality_drop": args.accept_quality_drop, "one_step": args.one_step},
                    "advance": {"one_step": getattr(args, "one_step", False)}}.get(args.action, {})
         report = getattr(commands, args.action)(env, **options)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if report.patch and args.patch_out:
         write_script(report.patch, args.patch_out)
         report.messages.append(f"the stack change is in {args.patch_out}")

@@ -466,8 +466,7 @@ def test_real_signal_during_failback_is_deferred_until_it_finishes(signame):
     import os
     import signal
 
-    def as_interrupt(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+    from recsys_dr.operations.shield import sigterm_as_interrupt
 
     class StuckDns:
         """Answers the primary until the fail-back starts, then keeps answering the standby."""
@@ -488,16 +487,16 @@ def test_real_signal_during_failback_is_deferred_until_it_finishes(signame):
             pass
         return orig("primary")
 
-    previous = signal.signal(signal.SIGTERM, as_interrupt)
     # Python's own SIGINT handler, as in an interactive run (a runner started with `nohup … &`
     # inherits SIGINT ignored, and Python then keeps SIG_IGN).
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        result, cluster, t, logs = interrupted_drill(failback, route53=dns)
-        assert signal.getsignal(signal.SIGTERM) is as_interrupt  # the shield restored the CLI's handler
+        with sigterm_as_interrupt():
+            as_interrupt = signal.getsignal(signal.SIGTERM)
+            result, cluster, t, logs = interrupted_drill(failback, route53=dns)
+            assert signal.getsignal(signal.SIGTERM) is as_interrupt  # the shield restored the CLI's handler
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
-        signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
     assert calls == [1]
     assert any(f"{signame} received: deferred until fail-back finishes (at most 60s)" in line for line in logs)
