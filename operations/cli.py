@@ -363,7 +363,8 @@ def handle_drill(args: argparse.Namespace, *, clients=None, clock=None, sleep=No
     err = _stderr_console()
     log = (lambda m: err.print(m, markup=False, highlight=False))
     if getattr(args, "scenario", "standby") == "gpu-tiers-down":
-        return _fallback_drill(args, outputs, clients, log=log, clock=clock, sleep=sleep)
+        with sigterm_as_interrupt():  # a cancelled job still puts both GPU tiers back
+            return _fallback_drill(args, outputs, clients, log=log, clock=clock, sleep=sleep)
     build_status, switcher = _drill_tools(args, outputs, clients, log=log)
 
     def probe(role: str):

@@ -14,7 +14,7 @@ import pytest
 
 from recsys_dr.operations import cli as ops_cli
 from recsys_dr.operations.checks import CheckContext, check_dns_records
-from recsys_dr.operations.drill import EXIT_FAILED, EXIT_NO_ARC, EXIT_PASSED
+from recsys_dr.operations.drill import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ARC, EXIT_PASSED
 from recsys_dr.operations.outputs import parse_outputs
 from recsys_dr.operations.status import build_report
 from tests.operations.ops_fixtures import FALLBACK_HOST, FALLBACK_VERSION, Environment, Route53Status, client_factory
@@ -118,6 +118,41 @@ def test_both_gpu_tiers_down_the_fallback_answers_and_the_drill_measures_it(fall
     assert fallback_env.serving["fallback"].predictions >= 2
     assert inverted(route53, fallback_env) == {"primary": False, "standby": False, "fallback": False}
     assert route53.answer() == [fallback_env.hosts["primary"]]
+
+
+def test_sigterm_during_the_drill_fails_back_before_it_exits(fallback_env, tmp_path, capsys):
+    """A CI runner or orchestrator cancelling the job sends SIGTERM: the drill must still put both GPU
+    tiers back in DNS (as the standby drill does), not leave them inverted."""
+    import os
+    import signal
+    import time
+
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(fallback_env.outputs))
+    factory = client_factory()
+    route53 = Route53Status(factory.route53())
+    route53.answer = fallback_env.answer(route53)
+    factory.set_client("route53", "us-east-1", route53)
+    args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--scenario", "gpu-tiers-down",
+                  "--timeout", "3", "--failback-timeout", "3", "--poll-interval", "0.05", "--http-timeout", "2",
+                  "--hold", "2", "--via-health-check-inversion"])
+    sent, reached_here = [], []
+
+    def sleep(seconds):
+        if not sent and any(inverted(route53, fallback_env).values()):  # after the flip
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(min(seconds, 0.05))
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: reached_here.append(signum))
+    try:
+        code = ops_cli.handle_drill(args, clients=factory, sleep=sleep)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    doc = json.loads(capsys.readouterr().out)
+    assert sent and not reached_here  # the drill's own handler took it
+    assert code == EXIT_INTERRUPTED and doc["outcome"] == "interrupted" and doc["failedBack"] is True
+    assert inverted(route53, fallback_env) == {"primary": False, "standby": False, "fallback": False}
 
 
 def test_a_pilot_light_standbys_failing_check_is_not_inverted(fallback_pilot_env, tmp_path, capsys):
