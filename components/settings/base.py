@@ -330,3 +330,13 @@ def region_problems(key: str, region: object) -> list[str]:
     if region not in KNOWN_REGIONS:
         return [f"`{key}` must be an AWS region with EKS, one of: {closed_set(KNOWN_REGIONS)}. Received: {region!r}"]
     return []
+
+
+def cpu_quantity(value: object, *, example: str = "3") -> str:
+    """A Kubernetes CPU quantity as a string (YAML reads `cpu: 3` as a number; Kubernetes takes both
+    forms), or the problem naming `{key}`, for a `cpu` field validator in "before" mode."""
+    from recsys_dr.components.settings.aws_limits import CPU_QUANTITY
+
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not CPU_QUANTITY.fullmatch(str(value)):
+        raise problem(f'`{{key}}` must be a Kubernetes CPU quantity such as "{example}" or "1500m". Received: {value!r}')
+    return str(value)

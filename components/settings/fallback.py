@@ -6,8 +6,8 @@ from pydantic import field_validator, model_validator
 
 from recsys_dr.components.cluster.instances import CPU_INSTANCES, allocatable
 from recsys_dr.components.serving.manifests import DEFAULT_FALLBACK_IMAGE
-from recsys_dr.components.settings.aws_limits import CPU_QUANTITY, MAX_NODES_PER_NODE_GROUP, MEMORY_QUANTITY, cpu_millicores, memory_bytes
-from recsys_dr.components.settings.base import INT32_MAX, INT64_MAX, Settings, problem, setting
+from recsys_dr.components.settings.aws_limits import MAX_NODES_PER_NODE_GROUP, MEMORY_QUANTITY, cpu_millicores, memory_bytes
+from recsys_dr.components.settings.base import INT32_MAX, INT64_MAX, Settings, cpu_quantity, problem, setting
 from recsys_dr.components.settings.model import SHA256_ALLOWED, SHA256_PATTERN
 from recsys_dr.components.settings.serving import REPLICA_LIMIT, ScalingSettings
 
@@ -83,9 +83,7 @@ class FallbackSettings(Settings):
     @field_validator("cpu", mode="before")
     @classmethod
     def _cpu(cls, value: object) -> str:
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or not CPU_QUANTITY.fullmatch(str(value)):
-            raise problem(f'`{{key}}` must be a Kubernetes CPU quantity such as "1" or "1500m". Received: {value!r}')
-        return str(value)
+        return cpu_quantity(value, example="1")
 
     @model_validator(mode="after")
     def _bounds_and_fit(self) -> FallbackSettings:

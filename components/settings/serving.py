@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 
 from recsys_dr.components.serving.manifests import DEFAULT_FETCHER_IMAGE, DEFAULT_SERVING_IMAGE
-from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN, CPU_QUANTITY, MEMORY_QUANTITY
-from recsys_dr.components.settings.base import INT32_MAX, Settings, problem, setting
+from recsys_dr.components.settings.aws_limits import ACM_ARN_PATTERN, MEMORY_QUANTITY
+from recsys_dr.components.settings.base import INT32_MAX, Settings, cpu_quantity, problem, setting
 from recsys_dr.components.settings.regions import ROLES
 from recsys_dr.policy.rules.cidrs import MAX_PUBLIC_SHARE_TEXT, coverage
 
@@ -168,10 +168,7 @@ class ServingSettings(Settings):
     @field_validator("cpu", mode="before")
     @classmethod
     def _cpu(cls, value: object) -> str:
-        # YAML reads `cpu: 3` as a number; Kubernetes takes both forms.
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or not CPU_QUANTITY.fullmatch(str(value)):
-            raise problem(f'`{{key}}` must be a Kubernetes CPU quantity such as "3" or "1500m". Received: {value!r}')
-        return str(value)
+        return cpu_quantity(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import field_validator, model_validator
 
-from recsys_dr.components.settings.aws_limits import CPU_QUANTITY, MEMORY_QUANTITY
-from recsys_dr.components.settings.base import Settings, problem, setting
+from recsys_dr.components.settings.aws_limits import MEMORY_QUANTITY
+from recsys_dr.components.settings.base import Settings, cpu_quantity, problem, setting
 
 # s3://bucket/key: bucket naming rules (S3 user guide, "General purpose bucket naming rules":
 # 3-63 lowercase letters, digits, dots, hyphens, starting and ending with a letter or digit).
@@ -49,9 +49,7 @@ class TrainingSettings(Settings):
     @field_validator("cpu", mode="before")
     @classmethod
     def _cpu(cls, value: object) -> str:
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or not CPU_QUANTITY.fullmatch(str(value)):
-            raise problem(f'`{{key}}` must be a Kubernetes CPU quantity such as "3" or "1500m". Received: {value!r}')
-        return str(value)
+        return cpu_quantity(value)
 
     @model_validator(mode="after")
     def _complete(self) -> TrainingSettings:
