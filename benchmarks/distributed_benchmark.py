@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.figures import write_figures
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -83,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                "settings": {"users": args.users, "batch_size": args.batch_size, "epochs": args.epochs},
                "machine": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}}
     print(f"{args.workers} workers / 1: {figures['speedup']:.2f}x on {os.cpu_count()} CPU core(s) shared by all workers")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(f"figures written to {args.json}")
+    write_figures(args.json, figures)
     return 0
 
 

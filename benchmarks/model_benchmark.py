@@ -53,6 +53,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.figures import write_figures
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -639,9 +641,8 @@ def main(argv: list[str] | None = None) -> int:
                "batching": batching}[args.command](args)
     figures["machine"] = {"tensorflow": tf.__version__, "cpu": platform.processor() or platform.machine(),
                           "cpu_count": os.cpu_count()}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(f"\nfigures written to {args.json}")
+    print()
+    write_figures(args.json, figures)
     return 0
 
 

@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.figures import write_figures
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PEAK = """
@@ -110,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
     figures = {"runs": runs, "settings": {"users": args.users, "items": args.items, "shard_events": args.shard_events,
                                           "history_length": args.history_length}}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(f"figures written to {args.json}")
+    write_figures(args.json, figures)
     return 0
 
 
