@@ -354,9 +354,7 @@ def export_version(
     check_model_name(model_name)
     if top_k < 1:
         raise ValueError(f"`top_k` must be >= 1. Received: {top_k}")
-    model_dir = Path(out) / model_name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    version, final = _new_version_dir(model_dir, version)
+    version, model_dir, final = new_version_dir(out, model_name, version)
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -389,15 +387,19 @@ def export_version(
     return final
 
 
-def _new_version_dir(model_dir: Path, version: int | None) -> tuple[int, Path]:
-    """``(version, its directory)``: the next free number when None; refuses bad or existing versions."""
+def new_version_dir(out: Path, model_name: str, version: int | None) -> tuple[int, Path, Path]:
+    """``(version, <out>/<model_name>, its <version> directory)``, the model directory created: the next
+    free number when ``version`` is None; refuses a bad name, a bad version or an existing one."""
+    check_model_name(model_name)
+    model_dir = Path(out) / model_name
     version = next_version(model_dir) if version is None else version
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"`version` must be a positive int. Received: {version!r}")
     final = model_dir / str(version)
     if final.exists():
         raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
-    return version, final
+    model_dir.mkdir(parents=True, exist_ok=True)
+    return version, model_dir, final
 
 
 def _write_saved_model(trained: Trained, top_k: int, model_dir: Path, staging: Path) -> None:

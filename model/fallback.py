@@ -58,11 +58,10 @@ import tensorflow as tf
 from recsys_dr.components.settings.fallback import fallback_model_name
 from recsys_dr.model.baselines import PersonalFrequency
 from recsys_dr.model.export import (CATALOG_FUNCTION, SIGNATURE, WARMUP_PATH, checked_rows, stable_fingerprint_uuid,
-                                    function_spec, max_batch, read_warmup, request_bytes, signature_spec,
-                                    synthetic_requests, write_titles, write_warmup)
+                                    function_spec, max_batch, new_version_dir, read_warmup, request_bytes,
+                                    signature_spec, synthetic_requests, write_titles, write_warmup)
 from recsys_dr.model.golden import write_golden
-from recsys_dr.model.manifest import (FALLBACK_ROLE, ITEMS_PATH, ROLE_KEY, TITLES_PATH, check_model_name,
-                                      write_manifest)
+from recsys_dr.model.manifest import FALLBACK_ROLE, ITEMS_PATH, ROLE_KEY, TITLES_PATH, write_manifest
 from recsys_dr.model.split import Examples, Split, sequences_before
 
 
@@ -283,7 +282,7 @@ def export_fallback(
         FileExistsError: the version directory exists (versions are immutable).
     """
     name = fallback_model_name(model_name)
-    model_dir, final = _new_version_dir(out, name, version)
+    _, model_dir, final = new_version_dir(out, name, version)
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -317,18 +316,6 @@ def export_fallback(
     } | (extra_metadata or {})
     write_manifest(final, model_name=name, version=version, metadata=metadata)
     return final, found
-
-
-def _new_version_dir(out: Path, name: str, version: int) -> tuple[Path, Path]:
-    """``(<out>/<name>, its <version> directory)``, the first created; refuses a bad name or an
-    existing version."""
-    check_model_name(name)
-    model_dir = Path(out) / name
-    final = model_dir / str(version)
-    if final.exists():
-        raise FileExistsError(f"{final} already exists; versions are immutable, pick another --version")
-    model_dir.mkdir(parents=True, exist_ok=True)
-    return model_dir, final
 
 
 def _save_module(counts: FallbackCounts, model_dir: Path, staging: Path, history_length: int, top_k: int,
