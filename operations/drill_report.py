@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from recsys_dr.operations.verdict import print_verdict
+
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_NO_ARC = 3
@@ -106,9 +108,4 @@ def render(result: DrillResult, console=None) -> None:
     summary.add_row("target", fmt(result.target_seconds))
     summary.add_row("fail-back (Route 53 answers primary)", fmt(result.failback_seconds))
     console.print(summary)
-    style = "bold green" if result.exit_code == 0 else "bold red"
-    console.print(f"[{style}]{result.outcome}[/{style}] (exit {result.exit_code})")
-    for reason in result.reasons:
-        console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-    for message in result.messages:
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
+    print_verdict(console, result.outcome, result.exit_code, reasons=result.reasons, messages=result.messages)

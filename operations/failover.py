@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from recsys_dr.operations.outputs import StackOutputs, endpoint_host
+from recsys_dr.operations.verdict import print_verdict
 
 if TYPE_CHECKING:
     from recsys_dr.operations.status import StatusReport
@@ -489,7 +490,5 @@ def render(result: FailoverResult, console=None) -> None:
                           markup=False, highlight=False)
     if result.after and result.after is not result.before:
         console.print("routing controls after:  " + ", ".join(f"{k} {v}" for k, v in result.after.items()))
-    style = {"switched": "bold green", "already": "green", "dry-run": "cyan"}.get(result.outcome, "bold red")
-    console.print(f"[{style}]{result.outcome}[/{style}] (exit {result.exit_code})")
-    for message in result.messages:
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
+    print_verdict(console, result.outcome, result.exit_code, messages=result.messages,
+                  style={"switched": "bold green", "already": "green", "dry-run": "cyan"}.get(result.outcome, "bold red"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from recsys_dr.operations.verdict import print_verdict
+
 EXIT_OK = 0
 EXIT_REJECTED = 1  # the candidate failed a gate: nothing had traffic, or every share it got was rolled back
 EXIT_BAD_INPUT = 2
@@ -90,12 +92,7 @@ def render(report: ReleaseReport, console=None) -> None:
         console.print("candidate shares now: " + ", ".join(f"{role} {share:g} %" if share is not None else f"{role} mixed"
                                                              for role, share in report.shares.items()),
                       markup=False, highlight=False)
-    style = "bold green" if report.exit_code == 0 else "bold red"
-    console.print(f"[{style}]{report.outcome}[/{style}] (exit {report.exit_code})")
-    for reason in report.reasons:
-        console.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-    for message in report.messages:
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
+    print_verdict(console, report.outcome, report.exit_code, reasons=report.reasons, messages=report.messages)
     if report.patch:
         console.print(report.patch["description"], markup=False, highlight=False, soft_wrap=True)
         for command in report.patch["commands"]:
