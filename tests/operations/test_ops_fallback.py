@@ -86,7 +86,7 @@ def test_dns_records_check_follows_the_cascade(fallback_env):
     assert not result.ok and result.blocking and "cascade PRIMARY points to localhost, expected elsewhere.example.com" in result.detail
 
 
-def drill(environment, tmp_path, *extra) -> tuple[int, Route53Status, object]:
+def drill(environment, tmp_path, *extra, sleep=None) -> tuple[int, Route53Status, object]:
     path = tmp_path / "o.json"
     path.write_text(json.dumps(environment.outputs))
     factory = client_factory()
@@ -95,7 +95,7 @@ def drill(environment, tmp_path, *extra) -> tuple[int, Route53Status, object]:
     factory.set_client("route53", "us-east-1", route53)
     args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--scenario", "gpu-tiers-down",
                   "--timeout", "3", "--failback-timeout", "3", "--poll-interval", "0.05", "--http-timeout", "2", *extra])
-    return ops_cli.handle_drill(args, clients=factory), route53, args
+    return ops_cli.handle_drill(args, clients=factory, sleep=sleep), route53, args
 
 
 def inverted(route53, environment) -> dict[str, bool]:
@@ -127,26 +127,17 @@ def test_sigterm_during_the_drill_fails_back_before_it_exits(fallback_env, tmp_p
     import signal
     import time
 
-    path = tmp_path / "o.json"
-    path.write_text(json.dumps(fallback_env.outputs))
-    factory = client_factory()
-    route53 = Route53Status(factory.route53())
-    route53.answer = fallback_env.answer(route53)
-    factory.set_client("route53", "us-east-1", route53)
-    args = parse(["drill", "--outputs", str(path), "--confirm", "prod", "--json", "--scenario", "gpu-tiers-down",
-                  "--timeout", "3", "--failback-timeout", "3", "--poll-interval", "0.05", "--http-timeout", "2",
-                  "--hold", "2", "--via-health-check-inversion"])
     sent, reached_here = [], []
 
     def sleep(seconds):
-        if not sent and any(inverted(route53, fallback_env).values()):  # after the flip
+        if not sent:  # the drill sleeps only after the flip (polling, hold, fail-back)
             sent.append(1)
             os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(min(seconds, 0.05))
 
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: reached_here.append(signum))
     try:
-        code = ops_cli.handle_drill(args, clients=factory, sleep=sleep)
+        code, route53, _ = drill(fallback_env, tmp_path, "--hold", "2", "--via-health-check-inversion", sleep=sleep)
     finally:
         signal.signal(signal.SIGTERM, previous)
     doc = json.loads(capsys.readouterr().out)
